@@ -1,0 +1,30 @@
+//! attune-core: the pure, I/O-free heart of attune.
+//!
+//! Everything here is deterministic given its inputs (randomized steps take a seed), does no
+//! file, network or database access and knows nothing about JSON or HTTP. The storage, server and
+//! CLI crates wrap it.
+//!
+//! Module map (see `docs/ARCHITECTURE.md`):
+//! - [`event`]: the behavioural event model and its validation.
+//! - [`catalog`]: items and users (profiles, onboarding preferences, consent).
+//! - [`time`]: RFC 3339 parsing into UTC microseconds plus the original offset.
+//! - [`clean`]: duplicate, bot/outlier and unknown-item detection with a per-reason report.
+//! - [`features`]: normalization, categorical encoding and imputation helpers.
+//! - [`profile`]: a statistical profile of an app's interaction data.
+//! - [`sparse`]: CSR interaction matrices.
+//! - [`model`]: recommender algorithms.
+//! - [`eval`]: splits and ranking/rating metrics.
+#![warn(missing_docs)]
+
+pub mod catalog;
+pub mod clean;
+pub mod error;
+pub mod eval;
+pub mod event;
+pub mod features;
+pub mod model;
+pub mod profile;
+pub mod sparse;
+pub mod time;
+
+pub use error::{FieldError, ValidationError};

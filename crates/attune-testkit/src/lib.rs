@@ -1,0 +1,1 @@
+//! Seeded synthetic data (to be written).
