@@ -1,1 +1,38 @@
-fn main() {}
+//! The `attune` binary: a thin layer of argument parsing over the library crates.
+//!
+//! `main` → `try_main`; errors print one line (with causes) to stderr and exit 2. A broken pipe
+//! (e.g. `attune export events | head`) is a normal end.
+
+mod cli;
+mod cmd;
+mod config;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    match try_main(args) {
+        Ok(code) => code,
+        Err(err) => {
+            if is_broken_pipe(&err) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("attune: error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn try_main(args: cli::Cli) -> anyhow::Result<ExitCode> {
+    let settings = config::Settings::load(args.config.as_deref())?;
+    config::init_tracing(&settings, args.verbose);
+    cmd::run(args.command, &settings)
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

@@ -1,0 +1,32 @@
+//! One module per subcommand; `run` dispatches.
+
+use std::process::ExitCode;
+
+use crate::cli::Command;
+use crate::config::Settings;
+
+mod apps;
+mod bench;
+mod clean;
+mod demo;
+mod export;
+mod import;
+mod profile;
+mod serve;
+
+pub fn run(command: Command, settings: &Settings) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve(args) => serve::run(args, settings),
+        Command::Demo(args) => demo::run(args, settings),
+        Command::Config => {
+            print!("{}", settings.to_toml()?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Apps(c) => apps::run(c, settings),
+        Command::Import(c) => import::run(c, settings),
+        Command::Export(args) => export::run(args, settings),
+        Command::Clean(args) => clean::run(args, settings),
+        Command::Profile(args) => profile::run(args, settings),
+        Command::Bench(c) => bench::run(c, settings),
+    }
+}

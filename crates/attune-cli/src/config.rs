@@ -1,0 +1,148 @@
+//! Layered configuration: compiled-in `config/attune.toml` → `--config FILE` → `ATTUNE_*` env.
+//!
+//! Each section mirrors a library's own settings type; `into_*` methods convert, so library
+//! crates never see figment or TOML.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use attune_core::event::EventRules;
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// The compiled-in defaults (documented, commented TOML).
+pub const DEFAULT_TOML: &str = include_str!("../../../config/attune.toml");
+
+/// The effective configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    pub store: StoreSection,
+    pub server: ServerSection,
+    pub events: EventsSection,
+    pub clean: CleanSection,
+    pub log: LogSection,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSection {
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSection {
+    pub bind: String,
+    pub max_body_bytes: usize,
+    pub max_batch_events: usize,
+    pub max_batch_items: usize,
+    pub strict_fields: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsSection {
+    pub custom_types: Vec<String>,
+    pub rating_min: f64,
+    pub rating_max: f64,
+    pub max_future_skew_secs: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CleanSection {
+    pub near_duplicate_window_secs: f64,
+    pub bot_mad_k: f64,
+    pub min_events_for_outlier: u64,
+    pub item_outlier_mad_k: f64,
+    pub drop_unknown_items: bool,
+    pub drop_unavailable_items: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSection {
+    pub level: String,
+}
+
+impl Settings {
+    /// Compose the layers. `file` falls back to `$ATTUNE_CONFIG`.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Settings> {
+        let mut fig = Figment::from(Toml::string(DEFAULT_TOML));
+        let env_file = std::env::var_os("ATTUNE_CONFIG").map(PathBuf::from);
+        if let Some(path) = file.map(Path::to_path_buf).or(env_file) {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read config file {}", path.display()))?;
+            fig = fig.merge(Toml::string(&text));
+        }
+        fig = fig.merge(Env::prefixed("ATTUNE_").ignore(&["CONFIG"]).split("__"));
+        let settings: Settings = fig.extract().map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    fn check(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.events.rating_min < self.events.rating_max,
+            "invalid configuration: events.rating_min ({}) must be below events.rating_max ({})",
+            self.events.rating_min,
+            self.events.rating_max
+        );
+        anyhow::ensure!(self.server.max_body_bytes > 0, "invalid configuration: server.max_body_bytes must be > 0");
+        anyhow::ensure!(self.server.max_batch_events > 0, "invalid configuration: server.max_batch_events must be > 0");
+        Ok(())
+    }
+
+    /// The store URL: explicit, else SQLite under the data directory.
+    pub fn store_url(&self) -> String {
+        if self.store.url.is_empty() {
+            format!("sqlite:{}", self.data_dir.join("attune.db").display())
+        } else {
+            self.store.url.clone()
+        }
+    }
+
+    /// Event validation rules for the core.
+    pub fn event_rules(&self) -> EventRules {
+        EventRules {
+            custom_types: self.events.custom_types.clone(),
+            rating_min: self.events.rating_min,
+            rating_max: self.events.rating_max,
+            max_future_skew_secs: self.events.max_future_skew_secs,
+            ..EventRules::default()
+        }
+    }
+
+    /// The effective config as TOML (for `attune config`).
+    pub fn to_toml(&self) -> anyhow::Result<String> {
+        Ok(toml::to_string_pretty(self)?)
+    }
+}
+
+/// Start logging to stderr; `RUST_LOG` overrides the configured level, `-v` raises it.
+pub fn init_tracing(settings: &Settings, verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let level = match verbose {
+        0 => settings.log.level.clone(),
+        1 => "debug".to_string(),
+        _ => "trace".to_string(),
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_parse_and_point_at_sqlite() {
+        let s: Settings = Figment::from(Toml::string(DEFAULT_TOML)).extract().unwrap();
+        assert_eq!(s.server.bind, "127.0.0.1:8080");
+        assert!(s.store_url().starts_with("sqlite:"));
+        assert!(s.check().is_ok());
+    }
+}
