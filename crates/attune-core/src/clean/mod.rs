@@ -31,7 +31,9 @@
 //! cards per scroll would make every reader look like a bot. Each measure gets its own
 //! `median + bot_mad_k · MAD` rule ([`RobustRule`]) over all actors; an actor with at least
 //! `min_events_for_outlier` events that exceeds a rule is *flagged*, and is a *bot* when the
-//! configured [`BotRule`] says so. Per item, the interaction count (non-impression events that
+//! configured [`BotRule`] says so. The peak rate must also reach an absolute pace
+//! (`bot_min_events_per_sec`, default one event per second), because a rule relative to the
+//! population calls fast but human raters bots. Per item, the interaction count (non-impression events that
 //! survived rules 1–5) gets the same rule with `item_outlier_mad_k`.
 //!
 //! Bot statistics include events on unknown items (a scraper hitting dead links is still a
@@ -367,7 +369,8 @@ pub fn clean<C: ItemCatalog + ?Sized>(
             continue;
         }
         let by_count = actor_count_rule.is_outlier(s.events as f64);
-        let by_rate = actor_rate_rule.is_outlier(s.peak_events_in_window as f64);
+        let peak = s.peak_events_in_window as f64;
+        let by_rate = actor_rate_rule.is_outlier(peak) && peak >= config.min_bot_peak_events();
         let flag = match (by_count, by_rate) {
             (true, true) => ActorFlag::CountAndRate,
             (true, false) => ActorFlag::EventCount,

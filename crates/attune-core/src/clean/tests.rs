@@ -372,6 +372,7 @@ fn short_bursts_below_min_events_are_never_flagged() {
         CleanConfig {
             min_events_for_outlier: 20,
             bot_rule: BotRule::CountOrRate,
+            bot_min_events_per_sec: 0.0,
             ..Default::default()
         },
     );
@@ -501,4 +502,47 @@ fn peak_window_is_half_open() {
     assert_eq!(peak_in_window(&[0, 60 * s, 120 * s], 60 * s), 1);
     assert_eq!(peak_in_window(&[], 60 * s), 0);
     assert_eq!(peak_in_window(&[5, 5, 5], 60 * s), 3);
+}
+
+#[test]
+fn fast_heavy_rater_is_not_a_bot_thanks_to_the_pace_floor() {
+    // Like MovieLens user 13: hundreds of ratings, entered 30 a minute from a list page.
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    let mut log = Log::new();
+    log.shoppers(&mut rng, 40);
+    for burst in 0..20 {
+        for k in 0..30 {
+            let t = T0 + burst * MICROS_PER_DAY / 2 + k * 2 * MICROS_PER_SEC;
+            log.push(
+                "cinephile",
+                &format!("sku-{}", (burst * 30 + k) % 200),
+                EventType::Rating,
+                t,
+            );
+        }
+    }
+    let c = run(&log.events, CleanConfig::default());
+    let f = &c.report.flagged_users[0];
+    assert_eq!(
+        (f.actor.as_str(), f.flag, f.is_bot),
+        ("cinephile", ActorFlag::EventCount, false)
+    );
+    assert_eq!(f.stats.peak_events_in_window, 30);
+    assert!(
+        c.report.actor_rate_rule.is_outlier(30.0),
+        "relative to shoppers, 30/min is an outlier"
+    );
+
+    let no_floor = run(
+        &log.events,
+        CleanConfig {
+            bot_min_events_per_sec: 0.0,
+            ..Default::default()
+        },
+    );
+    assert_eq!(
+        no_floor.report.flagged_users[0].flag,
+        ActorFlag::CountAndRate
+    );
+    assert_eq!(removed(&no_floor, Reason::BotUser), 600);
 }
