@@ -46,7 +46,9 @@ pub struct Consent {
 
 impl Default for Consent {
     fn default() -> Self {
-        Self { personalization: true }
+        Self {
+            personalization: true,
+        }
     }
 }
 
@@ -70,7 +72,13 @@ pub const MAX_LABELS: usize = 256;
 
 fn check_labels(field: &str, labels: &[String], errors: &mut Vec<FieldError>) {
     if labels.len() > MAX_LABELS {
-        errors.push(FieldError::new(field, format!("must have at most {MAX_LABELS} entries, got {}", labels.len())));
+        errors.push(FieldError::new(
+            field,
+            format!(
+                "must have at most {MAX_LABELS} entries, got {}",
+                labels.len()
+            ),
+        ));
     }
     for (i, l) in labels.iter().enumerate() {
         if let Err(e) = check_id(&format!("{field}[{i}]"), l, 256) {
@@ -86,7 +94,10 @@ fn check_attrs(field: &str, attrs: &BTreeMap<String, AttrValue>, errors: &mut Ve
         }
         if let AttrValue::Number(n) = v {
             if !n.is_finite() {
-                errors.push(FieldError::new(format!("{field}.{k}"), "must be a finite number"));
+                errors.push(FieldError::new(
+                    format!("{field}.{k}"),
+                    "must be a finite number",
+                ));
             }
         }
     }
@@ -95,7 +106,11 @@ fn check_attrs(field: &str, attrs: &BTreeMap<String, AttrValue>, errors: &mut Ve
 impl Item {
     /// A new available item with only an id.
     pub fn new(item_id: impl Into<String>) -> Self {
-        Self { item_id: item_id.into(), available: true, ..Default::default() }
+        Self {
+            item_id: item_id.into(),
+            available: true,
+            ..Default::default()
+        }
     }
 
     /// Check ids, lengths and numbers.
@@ -107,7 +122,10 @@ impl Item {
         for (field, text) in [("title", &self.title), ("description", &self.description)] {
             if let Some(t) = text {
                 if t.len() > MAX_TEXT_LEN {
-                    errors.push(FieldError::new(field, format!("must be at most {MAX_TEXT_LEN} bytes")));
+                    errors.push(FieldError::new(
+                        field,
+                        format!("must be at most {MAX_TEXT_LEN} bytes"),
+                    ));
                 }
             }
         }
@@ -125,7 +143,10 @@ impl Item {
 impl User {
     /// A new user with only an id and default consent.
     pub fn new(user_id: impl Into<String>) -> Self {
-        Self { user_id: user_id.into(), ..Default::default() }
+        Self {
+            user_id: user_id.into(),
+            ..Default::default()
+        }
     }
 
     /// Check ids and attributes.
@@ -134,7 +155,11 @@ impl User {
         if let Err(e) = check_id("user_id", &self.user_id, 256) {
             errors.push(e);
         }
-        check_labels("preferred_categories", &self.preferred_categories, &mut errors);
+        check_labels(
+            "preferred_categories",
+            &self.preferred_categories,
+            &mut errors,
+        );
         check_attrs("attributes", &self.attributes, &mut errors);
         if errors.is_empty() {
             Ok(())
@@ -153,7 +178,8 @@ mod tests {
         let mut item = Item::new("sku-1");
         assert!(item.validate().is_ok());
         item.categories = vec!["books".into(), "".into()];
-        item.attributes.insert("price".into(), AttrValue::Number(f64::NAN));
+        item.attributes
+            .insert("price".into(), AttrValue::Number(f64::NAN));
         let err = item.validate().unwrap_err();
         let fields: Vec<_> = err.errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, vec!["categories[1]", "attributes.price"]);

@@ -18,7 +18,10 @@ pub struct FieldError {
 impl FieldError {
     /// Build a field error from anything string-like.
     pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self { field: field.into(), reason: reason.into() }
+        Self {
+            field: field.into(),
+            reason: reason.into(),
+        }
     }
 }
 
@@ -39,7 +42,9 @@ pub struct ValidationError {
 impl ValidationError {
     /// A validation error with a single broken rule.
     pub fn one(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self { errors: vec![FieldError::new(field, reason)] }
+        Self {
+            errors: vec![FieldError::new(field, reason)],
+        }
     }
 
     /// The first offending field (the one an API problem document names).

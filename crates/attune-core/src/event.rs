@@ -234,20 +234,32 @@ pub fn check_id(field: &str, value: &str, max_len: usize) -> Result<(), FieldErr
         return Err(FieldError::new(field, "must not be empty"));
     }
     if value.len() > max_len {
-        return Err(FieldError::new(field, format!("must be at most {max_len} bytes, got {}", value.len())));
+        return Err(FieldError::new(
+            field,
+            format!("must be at most {max_len} bytes, got {}", value.len()),
+        ));
     }
     if value.chars().any(char::is_control) {
-        return Err(FieldError::new(field, "must not contain control characters"));
+        return Err(FieldError::new(
+            field,
+            "must not contain control characters",
+        ));
     }
     if value.trim() != value {
-        return Err(FieldError::new(field, "must not start or end with white space"));
+        return Err(FieldError::new(
+            field,
+            "must not start or end with white space",
+        ));
     }
     Ok(())
 }
 
 fn non_negative_int(field: &str, v: f64, errors: &mut Vec<FieldError>) -> Option<u64> {
     if !v.is_finite() || v < 0.0 || v.fract() != 0.0 || v > 9.0e15 {
-        errors.push(FieldError::new(field, format!("must be a non-negative whole number of milliseconds, got {v}")));
+        errors.push(FieldError::new(
+            field,
+            format!("must be a non-negative whole number of milliseconds, got {v}"),
+        ));
         None
     } else {
         Some(v as u64)
@@ -282,7 +294,10 @@ pub fn validate(
     check("context.variant", &raw.context.variant);
 
     if raw.user_id.is_none() && raw.anonymous_id.is_none() {
-        errors.push(FieldError::new("user_id", "one of user_id or anonymous_id is required"));
+        errors.push(FieldError::new(
+            "user_id",
+            "one of user_id or anonymous_id is required",
+        ));
     }
 
     let event_type = match raw.event_type.as_deref() {
@@ -293,16 +308,28 @@ pub fn validate(
         Some(name) => match EventType::parse(name, &rules.custom_types) {
             Some(t) => Some(t),
             None => {
-                let mut allowed: Vec<String> = EventType::BUILTIN.iter().map(|t| t.as_str().to_string()).collect();
+                let mut allowed: Vec<String> = EventType::BUILTIN
+                    .iter()
+                    .map(|t| t.as_str().to_string())
+                    .collect();
                 allowed.extend(rules.custom_types.iter().cloned());
-                errors.push(FieldError::new("type", format!("unknown event type {name:?}; allowed: {}", allowed.join(", "))));
+                errors.push(FieldError::new(
+                    "type",
+                    format!(
+                        "unknown event type {name:?}; allowed: {}",
+                        allowed.join(", ")
+                    ),
+                ));
                 None
             }
         },
     };
     if let Some(t) = &event_type {
         if t.requires_item() && raw.item_id.is_none() {
-            errors.push(FieldError::new("item_id", format!("is required for {} events", t.as_str())));
+            errors.push(FieldError::new(
+                "item_id",
+                format!("is required for {} events", t.as_str()),
+            ));
         }
     }
 
@@ -313,10 +340,16 @@ pub fn validate(
                 if ts.utc_micros > now.utc_micros + rules.max_future_skew_secs * 1_000_000 {
                     errors.push(FieldError::new(
                         "timestamp",
-                        format!("is more than {} s in the future", rules.max_future_skew_secs),
+                        format!(
+                            "is more than {} s in the future",
+                            rules.max_future_skew_secs
+                        ),
                     ));
                 } else if ts.utc_micros < rules.min_timestamp_micros {
-                    errors.push(FieldError::new("timestamp", "is before 1990-01-01T00:00:00Z"));
+                    errors.push(FieldError::new(
+                        "timestamp",
+                        "is before 1990-01-01T00:00:00Z",
+                    ));
                 }
                 ts
             }
@@ -334,21 +367,34 @@ pub fn validate(
     }
 
     let p = &raw.properties;
-    let dwell_ms = p.dwell_ms.and_then(|v| non_negative_int("properties.dwell_ms", v, &mut errors));
-    let hover_ms = p.hover_ms.and_then(|v| non_negative_int("properties.hover_ms", v, &mut errors));
+    let dwell_ms = p
+        .dwell_ms
+        .and_then(|v| non_negative_int("properties.dwell_ms", v, &mut errors));
+    let hover_ms = p
+        .hover_ms
+        .and_then(|v| non_negative_int("properties.hover_ms", v, &mut errors));
     if let Some(d) = p.scroll_depth {
         if !(0.0..=1.0).contains(&d) {
-            errors.push(FieldError::new("properties.scroll_depth", format!("must be between 0 and 1, got {d}")));
+            errors.push(FieldError::new(
+                "properties.scroll_depth",
+                format!("must be between 0 and 1, got {d}"),
+            ));
         }
     }
     if let Some(price) = p.price {
         if !price.is_finite() || price < 0.0 {
-            errors.push(FieldError::new("properties.price", format!("must be a non-negative number, got {price}")));
+            errors.push(FieldError::new(
+                "properties.price",
+                format!("must be a non-negative number, got {price}"),
+            ));
         }
     }
     let quantity = match p.quantity {
         Some(q) if q.fract() != 0.0 || !(1.0..=1.0e6).contains(&q) => {
-            errors.push(FieldError::new("properties.quantity", format!("must be a whole number from 1 to 1000000, got {q}")));
+            errors.push(FieldError::new(
+                "properties.quantity",
+                format!("must be a whole number from 1 to 1000000, got {q}"),
+            ));
             None
         }
         Some(q) => Some(q as u32),
@@ -362,29 +408,39 @@ pub fn validate(
         if !r.is_finite() || r < rules.rating_min || r > rules.rating_max {
             errors.push(FieldError::new(
                 "properties.rating",
-                format!("must be between {} and {}, got {r}", rules.rating_min, rules.rating_max),
+                format!(
+                    "must be between {} and {}, got {r}",
+                    rules.rating_min, rules.rating_max
+                ),
             ));
         }
     }
     match &event_type {
-        Some(EventType::Dwell) if p.dwell_ms.is_none() => {
-            errors.push(FieldError::new("properties.dwell_ms", "is required for dwell events"))
-        }
-        Some(EventType::Scroll) if p.scroll_depth.is_none() => {
-            errors.push(FieldError::new("properties.scroll_depth", "is required for scroll events"))
-        }
-        Some(EventType::Hover) if p.hover_ms.is_none() => {
-            errors.push(FieldError::new("properties.hover_ms", "is required for hover events"))
-        }
-        Some(EventType::Rating) if rating.is_none() => {
-            errors.push(FieldError::new("properties.rating", "is required for rating events (or set value)"))
-        }
+        Some(EventType::Dwell) if p.dwell_ms.is_none() => errors.push(FieldError::new(
+            "properties.dwell_ms",
+            "is required for dwell events",
+        )),
+        Some(EventType::Scroll) if p.scroll_depth.is_none() => errors.push(FieldError::new(
+            "properties.scroll_depth",
+            "is required for scroll events",
+        )),
+        Some(EventType::Hover) if p.hover_ms.is_none() => errors.push(FieldError::new(
+            "properties.hover_ms",
+            "is required for hover events",
+        )),
+        Some(EventType::Rating) if rating.is_none() => errors.push(FieldError::new(
+            "properties.rating",
+            "is required for rating events (or set value)",
+        )),
         _ => {}
     }
     for (k, v) in &p.extra {
         if let PropValue::Number(n) = v {
             if !n.is_finite() {
-                errors.push(FieldError::new(format!("properties.{k}"), "must be a finite number"));
+                errors.push(FieldError::new(
+                    format!("properties.{k}"),
+                    "must be a finite number",
+                ));
             }
         }
     }
@@ -418,7 +474,10 @@ pub fn validate(
 impl Event {
     /// The identity this event counts for: the user when known, else the device.
     pub fn actor(&self) -> &str {
-        self.user_id.as_deref().or(self.anonymous_id.as_deref()).unwrap_or("")
+        self.user_id
+            .as_deref()
+            .or(self.anonymous_id.as_deref())
+            .unwrap_or("")
     }
 }
 
@@ -490,7 +549,10 @@ mod tests {
         raw.event_type = Some("share".into());
         raw.item_id = None;
         assert_eq!(fields(raw.clone()), vec!["type"]);
-        let rules = EventRules { custom_types: vec!["share".into()], ..Default::default() };
+        let rules = EventRules {
+            custom_types: vec!["share".into()],
+            ..Default::default()
+        };
         let e = validate(raw, &rules, now(), || "x".into()).unwrap();
         assert_eq!(e.event_type, EventType::Custom("share".into()));
     }
@@ -505,7 +567,12 @@ mod tests {
         raw.properties.price = Some(-1.0);
         assert_eq!(
             fields(raw),
-            vec!["properties.dwell_ms", "properties.price", "properties.quantity", "properties.scroll_depth"]
+            vec![
+                "properties.dwell_ms",
+                "properties.price",
+                "properties.quantity",
+                "properties.scroll_depth"
+            ]
         );
     }
 

@@ -23,7 +23,10 @@ pub const MICROS_PER_DAY: i64 = 86_400 * MICROS_PER_SEC;
 impl Timestamp {
     /// A UTC timestamp from microseconds since the epoch.
     pub fn from_utc_micros(utc_micros: i64) -> Self {
-        Self { utc_micros, offset_secs: 0 }
+        Self {
+            utc_micros,
+            offset_secs: 0,
+        }
     }
 
     /// Parse RFC 3339 text. The offset (or `Z`) is required: a naive local time is ambiguous.
@@ -39,10 +42,15 @@ impl Timestamp {
 
     /// Render as RFC 3339 in the original offset, microsecond precision.
     pub fn to_rfc3339(&self) -> String {
-        let offset = FixedOffset::east_opt(self.offset_secs).unwrap_or_else(|| FixedOffset::east_opt(0).expect("zero offset"));
+        let offset = FixedOffset::east_opt(self.offset_secs)
+            .unwrap_or_else(|| FixedOffset::east_opt(0).expect("zero offset"));
         match offset.timestamp_micros(self.utc_micros).single() {
             Some(dt) => dt.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
-            None => Utc.timestamp_micros(0).single().map(|d| d.to_rfc3339()).unwrap_or_default(),
+            None => Utc
+                .timestamp_micros(0)
+                .single()
+                .map(|d| d.to_rfc3339())
+                .unwrap_or_default(),
         }
     }
 
