@@ -1,1 +1,182 @@
-//! HTTP API (to be written).
+//! attune-server: the HTTP API of attune (axum on tokio).
+//!
+//! This is the only crate that knows HTTP, and (with [`api`]) the only one that knows the JSON
+//! shape of events, items and users. It turns requests into calls on an
+//! [`attune_store::Store`] and store results into JSON or RFC 7807 problems.
+//!
+//! - [`router`] builds the whole API over an [`AppState`]; tests drive it in-process with
+//!   `tower::ServiceExt::oneshot`, the CLI runs it with [`serve`].
+//! - [`api`]: wire DTOs and the JSON <-> core conversions, reused by the CLI's JSON-lines
+//!   import and export.
+//! - [`problem`]: the one error-code table and the problem+json renderer.
+//!
+//! **API boundary:** every route is under `/v1` except `/health` and `/ready`; the app (tenant)
+//! is chosen by the `X-Attune-App` header (absent means `default`) and nothing of one app is
+//! visible from another.
+//!
+//! **Invariants:** a 2xx answer to a write is sent only after the store returned `Ok` (which
+//! means committed durably); a 4xx answer has changed nothing, except `POST /v1/events?partial=true`
+//! which stores the valid events and lists the rejected ones. Store calls are blocking and run on
+//! tokio's blocking pool, never on the async workers; so does decoding a batch, which can take
+//! milliseconds.
+#![warn(missing_docs)]
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Instant;
+
+use attune_core::event::EventRules;
+use attune_store::{Store, DEFAULT_APP};
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::Response;
+
+pub mod api;
+mod extract;
+pub mod problem;
+mod routes;
+
+use problem::Problem;
+
+/// Settings of the HTTP service. Limits protect memory and the store; every one that a client
+/// can hit is named in the 413 problem it gets, so the operator knows which key to raise.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerConfig {
+    /// Address to listen on (`host:port`); read by the binary, not by [`serve`], which is handed
+    /// a bound listener.
+    pub bind: String,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Most events in one `POST /v1/events`.
+    pub max_batch_events: usize,
+    /// Most items in one `POST /v1/items`.
+    pub max_batch_items: usize,
+    /// Reject unknown members (top level, `context`, `consent`) instead of ignoring them:
+    /// a misspelt `item_ID` is then an error rather than a silently missing field.
+    pub strict_fields: bool,
+    /// The validation rules applied to every incoming event.
+    pub event_rules: EventRules,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".into(),
+            max_body_bytes: 16 * 1024 * 1024,
+            max_batch_events: 10_000,
+            max_batch_items: 10_000,
+            strict_fields: true,
+            event_rules: EventRules::default(),
+        }
+    }
+}
+
+/// What every handler shares: the store, the configuration and a cache of known app names.
+///
+/// Cloning is cheap (three `Arc`s).
+#[derive(Clone)]
+pub struct AppState {
+    /// The durable state of every app.
+    pub store: Arc<dyn Store>,
+    /// The service settings.
+    pub config: Arc<ServerConfig>,
+    /// Apps known to exist. Apps are never deleted, so a hit is always right; a miss asks the
+    /// store (another replica may have created the app).
+    apps: Arc<RwLock<HashSet<String>>>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("backend", &self.store.backend())
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// Wrap a store and a configuration, creating the `default` app.
+    ///
+    /// Creating the default app is a (short, idempotent) blocking store call; if it fails the
+    /// failure is logged and [`serve`] tries again and reports it.
+    pub fn new(store: Arc<dyn Store>, config: ServerConfig) -> Self {
+        let state = Self {
+            store,
+            config: Arc::new(config),
+            apps: Arc::default(),
+        };
+        match state.store.create_app(DEFAULT_APP) {
+            Ok(()) => state.remember_app(DEFAULT_APP),
+            Err(e) => tracing::warn!(error = %e, "could not create the default app"),
+        }
+        state
+    }
+
+    fn remember_app(&self, app: &str) {
+        self.apps
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(app.to_string());
+    }
+
+    /// Whether the app exists: from the cache, else from the store (and then cached).
+    async fn app_exists(&self, app: &str) -> Result<bool, Problem> {
+        if self
+            .apps
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(app)
+        {
+            return Ok(true);
+        }
+        let store = self.store.clone();
+        let names = routes::blocking(move || Ok(store.list_apps()?)).await?;
+        let mut cache = self.apps.write().unwrap_or_else(PoisonError::into_inner);
+        cache.extend(names);
+        Ok(cache.contains(app))
+    }
+}
+
+/// The whole API over `state`: every route, the problem+json fallback and request logging.
+pub fn router(state: AppState) -> axum::Router {
+    routes::routes()
+        .with_state(state)
+        .layer(axum::middleware::from_fn(log_and_render))
+}
+
+/// Serve the API on `listener` until `shutdown` completes; requests in flight then finish
+/// before this returns (no new connections are accepted).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let store = state.store.clone();
+    tokio::task::spawn_blocking(move || store.create_app(DEFAULT_APP)).await??;
+    state.remember_app(DEFAULT_APP);
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, backend = state.store.backend(), "attune API listening");
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    tracing::info!("attune API stopped");
+    Ok(())
+}
+
+/// Outermost middleware: renders every error as problem+json with `instance` = the request
+/// path, and logs each request at DEBUG (method, path, app, status, time).
+async fn log_and_render(req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let app = req
+        .headers()
+        .get(problem::APP_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or(DEFAULT_APP)
+        .to_string();
+    let res = problem::render(next.run(req).await, &path);
+    tracing::debug!(%method, %path, %app, status = res.status().as_u16(), micros = start.elapsed().as_micros() as u64, "request");
+    res
+}

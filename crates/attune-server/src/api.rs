@@ -1,0 +1,743 @@
+//! Wire formats: JSON <-> core types, shared by the HTTP routes and the CLI's JSON-lines
+//! import/export.
+//!
+//! Core types stay free of serde (they are not a wire contract); this module is the only place
+//! that knows the JSON shape of an event, an item or a user. Decoding hand-walks a parsed
+//! [`serde_json::Value`] rather than deriving `Deserialize`, for two reasons: every type error
+//! names the full field path in the API's own words (`properties.dwell_ms: expected a number,
+//! got "abc"`), and one pass over the object both reads known keys and detects unknown ones.
+//!
+//! Decoding only checks *shapes* (types, unknown fields). The *rules* (id lengths, ranges,
+//! required fields per event type) live in [`attune_core::event::validate`] and
+//! [`Item::validate`] / [`User::validate`], never here.
+//!
+//! **Invariant:** export = import. For every valid record `r`,
+//! `x_from_json(&x_to_json(&r))` gives back `r` exactly (floats bit-identical, timestamps with
+//! their offset), so a dump re-imports losslessly.
+
+use std::collections::BTreeMap;
+
+use attune_core::catalog::{AttrValue, Consent, Item, User};
+use attune_core::error::{FieldError, ValidationError};
+use attune_core::event::{Context, Event, PropValue, RawEvent};
+use attune_core::time::Timestamp;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+pub use crate::problem::RecordError;
+
+/// Top-level members of an event object.
+pub const EVENT_FIELDS: [&str; 9] = [
+    "event_id",
+    "type",
+    "user_id",
+    "anonymous_id",
+    "item_id",
+    "timestamp",
+    "value",
+    "properties",
+    "context",
+];
+/// Members of an event's `context` object.
+pub const CONTEXT_FIELDS: [&str; 6] = [
+    "session_id",
+    "device",
+    "page",
+    "recommendation_id",
+    "experiment",
+    "variant",
+];
+/// Members of an item object.
+pub const ITEM_FIELDS: [&str; 8] = [
+    "item_id",
+    "title",
+    "description",
+    "categories",
+    "tags",
+    "attributes",
+    "published_at",
+    "available",
+];
+/// Members of a user object.
+pub const USER_FIELDS: [&str; 4] = ["user_id", "attributes", "preferred_categories", "consent"];
+
+/// A short rendering of a JSON value for "got ..." messages (long strings are cut).
+pub fn describe(v: &Value) -> String {
+    match v {
+        Value::Null => "null".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) if s.chars().count() > 40 => {
+            let cut: String = s.chars().take(40).collect();
+            format!("{cut:?}...")
+        }
+        Value::String(s) => format!("{s:?}"),
+        Value::Array(_) => "an array".into(),
+        Value::Object(_) => "an object".into(),
+    }
+}
+
+fn type_error(field: impl Into<String>, expected: &str, got: &Value) -> FieldError {
+    FieldError::new(field, format!("expected {expected}, got {}", describe(got)))
+}
+
+fn unknown_field(prefix: &str, key: &str, allowed: &[&str]) -> FieldError {
+    FieldError::new(
+        format!("{prefix}{key}"),
+        format!("unknown field; allowed: {}", allowed.join(", ")),
+    )
+}
+
+fn object<'a>(field: &str, v: &'a Value) -> Result<&'a Map<String, Value>, FieldError> {
+    v.as_object()
+        .ok_or_else(|| type_error(field, "an object", v))
+}
+
+/// An optional string: `null` counts as absent.
+fn opt_string(field: &str, v: &Value) -> Result<Option<String>, FieldError> {
+    match v {
+        Value::Null => Ok(None),
+        Value::String(s) => Ok(Some(s.clone())),
+        other => Err(type_error(field, "a string", other)),
+    }
+}
+
+/// An optional number: `null` counts as absent.
+fn opt_number(field: &str, v: &Value) -> Result<Option<f64>, FieldError> {
+    match v {
+        Value::Null => Ok(None),
+        Value::Number(n) => n
+            .as_f64()
+            .map(Some)
+            .ok_or_else(|| type_error(field, "a number", v)),
+        other => Err(type_error(field, "a number", other)),
+    }
+}
+
+fn prefixed(prefix: &str, key: &str) -> String {
+    format!("{prefix}{key}")
+}
+
+/// Decode one event object into a [`RawEvent`] (shapes only; call
+/// [`attune_core::event::validate`] next).
+///
+/// With `strict`, unknown top-level and `context` members are errors naming the member;
+/// otherwise they are ignored. `properties` is open: members other than the typed ones are kept
+/// as extras (bool, number or string). `null` is the same as an absent member.
+pub fn event_from_json(v: &Value, strict: bool) -> Result<RawEvent, FieldError> {
+    let obj = object("event", v)?;
+    let mut raw = RawEvent::default();
+    for (key, val) in obj {
+        match key.as_str() {
+            "event_id" => raw.event_id = opt_string(key, val)?,
+            "type" => raw.event_type = opt_string(key, val)?,
+            "user_id" => raw.user_id = opt_string(key, val)?,
+            "anonymous_id" => raw.anonymous_id = opt_string(key, val)?,
+            "item_id" => raw.item_id = opt_string(key, val)?,
+            "timestamp" => raw.timestamp = opt_string(key, val)?,
+            "value" => raw.value = opt_number(key, val)?,
+            "properties" => decode_properties(val, &mut raw)?,
+            "context" => raw.context = decode_context(val, strict)?,
+            other if strict => return Err(unknown_field("", other, &EVENT_FIELDS)),
+            _ => {}
+        }
+    }
+    Ok(raw)
+}
+
+fn decode_properties(v: &Value, raw: &mut RawEvent) -> Result<(), FieldError> {
+    if v.is_null() {
+        return Ok(());
+    }
+    let p = &mut raw.properties;
+    for (key, val) in object("properties", v)? {
+        let slot = match key.as_str() {
+            "dwell_ms" => &mut p.dwell_ms,
+            "scroll_depth" => &mut p.scroll_depth,
+            "hover_ms" => &mut p.hover_ms,
+            "price" => &mut p.price,
+            "quantity" => &mut p.quantity,
+            "rating" => &mut p.rating,
+            _ => {
+                let field = || prefixed("properties.", key);
+                let value = match val {
+                    Value::Bool(b) => PropValue::Bool(*b),
+                    Value::Number(n) => PropValue::Number(
+                        n.as_f64()
+                            .ok_or_else(|| type_error(field(), "a number", val))?,
+                    ),
+                    Value::String(s) => PropValue::Text(s.clone()),
+                    other => return Err(type_error(field(), "a bool, number or string", other)),
+                };
+                p.extra.insert(key.clone(), value);
+                continue;
+            }
+        };
+        *slot = match val {
+            Value::Null => None,
+            Value::Number(n) => n.as_f64(),
+            other => return Err(type_error(prefixed("properties.", key), "a number", other)),
+        };
+    }
+    Ok(())
+}
+
+fn decode_context(v: &Value, strict: bool) -> Result<Context, FieldError> {
+    let mut c = Context::default();
+    if v.is_null() {
+        return Ok(c);
+    }
+    for (key, val) in object("context", v)? {
+        let slot = match key.as_str() {
+            "session_id" => &mut c.session_id,
+            "device" => &mut c.device,
+            "page" => &mut c.page,
+            "recommendation_id" => &mut c.recommendation_id,
+            "experiment" => &mut c.experiment,
+            "variant" => &mut c.variant,
+            other if strict => return Err(unknown_field("context.", other, &CONTEXT_FIELDS)),
+            _ => continue,
+        };
+        *slot = match val {
+            Value::Null => None,
+            Value::String(s) => Some(s.clone()),
+            other => return Err(type_error(prefixed("context.", key), "a string", other)),
+        };
+    }
+    Ok(c)
+}
+
+/// A JSON number for an `f64`: whole values within ±2^53 print without a fraction (`2`, not
+/// `2.0`); reading either back gives the same `f64`. Non-finite values (never valid) become null.
+fn number(x: f64) -> Value {
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    if x.fract() == 0.0 && x.abs() <= EXACT && !(x == 0.0 && x.is_sign_negative()) {
+        Value::from(x as i64)
+    } else {
+        serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
+    }
+}
+
+fn put_opt_str(m: &mut Map<String, Value>, key: &str, v: &Option<String>) {
+    if let Some(s) = v {
+        m.insert(key.into(), Value::String(s.clone()));
+    }
+}
+
+/// Encode a stored event in the import format (absent members are omitted).
+pub fn event_to_json(e: &Event) -> Value {
+    let mut m = Map::new();
+    m.insert("event_id".into(), e.event_id.clone().into());
+    m.insert("type".into(), e.event_type.as_str().into());
+    put_opt_str(&mut m, "user_id", &e.user_id);
+    put_opt_str(&mut m, "anonymous_id", &e.anonymous_id);
+    put_opt_str(&mut m, "item_id", &e.item_id);
+    m.insert("timestamp".into(), e.timestamp.to_rfc3339().into());
+    if let Some(v) = e.value {
+        m.insert("value".into(), number(v));
+    }
+    let p = &e.properties;
+    let mut props = Map::new();
+    if let Some(v) = p.dwell_ms {
+        props.insert("dwell_ms".into(), v.into());
+    }
+    if let Some(v) = p.scroll_depth {
+        props.insert("scroll_depth".into(), number(v));
+    }
+    if let Some(v) = p.hover_ms {
+        props.insert("hover_ms".into(), v.into());
+    }
+    if let Some(v) = p.price {
+        props.insert("price".into(), number(v));
+    }
+    if let Some(v) = p.quantity {
+        props.insert("quantity".into(), v.into());
+    }
+    if let Some(v) = p.rating {
+        props.insert("rating".into(), number(v));
+    }
+    for (k, v) in &p.extra {
+        let v = match v {
+            PropValue::Bool(b) => Value::Bool(*b),
+            PropValue::Number(n) => number(*n),
+            PropValue::Text(s) => Value::String(s.clone()),
+        };
+        props.insert(k.clone(), v);
+    }
+    if !props.is_empty() {
+        m.insert("properties".into(), Value::Object(props));
+    }
+    let c = &e.context;
+    let mut ctx = Map::new();
+    put_opt_str(&mut ctx, "session_id", &c.session_id);
+    put_opt_str(&mut ctx, "device", &c.device);
+    put_opt_str(&mut ctx, "page", &c.page);
+    put_opt_str(&mut ctx, "recommendation_id", &c.recommendation_id);
+    put_opt_str(&mut ctx, "experiment", &c.experiment);
+    put_opt_str(&mut ctx, "variant", &c.variant);
+    if !ctx.is_empty() {
+        m.insert("context".into(), Value::Object(ctx));
+    }
+    Value::Object(m)
+}
+
+/// Collects decode errors of a record so that one response lists all of them.
+#[derive(Default)]
+struct Errors(Vec<FieldError>);
+
+impl Errors {
+    fn take<T>(&mut self, r: Result<T, FieldError>) -> Option<T> {
+        r.map_err(|e| self.0.push(e)).ok()
+    }
+}
+
+fn decode_labels(field: &str, v: &Value, errors: &mut Errors) -> Vec<String> {
+    match v {
+        Value::Null => Vec::new(),
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .filter_map(|(i, x)| match x {
+                Value::String(s) => Some(s.clone()),
+                other => {
+                    errors
+                        .0
+                        .push(type_error(format!("{field}[{i}]"), "a string", other));
+                    None
+                }
+            })
+            .collect(),
+        other => {
+            errors
+                .0
+                .push(type_error(field, "an array of strings", other));
+            Vec::new()
+        }
+    }
+}
+
+fn decode_attrs(field: &str, v: &Value, errors: &mut Errors) -> BTreeMap<String, AttrValue> {
+    let mut out = BTreeMap::new();
+    if v.is_null() {
+        return out;
+    }
+    let Some(obj) = errors.take(object(field, v)) else {
+        return out;
+    };
+    for (k, x) in obj {
+        let value = match x {
+            Value::Bool(b) => AttrValue::Bool(*b),
+            Value::Number(n) => match n.as_f64() {
+                Some(f) => AttrValue::Number(f),
+                None => continue,
+            },
+            Value::String(s) => AttrValue::Text(s.clone()),
+            other => {
+                errors.0.push(type_error(
+                    format!("{field}.{k}"),
+                    "a bool, number or string",
+                    other,
+                ));
+                continue;
+            }
+        };
+        out.insert(k.clone(), value);
+    }
+    out
+}
+
+fn attrs_to_json(attrs: &BTreeMap<String, AttrValue>) -> Value {
+    let m = attrs
+        .iter()
+        .map(|(k, v)| {
+            let v = match v {
+                AttrValue::Bool(b) => Value::Bool(*b),
+                AttrValue::Number(n) => number(*n),
+                AttrValue::Text(s) => Value::String(s.clone()),
+            };
+            (k.clone(), v)
+        })
+        .collect();
+    Value::Object(m)
+}
+
+/// Check that a body's id member agrees with the id in the path (or supply it).
+fn resolve_id(
+    field: &str,
+    path_id: Option<&str>,
+    body_id: Option<String>,
+) -> Result<String, FieldError> {
+    match (path_id, body_id) {
+        (Some(p), Some(b)) if p != b => Err(FieldError::new(
+            field,
+            format!("{b:?} does not match the id in the request path ({p:?})"),
+        )),
+        (Some(p), _) => Ok(p.to_string()),
+        (None, Some(b)) => Ok(b),
+        (None, None) => Err(FieldError::new(field, "is required")),
+    }
+}
+
+fn finish<T>(
+    value: T,
+    errors: Errors,
+    validate: impl FnOnce(&T) -> Result<(), ValidationError>,
+) -> Result<T, ValidationError> {
+    if !errors.0.is_empty() {
+        return Err(ValidationError { errors: errors.0 });
+    }
+    validate(&value)?;
+    Ok(value)
+}
+
+/// Decode and validate an item.
+///
+/// `id` is the id from the request path (`PUT /v1/items/{id}`): the body may then omit
+/// `item_id` or repeat the same one; a different one is an error naming `item_id`. Without a
+/// path id (bulk import) the body must carry `item_id`. `available` defaults to true.
+/// Every decode error is listed, then [`Item::validate`] runs.
+pub fn item_from_json(id: Option<&str>, v: &Value, strict: bool) -> Result<Item, ValidationError> {
+    let obj = object("item", v).map_err(|e| ValidationError { errors: vec![e] })?;
+    let mut errors = Errors::default();
+    let mut item = Item::new("");
+    let mut body_id = None;
+    for (key, val) in obj {
+        match key.as_str() {
+            "item_id" => body_id = errors.take(opt_string(key, val)).flatten(),
+            "title" => item.title = errors.take(opt_string(key, val)).flatten(),
+            "description" => item.description = errors.take(opt_string(key, val)).flatten(),
+            "categories" => item.categories = decode_labels(key, val, &mut errors),
+            "tags" => item.tags = decode_labels(key, val, &mut errors),
+            "attributes" => item.attributes = decode_attrs(key, val, &mut errors),
+            "published_at" => {
+                let text = errors.take(opt_string(key, val)).flatten();
+                item.published_at = text.and_then(|t| {
+                    errors.take(
+                        Timestamp::parse_rfc3339(&t)
+                            .map(|ts| ts.utc_micros)
+                            .map_err(|r| FieldError::new(key, r)),
+                    )
+                });
+            }
+            "available" => match val {
+                Value::Null => {}
+                Value::Bool(b) => item.available = *b,
+                other => errors.0.push(type_error(key, "a bool", other)),
+            },
+            other if strict => errors.0.push(unknown_field("", other, &ITEM_FIELDS)),
+            _ => {}
+        }
+    }
+    if let Some(id) = errors.take(resolve_id("item_id", id, body_id)) {
+        item.item_id = id;
+    }
+    finish(item, errors, Item::validate)
+}
+
+/// Encode an item in the import format.
+pub fn item_to_json(item: &Item) -> Value {
+    let mut m = Map::new();
+    m.insert("item_id".into(), item.item_id.clone().into());
+    put_opt_str(&mut m, "title", &item.title);
+    put_opt_str(&mut m, "description", &item.description);
+    m.insert("categories".into(), item.categories.clone().into());
+    m.insert("tags".into(), item.tags.clone().into());
+    m.insert("attributes".into(), attrs_to_json(&item.attributes));
+    if let Some(p) = item.published_at {
+        m.insert(
+            "published_at".into(),
+            Timestamp::from_utc_micros(p).to_rfc3339().into(),
+        );
+    }
+    m.insert("available".into(), item.available.into());
+    Value::Object(m)
+}
+
+/// Decode and validate a user profile; `id` works as in [`item_from_json`] (field `user_id`).
+/// `consent.personalization` defaults to true.
+pub fn user_from_json(id: Option<&str>, v: &Value, strict: bool) -> Result<User, ValidationError> {
+    let obj = object("user", v).map_err(|e| ValidationError { errors: vec![e] })?;
+    let mut errors = Errors::default();
+    let mut user = User::new("");
+    let mut body_id = None;
+    for (key, val) in obj {
+        match key.as_str() {
+            "user_id" => body_id = errors.take(opt_string(key, val)).flatten(),
+            "attributes" => user.attributes = decode_attrs(key, val, &mut errors),
+            "preferred_categories" => {
+                user.preferred_categories = decode_labels(key, val, &mut errors)
+            }
+            "consent" => user.consent = decode_consent(val, strict, &mut errors),
+            other if strict => errors.0.push(unknown_field("", other, &USER_FIELDS)),
+            _ => {}
+        }
+    }
+    if let Some(id) = errors.take(resolve_id("user_id", id, body_id)) {
+        user.user_id = id;
+    }
+    finish(user, errors, User::validate)
+}
+
+fn decode_consent(v: &Value, strict: bool, errors: &mut Errors) -> Consent {
+    let mut c = Consent::default();
+    if v.is_null() {
+        return c;
+    }
+    let Some(obj) = errors.take(object("consent", v)) else {
+        return c;
+    };
+    for (k, x) in obj {
+        match (k.as_str(), x) {
+            ("personalization", Value::Null) => {}
+            ("personalization", Value::Bool(b)) => c.personalization = *b,
+            ("personalization", other) => {
+                errors
+                    .0
+                    .push(type_error("consent.personalization", "a bool", other))
+            }
+            (other, _) if strict => {
+                errors
+                    .0
+                    .push(unknown_field("consent.", other, &["personalization"]))
+            }
+            _ => {}
+        }
+    }
+    c
+}
+
+/// Encode a user profile in the import format.
+pub fn user_to_json(user: &User) -> Value {
+    let mut m = Map::new();
+    m.insert("user_id".into(), user.user_id.clone().into());
+    m.insert("attributes".into(), attrs_to_json(&user.attributes));
+    m.insert(
+        "preferred_categories".into(),
+        user.preferred_categories.clone().into(),
+    );
+    let mut consent = Map::new();
+    consent.insert(
+        "personalization".into(),
+        user.consent.personalization.into(),
+    );
+    m.insert("consent".into(), Value::Object(consent));
+    Value::Object(m)
+}
+
+/// What happened to one event of an ingest batch.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct IngestedEvent {
+    /// Position in the batch.
+    pub index: usize,
+    /// The client's id, or the generated UUID v7.
+    pub event_id: String,
+    /// `accepted` (newly stored) or `duplicate` (already stored; nothing changed).
+    pub status: &'static str,
+}
+
+/// Body of a successful `POST /v1/events`.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct IngestResponse {
+    /// Newly stored events.
+    pub accepted: usize,
+    /// Events whose id was already stored (or repeated earlier in the batch).
+    pub duplicates: usize,
+    /// Invalid events skipped (only with `?partial=true`; otherwise the batch fails).
+    pub rejected: usize,
+    /// One entry per stored or duplicate event, in batch order.
+    pub events: Vec<IngestedEvent>,
+    /// Why events were rejected (at most [`crate::problem::MAX_LISTED_ERRORS`] listed).
+    pub errors: Vec<RecordError>,
+}
+
+/// Body of `POST /v1/identify`.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct IdentifyResponse {
+    /// Past anonymous events of the device now attributed to the user.
+    pub reattributed: u64,
+}
+
+/// Body of `DELETE /v1/users/{id}`: what was erased.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ErasureResponse {
+    /// Events removed.
+    pub events: u64,
+    /// Device links removed.
+    pub identities: u64,
+    /// Whether a profile existed.
+    pub profile: bool,
+}
+
+impl From<attune_store::Erasure> for ErasureResponse {
+    fn from(e: attune_store::Erasure) -> Self {
+        Self {
+            events: e.events,
+            identities: e.identities,
+            profile: e.profile,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use attune_core::event::{validate, EventRules};
+    use serde_json::json;
+
+    fn now() -> Timestamp {
+        Timestamp::parse_rfc3339("2026-11-28T12:00:00Z").unwrap()
+    }
+
+    fn full_event() -> Value {
+        json!({
+            "event_id": "0193a1b2-0000-7000-8000-000000000001",
+            "type": "purchase",
+            "user_id": "cust-1042",
+            "anonymous_id": "dev-9f3a",
+            "item_id": "SKU-4411-BLK",
+            "timestamp": "2026-11-28T09:15:00.123456+01:00",
+            "value": 19.98,
+            "properties": {"dwell_ms": 1200, "scroll_depth": 0.8, "hover_ms": 300, "price": 9.99,
+                            "quantity": 2, "rating": 4, "coupon": "BF26", "gift": true, "shipping": 4.5},
+            "context": {"session_id": "s-77", "device": "mobile", "page": "/p/SKU-4411-BLK",
+                         "recommendation_id": "rec-1", "experiment": "home-v2", "variant": "b"}
+        })
+    }
+
+    #[test]
+    fn event_round_trips_exactly() {
+        let raw = event_from_json(&full_event(), true).unwrap();
+        let e = validate(raw, &EventRules::default(), now(), || unreachable!()).unwrap();
+        let back = event_to_json(&e);
+        let raw2 = event_from_json(&back, true).unwrap();
+        let e2 = validate(raw2, &EventRules::default(), now(), || unreachable!()).unwrap();
+        assert_eq!(e, e2);
+        assert_eq!(back["timestamp"], "2026-11-28T09:15:00.123456+01:00");
+        assert_eq!(back["properties"]["quantity"], 2);
+        assert_eq!(back["properties"]["gift"], true);
+    }
+
+    #[test]
+    fn awkward_floats_round_trip_bit_identical() {
+        for x in [
+            0.1 + 0.2,
+            1e-300,
+            123_456_789.123_456_79,
+            2.0f64.powi(60),
+            1.0 / 3.0,
+        ] {
+            let v = number(x);
+            let text = serde_json::to_string(&v).unwrap();
+            let back: Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(
+                back.as_f64().unwrap().to_bits(),
+                x.to_bits(),
+                "{x} -> {text}"
+            );
+        }
+    }
+
+    #[test]
+    fn type_errors_name_the_path() {
+        let mut v = full_event();
+        v["properties"]["dwell_ms"] = json!("abc");
+        let e = event_from_json(&v, true).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            r#"properties.dwell_ms: expected a number, got "abc""#
+        );
+        let mut v = full_event();
+        v["value"] = json!("high");
+        assert_eq!(event_from_json(&v, true).unwrap_err().field, "value");
+        let mut v = full_event();
+        v["context"]["device"] = json!(3);
+        assert_eq!(
+            event_from_json(&v, true).unwrap_err().field,
+            "context.device"
+        );
+        let mut v = full_event();
+        v["properties"]["tags"] = json!(["a"]);
+        assert_eq!(
+            event_from_json(&v, true).unwrap_err().field,
+            "properties.tags"
+        );
+        assert_eq!(
+            event_from_json(&json!([1]), true).unwrap_err().field,
+            "event"
+        );
+    }
+
+    #[test]
+    fn strict_mode_rejects_unknown_members_lenient_ignores_them() {
+        let mut v = full_event();
+        v["colour"] = json!("red");
+        let e = event_from_json(&v, true).unwrap_err();
+        assert_eq!(e.field, "colour");
+        assert!(e.reason.contains("allowed: event_id"), "{e}");
+        assert!(event_from_json(&v, false).is_ok());
+        let mut v = full_event();
+        v["context"]["referrer"] = json!("x");
+        assert_eq!(
+            event_from_json(&v, true).unwrap_err().field,
+            "context.referrer"
+        );
+    }
+
+    #[test]
+    fn null_means_absent() {
+        let v = json!({"type": "view", "user_id": "u", "item_id": "i", "value": null, "context": null,
+                       "properties": {"dwell_ms": null}});
+        let raw = event_from_json(&v, true).unwrap();
+        assert_eq!(raw.value, None);
+        assert_eq!(raw.properties.dwell_ms, None);
+    }
+
+    #[test]
+    fn item_round_trip_and_id_rules() {
+        let v = json!({"title": "Trail shoe", "description": "Waterproof", "categories": ["shoes", "trail"],
+                       "tags": ["gore-tex"], "attributes": {"price": 129.9, "brand": "Fjell", "sale": false},
+                       "published_at": "2026-03-01T08:00:00Z", "available": false});
+        let item = item_from_json(Some("SKU-1"), &v, true).unwrap();
+        assert_eq!(item.item_id, "SKU-1");
+        assert!(!item.available);
+        assert_eq!(
+            item_from_json(None, &item_to_json(&item), true).unwrap(),
+            item
+        );
+
+        let err = item_from_json(Some("SKU-1"), &json!({"item_id": "SKU-2"}), true).unwrap_err();
+        assert_eq!(err.first_field(), "item_id");
+        let err = item_from_json(None, &json!({"title": "x"}), true).unwrap_err();
+        assert_eq!(err.first_field(), "item_id");
+        let err = item_from_json(
+            None,
+            &json!({"item_id": "a", "categories": ["ok", 5], "price": 3}),
+            true,
+        )
+        .unwrap_err();
+        let fields: Vec<_> = err.errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["categories[1]", "price"]);
+        assert!(
+            item_from_json(None, &json!({"item_id": "a"}), true)
+                .unwrap()
+                .available
+        );
+    }
+
+    #[test]
+    fn user_round_trip_and_consent() {
+        let v = json!({"user_id": "cust-1", "attributes": {"age": 34, "tier": "gold"},
+                       "preferred_categories": ["shoes"], "consent": {"personalization": false}});
+        let u = user_from_json(Some("cust-1"), &v, true).unwrap();
+        assert!(!u.consent.personalization);
+        assert_eq!(user_to_json(&u), v);
+        assert_eq!(user_from_json(None, &user_to_json(&u), true).unwrap(), u);
+        let err = user_from_json(
+            None,
+            &json!({"user_id": "u", "consent": {"personalization": "yes"}}),
+            true,
+        )
+        .unwrap_err();
+        assert_eq!(err.first_field(), "consent.personalization");
+    }
+}

@@ -1,0 +1,139 @@
+//! `POST /v1/events`: batch ingestion.
+//!
+//! The body (JSON array, one object, or NDJSON) is parsed once; each event is decoded with
+//! [`event_from_json`] and validated with [`attune_core::event::validate`] independently, all
+//! inside one blocking task together with the store insert. Atomic by default: one invalid event
+//! fails the batch with 422 and nothing is stored. With `?partial=true` the valid events are
+//! stored and the rejected ones listed. The answer is sent only after `insert_events` returned
+//! `Ok`, i.e. after the batch is durably committed; duplicates (by `event_id`, in the app or
+//! earlier in the batch) are reported as such and stored once.
+
+use attune_core::event::{validate, Event};
+use attune_core::time::Timestamp;
+use attune_store::InsertStatus;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::Json;
+
+use super::blocking;
+use crate::api::{event_from_json, IngestResponse, IngestedEvent, RecordError};
+use crate::extract::{body_format, parse_records, read_body, App, BodyFormat, Params};
+use crate::problem::{Problem, MAX_LISTED_ERRORS};
+use crate::AppState;
+
+pub(super) async fn ingest(
+    State(state): State<AppState>,
+    App(app): App,
+    params: Params,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<IngestResponse>, Problem> {
+    let partial = params.bool("partial")?;
+    let format = body_format(&headers, true)?;
+    let bytes = read_body(&headers, body, state.config.max_body_bytes).await?;
+    blocking(move || ingest_blocking(&state, &app, &bytes, format, partial))
+        .await
+        .map(Json)
+}
+
+/// A generated event id: UUID v7, so ids sort by arrival time.
+fn new_event_id() -> String {
+    uuid::Uuid::now_v7().hyphenated().to_string()
+}
+
+fn ingest_blocking(
+    state: &AppState,
+    app: &str,
+    bytes: &Bytes,
+    format: BodyFormat,
+    partial: bool,
+) -> Result<IngestResponse, Problem> {
+    let config = &state.config;
+    let records = parse_records(
+        bytes,
+        format,
+        config.max_batch_events,
+        "max_batch_events",
+        "event",
+    )?;
+    let n_records = records.len();
+    let now = Timestamp::from_utc_micros(chrono::Utc::now().timestamp_micros());
+
+    let mut events: Vec<Event> = Vec::with_capacity(n_records);
+    let mut event_idx: Vec<usize> = Vec::with_capacity(n_records);
+    let mut errors: Vec<RecordError> = Vec::new();
+    let mut n_rejected = 0;
+    for (idx, record) in records.iter().enumerate() {
+        let decoded = event_from_json(record, config.strict_fields)
+            .map_err(|e| vec![e])
+            .and_then(|raw| {
+                validate(raw, &config.event_rules, now, new_event_id).map_err(|e| e.errors)
+            });
+        match decoded {
+            Ok(event) => {
+                events.push(event);
+                event_idx.push(idx);
+            }
+            Err(errs) => {
+                n_rejected += 1;
+                errors.extend(errs.into_iter().map(|e| RecordError::new(idx, e)));
+            }
+        }
+    }
+    drop(records);
+
+    if n_rejected > 0 && !partial {
+        let what = format!(
+            "{n_rejected} of {n_records} events are invalid and nothing was stored (send ?partial=true to store the valid ones)"
+        );
+        return Err(Problem::invalid_batch(errors, &what));
+    }
+
+    let statuses = if events.is_empty() {
+        Vec::new()
+    } else {
+        state.store.insert_events(app, &events)?
+    };
+    if statuses.len() != events.len() {
+        return Err(Problem::internal(
+            "the store answered for a different number of events",
+            &format!("{} statuses for {} events", statuses.len(), events.len()),
+        ));
+    }
+    let mut accepted = 0;
+    let mut duplicates = 0;
+    let listed = events
+        .into_iter()
+        .zip(event_idx)
+        .zip(statuses)
+        .map(|((event, index), status)| {
+            let status = match status {
+                InsertStatus::Accepted => {
+                    accepted += 1;
+                    "accepted"
+                }
+                InsertStatus::Duplicate => {
+                    duplicates += 1;
+                    "duplicate"
+                }
+            };
+            IngestedEvent {
+                index,
+                event_id: event.event_id,
+                status,
+            }
+        })
+        .collect();
+    if n_rejected > 0 {
+        tracing::debug!(app, n_rejected, "partial batch: invalid events skipped");
+    }
+    errors.truncate(MAX_LISTED_ERRORS);
+    Ok(IngestResponse {
+        accepted,
+        duplicates,
+        rejected: n_rejected,
+        events: listed,
+        errors,
+    })
+}

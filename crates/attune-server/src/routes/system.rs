@@ -1,0 +1,91 @@
+//! Liveness, readiness and apps (tenants).
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::blocking;
+use crate::api::describe;
+use crate::extract::{body_format, check_app_name, parse_object, read_body};
+use crate::problem::{ErrorCode, Problem};
+use crate::AppState;
+
+/// `GET /health`: the process serves requests. Never touches the store.
+pub(super) async fn health() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// `GET /ready`: the store answers a ping; 503 `not_ready` (naming the backend) otherwise.
+pub(super) async fn ready(State(state): State<AppState>) -> Result<Json<Value>, Problem> {
+    let backend = state.store.backend();
+    let store = state.store.clone();
+    let ping = tokio::task::spawn_blocking(move || store.ping()).await;
+    match ping {
+        Ok(Ok(())) => Ok(Json(json!({"status": "ready", "backend": backend}))),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, backend, "store ping failed");
+            Err(Problem::new(
+                ErrorCode::NotReady,
+                format!("the {backend} store does not answer"),
+            )
+            .with("backend", backend))
+        }
+        Err(e) => Err(Problem::internal("the readiness check failed", &e)),
+    }
+}
+
+/// `GET /v1/apps`: every app name, sorted.
+pub(super) async fn list_apps(State(state): State<AppState>) -> Result<Json<Value>, Problem> {
+    let store = state.store.clone();
+    let apps = blocking(move || Ok(store.list_apps()?)).await?;
+    Ok(Json(json!({"apps": apps})))
+}
+
+/// `POST /v1/apps {"name": "shop"}`: 201 when created, 200 when it already existed.
+pub(super) async fn create_app(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<Value>), Problem> {
+    body_format(&headers, false)?;
+    let bytes = read_body(&headers, body, state.config.max_body_bytes).await?;
+    let v = parse_object(&bytes, "app")?;
+    let obj = v.as_object().expect("parse_object returns objects");
+    let strict = state.config.strict_fields;
+    if let Some(k) = obj.keys().find(|k| *k != "name").filter(|_| strict) {
+        return Err(Problem::new(
+            ErrorCode::ValidationFailed,
+            format!("{k}: unknown field; allowed: name"),
+        )
+        .field(k));
+    }
+    let name = match obj.get("name") {
+        Some(Value::String(s)) => s.clone(),
+        None | Some(Value::Null) => {
+            return Err(
+                Problem::new(ErrorCode::ValidationFailed, "name: is required").field("name"),
+            )
+        }
+        Some(other) => {
+            return Err(Problem::new(
+                ErrorCode::ValidationFailed,
+                format!("name: expected a string, got {}", describe(other)),
+            )
+            .field("name"))
+        }
+    };
+    check_app_name(&name).map_err(Problem::invalid_field)?;
+    let existed = state.app_exists(&name).await?;
+    let store = state.store.clone();
+    let n = name.clone();
+    blocking(move || Ok(store.create_app(&n)?)).await?;
+    state.remember_app(&name);
+    let status = if existed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, Json(json!({"name": name}))))
+}

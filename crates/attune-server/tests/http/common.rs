@@ -1,0 +1,266 @@
+//! The in-process harness: one temp SQLite store per test, the real router driven with
+//! `oneshot`, and snapshots of everything an app holds (to prove a rejected request changed
+//! nothing).
+
+use std::sync::Arc;
+
+use attune_server::api::{event_to_json, item_to_json, user_to_json};
+use attune_server::{router, AppState, ServerConfig};
+use attune_store::sqlite::SqliteStore;
+use attune_store::{AppCounts, EventFilter, Store};
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+/// A router over a fresh store in its own temp directory.
+pub struct TestServer {
+    pub store: Arc<SqliteStore>,
+    pub router: axum::Router,
+    _dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    pub fn new() -> Self {
+        Self::with_config(ServerConfig::default())
+    }
+
+    pub fn with_config(config: ServerConfig) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Arc::new(SqliteStore::open(dir.path().join("attune.db")).expect("open store"));
+        let state = AppState::new(store.clone(), config);
+        Self {
+            store,
+            router: router(state),
+            _dir: dir,
+        }
+    }
+
+    /// Requests to the `default` app (no header).
+    pub fn default_app(&self) -> Client<'_> {
+        Client {
+            server: self,
+            app: None,
+        }
+    }
+
+    /// Requests naming `app` in `X-Attune-App`.
+    pub fn app(&self, app: &str) -> Client<'_> {
+        Client {
+            server: self,
+            app: Some(app.to_string()),
+        }
+    }
+
+    /// Create an app through the API.
+    pub async fn create_app(&self, name: &str) {
+        let r = self
+            .default_app()
+            .post_json("/v1/apps", &json!({"name": name}))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    }
+
+    /// Everything `app` holds, read straight from the store.
+    pub fn snapshot(&self, app: &str) -> Snapshot {
+        let mut events = Vec::new();
+        self.store
+            .scan_events(app, &EventFilter::default(), &mut |e| {
+                events.push(event_to_json(&e));
+                true
+            })
+            .unwrap();
+        let mut items = Vec::new();
+        self.store
+            .scan_items(app, &mut |i| {
+                items.push(item_to_json(&i));
+                true
+            })
+            .unwrap();
+        let mut users = Vec::new();
+        self.store
+            .scan_users(app, &mut |u| {
+                users.push(user_to_json(&u));
+                true
+            })
+            .unwrap();
+        Snapshot {
+            counts: self.store.counts(app).unwrap(),
+            events,
+            items,
+            users,
+        }
+    }
+}
+
+/// Everything one app holds.
+#[derive(Debug, PartialEq)]
+pub struct Snapshot {
+    pub counts: AppCounts,
+    pub events: Vec<Value>,
+    pub items: Vec<Value>,
+    pub users: Vec<Value>,
+}
+
+pub struct Client<'a> {
+    server: &'a TestServer,
+    app: Option<String>,
+}
+
+/// A response with its body read (parsed as JSON when it is JSON).
+#[derive(Debug)]
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub text: String,
+    pub body: Value,
+}
+
+impl Resp {
+    pub fn content_type(&self) -> &str {
+        self.headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    /// Assert this is a problem+json with `status`, `code` and (if given) `field`.
+    #[track_caller]
+    pub fn assert_problem(&self, status: u16, code: &str, field: Option<&str>) {
+        assert_eq!(self.status.as_u16(), status, "{}", self.text);
+        assert_eq!(
+            self.content_type(),
+            "application/problem+json",
+            "{}",
+            self.text
+        );
+        assert_eq!(self.body["status"], status, "{}", self.text);
+        assert_eq!(self.body["code"], code, "{}", self.text);
+        assert_eq!(
+            self.body["type"],
+            format!("https://attune.dev/problems/{code}"),
+            "{}",
+            self.text
+        );
+        assert!(
+            self.body["title"].as_str().is_some_and(|t| !t.is_empty()),
+            "{}",
+            self.text
+        );
+        assert!(
+            self.body["detail"].as_str().is_some_and(|t| !t.is_empty()),
+            "{}",
+            self.text
+        );
+        assert!(
+            self.body["instance"]
+                .as_str()
+                .is_some_and(|t| t.starts_with('/')),
+            "{}",
+            self.text
+        );
+        if let Some(field) = field {
+            assert_eq!(self.body["field"], field, "{}", self.text);
+        }
+    }
+}
+
+impl Client<'_> {
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: Option<&str>,
+        body: impl Into<Body>,
+    ) -> Resp {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some(app) = &self.app {
+            req = req.header("x-attune-app", app);
+        }
+        if let Some(ct) = content_type {
+            req = req.header("content-type", ct);
+        }
+        let req = req.body(body.into()).unwrap();
+        let res = self.server.router.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Resp {
+            status,
+            headers,
+            text,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Resp {
+        self.request(Method::GET, path, None, Body::empty()).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Resp {
+        self.request(Method::DELETE, path, None, Body::empty())
+            .await
+    }
+
+    pub async fn post_json(&self, path: &str, v: &Value) -> Resp {
+        self.request(Method::POST, path, Some("application/json"), v.to_string())
+            .await
+    }
+
+    pub async fn put_json(&self, path: &str, v: &Value) -> Resp {
+        self.request(Method::PUT, path, Some("application/json"), v.to_string())
+            .await
+    }
+
+    pub async fn post_ndjson(&self, path: &str, lines: &[Value]) -> Resp {
+        let body: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        self.request(Method::POST, path, Some("application/x-ndjson"), body)
+            .await
+    }
+
+    /// POST events and assert every one was accepted.
+    pub async fn ingest_ok(&self, events: &Value) -> Resp {
+        let r = self.post_json("/v1/events", events).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(r.body["rejected"], 0, "{}", r.text);
+        r
+    }
+}
+
+/// A small shop: SKUs with categories and prices.
+pub fn shop_items() -> Value {
+    json!([
+        {"item_id": "SKU-1001-RED", "title": "Trail runner, red", "categories": ["shoes", "running"],
+         "tags": ["waterproof"], "attributes": {"price": 129.9, "brand": "Fjell"},
+         "published_at": "2026-02-01T08:00:00Z", "available": true},
+        {"item_id": "SKU-1002-BLK", "title": "Trail runner, black", "categories": ["shoes", "running"],
+         "attributes": {"price": 129.9, "brand": "Fjell"}, "available": true},
+        {"item_id": "SKU-2040", "title": "Merino socks (3 pack)", "categories": ["apparel", "socks"],
+         "attributes": {"price": 24.5, "brand": "Ullvik", "pack": 3}, "available": true},
+        {"item_id": "SKU-3300", "title": "Headlamp 400 lm", "categories": ["gear", "lighting"],
+         "attributes": {"price": 49.0, "rechargeable": true}, "available": false}
+    ])
+}
+
+/// One shopping session of a signed-in customer: view, dwell, scroll, cart, purchase.
+pub fn session_events(user: &str, session: &str, id_prefix: &str) -> Value {
+    json!([
+        {"event_id": format!("{id_prefix}-1"), "type": "view", "user_id": user, "item_id": "SKU-1001-RED",
+         "timestamp": "2026-11-27T18:02:11+01:00", "context": {"session_id": session, "device": "mobile", "page": "/p/SKU-1001-RED"}},
+        {"event_id": format!("{id_prefix}-2"), "type": "dwell", "user_id": user, "item_id": "SKU-1001-RED",
+         "timestamp": "2026-11-27T18:02:58+01:00", "properties": {"dwell_ms": 47250},
+         "context": {"session_id": session, "device": "mobile"}},
+        {"event_id": format!("{id_prefix}-3"), "type": "scroll", "user_id": user, "item_id": "SKU-1001-RED",
+         "timestamp": "2026-11-27T18:03:01+01:00", "properties": {"scroll_depth": 0.85},
+         "context": {"session_id": session, "device": "mobile"}},
+        {"event_id": format!("{id_prefix}-4"), "type": "add_to_cart", "user_id": user, "item_id": "SKU-2040",
+         "timestamp": "2026-11-27T18:04:40+01:00", "properties": {"price": 24.5, "quantity": 2},
+         "context": {"session_id": session, "recommendation_id": "rec-77f1", "experiment": "pdp-recs", "variant": "b"}},
+        {"event_id": format!("{id_prefix}-5"), "type": "purchase", "user_id": user, "item_id": "SKU-2040",
+         "timestamp": "2026-11-27T18:09:05+01:00", "value": 49, "properties": {"price": 24.5, "quantity": 2, "coupon": "BF26"},
+         "context": {"session_id": session, "device": "mobile"}}
+    ])
+}
