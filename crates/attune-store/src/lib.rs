@@ -8,6 +8,7 @@
 //! returns `Err` has changed nothing (each write is one transaction).
 #![warn(missing_docs)]
 
+mod codec;
 pub mod error;
 pub mod postgres;
 pub mod sqlite;
@@ -19,9 +20,15 @@ pub use traits::*;
 /// Open a store from a URL: `sqlite:PATH` / a plain file path, or `postgres://...`.
 pub fn open(url: &str) -> Result<Box<dyn Store>, StoreError> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Box::new(postgres::PgStore::connect(url)?))
+        Err(StoreError::Io {
+            path: url.to_string(),
+            source: std::io::Error::other("the PostgreSQL backend is not available yet"),
+        })
     } else {
-        let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url);
         Ok(Box::new(sqlite::SqliteStore::open(path)?))
     }
 }

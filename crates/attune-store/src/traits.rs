@@ -78,7 +78,12 @@ pub trait Store: Send + Sync {
     fn insert_events(&self, app: &str, events: &[Event]) -> Result<Vec<InsertStatus>>;
 
     /// Visit events in (timestamp, event_id) order. The callback may stop the scan with `false`.
-    fn scan_events(&self, app: &str, filter: &EventFilter, visit: &mut dyn FnMut(Event) -> bool) -> Result<()>;
+    fn scan_events(
+        &self,
+        app: &str,
+        filter: &EventFilter,
+        visit: &mut dyn FnMut(Event) -> bool,
+    ) -> Result<()>;
 
     /// Insert or replace items (one transaction).
     fn upsert_items(&self, app: &str, items: &[Item]) -> Result<()>;

@@ -1,0 +1,114 @@
+//! SQLite schema and its migrations, versioned by `PRAGMA user_version`.
+//!
+//! `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`. Never edit a released
+//! migration: append a new one. A file whose version is newer than [`LATEST`] was written by a
+//! newer attune and is refused (an older build must not guess at its layout).
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::{Result, StoreError};
+
+/// Migration steps, oldest first.
+const MIGRATIONS: &[&str] = &[
+    // 1: apps, events, items, users, identities.
+    r#"
+    CREATE TABLE apps (
+        id             INTEGER PRIMARY KEY,
+        name           TEXT NOT NULL UNIQUE,
+        created_micros INTEGER NOT NULL
+    );
+
+    -- seq: monotonic and never reused (AUTOINCREMENT), a cursor for incremental consumers.
+    CREATE TABLE events (
+        seq               INTEGER PRIMARY KEY AUTOINCREMENT,
+        app_id            INTEGER NOT NULL REFERENCES apps(id),
+        event_id          TEXT NOT NULL,
+        event_type        TEXT NOT NULL,
+        user_id           TEXT,
+        anonymous_id      TEXT,
+        item_id           TEXT,
+        ts_micros         INTEGER NOT NULL,
+        tz_offset_secs    INTEGER NOT NULL,
+        value             REAL,
+        dwell_ms          INTEGER,
+        scroll_depth      REAL,
+        hover_ms          INTEGER,
+        price             REAL,
+        quantity          INTEGER,
+        rating            REAL,
+        extra             TEXT,            -- JSON object of free-form properties; NULL if none
+        session_id        TEXT,
+        device            TEXT,
+        page              TEXT,
+        recommendation_id TEXT,
+        experiment        TEXT,
+        variant           TEXT,
+        received_micros   INTEGER NOT NULL,
+        UNIQUE (app_id, event_id)
+    );
+    CREATE INDEX events_app_ts   ON events (app_id, ts_micros, event_id);
+    CREATE INDEX events_app_user ON events (app_id, user_id, ts_micros) WHERE user_id IS NOT NULL;
+    CREATE INDEX events_app_anon ON events (app_id, anonymous_id) WHERE anonymous_id IS NOT NULL;
+    CREATE INDEX events_app_rec  ON events (app_id, recommendation_id) WHERE recommendation_id IS NOT NULL;
+
+    CREATE TABLE items (
+        app_id         INTEGER NOT NULL REFERENCES apps(id),
+        item_id        TEXT NOT NULL,
+        title          TEXT,
+        description    TEXT,
+        categories     TEXT NOT NULL,      -- JSON array of strings
+        tags           TEXT NOT NULL,      -- JSON array of strings
+        attributes     TEXT NOT NULL,      -- JSON object
+        published_at   INTEGER,
+        available      INTEGER NOT NULL,
+        updated_micros INTEGER NOT NULL,
+        PRIMARY KEY (app_id, item_id)
+    );
+
+    CREATE TABLE users (
+        app_id                  INTEGER NOT NULL REFERENCES apps(id),
+        user_id                 TEXT NOT NULL,
+        attributes              TEXT NOT NULL,  -- JSON object
+        preferred_categories    TEXT NOT NULL,  -- JSON array of strings
+        personalization_consent INTEGER NOT NULL,
+        updated_micros          INTEGER NOT NULL,
+        PRIMARY KEY (app_id, user_id)
+    );
+
+    CREATE TABLE identities (
+        app_id        INTEGER NOT NULL REFERENCES apps(id),
+        anonymous_id  TEXT NOT NULL,
+        user_id       TEXT NOT NULL,
+        linked_micros INTEGER NOT NULL,
+        PRIMARY KEY (app_id, anonymous_id)
+    );
+    CREATE INDEX identities_app_user ON identities (app_id, user_id);
+    "#,
+];
+
+/// The schema version this build writes.
+pub const LATEST: i64 = MIGRATIONS.len() as i64;
+
+/// Bring the database to [`LATEST`] in one transaction, or refuse a newer one.
+pub(super) fn migrate(conn: &mut Connection, path: &str) -> Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version > LATEST {
+        return Err(crate::codec::schema_too_new(path, version, LATEST));
+    }
+    if version < 0 {
+        return Err(StoreError::Corrupt {
+            table: "schema",
+            detail: format!("{path}: negative schema version {version}"),
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        tx.execute_batch(sql)?;
+        tracing::info!(path, version = i + 1, "sqlite schema migrated");
+    }
+    if version < LATEST {
+        tx.pragma_update(None, "user_version", LATEST)?;
+    }
+    tx.commit()?;
+    Ok(())
+}

@@ -1,0 +1,57 @@
+//! The store test-suite: every function of `suite.rs` runs against every backend.
+//!
+//! PostgreSQL tests need a server: `ATTUNE_TEST_POSTGRES_URL`, default
+//! `postgres://postgres@127.0.0.1:5432/test`. They fail (never skip) when it is unreachable.
+
+mod postgres;
+mod sqlite;
+mod suite;
+
+/// Instantiate the whole suite for one backend: one `#[test]` per suite function.
+/// `$fixture` is an expression giving a value with `fn open(&self) -> Box<dyn Store>`; each test
+/// builds its own fixture.
+macro_rules! store_suite {
+    ($fixture:expr) => {
+        $crate::store_suite!(@store $fixture;
+            insert_and_scan,
+            floats_round_trip,
+            duplicates_in_and_across_batches,
+            large_batch,
+            unknown_app,
+            create_and_list_apps,
+            stitching_on_insert,
+            identify_reattributes_and_conflicts,
+            delete_user_erases,
+            items_round_trip,
+            users_round_trip,
+            scan_filters_and_order,
+            app_isolation,
+            counts,
+            concurrent_use,
+            reentrant_visitor,
+        );
+        $crate::store_suite!(@reopen $fixture;
+            durable_across_reopen,
+        );
+    };
+    (@store $fixture:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                let fixture = $fixture;
+                let store = fixture.open();
+                $crate::suite::$name(&*store);
+            }
+        )*
+    };
+    (@reopen $fixture:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                let fixture = $fixture;
+                $crate::suite::$name(&|| fixture.open());
+            }
+        )*
+    };
+}
+pub(crate) use store_suite;

@@ -1,0 +1,1070 @@
+//! The backend-independent store contract. Every function here runs against every backend
+//! (see `main.rs`). Each test works in its own uniquely named apps, so tests can share one
+//! database (PostgreSQL) and be rerun without cleanup.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use attune_core::catalog::{AttrValue, Consent, Item, User};
+use attune_core::event::{Context, Event, EventType, PropValue, Properties};
+use attune_core::time::Timestamp;
+use attune_store::{AppCounts, Erasure, EventFilter, InsertStatus, Store, StoreError};
+
+use InsertStatus::{Accepted, Duplicate};
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures
+// ---------------------------------------------------------------------------------------------
+
+/// A fresh app name no other test (or earlier run) uses: `t_<name>_<pid>_<nanos>_<n>`.
+pub fn unique_app(name: &str) -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!(
+        "t_{name}_{}_{nanos}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn new_app(store: &dyn Store, name: &str) -> String {
+    let app = unique_app(name);
+    store.create_app(&app).unwrap();
+    app
+}
+
+/// 2026-11-28T00:00:00Z.
+const T0: i64 = 1_795_824_000 * 1_000_000;
+const MINUTE: i64 = 60_000_000;
+
+/// A small deterministic generator (SplitMix64), so data is realistic but reproducible.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    fn chance(&mut self, p: f64) -> bool {
+        self.unit() < p
+    }
+    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
+        xs[self.below(xs.len() as u64) as usize]
+    }
+}
+
+/// A minimal view event.
+fn view(
+    event_id: &str,
+    user: Option<&str>,
+    anon: Option<&str>,
+    item: &str,
+    ts_micros: i64,
+) -> Event {
+    Event {
+        event_id: event_id.to_string(),
+        event_type: EventType::View,
+        user_id: user.map(str::to_string),
+        anonymous_id: anon.map(str::to_string),
+        item_id: Some(item.to_string()),
+        timestamp: Timestamp::from_utc_micros(ts_micros),
+        value: None,
+        properties: Properties::default(),
+        context: Context::default(),
+    }
+}
+
+/// `n` realistic events from four users and six devices (two of them never log in) over three
+/// days: every event type, typed properties, free-form extras, context, timezone offsets, and
+/// some identical timestamps (so the event_id tie-break matters).
+fn realistic_events(seed: u64, n: usize) -> Vec<Event> {
+    let mut rng = Rng(seed);
+    let users = ["alice", "bob", "chloé", "dmitri"];
+    let devices = ["dev-a1", "dev-a2", "dev-b1", "dev-c1", "dev-x1", "dev-y1"];
+    let offsets = [0, 3600, -5 * 3600, 5 * 3600 + 1800, -3 * 3600];
+    let mut ts = T0;
+    (0..n)
+        .map(|i| {
+            if !rng.chance(0.1) {
+                ts += rng.below(10 * MINUTE as u64) as i64 + 1;
+            }
+            let (user_id, anonymous_id) = match rng.below(4) {
+                0 => (Some(rng.pick(&users)), None),
+                1 => (None, Some(rng.pick(&devices))),
+                _ => (Some(rng.pick(&users)), Some(rng.pick(&devices))),
+            };
+            let item = format!("item-{:03}", rng.below(60));
+            let t = EventType::BUILTIN[rng.below(10) as usize].clone();
+            let custom = rng.chance(0.05);
+            let mut properties = Properties::default();
+            let mut value = None;
+            match t {
+                EventType::Dwell => properties.dwell_ms = Some(rng.below(600_000)),
+                EventType::Scroll => properties.scroll_depth = Some(rng.unit()),
+                EventType::Hover => properties.hover_ms = Some(rng.below(5_000)),
+                EventType::Purchase | EventType::AddToCart | EventType::RemoveFromCart => {
+                    properties.price = Some((rng.below(100_000) as f64) / 100.0 + 0.1 + 0.2);
+                    properties.quantity = Some(1 + rng.below(5) as u32);
+                }
+                EventType::Rating => {
+                    let r = 1.0 + rng.below(9) as f64 / 2.0;
+                    properties.rating = Some(r);
+                    value = Some(r);
+                }
+                _ => {
+                    if rng.chance(0.2) {
+                        value = Some(rng.unit() * 1e6);
+                    }
+                }
+            }
+            if rng.chance(0.3) {
+                properties.extra.insert(
+                    "referrer".into(),
+                    PropValue::Text("https://exämple.com/?q=ünïcode&x=\"1\"".into()),
+                );
+                properties
+                    .extra
+                    .insert("logged_in".into(), PropValue::Bool(rng.chance(0.5)));
+                properties
+                    .extra
+                    .insert("score".into(), PropValue::Number(rng.unit() / 3.0));
+            }
+            let context = Context {
+                session_id: Some(format!("s-{}", i / 25)),
+                device: rng
+                    .chance(0.8)
+                    .then(|| rng.pick(&["mobile", "desktop", "tablet"]).to_string()),
+                page: rng.chance(0.5).then(|| {
+                    rng.pick(&["/home", "/product", "/search?q=日本"])
+                        .to_string()
+                }),
+                recommendation_id: rng.chance(0.3).then(|| format!("rec-{}", rng.below(40))),
+                experiment: rng.chance(0.2).then(|| "ranker-v2".to_string()),
+                variant: rng
+                    .chance(0.2)
+                    .then(|| rng.pick(&["control", "treatment"]).to_string()),
+            };
+            Event {
+                event_id: format!("{:016x}-{i}", rng.next()),
+                event_type: if custom {
+                    EventType::Custom("share".into())
+                } else {
+                    t.clone()
+                },
+                user_id: user_id.map(str::to_string),
+                anonymous_id: anonymous_id.map(str::to_string),
+                item_id: if custom { None } else { Some(item) },
+                timestamp: Timestamp {
+                    utc_micros: ts,
+                    offset_secs: offsets[rng.below(offsets.len() as u64) as usize],
+                },
+                value,
+                properties,
+                context,
+            }
+        })
+        .collect()
+}
+
+fn sorted(mut events: Vec<Event>) -> Vec<Event> {
+    events.sort_by(|a, b| {
+        (a.timestamp.utc_micros, &a.event_id).cmp(&(b.timestamp.utc_micros, &b.event_id))
+    });
+    events
+}
+
+fn scan(store: &dyn Store, app: &str, filter: &EventFilter) -> Vec<Event> {
+    let mut out = Vec::new();
+    store
+        .scan_events(app, filter, &mut |e| {
+            out.push(e);
+            true
+        })
+        .unwrap();
+    out
+}
+
+fn scan_all(store: &dyn Store, app: &str) -> Vec<Event> {
+    scan(store, app, &EventFilter::default())
+}
+
+fn by_user(user: &str) -> EventFilter {
+    EventFilter {
+        user_id: Some(user.into()),
+        ..Default::default()
+    }
+}
+
+fn ids(events: &[Event]) -> Vec<&str> {
+    events.iter().map(|e| e.event_id.as_str()).collect()
+}
+
+fn items_of(store: &dyn Store, app: &str) -> Vec<Item> {
+    let mut out = Vec::new();
+    store
+        .scan_items(app, &mut |i| {
+            out.push(i);
+            true
+        })
+        .unwrap();
+    out
+}
+
+fn users_of(store: &dyn Store, app: &str) -> Vec<User> {
+    let mut out = Vec::new();
+    store
+        .scan_users(app, &mut |u| {
+            out.push(u);
+            true
+        })
+        .unwrap();
+    out
+}
+
+fn insert_in_batches(store: &dyn Store, app: &str, events: &[Event], batch: usize) {
+    for chunk in events.chunks(batch) {
+        let statuses = store.insert_events(app, chunk).unwrap();
+        assert_eq!(statuses, vec![Accepted; chunk.len()]);
+    }
+}
+
+fn full_item(id: &str) -> Item {
+    Item {
+        item_id: id.to_string(),
+        title: Some(format!("Le Petit Prince — {id} 🌹")),
+        description: Some(
+            "Ein Buch über «Freundschaft».\nZeile 2 with 'quotes' and \"double\" and \\ backslash"
+                .into(),
+        ),
+        categories: vec!["books".into(), "fiction".into(), "classics/français".into()],
+        tags: vec!["award-winner".into(), "日本語".into()],
+        attributes: BTreeMap::from([
+            ("price".to_string(), AttrValue::Number(0.1 + 0.2)),
+            ("tiny".to_string(), AttrValue::Number(1e-300)),
+            (
+                "huge".to_string(),
+                AttrValue::Number(1.7976931348623157e308),
+            ),
+            ("year".to_string(), AttrValue::Number(1943.0)),
+            ("negative".to_string(), AttrValue::Number(-273.15)),
+            ("in_print".to_string(), AttrValue::Bool(true)),
+            (
+                "author".to_string(),
+                AttrValue::Text("Antoine de Saint-Exupéry".into()),
+            ),
+            ("empty".to_string(), AttrValue::Text(String::new())),
+        ]),
+        published_at: Some(-845_000_000_000_000),
+        available: false,
+    }
+}
+
+fn full_user(id: &str) -> User {
+    User {
+        user_id: id.to_string(),
+        attributes: BTreeMap::from([
+            ("age".to_string(), AttrValue::Number(34.0)),
+            (
+                "ltv".to_string(),
+                AttrValue::Number(1_234.567_890_123_456_7),
+            ),
+            ("premium".to_string(), AttrValue::Bool(false)),
+            ("city".to_string(), AttrValue::Text("São Paulo".into())),
+        ]),
+        preferred_categories: vec!["jazz".into(), "électro".into(), "k-pop".into()],
+        consent: Consent {
+            personalization: false,
+        },
+    }
+}
+
+fn assert_bits_equal(a: &Event, b: &Event) {
+    let pairs = [
+        (a.value, b.value),
+        (a.properties.scroll_depth, b.properties.scroll_depth),
+        (a.properties.price, b.properties.price),
+        (a.properties.rating, b.properties.rating),
+    ];
+    for (x, y) in pairs {
+        assert_eq!(x.map(f64::to_bits), y.map(f64::to_bits), "{}", a.event_id);
+    }
+    for (k, v) in &a.properties.extra {
+        if let (PropValue::Number(x), Some(PropValue::Number(y))) = (v, b.properties.extra.get(k)) {
+            assert_eq!(x.to_bits(), y.to_bits(), "{}.{k}", a.event_id);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The suite
+// ---------------------------------------------------------------------------------------------
+
+/// Several hundred realistic events in batches come back complete, exact and in
+/// (timestamp, event_id) order; the visitor can stop early.
+pub fn insert_and_scan(store: &dyn Store) {
+    let app = new_app(store, "insert_scan");
+    let events = realistic_events(1, 600);
+    assert!(
+        events.iter().any(|e| e.user_id.is_none())
+            && events.iter().any(|e| !e.properties.extra.is_empty())
+    );
+    insert_in_batches(store, &app, &events, 128);
+    let expected = sorted(events);
+    let got = scan_all(store, &app);
+    assert_eq!(got.len(), expected.len());
+    for (g, e) in got.iter().zip(&expected) {
+        assert_eq!(g, e);
+        assert_bits_equal(g, e);
+    }
+    assert_eq!(store.counts(&app).unwrap().events, 600);
+
+    let mut seen = 0;
+    store
+        .scan_events(&app, &EventFilter::default(), &mut |_| {
+            seen += 1;
+            seen < 10
+        })
+        .unwrap();
+    assert_eq!(seen, 10, "returning false stops the scan");
+}
+
+/// Floats survive storage bit for bit (typed columns and JSON extras).
+pub fn floats_round_trip(store: &dyn Store) {
+    let app = new_app(store, "floats");
+    let awkward = [
+        0.1 + 0.2,
+        1e-300,
+        5e-324,
+        f64::MAX,
+        f64::MIN_POSITIVE,
+        1.0 / 3.0,
+        123_456_789.123_456_79,
+        2.0f64.powi(60),
+    ];
+    let events: Vec<Event> = awkward
+        .iter()
+        .enumerate()
+        .map(|(i, &x)| {
+            let mut e = view(&format!("f{i}"), Some("u"), None, "i", T0 + i as i64);
+            e.value = Some(-x);
+            e.properties.price = Some(x);
+            e.properties.scroll_depth = Some(x.fract().abs().min(1.0));
+            e.properties.rating = Some(x);
+            e.properties.extra.insert("x".into(), PropValue::Number(x));
+            e.properties
+                .extra
+                .insert("neg".into(), PropValue::Number(-x));
+            e
+        })
+        .collect();
+    insert_in_batches(store, &app, &events, 100);
+    let got = scan_all(store, &app);
+    assert_eq!(got, events);
+    for (g, e) in got.iter().zip(&events) {
+        assert_bits_equal(g, e);
+    }
+}
+
+/// Duplicates are reported in input order, within a batch and across batches, and the first
+/// stored version wins.
+pub fn duplicates_in_and_across_batches(store: &dyn Store) {
+    let app = new_app(store, "dups");
+    let a = view("a", Some("u1"), None, "i1", T0);
+    let mut a2 = view("a", Some("u2"), None, "i2", T0 + 5);
+    a2.value = Some(9.0);
+    let b = view("b", Some("u1"), None, "i2", T0 + 1);
+    let c = view("c", None, Some("d1"), "i3", T0 + 2);
+    let d = view("d", Some("u3"), None, "i4", T0 + 3);
+    assert_eq!(
+        store
+            .insert_events(&app, &[a.clone(), b.clone(), a2.clone(), c.clone()])
+            .unwrap(),
+        vec![Accepted, Accepted, Duplicate, Accepted]
+    );
+    assert_eq!(
+        store
+            .insert_events(&app, &[b.clone(), d.clone(), d.clone(), a2])
+            .unwrap(),
+        vec![Duplicate, Accepted, Duplicate, Duplicate]
+    );
+    assert_eq!(store.insert_events(&app, &[]).unwrap(), vec![]);
+    assert_eq!(scan_all(store, &app), vec![a, b, c, d]);
+    assert_eq!(store.counts(&app).unwrap().events, 4);
+
+    // A whole batch redelivered (Kafka at-least-once) changes nothing.
+    let batch = realistic_events(7, 300);
+    insert_in_batches(store, &app, &batch, 300);
+    assert_eq!(
+        store.insert_events(&app, &batch).unwrap(),
+        vec![Duplicate; 300]
+    );
+    assert_eq!(store.counts(&app).unwrap().events, 304);
+}
+
+/// One large batch (bigger than any internal chunking) is accepted whole.
+pub fn large_batch(store: &dyn Store) {
+    let app = new_app(store, "large");
+    let events = realistic_events(3, 5_000);
+    let statuses = store.insert_events(&app, &events).unwrap();
+    assert!(statuses.iter().all(|s| *s == Accepted));
+    assert_eq!(store.counts(&app).unwrap().events, 5_000);
+    assert_eq!(scan_all(store, &app).len(), 5_000);
+}
+
+/// Everything written is there after the store is dropped and opened again.
+pub fn durable_across_reopen(open: &dyn Fn() -> Box<dyn Store>) {
+    let events = realistic_events(11, 400);
+    let app;
+    let counts;
+    {
+        let store = open();
+        app = new_app(&*store, "durable");
+        insert_in_batches(&*store, &app, &events, 100);
+        store.upsert_items(&app, &[full_item("sku-1")]).unwrap();
+        store.upsert_users(&app, &[full_user("alice")]).unwrap();
+        store.identify(&app, "dev-x1", "alice").unwrap();
+        counts = store.counts(&app).unwrap();
+        assert_eq!(counts.events, 400);
+    }
+    let store = open();
+    assert!(store.list_apps().unwrap().contains(&app));
+    assert_eq!(store.counts(&app).unwrap(), counts);
+    let mut expected = sorted(events);
+    for e in &mut expected {
+        if e.user_id.is_none() && e.anonymous_id.as_deref() == Some("dev-x1") {
+            e.user_id = Some("alice".into());
+        }
+    }
+    assert_eq!(scan_all(&*store, &app), expected);
+    assert_eq!(
+        store.get_item(&app, "sku-1").unwrap(),
+        Some(full_item("sku-1"))
+    );
+    assert_eq!(
+        store.get_user(&app, "alice").unwrap(),
+        Some(full_user("alice"))
+    );
+    assert_eq!(
+        store.resolve_identity(&app, "dev-x1").unwrap().as_deref(),
+        Some("alice")
+    );
+    // Duplicates are still recognized after reopening.
+    assert_eq!(
+        store.insert_events(&app, &expected[..3]).unwrap(),
+        vec![Duplicate; 3]
+    );
+}
+
+/// Every read and write names an app that must exist.
+pub fn unknown_app(store: &dyn Store) {
+    let app = unique_app("never_created");
+    fn is_unknown<T: std::fmt::Debug>(r: Result<T, StoreError>, app: &str) {
+        match r {
+            Err(StoreError::UnknownApp(a)) => assert_eq!(a, app),
+            other => panic!("expected UnknownApp, got {other:?}"),
+        }
+    }
+    let e = view("e1", Some("u"), None, "i", T0);
+    is_unknown(store.insert_events(&app, &[e]), &app);
+    is_unknown(store.insert_events(&app, &[]), &app);
+    is_unknown(
+        store.scan_events(&app, &EventFilter::default(), &mut |_| true),
+        &app,
+    );
+    is_unknown(store.upsert_items(&app, &[Item::new("i")]), &app);
+    is_unknown(store.get_item(&app, "i"), &app);
+    is_unknown(store.delete_item(&app, "i"), &app);
+    is_unknown(store.scan_items(&app, &mut |_| true), &app);
+    is_unknown(store.upsert_users(&app, &[User::new("u")]), &app);
+    is_unknown(store.get_user(&app, "u"), &app);
+    is_unknown(store.delete_user(&app, "u"), &app);
+    is_unknown(store.scan_users(&app, &mut |_| true), &app);
+    is_unknown(store.identify(&app, "d", "u"), &app);
+    is_unknown(store.resolve_identity(&app, "d"), &app);
+    is_unknown(store.counts(&app), &app);
+    assert!(!store.list_apps().unwrap().contains(&app));
+    let msg = store.counts(&app).unwrap_err().to_string();
+    assert!(msg.contains(&app) && msg.contains("create"), "{msg}");
+}
+
+/// `create_app` is idempotent and keeps data; `list_apps` is sorted; `ping` works.
+pub fn create_and_list_apps(store: &dyn Store) {
+    store.ping().unwrap();
+    assert!(["sqlite", "postgres"].contains(&store.backend()));
+    let a = new_app(store, "list_b");
+    let b = new_app(store, "list_a");
+    store.upsert_items(&a, &[Item::new("x")]).unwrap();
+    store.create_app(&a).unwrap();
+    store.create_app(&a).unwrap();
+    assert_eq!(store.counts(&a).unwrap().items, 1);
+    let apps = store.list_apps().unwrap();
+    assert!(apps.contains(&a) && apps.contains(&b));
+    assert!(
+        apps.windows(2).all(|w| w[0] < w[1]),
+        "sorted and unique: {apps:?}"
+    );
+}
+
+/// An anonymous-only event from a device already linked to a user is stored with that user.
+pub fn stitching_on_insert(store: &dyn Store) {
+    let app = new_app(store, "stitch");
+    assert_eq!(store.identify(&app, "d1", "alice").unwrap(), 0);
+    let batch = vec![
+        view("e1", None, Some("d1"), "i1", T0),
+        view("e2", None, Some("d2"), "i1", T0 + 1),
+        view("e3", Some("bob"), Some("d1"), "i2", T0 + 2),
+        view("e4", None, Some("d1"), "i3", T0 + 3),
+        view("e5", Some("carol"), None, "i3", T0 + 4),
+    ];
+    store.insert_events(&app, &batch).unwrap();
+    let got = scan_all(store, &app);
+    let users: Vec<Option<&str>> = got.iter().map(|e| e.user_id.as_deref()).collect();
+    assert_eq!(
+        users,
+        vec![
+            Some("alice"),
+            None,
+            Some("bob"),
+            Some("alice"),
+            Some("carol")
+        ]
+    );
+    assert!(got
+        .iter()
+        .all(|e| e.anonymous_id.is_some() || e.user_id.is_some()));
+    assert_eq!(
+        got[0].anonymous_id.as_deref(),
+        Some("d1"),
+        "the device id is kept"
+    );
+    // Linking happens only through identify: an event carrying both ids does not link.
+    assert_eq!(store.resolve_identity(&app, "d2").unwrap(), None);
+    assert_eq!(store.counts(&app).unwrap().identities, 1);
+}
+
+/// `identify` links a device, re-attributes its anonymous past, tolerates repetition, and
+/// refuses relinking to someone else without changing anything.
+pub fn identify_reattributes_and_conflicts(store: &dyn Store) {
+    let app = new_app(store, "identify");
+    let mut events: Vec<Event> = (0..5)
+        .map(|i| view(&format!("a{i}"), None, Some("d1"), "i1", T0 + i))
+        .collect();
+    events.extend((0..2).map(|i| view(&format!("b{i}"), None, Some("d2"), "i2", T0 + 10 + i)));
+    events.push(view("c0", Some("carol"), Some("d1"), "i3", T0 + 20));
+    events.push(view("c1", Some("alice"), None, "i3", T0 + 21));
+    store.insert_events(&app, &events).unwrap();
+
+    assert_eq!(store.resolve_identity(&app, "d1").unwrap(), None);
+    assert_eq!(store.identify(&app, "d1", "alice").unwrap(), 5);
+    assert_eq!(
+        store.resolve_identity(&app, "d1").unwrap().as_deref(),
+        Some("alice")
+    );
+    let stored = scan_all(store, &app);
+    for e in &stored {
+        let expect = match e.event_id.as_str() {
+            "c0" => Some("carol"),
+            id if id.starts_with('a') || id == "c1" => Some("alice"),
+            _ => None,
+        };
+        assert_eq!(e.user_id.as_deref(), expect, "{}", e.event_id);
+    }
+    // Same link again: fine, nothing left to re-attribute.
+    assert_eq!(store.identify(&app, "d1", "alice").unwrap(), 0);
+    // Another user: conflict, and nothing changes.
+    let err = store.identify(&app, "d1", "mallory").unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert!(err.to_string().contains("d1"), "{err}");
+    assert_eq!(
+        store.resolve_identity(&app, "d1").unwrap().as_deref(),
+        Some("alice")
+    );
+    assert_eq!(scan_all(store, &app), stored);
+    // A second device for the same user.
+    assert_eq!(store.identify(&app, "d2", "alice").unwrap(), 2);
+    assert_eq!(store.counts(&app).unwrap().identities, 2);
+    // Unlinked, never-seen device: link with nothing to re-attribute.
+    assert_eq!(store.identify(&app, "d9", "bob").unwrap(), 0);
+    // The user's resolved history: own events plus every event of a linked device.
+    let alice = scan(store, &app, &by_user("alice"));
+    assert_eq!(
+        ids(&alice),
+        vec!["a0", "a1", "a2", "a3", "a4", "b0", "b1", "c0", "c1"]
+    );
+}
+
+/// Erasing a user removes the profile, their events, their devices' events and the links, and
+/// nothing of anyone else.
+pub fn delete_user_erases(store: &dyn Store) {
+    let app = new_app(store, "erase");
+    store
+        .upsert_users(&app, &[full_user("alice"), full_user("bob")])
+        .unwrap();
+    let mut events = vec![
+        view("own1", Some("alice"), None, "i1", T0),
+        view("own2", Some("alice"), Some("d-unlinked"), "i1", T0 + 1),
+        view("anon1", None, Some("d1"), "i2", T0 + 2),
+        view("anon2", None, Some("d1"), "i2", T0 + 3),
+        view("anon3", None, Some("d2"), "i2", T0 + 4),
+        view("bob1", Some("bob"), None, "i3", T0 + 5),
+        view("bob-on-d1", Some("bob"), Some("d1"), "i3", T0 + 6),
+        view("stranger", None, Some("d-unlinked"), "i3", T0 + 7),
+    ];
+    store.insert_events(&app, &events).unwrap();
+    store.identify(&app, "d1", "alice").unwrap();
+    store.identify(&app, "d2", "alice").unwrap();
+    store.identify(&app, "d3", "bob").unwrap();
+    events.push(view("late", None, Some("d2"), "i4", T0 + 8));
+    store.insert_events(&app, &events[8..]).unwrap();
+
+    let erased = store.delete_user(&app, "alice").unwrap();
+    // own1, own2, anon1, anon2, anon3, late, and bob-on-d1 (its device is alice's).
+    assert_eq!(
+        erased,
+        Erasure {
+            profile: true,
+            events: 7,
+            identities: 2
+        }
+    );
+    assert_eq!(store.get_user(&app, "alice").unwrap(), None);
+    assert_eq!(store.get_user(&app, "bob").unwrap(), Some(full_user("bob")));
+    assert_eq!(store.resolve_identity(&app, "d1").unwrap(), None);
+    assert_eq!(
+        store.resolve_identity(&app, "d3").unwrap().as_deref(),
+        Some("bob")
+    );
+    assert!(scan(store, &app, &by_user("alice")).is_empty());
+    assert_eq!(ids(&scan_all(store, &app)), vec!["bob1", "stranger"]);
+    assert_eq!(
+        store.counts(&app).unwrap(),
+        AppCounts {
+            events: 2,
+            items: 0,
+            users: 1,
+            identities: 1
+        }
+    );
+
+    // Erasing again finds nothing; erasing someone without a profile still removes events.
+    assert_eq!(
+        store.delete_user(&app, "alice").unwrap(),
+        Erasure::default()
+    );
+    store
+        .insert_events(&app, &[view("ghost1", Some("ghost"), None, "i1", T0)])
+        .unwrap();
+    assert_eq!(
+        store.delete_user(&app, "ghost").unwrap(),
+        Erasure {
+            profile: false,
+            events: 1,
+            identities: 0
+        }
+    );
+    // The device can be linked again afterwards (to anyone).
+    assert_eq!(store.identify(&app, "d1", "bob").unwrap(), 0);
+}
+
+/// Items: every field round-trips, upsert replaces, scans are in byte order of ids, delete
+/// reports existence.
+pub fn items_round_trip(store: &dyn Store) {
+    let app = new_app(store, "items");
+    let mut big = full_item("zeta");
+    big.description = Some("ü".repeat(32 * 1024 - 1));
+    let minimal = Item::new("Alpha");
+    store
+        .upsert_items(
+            &app,
+            &[
+                full_item("beta"),
+                big.clone(),
+                minimal.clone(),
+                full_item("ärger"),
+            ],
+        )
+        .unwrap();
+    assert_eq!(
+        store.get_item(&app, "beta").unwrap(),
+        Some(full_item("beta"))
+    );
+    assert_eq!(store.get_item(&app, "zeta").unwrap(), Some(big.clone()));
+    assert_eq!(
+        store.get_item(&app, "Alpha").unwrap(),
+        Some(minimal.clone())
+    );
+    assert_eq!(
+        store.get_item(&app, "alpha").unwrap(),
+        None,
+        "ids are case-sensitive"
+    );
+    if let Some(AttrValue::Number(x)) = store
+        .get_item(&app, "beta")
+        .unwrap()
+        .unwrap()
+        .attributes
+        .get("price")
+    {
+        assert_eq!(x.to_bits(), (0.1f64 + 0.2).to_bits());
+    } else {
+        panic!("price attribute missing");
+    }
+
+    // Replace: fields removed and changed, available flips.
+    let mut changed = full_item("beta");
+    changed.title = None;
+    changed.tags.clear();
+    changed.attributes.retain(|k, _| k == "year");
+    changed.published_at = None;
+    changed.available = true;
+    // Within one batch the last version of an id wins.
+    let mut stale = changed.clone();
+    stale.title = Some("stale".into());
+    store.upsert_items(&app, &[stale, changed.clone()]).unwrap();
+    assert_eq!(store.get_item(&app, "beta").unwrap(), Some(changed.clone()));
+
+    let all = items_of(store, &app);
+    let order: Vec<&str> = all.iter().map(|i| i.item_id.as_str()).collect();
+    assert_eq!(
+        order,
+        vec!["Alpha", "beta", "zeta", "ärger"],
+        "byte order of ids"
+    );
+    assert_eq!(all[1], changed);
+    let mut first = Vec::new();
+    store
+        .scan_items(&app, &mut |i| {
+            first.push(i.item_id);
+            false
+        })
+        .unwrap();
+    assert_eq!(first, vec!["Alpha"]);
+
+    assert_eq!(store.counts(&app).unwrap().items, 4);
+    assert!(store.delete_item(&app, "zeta").unwrap());
+    assert!(!store.delete_item(&app, "zeta").unwrap());
+    assert_eq!(store.get_item(&app, "zeta").unwrap(), None);
+    assert_eq!(store.counts(&app).unwrap().items, 3);
+    store.upsert_items(&app, &[]).unwrap();
+
+    // Deleting an item keeps its history.
+    store
+        .insert_events(&app, &[view("e", Some("u"), None, "beta", T0)])
+        .unwrap();
+    assert!(store.delete_item(&app, "beta").unwrap());
+    assert_eq!(store.counts(&app).unwrap().events, 1);
+}
+
+/// Users: every field round-trips, upsert replaces, scans are ordered.
+pub fn users_round_trip(store: &dyn Store) {
+    let app = new_app(store, "users");
+    let minimal = User::new("Zoë");
+    store
+        .upsert_users(
+            &app,
+            &[full_user("bob"), minimal.clone(), full_user("alice")],
+        )
+        .unwrap();
+    assert_eq!(store.get_user(&app, "bob").unwrap(), Some(full_user("bob")));
+    assert_eq!(store.get_user(&app, "Zoë").unwrap(), Some(minimal.clone()));
+    assert!(
+        store
+            .get_user(&app, "Zoë")
+            .unwrap()
+            .unwrap()
+            .consent
+            .personalization
+    );
+    assert_eq!(store.get_user(&app, "nobody").unwrap(), None);
+
+    let mut changed = full_user("bob");
+    changed.consent.personalization = true;
+    changed.preferred_categories = vec!["news".into()];
+    changed
+        .attributes
+        .insert("tier".into(), AttrValue::Text("gold".into()));
+    changed.attributes.remove("age");
+    store.upsert_users(&app, &[changed.clone()]).unwrap();
+    assert_eq!(store.get_user(&app, "bob").unwrap(), Some(changed.clone()));
+
+    let all = users_of(store, &app);
+    assert_eq!(all, vec![minimal, full_user("alice"), changed]);
+    assert_eq!(store.counts(&app).unwrap().users, 3);
+}
+
+/// Filters (user incl. linked devices, since inclusive, until exclusive) and ordering with ties.
+pub fn scan_filters_and_order(store: &dyn Store) {
+    let app = new_app(store, "filters");
+    let mut events = realistic_events(5, 500);
+    // Ties on timestamp with ids inserted out of order.
+    for id in ["tie-c", "tie-a", "tie-b"] {
+        events.push(view(id, Some("alice"), None, "item-000", T0 + 30 * MINUTE));
+    }
+    insert_in_batches(store, &app, &events, 250);
+    store.identify(&app, "dev-a1", "alice").unwrap();
+    store.identify(&app, "dev-a2", "alice").unwrap();
+    let linked = ["dev-a1", "dev-a2"];
+
+    // What the store should hold after stitching.
+    let mut stored = events.clone();
+    for e in &mut stored {
+        if e.user_id.is_none()
+            && e.anonymous_id
+                .as_deref()
+                .is_some_and(|a| linked.contains(&a))
+        {
+            e.user_id = Some("alice".into());
+        }
+    }
+    let stored = sorted(stored);
+    let all = scan_all(store, &app);
+    assert_eq!(all, stored);
+    let tie_ids: Vec<&str> = all
+        .iter()
+        .filter(|e| e.event_id.starts_with("tie-"))
+        .map(|e| e.event_id.as_str())
+        .collect();
+    assert_eq!(tie_ids, vec!["tie-a", "tie-b", "tie-c"]);
+
+    let is_alice = |e: &Event| {
+        e.user_id.as_deref() == Some("alice")
+            || e.anonymous_id
+                .as_deref()
+                .is_some_and(|a| linked.contains(&a))
+    };
+    let since = T0 + 6 * 60 * MINUTE;
+    let until = all[400].timestamp.utc_micros;
+    let cases = [
+        EventFilter::default(),
+        by_user("alice"),
+        by_user("bob"),
+        by_user("nobody"),
+        EventFilter {
+            since_micros: Some(since),
+            ..Default::default()
+        },
+        EventFilter {
+            until_micros: Some(until),
+            ..Default::default()
+        },
+        EventFilter {
+            since_micros: Some(since),
+            until_micros: Some(until),
+            ..Default::default()
+        },
+        EventFilter {
+            user_id: Some("alice".into()),
+            since_micros: Some(since),
+            until_micros: Some(until),
+        },
+        EventFilter {
+            since_micros: Some(until),
+            until_micros: Some(since),
+            ..Default::default()
+        },
+        EventFilter {
+            since_micros: Some(until),
+            until_micros: Some(until),
+            ..Default::default()
+        },
+        EventFilter {
+            since_micros: Some(i64::MIN),
+            until_micros: Some(i64::MIN),
+            ..Default::default()
+        },
+        EventFilter {
+            since_micros: Some(i64::MIN),
+            until_micros: Some(i64::MAX),
+            ..Default::default()
+        },
+    ];
+    for f in &cases {
+        let expected: Vec<&Event> = stored
+            .iter()
+            .filter(|e| match f.user_id.as_deref() {
+                Some("alice") => is_alice(e),
+                Some(u) => e.user_id.as_deref() == Some(u),
+                None => true,
+            })
+            .filter(|e| f.since_micros.is_none_or(|s| e.timestamp.utc_micros >= s))
+            .filter(|e| f.until_micros.is_none_or(|u| e.timestamp.utc_micros < u))
+            .collect();
+        let got = scan(store, &app, f);
+        assert_eq!(got.iter().collect::<Vec<_>>(), expected, "{f:?}");
+    }
+    let alice = scan(store, &app, &by_user("alice"));
+    assert!(
+        alice.len() > 50
+            && alice
+                .iter()
+                .any(|e| e.anonymous_id.as_deref() == Some("dev-a2"))
+    );
+}
+
+/// The same ids in two apps never meet: no cross-app duplicates, links, erasure or scans.
+pub fn app_isolation(store: &dyn Store) {
+    let a = new_app(store, "iso_a");
+    let b = new_app(store, "iso_b");
+    let events = realistic_events(9, 300);
+    insert_in_batches(store, &a, &events, 100);
+    insert_in_batches(store, &b, &events[..200], 100);
+    store.upsert_items(&a, &[full_item("sku")]).unwrap();
+    store.upsert_items(&b, &[Item::new("sku")]).unwrap();
+    store.upsert_users(&a, &[full_user("alice")]).unwrap();
+    assert!(store.identify(&a, "dev-x1", "alice").unwrap() > 0);
+
+    assert_eq!(store.resolve_identity(&b, "dev-x1").unwrap(), None);
+    assert_eq!(
+        scan_all(store, &b),
+        sorted(events[..200].to_vec()),
+        "the link in a re-attributed nothing in b"
+    );
+    store
+        .identify(&b, "dev-x1", "bob")
+        .expect("no cross-app conflict");
+    assert_eq!(store.get_item(&b, "sku").unwrap(), Some(Item::new("sku")));
+    assert_eq!(store.get_user(&b, "alice").unwrap(), None);
+
+    let erased = store.delete_user(&a, "alice").unwrap();
+    assert!(erased.profile && erased.events > 0);
+    let in_b = scan_all(store, &b);
+    assert_eq!(in_b.len(), 200);
+    assert!(in_b.iter().any(|e| e.user_id.as_deref() == Some("alice")));
+    assert_eq!(
+        store.counts(&b).unwrap(),
+        AppCounts {
+            events: 200,
+            items: 1,
+            users: 0,
+            identities: 1
+        }
+    );
+    let counts_a = store.counts(&a).unwrap();
+    assert_eq!(counts_a.events, 300 - erased.events);
+    assert_eq!(
+        (counts_a.items, counts_a.users, counts_a.identities),
+        (1, 0, 0)
+    );
+}
+
+/// Counts follow every kind of write.
+pub fn counts(store: &dyn Store) {
+    let app = new_app(store, "counts");
+    assert_eq!(store.counts(&app).unwrap(), AppCounts::default());
+    insert_in_batches(store, &app, &realistic_events(13, 250), 50);
+    store
+        .upsert_items(
+            &app,
+            &(0..17)
+                .map(|i| Item::new(format!("i{i}")))
+                .collect::<Vec<_>>(),
+        )
+        .unwrap();
+    store
+        .upsert_users(
+            &app,
+            &(0..5)
+                .map(|i| User::new(format!("u{i}")))
+                .collect::<Vec<_>>(),
+        )
+        .unwrap();
+    store.identify(&app, "dev-a1", "alice").unwrap();
+    store.identify(&app, "dev-b1", "bob").unwrap();
+    store.identify(&app, "dev-b1", "bob").unwrap();
+    assert_eq!(
+        store.counts(&app).unwrap(),
+        AppCounts {
+            events: 250,
+            items: 17,
+            users: 5,
+            identities: 2
+        }
+    );
+}
+
+/// The store is shared between threads: concurrent writers and readers, and two writers racing
+/// on the same event ids (exactly one of them stores each).
+pub fn concurrent_use(store: &dyn Store) {
+    let app = new_app(store, "concurrent");
+    let race = realistic_events(21, 200);
+    let results: Vec<Vec<InsertStatus>> = std::thread::scope(|s| {
+        for t in 0..3 {
+            let app = &app;
+            s.spawn(move || {
+                for b in 0..8 {
+                    let batch: Vec<Event> = (0..50)
+                        .map(|i| {
+                            view(
+                                &format!("w{t}-{b}-{i}"),
+                                Some("u"),
+                                None,
+                                "i",
+                                T0 + (t * 1000 + b * 50 + i) as i64,
+                            )
+                        })
+                        .collect();
+                    insert_in_batches(store, app, &batch, 50);
+                }
+            });
+        }
+        s.spawn(|| {
+            for _ in 0..10 {
+                let n = scan_all(store, &app).len();
+                assert!(n <= 3 * 8 * 50 + 200);
+                store.counts(&app).unwrap();
+            }
+        });
+        let racers: Vec<_> = (0..2)
+            .map(|_| s.spawn(|| store.insert_events(&app, &race).unwrap()))
+            .collect();
+        racers.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for i in 0..race.len() {
+        let accepted = results.iter().filter(|r| r[i] == Accepted).count();
+        assert_eq!(accepted, 1, "event {i} stored exactly once");
+    }
+    assert_eq!(store.counts(&app).unwrap().events, 3 * 8 * 50 + 200);
+}
+
+/// A visitor may call back into the store (reads and writes) without deadlocking.
+pub fn reentrant_visitor(store: &dyn Store) {
+    let app = new_app(store, "reentrant");
+    let other = new_app(store, "reentrant_other");
+    insert_in_batches(store, &app, &realistic_events(17, 300), 100);
+    store.upsert_items(&app, &[Item::new("item-001")]).unwrap();
+    let mut copied = 0;
+    store
+        .scan_events(&app, &EventFilter::default(), &mut |e| {
+            let _ = store
+                .get_item(&app, e.item_id.as_deref().unwrap_or(""))
+                .unwrap();
+            let mut inner = 0;
+            store
+                .scan_items(&app, &mut |_| {
+                    inner += 1;
+                    true
+                })
+                .unwrap();
+            assert_eq!(inner, 1);
+            store.insert_events(&other, &[e]).unwrap();
+            copied += 1;
+            true
+        })
+        .unwrap();
+    assert_eq!(copied, 300);
+    assert_eq!(scan_all(store, &other), scan_all(store, &app));
+    let _: HashSet<String> = store.list_apps().unwrap().into_iter().collect();
+}
