@@ -111,25 +111,65 @@ pub struct ImportFileArgs {
     #[arg(long, value_enum)]
     pub format: Option<FileFormat>,
     /// Map a field to a column / key of the file: `--map user_id=customer` (repeatable).
+    /// Unmapped columns named like a field feed it; other CSV columns become properties
+    /// (events) or attributes (items, users). See --help for the field list.
     #[arg(long = "map", value_name = "FIELD=COLUMN")]
     pub map: Vec<String>,
-    /// Abort without writing anything if any row is invalid.
+    /// Validate the whole file first; write nothing (exit 1) if any row is invalid.
     #[arg(long)]
     pub strict: bool,
-    /// Rows per transaction.
+    /// Rows per transaction (each batch is committed as a whole).
     #[arg(long, default_value_t = 5000)]
     pub batch: usize,
     #[command(flatten)]
     pub app: AppArg,
 }
 
+/// The long help of `attune import events|items|users`: how files map to attune.
+const IMPORT_HELP: &str = "\
+Fields (named as in the HTTP API):
+  events: event_id, type (or event_type), user_id, anonymous_id, item_id, timestamp, value,
+          properties.<name>, context.{session_id,device,page,recommendation_id,experiment,variant}
+  items:  item_id, title, description, categories, tags, published_at, available, attributes.<name>
+  users:  user_id, preferred_categories, consent.personalization, attributes.<name>
+  --map FIELD=COLUMN feeds a field from a differently named CSV column or JSON key. A CSV column
+  named like a field feeds that field; a bare context name (session_id, device, page, ...) feeds
+  context.<name>; every other column becomes a property (events) or an attribute (items, users).
+
+CSV cells:
+  An empty cell is an absent field. timestamp and published_at: RFC 3339 with an offset or Z, or
+  a bare number = Unix seconds, UTC. categories, tags, preferred_categories: separated by '|'.
+  available, consent.personalization: true/false, 1/0 or yes/no. Other properties and attributes:
+  true/false become booleans, numbers in JSON syntax become numbers (\"007\" stays text), the rest
+  is text.
+
+JSON lines:
+  One object per line in the HTTP API's format (what `attune export --format jsonl` writes).
+
+Validation:
+  Every row is validated as the HTTP API validates it. Invalid rows are listed on stderr with their
+  line number and every broken rule and counted in the summary; the valid rows are imported.
+  --strict validates the whole file first and imports nothing if any row is invalid.
+
+Idempotence:
+  Events are keyed by event_id, so importing a file again stores nothing twice. A row without an
+  event_id gets the id \"row-<hash of the normalized row>\": re-importing the same file stays
+  idempotent, and two rows identical in every field are one event.
+
+Exit status:
+  0 every row was imported; 1 some rows were invalid (the others were imported, or nothing with
+  --strict); 2 the import could not run (bad arguments, unreadable file, store error).";
+
 #[derive(Debug, Subcommand)]
 pub enum ImportCommand {
     /// Import events.
+    #[command(after_long_help = IMPORT_HELP)]
     Events(ImportFileArgs),
     /// Import items.
+    #[command(after_long_help = IMPORT_HELP)]
     Items(ImportFileArgs),
     /// Import users.
+    #[command(after_long_help = IMPORT_HELP)]
     Users(ImportFileArgs),
     /// Import MovieLens-100K in RecBole's atomic-file layout (ml-100k.inter/.item/.user).
     Movielens {
@@ -140,7 +180,23 @@ pub enum ImportCommand {
     },
 }
 
+/// The long help of `attune export`: the formats.
+const EXPORT_HELP: &str = "\
+Formats:
+  jsonl  The import format, lossless: export, import elsewhere, export again gives the same bytes.
+  csv    For spreadsheets. Fixed columns, then one column per property / attribute name present:
+           events: event_id, type, user_id, anonymous_id, item_id, timestamp, value,
+                   context.session_id, context.device, context.page, context.recommendation_id,
+                   context.experiment, context.variant, properties.<name>...
+           items:  item_id, title, description, categories, tags, published_at, available,
+                   attributes.<name>...
+           users:  user_id, preferred_categories, consent.personalization, attributes.<name>...
+         Lists are joined with '|', timestamps are RFC 3339, absent values are empty cells.
+         `attune import` reads it back without --map; text that looks like a number comes back
+         as a number.";
+
 #[derive(Debug, Args)]
+#[command(after_long_help = EXPORT_HELP)]
 pub struct ExportArgs {
     /// What to export.
     #[arg(value_enum)]
@@ -163,6 +219,9 @@ pub struct CleanArgs {
     /// JSON output.
     #[arg(long)]
     pub json: bool,
+    /// How many flagged users and items to list.
+    #[arg(long, default_value_t = 10)]
+    pub top: usize,
     #[command(flatten)]
     pub app: AppArg,
 }

@@ -1,10 +1,406 @@
-//! `attune export` (to be written).
+//! `attune export events|items|users --format jsonl|csv [-o FILE]`.
+//!
+//! Rows stream from the store's scan straight to the output; nothing is collected in memory.
+//!
+//! - **JSON lines** is exactly the import format (`attune_server::api::*_to_json`, the HTTP
+//!   API's own encoders) and lossless: export → import into another app → export gives the
+//!   same bytes.
+//! - **CSV** is for spreadsheets and other tools. Fixed columns first, then one column per
+//!   property / attribute name present in the data, sorted (found by a first, cheap scan):
+//!   - events: `event_id, type, user_id, anonymous_id, item_id, timestamp, value,
+//!     context.session_id, context.device, context.page, context.recommendation_id,
+//!     context.experiment, context.variant, properties.<name>...`
+//!   - items: `item_id, title, description, categories, tags, published_at, available,
+//!     attributes.<name>...`
+//!   - users: `user_id, preferred_categories, consent.personalization, attributes.<name>...`
+//!
+//!   Lists are joined with `|`, timestamps are RFC 3339, an absent value is an empty cell.
+//!   `attune import` reads this header back without `--map`; what CSV cannot say is lost (a
+//!   text property that looks like a number comes back as a number, an empty text as absent).
+//!
+//! With `-o FILE` the data goes to a temporary file next to FILE that is renamed into place at
+//! the end, so a failed export never leaves a truncated file that looks complete.
 
+use std::collections::BTreeSet;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::cli::ExportArgs;
+use anyhow::Context as _;
+use attune_core::catalog::{AttrValue, Item, User};
+use attune_core::event::{Event, PropValue};
+use attune_core::time::Timestamp;
+use attune_server::api;
+use attune_store::{EventFilter, Store};
+
+use super::apps::{open_store, require_app};
+use super::import::fields::{CONTEXT_FIELDS, LIST_SEPARATOR};
+use crate::cli::{Entity, ExportArgs, FileFormat};
 use crate::config::Settings;
 
-pub fn run(_args: ExportArgs, _settings: &Settings) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("attune export is not implemented yet")
+pub fn run(args: ExportArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let store = open_store(settings)?;
+    let app = args.app.app.as_str();
+    require_app(&*store, app)?;
+    let mut out = Output::new(args.output.as_deref())?;
+    let rows = match args.format {
+        FileFormat::Jsonl => export_jsonl(&*store, app, args.entity, out.writer())?,
+        FileFormat::Csv => export_csv(&*store, app, args.entity, out.writer())?,
+    };
+    out.finish()?;
+    if let Some(path) = &args.output {
+        eprintln!("attune: exported {rows} rows to {}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Standard output, or a temporary file renamed to the target by [`Output::finish`].
+struct Output {
+    writer: BufWriter<Box<dyn Write>>,
+    /// (temporary, final) paths.
+    paths: Option<(PathBuf, PathBuf)>,
+}
+
+impl Output {
+    fn new(path: Option<&Path>) -> anyhow::Result<Self> {
+        let Some(path) = path else {
+            return Ok(Self {
+                writer: BufWriter::new(Box::new(std::io::stdout().lock())),
+                paths: None,
+            });
+        };
+        let name = path
+            .file_name()
+            .with_context(|| format!("{} is not a file name", path.display()))?;
+        let mut tmp_name = std::ffi::OsString::from(".");
+        tmp_name.push(name);
+        tmp_name.push(format!(".tmp-{}", std::process::id()));
+        let tmp = path.with_file_name(tmp_name);
+        let file = std::fs::File::create(&tmp)
+            .with_context(|| format!("cannot create {}", tmp.display()))?;
+        Ok(Self {
+            writer: BufWriter::new(Box::new(file)),
+            paths: Some((tmp, path.to_path_buf())),
+        })
+    }
+
+    fn writer(&mut self) -> &mut dyn Write {
+        &mut self.writer
+    }
+
+    fn finish(mut self) -> anyhow::Result<()> {
+        self.writer.flush().context("writing the export")?;
+        if let Some((tmp, path)) = self.paths.take() {
+            std::fs::rename(&tmp, &path)
+                .with_context(|| format!("cannot move {} to {}", tmp.display(), path.display()))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Output {
+    fn drop(&mut self) {
+        // Reached with paths still set only when the export failed: remove the partial file.
+        if let Some((tmp, _)) = self.paths.take() {
+            let _ = std::fs::remove_file(tmp);
+        }
+    }
+}
+
+/// Run a store scan whose visitor writes; the first write error stops the scan and is returned.
+fn scan_writing<T>(
+    scan: impl FnOnce(&mut dyn FnMut(T) -> bool) -> attune_store::Result<()>,
+    mut write: impl FnMut(T) -> anyhow::Result<()>,
+) -> anyhow::Result<u64> {
+    let mut failed: Option<anyhow::Error> = None;
+    let mut rows = 0u64;
+    scan(&mut |row| match write(row) {
+        Ok(()) => {
+            rows += 1;
+            true
+        }
+        Err(e) => {
+            failed = Some(e);
+            false
+        }
+    })
+    .context("reading from the store")?;
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(rows),
+    }
+}
+
+fn export_jsonl(
+    store: &dyn Store,
+    app: &str,
+    entity: Entity,
+    out: &mut dyn Write,
+) -> anyhow::Result<u64> {
+    let mut line = |v: serde_json::Value| -> anyhow::Result<()> {
+        // As io::Error, so that a closed pipe (`| head`) is recognized as a normal end.
+        serde_json::to_writer(&mut *out, &v).map_err(std::io::Error::from)?;
+        out.write_all(b"\n")?;
+        Ok(())
+    };
+    match entity {
+        Entity::Events => scan_writing(
+            |visit| store.scan_events(app, &EventFilter::default(), visit),
+            |e: Event| line(api::event_to_json(&e)),
+        ),
+        Entity::Items => scan_writing(
+            |visit| store.scan_items(app, visit),
+            |i: Item| line(api::item_to_json(&i)),
+        ),
+        Entity::Users => scan_writing(
+            |visit| store.scan_users(app, visit),
+            |u: User| line(api::user_to_json(&u)),
+        ),
+    }
+}
+
+/// The fixed leading columns of the CSV export (see the module docs).
+fn fixed_columns(entity: Entity) -> Vec<String> {
+    let names: &[&str] = match entity {
+        Entity::Events => &[
+            "event_id",
+            "type",
+            "user_id",
+            "anonymous_id",
+            "item_id",
+            "timestamp",
+            "value",
+        ],
+        Entity::Items => &[
+            "item_id",
+            "title",
+            "description",
+            "categories",
+            "tags",
+            "published_at",
+            "available",
+        ],
+        Entity::Users => &["user_id", "preferred_categories", "consent.personalization"],
+    };
+    let mut cols: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+    if entity == Entity::Events {
+        cols.extend(CONTEXT_FIELDS.iter().map(|c| format!("context.{c}")));
+    }
+    cols
+}
+
+fn export_csv(
+    store: &dyn Store,
+    app: &str,
+    entity: Entity,
+    out: &mut dyn Write,
+) -> anyhow::Result<u64> {
+    // Pass 1: the property / attribute names, so the header is known before the first row.
+    let mut keys: BTreeSet<String> = BTreeSet::new();
+    match entity {
+        Entity::Events => store.scan_events(app, &EventFilter::default(), &mut |e| {
+            keys.extend(property_cells(&e).into_iter().map(|(k, _)| k));
+            true
+        })?,
+        Entity::Items => store.scan_items(app, &mut |i| {
+            keys.extend(i.attributes.into_keys());
+            true
+        })?,
+        Entity::Users => store.scan_users(app, &mut |u| {
+            keys.extend(u.attributes.into_keys());
+            true
+        })?,
+    }
+    let prefix = if entity == Entity::Events {
+        "properties."
+    } else {
+        "attributes."
+    };
+    let fixed = fixed_columns(entity);
+    let n_fixed = fixed.len();
+    let mut header = fixed;
+    header.extend(keys.iter().map(|k| format!("{prefix}{k}")));
+    let keys: Vec<String> = keys.into_iter().collect();
+
+    let mut w = csv::WriterBuilder::new().from_writer(out);
+    w.write_record(&header).map_err(csv_error)?;
+    let mut cells: Vec<String> = vec![String::new(); header.len()];
+    // Pass 2: the rows, extra cells placed by key.
+    let put_extras = |cells: &mut Vec<String>, extras: Vec<(String, String)>| {
+        for (k, v) in extras {
+            if let Ok(i) = keys.binary_search(&k) {
+                cells[n_fixed + i] = v;
+            }
+        }
+    };
+    let rows = match entity {
+        Entity::Events => scan_writing(
+            |visit| store.scan_events(app, &EventFilter::default(), visit),
+            |e: Event| {
+                cells.iter_mut().for_each(String::clear);
+                let opt = |s: &Option<String>| s.clone().unwrap_or_default();
+                let c = &e.context;
+                let fixed = [
+                    e.event_id.clone(),
+                    e.event_type.as_str().to_string(),
+                    opt(&e.user_id),
+                    opt(&e.anonymous_id),
+                    opt(&e.item_id),
+                    e.timestamp.to_rfc3339(),
+                    e.value.map(number).unwrap_or_default(),
+                    opt(&c.session_id),
+                    opt(&c.device),
+                    opt(&c.page),
+                    opt(&c.recommendation_id),
+                    opt(&c.experiment),
+                    opt(&c.variant),
+                ];
+                for (cell, v) in cells.iter_mut().zip(fixed) {
+                    *cell = v;
+                }
+                put_extras(&mut cells, property_cells(&e));
+                w.write_record(&cells).map_err(csv_error)?;
+                Ok(())
+            },
+        )?,
+        Entity::Items => scan_writing(
+            |visit| store.scan_items(app, visit),
+            |i: Item| {
+                cells.iter_mut().for_each(String::clear);
+                let fixed = [
+                    i.item_id.clone(),
+                    i.title.clone().unwrap_or_default(),
+                    i.description.clone().unwrap_or_default(),
+                    join("categories", &i.item_id, &i.categories)?,
+                    join("tags", &i.item_id, &i.tags)?,
+                    i.published_at
+                        .map(|p| Timestamp::from_utc_micros(p).to_rfc3339())
+                        .unwrap_or_default(),
+                    i.available.to_string(),
+                ];
+                for (cell, v) in cells.iter_mut().zip(fixed) {
+                    *cell = v;
+                }
+                put_extras(&mut cells, attribute_cells(&i.attributes));
+                w.write_record(&cells).map_err(csv_error)?;
+                Ok(())
+            },
+        )?,
+        Entity::Users => scan_writing(
+            |visit| store.scan_users(app, visit),
+            |u: User| {
+                cells.iter_mut().for_each(String::clear);
+                let fixed = [
+                    u.user_id.clone(),
+                    join("preferred_categories", &u.user_id, &u.preferred_categories)?,
+                    u.consent.personalization.to_string(),
+                ];
+                for (cell, v) in cells.iter_mut().zip(fixed) {
+                    *cell = v;
+                }
+                put_extras(&mut cells, attribute_cells(&u.attributes));
+                w.write_record(&cells).map_err(csv_error)?;
+                Ok(())
+            },
+        )?,
+    };
+    w.flush()?;
+    Ok(rows)
+}
+
+/// The underlying I/O error of a CSV write when there is one, so that a closed pipe (`| head`)
+/// is recognized as a normal end.
+fn csv_error(e: csv::Error) -> anyhow::Error {
+    match e.into_kind() {
+        csv::ErrorKind::Io(io) => io.into(),
+        other => anyhow::anyhow!("writing CSV: {other:?}"),
+    }
+}
+
+/// A number as the JSON export writes it: whole values without a fraction, the rest in the
+/// shortest form that reads back exactly.
+fn number(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 9.007_199_254_740_992e15 {
+        format!("{}", x as i64)
+    } else {
+        // Debug is the shortest text that reads back as the same f64 (`1e300`, not 301 digits).
+        format!("{x:?}")
+    }
+}
+
+/// Every property of an event as `(name, cell)`, typed ones included.
+fn property_cells(e: &Event) -> Vec<(String, String)> {
+    let p = &e.properties;
+    let mut out = Vec::new();
+    let typed = [
+        ("dwell_ms", p.dwell_ms.map(|v| v.to_string())),
+        ("scroll_depth", p.scroll_depth.map(number)),
+        ("hover_ms", p.hover_ms.map(|v| v.to_string())),
+        ("price", p.price.map(number)),
+        ("quantity", p.quantity.map(|v| v.to_string())),
+        ("rating", p.rating.map(number)),
+    ];
+    for (k, v) in typed {
+        if let Some(v) = v {
+            out.push((k.to_string(), v));
+        }
+    }
+    for (k, v) in &p.extra {
+        let cell = match v {
+            PropValue::Bool(b) => b.to_string(),
+            PropValue::Number(n) => number(*n),
+            PropValue::Text(s) => s.clone(),
+        };
+        out.push((k.clone(), cell));
+    }
+    out
+}
+
+fn attribute_cells(attrs: &std::collections::BTreeMap<String, AttrValue>) -> Vec<(String, String)> {
+    attrs
+        .iter()
+        .map(|(k, v)| {
+            let cell = match v {
+                AttrValue::Bool(b) => b.to_string(),
+                AttrValue::Number(n) => number(*n),
+                AttrValue::Text(s) => s.clone(),
+            };
+            (k.clone(), cell)
+        })
+        .collect()
+}
+
+/// A list cell; a label containing the separator cannot be written to CSV unambiguously.
+fn join(field: &str, id: &str, labels: &[String]) -> anyhow::Result<String> {
+    if let Some(bad) = labels.iter().find(|l| l.contains(LIST_SEPARATOR)) {
+        anyhow::bail!(
+            "{id:?}: {field} label {bad:?} contains {LIST_SEPARATOR:?}, the CSV list separator; export as JSON lines \
+             (--format jsonl) instead"
+        );
+    }
+    Ok(labels.join(&LIST_SEPARATOR.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_print_like_the_json_export() {
+        assert_eq!(number(3.0), "3");
+        assert_eq!(number(-0.5), "-0.5");
+        assert_eq!(number(19.99), "19.99");
+        assert_eq!(number(1e300), "1e300");
+        assert_eq!(number(1.5e-7), "1.5e-7");
+    }
+
+    #[test]
+    fn list_separator_in_a_label_is_refused() {
+        assert_eq!(
+            join("tags", "i1", &["a".into(), "b".into()]).unwrap(),
+            "a|b"
+        );
+        let err = join("tags", "i1", &["a|b".into()]).unwrap_err().to_string();
+        assert!(err.contains("--format jsonl"), "{err}");
+    }
 }

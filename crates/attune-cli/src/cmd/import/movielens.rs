@@ -1,0 +1,284 @@
+//! `attune import movielens DIR`: MovieLens-100K in RecBole's atomic-file layout.
+//!
+//! RecBole ships the data set as three tab-separated files with typed headers
+//! (`name:type`), which `scripts/fetch-movielens.sh` extracts:
+//!
+//! - `ml-100k.inter`: `user_id:token  item_id:token  rating:float  timestamp:float`
+//! - `ml-100k.item`:  `item_id:token  movie_title:token_seq  release_year:token  class:token_seq`
+//! - `ml-100k.user`:  `user_id:token  age:token  gender:token  occupation:token  zip_code:token`
+//!
+//! They become 1,682 items (title, categories = the genres, `attributes.release_year`), 943
+//! users (`attributes.age` as a number, `gender`, `occupation`, `zip_code` as text) and 100,000
+//! `rating` events (`value` = the rating, time from the Unix seconds). Event ids are
+//! `ml100k-<user>-<item>-<unix seconds>`, so running the import again stores nothing new.
+//!
+//! Columns are found by name, not position. The data's own placeholders are not copied into the
+//! catalog: item 267's title and year are `unkonwn` (sic), item 1412's year is `V`, and the
+//! pseudo-genre `unknown` marks a film without genre; those fields are left absent instead.
+
+use std::io::Write as _;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use attune_core::catalog::{AttrValue, Item, User};
+use attune_core::event::RawEvent;
+use attune_core::time::Timestamp;
+
+use super::{progress, BatchWriter, Decoded, Record, Reporter, Validator};
+use crate::cmd::apps::{ensure_app, open_store};
+use crate::config::Settings;
+
+/// Rows per transaction: the whole item and user files fit in one; events in 20.
+const BATCH: usize = 5000;
+
+/// A tab-separated atomic file: typed header, then rows.
+struct AtomicFile {
+    path: String,
+    columns: Vec<String>,
+    rows: csv::Reader<std::fs::File>,
+}
+
+impl AtomicFile {
+    fn open(dir: &Path, name: &str) -> anyhow::Result<Self> {
+        let path = dir.join(name);
+        let file = std::fs::File::open(&path).with_context(|| {
+            format!(
+                "cannot open {} (fetch MovieLens-100K with scripts/fetch-movielens.sh, then pass its directory, \
+                 e.g. testdata/ml-100k)",
+                path.display()
+            )
+        })?;
+        let mut rows = csv::ReaderBuilder::new()
+            .delimiter(b'\t')
+            .quoting(false)
+            .has_headers(true)
+            .from_reader(file);
+        // `user_id:token` -> `user_id`.
+        let columns = rows
+            .headers()
+            .with_context(|| format!("cannot read the header of {}", path.display()))?
+            .iter()
+            .map(|h| h.split(':').next().unwrap_or(h).to_string())
+            .collect();
+        Ok(Self {
+            path: path.display().to_string(),
+            columns,
+            rows,
+        })
+    }
+
+    /// Index of each named column, or an error listing what the header has.
+    fn indices<const N: usize>(&self, names: [&str; N]) -> anyhow::Result<[usize; N]> {
+        let mut out = [0; N];
+        for (slot, name) in out.iter_mut().zip(names) {
+            *slot = self
+                .columns
+                .iter()
+                .position(|c| c == name)
+                .with_context(|| {
+                    format!(
+                        "{}: no column {name:?} in the header (it has: {})",
+                        self.path,
+                        self.columns.join(", ")
+                    )
+                })?;
+        }
+        Ok(out)
+    }
+
+    /// Call `visit(line, fields)` per row.
+    fn each<const N: usize>(
+        &mut self,
+        idx: [usize; N],
+        mut visit: impl FnMut(u64, [&str; N]) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        let mut rec = csv::StringRecord::new();
+        while self
+            .rows
+            .read_record(&mut rec)
+            .with_context(|| format!("reading {}", self.path))?
+        {
+            let line = rec.position().map_or(0, |p| p.line());
+            let fields = idx.map(|i| rec.get(i).unwrap_or("").trim());
+            visit(line, fields)?;
+        }
+        Ok(())
+    }
+}
+
+/// RecBole's stand-ins for "no value" in this data set.
+fn is_placeholder(s: &str) -> bool {
+    s.is_empty() || s == "unknown" || s == "unkonwn"
+}
+
+fn item_row([id, title, year, genres]: [&str; 4]) -> Item {
+    let mut item = Item::new(id);
+    item.title = (!is_placeholder(title)).then(|| title.to_string());
+    item.categories = genres
+        .split(' ')
+        .filter(|g| !is_placeholder(g))
+        .map(str::to_string)
+        .collect();
+    if let Ok(y) = year.parse::<u16>() {
+        item.attributes
+            .insert("release_year".into(), AttrValue::Number(f64::from(y)));
+    }
+    item
+}
+
+fn user_row([id, age, gender, occupation, zip]: [&str; 5]) -> User {
+    let mut user = User::new(id);
+    let attrs = &mut user.attributes;
+    if let Ok(a) = age.parse::<u16>() {
+        attrs.insert("age".into(), AttrValue::Number(f64::from(a)));
+    }
+    for (k, v) in [
+        ("gender", gender),
+        ("occupation", occupation),
+        ("zip_code", zip),
+    ] {
+        if !v.is_empty() {
+            // Text even when numeric: zip codes keep their leading zeros.
+            attrs.insert(k.into(), AttrValue::Text(v.to_string()));
+        }
+    }
+    user
+}
+
+/// A rating row as a raw event; a malformed number leaves the field absent so validation names
+/// it.
+fn rating_row([user, item, rating, ts]: [&str; 4]) -> RawEvent {
+    let secs = ts
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && s.fract() == 0.0)
+        .map(|s| s as i64);
+    RawEvent {
+        event_id: Some(format!("ml100k-{user}-{item}-{ts}")),
+        event_type: Some("rating".into()),
+        user_id: Some(user.to_string()),
+        item_id: Some(item.to_string()),
+        timestamp: secs.map(|s| Timestamp::from_utc_micros(s * 1_000_000).to_rfc3339()),
+        value: rating.parse::<f64>().ok(),
+        ..Default::default()
+    }
+}
+
+pub fn run(dir: &Path, app: &str, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    // Open all three first: a wrong directory fails before anything is written.
+    let mut items_file = AtomicFile::open(dir, "ml-100k.item")?;
+    let mut users_file = AtomicFile::open(dir, "ml-100k.user")?;
+    let mut inter_file = AtomicFile::open(dir, "ml-100k.inter")?;
+    let item_idx = items_file.indices(["item_id", "movie_title", "release_year", "class"])?;
+    let user_idx = users_file.indices(["user_id", "age", "gender", "occupation", "zip_code"])?;
+    let inter_idx = inter_file.indices(["user_id", "item_id", "rating", "timestamp"])?;
+
+    let store = open_store(settings)?;
+    ensure_app(&*store, app)?;
+    let validator = Validator::new(settings);
+    let mut reporter = Reporter::new(progress(None, "movielens"));
+    let mut counts = [(0u64, 0u64); 3];
+
+    let files: [(&mut AtomicFile, usize); 3] = [
+        (&mut items_file, 0),
+        (&mut users_file, 1),
+        (&mut inter_file, 2),
+    ];
+    for (file, k) in files {
+        let mut writer = BatchWriter::new(&*store, app, BATCH);
+        let path = file.path.clone();
+        let mut accept = |line: u64, decoded: Decoded| -> anyhow::Result<()> {
+            match validator.finish(Record {
+                line,
+                decoded: Some(decoded),
+                errors: Vec::new(),
+            }) {
+                Ok(row) => writer.push(row),
+                Err(errors) => {
+                    reporter.invalid(&path, line, &errors);
+                    Ok(())
+                }
+            }
+        };
+        match k {
+            0 => file.each(item_idx, |line, f| accept(line, Decoded::Item(item_row(f))))?,
+            1 => file.each(user_idx, |line, f| accept(line, Decoded::User(user_row(f))))?,
+            _ => file.each(inter_idx, |line, f| {
+                accept(line, Decoded::Event(rating_row(f)))
+            })?,
+        }
+        writer.flush()?;
+        counts[k] = (writer.imported, writer.duplicates);
+    }
+    reporter.finish();
+
+    let c = store.counts(app)?;
+    let [(items, _), (users, _), (new_events, dup_events)] = counts;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "MovieLens-100K from {} into app {app:?} in {:.2} s:",
+        dir.display(),
+        started.elapsed().as_secs_f64()
+    )?;
+    writeln!(out, "  items:  {items} upserted")?;
+    writeln!(out, "  users:  {users} upserted")?;
+    writeln!(
+        out,
+        "  events: {} rating events ({new_events} new, {dup_events} already stored)",
+        new_events + dup_events
+    )?;
+    writeln!(
+        out,
+        "  app now holds {} events, {} items, {} users",
+        c.events, c.items, c.users
+    )?;
+    if reporter.invalid > 0 {
+        eprintln!(
+            "attune: {} invalid rows were not imported (listed above)",
+            reporter.invalid
+        );
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_left_absent() {
+        let item = item_row(["267", "unkonwn", "unkonwn", "unknown"]);
+        assert_eq!(item.title, None);
+        assert!(item.categories.is_empty() && item.attributes.is_empty());
+        let odd_year = item_row([
+            "1412",
+            "Land Before Time III (1995)",
+            "V",
+            "Animation Children's",
+        ]);
+        assert_eq!(odd_year.categories, vec!["Animation", "Children's"]);
+        assert!(odd_year.attributes.is_empty());
+        let toy = item_row(["1", "Toy Story", "1995", "Animation Children's Comedy"]);
+        assert_eq!(toy.attributes["release_year"], AttrValue::Number(1995.0));
+    }
+
+    #[test]
+    fn users_keep_zip_codes_as_text() {
+        let u = user_row(["1", "24", "M", "technician", "00501"]);
+        assert_eq!(u.attributes["age"], AttrValue::Number(24.0));
+        assert_eq!(u.attributes["zip_code"], AttrValue::Text("00501".into()));
+    }
+
+    #[test]
+    fn ratings_get_deterministic_ids_and_utc_times() {
+        let e = rating_row(["196", "242", "3", "881250949"]);
+        assert_eq!(e.event_id.as_deref(), Some("ml100k-196-242-881250949"));
+        assert_eq!(e.timestamp.as_deref(), Some("1997-12-04T15:55:49Z"));
+        assert_eq!(e.value, Some(3.0));
+    }
+}
