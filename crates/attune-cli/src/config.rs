@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
+use attune_core::clean::{BotRule, CleanConfig, ValidCleanConfig};
 use attune_core::event::EventRules;
 use figment::providers::{Env, Format, Toml};
 use figment::Figment;
@@ -57,9 +58,50 @@ pub struct CleanSection {
     pub near_duplicate_window_secs: f64,
     pub bot_mad_k: f64,
     pub min_events_for_outlier: u64,
+    pub rate_window_secs: u64,
+    pub bot_min_events_per_sec: f64,
+    /// `count_and_rate` or `count_or_rate` (see `attune_core::clean::BotRule`).
+    pub bot_rule: String,
+    pub drop_bot_users: bool,
     pub item_outlier_mad_k: f64,
+    pub drop_outlier_items: bool,
     pub drop_unknown_items: bool,
     pub drop_unavailable_items: bool,
+}
+
+impl CleanSection {
+    /// The core's checked cleaning parameters; a bad value names its `clean.*` key.
+    pub fn to_core(&self) -> anyhow::Result<ValidCleanConfig> {
+        let bot_rule = match self.bot_rule.as_str() {
+            "count_and_rate" => BotRule::CountAndRate,
+            "count_or_rate" => BotRule::CountOrRate,
+            other => anyhow::bail!(
+                "invalid configuration: clean.bot_rule must be \"count_and_rate\" or \"count_or_rate\", got {other:?}"
+            ),
+        };
+        CleanConfig {
+            near_duplicate_window_secs: self.near_duplicate_window_secs,
+            bot_mad_k: self.bot_mad_k,
+            min_events_for_outlier: self.min_events_for_outlier,
+            rate_window_secs: self.rate_window_secs,
+            bot_min_events_per_sec: self.bot_min_events_per_sec,
+            bot_rule,
+            drop_bot_users: self.drop_bot_users,
+            item_outlier_mad_k: self.item_outlier_mad_k,
+            drop_outlier_items: self.drop_outlier_items,
+            drop_unknown_items: self.drop_unknown_items,
+            drop_unavailable_items: self.drop_unavailable_items,
+        }
+        .check()
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "invalid configuration: clean.{}: {} (set it in the config file or ATTUNE_CLEAN__{})",
+                e.field,
+                e.reason,
+                e.field.to_ascii_uppercase()
+            )
+        })
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -79,7 +121,9 @@ impl Settings {
             fig = fig.merge(Toml::string(&text));
         }
         fig = fig.merge(Env::prefixed("ATTUNE_").ignore(&["CONFIG"]).split("__"));
-        let settings: Settings = fig.extract().map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        let settings: Settings = fig
+            .extract()
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
         settings.check()?;
         Ok(settings)
     }
@@ -91,8 +135,14 @@ impl Settings {
             self.events.rating_min,
             self.events.rating_max
         );
-        anyhow::ensure!(self.server.max_body_bytes > 0, "invalid configuration: server.max_body_bytes must be > 0");
-        anyhow::ensure!(self.server.max_batch_events > 0, "invalid configuration: server.max_batch_events must be > 0");
+        anyhow::ensure!(
+            self.server.max_body_bytes > 0,
+            "invalid configuration: server.max_body_bytes must be > 0"
+        );
+        anyhow::ensure!(
+            self.server.max_batch_events > 0,
+            "invalid configuration: server.max_batch_events must be > 0"
+        );
         Ok(())
     }
 
@@ -131,7 +181,10 @@ pub fn init_tracing(settings: &Settings, verbose: u8) {
         _ => "trace".to_string(),
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 #[cfg(test)]
@@ -144,5 +197,31 @@ mod tests {
         assert_eq!(s.server.bind, "127.0.0.1:8080");
         assert!(s.store_url().starts_with("sqlite:"));
         assert!(s.check().is_ok());
+    }
+
+    #[test]
+    fn clean_defaults_match_the_core() {
+        let s: Settings = Figment::from(Toml::string(DEFAULT_TOML)).extract().unwrap();
+        let core = attune_core::clean::CleanConfig::default();
+        assert_eq!(s.clean.to_core().unwrap().config(), &core);
+    }
+
+    #[test]
+    fn clean_param_errors_name_the_key() {
+        let mut s: Settings = Figment::from(Toml::string(DEFAULT_TOML)).extract().unwrap();
+        s.clean.bot_mad_k = -1.0;
+        let err = s.clean.to_core().unwrap_err().to_string();
+        assert!(
+            err.contains("clean.bot_mad_k") && err.contains("ATTUNE_CLEAN__BOT_MAD_K"),
+            "{err}"
+        );
+        s.clean.bot_mad_k = 6.0;
+        s.clean.bot_rule = "either".into();
+        assert!(s
+            .clean
+            .to_core()
+            .unwrap_err()
+            .to_string()
+            .contains("clean.bot_rule"));
     }
 }
