@@ -1,0 +1,11 @@
+//! One integration-test binary for the `attune` CLI: every module drives the real binary
+//! (`CARGO_BIN_EXE_attune`) against its own temporary data directory.
+
+mod common;
+
+mod apps;
+mod clean;
+mod export;
+mod import;
+mod movielens;
+mod profile;
