@@ -1,0 +1,349 @@
+//! Small dense kernels the models share: dot/axpy on factor rows, Cholesky on `k x k` systems,
+//! and a blocked, multi-threaded inverse of a symmetric positive-definite matrix (EASE).
+//!
+//! Why hand-written: the systems of ALS are tiny (`k <= 128`) and there are hundreds of thousands
+//! of them per iteration; the call overhead and workspace queries of a general library cost more
+//! than the arithmetic. The loops below are written so LLVM vectorizes them: fixed-width lane
+//! accumulators (`[f32; 8]`) instead of one scalar accumulator, because floating-point addition
+//! is not associative and LLVM will not reorder a scalar reduction by itself.
+//!
+//! All matrices are row-major. "Lower" means the lower triangle including the diagonal.
+
+use rayon::prelude::*;
+
+const LANES: usize = 8;
+
+/// `a · b` for equal-length `f32` slices, with 8 independent accumulators (vectorizable).
+#[inline(always)]
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    debug_assert_eq!(a.len(), b.len());
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut acc = [0f32; LANES];
+    let (ac, ar) = a.split_at(n - n % LANES);
+    let (bc, br) = b.split_at(n - n % LANES);
+    for (x, y) in ac.chunks_exact(LANES).zip(bc.chunks_exact(LANES)) {
+        for l in 0..LANES {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    let mut tail = 0f32;
+    for (x, y) in ar.iter().zip(br) {
+        tail += x * y;
+    }
+    let mut s = 0f32;
+    for v in acc {
+        s += v;
+    }
+    s + tail
+}
+
+/// `a · b` for `f64` slices (EASE and the exact solves), 4 accumulators.
+#[inline(always)]
+pub fn dot64(a: &[f64], b: &[f64]) -> f64 {
+    debug_assert_eq!(a.len(), b.len());
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut acc = [0f64; 4];
+    let (ac, ar) = a.split_at(n - n % 4);
+    let (bc, br) = b.split_at(n - n % 4);
+    for (x, y) in ac.chunks_exact(4).zip(bc.chunks_exact(4)) {
+        for l in 0..4 {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    let mut tail = 0f64;
+    for (x, y) in ar.iter().zip(br) {
+        tail += x * y;
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
+}
+
+/// `y += alpha * x` (vectorizes as written: no reduction).
+#[inline(always)]
+pub fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
+    debug_assert_eq!(x.len(), y.len());
+    for (yi, xi) in y.iter_mut().zip(x) {
+        *yi += alpha * xi;
+    }
+}
+
+/// `y += alpha * x` in `f64`.
+#[inline(always)]
+pub fn axpy64(alpha: f64, x: &[f64], y: &mut [f64]) {
+    debug_assert_eq!(x.len(), y.len());
+    for (yi, xi) in y.iter_mut().zip(x) {
+        *yi += alpha * xi;
+    }
+}
+
+/// `out = A x` for a full (both triangles stored) symmetric `k x k` matrix `a`.
+#[inline(always)]
+pub fn symv(a: &[f32], x: &[f32], out: &mut [f32]) {
+    let k = x.len();
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = dot(&a[i * k..(i + 1) * k], x);
+    }
+}
+
+/// The matrix is not positive definite: the pivot of row `row` was not positive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotPositiveDefinite {
+    /// Row whose pivot failed.
+    pub row: usize,
+}
+
+/// In-place Cholesky factorization `A = L Lᵀ` of the lower triangle of the `n x n` matrix `a`.
+/// On success the lower triangle holds `L`; the strict upper triangle is left untouched.
+///
+/// Row-oriented (Cholesky–Crout): every inner product is between two contiguous row prefixes.
+pub fn cholesky(a: &mut [f64], n: usize) -> Result<(), NotPositiveDefinite> {
+    debug_assert_eq!(a.len(), n * n);
+    for i in 0..n {
+        let (done, rest) = a.split_at_mut(i * n);
+        let row_i = &mut rest[..n];
+        for j in 0..i {
+            let row_j = &done[j * n..j * n + j + 1];
+            let s = row_i[j] - dot64(&row_i[..j], &row_j[..j]);
+            row_i[j] = s / row_j[j];
+        }
+        let d = row_i[i] - dot64(&row_i[..i], &row_i[..i]);
+        if d <= 0.0 || !d.is_finite() {
+            return Err(NotPositiveDefinite { row: i });
+        }
+        row_i[i] = d.sqrt();
+    }
+    Ok(())
+}
+
+/// Solve `L Lᵀ x = b` in place given the factor from [`cholesky`].
+pub fn cholesky_solve(l: &[f64], n: usize, b: &mut [f64]) {
+    // Forward: L z = b (row-oriented, contiguous row prefixes).
+    for i in 0..n {
+        let s = b[i] - dot64(&l[i * n..i * n + i], &b[..i]);
+        b[i] = s / l[i * n + i];
+    }
+    // Backward: Lᵀ x = z (column-oriented over Lᵀ = row-oriented over L: axpy with row i).
+    for i in (0..n).rev() {
+        b[i] /= l[i * n + i];
+        let xi = b[i];
+        let (head, _) = b.split_at_mut(i);
+        axpy64(-xi, &l[i * n..i * n + i], head);
+    }
+}
+
+/// Rows per block of the blocked inverse; a block of `L` rows (64 x n f64) stays in L2 for
+/// the catalog sizes EASE is meant for.
+const BLOCK: usize = 64;
+
+/// Inverse of the symmetric positive-definite `n x n` matrix `a` (full storage, row-major),
+/// written back into `a` (both triangles).
+///
+/// Two phases, both multi-threaded with rayon and both built from contiguous dot products:
+/// 1. blocked Cholesky–Crout: for each block of `BLOCK` pivot rows, factor the block, then every
+///    row below computes its entries in those columns in parallel (they depend only on their own
+///    earlier columns and on the finished block);
+/// 2. `A⁻¹ = L⁻ᵀ L⁻¹` column block by column block: each thread solves `L Lᵀ X = E` for a slab
+///    of identity columns, stored right-hand-side-major so the inner loop runs over the slab.
+///
+/// Cost about `n³/3 + n³` flops; memory is `a` plus one `n x BLOCK` slab per thread.
+pub fn spd_inverse(a: &mut [f64], n: usize) -> Result<(), NotPositiveDefinite> {
+    assert_eq!(a.len(), n * n, "matrix must be n x n");
+    // Phase 1: Cholesky, lower triangle.
+    let mut b0 = 0;
+    while b0 < n {
+        let b1 = (b0 + BLOCK).min(n);
+        // Factor the diagonal block rows b0..b1 (their columns < b0 are already final).
+        for i in b0..b1 {
+            let (done, rest) = a.split_at_mut(i * n);
+            let row_i = &mut rest[..n];
+            for j in b0..i {
+                let row_j = &done[j * n..j * n + j + 1];
+                row_i[j] = (row_i[j] - dot64(&row_i[..j], &row_j[..j])) / row_j[j];
+            }
+            let d = row_i[i] - dot64(&row_i[..i], &row_i[..i]);
+            if d <= 0.0 || !d.is_finite() {
+                return Err(NotPositiveDefinite { row: i });
+            }
+            row_i[i] = d.sqrt();
+        }
+        // Rows below: columns b0..b1, in parallel.
+        let (top, below) = a.split_at_mut(b1 * n);
+        let block = &top[b0 * n..b1 * n];
+        below.par_chunks_mut(n).for_each(|row_i| {
+            for j in b0..b1 {
+                let row_j = &block[(j - b0) * n..(j - b0) * n + j + 1];
+                row_i[j] = (row_i[j] - dot64(&row_i[..j], &row_j[..j])) / row_j[j];
+            }
+        });
+        b0 = b1;
+    }
+    // Phase 2: solve for identity columns in slabs. Column c of the inverse only needs
+    // z[c..] in the forward pass (e_c is zero above c).
+    let l: &[f64] = a;
+    let slabs: Vec<(usize, Vec<f64>)> = (0..n.div_ceil(BLOCK))
+        .into_par_iter()
+        .map(|s| {
+            let c0 = s * BLOCK;
+            let w = BLOCK.min(n - c0);
+            // x[i * w + t] = entry i of the solution for identity column c0 + t.
+            let mut x = vec![0f64; n * w];
+            for t in 0..w {
+                x[(c0 + t) * w + t] = 1.0;
+            }
+            // Forward L z = e, rows from c0 on.
+            let mut acc = vec![0f64; w];
+            for i in c0..n {
+                acc.copy_from_slice(&x[i * w..(i + 1) * w]);
+                let row = &l[i * n..i * n + i];
+                for (j, &lij) in row.iter().enumerate().skip(c0) {
+                    let xj = &x[j * w..(j + 1) * w];
+                    for t in 0..w {
+                        acc[t] -= lij * xj[t];
+                    }
+                }
+                let d = l[i * n + i];
+                for t in 0..w {
+                    x[i * w + t] = acc[t] / d;
+                }
+            }
+            // Backward Lᵀ x = z, axpy form over rows of L.
+            for i in (0..n).rev() {
+                let d = l[i * n + i];
+                let (head, tail) = x.split_at_mut(i * w);
+                let xi = &mut tail[..w];
+                for v in xi.iter_mut() {
+                    *v /= d;
+                }
+                let row = &l[i * n..i * n + i];
+                for (j, &lij) in row.iter().enumerate() {
+                    let xj = &mut head[j * w..(j + 1) * w];
+                    for t in 0..w {
+                        xj[t] -= lij * xi[t];
+                    }
+                }
+            }
+            (c0, x)
+        })
+        .collect();
+    for (c0, x) in slabs {
+        let w = x.len() / n.max(1);
+        for i in 0..n {
+            a[i * n + c0..i * n + c0 + w].copy_from_slice(&x[i * w..(i + 1) * w]);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    /// Naive Gauss–Jordan inverse with partial pivoting: the oracle for `spd_inverse`.
+    pub(crate) fn gauss_jordan_inverse(a: &[f64], n: usize) -> Vec<f64> {
+        let mut m = a.to_vec();
+        let mut inv = vec![0f64; n * n];
+        for i in 0..n {
+            inv[i * n + i] = 1.0;
+        }
+        for c in 0..n {
+            let p = (c..n)
+                .max_by(|&x, &y| m[x * n + c].abs().total_cmp(&m[y * n + c].abs()))
+                .unwrap();
+            for j in 0..n {
+                m.swap(c * n + j, p * n + j);
+                inv.swap(c * n + j, p * n + j);
+            }
+            let d = m[c * n + c];
+            for j in 0..n {
+                m[c * n + j] /= d;
+                inv[c * n + j] /= d;
+            }
+            for r in 0..n {
+                if r != c {
+                    let f = m[r * n + c];
+                    for j in 0..n {
+                        m[r * n + j] -= f * m[c * n + j];
+                        inv[r * n + j] -= f * inv[c * n + j];
+                    }
+                }
+            }
+        }
+        inv
+    }
+
+    pub(crate) fn random_spd(n: usize, seed: u64) -> Vec<f64> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let g: Vec<f64> = (0..n * n).map(|_| rng.random::<f64>() - 0.5).collect();
+        let mut a = vec![0f64; n * n];
+        for i in 0..n {
+            for j in 0..n {
+                a[i * n + j] = (0..n).map(|t| g[i * n + t] * g[j * n + t]).sum::<f64>();
+            }
+            a[i * n + i] += 0.5;
+        }
+        a
+    }
+
+    #[test]
+    fn dot_and_axpy_handle_tails() {
+        let a: Vec<f32> = (0..19).map(|i| i as f32).collect();
+        let b: Vec<f32> = (0..19).map(|i| (i % 3) as f32).collect();
+        let want: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+        assert_eq!(dot(&a, &b), want);
+        let mut y = b.clone();
+        axpy(2.0, &a, &mut y);
+        assert_eq!(y[18], 36.0);
+        assert_eq!(dot64(&[1.0, 2.0, 3.0, 4.0, 5.0], &[1.0; 5]), 15.0);
+    }
+
+    #[test]
+    fn cholesky_solves_and_rejects_indefinite() {
+        let n = 5;
+        let a = random_spd(n, 1);
+        let mut l = a.clone();
+        cholesky(&mut l, n).unwrap();
+        let mut b: Vec<f64> = (0..n).map(|i| i as f64 - 2.0).collect();
+        let rhs = b.clone();
+        cholesky_solve(&l, n, &mut b);
+        for i in 0..n {
+            let ax: f64 = (0..n).map(|j| a[i * n + j] * b[j]).sum();
+            assert!((ax - rhs[i]).abs() < 1e-9);
+        }
+        let mut bad = vec![1.0, 2.0, 2.0, 1.0];
+        assert_eq!(cholesky(&mut bad, 2), Err(NotPositiveDefinite { row: 1 }));
+        assert!(spd_inverse(&mut [1.0, 2.0, 2.0, 1.0], 2).is_err());
+    }
+
+    #[test]
+    fn blocked_inverse_spans_several_blocks() {
+        let n = 2 * BLOCK + 7;
+        let a = random_spd(n, 2);
+        let mut inv = a.clone();
+        spd_inverse(&mut inv, n).unwrap();
+        for i in (0..n).step_by(13) {
+            for j in 0..n {
+                let v: f64 = (0..n).map(|t| a[i * n + t] * inv[t * n + j]).sum();
+                let want = if i == j { 1.0 } else { 0.0 };
+                assert!((v - want).abs() < 1e-6, "A·A⁻¹[{i}][{j}] = {v}");
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn inverse_matches_gauss_jordan(n in 1usize..20, seed in 0u64..1000) {
+            let a = random_spd(n, seed);
+            let mut inv = a.clone();
+            spd_inverse(&mut inv, n).unwrap();
+            let want = gauss_jordan_inverse(&a, n);
+            let scale = want.iter().fold(0f64, |m, v| m.max(v.abs()));
+            for (g, w) in inv.iter().zip(&want) {
+                prop_assert!((g - w).abs() <= 1e-8 * scale.max(1.0), "{} vs {}", g, w);
+            }
+        }
+    }
+}
