@@ -18,7 +18,8 @@
 //! means committed durably); a 4xx answer has changed nothing, except `POST /v1/events?partial=true`
 //! which stores the valid events and lists the rejected ones. Store calls are blocking and run on
 //! tokio's blocking pool, never on the async workers; so does decoding a batch, which can take
-//! milliseconds.
+//! milliseconds. Event batches of concurrent requests are merged into shared transactions by one
+//! writer thread (group commit, `ingest.rs`).
 #![warn(missing_docs)]
 
 use std::collections::HashSet;
@@ -34,6 +35,7 @@ use axum::response::Response;
 
 pub mod api;
 mod extract;
+mod ingest;
 pub mod problem;
 mod routes;
 
@@ -74,7 +76,8 @@ impl Default for ServerConfig {
 
 /// What every handler shares: the store, the configuration and a cache of known app names.
 ///
-/// Cloning is cheap (three `Arc`s).
+/// Cloning is cheap (a few `Arc`s). Creating one starts the event writer thread, which ends
+/// when the last clone is dropped.
 #[derive(Clone)]
 pub struct AppState {
     /// The durable state of every app.
@@ -84,6 +87,8 @@ pub struct AppState {
     /// Apps known to exist. Apps are never deleted, so a hit is always right; a miss asks the
     /// store (another replica may have created the app).
     apps: Arc<RwLock<HashSet<String>>>,
+    /// Group-commit writer for events (see `ingest.rs`).
+    ingester: ingest::Ingester,
 }
 
 impl std::fmt::Debug for AppState {
@@ -101,10 +106,12 @@ impl AppState {
     /// Creating the default app is a (short, idempotent) blocking store call; if it fails the
     /// failure is logged and [`serve`] tries again and reports it.
     pub fn new(store: Arc<dyn Store>, config: ServerConfig) -> Self {
+        let ingester = ingest::Ingester::start(store.clone());
         let state = Self {
             store,
             config: Arc::new(config),
             apps: Arc::default(),
+            ingester,
         };
         match state.store.create_app(DEFAULT_APP) {
             Ok(()) => state.remember_app(DEFAULT_APP),

@@ -2,7 +2,7 @@
 //!
 //! The body (JSON array, one object, or NDJSON) is parsed once; each event is decoded with
 //! [`event_from_json`] and validated with [`attune_core::event::validate`] independently, all
-//! inside one blocking task together with the store insert. Atomic by default: one invalid event
+//! inside one blocking task; the valid events then go to the group-commit writer (`ingest.rs`). Atomic by default: one invalid event
 //! fails the batch with 422 and nothing is stored. With `?partial=true` the valid events are
 //! stored and the rejected ones listed. The answer is sent only after `insert_events` returned
 //! `Ok`, i.e. after the batch is durably committed; duplicates (by `event_id`, in the app or
@@ -20,7 +20,7 @@ use super::blocking;
 use crate::api::{event_from_json, IngestResponse, IngestedEvent, RecordError};
 use crate::extract::{body_format, parse_records, read_body, App, BodyFormat, Params};
 use crate::problem::{Problem, MAX_LISTED_ERRORS};
-use crate::AppState;
+use crate::{AppState, ServerConfig};
 
 pub(super) async fn ingest(
     State(state): State<AppState>,
@@ -32,9 +32,55 @@ pub(super) async fn ingest(
     let partial = params.bool("partial")?;
     let format = body_format(&headers, true)?;
     let bytes = read_body(&headers, body, state.config.max_body_bytes).await?;
-    blocking(move || ingest_blocking(&state, &app, &bytes, format, partial))
-        .await
-        .map(Json)
+    let config = state.config.clone();
+    let batch = blocking(move || decode_batch(&config, &bytes, format, partial)).await?;
+    let Batch {
+        events,
+        event_idx,
+        mut errors,
+        n_rejected,
+    } = batch;
+    let (events, statuses) = if events.is_empty() {
+        (Vec::new(), Vec::new())
+    } else {
+        state.ingester.insert(app.clone(), events).await?
+    };
+
+    let mut accepted = 0;
+    let mut duplicates = 0;
+    let listed = events
+        .into_iter()
+        .zip(event_idx)
+        .zip(statuses)
+        .map(|((event, index), status)| {
+            let status = match status {
+                InsertStatus::Accepted => {
+                    accepted += 1;
+                    "accepted"
+                }
+                InsertStatus::Duplicate => {
+                    duplicates += 1;
+                    "duplicate"
+                }
+            };
+            IngestedEvent {
+                index,
+                event_id: event.event_id,
+                status,
+            }
+        })
+        .collect();
+    if n_rejected > 0 {
+        tracing::debug!(app, n_rejected, "partial batch: invalid events skipped");
+    }
+    errors.truncate(MAX_LISTED_ERRORS);
+    Ok(Json(IngestResponse {
+        accepted,
+        duplicates,
+        rejected: n_rejected,
+        events: listed,
+        errors,
+    }))
 }
 
 /// A generated event id: UUID v7, so ids sort by arrival time.
@@ -42,14 +88,22 @@ fn new_event_id() -> String {
     uuid::Uuid::now_v7().hyphenated().to_string()
 }
 
-fn ingest_blocking(
-    state: &AppState,
-    app: &str,
+/// The valid events of a batch (with their positions) and why the others were rejected.
+struct Batch {
+    events: Vec<Event>,
+    event_idx: Vec<usize>,
+    errors: Vec<RecordError>,
+    n_rejected: usize,
+}
+
+/// Parse, decode and validate a whole batch (blocking: milliseconds for large batches).
+/// Atomic mode fails here, before anything reaches the store.
+fn decode_batch(
+    config: &ServerConfig,
     bytes: &Bytes,
     format: BodyFormat,
     partial: bool,
-) -> Result<IngestResponse, Problem> {
-    let config = &state.config;
+) -> Result<Batch, Problem> {
     let records = parse_records(
         bytes,
         format,
@@ -81,59 +135,16 @@ fn ingest_blocking(
             }
         }
     }
-    drop(records);
-
     if n_rejected > 0 && !partial {
         let what = format!(
             "{n_rejected} of {n_records} events are invalid and nothing was stored (send ?partial=true to store the valid ones)"
         );
         return Err(Problem::invalid_batch(errors, &what));
     }
-
-    let statuses = if events.is_empty() {
-        Vec::new()
-    } else {
-        state.store.insert_events(app, &events)?
-    };
-    if statuses.len() != events.len() {
-        return Err(Problem::internal(
-            "the store answered for a different number of events",
-            &format!("{} statuses for {} events", statuses.len(), events.len()),
-        ));
-    }
-    let mut accepted = 0;
-    let mut duplicates = 0;
-    let listed = events
-        .into_iter()
-        .zip(event_idx)
-        .zip(statuses)
-        .map(|((event, index), status)| {
-            let status = match status {
-                InsertStatus::Accepted => {
-                    accepted += 1;
-                    "accepted"
-                }
-                InsertStatus::Duplicate => {
-                    duplicates += 1;
-                    "duplicate"
-                }
-            };
-            IngestedEvent {
-                index,
-                event_id: event.event_id,
-                status,
-            }
-        })
-        .collect();
-    if n_rejected > 0 {
-        tracing::debug!(app, n_rejected, "partial batch: invalid events skipped");
-    }
-    errors.truncate(MAX_LISTED_ERRORS);
-    Ok(IngestResponse {
-        accepted,
-        duplicates,
-        rejected: n_rejected,
-        events: listed,
+    Ok(Batch {
+        events,
+        event_idx,
         errors,
+        n_rejected,
     })
 }

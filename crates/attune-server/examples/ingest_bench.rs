@@ -1,0 +1,154 @@
+//! End-to-end ingest throughput: a real server on a loopback port over a temp SQLite store, and
+//! keep-alive HTTP/1.1 clients posting JSON batches of realistic shop events.
+//!
+//! ```text
+//! cargo run --release -p attune-server --example ingest_bench -- [events] [batch] [connections] [ndjson]
+//! ```
+//! Defaults: 200000 events, batches of 1000, 2 connections, JSON arrays. Prints events/s.
+//! Traffic goes to 127.0.0.1 only, and the run is bounded by the event count.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use attune_server::{serve, AppState, ServerConfig};
+use attune_store::sqlite::SqliteStore;
+use attune_store::Store;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+const TYPES: [&str; 5] = ["view", "click", "dwell", "add_to_cart", "purchase"];
+
+/// One shop event as a tracker would send it (~350 bytes).
+fn event(i: usize, conn: usize) -> String {
+    let t = TYPES[i % TYPES.len()];
+    let user = (i * 7919) % 50_000;
+    let sku = (i * 104_729) % 20_000;
+    let sec = 10 + (i % 50);
+    let props = match t {
+        "dwell" => format!(
+            r#""dwell_ms": {}, "scroll_depth": 0.{}"#,
+            1_000 + i % 90_000,
+            1 + i % 9
+        ),
+        "add_to_cart" | "purchase" => {
+            format!(r#""price": {}.99, "quantity": {}"#, 5 + i % 200, 1 + i % 3)
+        }
+        _ => r#""position": 3"#.to_string(),
+    };
+    format!(
+        r#"{{"event_id": "bench-{conn}-{i}", "type": "{t}", "user_id": "cust-{user}", "item_id": "SKU-{sku:05}", "timestamp": "2026-11-27T18:{:02}:{sec:02}.{:03}+01:00", "properties": {{{props}}}, "context": {{"session_id": "sess-{}", "device": "mobile", "page": "/p/SKU-{sku:05}"}}}}"#,
+        i % 60,
+        i % 1000,
+        user * 3 + i / 40
+    )
+}
+
+fn batch_body(start: usize, n: usize, conn: usize, ndjson: bool) -> String {
+    let events: Vec<String> = (start..start + n).map(|i| event(i, conn)).collect();
+    if ndjson {
+        events.join("\n")
+    } else {
+        format!("[{}]", events.join(","))
+    }
+}
+
+async fn post(stream: &mut BufReader<TcpStream>, body: &str, ndjson: bool) -> (u16, String) {
+    let ct = if ndjson {
+        "application/x-ndjson"
+    } else {
+        "application/json"
+    };
+    let head =
+        format!("POST /v1/events HTTP/1.1\r\nHost: bench\r\nContent-Type: {ct}\r\nContent-Length: {}\r\n\r\n", body.len());
+    let mut request = head.into_bytes();
+    request.extend_from_slice(body.as_bytes());
+    stream.get_mut().write_all(&request).await.unwrap();
+    let mut status_line = String::new();
+    stream.read_line(&mut status_line).await.unwrap();
+    let status: u16 = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let mut len = 0;
+    loop {
+        let mut line = String::new();
+        stream.read_line(&mut line).await.unwrap();
+        if line == "\r\n" {
+            break;
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            len = v.trim().parse().unwrap();
+        }
+    }
+    let mut buf = vec![0; len];
+    stream.read_exact(&mut buf).await.unwrap();
+    (status, String::from_utf8(buf).unwrap())
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let arg = |i: usize, d: usize| args.get(i).and_then(|s| s.parse().ok()).unwrap_or(d);
+    let (n_events, batch, n_conns) = (arg(1, 200_000), arg(2, 1000), arg(3, 2));
+    let ndjson = args.get(4).is_some_and(|s| s == "ndjson");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        // ATTUNE_BENCH_DIR=/dev/shm takes the disk (fsync) out of the measurement.
+        let dir = match std::env::var_os("ATTUNE_BENCH_DIR") {
+            Some(d) => tempfile::tempdir_in(d).unwrap(),
+            None => tempfile::tempdir().unwrap(),
+        };
+        let store = Arc::new(SqliteStore::open(dir.path().join("attune.db")).unwrap());
+        let state = AppState::new(store.clone(), ServerConfig::default());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve(listener, state, async move {
+            let _ = stopped.await;
+        }));
+
+        // Bodies are built before the clock starts: we measure the server, not the generator.
+        let per_conn = n_events / n_conns;
+        let bodies: Vec<Vec<String>> = (0..n_conns)
+            .map(|c| (0..per_conn).step_by(batch).map(|s| batch_body(s, batch.min(per_conn - s), c, ndjson)).collect())
+            .collect();
+        let bytes: usize = bodies.iter().flatten().map(String::len).sum();
+        let start = Instant::now();
+        let mut clients = Vec::new();
+        for conn_bodies in bodies {
+            clients.push(tokio::spawn(async move {
+                let tcp = TcpStream::connect(addr).await.unwrap();
+                tcp.set_nodelay(true).unwrap();
+                let mut stream = BufReader::new(tcp);
+                let mut worst = std::time::Duration::ZERO;
+                for body in &conn_bodies {
+                    let t = Instant::now();
+                    let (status, text) = post(&mut stream, body, ndjson).await;
+                    assert_eq!(status, 200, "{text}");
+                    worst = worst.max(t.elapsed());
+                }
+                worst
+            }));
+        }
+        let mut worst = std::time::Duration::ZERO;
+        for c in clients {
+            worst = worst.max(c.await.unwrap());
+        }
+        let secs = start.elapsed().as_secs_f64();
+        let stored = store.counts("default").unwrap().events;
+        assert_eq!(stored as usize, per_conn * n_conns);
+        println!(
+            "{stored} events in {secs:.2} s over {n_conns} connection(s), batches of {batch} ({}): {:.0} events/s, {:.1} MB/s, slowest batch {} ms",
+            if ndjson { "NDJSON" } else { "JSON array" },
+            stored as f64 / secs,
+            bytes as f64 / secs / 1e6,
+            worst.as_millis()
+        );
+        stop.send(()).unwrap();
+        server.await.unwrap().unwrap();
+    });
+}
