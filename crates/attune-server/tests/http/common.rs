@@ -264,3 +264,133 @@ pub fn session_events(user: &str, session: &str, id_prefix: &str) -> Value {
          "context": {"session_id": session, "device": "mobile"}}
     ])
 }
+
+/// A store that delegates to SQLite until `broken` is set, then fails every write and ping
+/// with an error full of internals (which must not reach clients).
+pub struct FlakyStore {
+    pub inner: SqliteStore,
+    pub broken: std::sync::atomic::AtomicBool,
+}
+
+impl FlakyStore {
+    fn check(&self) -> attune_store::Result<()> {
+        if self.broken.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(attune_store::StoreError::Io {
+                path: "/var/lib/attune/secret-tenant.db".into(),
+                source: std::io::Error::other("disk on fire"),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Store for FlakyStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+    fn ping(&self) -> attune_store::Result<()> {
+        self.check()?;
+        self.inner.ping()
+    }
+    fn create_app(&self, app: &str) -> attune_store::Result<()> {
+        self.check()?;
+        self.inner.create_app(app)
+    }
+    fn list_apps(&self) -> attune_store::Result<Vec<String>> {
+        self.inner.list_apps()
+    }
+    fn insert_events(
+        &self,
+        app: &str,
+        events: &[attune_core::event::Event],
+    ) -> attune_store::Result<Vec<attune_store::InsertStatus>> {
+        self.check()?;
+        self.inner.insert_events(app, events)
+    }
+    fn scan_events(
+        &self,
+        app: &str,
+        filter: &EventFilter,
+        visit: &mut dyn FnMut(attune_core::event::Event) -> bool,
+    ) -> attune_store::Result<()> {
+        self.inner.scan_events(app, filter, visit)
+    }
+    fn upsert_items(
+        &self,
+        app: &str,
+        items: &[attune_core::catalog::Item],
+    ) -> attune_store::Result<()> {
+        self.check()?;
+        self.inner.upsert_items(app, items)
+    }
+    fn get_item(
+        &self,
+        app: &str,
+        item_id: &str,
+    ) -> attune_store::Result<Option<attune_core::catalog::Item>> {
+        self.inner.get_item(app, item_id)
+    }
+    fn delete_item(&self, app: &str, item_id: &str) -> attune_store::Result<bool> {
+        self.check()?;
+        self.inner.delete_item(app, item_id)
+    }
+    fn scan_items(
+        &self,
+        app: &str,
+        visit: &mut dyn FnMut(attune_core::catalog::Item) -> bool,
+    ) -> attune_store::Result<()> {
+        self.inner.scan_items(app, visit)
+    }
+    fn upsert_users(
+        &self,
+        app: &str,
+        users: &[attune_core::catalog::User],
+    ) -> attune_store::Result<()> {
+        self.check()?;
+        self.inner.upsert_users(app, users)
+    }
+    fn get_user(
+        &self,
+        app: &str,
+        user_id: &str,
+    ) -> attune_store::Result<Option<attune_core::catalog::User>> {
+        self.inner.get_user(app, user_id)
+    }
+    fn delete_user(&self, app: &str, user_id: &str) -> attune_store::Result<attune_store::Erasure> {
+        self.check()?;
+        self.inner.delete_user(app, user_id)
+    }
+    fn scan_users(
+        &self,
+        app: &str,
+        visit: &mut dyn FnMut(attune_core::catalog::User) -> bool,
+    ) -> attune_store::Result<()> {
+        self.inner.scan_users(app, visit)
+    }
+    fn identify(&self, app: &str, anonymous_id: &str, user_id: &str) -> attune_store::Result<u64> {
+        self.check()?;
+        self.inner.identify(app, anonymous_id, user_id)
+    }
+    fn resolve_identity(
+        &self,
+        app: &str,
+        anonymous_id: &str,
+    ) -> attune_store::Result<Option<String>> {
+        self.inner.resolve_identity(app, anonymous_id)
+    }
+    fn counts(&self, app: &str) -> attune_store::Result<AppCounts> {
+        self.inner.counts(app)
+    }
+}
+
+/// A server over a [`FlakyStore`].
+pub fn flaky_server() -> (Arc<FlakyStore>, axum::Router, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let inner = SqliteStore::open(dir.path().join("attune.db")).expect("open store");
+    let store = Arc::new(FlakyStore {
+        inner,
+        broken: Default::default(),
+    });
+    let router = router(AppState::new(store.clone(), ServerConfig::default()));
+    (store, router, dir)
+}

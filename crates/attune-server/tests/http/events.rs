@@ -312,3 +312,32 @@ async fn empty_array_is_a_no_op() {
         json!({"accepted": 0, "duplicates": 0, "rejected": 0, "events": [], "errors": []})
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_batches_with_overlapping_ids_count_each_event_once() {
+    let t = std::sync::Arc::new(TestServer::new());
+    let mut tasks = Vec::new();
+    for task in 0..24 {
+        let t = t.clone();
+        tasks.push(tokio::spawn(async move {
+            let batch: Vec<Value> = (0..10)
+                .map(|j| {
+                    let n = (task * 10 + j) % 60;
+                    json!({"event_id": format!("c-{n}"), "type": "view", "user_id": format!("cust-{}", n % 7),
+                           "item_id": format!("SKU-{n:04}"), "timestamp": "2026-11-27T10:00:00Z"})
+                })
+                .collect();
+            let r = t.default_app().ingest_ok(&Value::Array(batch)).await;
+            (r.body["accepted"].as_u64().unwrap(), r.body["duplicates"].as_u64().unwrap())
+        }));
+    }
+    let (mut accepted, mut duplicates) = (0, 0);
+    for task in tasks {
+        let (a, d) = task.await.unwrap();
+        accepted += a;
+        duplicates += d;
+    }
+    assert_eq!(accepted, 60, "each distinct id accepted exactly once");
+    assert_eq!(duplicates, 240 - 60);
+    assert_eq!(t.snapshot("default").counts.events, 60);
+}

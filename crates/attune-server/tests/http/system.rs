@@ -96,3 +96,88 @@ async fn serve_answers_and_stops_gracefully() {
     // No new connections after shutdown.
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
 }
+
+#[tokio::test]
+async fn store_failures_are_500_without_internals_and_ready_is_503() {
+    use std::sync::atomic::Ordering;
+    let (store, router, _dir) = crate::common::flaky_server();
+    let send = |req: axum::http::Request<axum::body::Body>| {
+        let router = router.clone();
+        async move {
+            let res = tower::ServiceExt::oneshot(router, req).await.unwrap();
+            let status = res.status();
+            let ct = res
+                .headers()
+                .get("content-type")
+                .map(|v| v.to_str().unwrap().to_string());
+            let bytes = http_body_util::BodyExt::collect(res.into_body())
+                .await
+                .unwrap()
+                .to_bytes();
+            (status, ct, String::from_utf8(bytes.to_vec()).unwrap())
+        }
+    };
+    let post = |body: &str| {
+        axum::http::Request::post("/v1/events")
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(body.to_string()))
+            .unwrap()
+    };
+    let event = r#"{"event_id": "e1", "type": "view", "user_id": "cust-1", "item_id": "SKU-1"}"#;
+    store.broken.store(true, Ordering::SeqCst);
+
+    let (status, ct, text) = send(post(event)).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{text}");
+    assert_eq!(ct.as_deref(), Some("application/problem+json"));
+    let body: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(body["code"], "internal");
+    assert!(
+        !text.contains("secret") && !text.contains("fire"),
+        "internals leaked: {text}"
+    );
+
+    let item = axum::http::Request::put("/v1/items/SKU-1")
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from("{}"))
+        .unwrap();
+    let (status, _, text) = send(item).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{text}");
+
+    let (status, ct, text) = send(
+        axum::http::Request::get("/ready")
+            .body(axum::body::Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{text}");
+    assert_eq!(ct.as_deref(), Some("application/problem+json"));
+    let body: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        (body["code"].clone(), body["backend"].clone()),
+        (json!("not_ready"), json!("sqlite"))
+    );
+    assert!(!text.contains("fire"), "{text}");
+    let (status, _, _) = send(
+        axum::http::Request::get("/health")
+            .body(axum::body::Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "health does not depend on the store"
+    );
+    assert_eq!(
+        attune_store::Store::counts(&store.inner, "default")
+            .unwrap()
+            .events,
+        0
+    );
+
+    // Once the store recovers, the same request succeeds (the failed one stored nothing).
+    store.broken.store(false, Ordering::SeqCst);
+    let (status, _, text) = send(post(event)).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert!(text.contains(r#""accepted":1"#), "{text}");
+}
