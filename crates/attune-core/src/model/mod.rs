@@ -46,8 +46,8 @@
 
 pub mod als;
 // pub mod bpr;
-// pub mod ease;
-// pub mod knn;
+pub mod ease;
+pub mod knn;
 pub mod linalg;
 // pub mod mf;
 pub mod popularity;
@@ -55,8 +55,8 @@ pub mod topk;
 
 pub use als::{AlsModel, AlsParams, AlsSolver, AlsTrainer, AlsValidParams};
 // pub use bpr::{BprModel, BprParams, BprValidParams};
-// pub use ease::{EaseModel, EaseParams, EaseValidParams};
-// pub use knn::{ItemKnnModel, ItemKnnParams, ItemKnnValidParams, Weighting};
+pub use ease::{EaseModel, EaseParams, EaseValidParams};
+pub use knn::{ItemKnnModel, ItemKnnParams, ItemKnnValidParams, Weighting};
 // pub use mf::{BiasedMfModel, BiasedMfParams, BiasedMfValidParams};
 pub use popularity::{CategoryPopularity, Popularity, TrendingParams, TrendingValidParams};
 
@@ -255,8 +255,8 @@ mod tests {
     fn models_are_send_and_sync() {
         fn is<T: Send + Sync>() {}
         is::<AlsModel>();
-        // is::<EaseModel>();
-        // is::<ItemKnnModel>();
+        is::<EaseModel>();
+        is::<ItemKnnModel>();
         is::<Popularity>();
         is::<CategoryPopularity>();
         // is::<BprModel>();
