@@ -20,10 +20,7 @@ pub use traits::*;
 /// Open a store from a URL: `sqlite:PATH` / a plain file path, or `postgres://...`.
 pub fn open(url: &str) -> Result<Box<dyn Store>, StoreError> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Err(StoreError::Io {
-            path: url.to_string(),
-            source: std::io::Error::other("the PostgreSQL backend is not available yet"),
-        })
+        Ok(Box::new(postgres::PgStore::connect(url)?))
     } else {
         let path = url
             .strip_prefix("sqlite://")

@@ -1,1 +1,179 @@
-//! (postgres tests follow)
+//! The suite against PostgreSQL, plus what only PostgreSQL has: migrations shared by replicas,
+//! connection handling, and use from async code.
+//!
+//! Server: `ATTUNE_TEST_POSTGRES_URL`, default `postgres://postgres@127.0.0.1:5432/test`. Every
+//! test works in its own uniquely named apps (or its own schema), so tests run in parallel and
+//! rerun without cleanup; shared tables are never dropped. An unreachable server fails the tests
+//! (they never skip).
+
+use attune_store::postgres::{PgStore, SCHEMA_VERSION};
+use attune_store::{Store, StoreError};
+
+pub fn url() -> String {
+    std::env::var("ATTUNE_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+fn connect(url: &str) -> PgStore {
+    PgStore::connect(url).unwrap_or_else(|e| {
+        panic!(
+            "cannot use the PostgreSQL test server at {url}: {e}\nstart PostgreSQL or point ATTUNE_TEST_POSTGRES_URL at \
+             one (the database must exist); these tests never skip"
+        )
+    })
+}
+
+pub struct Fixture {
+    url: String,
+}
+
+impl Fixture {
+    pub fn new() -> Self {
+        Self { url: url() }
+    }
+
+    pub fn open(&self) -> Box<dyn Store> {
+        Box::new(connect(&self.url))
+    }
+}
+
+crate::store_suite!(Fixture::new());
+
+/// A private schema (dropped afterwards) and a URL whose connections use it.
+struct PrivateSchema {
+    name: String,
+    url: String,
+}
+
+impl PrivateSchema {
+    fn new(tag: &str) -> Self {
+        let name = crate::suite::unique_app(tag);
+        admin()
+            .batch_execute(&format!("CREATE SCHEMA {name}"))
+            .unwrap();
+        let base = url();
+        let sep = if base.contains('?') { '&' } else { '?' };
+        Self {
+            url: format!("{base}{sep}options=-csearch_path%3D{name}"),
+            name,
+        }
+    }
+}
+
+impl Drop for PrivateSchema {
+    fn drop(&mut self) {
+        let _ = admin().batch_execute(&format!("DROP SCHEMA {} CASCADE", self.name));
+    }
+}
+
+fn admin() -> postgres::Client {
+    postgres::Client::connect(&url(), postgres::NoTls)
+        .expect("connect to the PostgreSQL test server")
+}
+
+#[test]
+fn fresh_schema_is_migrated_and_versioned() {
+    let schema = PrivateSchema::new("fresh");
+    let store = connect(&schema.url);
+    store.create_app("default").unwrap();
+    assert_eq!(
+        store.list_apps().unwrap(),
+        vec!["default".to_string()],
+        "an empty, private database"
+    );
+    let mut client = postgres::Client::connect(&schema.url, postgres::NoTls).unwrap();
+    let v: i32 = client
+        .query_one("SELECT MAX(version) FROM attune_schema_version", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(i64::from(v), SCHEMA_VERSION);
+    // Reconnecting (another replica) does not migrate again.
+    drop(connect(&schema.url));
+    let n: i64 = client
+        .query_one("SELECT COUNT(*) FROM attune_schema_version", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(n, SCHEMA_VERSION);
+}
+
+#[test]
+fn replicas_starting_together_migrate_once() {
+    let schema = PrivateSchema::new("together");
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| connect(&schema.url).ping().unwrap());
+        }
+    });
+    let mut client = postgres::Client::connect(&schema.url, postgres::NoTls).unwrap();
+    let n: i64 = client
+        .query_one("SELECT COUNT(*) FROM attune_schema_version", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(n, SCHEMA_VERSION);
+}
+
+#[test]
+fn newer_schema_version_is_refused() {
+    let schema = PrivateSchema::new("newer");
+    drop(connect(&schema.url));
+    let mut client = postgres::Client::connect(&schema.url, postgres::NoTls).unwrap();
+    client
+        .execute(
+            "INSERT INTO attune_schema_version (version, applied_micros) VALUES (999, 0)",
+            &[],
+        )
+        .unwrap();
+    let err = PgStore::connect(&schema.url).unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("999") && msg.contains("newer") && msg.contains("upgrade"),
+        "{msg}"
+    );
+    assert!(
+        !msg.contains("search_path"),
+        "the error names the server, not the whole URL: {msg}"
+    );
+}
+
+#[test]
+fn unreachable_server_is_a_clear_error() {
+    let err =
+        PgStore::connect("postgres://postgres@127.0.0.1:1/test?connect_timeout=2").unwrap_err();
+    assert!(matches!(err, StoreError::Postgres(_)), "{err:?}");
+    assert!(err.to_string().starts_with("postgres:"), "{err}");
+    let err = PgStore::connect("not a url at all").unwrap_err();
+    assert!(matches!(err, StoreError::Postgres(_)), "{err:?}");
+}
+
+#[test]
+fn open_dispatches_on_the_url() {
+    let store = attune_store::open(&url()).unwrap();
+    assert_eq!(store.backend(), "postgres");
+    store.ping().unwrap();
+}
+
+/// The way the server uses it: connect and drop on async worker threads, every call through
+/// `spawn_blocking`.
+#[test]
+fn usable_from_async_code() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let store: std::sync::Arc<dyn Store> = std::sync::Arc::new(connect(&url()));
+        let app = crate::suite::unique_app("async");
+        let (s, a) = (store.clone(), app.clone());
+        tokio::task::spawn_blocking(move || {
+            s.create_app(&a)?;
+            s.counts(&a)
+        })
+        .await
+        .unwrap()
+        .unwrap();
+        // The last reference is dropped on an async worker thread.
+        drop(store);
+    });
+}
