@@ -5,14 +5,19 @@
 //! cargo run --release -p attune-server --example ingest_bench -- [events] [batch] [connections] [ndjson]
 //! ```
 //! Defaults: 200000 events, batches of 1000, 2 connections, JSON arrays. Prints events/s.
+//! `ATTUNE_BENCH_DIR=/dev/shm` puts the database on tmpfs (no fsync cost);
+//! `ATTUNE_BENCH_STORE=null` swaps in a store that accepts and forgets every event, which
+//! measures the HTTP layer alone (parsing, validation, group commit, responses).
 //! Traffic goes to 127.0.0.1 only, and the run is bounded by the event count.
 
 use std::sync::Arc;
 use std::time::Instant;
 
+use attune_core::catalog::{Item, User};
+use attune_core::event::Event;
 use attune_server::{serve, AppState, ServerConfig};
 use attune_store::sqlite::SqliteStore;
-use attune_store::Store;
+use attune_store::{AppCounts, Erasure, EventFilter, InsertStatus, Store};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
@@ -23,7 +28,14 @@ fn event(i: usize, conn: usize) -> String {
     let t = TYPES[i % TYPES.len()];
     let user = (i * 7919) % 50_000;
     let sku = (i * 104_729) % 20_000;
-    let sec = 10 + (i % 50);
+    // Events arrive roughly in time order (20 ms apart), as live traffic does.
+    let ms = i * 20;
+    let (h, m, sec, milli) = (
+        10 + ms / 3_600_000,
+        ms / 60_000 % 60,
+        ms / 1000 % 60,
+        ms % 1000,
+    );
     let props = match t {
         "dwell" => format!(
             r#""dwell_ms": {}, "scroll_depth": 0.{}"#,
@@ -36,9 +48,7 @@ fn event(i: usize, conn: usize) -> String {
         _ => r#""position": 3"#.to_string(),
     };
     format!(
-        r#"{{"event_id": "bench-{conn}-{i}", "type": "{t}", "user_id": "cust-{user}", "item_id": "SKU-{sku:05}", "timestamp": "2026-11-27T18:{:02}:{sec:02}.{:03}+01:00", "properties": {{{props}}}, "context": {{"session_id": "sess-{}", "device": "mobile", "page": "/p/SKU-{sku:05}"}}}}"#,
-        i % 60,
-        i % 1000,
+        r#"{{"event_id": "bench-{conn}-{i}", "type": "{t}", "user_id": "cust-{user}", "item_id": "SKU-{sku:05}", "timestamp": "2026-11-27T{h:02}:{m:02}:{sec:02}.{milli:03}+01:00", "properties": {{{props}}}, "context": {{"session_id": "sess-{}", "device": "mobile", "page": "/p/SKU-{sku:05}"}}}}"#,
         user * 3 + i / 40
     )
 }
@@ -86,6 +96,76 @@ async fn post(stream: &mut BufReader<TcpStream>, body: &str, ndjson: bool) -> (u
     (status, String::from_utf8(buf).unwrap())
 }
 
+/// Accepts every event and stores nothing: isolates the server's own cost.
+struct NullStore(SqliteStore);
+
+impl Store for NullStore {
+    fn backend(&self) -> &'static str {
+        "null"
+    }
+    fn ping(&self) -> attune_store::Result<()> {
+        Ok(())
+    }
+    fn create_app(&self, app: &str) -> attune_store::Result<()> {
+        self.0.create_app(app)
+    }
+    fn list_apps(&self) -> attune_store::Result<Vec<String>> {
+        self.0.list_apps()
+    }
+    fn insert_events(&self, _: &str, events: &[Event]) -> attune_store::Result<Vec<InsertStatus>> {
+        Ok(vec![InsertStatus::Accepted; events.len()])
+    }
+    fn scan_events(
+        &self,
+        app: &str,
+        f: &EventFilter,
+        visit: &mut dyn FnMut(Event) -> bool,
+    ) -> attune_store::Result<()> {
+        self.0.scan_events(app, f, visit)
+    }
+    fn upsert_items(&self, app: &str, items: &[Item]) -> attune_store::Result<()> {
+        self.0.upsert_items(app, items)
+    }
+    fn get_item(&self, app: &str, id: &str) -> attune_store::Result<Option<Item>> {
+        self.0.get_item(app, id)
+    }
+    fn delete_item(&self, app: &str, id: &str) -> attune_store::Result<bool> {
+        self.0.delete_item(app, id)
+    }
+    fn scan_items(
+        &self,
+        app: &str,
+        visit: &mut dyn FnMut(Item) -> bool,
+    ) -> attune_store::Result<()> {
+        self.0.scan_items(app, visit)
+    }
+    fn upsert_users(&self, app: &str, users: &[User]) -> attune_store::Result<()> {
+        self.0.upsert_users(app, users)
+    }
+    fn get_user(&self, app: &str, id: &str) -> attune_store::Result<Option<User>> {
+        self.0.get_user(app, id)
+    }
+    fn delete_user(&self, app: &str, id: &str) -> attune_store::Result<Erasure> {
+        self.0.delete_user(app, id)
+    }
+    fn scan_users(
+        &self,
+        app: &str,
+        visit: &mut dyn FnMut(User) -> bool,
+    ) -> attune_store::Result<()> {
+        self.0.scan_users(app, visit)
+    }
+    fn identify(&self, app: &str, anon: &str, user: &str) -> attune_store::Result<u64> {
+        self.0.identify(app, anon, user)
+    }
+    fn resolve_identity(&self, app: &str, anon: &str) -> attune_store::Result<Option<String>> {
+        self.0.resolve_identity(app, anon)
+    }
+    fn counts(&self, app: &str) -> attune_store::Result<AppCounts> {
+        self.0.counts(app)
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let arg = |i: usize, d: usize| args.get(i).and_then(|s| s.parse().ok()).unwrap_or(d);
@@ -102,7 +182,9 @@ fn main() {
             Some(d) => tempfile::tempdir_in(d).unwrap(),
             None => tempfile::tempdir().unwrap(),
         };
-        let store = Arc::new(SqliteStore::open(dir.path().join("attune.db")).unwrap());
+        let sqlite = SqliteStore::open(dir.path().join("attune.db")).unwrap();
+        let null = std::env::var("ATTUNE_BENCH_STORE").is_ok_and(|s| s == "null");
+        let store: Arc<dyn Store> = if null { Arc::new(NullStore(sqlite)) } else { Arc::new(sqlite) };
         let state = AppState::new(store.clone(), ServerConfig::default());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -139,11 +221,12 @@ fn main() {
             worst = worst.max(c.await.unwrap());
         }
         let secs = start.elapsed().as_secs_f64();
-        let stored = store.counts("default").unwrap().events;
+        let stored = if null { (per_conn * n_conns) as u64 } else { store.counts("default").unwrap().events };
         assert_eq!(stored as usize, per_conn * n_conns);
         println!(
-            "{stored} events in {secs:.2} s over {n_conns} connection(s), batches of {batch} ({}): {:.0} events/s, {:.1} MB/s, slowest batch {} ms",
+            "{stored} events in {secs:.2} s over {n_conns} connection(s), batches of {batch} ({}, {} store): {:.0} events/s, {:.1} MB/s, slowest batch {} ms",
             if ndjson { "NDJSON" } else { "JSON array" },
+            store.backend(),
             stored as f64 / secs,
             bytes as f64 / secs / 1e6,
             worst.as_millis()

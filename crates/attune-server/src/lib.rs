@@ -10,6 +10,25 @@
 //!   import and export.
 //! - [`problem`]: the one error-code table and the problem+json renderer.
 //!
+//! ```
+//! use std::sync::Arc;
+//! use attune_server::{router, AppState, ServerConfig};
+//! use axum::http::{Request, StatusCode};
+//! use tower::ServiceExt;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> anyhow::Result<()> {
+//! let dir = tempfile::tempdir()?;
+//! let store = Arc::new(attune_store::sqlite::SqliteStore::open(dir.path().join("attune.db"))?);
+//! let app = router(AppState::new(store, ServerConfig::default()));
+//! let event = r#"{"type": "view", "user_id": "cust-1042", "item_id": "SKU-2040"}"#;
+//! let req = Request::post("/v1/events").header("content-type", "application/json").body(axum::body::Body::from(event))?;
+//! let res = app.oneshot(req).await?;
+//! assert_eq!(res.status(), StatusCode::OK);
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! **API boundary:** every route is under `/v1` except `/health` and `/ready`; the app (tenant)
 //! is chosen by the `X-Attune-App` header (absent means `default`) and nothing of one app is
 //! visible from another.

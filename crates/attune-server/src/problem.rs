@@ -30,7 +30,7 @@ pub const APP_HEADER: &str = "x-attune-app";
 /// How many per-record errors a problem lists; the full count is in `error_count`.
 pub const MAX_LISTED_ERRORS: usize = 100;
 
-/// Every error the API can return. The table in [`ErrorCode::spec`] gives each its status and
+/// Every error the API can return. The table in `ErrorCode::spec` gives each its status and
 /// title; adding a variant without a row does not compile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
