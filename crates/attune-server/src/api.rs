@@ -123,7 +123,8 @@ fn prefixed(prefix: &str, key: &str) -> String {
 ///
 /// With `strict`, unknown top-level and `context` members are errors naming the member;
 /// otherwise they are ignored. `properties` is open: members other than the typed ones are kept
-/// as extras (bool, number or string). `null` is the same as an absent member.
+/// as extras (bool, number or string). `null` is the same as an absent member, everywhere
+/// (trackers commonly send `null` for "not set").
 pub fn event_from_json(v: &Value, strict: bool) -> Result<RawEvent, FieldError> {
     let obj = object("event", v)?;
     let mut raw = RawEvent::default();
@@ -161,6 +162,7 @@ fn decode_properties(v: &Value, raw: &mut RawEvent) -> Result<(), FieldError> {
             _ => {
                 let field = || prefixed("properties.", key);
                 let value = match val {
+                    Value::Null => continue,
                     Value::Bool(b) => PropValue::Bool(*b),
                     Value::Number(n) => PropValue::Number(
                         n.as_f64()
@@ -326,6 +328,7 @@ fn decode_attrs(field: &str, v: &Value, errors: &mut Errors) -> BTreeMap<String,
     };
     for (k, x) in obj {
         let value = match x {
+            Value::Null => continue,
             Value::Bool(b) => AttrValue::Bool(*b),
             Value::Number(n) => match n.as_f64() {
                 Some(f) => AttrValue::Number(f),
@@ -617,6 +620,112 @@ mod tests {
         assert_eq!(back["properties"]["gift"], true);
     }
 
+    /// A tiny deterministic generator (no extra dependency for one test).
+    struct Lcg(u64);
+
+    impl Lcg {
+        fn next(&mut self) -> u64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            self.0 >> 11
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+        fn float(&mut self) -> f64 {
+            match self.below(4) {
+                0 => self.below(1000) as f64,
+                1 => self.next() as f64 / (1u64 << 53) as f64,
+                2 => {
+                    let x = f64::from_bits(self.next() << 11);
+                    if x.is_finite() {
+                        x % 1e12
+                    } else {
+                        0.5
+                    }
+                }
+                _ => -(self.below(10_000) as f64) / 7.0,
+            }
+        }
+        fn id(&mut self) -> String {
+            let stems = ["SKU-", "cust-", "käse-", "書-", "a b", "x/y"];
+            format!(
+                "{}{}",
+                stems[self.below(stems.len() as u64) as usize],
+                self.below(100_000)
+            )
+        }
+    }
+
+    #[test]
+    fn random_events_survive_export_then_import() {
+        let mut rng = Lcg(7);
+        let rules = EventRules {
+            rating_min: -1e300,
+            rating_max: 1e300,
+            ..EventRules::default()
+        };
+        for _ in 0..2000 {
+            let mut raw = RawEvent {
+                event_id: Some(rng.id()),
+                event_type: Some(
+                    ["view", "click", "purchase", "add_to_cart", "impression"]
+                        [rng.below(5) as usize]
+                        .into(),
+                ),
+                item_id: Some(rng.id()),
+                ..RawEvent::default()
+            };
+            if rng.below(2) == 0 {
+                raw.user_id = Some(rng.id());
+            }
+            if raw.user_id.is_none() || rng.below(2) == 0 {
+                raw.anonymous_id = Some(rng.id());
+            }
+            let offset = (rng.below(26 * 4) as i64 - 12 * 4) * 900;
+            let micros = 1_700_000_000_000_000 + rng.below(50_000_000_000_000) as i64;
+            let ts = Timestamp {
+                utc_micros: micros,
+                offset_secs: offset as i32,
+            };
+            raw.timestamp = Some(ts.to_rfc3339());
+            if rng.below(2) == 0 {
+                raw.value = Some(rng.float());
+            }
+            let p = &mut raw.properties;
+            p.dwell_ms = (rng.below(2) == 0).then(|| rng.below(10_000_000) as f64);
+            p.scroll_depth = (rng.below(2) == 0).then(|| rng.below(1001) as f64 / 1000.0);
+            p.price = (rng.below(2) == 0).then(|| rng.float().abs());
+            p.quantity = (rng.below(2) == 0).then(|| 1.0 + rng.below(100) as f64);
+            p.rating = (rng.below(3) == 0).then(|| rng.float());
+            for k in 0..rng.below(3) {
+                let v = match rng.below(3) {
+                    0 => PropValue::Bool(rng.below(2) == 0),
+                    1 => PropValue::Number(rng.float()),
+                    _ => PropValue::Text(rng.id()),
+                };
+                p.extra.insert(format!("x{k}"), v);
+            }
+            if rng.below(2) == 0 {
+                raw.context.session_id = Some(rng.id());
+                raw.context.page = Some(format!("/p/{}", rng.id()));
+            }
+            let e = validate(raw, &rules, now(), || unreachable!()).unwrap();
+            let text = serde_json::to_string(&event_to_json(&e)).unwrap();
+            let back: Value = serde_json::from_str(&text).unwrap();
+            let e2 = validate(
+                event_from_json(&back, true).unwrap(),
+                &rules,
+                now(),
+                || unreachable!(),
+            )
+            .unwrap();
+            assert_eq!(e, e2, "{text}");
+        }
+    }
+
     #[test]
     fn awkward_floats_round_trip_bit_identical() {
         for x in [
@@ -686,10 +795,18 @@ mod tests {
     #[test]
     fn null_means_absent() {
         let v = json!({"type": "view", "user_id": "u", "item_id": "i", "value": null, "context": null,
-                       "properties": {"dwell_ms": null}});
+                       "properties": {"dwell_ms": null, "coupon": null}});
         let raw = event_from_json(&v, true).unwrap();
         assert_eq!(raw.value, None);
         assert_eq!(raw.properties.dwell_ms, None);
+        assert!(raw.properties.extra.is_empty());
+        let item = item_from_json(
+            Some("a"),
+            &json!({"attributes": {"brand": null}, "title": null}),
+            true,
+        )
+        .unwrap();
+        assert_eq!(item, Item::new("a"));
     }
 
     #[test]

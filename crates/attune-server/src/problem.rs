@@ -347,8 +347,9 @@ pub fn render(mut res: Response, path: &str) -> Response {
                 return res;
             }
             let code = ErrorCode::for_status(res.status());
-            let detail = match code {
-                ErrorCode::MethodNotAllowed => {
+            // StatusCode is a struct, so this match stays clear of ErrorCode wildcards.
+            let detail = match res.status() {
+                StatusCode::METHOD_NOT_ALLOWED => {
                     let allow = res
                         .headers()
                         .get(header::ALLOW)
@@ -356,12 +357,8 @@ pub fn render(mut res: Response, path: &str) -> Response {
                         .unwrap_or("");
                     format!("{path} does not accept this method; allowed: {allow}")
                 }
-                ErrorCode::NotFound => format!("no route for {path}"),
-                _ => res
-                    .status()
-                    .canonical_reason()
-                    .unwrap_or("error")
-                    .to_string(),
+                StatusCode::NOT_FOUND => format!("no route for {path}"),
+                other => other.canonical_reason().unwrap_or("error").to_string(),
             };
             Problem::new(code, detail)
         }
