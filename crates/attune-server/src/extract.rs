@@ -242,20 +242,28 @@ pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<
 }
 
 /// A 400 `invalid_json` for a parse error; `line_offset` shifts the line for NDJSON records.
-fn invalid_json(e: &serde_json::Error, line_offset: usize, what: &str) -> Problem {
+fn invalid_json(
+    e: &serde_json::Error,
+    line_offset: usize,
+    what: &str,
+    ndjson_hint: bool,
+) -> Problem {
     let line = e.line() + line_offset;
     let column = e.column();
-    let detail = match e.classify() {
-        serde_json::error::Category::Eof if line_offset == 0 && e.line() == 1 && column == 0 => {
-            format!("the body is empty; expected {what}")
-        }
-        _ => {
-            // serde_json's message ends with its own "at line L column C"; restate it with the
-            // line of the whole body.
-            let msg = e.to_string();
-            let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
-            format!("{msg} at line {line} column {column}")
-        }
+    let empty = e.is_eof() && line_offset == 0 && e.line() == 1 && column == 0;
+    let detail = if empty {
+        format!("the body is empty; expected {what}")
+    } else {
+        // serde_json's message ends with its own "at line L column C"; restate it with the
+        // line of the whole body.
+        let msg = e.to_string();
+        let msg = msg.split(" at line ").next().unwrap_or(&msg);
+        let hint = if ndjson_hint && msg.starts_with("trailing characters") {
+            "; to send one event per line, use Content-Type: application/x-ndjson"
+        } else {
+            ""
+        };
+        format!("{msg} at line {line} column {column}{hint}")
     };
     Problem::new(ErrorCode::InvalidJson, detail)
         .field("body")
@@ -286,7 +294,7 @@ pub fn parse_records(
     match format {
         BodyFormat::Json => {
             let v: Value =
-                serde_json::from_slice(bytes).map_err(|e| invalid_json(&e, 0, &expected))?;
+                serde_json::from_slice(bytes).map_err(|e| invalid_json(&e, 0, &expected, true))?;
             let records = match v {
                 Value::Array(a) => a,
                 v @ Value::Object(_) => vec![v],
@@ -318,7 +326,7 @@ pub fn parse_records(
                     continue;
                 }
                 let v: Value = serde_json::from_slice(line)
-                    .map_err(|e| invalid_json(&e, line_idx, &expected))?;
+                    .map_err(|e| invalid_json(&e, line_idx, &expected, false))?;
                 records.push(v);
             }
             Ok(records)
@@ -329,7 +337,8 @@ pub fn parse_records(
 /// Parse a body holding exactly one JSON object (PUT item/user, identify, create app).
 pub fn parse_object(bytes: &[u8], what: &str) -> Result<Value, Problem> {
     let expected = format!("one {what} object");
-    let v: Value = serde_json::from_slice(bytes).map_err(|e| invalid_json(&e, 0, &expected))?;
+    let v: Value =
+        serde_json::from_slice(bytes).map_err(|e| invalid_json(&e, 0, &expected, false))?;
     if v.is_object() {
         Ok(v)
     } else {

@@ -263,6 +263,34 @@ async fn malformed_json_is_400_with_line_and_column() {
 }
 
 #[tokio::test]
+async fn ndjson_sent_as_json_gets_a_hint() {
+    let t = seeded(Default::default()).await;
+    let c = t.default_app();
+    let lines: Vec<String> = session_events("cust-1", "s", "h")
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(Value::to_string)
+        .collect();
+    let body = lines.join("\n");
+    let r = rejected(&t, &c, async |c| {
+        c.request(Method::POST, "/v1/events", Some("application/json"), body)
+            .await
+    })
+    .await;
+    r.assert_problem(400, "invalid_json", Some("body"));
+    assert_eq!(r.body["line"], 2, "{}", r.text);
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("application/x-ndjson"),
+        "{}",
+        r.text
+    );
+}
+
+#[tokio::test]
 async fn malformed_ndjson_line_is_400_naming_the_line() {
     let t = seeded(Default::default()).await;
     let c = t.default_app();
