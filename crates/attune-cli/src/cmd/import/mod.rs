@@ -307,6 +307,21 @@ pub fn progress(len: Option<u64>, label: &str) -> ProgressBar {
     pb
 }
 
+/// A row-counting spinner on stderr when it is a terminal, for inputs read row by row
+/// (MovieLens); hidden otherwise.
+pub fn row_progress(label: &str) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()).with_style(
+        ProgressStyle::with_template("{msg:>10} {spinner} {human_pos} rows ({per_sec})")
+            .expect("valid template"),
+    );
+    pb.set_message(label.to_string());
+    pb.enable_steady_tick(Duration::from_millis(200));
+    pb
+}
+
 /// Prints invalid rows and warnings without tearing the progress bar.
 pub struct Reporter {
     pb: ProgressBar,

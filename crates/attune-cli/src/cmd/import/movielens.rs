@@ -26,7 +26,7 @@ use attune_core::catalog::{AttrValue, Item, User};
 use attune_core::event::RawEvent;
 use attune_core::time::Timestamp;
 
-use super::{progress, BatchWriter, Decoded, Record, Reporter, Validator};
+use super::{row_progress, BatchWriter, Decoded, Record, Reporter, Validator};
 use crate::cmd::apps::{ensure_app, open_store};
 use crate::config::Settings;
 
@@ -179,7 +179,8 @@ pub fn run(dir: &Path, app: &str, settings: &Settings) -> anyhow::Result<ExitCod
     let store = open_store(settings)?;
     ensure_app(&*store, app)?;
     let validator = Validator::new(settings);
-    let mut reporter = Reporter::new(progress(None, "movielens"));
+    let pb = row_progress("movielens");
+    let mut reporter = Reporter::new(pb.clone());
     let mut counts = [(0u64, 0u64); 3];
 
     let files: [(&mut AtomicFile, usize); 3] = [
@@ -190,7 +191,9 @@ pub fn run(dir: &Path, app: &str, settings: &Settings) -> anyhow::Result<ExitCod
     for (file, k) in files {
         let mut writer = BatchWriter::new(&*store, app, BATCH);
         let path = file.path.clone();
+        pb.set_message(path.rsplit('.').next().unwrap_or("rows").to_string());
         let mut accept = |line: u64, decoded: Decoded| -> anyhow::Result<()> {
+            pb.inc(1);
             match validator.finish(Record {
                 line,
                 decoded: Some(decoded),
