@@ -7,7 +7,7 @@ use attune_core::error::FieldError;
 use attune_core::event::check_id;
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequestParts, Path, Query};
-use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::header::{CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use serde_json::Value;
@@ -214,7 +214,19 @@ fn too_large(limit: usize) -> Problem {
 /// Read the whole body, at most `limit` bytes; over it, 413 naming `max_body_bytes`.
 ///
 /// A declared `Content-Length` over the limit is refused before reading anything.
+/// A compressed body (`Content-Encoding` other than `identity`) is refused with 415 naming the
+/// header rather than misread as malformed JSON.
 pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, Problem> {
+    if let Some(enc) = headers.get(CONTENT_ENCODING) {
+        if !enc.as_bytes().eq_ignore_ascii_case(b"identity") {
+            let enc = String::from_utf8_lossy(enc.as_bytes());
+            return Err(Problem::new(
+                ErrorCode::UnsupportedMediaType,
+                format!("Content-Encoding {enc:?} is not supported; send the body uncompressed"),
+            )
+            .field("Content-Encoding"));
+        }
+    }
     let declared = headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())

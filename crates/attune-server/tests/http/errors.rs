@@ -339,6 +339,22 @@ async fn wrong_content_type_is_415() {
     })
     .await;
     r.assert_problem(415, "unsupported_media_type", Some("Content-Type"));
+    // Compressed bodies are refused by name, not misread as bad JSON.
+    let req = axum::http::Request::post("/v1/events")
+        .header("content-type", "application/json")
+        .header("content-encoding", "gzip")
+        .body(Body::from(vec![0x1f, 0x8b, 8, 0]))
+        .unwrap();
+    let res = tower::ServiceExt::oneshot(t.router.clone(), req)
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let bytes = http_body_util::BodyExt::collect(res.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    let problem: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(problem["field"], "Content-Encoding");
     // Parameters and +json types are fine.
     let r = c
         .request(
