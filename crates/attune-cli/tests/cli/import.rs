@@ -67,16 +67,48 @@ pub const SHOP_MAP: [&str; 10] = [
 
 /// Import the whole shop fixture (catalog, users, both event files) into `app`.
 pub fn import_shop(env: &Attune, app: &str) {
+    import_shop_with(env, &[], app);
+}
+
+/// [`import_shop`] with extra environment variables (e.g. another store URL).
+pub fn import_shop_with(env: &Attune, vars: &[(&str, &str)], app: &str) {
     let items = testdata("shop/items.csv");
     let users = testdata("shop/users.csv");
     let csv = testdata("shop/events.csv");
     let jsonl = testdata("shop/events.jsonl");
-    env.ok(&["import", "items", items.to_str().unwrap(), "--app", app]);
-    env.ok(&["import", "users", users.to_str().unwrap(), "--app", app]);
+    ok_with(
+        env,
+        vars,
+        &["import", "items", items.to_str().unwrap(), "--app", app],
+    );
+    ok_with(
+        env,
+        vars,
+        &["import", "users", users.to_str().unwrap(), "--app", app],
+    );
     let mut args = vec!["import", "events", csv.to_str().unwrap(), "--app", app];
     args.extend(SHOP_MAP);
-    env.ok(&args);
-    env.ok(&["import", "events", jsonl.to_str().unwrap(), "--app", app]);
+    ok_with(env, vars, &args);
+    ok_with(
+        env,
+        vars,
+        &["import", "events", jsonl.to_str().unwrap(), "--app", app],
+    );
+}
+
+/// Run with extra environment variables and require success; returns stdout.
+pub fn ok_with(env: &Attune, vars: &[(&str, &str)], args: &[&str]) -> String {
+    let mut cmd = env.command(args);
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run attune");
+    assert!(
+        out.status.success(),
+        "attune {args:?} with {vars:?} failed: {}",
+        describe(&out)
+    );
+    stdout(&out)
 }
 
 #[test]
