@@ -145,6 +145,7 @@ CSV cells:
 
 JSON lines:
   One object per line in the HTTP API's format (what `attune export --format jsonl` writes).
+  Unknown members are errors while server.strict_fields is true (the default), as in the API.
 
 Validation:
   Every row is validated as the HTTP API validates it. Invalid rows are listed on stderr with their
@@ -154,7 +155,8 @@ Validation:
 Idempotence:
   Events are keyed by event_id, so importing a file again stores nothing twice. A row without an
   event_id gets the id \"row-<hash of the normalized row>\": re-importing the same file stays
-  idempotent, and two rows identical in every field are one event.
+  idempotent, and two rows identical in every field are one event. Items and users are
+  upserted: importing them again replaces the stored ones.
 
 Exit status:
   0 every row was imported; 1 some rows were invalid (the others were imported, or nothing with
