@@ -45,19 +45,19 @@
 //! order, so the same data and seed give bit-identical models for any number of threads.
 
 pub mod als;
-// pub mod bpr;
+pub mod bpr;
 pub mod ease;
 pub mod knn;
 pub mod linalg;
-// pub mod mf;
+pub mod mf;
 pub mod popularity;
 pub mod topk;
 
 pub use als::{AlsModel, AlsParams, AlsSolver, AlsTrainer, AlsValidParams};
-// pub use bpr::{BprModel, BprParams, BprValidParams};
+pub use bpr::{BprModel, BprParams, BprValidParams};
 pub use ease::{EaseModel, EaseParams, EaseValidParams};
 pub use knn::{ItemKnnModel, ItemKnnParams, ItemKnnValidParams, Weighting};
-// pub use mf::{BiasedMfModel, BiasedMfParams, BiasedMfValidParams};
+pub use mf::{BiasedMfModel, BiasedMfParams, BiasedMfValidParams, MfSolver};
 pub use popularity::{CategoryPopularity, Popularity, TrendingParams, TrendingValidParams};
 
 use crate::sparse::Csr;
@@ -259,8 +259,8 @@ mod tests {
         is::<ItemKnnModel>();
         is::<Popularity>();
         is::<CategoryPopularity>();
-        // is::<BprModel>();
-        // is::<BiasedMfModel>();
+        is::<BprModel>();
+        is::<BiasedMfModel>();
         is::<AlsValidParams>();
     }
 }
