@@ -22,7 +22,9 @@
 //! let store = Arc::new(attune_store::sqlite::SqliteStore::open(dir.path().join("attune.db"))?);
 //! let app = router(AppState::new(store, ServerConfig::default()));
 //! let event = r#"{"type": "view", "user_id": "cust-1042", "item_id": "SKU-2040"}"#;
-//! let req = Request::post("/v1/events").header("content-type", "application/json").body(axum::body::Body::from(event))?;
+//! let req = Request::post("/v1/events")
+//!     .header("content-type", "application/json")
+//!     .body(axum::body::Body::from(event))?;
 //! let res = app.oneshot(req).await?;
 //! assert_eq!(res.status(), StatusCode::OK);
 //! # Ok(())
@@ -34,11 +36,11 @@
 //! visible from another.
 //!
 //! **Invariants:** a 2xx answer to a write is sent only after the store returned `Ok` (which
-//! means committed durably); a 4xx answer has changed nothing, except `POST /v1/events?partial=true`
-//! which stores the valid events and lists the rejected ones. Store calls are blocking and run on
-//! tokio's blocking pool, never on the async workers; so does decoding a batch, which can take
-//! milliseconds. Event batches of concurrent requests are merged into shared transactions by one
-//! writer thread (group commit, `ingest.rs`).
+//! means committed durably); a 4xx answer has changed nothing. (`POST /v1/events?partial=true`
+//! answers 200: it stores the valid events and lists the rejected ones.) Store calls are blocking
+//! and run on tokio's blocking pool, never on the async workers; so does decoding a batch, which
+//! can take milliseconds. Event batches of concurrent requests are merged into shared
+//! transactions by one writer thread (group commit, `ingest.rs`).
 #![warn(missing_docs)]
 
 use std::collections::HashSet;
@@ -203,6 +205,8 @@ async fn log_and_render(req: Request, next: Next) -> Response {
         .unwrap_or(DEFAULT_APP)
         .to_string();
     let res = problem::render(next.run(req).await, &path);
-    tracing::debug!(%method, %path, %app, status = res.status().as_u16(), micros = start.elapsed().as_micros() as u64, "request");
+    let status = res.status().as_u16();
+    let micros = start.elapsed().as_micros() as u64;
+    tracing::debug!(%method, %path, %app, status, micros, "request");
     res
 }

@@ -2,11 +2,13 @@
 //!
 //! The body (JSON array, one object, or NDJSON) is parsed once; each event is decoded with
 //! [`event_from_json`] and validated with [`attune_core::event::validate`] independently, all
-//! inside one blocking task; the valid events then go to the group-commit writer (`ingest.rs`). Atomic by default: one invalid event
-//! fails the batch with 422 and nothing is stored. With `?partial=true` the valid events are
-//! stored and the rejected ones listed. The answer is sent only after `insert_events` returned
-//! `Ok`, i.e. after the batch is durably committed; duplicates (by `event_id`, in the app or
-//! earlier in the batch) are reported as such and stored once.
+//! inside one blocking task; the valid events then go to the group-commit writer (`ingest.rs`).
+//! Atomic by default: one invalid event fails the batch with 422 and nothing is stored. With
+//! `?partial=true` the valid events are stored and the rejected ones listed. A body that is not
+//! well-formed (including one bad NDJSON line) is a 400 either way: partial mode skips invalid
+//! events, not unreadable bytes. The answer is sent only after `insert_events` returned `Ok`,
+//! i.e. after the batch is durably committed; duplicates (by `event_id`, in the app or earlier
+//! in the batch) are reported as such and stored once.
 
 use attune_core::event::{validate, Event};
 use attune_core::time::Timestamp;
@@ -22,6 +24,7 @@ use crate::extract::{body_format, parse_records, read_body, App, BodyFormat, Par
 use crate::problem::{Problem, MAX_LISTED_ERRORS};
 use crate::{AppState, ServerConfig};
 
+/// The handler: extract, decode off the async workers, write through the group committer.
 pub(super) async fn ingest(
     State(state): State<AppState>,
     App(app): App,
