@@ -43,6 +43,9 @@
 //! Every randomized step draws from a `ChaCha8Rng` seeded by the parameters. Parallel loops
 //! either write disjoint outputs (one user per task) or reduce fixed-size chunks in a fixed
 //! order, so the same data and seed give bit-identical models for any number of threads.
+//! Hot `f32` kernels have a portable copy and an AVX2+FMA copy chosen at run time
+//! ([`linalg::has_avx2_fma`]); fused multiply-adds round differently, so machines with and
+//! without AVX2 agree to rounding, not to the bit.
 
 pub mod als;
 pub mod bpr;

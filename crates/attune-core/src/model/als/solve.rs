@@ -24,7 +24,9 @@
 
 use rayon::prelude::*;
 
-use crate::model::linalg::{axpy, axpy64, cholesky, cholesky_solve, dot, symv};
+use crate::model::linalg::{
+    axpy64, axpy_with, cholesky, cholesky_solve, dot_with, has_avx2_fma, symv_with, MulAdd, Plain,
+};
 use crate::sparse::Csr;
 
 /// `FᵀF + reg·I` for row-major factors `F` (`n x k`), in `f64` and as an `f32` copy for CG.
@@ -113,6 +115,7 @@ pub(crate) fn solve_side(
     solver: RowSolver,
     out: &mut [f32],
 ) {
+    let fast = has_avx2_fma();
     out.par_chunks_mut(k)
         .enumerate()
         .with_min_len(16)
@@ -122,7 +125,7 @@ pub(crate) fn solve_side(
                 let (cols, vals) = data.row(r);
                 match solver {
                     RowSolver::Cg(steps) => {
-                        cg_row(&g.g32, other, k, cols, vals, alpha, steps, x, s)
+                        cg_row(fast, &g.g32, other, k, cols, vals, alpha, steps, x, s)
                     }
                     RowSolver::Cholesky => cholesky_row(&g.g64, other, k, cols, vals, alpha, x, s),
                 }
@@ -130,12 +133,58 @@ pub(crate) fn solve_side(
         );
 }
 
+/// [`cg_row_with`] in the fastest form this CPU runs: the AVX2+FMA copy when available.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+pub(crate) fn cg_row(
+    fast: bool,
+    g: &[f32],
+    y: &[f32],
+    k: usize,
+    cols: &[u32],
+    vals: &[f32],
+    alpha: f32,
+    steps: usize,
+    x: &mut [f32],
+    s: &mut Scratch,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if fast {
+        // SAFETY: `fast` is only true when `has_avx2_fma()` reported both features.
+        unsafe { cg_row_avx2(g, y, k, cols, vals, alpha, steps, x, s) };
+        return;
+    }
+    let _ = fast;
+    cg_row_with::<Plain>(g, y, k, cols, vals, alpha, steps, x, s);
+}
+
+/// The CG kernel compiled for AVX2 with fused multiply-adds.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn cg_row_avx2(
+    g: &[f32],
+    y: &[f32],
+    k: usize,
+    cols: &[u32],
+    vals: &[f32],
+    alpha: f32,
+    steps: usize,
+    x: &mut [f32],
+    s: &mut Scratch,
+) {
+    cg_row_with::<crate::model::linalg::Fused>(g, y, k, cols, vals, alpha, steps, x, s);
+}
+
 /// A few conjugate-gradient steps on one row's system, starting from the current `x`
 /// (Takács, Pilászy and Tikk 2011; the same recurrences as the `implicit` library). The
 /// matrix is never formed: `A p = G p + Σ (c − 1)(y_i·p) y_i`.
 #[allow(clippy::too_many_arguments)]
-#[inline]
-pub(crate) fn cg_row(
+#[inline(always)]
+pub(crate) fn cg_row_with<M: MulAdd>(
     g: &[f32],
     y: &[f32],
     k: usize,
@@ -148,7 +197,7 @@ pub(crate) fn cg_row(
 ) {
     let Scratch { r, p, ap, .. } = s;
     // r = b − A x
-    symv(g, x, r);
+    symv_with::<M>(g, x, r);
     for v in r.iter_mut() {
         *v = -*v;
     }
@@ -158,31 +207,31 @@ pub(crate) fn cg_row(
         }
         let c = 1.0 + alpha * w;
         let yi = &y[i as usize * k..(i as usize + 1) * k];
-        axpy(c - (c - 1.0) * dot(yi, x), yi, r);
+        axpy_with::<M>(c - (c - 1.0) * dot_with::<M>(yi, x), yi, r);
     }
     p.copy_from_slice(r);
-    let mut rs_old = dot(r, r);
+    let mut rs_old = dot_with::<M>(r, r);
     if rs_old < 1e-20 {
         return;
     }
     for _ in 0..steps {
-        symv(g, p, ap);
+        symv_with::<M>(g, p, ap);
         for (&i, &w) in cols.iter().zip(vals) {
             if w <= 0.0 {
                 continue;
             }
             let c = 1.0 + alpha * w;
             let yi = &y[i as usize * k..(i as usize + 1) * k];
-            axpy((c - 1.0) * dot(yi, p), yi, ap);
+            axpy_with::<M>((c - 1.0) * dot_with::<M>(yi, p), yi, ap);
         }
-        let pap = dot(p, ap);
+        let pap = dot_with::<M>(p, ap);
         if pap <= 0.0 || !pap.is_finite() {
             break;
         }
         let a = rs_old / pap;
-        axpy(a, p, x);
-        axpy(-a, ap, r);
-        let rs_new = dot(r, r);
+        axpy_with::<M>(a, p, x);
+        axpy_with::<M>(-a, ap, r);
+        let rs_new = dot_with::<M>(r, r);
         if rs_new < 1e-20 {
             break;
         }
@@ -359,11 +408,14 @@ mod tests {
             let mut s = Scratch::new(k);
             let mut exact = vec![0f32; k];
             cholesky_row(&g.g64, &y, k, &cols, &vals, alpha, &mut exact, &mut s);
-            let mut approx = vec![0f32; k];
-            cg_row(&g.g32, &y, k, &cols, &vals, alpha, 3 * k, &mut approx, &mut s);
-            let scale = exact.iter().fold(1f32, |m, v| m.max(v.abs()));
-            for (a, e) in approx.iter().zip(&exact) {
-                prop_assert!((a - e).abs() <= 2e-3 * scale, "cg {:?} vs exact {:?}", approx, exact);
+            // Both the portable and (where the CPU has it) the AVX2+FMA kernel.
+            for fast in [false, has_avx2_fma()] {
+                let mut approx = vec![0f32; k];
+                cg_row(fast, &g.g32, &y, k, &cols, &vals, alpha, 3 * k, &mut approx, &mut s);
+                let scale = exact.iter().fold(1f32, |m, v| m.max(v.abs()));
+                for (a, e) in approx.iter().zip(&exact) {
+                    prop_assert!((a - e).abs() <= 2e-3 * scale, "cg ({}) {:?} vs exact {:?}", fast, approx, exact);
+                }
             }
         }
     }
