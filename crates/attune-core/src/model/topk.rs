@@ -14,15 +14,18 @@ fn better(a: (u32, f32), b: (u32, f32)) -> bool {
     a.1 > b.1 || (a.1 == b.1 && a.0 < b.0)
 }
 
-/// A min-heap (root = worst kept entry) stored in the caller's vector.
-struct Heap<'a> {
-    v: &'a mut Vec<(u32, f32)>,
-    k: usize,
+/// A min-heap (root = worst kept entry) stored in the caller's vector. The vector may be
+/// wrapped again later (the batched scorer keeps one per user across item blocks); call
+/// `finish` once at the end to sort it best first.
+pub(crate) struct Heap<'a> {
+    pub(crate) v: &'a mut Vec<(u32, f32)>,
+    pub(crate) k: usize,
 }
 
 impl Heap<'_> {
+    /// Offer one candidate (NaN must be filtered by the caller).
     #[inline(always)]
-    fn offer(&mut self, e: (u32, f32)) {
+    pub(crate) fn offer(&mut self, e: (u32, f32)) {
         if self.v.len() < self.k {
             self.v.push(e);
             let mut i = self.v.len() - 1;
@@ -57,7 +60,8 @@ impl Heap<'_> {
         }
     }
 
-    fn finish(self) {
+    /// Sort the kept entries best first.
+    pub(crate) fn finish(self) {
         self.v.sort_unstable_by(|a, b| {
             if better(*a, *b) {
                 std::cmp::Ordering::Less

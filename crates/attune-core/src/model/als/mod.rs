@@ -350,6 +350,22 @@ impl AlsModel {
         UserRepr::Dense(self.user_factors(u).to_vec())
     }
 
+    /// Top `k` items for each training user in `users`, excluding the items of that user's
+    /// row in `exclude` (usually the training matrix), via the cache-blocked batch scorer
+    /// ([`crate::model::batch`]). Lists come back in the order of `users`.
+    ///
+    /// # Panics
+    /// If a user index is out of range or `exclude` has fewer rows than the largest index.
+    pub fn recommend_batch(&self, users: &[u32], k: usize, exclude: &Csr) -> Vec<Vec<(u32, f32)>> {
+        let mut xs = Vec::with_capacity(users.len() * self.k);
+        for &u in users {
+            xs.extend_from_slice(self.user_factors(u));
+        }
+        crate::model::batch::top_k_dot_batch(&xs, &self.item_factors, None, self.k, k, |r| {
+            exclude.row(users[r] as usize).0
+        })
+    }
+
     /// Weighted squared loss plus regularization of these factors on `data` (the objective ALS
     /// minimizes; see the `solve` module docs for the formula), in `f64`.
     ///

@@ -125,6 +125,29 @@ fn recommends_from_the_users_taste_group() {
 }
 
 #[test]
+fn batch_recommendations_match_single_user_ranking() {
+    let data = taste_matrix(150, 700, 5, 12, 5);
+    let model = fit(&data, AlsParams::new(8).iterations(3));
+    let users: Vec<u32> = (0..150).rev().step_by(3).collect();
+    let batch = model.recommend_batch(&users, 10, &data);
+    let mut scores = vec![0f32; model.n_items()];
+    for (&u, got) in users.iter().zip(&batch) {
+        model.score_all_into(&model.user(u), &mut scores);
+        let want = top_k(&scores, 10, data.row(u as usize).0);
+        // Sums run in a different order: same items, scores equal to rounding.
+        let (gi, wi): (Vec<u32>, Vec<u32>) = (
+            got.iter().map(|e| e.0).collect(),
+            want.iter().map(|e| e.0).collect(),
+        );
+        let overlap = gi.iter().filter(|i| wi.contains(i)).count();
+        assert!(overlap >= 9, "user {u}: {gi:?} vs {wi:?}");
+        for (g, w) in got.iter().zip(&want) {
+            assert!((g.1 - w.1).abs() < 1e-4);
+        }
+    }
+}
+
+#[test]
 fn cg_and_cholesky_reach_close_losses() {
     let data = taste_matrix(200, 100, 4, 10, 21);
     let base = AlsParams::new(10).iterations(15).alpha(5.0).reg(0.5);
