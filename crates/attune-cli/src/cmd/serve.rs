@@ -1,10 +1,125 @@
-//! `attune serve` (to be written).
+//! `attune serve`: run the HTTP API until SIGINT or SIGTERM.
+//!
+//! The pieces (`open_configured_store`, `server_config`, `bind`, `serve_until_signal`) are shared
+//! with `attune demo` and `attune bench`, so every way of starting the API starts it the same
+//! way: same limits, same rules, same shutdown.
 
+use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use attune_server::{AppState, ServerConfig};
+use attune_store::Store;
 
 use crate::cli::ServeArgs;
 use crate::config::Settings;
 
-pub fn run(_args: ServeArgs, _settings: &Settings) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("attune serve is not implemented yet")
+pub fn run(args: ServeArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let bind = args.bind.unwrap_or_else(|| settings.server.bind.clone());
+    let store = open_configured_store(settings)?;
+    let runtime = runtime()?;
+    runtime.block_on(async {
+        let listener = bind_listener(&bind).await?;
+        serve_until_signal(listener, store, server_config(settings)).await
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Open the configured store. For the SQLite default the data directory is created first, so a
+/// fresh install needs no setup; an explicit `sqlite:PATH` gets its parent created too.
+pub fn open_configured_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
+    let url = settings.store_url();
+    if let Some(path) = sqlite_path(&url) {
+        if let Some(dir) = Path::new(path)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create data directory {}", dir.display()))?;
+        }
+    }
+    let store = attune_store::open(&url).with_context(|| format!("cannot open store {url}"))?;
+    Ok(Arc::from(store))
+}
+
+/// The file path of a SQLite store URL; `None` for PostgreSQL.
+fn sqlite_path(url: &str) -> Option<&str> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return None;
+    }
+    Some(
+        url.strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url),
+    )
+}
+
+/// The server's settings from the `[server]` and `[events]` sections.
+pub fn server_config(settings: &Settings) -> ServerConfig {
+    let s = &settings.server;
+    ServerConfig {
+        bind: s.bind.clone(),
+        max_body_bytes: s.max_body_bytes,
+        max_batch_events: s.max_batch_events,
+        max_batch_items: s.max_batch_items,
+        strict_fields: s.strict_fields,
+        event_rules: settings.event_rules(),
+    }
+}
+
+/// A multi-thread runtime: async workers for HTTP, tokio's blocking pool for store calls.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("attune-worker")
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// Bind `addr`, naming it in the error (the usual failure is a port already in use).
+pub async fn bind_listener(addr: &str) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))
+}
+
+/// Serve the API on `listener` until SIGINT (Ctrl-C) or SIGTERM; requests in flight finish
+/// before this returns.
+pub async fn serve_until_signal(
+    listener: tokio::net::TcpListener,
+    store: Arc<dyn Store>,
+    config: ServerConfig,
+) -> anyhow::Result<()> {
+    let addr = listener.local_addr()?;
+    // Registering the handlers before announcing the address means a signal sent by whoever
+    // waits for that line is never lost to the default (terminating) disposition.
+    let shutdown = shutdown_signal()?;
+    let state = tokio::task::spawn_blocking(move || AppState::new(store, config)).await?;
+    tracing::info!("listening on http://{addr}");
+    attune_server::serve(listener, state, shutdown).await
+}
+
+/// A future that completes on the first SIGINT or SIGTERM.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + Send + 'static> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+        let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+        Ok(async move {
+            let which = tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            };
+            tracing::info!("{which} received: finishing requests in flight, then stopping");
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+            tracing::info!("Ctrl-C received: finishing requests in flight, then stopping");
+        })
+    }
 }
