@@ -1,10 +1,340 @@
-//! `attune bench` (to be written).
+//! `attune bench ingest`: how many events per second the HTTP API stores durably.
+//!
+//! The real server (same router, same store code, same limits as `attune serve`) runs in this
+//! process on an ephemeral 127.0.0.1 port; `--concurrency` keep-alive HTTP/1.1 connections POST
+//! pre-serialized batches to it. Everything that is not the system under test happens before
+//! the clock starts: generating realistic events (attune-testkit, unique `event_id`s) and
+//! encoding them as JSON bodies. At the end the store must hold exactly `--events` events, so a
+//! fast but lossy run cannot pass.
+//!
+//! **Caveat, printed with every report:** the load generator shares the machine's cores with the
+//! server (and, for SQLite, with the database). The HTTP client work is small next to parsing,
+//! validating and committing, but the numbers are a lower bound of what a dedicated server
+//! would do.
 
+use std::io::Write as _;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use crate::cli::BenchCommand;
+use anyhow::Context as _;
+use attune_server::api::event_to_json;
+use attune_store::Store;
+use attune_testkit::SyntheticConfig;
+use http_body_util::{BodyExt as _, Full};
+use hyper::body::Bytes;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::serve;
+use crate::cli::{BenchCommand, BenchIngestArgs};
 use crate::config::Settings;
 
-pub fn run(_args: BenchCommand, _settings: &Settings) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("attune bench is not implemented yet")
+pub fn run(command: BenchCommand, settings: &Settings) -> anyhow::Result<ExitCode> {
+    match command {
+        BenchCommand::Ingest(args) => ingest(args, settings),
+    }
+}
+
+/// The result of one `bench ingest` run (also its `--json` form).
+#[derive(Debug, Serialize)]
+struct IngestReport {
+    /// `sqlite` or `postgres`.
+    backend: &'static str,
+    /// Where the events went (a temp file, or the `--store` URL).
+    store: String,
+    /// The app the run wrote to.
+    app: String,
+    events: usize,
+    batch: usize,
+    batches: usize,
+    concurrency: usize,
+    /// Cores the server and the load generator shared.
+    cores: usize,
+    wall_secs: f64,
+    events_per_sec: f64,
+    batches_per_sec: f64,
+    latency_p50_ms: f64,
+    latency_p99_ms: f64,
+    latency_max_ms: f64,
+    /// Events the store holds in `app` after the run (must equal `events`).
+    stored_events: u64,
+    /// Seconds spent generating and encoding the bodies (not timed).
+    prepare_secs: f64,
+    /// Bytes of JSON sent.
+    body_bytes: usize,
+    date: String,
+    note: &'static str,
+}
+
+const NOTE: &str = "server and load generator run in one process and share the cores";
+
+/// The part of an ingest answer the benchmark checks.
+#[derive(Deserialize)]
+struct IngestAnswer {
+    accepted: usize,
+    duplicates: usize,
+    rejected: usize,
+}
+
+fn ingest(args: BenchIngestArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(args.events > 0, "--events must be at least 1");
+    anyhow::ensure!(args.concurrency > 0, "--concurrency must be at least 1");
+    anyhow::ensure!(
+        (1..=settings.server.max_batch_events).contains(&args.batch),
+        "--batch must be between 1 and server.max_batch_events ({})",
+        settings.server.max_batch_events
+    );
+
+    // A fresh, uniquely named app: repeated runs against one PostgreSQL never collide.
+    let app = format!(
+        "bench-{}-{}",
+        chrono::Utc::now().format("%Y%m%d%H%M%S"),
+        std::process::id()
+    );
+    let (store, store_label, _tmp) = match &args.store {
+        Some(url) => {
+            let store =
+                attune_store::open(url).with_context(|| format!("cannot open store {url}"))?;
+            (Arc::<dyn Store>::from(store), url.clone(), None)
+        }
+        None => {
+            let dir = tempfile::Builder::new()
+                .prefix("attune-bench-")
+                .tempdir()
+                .context("cannot create a temporary directory")?;
+            let path = dir.path().join("attune.db");
+            let store = attune_store::sqlite::SqliteStore::open(&path)
+                .with_context(|| format!("cannot open store {}", path.display()))?;
+            (
+                Arc::new(store) as Arc<dyn Store>,
+                format!("sqlite:{} (temporary)", path.display()),
+                Some(dir),
+            )
+        }
+    };
+    store
+        .create_app(&app)
+        .with_context(|| format!("cannot create app {app}"))?;
+
+    let prep = Instant::now();
+    let bodies = bodies(args.events, args.batch);
+    let body_bytes = bodies.iter().map(Bytes::len).sum();
+    let prepare_secs = prep.elapsed().as_secs_f64();
+    eprintln!(
+        "prepared {} events in {} batches ({:.1} MB of JSON) in {prepare_secs:.1} s; sending over {} connections",
+        args.events,
+        bodies.len(),
+        body_bytes as f64 / 1e6,
+        args.concurrency
+    );
+
+    let runtime = serve::runtime()?;
+    let (wall, mut latencies) = runtime.block_on(drive(
+        store.clone(),
+        settings,
+        &app,
+        bodies,
+        args.concurrency,
+    ))?;
+
+    let stored = store.counts(&app)?.events;
+    latencies.sort_unstable();
+    let n_batches = latencies.len();
+    let wall_secs = wall.as_secs_f64();
+    let report = IngestReport {
+        backend: store.backend(),
+        store: store_label,
+        app,
+        events: args.events,
+        batch: args.batch,
+        batches: n_batches,
+        concurrency: args.concurrency,
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        wall_secs,
+        events_per_sec: args.events as f64 / wall_secs,
+        batches_per_sec: n_batches as f64 / wall_secs,
+        latency_p50_ms: percentile_ms(&latencies, 0.50),
+        latency_p99_ms: percentile_ms(&latencies, 0.99),
+        latency_max_ms: latencies.last().map_or(0.0, |d| d.as_secs_f64() * 1e3),
+        stored_events: stored,
+        prepare_secs,
+        body_bytes,
+        date: chrono::Utc::now().format("%Y-%m-%d").to_string(),
+        note: NOTE,
+    };
+    print_table(&report)?;
+    if let Some(path) = &args.json {
+        write_json(path, &report)?;
+    }
+    anyhow::ensure!(
+        stored == args.events as u64,
+        "verification failed: the store holds {stored} events in app {}, expected {}",
+        report.app,
+        args.events
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Realistic events (a synthetic shop's log: sessions, funnels, bots, double submits, each with
+/// a unique `event_id`) encoded as JSON array bodies of `batch` events.
+fn bodies(n_events: usize, batch: usize) -> Vec<Bytes> {
+    let config = SyntheticConfig {
+        n_users: (n_events / 50).clamp(100, 200_000),
+        n_items: (n_events / 200).clamp(100, 50_000),
+        n_events,
+        n_categories: 12,
+        seed: 7,
+        bot_users: if n_events >= 10_000 { 2 } else { 0 },
+        ..SyntheticConfig::default()
+    };
+    let events = attune_testkit::generate(&config).events;
+    assert_eq!(
+        events.len(),
+        n_events,
+        "the generator cuts the log to n_events"
+    );
+    events
+        .chunks(batch)
+        .map(|chunk| {
+            let array = Value::Array(chunk.iter().map(event_to_json).collect());
+            Bytes::from(serde_json::to_vec(&array).expect("JSON values always serialize"))
+        })
+        .collect()
+}
+
+/// Start the server, send every body over `concurrency` connections, stop the server.
+/// Returns the wall time of the sending phase and each batch's latency.
+async fn drive(
+    store: Arc<dyn Store>,
+    settings: &Settings,
+    app: &str,
+    bodies: Vec<Bytes>,
+    concurrency: usize,
+) -> anyhow::Result<(Duration, Vec<Duration>)> {
+    let listener = serve::bind_listener("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let config = serve::server_config(settings);
+    let state =
+        tokio::task::spawn_blocking(move || attune_server::AppState::new(store, config)).await?;
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(attune_server::serve(listener, state, async {
+        let _ = stop_rx.await;
+    }));
+
+    let bodies = Arc::new(bodies);
+    let next = Arc::new(AtomicUsize::new(0));
+    // Connect every client before the clock starts.
+    let mut senders = Vec::with_capacity(concurrency);
+    for _ in 0..concurrency {
+        let stream = tokio::net::TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        let (sender, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                .await
+                .context("HTTP handshake with the in-process server failed")?;
+        tokio::spawn(conn);
+        senders.push(sender);
+    }
+
+    let start = Instant::now();
+    let mut clients = Vec::with_capacity(concurrency);
+    for mut sender in senders {
+        let (bodies, next, app) = (bodies.clone(), next.clone(), app.to_string());
+        clients.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(body) = bodies.get(i) else { break };
+                let req = hyper::Request::post(format!("http://{addr}/v1/events"))
+                    .header(hyper::header::HOST, addr.to_string())
+                    .header(hyper::header::CONTENT_TYPE, "application/json")
+                    .header("x-attune-app", app.as_str())
+                    .body(Full::new(body.clone()))?;
+                let sent = Instant::now();
+                sender.ready().await?;
+                let res = sender.send_request(req).await?;
+                let status = res.status();
+                let bytes = res.into_body().collect().await?.to_bytes();
+                latencies.push(sent.elapsed());
+                anyhow::ensure!(
+                    status.is_success(),
+                    "batch {i} failed with {status}: {}",
+                    String::from_utf8_lossy(&bytes)
+                );
+                let answer: IngestAnswer =
+                    serde_json::from_slice(&bytes).context("unexpected ingest answer")?;
+                anyhow::ensure!(
+                    answer.duplicates == 0 && answer.rejected == 0,
+                    "batch {i}: {} accepted, {} duplicates, {} rejected (expected all accepted)",
+                    answer.accepted,
+                    answer.duplicates,
+                    answer.rejected
+                );
+            }
+            anyhow::Ok(latencies)
+        }));
+    }
+    let mut latencies = Vec::with_capacity(bodies.len());
+    for client in clients {
+        latencies.extend(client.await??);
+    }
+    let wall = start.elapsed();
+    let _ = stop_tx.send(());
+    server.await??;
+    Ok((wall, latencies))
+}
+
+fn percentile_ms(sorted: &[Duration], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    // Nearest rank.
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1].as_secs_f64() * 1e3
+}
+
+fn print_table(r: &IngestReport) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    let rows = [
+        ("store", format!("{} ({})", r.backend, r.store)),
+        ("app", r.app.clone()),
+        (
+            "events",
+            format!("{} in {} batches of {}", r.events, r.batches, r.batch),
+        ),
+        ("connections", r.concurrency.to_string()),
+        ("cores", format!("{} ({NOTE})", r.cores)),
+        ("wall time", format!("{:.2} s", r.wall_secs)),
+        ("events/s", format!("{:.0}", r.events_per_sec)),
+        ("batches/s", format!("{:.1}", r.batches_per_sec)),
+        ("batch latency p50", format!("{:.1} ms", r.latency_p50_ms)),
+        ("batch latency p99", format!("{:.1} ms", r.latency_p99_ms)),
+        ("batch latency max", format!("{:.1} ms", r.latency_max_ms)),
+        (
+            "verified",
+            format!(
+                "store holds {} events ({})",
+                r.stored_events,
+                if r.stored_events == r.events as u64 {
+                    "ok"
+                } else {
+                    "MISMATCH"
+                }
+            ),
+        ),
+    ];
+    writeln!(out, "Durable HTTP ingestion (POST /v1/events, JSON arrays)")?;
+    for (k, v) in rows {
+        writeln!(out, "  {k:<18} {v}")?;
+    }
+    out.flush()
+}
+
+fn write_json(path: &PathBuf, report: &IngestReport) -> anyhow::Result<()> {
+    let mut text = serde_json::to_string_pretty(report)?;
+    text.push('\n');
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
 }
