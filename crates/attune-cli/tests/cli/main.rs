@@ -2,10 +2,13 @@
 //! (`CARGO_BIN_EXE_attune`) against its own temporary data directory.
 
 mod common;
+mod server;
 
 mod apps;
 mod clean;
+mod crash;
 mod export;
 mod import;
 mod movielens;
 mod profile;
+mod serve;
