@@ -111,8 +111,11 @@ fn run(store: &dyn Store, time_ordered: bool) {
 
     let start = Instant::now();
     let mut accepted = 0;
+    let mut latencies = Vec::with_capacity(BATCHES);
     for batch in &batches {
+        let t = Instant::now();
         let statuses = store.insert_events(&app, batch).unwrap();
+        latencies.push(t.elapsed().as_secs_f64() * 1e3);
         accepted += statuses
             .iter()
             .filter(|s| **s == InsertStatus::Accepted)
@@ -129,6 +132,14 @@ fn run(store: &dyn Store, time_ordered: bool) {
         "{} ({ids}): {total} events in {BATCHES} batches of {BATCH}: {secs:.2} s, {:.0} events/s ({accepted} accepted)",
         store.backend(),
         total as f64 / secs
+    );
+    latencies.sort_by(f64::total_cmp);
+    let pct = |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize];
+    println!(
+        "  batch latency ms: p50 {:.1}, p99 {:.1}, max {:.1}",
+        pct(0.5),
+        pct(0.99),
+        pct(1.0)
     );
 
     // Redelivery of the same data: every event a duplicate.

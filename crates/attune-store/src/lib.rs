@@ -6,6 +6,16 @@
 //!
 //! **Invariant:** a call that returns `Ok` after writing has committed durably; a call that
 //! returns `Err` has changed nothing (each write is one transaction).
+//!
+//! Schema (both backends, versioned: `sqlite::SCHEMA_VERSION` in `PRAGMA user_version`,
+//! `postgres::SCHEMA_VERSION` in `attune_schema_version`; a database written by a newer attune
+//! is refused): `apps`, `events` (unique `(app, event_id)`, a never-reused `seq`, indexes on
+//! `(app, ts)`, `(app, user_id)`, `(app, anonymous_id)`, `(app, recommendation_id)`), `items`,
+//! `users`, `identities`. Free-form attributes and properties are JSON text; floats come back
+//! bit-identical. Ids compare bytewise in both backends, so scans order alike.
+//!
+//! Threads: every method blocks. `SqliteStore` may be called from any thread; `PgStore` (sync
+//! `postgres` client) must not be called on an async worker thread — use `spawn_blocking`.
 #![warn(missing_docs)]
 
 mod codec;
