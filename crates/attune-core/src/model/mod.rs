@@ -57,7 +57,7 @@ pub mod mf;
 pub mod popularity;
 pub mod topk;
 
-pub use als::{AlsModel, AlsParams, AlsSolver, AlsTrainer, AlsValidParams};
+pub use als::{AlsModel, AlsParams, AlsSolver, AlsTrainer, AlsValidParams, Confidence};
 pub use bpr::{BprModel, BprParams, BprValidParams};
 pub use ease::{EaseModel, EaseParams, EaseValidParams};
 pub use knn::{ItemKnnModel, ItemKnnParams, ItemKnnValidParams, Weighting};

@@ -13,11 +13,14 @@
 //!   over one side, so the loss never rises (a property test checks it); it is the reference
 //!   for CG and the solver of [`FoldIn`].
 //!
-//! **Confidence convention:** attune uses the paper's `c = 1 + alpha·w`. The `implicit` library
+//! **Confidence convention:** attune uses the paper's `c = 1 + alpha·w` ([`Confidence::Linear`]),
+//! or its log scaling `c = 1 + alpha·ln(1 + w/ε)` ([`Confidence::Log`]) for heavy repeat counts. The `implicit` library
 //! uses the stored value itself as `c` (`c = alpha·w` in its recent versions). On binary data
 //! (`w = 1`) attune's `alpha = a − 1` reproduces implicit's `alpha = a`.
 
 mod solve;
+
+use std::borrow::Cow;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -45,6 +48,38 @@ pub enum AlsSolver {
     Cholesky,
 }
 
+/// How an interaction weight `w` becomes a confidence `c` (Hu, Koren and Volinsky 2008, §4).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Confidence {
+    /// `c = 1 + alpha·w`.
+    Linear,
+    /// `c = 1 + alpha·ln(1 + w/ε)`: a hundred plays are not a hundred times one play.
+    Log {
+        /// Scale `ε > 0` of the weights.
+        epsilon: f32,
+    },
+}
+
+impl Confidence {
+    /// The weight the linear formula needs to give this confidence: `w` or `ln(1 + w/ε)`.
+    fn effective_weight(self, w: f32) -> f32 {
+        match self {
+            Confidence::Linear => w,
+            Confidence::Log { epsilon } => (w / epsilon).ln_1p(),
+        }
+    }
+
+    /// `data` with effective weights (borrowed unchanged for the linear form).
+    fn apply<'a>(self, data: &'a Csr) -> Cow<'a, Csr> {
+        match self {
+            Confidence::Linear => Cow::Borrowed(data),
+            Confidence::Log { .. } => {
+                Cow::Owned(data.map_values(|_, _, w| self.effective_weight(w)))
+            }
+        }
+    }
+}
+
 /// ALS hyperparameters (unchecked). Build with [`AlsParams::new`], then [`AlsParams::check`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlsParams {
@@ -54,6 +89,7 @@ pub struct AlsParams {
     iterations: usize,
     seed: u64,
     solver: AlsSolver,
+    confidence: Confidence,
 }
 
 /// Checked ALS hyperparameters: the only way to [`fit`](AlsValidParams::fit).
@@ -71,6 +107,7 @@ impl AlsParams {
             iterations: 15,
             seed: 0,
             solver: AlsSolver::Cg { steps: 3 },
+            confidence: Confidence::Linear,
         }
     }
 
@@ -104,6 +141,12 @@ impl AlsParams {
         self
     }
 
+    /// Weight-to-confidence mapping (default [`Confidence::Linear`]).
+    pub fn confidence(mut self, confidence: Confidence) -> Self {
+        self.confidence = confidence;
+        self
+    }
+
     /// Validate every field.
     pub fn check(self) -> Result<AlsValidParams, ParamError> {
         if self.factors == 0 || self.factors > MAX_FACTORS {
@@ -126,6 +169,9 @@ impl AlsParams {
         }
         if let AlsSolver::Cg { steps: 0 } = self.solver {
             return Err(ParamError::new("als", "cg_steps", 0, "must be at least 1"));
+        }
+        if let Confidence::Log { epsilon } = self.confidence {
+            check_positive_finite("als", "confidence.epsilon", epsilon)?;
         }
         Ok(AlsValidParams(self))
     }
@@ -162,6 +208,11 @@ impl AlsValidParams {
         self.0.solver
     }
 
+    /// Weight-to-confidence mapping.
+    pub fn confidence(&self) -> Confidence {
+        self.0.confidence
+    }
+
     /// Train on `data` (users x items, weights >= 0) for the configured iterations.
     pub fn fit(&self, data: &Csr) -> Result<AlsModel, FitError> {
         let mut t = self.trainer(data)?;
@@ -175,6 +226,7 @@ impl AlsValidParams {
     /// stopping and the loss tests.
     pub fn trainer<'a>(&self, data: &'a Csr) -> Result<AlsTrainer<'a>, FitError> {
         check_non_negative(data)?;
+        let data = self.confidence().apply(data);
         let k = self.factors();
         // Same initialization as `implicit`: uniform [0, 0.01), users then items.
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed());
@@ -187,8 +239,8 @@ impl AlsValidParams {
         let item_factors = init(data.n_cols());
         Ok(AlsTrainer {
             params: self.clone(),
-            data,
             data_t: data.transpose(),
+            data,
             user_factors,
             item_factors,
             iterations_done: 0,
@@ -200,7 +252,8 @@ impl AlsValidParams {
 #[derive(Debug)]
 pub struct AlsTrainer<'a> {
     params: AlsValidParams,
-    data: &'a Csr,
+    /// Training data with effective weights (see [`Confidence`]).
+    data: Cow<'a, Csr>,
     data_t: Csr,
     user_factors: Vec<f32>,
     item_factors: Vec<f32>,
@@ -225,7 +278,7 @@ impl AlsTrainer<'_> {
         let solver = self.row_solver();
         let gy = gram(&self.item_factors, k, reg);
         solve_side(
-            self.data,
+            &self.data,
             &self.item_factors,
             k,
             &gy,
@@ -255,7 +308,7 @@ impl AlsTrainer<'_> {
     pub fn loss(&self) -> f64 {
         let p = &self.params;
         solve::loss(
-            self.data,
+            &self.data,
             &self.user_factors,
             &self.item_factors,
             p.factors(),
@@ -273,6 +326,7 @@ impl AlsTrainer<'_> {
             self.user_factors,
             self.item_factors,
         )
+        .with_confidence(self.params.confidence())
     }
 }
 
@@ -282,6 +336,7 @@ pub struct AlsModel {
     k: usize,
     alpha: f32,
     reg: f32,
+    confidence: Confidence,
     user_factors: Vec<f32>,
     item_factors: Vec<f32>,
     /// `YᵀY + λI` in `f64`, kept for fold-in (k² doubles).
@@ -290,6 +345,8 @@ pub struct AlsModel {
 
 impl AlsModel {
     /// Adopt factors (for example read back from an artifact). `k` must divide both lengths.
+    /// The confidence mapping is [`Confidence::Linear`] unless set with
+    /// [`AlsModel::with_confidence`].
     ///
     /// # Panics
     /// If `k == 0` or a length is not a multiple of `k`.
@@ -309,15 +366,41 @@ impl AlsModel {
             k,
             alpha,
             reg,
+            confidence: Confidence::Linear,
             user_factors,
             item_factors,
             item_gram,
         }
     }
 
+    /// The same model with another weight-to-confidence mapping (used by fold-in and loss).
+    pub fn with_confidence(mut self, confidence: Confidence) -> Self {
+        self.confidence = confidence;
+        self
+    }
+
     /// Latent dimensions.
     pub fn factors(&self) -> usize {
         self.k
+    }
+
+    /// Top `k` most similar items to each of `items`, by cosine of item factors (the item
+    /// itself excluded): "more like this" for `attune similar`.
+    pub fn similar_items(&self, items: &[u32], k: usize) -> Vec<Vec<(u32, f32)>> {
+        let unit: Vec<f32> = self
+            .item_factors
+            .chunks_exact(self.k)
+            .flat_map(|y| {
+                let n = dot(y, y).sqrt();
+                y.iter().map(move |&v| if n > 0.0 { v / n } else { 0.0 })
+            })
+            .collect();
+        let mut queries = Vec::with_capacity(items.len() * self.k);
+        for &i in items {
+            queries.extend_from_slice(&unit[i as usize * self.k..(i as usize + 1) * self.k]);
+        }
+        let own: Vec<[u32; 1]> = items.iter().map(|&i| [i]).collect();
+        crate::model::batch::top_k_dot_batch(&queries, &unit, None, self.k, k, |r| &own[r][..])
     }
 
     /// Users seen in training.
@@ -378,7 +461,7 @@ impl AlsModel {
             "data shape must match the model"
         );
         solve::loss(
-            data,
+            &self.confidence.apply(data),
             &self.user_factors,
             &self.item_factors,
             self.k,
@@ -425,8 +508,10 @@ impl FoldIn for AlsModel {
     /// user half-step would give this user. A user with no known items gets zero factors.
     fn fold_in(&self, interactions: &[(u32, f32)]) -> UserRepr {
         let h = normalize_history(interactions, self.n_items());
-        let (cols, vals): (Vec<u32>, Vec<f32>) =
-            h.into_iter().map(|(i, w)| (i, w.max(0.0))).unzip();
+        let (cols, vals): (Vec<u32>, Vec<f32>) = h
+            .into_iter()
+            .map(|(i, w)| (i, self.confidence.effective_weight(w.max(0.0))))
+            .unzip();
         let mut x = vec![0f32; self.k];
         let mut s = Scratch::new(self.k);
         solve::cholesky_row(

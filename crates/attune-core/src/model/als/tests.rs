@@ -67,6 +67,60 @@ fn cg_steps_must_be_at_least_one() {
 }
 
 #[test]
+fn log_confidence_epsilon_must_be_positive() {
+    let err = AlsParams::new(8)
+        .confidence(Confidence::Log { epsilon: 0.0 })
+        .check()
+        .unwrap_err();
+    assert_eq!(err.field, "confidence.epsilon");
+}
+
+#[test]
+fn log_confidence_equals_linear_on_transformed_weights() {
+    let data = random_matrix(20, 15, 0.3, 9, 2);
+    let eps = 2.0f32;
+    let logged = data.map_values(|_, _, w| (w / eps).ln_1p());
+    let base = AlsParams::new(4).iterations(3).alpha(3.0).seed(5);
+    let a = fit(
+        &data,
+        base.clone().confidence(Confidence::Log { epsilon: eps }),
+    );
+    let b = fit(&logged, base);
+    assert_eq!(a.all_user_factors(), b.all_user_factors());
+    assert_eq!(a.loss(&data), b.loss(&logged));
+    assert_eq!(
+        a.fold_in(&[(1, 3.0)]),
+        b.fold_in(&[(1, (3.0f32 / eps).ln_1p())])
+    );
+}
+
+#[test]
+fn similar_items_are_the_nearest_by_cosine() {
+    let data = taste_matrix(200, 80, 4, 10, 6);
+    let model = fit(&data, AlsParams::new(8).iterations(5).alpha(5.0));
+    let got = model.similar_items(&[3, 10], 5);
+    for (&i, list) in [3u32, 10].iter().zip(&got) {
+        let yi = model.item_factors(i);
+        let mut all: Vec<(u32, f32)> = (0..80u32)
+            .filter(|&j| j != i)
+            .map(|j| {
+                let yj = model.item_factors(j);
+                (j, dot(yi, yj) / (dot(yi, yi).sqrt() * dot(yj, yj).sqrt()))
+            })
+            .collect();
+        all.sort_by(|a, b| b.1.total_cmp(&a.1));
+        assert_eq!(list.len(), 5);
+        assert!(list.iter().all(|e| e.0 != i));
+        assert!((list[0].1 - all[0].1).abs() < 1e-4 && (list[4].1 - all[4].1).abs() < 1e-4);
+        // Items of the same taste group are the most similar.
+        assert!(
+            list.iter().filter(|e| e.0 % 4 == i % 4).count() >= 4,
+            "{list:?}"
+        );
+    }
+}
+
+#[test]
 fn negative_weights_are_rejected() {
     let data = Csr::from_triplets(2, 2, [(0, 0, 1.0), (1, 1, -2.0)]).unwrap();
     let err = AlsParams::new(2).check().unwrap().fit(&data).unwrap_err();

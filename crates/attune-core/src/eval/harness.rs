@@ -1,0 +1,287 @@
+//! Full-ranking evaluation of a trained model on a held-out matrix.
+
+use rayon::prelude::*;
+
+use super::beyond::{average_popularity, catalog_coverage, novelty};
+use super::metrics::{
+    average_precision_at_k, hit_rate_at_k, mae, ndcg_at_k, precision_at_k, recall_at_k,
+    reciprocal_rank_at_k, rmse,
+};
+use crate::model::topk::top_k_into;
+use crate::model::Recommender;
+use crate::sparse::Csr;
+
+/// Mean ranking metrics over the evaluated users, plus beyond-accuracy metrics of their lists.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RankingReport {
+    /// List length.
+    pub k: usize,
+    /// Users evaluated: those with at least one held-out item.
+    pub users: usize,
+    /// Mean precision@k.
+    pub precision: f64,
+    /// Mean recall@k.
+    pub recall: f64,
+    /// Mean NDCG@k.
+    pub ndcg: f64,
+    /// MAP@k.
+    pub map: f64,
+    /// Share of users with a hit in the top k.
+    pub hit_rate: f64,
+    /// Mean reciprocal rank of the first hit within the top k.
+    pub mrr: f64,
+    /// Share of the catalog recommended to at least one evaluated user.
+    pub coverage: f64,
+    /// Mean self-information of recommended items (bits), popularity from the training matrix.
+    pub novelty: f64,
+    /// Mean training popularity of recommended items.
+    pub avg_popularity: f64,
+}
+
+struct PerUser {
+    precision: f64,
+    recall: f64,
+    ndcg: f64,
+    map: f64,
+    hit: f64,
+    rr: f64,
+    novelty: f64,
+    avg_pop: f64,
+    list: Vec<u32>,
+}
+
+/// Evaluate `model` on every user with held-out items in `test`: fold the user's training row
+/// in, score **all** items (no sampled negatives), rank the top `k` excluding training items, and
+/// compare with the held-out row.
+///
+/// Users are scored in parallel (per-thread score buffers) and averaged in user order, so the
+/// report is identical for any number of threads.
+///
+/// # Panics
+/// If `train` and `test` shapes differ or their item count differs from the model's.
+pub fn evaluate_ranking<M: Recommender + ?Sized>(
+    model: &M,
+    train: &Csr,
+    test: &Csr,
+    k: usize,
+) -> RankingReport {
+    assert_eq!(
+        (train.n_rows(), train.n_cols()),
+        (test.n_rows(), test.n_cols()),
+        "train and test shapes must match"
+    );
+    assert_eq!(
+        train.n_cols(),
+        model.n_items(),
+        "matrix items must match the model"
+    );
+    let popularity = train.col_nnz();
+    let n_users = train.n_rows();
+    let users: Vec<usize> = (0..test.n_rows())
+        .filter(|&u| test.row_nnz(u) > 0)
+        .collect();
+    let per_user: Vec<PerUser> = users
+        .par_iter()
+        .map_init(
+            || (vec![0f32; model.n_items()], Vec::new(), Vec::new()),
+            |(scores, top, hist), &u| {
+                let (cols, vals) = train.row(u);
+                hist.clear();
+                hist.extend(cols.iter().copied().zip(vals.iter().copied()));
+                let repr = model.fold_in(hist);
+                model.score_all_into(&repr, scores);
+                top_k_into(scores, k, cols, top);
+                let list: Vec<u32> = top.iter().map(|e| e.0).collect();
+                let relevant = test.row(u).0;
+                PerUser {
+                    precision: precision_at_k(&list, relevant, k),
+                    recall: recall_at_k(&list, relevant, k),
+                    ndcg: ndcg_at_k(&list, relevant, k),
+                    map: average_precision_at_k(&list, relevant, k),
+                    hit: hit_rate_at_k(&list, relevant, k),
+                    rr: reciprocal_rank_at_k(&list, relevant, k),
+                    novelty: novelty(&list, &popularity, n_users),
+                    avg_pop: average_popularity(&list, &popularity),
+                    list,
+                }
+            },
+        )
+        .collect();
+    let n = per_user.len();
+    let mean = |f: fn(&PerUser) -> f64| {
+        if n == 0 {
+            0.0
+        } else {
+            per_user.iter().map(f).sum::<f64>() / n as f64
+        }
+    };
+    RankingReport {
+        k,
+        users: n,
+        precision: mean(|p| p.precision),
+        recall: mean(|p| p.recall),
+        ndcg: mean(|p| p.ndcg),
+        map: mean(|p| p.map),
+        hit_rate: mean(|p| p.hit),
+        mrr: mean(|p| p.rr),
+        coverage: catalog_coverage(per_user.iter().map(|p| p.list.as_slice()), model.n_items()),
+        novelty: mean(|p| p.novelty),
+        avg_popularity: mean(|p| p.avg_pop),
+    }
+}
+
+/// Rating-prediction errors over a held-out set.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RatingReport {
+    /// Ratings compared.
+    pub n: usize,
+    /// Root mean squared error.
+    pub rmse: f64,
+    /// Mean absolute error.
+    pub mae: f64,
+}
+
+/// Compare `predict(user, item)` with every stored rating of `test`.
+pub fn evaluate_ratings(test: &Csr, predict: impl Fn(u32, u32) -> f32 + Sync) -> RatingReport {
+    let pairs: Vec<(f32, f32)> = (0..test.n_rows())
+        .into_par_iter()
+        .flat_map_iter(|u| {
+            let (cols, vals) = test.row(u);
+            cols.iter()
+                .zip(vals)
+                .map(move |(&i, &r)| (u as u32, i, r))
+                .collect::<Vec<_>>()
+        })
+        .map(|(u, i, r)| (predict(u, i), r))
+        .collect();
+    RatingReport {
+        n: pairs.len(),
+        rmse: rmse(&pairs),
+        mae: mae(&pairs),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eval::split::random_holdout;
+    use crate::model::testdata::taste_matrix;
+    use crate::model::{AlsParams, EaseParams, ItemKnnParams, Popularity};
+
+    #[test]
+    fn popularity_report_hand_computed() {
+        // Popularity from train: item 0: 3 users, item 1: 2, item 2: 1, item 3: 0.
+        let train = Csr::from_triplets(
+            3,
+            4,
+            [
+                (0, 0, 1.0),
+                (1, 0, 1.0),
+                (2, 0, 1.0),
+                (0, 1, 1.0),
+                (1, 1, 1.0),
+                (1, 2, 1.0),
+            ],
+        )
+        .unwrap();
+        let test = Csr::from_triplets(3, 4, [(0, 2, 1.0), (2, 3, 1.0)]).unwrap();
+        let model = Popularity::most_popular(&train);
+        let r = evaluate_ranking(&model, &train, &test, 1);
+        // User 0 (saw 0, 1) gets [2]: hit. User 2 (saw 0) gets [1]: miss. User 1 has no test.
+        assert_eq!(r.users, 2);
+        assert_eq!(
+            (r.precision, r.recall, r.hit_rate, r.mrr, r.ndcg, r.map),
+            (0.5, 0.5, 0.5, 0.5, 0.5, 0.5)
+        );
+        assert_eq!(r.coverage, 0.5);
+        assert_eq!(r.avg_popularity, 1.5);
+        // −log2(1/3) and −log2(2/3), averaged.
+        let want = (3f64.log2() + (3f64 / 2.0).log2()) / 2.0;
+        assert!((r.novelty - want).abs() < 1e-12);
+    }
+
+    #[test]
+    fn personalized_models_beat_popularity_on_taste_data() {
+        let full = taste_matrix(600, 240, 6, 20, 17);
+        let mut users = Vec::new();
+        let mut triplets = Vec::new();
+        for u in 0..full.n_rows() {
+            let (cols, vals) = full.row(u);
+            for (&i, &v) in cols.iter().zip(vals) {
+                users.push(u as u32);
+                triplets.push((u as u32, i, v));
+            }
+        }
+        let split = random_holdout(&users, 0.2, 1).unwrap();
+        let (train, test) = split
+            .to_csr(&triplets, full.n_rows(), full.n_cols())
+            .unwrap();
+        let pop = evaluate_ranking(&Popularity::most_popular(&train), &train, &test, 10);
+        let als_model = AlsParams::new(16)
+            .alpha(10.0)
+            .reg(1.0)
+            .iterations(10)
+            .seed(3)
+            .check()
+            .unwrap()
+            .fit(&train)
+            .unwrap();
+        let als = evaluate_ranking(&als_model, &train, &test, 10);
+        let ease = evaluate_ranking(
+            &EaseParams::default()
+                .reg(100.0)
+                .check()
+                .unwrap()
+                .fit(&train),
+            &train,
+            &test,
+            10,
+        );
+        let knn = evaluate_ranking(
+            &ItemKnnParams::default()
+                .neighbours(30)
+                .check()
+                .unwrap()
+                .fit(&train),
+            &train,
+            &test,
+            10,
+        );
+        // Measured (seed fixed): popularity NDCG@10 0.068, ALS 0.289, EASE 0.379, item-kNN 0.430.
+        for (name, r) in [("als", &als), ("ease", &ease), ("itemknn", &knn)] {
+            assert!(
+                r.ndcg > 3.0 * pop.ndcg,
+                "{name} ndcg {} vs popularity {}",
+                r.ndcg,
+                pop.ndcg
+            );
+            assert!(
+                r.recall > 3.0 * pop.recall,
+                "{name} recall {} vs popularity {}",
+                r.recall,
+                pop.recall
+            );
+            assert!(
+                r.coverage > pop.coverage,
+                "{name} coverage {} vs popularity {}",
+                r.coverage,
+                pop.coverage
+            );
+        }
+        assert_eq!(als.users, pop.users);
+    }
+
+    #[test]
+    fn rating_report_hand_computed() {
+        let test = Csr::from_triplets(2, 2, [(0, 0, 4.0), (1, 1, 2.0)]).unwrap();
+        let r = evaluate_ratings(&test, |u, _| if u == 0 { 3.0 } else { 2.0 });
+        assert_eq!(
+            r,
+            RatingReport {
+                n: 2,
+                rmse: 0.5f64.sqrt(),
+                mae: 0.5
+            }
+        );
+    }
+}

@@ -1,0 +1,341 @@
+//! Train/test splits of an interaction list.
+//!
+//! A split is a partition of **positions** in the caller's interaction list (`users[p]`,
+//! `items[p]`, `times[p]` describe interaction `p`), so it works for any column layout and can
+//! be reused for several models or value columns; [`Split::to_csr`] builds the two matrices.
+//! Both index lists are sorted ascending. Randomized splits draw from a `ChaCha8Rng` seeded by
+//! the caller and visit users in ascending order, so a seed fixes the split for good.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::model::ParamError;
+use crate::sparse::{Csr, CsrBuilder, SparseError};
+
+/// A partition of interaction positions into training and test parts.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Split {
+    /// Positions used for training, ascending.
+    pub train: Vec<usize>,
+    /// Positions held out, ascending.
+    pub test: Vec<usize>,
+}
+
+impl Split {
+    fn from_mask(is_test: &[bool]) -> Self {
+        let mut s = Split::default();
+        for (p, &t) in is_test.iter().enumerate() {
+            if t {
+                s.test.push(p);
+            } else {
+                s.train.push(p);
+            }
+        }
+        s
+    }
+
+    /// The train and test matrices (`n_users x n_items`, duplicates summed) of `triplets`
+    /// (`(user, item, value)` at each position).
+    pub fn to_csr(
+        &self,
+        triplets: &[(u32, u32, f32)],
+        n_users: usize,
+        n_items: usize,
+    ) -> Result<(Csr, Csr), SparseError> {
+        let build = |positions: &[usize]| {
+            let mut b = CsrBuilder::with_capacity(positions.len());
+            for &p in positions {
+                let (u, i, v) = triplets[p];
+                b.push(u, i, v)?;
+            }
+            b.build(n_users, n_items)
+        };
+        Ok((build(&self.train)?, build(&self.test)?))
+    }
+}
+
+fn check_fraction(field: &'static str, f: f64) -> Result<(), ParamError> {
+    if f.is_finite() && f > 0.0 && f < 1.0 {
+        Ok(())
+    } else {
+        Err(ParamError::new(
+            "split",
+            field,
+            f,
+            "must be strictly between 0 and 1",
+        ))
+    }
+}
+
+/// Positions grouped by key (ascending key), each group in input order: a counting sort.
+fn groups(keys: &[u32]) -> (Vec<usize>, Vec<usize>) {
+    let n_keys = keys.iter().map(|&k| k as usize + 1).max().unwrap_or(0);
+    let mut ptr = vec![0usize; n_keys + 1];
+    for &k in keys {
+        ptr[k as usize + 1] += 1;
+    }
+    for k in 0..n_keys {
+        ptr[k + 1] += ptr[k];
+    }
+    let mut next = ptr.clone();
+    let mut order = vec![0usize; keys.len()];
+    for (p, &k) in keys.iter().enumerate() {
+        order[next[k as usize]] = p;
+        next[k as usize] += 1;
+    }
+    (ptr, order)
+}
+
+fn shuffle<T>(rng: &mut ChaCha8Rng, v: &mut [T]) {
+    for i in (1..v.len()).rev() {
+        let j = rng.random_range(0..=i);
+        v.swap(i, j);
+    }
+}
+
+/// Per-user random holdout: each user with `n` interactions sends `round(test_fraction · n)`
+/// random ones to test, but always keeps at least one for training (a user with a single
+/// interaction stays entirely in training, since nothing could be recommended from nothing).
+pub fn random_holdout(users: &[u32], test_fraction: f64, seed: u64) -> Result<Split, ParamError> {
+    check_fraction("test_fraction", test_fraction)?;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let (ptr, mut order) = groups(users);
+    let mut is_test = vec![false; users.len()];
+    for u in 0..ptr.len().saturating_sub(1) {
+        let g = &mut order[ptr[u]..ptr[u + 1]];
+        let n = g.len();
+        let n_test = ((test_fraction * n as f64).round() as usize).min(n.saturating_sub(1));
+        shuffle(&mut rng, g);
+        for &p in &g[..n_test] {
+            is_test[p] = true;
+        }
+    }
+    Ok(Split::from_mask(&is_test))
+}
+
+/// Global temporal cut: everything strictly before `cut` trains, everything at or after it is
+/// tested (no information from the future leaks into training).
+pub fn temporal_cut(times: &[i64], cut: i64) -> Split {
+    let is_test: Vec<bool> = times.iter().map(|&t| t >= cut).collect();
+    Split::from_mask(&is_test)
+}
+
+/// The cut time that sends the latest `test_fraction` of interactions to test: the timestamp at
+/// sorted position `n − round(test_fraction · n)`. Interactions sharing that timestamp all go to
+/// test, so the test part can be slightly larger than asked. `None` for no interactions.
+pub fn temporal_cut_time(times: &[i64], test_fraction: f64) -> Result<Option<i64>, ParamError> {
+    check_fraction("test_fraction", test_fraction)?;
+    if times.is_empty() {
+        return Ok(None);
+    }
+    let mut sorted = times.to_vec();
+    sorted.sort_unstable();
+    let n = sorted.len();
+    let n_test = ((test_fraction * n as f64).round() as usize).clamp(1, n);
+    Ok(Some(sorted[n - n_test]))
+}
+
+/// Per-user leave-last-`n`-out: each user's `n` latest interactions (ties broken by position)
+/// go to test, keeping at least one for training.
+pub fn leave_last_n(users: &[u32], times: &[i64], n: usize) -> Result<Split, ParamError> {
+    if n == 0 {
+        return Err(ParamError::new("split", "n", 0, "must be at least 1"));
+    }
+    assert_eq!(users.len(), times.len(), "one time per interaction");
+    let (ptr, mut order) = groups(users);
+    let mut is_test = vec![false; users.len()];
+    for u in 0..ptr.len().saturating_sub(1) {
+        let g = &mut order[ptr[u]..ptr[u + 1]];
+        g.sort_by_key(|&p| (times[p], p));
+        let n_test = n.min(g.len().saturating_sub(1));
+        for &p in &g[g.len() - n_test..] {
+            is_test[p] = true;
+        }
+    }
+    Ok(Split::from_mask(&is_test))
+}
+
+/// Hold out whole groups: a random `test_fraction` of the distinct keys (users, for "new user"
+/// evaluation with fold-in; items, for cold-start items) sends all its interactions to test.
+/// The number of test keys is `round(test_fraction · distinct keys)`.
+pub fn group_holdout(keys: &[u32], test_fraction: f64, seed: u64) -> Result<Split, ParamError> {
+    check_fraction("test_fraction", test_fraction)?;
+    let (ptr, _) = groups(keys);
+    let mut present: Vec<u32> = (0..ptr.len().saturating_sub(1))
+        .filter(|&k| ptr[k + 1] > ptr[k])
+        .map(|k| k as u32)
+        .collect();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    shuffle(&mut rng, &mut present);
+    let n_test = (test_fraction * present.len() as f64).round() as usize;
+    let mut held = vec![false; ptr.len().saturating_sub(1)];
+    for &k in &present[..n_test] {
+        held[k as usize] = true;
+    }
+    let is_test: Vec<bool> = keys.iter().map(|&k| held[k as usize]).collect();
+    Ok(Split::from_mask(&is_test))
+}
+
+/// k-fold cross-validation over interactions: shuffle the positions with `seed`, cut them into
+/// `k` contiguous folds whose sizes differ by at most one (the first `n mod k` folds get one
+/// more, as in Surprise's `KFold`); fold `f` is the test part of split `f`.
+pub fn k_fold(n_interactions: usize, k: usize, seed: u64) -> Result<Vec<Split>, ParamError> {
+    if k < 2 || k > n_interactions {
+        return Err(ParamError::new(
+            "split",
+            "folds",
+            k,
+            "must be at least 2 and at most the number of interactions",
+        ));
+    }
+    let mut order: Vec<usize> = (0..n_interactions).collect();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    shuffle(&mut rng, &mut order);
+    let mut fold_of = vec![0usize; n_interactions];
+    let (base, extra) = (n_interactions / k, n_interactions % k);
+    let mut start = 0;
+    for f in 0..k {
+        let len = base + usize::from(f < extra);
+        for &p in &order[start..start + len] {
+            fold_of[p] = f;
+        }
+        start += len;
+    }
+    Ok((0..k)
+        .map(|f| {
+            let is_test: Vec<bool> = fold_of.iter().map(|&g| g == f).collect();
+            Split::from_mask(&is_test)
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn is_partition(s: &Split, n: usize) -> bool {
+        let mut all: Vec<usize> = s.train.iter().chain(&s.test).copied().collect();
+        all.sort_unstable();
+        all == (0..n).collect::<Vec<_>>()
+            && s.train.windows(2).all(|w| w[0] < w[1])
+            && s.test.windows(2).all(|w| w[0] < w[1])
+    }
+
+    #[test]
+    fn random_holdout_per_user_counts() {
+        // User 0: 10 interactions, user 1: 1, user 2: 3.
+        let mut users = vec![0u32; 10];
+        users.push(1);
+        users.extend([2, 2, 2]);
+        let s = random_holdout(&users, 0.2, 42).unwrap();
+        assert!(is_partition(&s, users.len()));
+        let count = |u: u32| s.test.iter().filter(|&&p| users[p] == u).count();
+        assert_eq!((count(0), count(1), count(2)), (2, 0, 1)); // round(0.6) = 1
+        assert_eq!(s, random_holdout(&users, 0.2, 42).unwrap());
+        assert_ne!(s, random_holdout(&users, 0.2, 43).unwrap());
+    }
+
+    #[test]
+    fn fractions_are_checked() {
+        for f in [0.0, 1.0, -0.1, f64::NAN] {
+            assert_eq!(
+                random_holdout(&[0], f, 1).unwrap_err().field,
+                "test_fraction"
+            );
+            assert_eq!(
+                group_holdout(&[0], f, 1).unwrap_err().field,
+                "test_fraction"
+            );
+            assert_eq!(
+                temporal_cut_time(&[0], f).unwrap_err().field,
+                "test_fraction"
+            );
+        }
+        assert_eq!(leave_last_n(&[0], &[0], 0).unwrap_err().field, "n");
+        assert_eq!(k_fold(10, 1, 0).unwrap_err().field, "folds");
+        assert_eq!(k_fold(3, 4, 0).unwrap_err().field, "folds");
+    }
+
+    #[test]
+    fn temporal_cut_hand_computed() {
+        let times = [5, 1, 9, 3, 9, 7];
+        assert_eq!(
+            temporal_cut(&times, 7),
+            Split {
+                train: vec![0, 1, 3],
+                test: vec![2, 4, 5]
+            }
+        );
+        // Latest third of 6 = 2 interactions: sorted [1,3,5,7,9,9], position 4 → cut 9.
+        assert_eq!(temporal_cut_time(&times, 1.0 / 3.0).unwrap(), Some(9));
+        assert_eq!(temporal_cut_time(&times, 0.5).unwrap(), Some(7));
+        assert_eq!(temporal_cut_time(&[], 0.5).unwrap(), None);
+    }
+
+    #[test]
+    fn leave_last_n_takes_latest_per_user() {
+        let users = [0, 0, 0, 1, 1, 2];
+        let times = [30, 10, 20, 5, 5, 1];
+        let s = leave_last_n(&users, &times, 1).unwrap();
+        // User 0: latest is position 0; user 1: tie at 5, later position 4; user 2 keeps its one.
+        assert_eq!(s.test, vec![0, 4]);
+        let s2 = leave_last_n(&users, &times, 5).unwrap();
+        assert_eq!(s2.test, vec![0, 2, 4]);
+    }
+
+    #[test]
+    fn group_holdout_moves_whole_users() {
+        let users = [0, 1, 2, 3, 0, 1, 2, 3, 7];
+        let s = group_holdout(&users, 0.4, 5).unwrap();
+        assert!(is_partition(&s, users.len()));
+        let held: std::collections::BTreeSet<u32> = s.test.iter().map(|&p| users[p]).collect();
+        assert_eq!(held.len(), 2); // round(0.4 · 5 distinct users)
+        for (p, &u) in users.iter().enumerate() {
+            assert_eq!(s.test.contains(&p), held.contains(&u));
+        }
+    }
+
+    #[test]
+    fn split_builds_matrices() {
+        let t = [(0, 0, 1.0), (0, 1, 1.0), (1, 1, 2.0)];
+        let s = Split {
+            train: vec![0, 2],
+            test: vec![1],
+        };
+        let (train, test) = s.to_csr(&t, 2, 2).unwrap();
+        assert_eq!(train.to_dense(), vec![1.0, 0.0, 0.0, 2.0]);
+        assert_eq!(test.to_dense(), vec![0.0, 1.0, 0.0, 0.0]);
+    }
+
+    proptest! {
+        #[test]
+        fn k_fold_partitions_with_balanced_folds(n in 2usize..200, k in 2usize..10, seed in 0u64..100) {
+            prop_assume!(k <= n);
+            let folds = k_fold(n, k, seed).unwrap();
+            prop_assert_eq!(folds.len(), k);
+            let mut seen = vec![0; n];
+            for f in &folds {
+                prop_assert!(is_partition(f, n));
+                prop_assert!(f.test.len() == n / k || f.test.len() == n / k + 1);
+                for &p in &f.test {
+                    seen[p] += 1;
+                }
+            }
+            prop_assert!(seen.iter().all(|&c| c == 1));
+        }
+
+        #[test]
+        fn holdouts_partition_and_keep_a_training_item(users in prop::collection::vec(0u32..12, 0..120), frac in 0.05f64..0.95, seed in 0u64..50) {
+            let times: Vec<i64> = (0..users.len() as i64).map(|t| (t * 7919) % 101).collect();
+            for s in [random_holdout(&users, frac, seed).unwrap(), leave_last_n(&users, &times, 2).unwrap()] {
+                prop_assert!(is_partition(&s, users.len()));
+                for u in 0..12u32 {
+                    let total = users.iter().filter(|&&x| x == u).count();
+                    let train = s.train.iter().filter(|&&p| users[p] == u).count();
+                    prop_assert!(total == 0 || train >= 1);
+                }
+            }
+        }
+    }
+}
