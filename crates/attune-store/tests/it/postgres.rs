@@ -37,6 +37,33 @@ impl Fixture {
     }
 }
 
+/// Remove the rows of the apps the test created (only its own apps; shared tables stay). A failed
+/// test keeps its data for inspection.
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let apps = crate::suite::take_created_apps();
+        if apps.is_empty() || std::thread::panicking() {
+            return;
+        }
+        delete_apps(&apps);
+    }
+}
+
+/// Delete every row of the named apps.
+fn delete_apps(apps: &[String]) {
+    let mut client = admin();
+    let mut tx = client.transaction().unwrap();
+    for table in ["events", "items", "users", "identities"] {
+        let sql = format!(
+            "DELETE FROM {table} WHERE app_id IN (SELECT id FROM apps WHERE name = ANY($1))"
+        );
+        tx.execute(&sql, &[&apps]).unwrap();
+    }
+    tx.execute("DELETE FROM apps WHERE name = ANY($1)", &[&apps])
+        .unwrap();
+    tx.commit().unwrap();
+}
+
 crate::store_suite!(Fixture::new());
 
 /// A private schema (dropped afterwards) and a URL whose connections use it.
@@ -162,7 +189,7 @@ fn usable_from_async_code() {
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(async {
+    let app = rt.block_on(async {
         let store: std::sync::Arc<dyn Store> = std::sync::Arc::new(connect(&url()));
         let app = crate::suite::unique_app("async");
         let (s, a) = (store.clone(), app.clone());
@@ -175,5 +202,7 @@ fn usable_from_async_code() {
         .unwrap();
         // The last reference is dropped on an async worker thread.
         drop(store);
+        app
     });
+    delete_apps(&[app]);
 }

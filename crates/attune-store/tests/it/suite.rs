@@ -31,9 +31,20 @@ pub fn unique_app(name: &str) -> String {
     )
 }
 
+thread_local! {
+    /// Apps created by the test running on this thread (each test has its own thread).
+    static CREATED: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The apps this thread's test created so far (for fixtures that clean up a shared database).
+pub fn take_created_apps() -> Vec<String> {
+    CREATED.with(|c| std::mem::take(&mut *c.borrow_mut()))
+}
+
 fn new_app(store: &dyn Store, name: &str) -> String {
     let app = unique_app(name);
     store.create_app(&app).unwrap();
+    CREATED.with(|c| c.borrow_mut().push(app.clone()));
     app
 }
 
