@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use crate::error::{FieldError, ValidationError};
-use crate::event::check_id;
+use crate::event::{check_id, check_text};
 
 /// A free-form attribute value on an item or user.
 #[derive(Debug, Clone, PartialEq)]
@@ -92,13 +92,19 @@ fn check_attrs(field: &str, attrs: &BTreeMap<String, AttrValue>, errors: &mut Ve
         if let Err(e) = check_id(&format!("{field}.{k}"), k, 128) {
             errors.push(e);
         }
-        if let AttrValue::Number(n) = v {
-            if !n.is_finite() {
+        match v {
+            AttrValue::Number(n) if !n.is_finite() => {
                 errors.push(FieldError::new(
                     format!("{field}.{k}"),
                     "must be a finite number",
                 ));
             }
+            AttrValue::Text(t) => {
+                if let Err(e) = check_text(&format!("{field}.{k}"), t, MAX_TEXT_LEN) {
+                    errors.push(e);
+                }
+            }
+            AttrValue::Number(_) | AttrValue::Bool(_) => {}
         }
     }
 }
@@ -120,13 +126,8 @@ impl Item {
             errors.push(e);
         }
         for (field, text) in [("title", &self.title), ("description", &self.description)] {
-            if let Some(t) = text {
-                if t.len() > MAX_TEXT_LEN {
-                    errors.push(FieldError::new(
-                        field,
-                        format!("must be at most {MAX_TEXT_LEN} bytes"),
-                    ));
-                }
+            if let Some(Err(e)) = text.as_deref().map(|t| check_text(field, t, MAX_TEXT_LEN)) {
+                errors.push(e);
             }
         }
         check_labels("categories", &self.categories, &mut errors);
@@ -180,9 +181,20 @@ mod tests {
         item.categories = vec!["books".into(), "".into()];
         item.attributes
             .insert("price".into(), AttrValue::Number(f64::NAN));
+        item.attributes
+            .insert("brand".into(), AttrValue::Text("Or\0bit".into()));
+        item.title = Some("Dune\0".into());
         let err = item.validate().unwrap_err();
         let fields: Vec<_> = err.errors.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(fields, vec!["categories[1]", "attributes.price"]);
+        assert_eq!(
+            fields,
+            vec![
+                "title",
+                "categories[1]",
+                "attributes.brand",
+                "attributes.price"
+            ]
+        );
     }
 
     #[test]

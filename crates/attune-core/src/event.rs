@@ -254,6 +254,25 @@ pub fn check_id(field: &str, value: &str, max_len: usize) -> Result<(), FieldErr
     Ok(())
 }
 
+/// Check free text (titles, pages, property strings): bounded, and no NUL character, which
+/// PostgreSQL cannot store in text and which no legitimate client sends. Newlines and tabs are
+/// fine here, unlike in ids.
+pub fn check_text(field: &str, value: &str, max_len: usize) -> Result<(), FieldError> {
+    if value.len() > max_len {
+        return Err(FieldError::new(
+            field,
+            format!("must be at most {max_len} bytes, got {}", value.len()),
+        ));
+    }
+    if value.contains('\0') {
+        return Err(FieldError::new(field, "must not contain NUL characters"));
+    }
+    Ok(())
+}
+
+/// Longest free-text value accepted in an event (page, device, string properties), bytes.
+pub const MAX_EVENT_TEXT_LEN: usize = 8 * 1024;
+
 fn non_negative_int(field: &str, v: f64, errors: &mut Vec<FieldError>) -> Option<u64> {
     if !v.is_finite() || v < 0.0 || v.fract() != 0.0 || v > 9.0e15 {
         errors.push(FieldError::new(
@@ -292,6 +311,17 @@ pub fn validate(
     check("context.recommendation_id", &raw.context.recommendation_id);
     check("context.experiment", &raw.context.experiment);
     check("context.variant", &raw.context.variant);
+    for (field, text) in [
+        ("context.device", &raw.context.device),
+        ("context.page", &raw.context.page),
+    ] {
+        if let Some(Err(e)) = text
+            .as_deref()
+            .map(|t| check_text(field, t, MAX_EVENT_TEXT_LEN))
+        {
+            errors.push(e);
+        }
+    }
 
     if raw.user_id.is_none() && raw.anonymous_id.is_none() {
         errors.push(FieldError::new(
@@ -435,6 +465,11 @@ pub fn validate(
         _ => {}
     }
     for (k, v) in &p.extra {
+        if let PropValue::Text(t) = v {
+            if let Err(e) = check_text(&format!("properties.{k}"), t, MAX_EVENT_TEXT_LEN) {
+                errors.push(e);
+            }
+        }
         if let PropValue::Number(n) = v {
             if !n.is_finite() {
                 errors.push(FieldError::new(
@@ -610,6 +645,17 @@ mod tests {
         assert_eq!(fields(raw.clone()), vec!["timestamp"]);
         raw.timestamp = Some("1970-01-01T00:00:00Z".into());
         assert_eq!(fields(raw), vec!["timestamp"]);
+    }
+
+    #[test]
+    fn free_text_rejects_nul_but_keeps_newlines() {
+        let mut raw = view();
+        raw.context.page = Some("/p/1\nsecond line".into());
+        raw.context.device = Some("mob\0ile".into());
+        raw.properties
+            .extra
+            .insert("note".into(), PropValue::Text("a\0b".into()));
+        assert_eq!(fields(raw), vec!["context.device", "properties.note"]);
     }
 
     #[test]
