@@ -5,7 +5,9 @@
 //! same store, every event of every batch that got a 2xx is stored exactly once, a batch whose
 //! answer was lost is stored completely or not at all (one transaction), and re-sending a batch
 //! reports duplicates instead of storing them twice. Runs on SQLite and on PostgreSQL (which
-//! must be running: `ATTUNE_TEST_POSTGRES_URL`, default `postgres://postgres@127.0.0.1:5432/test`).
+//! must be running: `ATTUNE_TEST_POSTGRES_URL`, default `postgres://postgres@127.0.0.1:5432/test`;
+//! the test works in a private schema, dropped when it passes). The app is still a fresh one
+//! created over the API, as a tenant would be.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -17,7 +19,7 @@ use attune_store::EventFilter;
 use serde_json::{json, Value};
 
 use crate::common::Attune;
-use crate::server::{postgres_url, unique_app, Client, Server};
+use crate::server::{unique_app, Client, PgSchema, Server};
 
 /// Events per batch.
 const BATCH: usize = 200;
@@ -71,7 +73,8 @@ fn kill9_loses_no_acknowledged_event_sqlite() {
 
 #[test]
 fn kill9_loses_no_acknowledged_event_postgres() {
-    kill9_durability(Some(&postgres_url()));
+    let schema = PgSchema::new("crash");
+    kill9_durability(Some(&schema.url));
 }
 
 fn kill9_durability(store_url: Option<&str>) {

@@ -21,6 +21,47 @@ pub fn postgres_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
 }
 
+/// A private PostgreSQL schema (on [`postgres_url`]) for one test, dropped when the test passes
+/// (kept for inspection when it fails), so test runs leave nothing behind in the shared database.
+pub struct PgSchema {
+    name: String,
+    /// A store URL whose connections use only this schema.
+    pub url: String,
+}
+
+impl PgSchema {
+    pub fn new(tag: &str) -> PgSchema {
+        let name = unique_app(tag).replace('-', "_");
+        admin()
+            .batch_execute(&format!("CREATE SCHEMA {name}"))
+            .unwrap_or_else(|e| panic!("cannot create schema {name}: {e}"));
+        let base = postgres_url();
+        let sep = if base.contains('?') { '&' } else { '?' };
+        PgSchema {
+            url: format!("{base}{sep}options=-csearch_path%3D{name}"),
+            name,
+        }
+    }
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = admin().batch_execute(&format!("DROP SCHEMA {} CASCADE", self.name));
+        }
+    }
+}
+
+fn admin() -> postgres::Client {
+    let url = postgres_url();
+    postgres::Client::connect(&url, postgres::NoTls).unwrap_or_else(|e| {
+        panic!(
+            "cannot use the PostgreSQL test server at {url}: {e}\nstart PostgreSQL (.ci/run does) or \
+             point ATTUNE_TEST_POSTGRES_URL at one; these tests never skip"
+        )
+    })
+}
+
 /// A name no other test run uses: apps on the shared PostgreSQL never collide.
 pub fn unique_app(prefix: &str) -> String {
     let nanos = std::time::SystemTime::now()
