@@ -166,6 +166,12 @@ fn ingest(args: BenchIngestArgs, settings: &Settings) -> anyhow::Result<ExitCode
         note: NOTE,
     };
     print_table(&report)?;
+    if args.store.is_some() {
+        eprintln!(
+            "note: the {} events stay in app {} of {}; use a scratch database or schema for repeated runs",
+            report.stored_events, report.app, report.store
+        );
+    }
     if let Some(path) = &args.json {
         write_json(path, &report)?;
     }
