@@ -294,13 +294,16 @@ proptest! {
         }
     }
 
-    /// CG (3 steps, warm-started) ends within a few percent of the exact solver's loss.
+    /// With as many CG steps as factors every solve is exact up to rounding, so whole CG and
+    /// Cholesky runs reach the same loss. (With the default 3 steps CG is an inexact method
+    /// whose gap depends on the data; `cg_and_cholesky_reach_close_losses` bounds it on
+    /// structured data.)
     #[test]
-    fn cg_loss_close_to_cholesky(seed in 0u64..200, k in 2usize..8) {
+    fn cg_with_k_steps_matches_cholesky(seed in 0u64..500, k in 1usize..8, alpha in 0.5f32..10.0) {
         let data = random_matrix(30, 20, 0.25, 3, seed);
-        let base = AlsParams::new(k).alpha(4.0).reg(0.3).seed(seed).iterations(12);
-        let cg = fit(&data, base.clone()).loss(&data);
+        let base = AlsParams::new(k).alpha(alpha).reg(0.3).seed(seed).iterations(8);
+        let cg = fit(&data, base.clone().solver(AlsSolver::Cg { steps: 2 * k })).loss(&data);
         let exact = fit(&data, base.solver(AlsSolver::Cholesky)).loss(&data);
-        prop_assert!(cg <= exact * 1.05, "cg {} vs exact {}", cg, exact);
+        prop_assert!((cg - exact).abs() <= 1e-2 * exact, "cg {} vs exact {}", cg, exact);
     }
 }
