@@ -71,13 +71,19 @@ pub fn dot_with<M: MulAdd>(a: &[f32], b: &[f32]) -> f32 {
     let (a, b) = (&a[..n], &b[..n]);
     let mut acc = [0f32; WIDE];
     let n_wide = n - n % WIDE;
-    for (x, y) in a[..n_wide].chunks_exact(WIDE).zip(b[..n_wide].chunks_exact(WIDE)) {
+    for (x, y) in a[..n_wide]
+        .chunks_exact(WIDE)
+        .zip(b[..n_wide].chunks_exact(WIDE))
+    {
         for l in 0..WIDE {
             acc[l] = M::madd(x[l], y[l], acc[l]);
         }
     }
     let n_lanes = n - n % LANES;
-    for (x, y) in a[n_wide..n_lanes].chunks_exact(LANES).zip(b[n_wide..n_lanes].chunks_exact(LANES)) {
+    for (x, y) in a[n_wide..n_lanes]
+        .chunks_exact(LANES)
+        .zip(b[n_wide..n_lanes].chunks_exact(LANES))
+    {
         for l in 0..LANES {
             acc[l] = M::madd(x[l], y[l], acc[l]);
         }
@@ -90,7 +96,8 @@ pub fn dot_with<M: MulAdd>(a: &[f32], b: &[f32]) -> f32 {
     for l in 0..LANES {
         lanes[l] = (acc[l] + acc[l + LANES]) + (acc[l + 2 * LANES] + acc[l + 3 * LANES]);
     }
-    let s = ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
+    let s = ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5]))
+        + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
     s + tail
 }
 
