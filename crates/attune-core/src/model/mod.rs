@@ -1,5 +1,5 @@
-//! Recommender algorithms: popularity and trending, item-kNN, implicit ALS, EASE, BPR and
-//! biased matrix factorization.
+//! Recommender algorithms: popularity and trending, item- and user-kNN, implicit ALS, EASE, BPR
+//! and biased matrix factorization.
 //!
 //! # Shape of every algorithm
 //! Parameters are a consuming builder (`AlsParams::new(64).alpha(40.0).seed(7)`) that must be
@@ -56,6 +56,7 @@ pub mod linalg;
 pub mod mf;
 pub mod popularity;
 pub mod topk;
+pub mod userknn;
 
 pub use als::{AlsModel, AlsParams, AlsSolver, AlsTrainer, AlsValidParams, Confidence};
 pub use bpr::{BprModel, BprParams, BprValidParams};
@@ -63,6 +64,7 @@ pub use ease::{EaseModel, EaseParams, EaseValidParams};
 pub use knn::{ItemKnnModel, ItemKnnParams, ItemKnnValidParams, Weighting};
 pub use mf::{BiasedMfModel, BiasedMfParams, BiasedMfValidParams, MfSolver};
 pub use popularity::{CategoryPopularity, Popularity, TrendingParams, TrendingValidParams};
+pub use userknn::{UserKnnModel, UserKnnParams, UserKnnValidParams};
 
 use crate::sparse::Csr;
 
@@ -261,6 +263,7 @@ mod tests {
         is::<AlsModel>();
         is::<EaseModel>();
         is::<ItemKnnModel>();
+        is::<UserKnnModel>();
         is::<Popularity>();
         is::<CategoryPopularity>();
         is::<BprModel>();

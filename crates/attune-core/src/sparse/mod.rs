@@ -32,7 +32,7 @@ mod weight;
 
 pub use csr::{Csr, CsrBuilder};
 pub use ids::Interner;
-pub use weight::{bm25_weight, tfidf_weight};
+pub use weight::{bm25_weight, tfidf_weight, TermScheme, TermWeighting};
 
 /// A matrix could not be built from the given entries.
 ///

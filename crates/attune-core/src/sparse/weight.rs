@@ -25,28 +25,83 @@ fn idf(m: &Csr) -> Vec<f32> {
 /// BM25-weighted copy of `m` (see the module docs). Typical `k1 = 100`, `b = 0.8` for
 /// interaction data (the `implicit` defaults), not the text-retrieval 1.2 / 0.75.
 pub fn bm25_weight(m: &Csr, k1: f32, b: f32) -> Csr {
-    let idf = idf(m);
-    let lengths = m.row_sums();
-    let mean = if lengths.is_empty() {
-        0.0
-    } else {
-        lengths.iter().sum::<f64>() / lengths.len() as f64
-    };
-    m.map_values(|r, c, w| {
-        let norm = if mean > 0.0 {
-            (1.0 - f64::from(b)) + f64::from(b) * lengths[r] / mean
+    TermWeighting::fit(m, TermScheme::Bm25 { k1, b }).apply(m)
+}
+
+/// Which term weighting to fit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum TermScheme {
+    /// BM25 with saturation `k1` and length normalization `b`.
+    Bm25 {
+        /// Term-frequency saturation.
+        k1: f32,
+        /// Length normalization in `[0, 1]`.
+        b: f32,
+    },
+    /// `sqrt(w) · idf`.
+    TfIdf,
+}
+
+/// Term weighting statistics fitted on a matrix (idf per column, mean row length), so that a
+/// row that was not in the matrix (a new user's history) can be weighted the same way.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TermWeighting {
+    scheme: TermScheme,
+    idf: Vec<f32>,
+    mean_len: f64,
+}
+
+impl TermWeighting {
+    /// Fit idf and mean length on `m` (rows are documents).
+    pub fn fit(m: &Csr, scheme: TermScheme) -> Self {
+        let lengths = m.row_sums();
+        let mean_len = if lengths.is_empty() {
+            0.0
         } else {
-            1.0
+            lengths.iter().sum::<f64>() / lengths.len() as f64
         };
-        let w = f64::from(w);
-        (w * (f64::from(k1) + 1.0) / (f64::from(k1) * norm + w) * f64::from(idf[c as usize])) as f32
-    })
+        Self {
+            scheme,
+            idf: idf(m),
+            mean_len,
+        }
+    }
+
+    /// The weight of value `w` in column `c` of a row whose values sum to `row_len`. Columns
+    /// unknown at fit time get idf 0.
+    pub fn weight(&self, c: u32, w: f32, row_len: f64) -> f32 {
+        let idf = f64::from(self.idf.get(c as usize).copied().unwrap_or(0.0));
+        match self.scheme {
+            TermScheme::Bm25 { k1, b } => {
+                let norm = if self.mean_len > 0.0 {
+                    (1.0 - f64::from(b)) + f64::from(b) * row_len / self.mean_len
+                } else {
+                    1.0
+                };
+                let w = f64::from(w);
+                (w * (f64::from(k1) + 1.0) / (f64::from(k1) * norm + w) * idf) as f32
+            }
+            TermScheme::TfIdf => (f64::from(w.max(0.0)).sqrt() * idf) as f32,
+        }
+    }
+
+    /// Weight one row given as parallel column and value slices, into `out`.
+    pub fn weight_row(&self, cols: &[u32], vals: &[f32], out: &mut Vec<f32>) {
+        let len: f64 = vals.iter().map(|&v| f64::from(v)).sum();
+        out.clear();
+        out.extend(cols.iter().zip(vals).map(|(&c, &w)| self.weight(c, w, len)));
+    }
+
+    /// A weighted copy of `m`.
+    pub fn apply(&self, m: &Csr) -> Csr {
+        let lengths = m.row_sums();
+        m.map_values(|r, c, w| self.weight(c, w, lengths[r]))
+    }
 }
 
 /// TF-IDF-weighted copy of `m` (see the module docs). Values must be non-negative.
 pub fn tfidf_weight(m: &Csr) -> Csr {
-    let idf = idf(m);
-    m.map_values(|_, c, w| w.max(0.0).sqrt() * idf[c as usize])
+    TermWeighting::fit(m, TermScheme::TfIdf).apply(m)
 }
 
 #[cfg(test)]
@@ -81,5 +136,21 @@ mod tests {
         let idf = 3f64.ln() - 2f64.ln();
         assert!((f64::from(w.data()[0]) - 2.0 * idf).abs() < 1e-6);
         assert!((f64::from(w.data()[1]) - 3.0 * idf).abs() < 1e-6);
+    }
+
+    #[test]
+    fn weighting_a_new_row_matches_weighting_it_inside_the_matrix() {
+        let m =
+            Csr::from_triplets(3, 3, [(0, 0, 1.0), (0, 1, 3.0), (1, 0, 2.0), (2, 2, 5.0)]).unwrap();
+        for scheme in [TermScheme::Bm25 { k1: 1.2, b: 0.75 }, TermScheme::TfIdf] {
+            let tw = TermWeighting::fit(&m, scheme);
+            let whole = tw.apply(&m);
+            let mut out = Vec::new();
+            for r in 0..3 {
+                let (cols, vals) = m.row(r);
+                tw.weight_row(cols, vals, &mut out);
+                assert_eq!(out, whole.row(r).1);
+            }
+        }
     }
 }
