@@ -38,6 +38,39 @@ pub struct RankingReport {
     pub avg_popularity: f64,
 }
 
+impl RankingReport {
+    /// Every metric with its conventional name (`ndcg@k` style names come from the caller's
+    /// `k`), in a fixed order, for tables and JSON.
+    pub fn metrics(&self) -> [(&'static str, f64); 9] {
+        [
+            ("precision", self.precision),
+            ("recall", self.recall),
+            ("ndcg", self.ndcg),
+            ("map", self.map),
+            ("hit_rate", self.hit_rate),
+            ("mrr", self.mrr),
+            ("coverage", self.coverage),
+            ("novelty", self.novelty),
+            ("avg_popularity", self.avg_popularity),
+        ]
+    }
+}
+
+/// Mean and sample standard deviation (`n − 1` denominator; 0 for fewer than two values), for
+/// reporting a metric over cross-validation folds.
+pub fn mean_std(values: &[f64]) -> (f64, f64) {
+    let n = values.len();
+    if n == 0 {
+        return (0.0, 0.0);
+    }
+    let mean = values.iter().sum::<f64>() / n as f64;
+    if n < 2 {
+        return (mean, 0.0);
+    }
+    let var = values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1) as f64;
+    (mean, var.sqrt())
+}
+
 struct PerUser {
     precision: f64,
     recall: f64,
@@ -269,6 +302,15 @@ mod tests {
             );
         }
         assert_eq!(als.users, pop.users);
+    }
+
+    #[test]
+    fn mean_std_hand_computed() {
+        assert_eq!(mean_std(&[]), (0.0, 0.0));
+        assert_eq!(mean_std(&[3.0]), (3.0, 0.0));
+        let (m, s) = mean_std(&[2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0]);
+        assert_eq!(m, 5.0);
+        assert!((s - (32.0f64 / 7.0).sqrt()).abs() < 1e-12);
     }
 
     #[test]

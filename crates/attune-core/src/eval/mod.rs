@@ -26,5 +26,5 @@ mod harness;
 pub mod metrics;
 pub mod split;
 
-pub use harness::{evaluate_ranking, evaluate_ratings, RankingReport, RatingReport};
+pub use harness::{evaluate_ranking, evaluate_ratings, mean_std, RankingReport, RatingReport};
 pub use split::Split;

@@ -129,25 +129,39 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     dot_with::<Plain>(a, b)
 }
 
-/// `a · b` for `f64` slices (EASE and the exact solves), 4 accumulators.
+/// `a · b` for `f64` slices (EASE and the exact solves), 16 accumulators (four AVX2 registers
+/// in the AVX2 copies, so four add chains are in flight).
 #[inline(always)]
 pub fn dot64(a: &[f64], b: &[f64]) -> f64 {
     debug_assert_eq!(a.len(), b.len());
+    const W: usize = 16;
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
-    let mut acc = [0f64; 4];
-    let (ac, ar) = a.split_at(n - n % 4);
-    let (bc, br) = b.split_at(n - n % 4);
-    for (x, y) in ac.chunks_exact(4).zip(bc.chunks_exact(4)) {
+    let mut acc = [0f64; W];
+    let n_wide = n - n % W;
+    for (x, y) in a[..n_wide].chunks_exact(W).zip(b[..n_wide].chunks_exact(W)) {
+        for l in 0..W {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    let n4 = n - n % 4;
+    for (x, y) in a[n_wide..n4]
+        .chunks_exact(4)
+        .zip(b[n_wide..n4].chunks_exact(4))
+    {
         for l in 0..4 {
             acc[l] += x[l] * y[l];
         }
     }
     let mut tail = 0f64;
-    for (x, y) in ar.iter().zip(br) {
+    for (x, y) in a[n4..].iter().zip(&b[n4..]) {
         tail += x * y;
     }
-    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
+    let mut lanes = [0f64; 4];
+    for l in 0..4 {
+        lanes[l] = (acc[l] + acc[l + 4]) + (acc[l + 8] + acc[l + 12]);
+    }
+    ((lanes[0] + lanes[2]) + (lanes[1] + lanes[3])) + tail
 }
 
 /// `y += alpha * x` (vectorizes as written: no reduction).
@@ -183,6 +197,8 @@ pub struct NotPositiveDefinite {
 /// On success the lower triangle holds `L`; the strict upper triangle is left untouched.
 ///
 /// Row-oriented (Cholesky–Crout): every inner product is between two contiguous row prefixes.
+/// Inlined so the AVX2 copies of its callers (the ALS exact solve) vectorize it too.
+#[inline(always)]
 pub fn cholesky(a: &mut [f64], n: usize) -> Result<(), NotPositiveDefinite> {
     debug_assert_eq!(a.len(), n * n);
     for i in 0..n {
@@ -203,6 +219,7 @@ pub fn cholesky(a: &mut [f64], n: usize) -> Result<(), NotPositiveDefinite> {
 }
 
 /// Solve `L Lᵀ x = b` in place given the factor from [`cholesky`].
+#[inline(always)]
 pub fn cholesky_solve(l: &[f64], n: usize, b: &mut [f64]) {
     // Forward: L z = b (row-oriented, contiguous row prefixes).
     for i in 0..n {
@@ -256,11 +273,16 @@ pub fn spd_inverse(a: &mut [f64], n: usize) -> Result<(), NotPositiveDefinite> {
         // Rows below: columns b0..b1, in parallel.
         let (top, below) = a.split_at_mut(b1 * n);
         let block = &top[b0 * n..b1 * n];
+        let fast = has_avx2_fma();
         below.par_chunks_mut(n).for_each(|row_i| {
-            for j in b0..b1 {
-                let row_j = &block[(j - b0) * n..(j - b0) * n + j + 1];
-                row_i[j] = (row_i[j] - dot64(&row_i[..j], &row_j[..j])) / row_j[j];
+            #[cfg(target_arch = "x86_64")]
+            if fast {
+                // SAFETY: `fast` is only true when the CPU has AVX2 and FMA.
+                unsafe { panel_row_avx2(row_i, block, b0, b1, n) };
+                return;
             }
+            let _ = fast;
+            panel_row(row_i, block, b0, b1, n);
         });
         b0 = b1;
     }
@@ -271,45 +293,12 @@ pub fn spd_inverse(a: &mut [f64], n: usize) -> Result<(), NotPositiveDefinite> {
         .into_par_iter()
         .map(|s| {
             let c0 = s * BLOCK;
-            let w = BLOCK.min(n - c0);
-            // x[i * w + t] = entry i of the solution for identity column c0 + t.
-            let mut x = vec![0f64; n * w];
-            for t in 0..w {
-                x[(c0 + t) * w + t] = 1.0;
+            #[cfg(target_arch = "x86_64")]
+            if has_avx2_fma() {
+                // SAFETY: only taken when the CPU has AVX2 and FMA.
+                return (c0, unsafe { solve_slab_avx2(l, n, c0) });
             }
-            // Forward L z = e, rows from c0 on.
-            let mut acc = vec![0f64; w];
-            for i in c0..n {
-                acc.copy_from_slice(&x[i * w..(i + 1) * w]);
-                let row = &l[i * n..i * n + i];
-                for (j, &lij) in row.iter().enumerate().skip(c0) {
-                    let xj = &x[j * w..(j + 1) * w];
-                    for t in 0..w {
-                        acc[t] -= lij * xj[t];
-                    }
-                }
-                let d = l[i * n + i];
-                for t in 0..w {
-                    x[i * w + t] = acc[t] / d;
-                }
-            }
-            // Backward Lᵀ x = z, axpy form over rows of L.
-            for i in (0..n).rev() {
-                let d = l[i * n + i];
-                let (head, tail) = x.split_at_mut(i * w);
-                let xi = &mut tail[..w];
-                for v in xi.iter_mut() {
-                    *v /= d;
-                }
-                let row = &l[i * n..i * n + i];
-                for (j, &lij) in row.iter().enumerate() {
-                    let xj = &mut head[j * w..(j + 1) * w];
-                    for t in 0..w {
-                        xj[t] -= lij * xi[t];
-                    }
-                }
-            }
-            (c0, x)
+            (c0, solve_slab(l, n, c0))
         })
         .collect();
     for (c0, x) in slabs {
@@ -319,6 +308,81 @@ pub fn spd_inverse(a: &mut [f64], n: usize) -> Result<(), NotPositiveDefinite> {
         }
     }
     Ok(())
+}
+
+/// Entries `b0..b1` of one row below the pivot block (phase 1 of [`spd_inverse`]).
+#[inline(always)]
+fn panel_row(row_i: &mut [f64], block: &[f64], b0: usize, b1: usize, n: usize) {
+    for j in b0..b1 {
+        let row_j = &block[(j - b0) * n..(j - b0) * n + j + 1];
+        row_i[j] = (row_i[j] - dot64(&row_i[..j], &row_j[..j])) / row_j[j];
+    }
+}
+
+/// [`panel_row`] compiled for AVX2.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn panel_row_avx2(row_i: &mut [f64], block: &[f64], b0: usize, b1: usize, n: usize) {
+    panel_row(row_i, block, b0, b1, n);
+}
+
+/// Columns `c0..c0 + BLOCK` of the inverse from the Cholesky factor `l` (phase 2 of
+/// [`spd_inverse`]), right-hand-side-major: `x[i * w + t]` is row `i` of column `c0 + t`.
+#[inline(always)]
+fn solve_slab(l: &[f64], n: usize, c0: usize) -> Vec<f64> {
+    let w = BLOCK.min(n - c0);
+    // x[i * w + t] = entry i of the solution for identity column c0 + t.
+    let mut x = vec![0f64; n * w];
+    for t in 0..w {
+        x[(c0 + t) * w + t] = 1.0;
+    }
+    // Forward L z = e, rows from c0 on.
+    let mut acc = vec![0f64; w];
+    for i in c0..n {
+        acc.copy_from_slice(&x[i * w..(i + 1) * w]);
+        let row = &l[i * n..i * n + i];
+        for j in c0..i {
+            let lij = row[j];
+            let xj = &x[j * w..(j + 1) * w];
+            for t in 0..w {
+                acc[t] -= lij * xj[t];
+            }
+        }
+        let d = l[i * n + i];
+        for t in 0..w {
+            x[i * w + t] = acc[t] / d;
+        }
+    }
+    // Backward Lᵀ x = z, axpy form over rows of L.
+    for i in (0..n).rev() {
+        let d = l[i * n + i];
+        let (head, tail) = x.split_at_mut(i * w);
+        let xi = &mut tail[..w];
+        for v in xi.iter_mut() {
+            *v /= d;
+        }
+        let row = &l[i * n..i * n + i];
+        for (j, &lij) in row.iter().enumerate() {
+            let xj = &mut head[j * w..(j + 1) * w];
+            for t in 0..w {
+                xj[t] -= lij * xi[t];
+            }
+        }
+    }
+    x
+}
+
+/// [`solve_slab`] compiled for AVX2.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn solve_slab_avx2(l: &[f64], n: usize, c0: usize) -> Vec<f64> {
+    solve_slab(l, n, c0)
 }
 
 #[cfg(test)]
@@ -412,6 +476,28 @@ pub(crate) mod tests {
         let mut bad = vec![1.0, 2.0, 2.0, 1.0];
         assert_eq!(cholesky(&mut bad, 2), Err(NotPositiveDefinite { row: 1 }));
         assert!(spd_inverse(&mut [1.0, 2.0, 2.0, 1.0], 2).is_err());
+    }
+
+    #[test]
+    fn f64_kernels_are_bit_identical_with_and_without_avx2() {
+        // No fused operations in f64 code: vectorizing keeps every element's order of
+        // operations, so models that use only these kernels agree across machines.
+        let n = BLOCK + 9;
+        let mut l = random_spd(n, 3);
+        cholesky(&mut l, n).unwrap();
+        #[cfg(target_arch = "x86_64")]
+        if has_avx2_fma() {
+            for c0 in [0, BLOCK] {
+                // SAFETY: guarded by the feature check above.
+                assert_eq!(solve_slab(&l, n, c0), unsafe { solve_slab_avx2(&l, n, c0) });
+            }
+            let (mut a, mut b) = (l.clone(), l.clone());
+            let block = l[..BLOCK * n].to_vec();
+            panel_row(&mut a[BLOCK * n..(BLOCK + 1) * n], &block, 0, BLOCK, n);
+            // SAFETY: guarded by the feature check above.
+            unsafe { panel_row_avx2(&mut b[BLOCK * n..(BLOCK + 1) * n], &block, 0, BLOCK, n) };
+            assert_eq!(a, b);
+        }
     }
 
     #[test]

@@ -40,21 +40,17 @@ pub(crate) struct Gram {
 const REDUCE_CHUNK: usize = 2048;
 
 pub(crate) fn gram(factors: &[f32], k: usize, reg: f32) -> Gram {
+    let fast = has_avx2_fma();
     let partials: Vec<Vec<f64>> = factors
         .par_chunks(REDUCE_CHUNK * k)
         .map(|chunk| {
-            let mut g = vec![0f64; k * k];
-            let mut row = vec![0f64; k];
-            for f in chunk.chunks_exact(k) {
-                for (r, &v) in row.iter_mut().zip(f) {
-                    *r = f64::from(v);
-                }
-                for a in 0..k {
-                    let s = row[a];
-                    axpy64(s, &row[..=a], &mut g[a * k..a * k + a + 1]);
-                }
+            #[cfg(target_arch = "x86_64")]
+            if fast {
+                // SAFETY: `fast` is only true when the CPU has AVX2 and FMA.
+                return unsafe { gram_chunk_avx2(chunk, k) };
             }
-            g
+            let _ = fast;
+            gram_chunk(chunk, k)
         })
         .collect();
     let mut g64 = vec![0f64; k * k];
@@ -71,6 +67,33 @@ pub(crate) fn gram(factors: &[f32], k: usize, reg: f32) -> Gram {
     }
     let g32 = g64.iter().map(|&v| v as f32).collect();
     Gram { g64, g32 }
+}
+
+/// Lower triangle of `FᵀF` for one chunk of rows, in `f64`.
+#[inline(always)]
+fn gram_chunk(chunk: &[f32], k: usize) -> Vec<f64> {
+    let mut g = vec![0f64; k * k];
+    let mut row = vec![0f64; k];
+    for f in chunk.chunks_exact(k) {
+        for (r, &v) in row.iter_mut().zip(f) {
+            *r = f64::from(v);
+        }
+        for a in 0..k {
+            let s = row[a];
+            axpy64(s, &row[..=a], &mut g[a * k..a * k + a + 1]);
+        }
+    }
+    g
+}
+
+/// [`gram_chunk`] compiled for AVX2.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn gram_chunk_avx2(chunk: &[f32], k: usize) -> Vec<f64> {
+    gram_chunk(chunk, k)
 }
 
 /// Per-task buffers: nothing is allocated per solved row.
@@ -243,10 +266,52 @@ pub(crate) fn cg_row_with<M: MulAdd>(
     }
 }
 
-/// The exact solve of one row's system by Cholesky, built and solved in `f64`.
+/// [`cholesky_row_with`] in the fastest form this CPU runs.
 #[allow(clippy::too_many_arguments)]
 #[inline]
 pub(crate) fn cholesky_row(
+    g: &[f64],
+    y: &[f32],
+    k: usize,
+    cols: &[u32],
+    vals: &[f32],
+    alpha: f32,
+    x: &mut [f32],
+    s: &mut Scratch,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2_fma() {
+        // SAFETY: only taken when the CPU has AVX2 and FMA.
+        unsafe { cholesky_row_avx2(g, y, k, cols, vals, alpha, x, s) };
+        return;
+    }
+    cholesky_row_with(g, y, k, cols, vals, alpha, x, s);
+}
+
+/// [`cholesky_row_with`] compiled for AVX2.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn cholesky_row_avx2(
+    g: &[f64],
+    y: &[f32],
+    k: usize,
+    cols: &[u32],
+    vals: &[f32],
+    alpha: f32,
+    x: &mut [f32],
+    s: &mut Scratch,
+) {
+    cholesky_row_with(g, y, k, cols, vals, alpha, x, s);
+}
+
+/// The exact solve of one row's system by Cholesky, built and solved in `f64`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn cholesky_row_with(
     g: &[f64],
     y: &[f32],
     k: usize,
@@ -374,6 +439,16 @@ mod tests {
         let got = loss(&data, &x, &y, k, 2.5, 0.3);
         let want = dense_loss(&data, &x, &y, k, 2.5, 0.3);
         assert!((got - want).abs() <= 1e-9 * want.abs(), "{got} vs {want}");
+    }
+
+    #[test]
+    fn gram_is_bit_identical_with_and_without_avx2() {
+        let f = random_factors(3000, 13, 4);
+        #[cfg(target_arch = "x86_64")]
+        if has_avx2_fma() {
+            // SAFETY: guarded by the feature check above.
+            assert_eq!(gram_chunk(&f, 13), unsafe { gram_chunk_avx2(&f, 13) });
+        }
     }
 
     #[test]
