@@ -7,7 +7,10 @@ use super::metrics::{
     average_precision_at_k, hit_rate_at_k, mae, ndcg_at_k, precision_at_k, recall_at_k,
     reciprocal_rank_at_k, rmse,
 };
-use crate::model::topk::top_k_into;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::model::topk::{top_k_into, top_k_of_into};
 use crate::model::Recommender;
 use crate::sparse::Csr;
 
@@ -83,6 +86,23 @@ struct PerUser {
     list: Vec<u32>,
 }
 
+/// Which items compete with the held-out ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Candidates {
+    /// Every item the user has not interacted with in training (the default, and the only
+    /// protocol whose numbers mean what they say).
+    All,
+    /// The held-out items plus `negatives` items drawn uniformly (without replacement) from
+    /// those the user has neither in training nor in test; seeded per user as `seed ^ user`.
+    /// Comparable only with papers that sample the same way; inflates every metric.
+    Sampled {
+        /// Sampled competitors per user.
+        negatives: usize,
+        /// Base seed.
+        seed: u64,
+    },
+}
+
 /// Evaluate `model` on every user with held-out items in `test`: fold the user's training row
 /// in, score **all** items (no sampled negatives), rank the top `k` excluding training items, and
 /// compare with the held-out row.
@@ -97,6 +117,17 @@ pub fn evaluate_ranking<M: Recommender + ?Sized>(
     train: &Csr,
     test: &Csr,
     k: usize,
+) -> RankingReport {
+    evaluate_ranking_with(model, train, test, k, Candidates::All)
+}
+
+/// [`evaluate_ranking`] with a choice of [`Candidates`].
+pub fn evaluate_ranking_with<M: Recommender + ?Sized>(
+    model: &M,
+    train: &Csr,
+    test: &Csr,
+    k: usize,
+    candidates: Candidates,
 ) -> RankingReport {
     assert_eq!(
         (train.n_rows(), train.n_cols()),
@@ -122,8 +153,24 @@ pub fn evaluate_ranking<M: Recommender + ?Sized>(
                 hist.clear();
                 hist.extend(cols.iter().copied().zip(vals.iter().copied()));
                 let repr = model.fold_in(hist);
-                model.score_all_into(&repr, scores);
-                top_k_into(scores, k, cols, top);
+                match candidates {
+                    Candidates::All => {
+                        model.score_all_into(&repr, scores);
+                        top_k_into(scores, k, cols, top);
+                    }
+                    Candidates::Sampled { negatives, seed } => {
+                        let pool = sample_candidates(
+                            model.n_items(),
+                            cols,
+                            test.row(u).0,
+                            negatives,
+                            seed ^ u as u64,
+                        );
+                        let mut s = vec![0f32; pool.len()];
+                        model.score_into(&repr, &pool, &mut s);
+                        top_k_of_into(&pool, &s, k, &[], top);
+                    }
+                }
                 let list: Vec<u32> = top.iter().map(|e| e.0).collect();
                 let relevant = test.row(u).0;
                 PerUser {
@@ -161,6 +208,38 @@ pub fn evaluate_ranking<M: Recommender + ?Sized>(
         novelty: mean(|p| p.novelty),
         avg_popularity: mean(|p| p.avg_pop),
     }
+}
+
+/// The held-out items plus up to `negatives` distinct uniform draws among the other items the
+/// user has not seen (rejection sampling; falls back to all of them when there are fewer).
+fn sample_candidates(
+    n_items: usize,
+    seen: &[u32],
+    held: &[u32],
+    negatives: usize,
+    seed: u64,
+) -> Vec<u32> {
+    let mut pool: Vec<u32> = held
+        .iter()
+        .copied()
+        .filter(|i| seen.binary_search(i).is_err())
+        .collect();
+    let is_free = |i: u32| seen.binary_search(&i).is_err() && held.binary_search(&i).is_err();
+    let free = (0..n_items as u32).filter(|&i| is_free(i)).count();
+    if free <= negatives {
+        pool.extend((0..n_items as u32).filter(|&i| is_free(i)));
+        return pool;
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut drawn = std::collections::BTreeSet::new();
+    while drawn.len() < negatives {
+        let i = rng.random_range(0..n_items as u32);
+        if is_free(i) {
+            drawn.insert(i);
+        }
+    }
+    pool.extend(drawn);
+    pool
 }
 
 /// Rating-prediction errors over a held-out set.
@@ -302,6 +381,46 @@ mod tests {
             );
         }
         assert_eq!(als.users, pop.users);
+    }
+
+    #[test]
+    fn sampled_candidates_rank_among_held_out_plus_negatives() {
+        let train = Csr::from_triplets(2, 50, [(0, 0, 1.0), (1, 1, 1.0)]).unwrap();
+        let test = Csr::from_triplets(2, 50, [(0, 7, 1.0), (1, 2, 1.0)]).unwrap();
+        // Scores rise with the item index: user 0's item 7 is beaten by all sampled items
+        // above 7; with 3 negatives it ranks somewhere in 4 candidates, never against all 49.
+        let model = Popularity::from_scores((0..50).map(|i| i as f32).collect());
+        let full = evaluate_ranking(&model, &train, &test, 1);
+        assert_eq!(full.hit_rate, 0.0);
+        let sampled = evaluate_ranking_with(
+            &model,
+            &train,
+            &test,
+            4,
+            Candidates::Sampled {
+                negatives: 3,
+                seed: 1,
+            },
+        );
+        assert_eq!(sampled.hit_rate, 1.0); // 4 candidates, top 4: always a hit
+        assert_eq!(
+            sampled,
+            evaluate_ranking_with(
+                &model,
+                &train,
+                &test,
+                4,
+                Candidates::Sampled {
+                    negatives: 3,
+                    seed: 1
+                }
+            )
+        );
+        let pool = sample_candidates(50, &[0], &[7], 3, 5);
+        assert_eq!(pool.len(), 4);
+        assert_eq!(pool[0], 7);
+        assert!(pool[1..].iter().all(|&i| i != 0 && i != 7));
+        assert_eq!(sample_candidates(3, &[0], &[1], 10, 5), vec![1, 2]);
     }
 
     #[test]

@@ -2,12 +2,13 @@
 //! full-ranking harness.
 //!
 //! - [`split`]: per-user random holdout, global temporal cut, per-user leave-last-n, whole users
-//!   or items held out, k-fold; each returns positions into the caller's interaction list.
+//!   or items held out (new users fold in the start of their history), k-fold; each returns
+//!   positions into the caller's interaction list.
 //! - [`metrics`]: precision, recall, NDCG, MAP, hit rate, MRR at `k`; RMSE and MAE. The exact
 //!   definitions (ideal DCG, the MAP normalization) are in that module's docs.
 //! - [`beyond`]: catalog coverage, intra-list diversity, novelty, average popularity.
 //! - [`evaluate_ranking`]: fold every test user in from their training row, rank all items,
-//!   average the metrics.
+//!   average the metrics ([`evaluate_ranking_with`] for sampled candidates, when asked).
 //!
 //! ```
 //! use attune_core::eval::{evaluate_ranking, split};
@@ -26,5 +27,8 @@ mod harness;
 pub mod metrics;
 pub mod split;
 
-pub use harness::{evaluate_ranking, evaluate_ratings, mean_std, RankingReport, RatingReport};
+pub use harness::{
+    evaluate_ranking, evaluate_ranking_with, evaluate_ratings, mean_std, Candidates, RankingReport,
+    RatingReport,
+};
 pub use split::Split;

@@ -176,6 +176,56 @@ pub fn group_holdout(keys: &[u32], test_fraction: f64, seed: u64) -> Result<Spli
     Ok(Split::from_mask(&is_test))
 }
 
+/// New-user evaluation: a random `user_fraction` of users is held out of training entirely;
+/// for each of them the earliest `fold_in_fraction` of their interactions (by time, ties by
+/// position; at least one when they have two or more) is the history the model folds in, and
+/// the rest is scored. Returns `(split, fold_in)`: `split.train` trains the model,
+/// `fold_in` are the held-out users' history positions, `split.test` their scored positions.
+/// Evaluate with the history matrix `train ∪ fold_in` and the test matrix.
+pub fn new_user_holdout(
+    users: &[u32],
+    times: &[i64],
+    user_fraction: f64,
+    fold_in_fraction: f64,
+    seed: u64,
+) -> Result<(Split, Vec<usize>), ParamError> {
+    check_fraction("user_fraction", user_fraction)?;
+    check_fraction("fold_in_fraction", fold_in_fraction)?;
+    assert_eq!(users.len(), times.len(), "one time per interaction");
+    let held = group_holdout(users, user_fraction, seed)?;
+    let mut by_user: Vec<usize> = held.test.clone();
+    by_user.sort_by_key(|&p| (users[p], times[p], p));
+    let mut fold_in = Vec::new();
+    let mut test = Vec::new();
+    let mut start = 0;
+    while start < by_user.len() {
+        let u = users[by_user[start]];
+        let end = start
+            + by_user[start..]
+                .iter()
+                .take_while(|&&p| users[p] == u)
+                .count();
+        let n = end - start;
+        let n_hist = if n >= 2 {
+            ((fold_in_fraction * n as f64).round() as usize).clamp(1, n - 1)
+        } else {
+            n
+        };
+        fold_in.extend_from_slice(&by_user[start..start + n_hist]);
+        test.extend_from_slice(&by_user[start + n_hist..end]);
+        start = end;
+    }
+    fold_in.sort_unstable();
+    test.sort_unstable();
+    Ok((
+        Split {
+            train: held.train,
+            test,
+        },
+        fold_in,
+    ))
+}
+
 /// k-fold cross-validation over interactions: shuffle the positions with `seed`, cut them into
 /// `k` contiguous folds whose sizes differ by at most one (the first `n mod k` folds get one
 /// more, as in Surprise's `KFold`); fold `f` is the test part of split `f`.
@@ -282,6 +332,47 @@ mod tests {
         assert_eq!(s.test, vec![0, 4]);
         let s2 = leave_last_n(&users, &times, 5).unwrap();
         assert_eq!(s2.test, vec![0, 2, 4]);
+    }
+
+    #[test]
+    fn new_user_holdout_folds_in_the_earliest_part() {
+        // Users 0..5 with 4 interactions each at times 40, 30, 20, 10 (latest first).
+        let users: Vec<u32> = (0..20).map(|p| p / 4).collect();
+        let times: Vec<i64> = (0..20).map(|p| 40 - 10 * (p % 4) as i64).collect();
+        let (split, fold_in) = new_user_holdout(&users, &times, 0.4, 0.5, 9).unwrap();
+        let held: std::collections::BTreeSet<u32> = fold_in.iter().map(|&p| users[p]).collect();
+        assert_eq!(held.len(), 2);
+        for &u in &held {
+            let hist: Vec<i64> = fold_in
+                .iter()
+                .filter(|&&p| users[p] == u)
+                .map(|&p| times[p])
+                .collect();
+            let test: Vec<i64> = split
+                .test
+                .iter()
+                .filter(|&&p| users[p] == u)
+                .map(|&p| times[p])
+                .collect();
+            assert_eq!((hist.len(), test.len()), (2, 2));
+            assert!(hist.iter().max() < test.iter().min());
+        }
+        assert!(split.train.iter().all(|&p| !held.contains(&users[p])));
+        let mut all: Vec<usize> = split
+            .train
+            .iter()
+            .chain(&split.test)
+            .chain(&fold_in)
+            .copied()
+            .collect();
+        all.sort_unstable();
+        assert_eq!(all, (0..20).collect::<Vec<_>>());
+        assert_eq!(
+            new_user_holdout(&users, &times, 0.4, 1.0, 9)
+                .unwrap_err()
+                .field,
+            "fold_in_fraction"
+        );
     }
 
     #[test]
