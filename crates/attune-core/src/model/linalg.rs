@@ -14,25 +14,38 @@ use rayon::prelude::*;
 const LANES: usize = 8;
 const WIDE: usize = 4 * LANES;
 
-/// How a multiply-add is computed inside the `f32` kernels.
+/// How the `f32` kernels compute: a multiply-add, a dot product and an axpy.
 ///
 /// The kernels are generic over it so one source compiles twice: [`Plain`] (`a·b + c`, portable,
-/// SSE2 on baseline x86-64) and [`Fused`] (`mul_add`, one FMA instruction) for the copies built
-/// with `#[target_feature(enable = "avx2,fma")]` and picked at run time
-/// ([`has_avx2_fma`]). Without the `fma` feature `mul_add` is a slow library call, so `Fused`
-/// must only be used inside such functions.
-pub trait MulAdd: Copy {
+/// SSE2 on baseline x86-64) and [`Fused`] (FMA instructions and explicit AVX2 dot/axpy) for the
+/// copies built with `#[target_feature(enable = "avx2,fma")]` and picked at run time
+/// ([`has_avx2_fma`]). Crate-private because `Fused` is only sound inside such functions.
+pub(crate) trait MulAdd: Copy {
     /// `a·b + c`.
     fn madd(a: f32, b: f32, c: f32) -> f32;
+
+    /// `a · b`.
+    #[inline(always)]
+    fn dot(a: &[f32], b: &[f32]) -> f32 {
+        dot_lanes::<Self>(a, b)
+    }
+
+    /// `y += alpha · x`.
+    #[inline(always)]
+    fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
+        for (yi, xi) in y.iter_mut().zip(x) {
+            *yi = Self::madd(alpha, *xi, *yi);
+        }
+    }
 }
 
 /// Separate multiply and add (portable).
 #[derive(Debug, Clone, Copy)]
-pub struct Plain;
+pub(crate) struct Plain;
 
-/// Fused multiply-add (only inside `fma`-enabled functions).
+/// Fused multiply-add and AVX2 intrinsics: only inside `avx2,fma` functions.
 #[derive(Debug, Clone, Copy)]
-pub struct Fused;
+pub(crate) struct Fused;
 
 impl MulAdd for Plain {
     #[inline(always)]
@@ -45,6 +58,72 @@ impl MulAdd for Fused {
     #[inline(always)]
     fn madd(a: f32, b: f32, c: f32) -> f32 {
         a.mul_add(b, c)
+    }
+
+    /// Four independent 8-wide FMA chains, then one horizontal sum.
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    fn dot(a: &[f32], b: &[f32]) -> f32 {
+        use std::arch::x86_64::*;
+        let n = a.len().min(b.len());
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        // SAFETY: loads stay below `n`, the length of both slices; `Fused` is only instantiated
+        // inside `#[target_feature(enable = "avx2,fma")]` functions called after
+        // `has_avx2_fma()`, so the instructions exist.
+        unsafe {
+            let mut acc = [_mm256_setzero_ps(); 4];
+            let mut i = 0;
+            while i + 32 <= n {
+                for (j, a_j) in acc.iter_mut().enumerate() {
+                    *a_j = _mm256_fmadd_ps(
+                        _mm256_loadu_ps(pa.add(i + 8 * j)),
+                        _mm256_loadu_ps(pb.add(i + 8 * j)),
+                        *a_j,
+                    );
+                }
+                i += 32;
+            }
+            while i + 8 <= n {
+                acc[0] = _mm256_fmadd_ps(
+                    _mm256_loadu_ps(pa.add(i)),
+                    _mm256_loadu_ps(pb.add(i)),
+                    acc[0],
+                );
+                i += 8;
+            }
+            let v = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
+            let q = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+            let q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+            let q = _mm_add_ss(q, _mm_shuffle_ps(q, q, 1));
+            let mut r = _mm_cvtss_f32(q);
+            while i < n {
+                r = (*pa.add(i)).mul_add(*pb.add(i), r);
+                i += 1;
+            }
+            r
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
+        use std::arch::x86_64::*;
+        let n = x.len().min(y.len());
+        let (px, py) = (x.as_ptr(), y.as_mut_ptr());
+        // SAFETY: as in `dot`: every access is below `n`, and the CPU has AVX2 and FMA.
+        unsafe {
+            let av = _mm256_set1_ps(alpha);
+            let mut i = 0;
+            while i + 8 <= n {
+                let r = _mm256_fmadd_ps(av, _mm256_loadu_ps(px.add(i)), _mm256_loadu_ps(py.add(i)));
+                _mm256_storeu_ps(py.add(i), r);
+                i += 8;
+            }
+            while i < n {
+                *py.add(i) = alpha.mul_add(*px.add(i), *py.add(i));
+                i += 1;
+            }
+        }
     }
 }
 
@@ -66,7 +145,7 @@ pub fn has_avx2_fma() -> bool {
 /// cycles, every step). Lengths that are not a multiple of 32 finish with 8-wide then scalar
 /// steps.
 #[inline(always)]
-pub fn dot_with<M: MulAdd>(a: &[f32], b: &[f32]) -> f32 {
+pub(crate) fn dot_lanes<M: MulAdd>(a: &[f32], b: &[f32]) -> f32 {
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
     let mut acc = [0f32; WIDE];
@@ -101,12 +180,16 @@ pub fn dot_with<M: MulAdd>(a: &[f32], b: &[f32]) -> f32 {
     s + tail
 }
 
-/// `y += alpha · x`, generic over [`MulAdd`].
+/// `a · b` with the kernel set `M`.
 #[inline(always)]
-pub fn axpy_with<M: MulAdd>(alpha: f32, x: &[f32], y: &mut [f32]) {
-    for (yi, xi) in y.iter_mut().zip(x) {
-        *yi = M::madd(alpha, *xi, *yi);
-    }
+pub(crate) fn dot_with<M: MulAdd>(a: &[f32], b: &[f32]) -> f32 {
+    M::dot(a, b)
+}
+
+/// `y += alpha · x` with the kernel set `M`.
+#[inline(always)]
+pub(crate) fn axpy_with<M: MulAdd>(alpha: f32, x: &[f32], y: &mut [f32]) {
+    M::axpy(alpha, x, y);
 }
 
 /// `out = A x` for a full symmetric `k x k` matrix, generic over [`MulAdd`].
@@ -114,7 +197,7 @@ pub fn axpy_with<M: MulAdd>(alpha: f32, x: &[f32], y: &mut [f32]) {
 /// Computed as `Σ_j x_j · A[j, :]` (row `j` of a symmetric matrix is its column `j`): `k`
 /// contiguous axpys and no horizontal reductions, which beats `k` dot products for `k <= 128`.
 #[inline(always)]
-pub fn symv_with<M: MulAdd>(a: &[f32], x: &[f32], out: &mut [f32]) {
+pub(crate) fn symv_with<M: MulAdd>(a: &[f32], x: &[f32], out: &mut [f32]) {
     let k = x.len();
     out.fill(0.0);
     for (j, &xj) in x.iter().enumerate() {
@@ -425,6 +508,19 @@ pub(crate) mod tests {
         inv
     }
 
+    /// The `Fused` kernels, compiled with the features they need.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn fused_dot(a: &[f32], b: &[f32]) -> f32 {
+        dot_with::<Fused>(a, b)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn fused_axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
+        axpy_with::<Fused>(alpha, x, y);
+    }
+
     pub(crate) fn random_spd(n: usize, seed: u64) -> Vec<f64> {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let g: Vec<f64> = (0..n * n).map(|_| rng.random::<f64>() - 0.5).collect();
@@ -449,14 +545,27 @@ pub(crate) mod tests {
         assert_eq!(y[18], 36.0);
         assert_eq!(dot64(&[1.0, 2.0, 3.0, 4.0, 5.0], &[1.0; 5]), 15.0);
         // The fused form agrees up to rounding (exactly, on these small integers).
-        assert_eq!(dot_with::<Fused>(&a, &b), want);
+        #[cfg(target_arch = "x86_64")]
+        if has_avx2_fma() {
+            // SAFETY: guarded by the feature check.
+            assert_eq!(unsafe { fused_dot(&a, &b) }, want);
+        }
         // Every split between the 32-wide, 8-wide and scalar parts.
         for n in 0..100 {
             let a: Vec<f32> = (0..n).map(|i| (i % 7) as f32 - 3.0).collect();
             let b: Vec<f32> = (0..n).map(|i| (i % 5) as f32).collect();
             let want: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
             assert_eq!(dot_with::<Plain>(&a, &b), want, "n = {n}");
-            assert_eq!(dot_with::<Fused>(&a, &b), want, "n = {n}");
+            #[cfg(target_arch = "x86_64")]
+            if has_avx2_fma() {
+                // SAFETY: guarded by the feature check.
+                assert_eq!(unsafe { fused_dot(&a, &b) }, want, "n = {n}");
+                let (mut y1, mut y2) = (b.clone(), b.clone());
+                axpy_with::<Plain>(0.5, &a, &mut y1);
+                // SAFETY: guarded by the feature check.
+                unsafe { fused_axpy(0.5, &a, &mut y2) };
+                assert_eq!(y1, y2, "n = {n}");
+            }
         }
     }
 
