@@ -14,7 +14,9 @@
 //!   for CG and the solver of [`FoldIn`].
 //!
 //! **Confidence convention:** attune uses the paper's `c = 1 + alpha·w` ([`Confidence::Linear`]),
-//! or its log scaling `c = 1 + alpha·ln(1 + w/ε)` ([`Confidence::Log`]) for heavy repeat counts. The `implicit` library
+//! or its log scaling `c = 1 + alpha·ln(1 + w/ε)` ([`Confidence::Log`]) for heavy repeat counts.
+//! [`Confidence::Proportional`] (`c = alpha·w`) is the `implicit` library's convention, for
+//! like-for-like comparisons. The `implicit` library
 //! uses the stored value itself as `c` (`c = alpha·w` in its recent versions). On binary data
 //! (`w = 1`) attune's `alpha = a − 1` reproduces implicit's `alpha = a`.
 
@@ -25,7 +27,7 @@ use std::borrow::Cow;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use self::solve::{gram, solve_side, RowSolver, Scratch};
+use self::solve::{gram, solve_side, Conf, RowSolver, Scratch};
 use super::linalg::dot;
 use super::{
     check_non_negative, check_non_negative_finite, check_positive_finite, normalize_history,
@@ -53,6 +55,11 @@ pub enum AlsSolver {
 pub enum Confidence {
     /// `c = 1 + alpha·w`.
     Linear,
+    /// `c = alpha·w`: the `implicit` library's convention (stored values are confidences up to
+    /// the factor `alpha`). Use it to reproduce `implicit` runs exactly; it keeps every system
+    /// positive definite for `w >= 0` because an observed item's `c·y yᵀ` replaces, not adds
+    /// to, its term in `YᵀY`.
+    Proportional,
     /// `c = 1 + alpha·ln(1 + w/ε)`: a hundred plays are not a hundred times one play.
     Log {
         /// Scale `ε > 0` of the weights.
@@ -64,15 +71,23 @@ impl Confidence {
     /// The weight the linear formula needs to give this confidence: `w` or `ln(1 + w/ε)`.
     fn effective_weight(self, w: f32) -> f32 {
         match self {
-            Confidence::Linear => w,
+            Confidence::Linear | Confidence::Proportional => w,
             Confidence::Log { epsilon } => (w / epsilon).ln_1p(),
+        }
+    }
+
+    /// The kernel form `c = base + alpha·w'` of this mapping, `w'` the effective weight.
+    fn kernel(self, alpha: f32) -> Conf {
+        match self {
+            Confidence::Linear | Confidence::Log { .. } => Conf { base: 1.0, alpha },
+            Confidence::Proportional => Conf { base: 0.0, alpha },
         }
     }
 
     /// `data` with effective weights (borrowed unchanged for the linear form).
     fn apply<'a>(self, data: &'a Csr) -> Cow<'a, Csr> {
         match self {
-            Confidence::Linear => Cow::Borrowed(data),
+            Confidence::Linear | Confidence::Proportional => Cow::Borrowed(data),
             Confidence::Log { .. } => {
                 Cow::Owned(data.map_values(|_, _, w| self.effective_weight(w)))
             }
@@ -270,9 +285,9 @@ impl AlsTrainer<'_> {
 
     /// One iteration: all users against the items, then all items against the users.
     pub fn step(&mut self) {
-        let (k, alpha, reg) = (
+        let (k, conf, reg) = (
             self.params.factors(),
-            self.params.alpha(),
+            self.params.confidence().kernel(self.params.alpha()),
             self.params.reg(),
         );
         let solver = self.row_solver();
@@ -282,7 +297,7 @@ impl AlsTrainer<'_> {
             &self.item_factors,
             k,
             &gy,
-            alpha,
+            conf,
             solver,
             &mut self.user_factors,
         );
@@ -292,7 +307,7 @@ impl AlsTrainer<'_> {
             &self.user_factors,
             k,
             &gx,
-            alpha,
+            conf,
             solver,
             &mut self.item_factors,
         );
@@ -312,7 +327,7 @@ impl AlsTrainer<'_> {
             &self.user_factors,
             &self.item_factors,
             p.factors(),
-            p.alpha(),
+            p.confidence().kernel(p.alpha()),
             p.reg(),
         )
     }
@@ -465,7 +480,7 @@ impl AlsModel {
             &self.user_factors,
             &self.item_factors,
             self.k,
-            self.alpha,
+            self.confidence.kernel(self.alpha),
             self.reg,
         )
     }
@@ -520,7 +535,7 @@ impl FoldIn for AlsModel {
             self.k,
             &cols,
             &vals,
-            self.alpha,
+            self.confidence.kernel(self.alpha),
             &mut x,
             &mut s,
         );

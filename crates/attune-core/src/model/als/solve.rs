@@ -1,6 +1,7 @@
 //! ALS kernels: Gram matrices, the per-row conjugate-gradient and Cholesky solves, the loss.
 //!
-//! For one user `u` with items `i` (weights `w`, confidence `c = 1 + alpha·w`, preference
+//! For one user `u` with items `i` (weights `w`, confidence `c = 1 + alpha·w` (or `alpha·w`, see
+//! [`super::Confidence`]), preference
 //! `p = [w > 0]`) and fixed item factors `Y`, the exact update solves
 //!
 //! ```text
@@ -96,6 +97,32 @@ unsafe fn gram_chunk_avx2(chunk: &[f32], k: usize) -> Vec<f64> {
     gram_chunk(chunk, k)
 }
 
+/// Confidence of a stored weight: `c = base + alpha·w` for `w > 0` (`base` is 1 for the
+/// paper's form, 0 for the `implicit` library's).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Conf {
+    pub(crate) base: f32,
+    pub(crate) alpha: f32,
+}
+
+impl Conf {
+    /// The paper's `1 + alpha·w`.
+    #[cfg(test)]
+    pub(crate) fn linear(alpha: f32) -> Self {
+        Self { base: 1.0, alpha }
+    }
+
+    #[inline(always)]
+    pub(crate) fn c(self, w: f32) -> f32 {
+        self.base + self.alpha * w
+    }
+
+    #[inline(always)]
+    pub(crate) fn c64(self, w: f32) -> f64 {
+        f64::from(self.base) + f64::from(self.alpha) * f64::from(w)
+    }
+}
+
 /// Per-task buffers: nothing is allocated per solved row.
 pub(crate) struct Scratch {
     r: Vec<f32>,
@@ -134,7 +161,7 @@ pub(crate) fn solve_side(
     other: &[f32],
     k: usize,
     g: &Gram,
-    alpha: f32,
+    conf: Conf,
     solver: RowSolver,
     out: &mut [f32],
 ) {
@@ -148,9 +175,9 @@ pub(crate) fn solve_side(
                 let (cols, vals) = data.row(r);
                 match solver {
                     RowSolver::Cg(steps) => {
-                        cg_row(fast, &g.g32, other, k, cols, vals, alpha, steps, x, s)
+                        cg_row(fast, &g.g32, other, k, cols, vals, conf, steps, x, s)
                     }
-                    RowSolver::Cholesky => cholesky_row(&g.g64, other, k, cols, vals, alpha, x, s),
+                    RowSolver::Cholesky => cholesky_row(&g.g64, other, k, cols, vals, conf, x, s),
                 }
             },
         );
@@ -166,7 +193,7 @@ pub(crate) fn cg_row(
     k: usize,
     cols: &[u32],
     vals: &[f32],
-    alpha: f32,
+    conf: Conf,
     steps: usize,
     x: &mut [f32],
     s: &mut Scratch,
@@ -174,11 +201,11 @@ pub(crate) fn cg_row(
     #[cfg(target_arch = "x86_64")]
     if fast {
         // SAFETY: `fast` is only true when `has_avx2_fma()` reported both features.
-        unsafe { cg_row_avx2(g, y, k, cols, vals, alpha, steps, x, s) };
+        unsafe { cg_row_avx2(g, y, k, cols, vals, conf, steps, x, s) };
         return;
     }
     let _ = fast;
-    cg_row_with::<Plain>(g, y, k, cols, vals, alpha, steps, x, s);
+    cg_row_with::<Plain>(g, y, k, cols, vals, conf, steps, x, s);
 }
 
 /// The CG kernel compiled for AVX2 with fused multiply-adds.
@@ -194,12 +221,12 @@ unsafe fn cg_row_avx2(
     k: usize,
     cols: &[u32],
     vals: &[f32],
-    alpha: f32,
+    conf: Conf,
     steps: usize,
     x: &mut [f32],
     s: &mut Scratch,
 ) {
-    cg_row_with::<crate::model::linalg::Fused>(g, y, k, cols, vals, alpha, steps, x, s);
+    cg_row_with::<crate::model::linalg::Fused>(g, y, k, cols, vals, conf, steps, x, s);
 }
 
 /// A few conjugate-gradient steps on one row's system, starting from the current `x`
@@ -213,7 +240,7 @@ pub(crate) fn cg_row_with<M: MulAdd>(
     k: usize,
     cols: &[u32],
     vals: &[f32],
-    alpha: f32,
+    conf: Conf,
     steps: usize,
     x: &mut [f32],
     s: &mut Scratch,
@@ -228,7 +255,7 @@ pub(crate) fn cg_row_with<M: MulAdd>(
         if w <= 0.0 {
             continue;
         }
-        let c = 1.0 + alpha * w;
+        let c = conf.c(w);
         let yi = &y[i as usize * k..(i as usize + 1) * k];
         axpy_with::<M>(c - (c - 1.0) * dot_with::<M>(yi, x), yi, r);
     }
@@ -243,7 +270,7 @@ pub(crate) fn cg_row_with<M: MulAdd>(
             if w <= 0.0 {
                 continue;
             }
-            let c = 1.0 + alpha * w;
+            let c = conf.c(w);
             let yi = &y[i as usize * k..(i as usize + 1) * k];
             axpy_with::<M>((c - 1.0) * dot_with::<M>(yi, p), yi, ap);
         }
@@ -275,17 +302,17 @@ pub(crate) fn cholesky_row(
     k: usize,
     cols: &[u32],
     vals: &[f32],
-    alpha: f32,
+    conf: Conf,
     x: &mut [f32],
     s: &mut Scratch,
 ) {
     #[cfg(target_arch = "x86_64")]
     if has_avx2_fma() {
         // SAFETY: only taken when the CPU has AVX2 and FMA.
-        unsafe { cholesky_row_avx2(g, y, k, cols, vals, alpha, x, s) };
+        unsafe { cholesky_row_avx2(g, y, k, cols, vals, conf, x, s) };
         return;
     }
-    cholesky_row_with(g, y, k, cols, vals, alpha, x, s);
+    cholesky_row_with(g, y, k, cols, vals, conf, x, s);
 }
 
 /// [`cholesky_row_with`] compiled for AVX2.
@@ -301,11 +328,11 @@ unsafe fn cholesky_row_avx2(
     k: usize,
     cols: &[u32],
     vals: &[f32],
-    alpha: f32,
+    conf: Conf,
     x: &mut [f32],
     s: &mut Scratch,
 ) {
-    cholesky_row_with(g, y, k, cols, vals, alpha, x, s);
+    cholesky_row_with(g, y, k, cols, vals, conf, x, s);
 }
 
 /// The exact solve of one row's system by Cholesky, built and solved in `f64`.
@@ -317,7 +344,7 @@ fn cholesky_row_with(
     k: usize,
     cols: &[u32],
     vals: &[f32],
-    alpha: f32,
+    conf: Conf,
     x: &mut [f32],
     s: &mut Scratch,
 ) {
@@ -328,7 +355,7 @@ fn cholesky_row_with(
         if w <= 0.0 {
             continue;
         }
-        let c = 1.0 + f64::from(alpha) * f64::from(w);
+        let c = conf.c64(w);
         for (d, &v) in yv.iter_mut().zip(&y[i as usize * k..(i as usize + 1) * k]) {
             *d = f64::from(v);
         }
@@ -357,7 +384,7 @@ fn cholesky_row_with(
 /// over **all** user-item cells (unobserved cells have `c = 1`, `p = 0`). Computed in
 /// O(nnz·k + n_users·k²) with the identity `Σ_i (x·y_i)² = xᵀ(YᵀY)x`, then a correction for the
 /// observed cells. Not normalized (the `implicit` library divides by the total confidence).
-pub(crate) fn loss(data: &Csr, x: &[f32], y: &[f32], k: usize, alpha: f32, reg: f32) -> f64 {
+pub(crate) fn loss(data: &Csr, x: &[f32], y: &[f32], k: usize, conf: Conf, reg: f32) -> f64 {
     let g = gram(y, k, 0.0).g64;
     let n_users = data.n_rows();
     let partials: Vec<f64> = (0..n_users.div_ceil(REDUCE_CHUNK))
@@ -381,7 +408,7 @@ pub(crate) fn loss(data: &Csr, x: &[f32], y: &[f32], k: usize, alpha: f32, reg: 
                     if w <= 0.0 {
                         continue;
                     }
-                    let c = 1.0 + f64::from(alpha) * f64::from(w);
+                    let c = conf.c64(w);
                     let yi = &y[i as usize * k..(i as usize + 1) * k];
                     let s: f64 = yi.iter().zip(&xu).map(|(&a, &b)| f64::from(a) * b).sum();
                     total += c * (1.0 - s) * (1.0 - s) - s * s;
@@ -436,7 +463,7 @@ mod tests {
         let k = 5;
         let x = random_factors(13, k, 1);
         let y = random_factors(9, k, 2);
-        let got = loss(&data, &x, &y, k, 2.5, 0.3);
+        let got = loss(&data, &x, &y, k, Conf::linear(2.5), 0.3);
         let want = dense_loss(&data, &x, &y, k, 2.5, 0.3);
         assert!((got - want).abs() <= 1e-9 * want.abs(), "{got} vs {want}");
     }
@@ -482,11 +509,11 @@ mod tests {
             let vals: Vec<f32> = cols.iter().map(|_| rng.random_range(1..4) as f32).collect();
             let mut s = Scratch::new(k);
             let mut exact = vec![0f32; k];
-            cholesky_row(&g.g64, &y, k, &cols, &vals, alpha, &mut exact, &mut s);
+            cholesky_row(&g.g64, &y, k, &cols, &vals, Conf::linear(alpha), &mut exact, &mut s);
             // Both the portable and (where the CPU has it) the AVX2+FMA kernel.
             for fast in [false, has_avx2_fma()] {
                 let mut approx = vec![0f32; k];
-                cg_row(fast, &g.g32, &y, k, &cols, &vals, alpha, 3 * k, &mut approx, &mut s);
+                cg_row(fast, &g.g32, &y, k, &cols, &vals, Conf::linear(alpha), 3 * k, &mut approx, &mut s);
                 let scale = exact.iter().fold(1f32, |m, v| m.max(v.abs()));
                 for (a, e) in approx.iter().zip(&exact) {
                     prop_assert!((a - e).abs() <= 2e-3 * scale, "cg ({}) {:?} vs exact {:?}", fast, approx, exact);

@@ -95,6 +95,28 @@ fn log_confidence_equals_linear_on_transformed_weights() {
 }
 
 #[test]
+fn proportional_confidence_is_implicits_convention() {
+    // c = alpha·w with alpha·w = 1 + alpha'·w for binary data when alpha = 1 + alpha'.
+    let data = random_matrix(25, 18, 0.3, 1, 8);
+    let base = AlsParams::new(5)
+        .iterations(4)
+        .seed(2)
+        .solver(AlsSolver::Cholesky);
+    let implicit_like = fit(
+        &data,
+        base.clone().alpha(6.0).confidence(Confidence::Proportional),
+    );
+    let paper = fit(&data, base.alpha(5.0));
+    let diff = implicit_like
+        .all_user_factors()
+        .iter()
+        .zip(paper.all_user_factors())
+        .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+    assert!(diff < 1e-4, "factors differ by {diff}");
+    assert!((implicit_like.loss(&data) - paper.loss(&data)).abs() < 1e-6 * paper.loss(&data));
+}
+
+#[test]
 fn similar_items_are_the_nearest_by_cosine() {
     let data = taste_matrix(200, 80, 4, 10, 6);
     let model = fit(&data, AlsParams::new(8).iterations(5).alpha(5.0));
