@@ -173,6 +173,12 @@ pub(crate) fn solve_side(
             || Scratch::new(k),
             |s, (r, x)| {
                 let (cols, vals) = data.row(r);
+                // A row without interactions has the exact solution 0 (as in `implicit`);
+                // warm-started CG would only approach it.
+                if cols.is_empty() {
+                    x.fill(0.0);
+                    return;
+                }
                 match solver {
                     RowSolver::Cg(steps) => {
                         cg_row(fast, &g.g32, other, k, cols, vals, conf, steps, x, s)
@@ -383,7 +389,8 @@ fn cholesky_row_with(
 ///
 /// over **all** user-item cells (unobserved cells have `c = 1`, `p = 0`). Computed in
 /// O(nnz·k + n_users·k²) with the identity `Σ_i (x·y_i)² = xᵀ(YᵀY)x`, then a correction for the
-/// observed cells. Not normalized (the `implicit` library divides by the total confidence).
+/// observed cells. Not normalized: the `implicit` library's `calculate_loss` reports
+/// `L / (Σ_observed c + n_users·n_items − nnz)`, the loss per unit of confidence.
 pub(crate) fn loss(data: &Csr, x: &[f32], y: &[f32], k: usize, conf: Conf, reg: f32) -> f64 {
     let g = gram(y, k, 0.0).g64;
     let n_users = data.n_rows();

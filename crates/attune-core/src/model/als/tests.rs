@@ -143,6 +143,17 @@ fn similar_items_are_the_nearest_by_cosine() {
 }
 
 #[test]
+fn users_and_items_without_interactions_get_zero_factors() {
+    let data =
+        Csr::from_triplets(4, 5, [(0, 0, 1.0), (0, 1, 1.0), (2, 1, 2.0), (2, 3, 1.0)]).unwrap();
+    for solver in [AlsSolver::Cg { steps: 3 }, AlsSolver::Cholesky] {
+        let m = fit(&data, AlsParams::new(3).iterations(2).solver(solver));
+        assert!(m.user_factors(1).iter().all(|&v| v == 0.0), "{solver:?}");
+        assert!(m.item_factors(4).iter().all(|&v| v == 0.0), "{solver:?}");
+    }
+}
+
+#[test]
 fn negative_weights_are_rejected() {
     let data = Csr::from_triplets(2, 2, [(0, 0, 1.0), (1, 1, -2.0)]).unwrap();
     let err = AlsParams::new(2).check().unwrap().fit(&data).unwrap_err();
