@@ -287,7 +287,7 @@ mod tests {
     }
 
     #[test]
-    fn fractions_are_checked() {
+    fn test_fraction_must_be_strictly_between_0_and_1() {
         for f in [0.0, 1.0, -0.1, f64::NAN] {
             assert_eq!(
                 random_holdout(&[0], f, 1).unwrap_err().field,
@@ -302,7 +302,15 @@ mod tests {
                 "test_fraction"
             );
         }
+    }
+
+    #[test]
+    fn leave_last_n_must_be_at_least_one() {
         assert_eq!(leave_last_n(&[0], &[0], 0).unwrap_err().field, "n");
+    }
+
+    #[test]
+    fn folds_must_be_between_2_and_the_interaction_count() {
         assert_eq!(k_fold(10, 1, 0).unwrap_err().field, "folds");
         assert_eq!(k_fold(3, 4, 0).unwrap_err().field, "folds");
     }

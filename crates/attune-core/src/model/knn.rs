@@ -302,9 +302,13 @@ mod tests {
     }
 
     #[test]
-    fn bm25_parameters_are_checked() {
+    fn bm25_k1_must_be_non_negative() {
         let bad_k1 = ItemKnnParams::default().weighting(Weighting::Bm25 { k1: -1.0, b: 0.5 });
         assert_eq!(bad_k1.check().unwrap_err().field, "bm25.k1");
+    }
+
+    #[test]
+    fn bm25_b_must_be_between_0_and_1() {
         let bad_b = ItemKnnParams::default().weighting(Weighting::Bm25 { k1: 100.0, b: 1.5 });
         assert_eq!(bad_b.check().unwrap_err().field, "bm25.b");
     }

@@ -262,7 +262,7 @@ mod tests {
     }
 
     #[test]
-    fn neighbours_and_bm25_parameters_are_checked() {
+    fn neighbours_must_be_at_least_one() {
         assert_eq!(
             UserKnnParams::default()
                 .neighbours(0)
@@ -271,6 +271,10 @@ mod tests {
                 .field,
             "neighbours"
         );
+    }
+
+    #[test]
+    fn shrink_must_be_finite_and_non_negative() {
         assert_eq!(
             UserKnnParams::default()
                 .shrink(f32::NAN)
@@ -279,6 +283,24 @@ mod tests {
                 .field,
             "shrink"
         );
+        assert_eq!(
+            UserKnnParams::default()
+                .shrink(-1.0)
+                .check()
+                .unwrap_err()
+                .field,
+            "shrink"
+        );
+    }
+
+    #[test]
+    fn bm25_k1_must_be_non_negative() {
+        let bad = UserKnnParams::default().weighting(Weighting::Bm25 { k1: -1.0, b: 0.5 });
+        assert_eq!(bad.check().unwrap_err().field, "bm25.k1");
+    }
+
+    #[test]
+    fn bm25_b_must_be_between_0_and_1() {
         let bad = UserKnnParams::default().weighting(Weighting::Bm25 { k1: 1.0, b: 2.0 });
         assert_eq!(bad.check().unwrap_err().field, "bm25.b");
     }
