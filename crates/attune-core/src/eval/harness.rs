@@ -139,17 +139,13 @@ pub fn evaluate_ranking_with<M: Recommender + ?Sized>(
         model.n_items(),
         "matrix items must match the model"
     );
-    let popularity = train.col_nnz();
-    let n_users = train.n_rows();
-    let users: Vec<usize> = (0..test.n_rows())
-        .filter(|&u| test.row_nnz(u) > 0)
-        .collect();
-    let per_user: Vec<PerUser> = users
+    let users = test_users(test);
+    let lists: Vec<Vec<u32>> = users
         .par_iter()
         .map_init(
             || (vec![0f32; model.n_items()], Vec::new(), Vec::new()),
             |(scores, top, hist), &u| {
-                let (cols, vals) = train.row(u);
+                let (cols, vals) = train.row(u as usize);
                 hist.clear();
                 hist.extend(cols.iter().copied().zip(vals.iter().copied()));
                 let repr = model.fold_in(hist);
@@ -162,30 +158,65 @@ pub fn evaluate_ranking_with<M: Recommender + ?Sized>(
                         let pool = sample_candidates(
                             model.n_items(),
                             cols,
-                            test.row(u).0,
+                            test.row(u as usize).0,
                             negatives,
-                            seed ^ u as u64,
+                            seed ^ u64::from(u),
                         );
                         let mut s = vec![0f32; pool.len()];
                         model.score_into(&repr, &pool, &mut s);
                         top_k_of_into(&pool, &s, k, &[], top);
                     }
                 }
-                let list: Vec<u32> = top.iter().map(|e| e.0).collect();
-                let relevant = test.row(u).0;
-                PerUser {
-                    precision: precision_at_k(&list, relevant, k),
-                    recall: recall_at_k(&list, relevant, k),
-                    ndcg: ndcg_at_k(&list, relevant, k),
-                    map: average_precision_at_k(&list, relevant, k),
-                    hit: hit_rate_at_k(&list, relevant, k),
-                    rr: reciprocal_rank_at_k(&list, relevant, k),
-                    novelty: novelty(&list, &popularity, n_users),
-                    avg_pop: average_popularity(&list, &popularity),
-                    list,
-                }
+                top.iter().map(|e| e.0).collect()
             },
         )
+        .collect();
+    evaluate_lists(train, test, k, &users, &lists)
+}
+
+/// Users with at least one held-out item, ascending: the users every report averages over.
+pub fn test_users(test: &Csr) -> Vec<u32> {
+    (0..test.n_rows())
+        .filter(|&u| test.row_nnz(u) > 0)
+        .map(|u| u as u32)
+        .collect()
+}
+
+/// The report for ranked lists produced elsewhere (for example by
+/// [`crate::model::AlsModel::recommend_batch`], which scores many users at once): `lists[t]` is
+/// the list of `users[t]`. Users without held-out items are skipped; `train` gives item
+/// popularity for novelty and average popularity.
+///
+/// # Panics
+/// If `users` and `lists` differ in length or a user is out of range.
+pub fn evaluate_lists(
+    train: &Csr,
+    test: &Csr,
+    k: usize,
+    users: &[u32],
+    lists: &[Vec<u32>],
+) -> RankingReport {
+    assert_eq!(users.len(), lists.len(), "one list per user");
+    let popularity = train.col_nnz();
+    let n_users = train.n_rows();
+    let per_user: Vec<PerUser> = users
+        .par_iter()
+        .zip(lists)
+        .filter(|(&u, _)| test.row_nnz(u as usize) > 0)
+        .map(|(&u, list)| {
+            let relevant = test.row(u as usize).0;
+            PerUser {
+                precision: precision_at_k(list, relevant, k),
+                recall: recall_at_k(list, relevant, k),
+                ndcg: ndcg_at_k(list, relevant, k),
+                map: average_precision_at_k(list, relevant, k),
+                hit: hit_rate_at_k(list, relevant, k),
+                rr: reciprocal_rank_at_k(list, relevant, k),
+                novelty: novelty(&list[..k.min(list.len())], &popularity, n_users),
+                avg_pop: average_popularity(&list[..k.min(list.len())], &popularity),
+                list: list[..k.min(list.len())].to_vec(),
+            }
+        })
         .collect();
     let n = per_user.len();
     let mean = |f: fn(&PerUser) -> f64| {
@@ -204,7 +235,7 @@ pub fn evaluate_ranking_with<M: Recommender + ?Sized>(
         map: mean(|p| p.map),
         hit_rate: mean(|p| p.hit),
         mrr: mean(|p| p.rr),
-        coverage: catalog_coverage(per_user.iter().map(|p| p.list.as_slice()), model.n_items()),
+        coverage: catalog_coverage(per_user.iter().map(|p| p.list.as_slice()), train.n_cols()),
         novelty: mean(|p| p.novelty),
         avg_popularity: mean(|p| p.avg_pop),
     }
@@ -381,6 +412,21 @@ mod tests {
             );
         }
         assert_eq!(als.users, pop.users);
+        // Trained user factors through the batch scorer give a report of the same quality.
+        let users = test_users(&test);
+        let lists: Vec<Vec<u32>> = als_model
+            .recommend_batch(&users, 10, &train)
+            .into_iter()
+            .map(|l| l.into_iter().map(|e| e.0).collect())
+            .collect();
+        let batch = evaluate_lists(&train, &test, 10, &users, &lists);
+        assert_eq!(batch.users, als.users);
+        assert!(
+            (batch.ndcg - als.ndcg).abs() < 0.1 * als.ndcg,
+            "batch {} vs fold-in {}",
+            batch.ndcg,
+            als.ndcg
+        );
     }
 
     #[test]
