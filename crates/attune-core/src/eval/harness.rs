@@ -375,7 +375,8 @@ mod tests {
                 .reg(100.0)
                 .check()
                 .unwrap()
-                .fit(&train),
+                .fit(&train)
+                .unwrap(),
             &train,
             &test,
             10,

@@ -12,7 +12,9 @@
 use rayon::prelude::*;
 
 use super::linalg::{axpy, spd_inverse};
-use super::{check_positive_finite, normalize_history, FoldIn, ParamError, Scorer, UserRepr};
+use super::{
+    check_positive_finite, normalize_history, FitError, FoldIn, ParamError, Scorer, UserRepr,
+};
 use crate::sparse::Csr;
 
 /// EASE hyperparameters (unchecked).
@@ -55,8 +57,9 @@ impl EaseValidParams {
     }
 
     /// Fit on `data` (users x items; values used as given, binarize first for the paper's
-    /// setting).
-    pub fn fit(&self, data: &Csr) -> EaseModel {
+    /// setting). Fails only when `λ` is so small next to the Gram entries that rounding makes
+    /// the system numerically indefinite (for example duplicate item columns with `λ = 1e-9`).
+    pub fn fit(&self, data: &Csr) -> Result<EaseModel, FitError> {
         let n = data.n_cols();
         let by_item = data.transpose();
         // G = XᵀX: row i is Σ_{u ∋ i} x_ui · x_u, one task per item row (disjoint writes).
@@ -71,7 +74,13 @@ impl EaseValidParams {
             }
             row[i] += f64::from(self.reg);
         });
-        spd_inverse(&mut g, n).expect("XᵀX + λI with λ > 0 is positive definite");
+        if let Err(e) = spd_inverse(&mut g, n) {
+            return Err(FitError::NotPositiveDefinite {
+                algorithm: "ease",
+                row: e.row,
+                hint: "increase reg",
+            });
+        }
         let diag: Vec<f64> = (0..n).map(|j| g[j * n + j]).collect();
         let mut b = vec![0f32; n * n];
         b.par_chunks_mut(n.max(1)).enumerate().for_each(|(i, row)| {
@@ -83,10 +92,10 @@ impl EaseValidParams {
                 };
             }
         });
-        EaseModel {
+        Ok(EaseModel {
             n_items: n,
             weights: b,
-        }
+        })
     }
 }
 
@@ -197,9 +206,35 @@ mod tests {
     }
 
     #[test]
+    fn numerically_indefinite_systems_are_reported_not_panicked() {
+        // Two identical item columns with a penalty below the rounding of their Gram entries:
+        // with w = 2⁶⁰ every step is exact and the second pivot is exactly 0.
+        let w = 2f32.powi(60);
+        let data = Csr::from_triplets(1, 2, [(0, 0, w), (0, 1, w)]).unwrap();
+        let fit = |reg: f32| EaseParams::default().reg(reg).check().unwrap().fit(&data);
+        let err = fit(1e-30).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                FitError::NotPositiveDefinite {
+                    algorithm: "ease",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(fit(2f32.powi(70)).is_ok());
+    }
+
+    #[test]
     fn recommends_from_the_users_taste_group() {
         let data = taste_matrix(400, 120, 4, 15, 9);
-        let model = EaseParams::default().reg(50.0).check().unwrap().fit(&data);
+        let model = EaseParams::default()
+            .reg(50.0)
+            .check()
+            .unwrap()
+            .fit(&data)
+            .unwrap();
         let mut scores = vec![0f32; model.n_items()];
         let (mut hits, mut total) = (0, 0);
         for u in 0..data.n_rows() {
@@ -217,7 +252,12 @@ mod tests {
     #[test]
     fn subset_scores_equal_full_scores() {
         let data = random_matrix(30, 12, 0.3, 2, 3);
-        let model = EaseParams::default().reg(5.0).check().unwrap().fit(&data);
+        let model = EaseParams::default()
+            .reg(5.0)
+            .check()
+            .unwrap()
+            .fit(&data)
+            .unwrap();
         let user = model.fold_in(&[(4, 1.0), (1, 2.0), (99, 1.0)]);
         let mut all = vec![0f32; 12];
         model.score_all_into(&user, &mut all);
@@ -241,7 +281,7 @@ mod tests {
             seed in 0u64..1000,
         ) {
             let data = random_matrix(n_users, n_items, density, 3, seed);
-            let model = EaseParams::default().reg(reg).check().unwrap().fit(&data);
+            let model = EaseParams::default().reg(reg).check().unwrap().fit(&data).unwrap();
             let want = dense_reference(&data, f64::from(reg));
             for (got, want) in model.weights().iter().zip(&want) {
                 prop_assert!((f64::from(*got) - want).abs() <= 1e-5 * want.abs().max(1e-2), "{} vs {}", got, want);

@@ -217,6 +217,17 @@ pub enum FitError {
         /// The weight.
         value: f32,
     },
+    /// A linear system that is positive definite in exact arithmetic was not in floating point:
+    /// the regularization is too small for the scale of the data.
+    #[error("{algorithm}: the system is numerically not positive definite at row {row}; {hint}")]
+    NotPositiveDefinite {
+        /// Algorithm that factorized the system.
+        algorithm: &'static str,
+        /// Row whose pivot failed.
+        row: usize,
+        /// What to change.
+        hint: &'static str,
+    },
     /// Two inputs disagree on a dimension (for example items in the interaction matrix and in
     /// the item-category matrix).
     #[error("{what}: expected {expected}, got {got}")]
