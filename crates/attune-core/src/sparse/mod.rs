@@ -1,4 +1,5 @@
-//! Sparse interaction matrices and dense id interning.
+//! Sparse interaction matrices, dense id interning, and the weighting that turns behaviour into
+//! matrix values ([`interactions`]).
 //!
 //! Every model in [`crate::model`] trains on a [`Csr`]: rows are users (or items, after
 //! [`Csr::transpose`]), columns are `u32` indices handed out by an [`Interner`], values are `f32`
@@ -28,10 +29,14 @@
 
 mod csr;
 mod ids;
+pub mod interactions;
 mod weight;
 
 pub use csr::{Csr, CsrBuilder};
 pub use ids::Interner;
+pub use interactions::{
+    ratings_matrix, ImplicitWeights, RatingPolicy, Touch, ValidImplicitWeights,
+};
 pub use weight::{bm25_weight, tfidf_weight, TermScheme, TermWeighting};
 
 /// A matrix could not be built from the given entries.
