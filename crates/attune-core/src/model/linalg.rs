@@ -38,6 +38,10 @@ pub(crate) trait MulAdd: Copy {
         }
     }
 
+    /// Hint that `row` will be read soon (no-op unless the kernel set has a prefetch).
+    #[inline(always)]
+    fn prefetch(_row: &[f32]) {}
+
     /// `out = A x` for a full symmetric `k x k` matrix: `Σ_j x_j · A[j, :]` (row `j` of a
     /// symmetric matrix is its column `j`), `k` contiguous axpys and no horizontal reductions.
     #[inline(always)]
@@ -134,6 +138,17 @@ impl MulAdd for Fused {
                 *py.add(i) = alpha.mul_add(*px.add(i), *py.add(i));
                 i += 1;
             }
+        }
+    }
+
+    /// One prefetch per 64-byte line of the row into L1.
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    fn prefetch(row: &[f32]) {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        for line in row.chunks(16) {
+            // SAFETY: prefetching is a hint and never faults; the pointer is in bounds anyway.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast()) };
         }
     }
 

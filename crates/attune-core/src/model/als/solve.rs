@@ -235,6 +235,9 @@ unsafe fn cg_row_avx2(
     cg_row_with::<crate::model::linalg::Fused>(g, y, k, cols, vals, conf, steps, x, s);
 }
 
+/// Rows prefetched ahead in the first CG pass.
+const PREFETCH_AHEAD: usize = 4;
+
 /// A few conjugate-gradient steps on one row's system, starting from the current `x`
 /// (Takács, Pilászy and Tikk 2011; the same recurrences as the `implicit` library). The
 /// matrix is never formed: `A p = G p + Σ (c − 1)(y_i·p) y_i`.
@@ -257,7 +260,12 @@ pub(crate) fn cg_row_with<M: MulAdd>(
     for v in r.iter_mut() {
         *v = -*v;
     }
-    for (&i, &w) in cols.iter().zip(vals) {
+    // First pass over the user's item rows: they come from anywhere in `Y` (cache misses),
+    // so fetch a few rows ahead; later passes find them in L1/L2.
+    for (n, (&i, &w)) in cols.iter().zip(vals).enumerate() {
+        if let Some(&ahead) = cols.get(n + PREFETCH_AHEAD) {
+            M::prefetch(&y[ahead as usize * k..(ahead as usize + 1) * k]);
+        }
         if w <= 0.0 {
             continue;
         }
