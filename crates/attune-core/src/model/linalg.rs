@@ -38,6 +38,14 @@ pub(crate) trait MulAdd: Copy {
         }
     }
 
+    /// `out += (a + b · (y·v)) · y`: the per-interaction step of CG (one dot, one axpy on the
+    /// same row).
+    #[inline(always)]
+    fn dot_axpy(y: &[f32], v: &[f32], a: f32, b: f32, out: &mut [f32]) {
+        let d = Self::dot(y, v);
+        Self::axpy(a + b * d, y, out);
+    }
+
     /// Hint that `row` will be read soon (no-op unless the kernel set has a prefetch).
     #[inline(always)]
     fn prefetch(_row: &[f32]) {}
@@ -137,6 +145,46 @@ impl MulAdd for Fused {
             while i < n {
                 *py.add(i) = alpha.mul_add(*px.add(i), *py.add(i));
                 i += 1;
+            }
+        }
+    }
+
+    /// For 64 factors the row is loaded once into eight registers and reused by the axpy.
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    fn dot_axpy(y: &[f32], v: &[f32], a: f32, b: f32, out: &mut [f32]) {
+        use std::arch::x86_64::*;
+        if y.len() != 64 || v.len() < 64 || out.len() < 64 {
+            let d = Self::dot(y, v);
+            Self::axpy(a + b * d, y, out);
+            return;
+        }
+        // SAFETY: all three slices hold at least 64 values (checked above); AVX2+FMA as for
+        // `dot`.
+        unsafe {
+            let (py, pv, po) = (y.as_ptr(), v.as_ptr(), out.as_mut_ptr());
+            let yr = [
+                _mm256_loadu_ps(py),
+                _mm256_loadu_ps(py.add(8)),
+                _mm256_loadu_ps(py.add(16)),
+                _mm256_loadu_ps(py.add(24)),
+                _mm256_loadu_ps(py.add(32)),
+                _mm256_loadu_ps(py.add(40)),
+                _mm256_loadu_ps(py.add(48)),
+                _mm256_loadu_ps(py.add(56)),
+            ];
+            let mut acc = [_mm256_setzero_ps(); 4];
+            for j in 0..8 {
+                acc[j % 4] = _mm256_fmadd_ps(yr[j], _mm256_loadu_ps(pv.add(8 * j)), acc[j % 4]);
+            }
+            let s = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
+            let q = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+            let q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+            let q = _mm_add_ss(q, _mm_shuffle_ps(q, q, 1));
+            let coef = _mm256_set1_ps(b.mul_add(_mm_cvtss_f32(q), a));
+            for (j, yj) in yr.iter().enumerate() {
+                let o = po.add(8 * j);
+                _mm256_storeu_ps(o, _mm256_fmadd_ps(coef, *yj, _mm256_loadu_ps(o)));
             }
         }
     }
@@ -636,6 +684,33 @@ pub(crate) mod tests {
     #[target_feature(enable = "avx2,fma")]
     unsafe fn fused_symv(a: &[f32], x: &[f32], out: &mut [f32]) {
         symv_with::<Fused>(a, x, out);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn fused_dot_axpy(y: &[f32], v: &[f32], a: f32, b: f32, out: &mut [f32]) {
+        Fused::dot_axpy(y, v, a, b, out);
+    }
+
+    #[test]
+    fn dot_axpy_matches_naive_including_the_64_factor_fast_path() {
+        for k in [5, 63, 64, 65] {
+            // Small integers: exact in any order.
+            let y: Vec<f32> = (0..k).map(|i| (i % 5) as f32 - 2.0).collect();
+            let v: Vec<f32> = (0..k).map(|i| (i % 3) as f32).collect();
+            let d: f32 = y.iter().zip(&v).map(|(a, b)| a * b).sum();
+            let want: Vec<f32> = y.iter().map(|&yi| 1.0 + (3.0 - 0.5 * d) * yi).collect();
+            let mut out = vec![1f32; k];
+            Plain::dot_axpy(&y, &v, 3.0, -0.5, &mut out);
+            assert_eq!(out, want, "portable k = {k}");
+            #[cfg(target_arch = "x86_64")]
+            if has_avx2_fma() {
+                let mut out = vec![1f32; k];
+                // SAFETY: guarded by the feature check.
+                unsafe { fused_dot_axpy(&y, &v, 3.0, -0.5, &mut out) };
+                assert_eq!(out, want, "fused k = {k}");
+            }
+        }
     }
 
     #[test]

@@ -271,7 +271,7 @@ pub(crate) fn cg_row_with<M: MulAdd>(
         }
         let c = conf.c(w);
         let yi = &y[i as usize * k..(i as usize + 1) * k];
-        axpy_with::<M>(c - (c - 1.0) * dot_with::<M>(yi, x), yi, r);
+        M::dot_axpy(yi, x, c, -(c - 1.0), r);
     }
     p.copy_from_slice(r);
     let mut rs_old = dot_with::<M>(r, r);
@@ -286,7 +286,7 @@ pub(crate) fn cg_row_with<M: MulAdd>(
             }
             let c = conf.c(w);
             let yi = &y[i as usize * k..(i as usize + 1) * k];
-            axpy_with::<M>((c - 1.0) * dot_with::<M>(yi, p), yi, ap);
+            M::dot_axpy(yi, p, 0.0, c - 1.0, ap);
         }
         let pap = dot_with::<M>(p, ap);
         if pap <= 0.0 || !pap.is_finite() {
