@@ -184,7 +184,8 @@ pub async fn serve(
     tokio::task::spawn_blocking(move || store.create_app(DEFAULT_APP)).await??;
     state.remember_app(DEFAULT_APP);
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, backend = state.store.backend(), "attune API listening");
+    // The binary announces the address once (at info); this line adds the backend for debugging.
+    tracing::debug!(%addr, backend = state.store.backend(), "attune API listening");
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await?;

@@ -95,8 +95,9 @@ pub async fn serve_until_signal(
     // Registering the handlers before announcing the address means a signal sent by whoever
     // waits for that line is never lost to the default (terminating) disposition.
     let shutdown = shutdown_signal()?;
+    let backend = store.backend();
     let state = tokio::task::spawn_blocking(move || AppState::new(store, config)).await?;
-    tracing::info!("listening on http://{addr}");
+    tracing::info!(backend, "listening on http://{addr}");
     attune_server::serve(listener, state, shutdown).await
 }
 
