@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# ALS training speed, side by side in one run: attune vs the Python `implicit` library on the
+# same synthetic matrix (power-law popularity, generated deterministically by attune-testkit),
+# same factors, regularization, alpha, iterations and thread count.
+#
+#   scripts/bench-als-vs-implicit.sh [NNZ ...]        # default: 5000000
+#   USERS=100000 ITEMS=50000 FACTORS=64 ITERATIONS=15 THREADS=2 REPEAT=1 scripts/bench-als-vs-implicit.sh 1000000 5000000 20000000
+#
+# `implicit` is installed in a side virtualenv outside the repository (ATTUNE_VENV, default
+# ~/.cache/attune/implicit-venv); nothing of it is committed. Prints one JSON line per run and a
+# Markdown table with the attune/implicit ratios (below 1 means attune is faster / smaller).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+USERS=${USERS:-100000} ITEMS=${ITEMS:-50000} FACTORS=${FACTORS:-64}
+ITERATIONS=${ITERATIONS:-15} THREADS=${THREADS:-2} ALPHA=${ALPHA:-1.0} REG=${REG:-0.01}
+SCORE_USERS=${SCORE_USERS:-10000} REPEAT=${REPEAT:-1}
+VENV=${ATTUNE_VENV:-$HOME/.cache/attune/implicit-venv}
+SIZES=("$@"); [ ${#SIZES[@]} -eq 0 ] && SIZES=(5000000)
+
+if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import implicit' 2>/dev/null; then
+  echo "creating the side virtualenv $VENV with implicit" >&2
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet 'implicit==0.7.3' numpy scipy
+fi
+
+cargo build --release -q -p attune-bench --example als_scale
+BIN=target/release/examples/als_scale
+WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT
+RESULTS=$WORK/results.jsonl
+
+for nnz in "${SIZES[@]}"; do
+  for rep in $(seq "$REPEAT"); do
+    echo "== nnz=$nnz run $rep/$REPEAT" >&2
+    "$BIN" --users "$USERS" --items "$ITEMS" --nnz "$nnz" --factors "$FACTORS" \
+      --iterations "$ITERATIONS" --threads "$THREADS" --alpha "$ALPHA" --reg "$REG" \
+      --score-users "$SCORE_USERS" --dump "$WORK/m.bin" | tee -a "$RESULTS"
+    # implicit runs its own THREADS-thread pool (num_threads); BLAS single-threaded inside it,
+    # as implicit itself asks (it warns that a BLAS thread pool "can lead to severe performance
+    # issues").
+    OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 OMP_NUM_THREADS=$THREADS \
+      "$VENV/bin/python" scripts/implicit_als_scale.py "$WORK/m.bin" "$USERS" "$ITEMS" \
+      "$FACTORS" "$ITERATIONS" "$THREADS" "$ALPHA" "$REG" "$SCORE_USERS" | tee -a "$RESULTS"
+    rm -f "$WORK/m.bin"
+  done
+done
+
+python3 - "$RESULTS" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+print()
+print("| nnz | library | train wall s | train CPU s | loss | peak RSS MiB | top-10 x %d users s |" % rows[0]["top10_users"])
+print("|---|---|---|---|---|---|---|")
+for r in rows:
+    print(f"| {r['nnz']:,} | {r['library']} | {r['train_wall_s']:.2f} | {r['train_cpu_s']:.2f} | {r['loss']:.6f} | {r['peak_rss_mib']:.0f} | {r['top10_wall_s']:.3f} |")
+print()
+print("| nnz | wall ratio | CPU ratio | loss ratio | peak RSS ratio | top-10 ratio |")
+print("|---|---|---|---|---|---|")
+for a, b in zip(rows[0::2], rows[1::2]):
+    print(f"| {a['nnz']:,} | {a['train_wall_s']/b['train_wall_s']:.2f} | {a['train_cpu_s']/b['train_cpu_s']:.2f} | {a['loss']/b['loss']:.4f} | {a['peak_rss_mib']/b['peak_rss_mib']:.2f} | {a['top10_wall_s']/b['top10_wall_s']:.2f} |")
+PY
