@@ -52,10 +52,10 @@ print()
 print("| nnz | library | train wall s | train CPU s | loss | peak RSS MiB | top-10 x %d users s |" % rows[0]["top10_users"])
 print("|---|---|---|---|---|---|---|")
 for r in rows:
-    print(f"| {r['nnz']:,} | {r['library']} | {r['train_wall_s']:.2f} | {r['train_cpu_s']:.2f} | {r['loss']:.6f} | {r['peak_rss_mib']:.0f} | {r['top10_wall_s']:.3f} |")
+    print(f"| {r['nnz']:,} | {r['library']} | {r['train_wall_s']:.2f} | {r['train_cpu_s']:.2f} | {r['loss']:.7g} | {r['peak_rss_mib']:.0f} | {r['top10_wall_s']:.3f} |")
 print()
 print("| nnz | wall ratio | CPU ratio | loss ratio | peak RSS ratio | top-10 ratio |")
 print("|---|---|---|---|---|---|")
 for a, b in zip(rows[0::2], rows[1::2]):
-    print(f"| {a['nnz']:,} | {a['train_wall_s']/b['train_wall_s']:.2f} | {a['train_cpu_s']/b['train_cpu_s']:.2f} | {a['loss']/b['loss']:.4f} | {a['peak_rss_mib']/b['peak_rss_mib']:.2f} | {a['top10_wall_s']/b['top10_wall_s']:.2f} |")
+    print(f"| {a['nnz']:,} | {a['train_wall_s']/b['train_wall_s']:.2f} | {a['train_cpu_s']/b['train_cpu_s']:.2f} | {a['loss']/b['loss']:.5f} | {a['peak_rss_mib']/b['peak_rss_mib']:.2f} | {a['top10_wall_s']/b['top10_wall_s']:.2f} |")
 PY
