@@ -55,6 +55,7 @@ pub mod knn;
 pub mod linalg;
 pub mod mf;
 pub mod popularity;
+pub mod scan;
 pub mod topk;
 pub mod userknn;
 

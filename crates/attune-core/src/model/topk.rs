@@ -89,7 +89,15 @@ pub fn top_k_into(scores: &[f32], k: usize, exclude: &[u32], out: &mut Vec<(u32,
     out.reserve(k.min(scores.len()));
     let mut heap = Heap { v: out, k };
     let mut ex = exclude.iter().copied().peekable();
+    // Once the heap is full, a score that is not above the worst kept one cannot enter: items
+    // come in increasing index order, so an equal score loses the tie. Testing that first makes
+    // the common case one comparison (NaN fails `>` too and is skipped here).
+    let mut threshold = f32::NEG_INFINITY;
+    let mut full = false;
     for (i, &s) in scores.iter().enumerate() {
+        if full && s.partial_cmp(&threshold) != Some(std::cmp::Ordering::Greater) {
+            continue;
+        }
         let i = i as u32;
         while ex.peek().is_some_and(|&e| e < i) {
             ex.next();
@@ -98,6 +106,10 @@ pub fn top_k_into(scores: &[f32], k: usize, exclude: &[u32], out: &mut Vec<(u32,
             continue;
         }
         heap.offer((i, s));
+        if heap.v.len() == k {
+            full = true;
+            threshold = heap.v[0].1;
+        }
     }
     heap.finish();
 }

@@ -30,7 +30,7 @@ use rand_chacha::ChaCha8Rng;
 use self::solve::{gram, solve_side, Conf, RowSolver, Scratch};
 use super::linalg::dot;
 use super::{
-    check_non_negative, check_non_negative_finite, check_positive_finite, normalize_history,
+    check_non_negative, check_non_negative_finite, check_positive_finite, normalize_history, scan,
     FitError, FoldIn, ParamError, Scorer, UserRepr,
 };
 use crate::sparse::Csr;
@@ -507,11 +507,7 @@ impl Scorer for AlsModel {
     fn score_all_into(&self, user: &UserRepr, out: &mut [f32]) {
         assert_eq!(out.len(), self.n_items(), "one output per item");
         match user {
-            UserRepr::Dense(x) if x.len() == self.k => {
-                for (o, y) in out.iter_mut().zip(self.item_factors.chunks_exact(self.k)) {
-                    *o = dot(x, y);
-                }
-            }
+            UserRepr::Dense(x) if x.len() == self.k => scan::gemv(&self.item_factors, x, out),
             UserRepr::Sparse(h) => self.score_all_into(&self.fold_in(h), out),
             UserRepr::Dense(_) | UserRepr::Anonymous => out.fill(0.0),
         }

@@ -1,0 +1,154 @@
+//! Exact scoring of one user against a whole catalog: `scores = Y x` for row-major item factors
+//! `Y` (`n_items x k`). The serving path's per-request kernel when no cache answers.
+//!
+//! Why its own kernel: calling a dot product per item pays a dispatch and a horizontal
+//! reduction per item. Here the user vector lives in registers for the whole pass, eight items
+//! are scored at once (eight independent FMA chains, enough to hide the FMA latency), and the
+//! eight sums are reduced together with three `hadd`s. The pass streams each item row once, so
+//! for large catalogs its speed is the memory bandwidth (12.8 MB at 50,000 items x 64 factors).
+//!
+//! Sums run in a different order than [`super::linalg::dot`], so scores can differ from it in
+//! the last bits; ranking ties are broken by item index downstream ([`super::topk`]).
+
+use super::linalg::{dot, has_avx2_fma};
+
+/// `out[i] = Y[i, :] · x` for every row `i` of the row-major `rows` (`out.len()` rows of
+/// `x.len()` columns).
+///
+/// # Panics
+/// If `rows.len() != out.len() * x.len()`.
+pub fn gemv(rows: &[f32], x: &[f32], out: &mut [f32]) {
+    let k = x.len();
+    assert_eq!(
+        rows.len(),
+        out.len() * k,
+        "gemv: rows must be out.len() x x.len()"
+    );
+    if k == 0 {
+        out.fill(0.0);
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if k.is_multiple_of(8) && k <= MAX_REGISTER_K && has_avx2_fma() {
+        // SAFETY: AVX2 and FMA are available (checked at run time); shapes checked above.
+        unsafe { gemv_avx2(rows, x, out) };
+        return;
+    }
+    for (o, r) in out.iter_mut().zip(rows.chunks_exact(k)) {
+        *o = dot(r, x);
+    }
+}
+
+/// The user vector is held in at most this many floats of registers (16 AVX2 registers minus
+/// the eight accumulators and a scratch).
+const MAX_REGISTER_K: usize = 128;
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn gemv_avx2(rows: &[f32], x: &[f32], out: &mut [f32]) {
+    use std::arch::x86_64::*;
+    let k = x.len();
+    let chunks = k / 8;
+    let n = out.len();
+    let mut xv = [_mm256_setzero_ps(); MAX_REGISTER_K / 8];
+    for (c, v) in xv.iter_mut().enumerate().take(chunks) {
+        // SAFETY: c * 8 + 8 <= k = x.len().
+        *v = unsafe { _mm256_loadu_ps(x.as_ptr().add(c * 8)) };
+    }
+    let base = rows.as_ptr();
+    let full = n - n % 8;
+    let mut i = 0;
+    while i < full {
+        // SAFETY: rows i..i+8 exist (i + 8 <= n and rows.len() == n * k); every load reads
+        // 8 floats at column c * 8 < k of one of those rows; the store writes out[i..i + 8].
+        unsafe {
+            let p = base.add(i * k);
+            let mut acc = [_mm256_setzero_ps(); 8];
+            for (c, &xc) in xv.iter().enumerate().take(chunks) {
+                let q = p.add(c * 8);
+                for (r, a) in acc.iter_mut().enumerate() {
+                    *a = _mm256_fmadd_ps(_mm256_loadu_ps(q.add(r * k)), xc, *a);
+                }
+            }
+            // Reduce eight 8-lane sums to eight floats: after three hadds and a 128-bit fold,
+            // lane r holds the sum of acc[r].
+            let s01 = _mm256_hadd_ps(acc[0], acc[1]);
+            let s23 = _mm256_hadd_ps(acc[2], acc[3]);
+            let s45 = _mm256_hadd_ps(acc[4], acc[5]);
+            let s67 = _mm256_hadd_ps(acc[6], acc[7]);
+            let s0123 = _mm256_hadd_ps(s01, s23);
+            let s4567 = _mm256_hadd_ps(s45, s67);
+            let lo = _mm256_permute2f128_ps(s0123, s4567, 0x20);
+            let hi = _mm256_permute2f128_ps(s0123, s4567, 0x31);
+            _mm256_storeu_ps(out.as_mut_ptr().add(i), _mm256_add_ps(lo, hi));
+        }
+        i += 8;
+    }
+    for (o, r) in out[full..].iter_mut().zip(rows[full * k..].chunks_exact(k)) {
+        *o = dot(r, x);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn reference(rows: &[f32], x: &[f32]) -> Vec<f64> {
+        rows.chunks_exact(x.len())
+            .map(|r| {
+                r.iter()
+                    .zip(x)
+                    .map(|(a, b)| f64::from(*a) * f64::from(*b))
+                    .sum()
+            })
+            .collect()
+    }
+
+    proptest! {
+        /// Every shape (row counts that are not multiples of 8, k on and off the register
+        /// path) matches an f64 reference to rounding.
+        #[test]
+        fn matches_the_f64_reference(
+            n in 0usize..70,
+            k in prop::sample::select(vec![1usize, 3, 8, 16, 24, 64, 72, 128, 136]),
+            seed in any::<u64>(),
+        ) {
+            let mut s = seed | 1;
+            let mut next = || {
+                s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+                (s % 2001) as f32 / 1000.0 - 1.0
+            };
+            let rows: Vec<f32> = (0..n * k).map(|_| next()).collect();
+            let x: Vec<f32> = (0..k).map(|_| next()).collect();
+            let mut out = vec![f32::NAN; n];
+            gemv(&rows, &x, &mut out);
+            for (got, want) in out.iter().zip(reference(&rows, &x)) {
+                prop_assert!((f64::from(*got) - want).abs() <= 1e-4 * (1.0 + want.abs()),
+                    "got {got}, want {want}");
+            }
+        }
+    }
+
+    #[test]
+    fn row_order_is_kept() {
+        // Item r has a single 1 at column r % k, so item r scores x[r % k].
+        let (n, k) = (37, 16);
+        let mut rows = vec![0f32; n * k];
+        for r in 0..n {
+            rows[r * k + r % k] = 1.0;
+        }
+        let x: Vec<f32> = (0..k).map(|c| c as f32).collect();
+        let mut out = vec![0f32; n];
+        gemv(&rows, &x, &mut out);
+        for (r, &o) in out.iter().enumerate() {
+            assert_eq!(o, (r % k) as f32);
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "gemv: rows")]
+    fn wrong_shape_panics() {
+        gemv(&[1.0; 10], &[1.0; 3], &mut [0.0; 3]);
+    }
+}
