@@ -22,6 +22,7 @@ pub struct Settings {
     pub data_dir: PathBuf,
     pub store: StoreSection,
     pub server: ServerSection,
+    pub auth: AuthSection,
     pub events: EventsSection,
     pub clean: CleanSection,
     pub log: LogSection,
@@ -41,6 +42,58 @@ pub struct ServerSection {
     pub max_batch_events: usize,
     pub max_batch_items: usize,
     pub strict_fields: bool,
+    /// Browser origins allowed to call the API (CORS): `https://shop.example`, or `*`.
+    pub cors_allowed_origins: Vec<String>,
+}
+
+/// `[auth]`: API keys (see `attune_server::auth`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSection {
+    pub required: bool,
+    pub metrics_require_admin: bool,
+    #[serde(default)]
+    pub keys: Vec<KeySection>,
+}
+
+/// One `[[auth.keys]]` entry.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeySection {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_sha256: Option<String>,
+    pub scopes: Vec<String>,
+    pub apps: Vec<String>,
+}
+
+impl AuthSection {
+    /// The server's checked key set; an error names the `auth.*` key at fault.
+    pub fn to_server(&self) -> anyhow::Result<attune_server::AuthConfig> {
+        let specs: Vec<attune_server::ApiKeySpec> = self
+            .keys
+            .iter()
+            .map(|k| attune_server::ApiKeySpec {
+                name: k.name.clone(),
+                key: k.key.clone(),
+                key_sha256: k.key_sha256.clone(),
+                scopes: k.scopes.clone(),
+                apps: k.apps.clone(),
+            })
+            .collect();
+        attune_server::AuthConfig::new(self.required, self.metrics_require_admin, &specs)
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))
+    }
+}
+
+impl ServerSection {
+    /// The server's checked CORS origins; an error names the list entry at fault.
+    pub fn cors(&self) -> anyhow::Result<attune_server::CorsConfig> {
+        attune_server::CorsConfig::new(&self.cors_allowed_origins)
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -143,6 +196,8 @@ impl Settings {
             self.server.max_batch_events > 0,
             "invalid configuration: server.max_batch_events must be > 0"
         );
+        self.auth.to_server()?;
+        self.server.cors()?;
         Ok(())
     }
 
@@ -166,9 +221,17 @@ impl Settings {
         }
     }
 
-    /// The effective config as TOML (for `attune config`).
+    /// The effective config as TOML (for `attune config`). Keys given in clear are printed as
+    /// their `key_sha256`: the output stays a valid config that grants the same access, and
+    /// printing the configuration does not print secrets.
     pub fn to_toml(&self) -> anyhow::Result<String> {
-        Ok(toml::to_string_pretty(self)?)
+        let mut shown = self.clone();
+        for k in &mut shown.auth.keys {
+            if let Some(key) = k.key.take() {
+                k.key_sha256 = Some(attune_server::auth::sha256_hex(&key));
+            }
+        }
+        Ok(toml::to_string_pretty(&shown)?)
     }
 }
 
@@ -201,6 +264,43 @@ mod tests {
         assert_eq!(s.server.bind, "127.0.0.1:8080");
         assert!(s.store_url().starts_with("sqlite:"));
         assert!(s.check().is_ok());
+    }
+
+    #[test]
+    fn auth_keys_and_cors_are_checked_and_clear_keys_are_not_printed() {
+        let file = "[[auth.keys]]\nname = \"tracker\"\nkey = \"tracker-secret-0123456789\"\nscopes = [\"ingest\"]\napps = [\"shop\"]\n";
+        let s: Settings = Figment::from(Toml::string(DEFAULT_TOML))
+            .merge(Toml::string(file))
+            .extract()
+            .unwrap();
+        assert!(s.check().is_ok());
+        let auth = s.auth.to_server().unwrap();
+        assert_eq!(auth.keys().len(), 1);
+        assert!(auth.lookup("tracker-secret-0123456789").is_some());
+        let printed = s.to_toml().unwrap();
+        assert!(!printed.contains("tracker-secret"), "{printed}");
+        let again: Settings = Figment::from(Toml::string(&printed)).extract().unwrap();
+        assert_eq!(again.auth.to_server().unwrap(), auth);
+
+        let mut bad = s.clone();
+        bad.auth.keys[0].scopes = vec!["write".into()];
+        let err = bad.check().unwrap_err().to_string();
+        assert!(
+            err.contains("auth.keys[0].scopes") && err.contains("write"),
+            "{err}"
+        );
+        let mut bad = s.clone();
+        bad.server.cors_allowed_origins = vec!["shop.example".into()];
+        let err = bad.check().unwrap_err().to_string();
+        assert!(err.contains("server.cors_allowed_origins[0]"), "{err}");
+        let mut bad = s;
+        bad.auth.keys.clear();
+        bad.auth.required = true;
+        assert!(bad
+            .check()
+            .unwrap_err()
+            .to_string()
+            .contains("auth.required"));
     }
 
     #[test]

@@ -9,6 +9,9 @@
 //! - [`api`]: wire DTOs and the JSON <-> core conversions, reused by the CLI's JSON-lines
 //!   import and export.
 //! - [`problem`]: the one error-code table and the problem+json renderer.
+//! - [`auth`]: API keys with scopes; [`metrics`]: the Prometheus registry behind `/metrics`;
+//!   [`CorsConfig`]: allowed browser origins. The OpenAPI document (`/v1/openapi.json`) is
+//!   `openapi.json` beside this crate's `Cargo.toml`, checked against the route table by tests.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -31,7 +34,8 @@
 //! # }
 //! ```
 //!
-//! **API boundary:** every route is under `/v1` except `/health` and `/ready`; the app (tenant)
+//! **API boundary:** every route is under `/v1` except `/health`, `/ready` and `/metrics`; the
+//! app (tenant)
 //! is chosen by the `X-Attune-App` header (absent means `default`) and nothing of one app is
 //! visible from another.
 //!
@@ -50,17 +54,44 @@ use std::time::Instant;
 
 use attune_core::event::EventRules;
 use attune_store::{Store, DEFAULT_APP};
-use axum::extract::Request;
+use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 
 pub mod api;
+pub mod auth;
+mod cors;
 mod extract;
 mod ingest;
+pub mod metrics;
+mod openapi;
 pub mod problem;
 mod routes;
 
+pub use auth::{Access, ApiKeySpec, AuthConfig, Scope};
+pub use cors::CorsConfig;
+pub use openapi::DOCUMENT as OPENAPI_DOCUMENT;
+pub use routes::RouteInfo;
+
+use metrics::Metrics;
 use problem::Problem;
+
+/// A configuration value the service cannot run with; `field` is the dotted config key
+/// (`auth.keys[2].scopes`), so the operator knows what to fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct ConfigError {
+    /// The dotted configuration key.
+    pub field: String,
+    /// What is wrong with its value.
+    pub reason: String,
+}
+
+/// Every route of the API: method, path template and who may call it. The router is built
+/// from the same table.
+pub fn route_table() -> &'static [RouteInfo] {
+    routes::infos()
+}
 
 /// Settings of the HTTP service. Limits protect memory and the store; every one that a client
 /// can hit is named in the 413 problem it gets, so the operator knows which key to raise.
@@ -80,6 +111,10 @@ pub struct ServerConfig {
     pub strict_fields: bool,
     /// The validation rules applied to every incoming event.
     pub event_rules: EventRules,
+    /// API keys and whether they are required.
+    pub auth: AuthConfig,
+    /// Browser origins allowed to call the API (CORS); none by default.
+    pub cors: CorsConfig,
 }
 
 impl Default for ServerConfig {
@@ -91,6 +126,8 @@ impl Default for ServerConfig {
             max_batch_items: 10_000,
             strict_fields: true,
             event_rules: EventRules::default(),
+            auth: AuthConfig::default(),
+            cors: CorsConfig::default(),
         }
     }
 }
@@ -105,6 +142,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// The service settings.
     pub config: Arc<ServerConfig>,
+    /// The Prometheus registry behind `/metrics`.
+    pub metrics: Arc<Metrics>,
     /// Apps known to exist. Apps are never deleted, so a hit is always right; a miss asks the
     /// store (another replica may have created the app).
     apps: Arc<RwLock<HashSet<String>>>,
@@ -127,10 +166,12 @@ impl AppState {
     /// Creating the default app is a (short, idempotent) blocking store call; if it fails the
     /// failure is logged and [`serve`] tries again and reports it.
     pub fn new(store: Arc<dyn Store>, config: ServerConfig) -> Self {
-        let ingester = ingest::Ingester::start(store.clone());
+        let metrics = Arc::new(Metrics::new(store.backend()));
+        let ingester = ingest::Ingester::start(store.clone(), metrics.clone());
         let state = Self {
             store,
             config: Arc::new(config),
+            metrics,
             apps: Arc::default(),
             ingester,
         };
@@ -166,11 +207,25 @@ impl AppState {
     }
 }
 
-/// The whole API over `state`: every route, the problem+json fallback and request logging.
+/// The whole API over `state`: every route, the problem+json fallback, and the middleware,
+/// outermost first: request log, metrics and problem rendering; CORS (when origins are
+/// configured); API-key checks. `Router::layer` wraps each route after routing, so every layer
+/// sees the matched route template.
 pub fn router(state: AppState) -> axum::Router {
-    routes::routes()
-        .with_state(state)
-        .layer(axum::middleware::from_fn(log_and_render))
+    let cors = state.config.cors.layer();
+    let app = routes::routes().layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        auth::authorize,
+    ));
+    let app = match cors {
+        Some(cors) => app.layer(cors),
+        None => app,
+    };
+    app.layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        log_and_render,
+    ))
+    .with_state(state)
 }
 
 /// Serve the API on `listener` until `shutdown` completes; requests in flight then finish
@@ -186,18 +241,35 @@ pub async fn serve(
     let addr = listener.local_addr()?;
     // The binary announces the address once (at info); this line adds the backend for debugging.
     tracing::debug!(%addr, backend = state.store.backend(), "attune API listening");
+    let auth = &state.config.auth;
+    if !auth.required && !auth.keys().is_empty() {
+        tracing::warn!(
+            n_keys = auth.keys().len(),
+            "API keys are configured but auth.required = false: requests without a key are allowed everything"
+        );
+    }
+    let ingester = state.ingester.clone();
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await?;
+    // Every answered request is committed already; this also commits batches whose request
+    // went away while they waited in the queue, before the process may exit.
+    ingester.flush().await;
     tracing::info!("attune API stopped");
     Ok(())
 }
 
 /// Outermost middleware: renders every error as problem+json with `instance` = the request
-/// path, and logs each request at DEBUG (method, path, app, status, time).
-async fn log_and_render(req: Request, next: Next) -> Response {
+/// path, counts the request in the metrics (by matched route template), and logs it at DEBUG
+/// (method, path, app, key, status, time).
+async fn log_and_render(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let start = Instant::now();
+    let _in_flight = state.metrics.request_started();
     let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string());
     let path = req.uri().path().to_string();
     let app = req
         .headers()
@@ -207,7 +279,15 @@ async fn log_and_render(req: Request, next: Next) -> Response {
         .to_string();
     let res = problem::render(next.run(req).await, &path);
     let status = res.status().as_u16();
-    let micros = start.elapsed().as_micros() as u64;
-    tracing::debug!(%method, %path, %app, status, micros, "request");
+    let took = start.elapsed();
+    state
+        .metrics
+        .request_done(&method, route.as_deref(), status, took);
+    let key = res
+        .extensions()
+        .get::<auth::KeyName>()
+        .map_or("-", |k| k.0.as_str());
+    let micros = took.as_micros() as u64;
+    tracing::debug!(%method, %path, %app, key, status, micros, "request");
     res
 }

@@ -38,6 +38,10 @@ pub enum ErrorCode {
     InvalidJson,
     /// A query parameter, path segment or header is malformed.
     InvalidRequest,
+    /// No API key, or one that is not valid, on a route that needs one (`WWW-Authenticate` set).
+    Unauthorized,
+    /// The API key lacks the scope the route needs, or may not use the app.
+    Forbidden,
     /// The `X-Attune-App` header names an app that does not exist.
     UnknownApp,
     /// No route matches the path.
@@ -65,6 +69,26 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code, in table order (the OpenAPI document lists the same set).
+    pub const ALL: [ErrorCode; 16] = [
+        ErrorCode::InvalidJson,
+        ErrorCode::InvalidRequest,
+        ErrorCode::Unauthorized,
+        ErrorCode::Forbidden,
+        ErrorCode::UnknownApp,
+        ErrorCode::NotFound,
+        ErrorCode::ItemNotFound,
+        ErrorCode::UserNotFound,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::Conflict,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::BatchTooLarge,
+        ErrorCode::UnsupportedMediaType,
+        ErrorCode::ValidationFailed,
+        ErrorCode::Internal,
+        ErrorCode::NotReady,
+    ];
+
     /// THE table: code -> (wire code, status, title).
     const fn spec(self) -> (&'static str, StatusCode, &'static str) {
         match self {
@@ -73,6 +97,16 @@ impl ErrorCode {
                 "invalid_request",
                 StatusCode::BAD_REQUEST,
                 "Invalid request",
+            ),
+            ErrorCode::Unauthorized => (
+                "unauthorized",
+                StatusCode::UNAUTHORIZED,
+                "Missing or invalid API key",
+            ),
+            ErrorCode::Forbidden => (
+                "forbidden",
+                StatusCode::FORBIDDEN,
+                "Not allowed for this API key",
             ),
             ErrorCode::UnknownApp => ("unknown_app", StatusCode::NOT_FOUND, "Unknown app"),
             ErrorCode::NotFound => ("not_found", StatusCode::NOT_FOUND, "No such route"),
@@ -139,6 +173,8 @@ impl ErrorCode {
     /// The code used when an error status reaches the middleware without a problem attached.
     fn for_status(status: StatusCode) -> ErrorCode {
         match status {
+            StatusCode::UNAUTHORIZED => ErrorCode::Unauthorized,
+            StatusCode::FORBIDDEN => ErrorCode::Forbidden,
             StatusCode::NOT_FOUND => ErrorCode::NotFound,
             StatusCode::METHOD_NOT_ALLOWED => ErrorCode::MethodNotAllowed,
             StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
@@ -382,22 +418,7 @@ mod tests {
 
     #[test]
     fn table_codes_are_unique_and_statuses_are_errors() {
-        let all = [
-            ErrorCode::InvalidJson,
-            ErrorCode::InvalidRequest,
-            ErrorCode::UnknownApp,
-            ErrorCode::NotFound,
-            ErrorCode::ItemNotFound,
-            ErrorCode::UserNotFound,
-            ErrorCode::MethodNotAllowed,
-            ErrorCode::Conflict,
-            ErrorCode::PayloadTooLarge,
-            ErrorCode::BatchTooLarge,
-            ErrorCode::UnsupportedMediaType,
-            ErrorCode::ValidationFailed,
-            ErrorCode::Internal,
-            ErrorCode::NotReady,
-        ];
+        let all = ErrorCode::ALL;
         let mut names: Vec<_> = all.iter().map(|c| c.as_str()).collect();
         names.sort_unstable();
         names.dedup();

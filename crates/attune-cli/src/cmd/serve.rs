@@ -55,7 +55,10 @@ fn sqlite_path(url: &str) -> Option<&str> {
     )
 }
 
-/// The server's settings from the `[server]` and `[events]` sections.
+/// The server's settings from the `[server]`, `[auth]` and `[events]` sections.
+///
+/// Keys and origins were checked when the settings were loaded (`Settings::load`), so they
+/// convert here without a second error path.
 pub fn server_config(settings: &Settings) -> ServerConfig {
     let s = &settings.server;
     ServerConfig {
@@ -65,6 +68,13 @@ pub fn server_config(settings: &Settings) -> ServerConfig {
         max_batch_items: s.max_batch_items,
         strict_fields: s.strict_fields,
         event_rules: settings.event_rules(),
+        auth: settings
+            .auth
+            .to_server()
+            .expect("auth keys are checked by Settings::load"),
+        cors: s
+            .cors()
+            .expect("CORS origins are checked by Settings::load"),
     }
 }
 

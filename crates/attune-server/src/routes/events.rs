@@ -21,6 +21,7 @@ use axum::Json;
 use super::blocking;
 use crate::api::{event_from_json, IngestResponse, IngestedEvent, RecordError};
 use crate::extract::{body_format, parse_records, read_body, App, BodyFormat, Params};
+use crate::metrics::IngestOutcome;
 use crate::problem::{Problem, MAX_LISTED_ERRORS};
 use crate::{AppState, ServerConfig};
 
@@ -36,13 +37,24 @@ pub(super) async fn ingest(
     let format = body_format(&headers, true)?;
     let bytes = read_body(&headers, body, state.config.max_body_bytes).await?;
     let config = state.config.clone();
-    let batch = blocking(move || decode_batch(&config, &bytes, format, partial)).await?;
+    let batch = blocking(move || decode_batch(&config, &bytes, format)).await?;
     let Batch {
         events,
         event_idx,
         mut errors,
         n_rejected,
+        n_records,
     } = batch;
+    state
+        .metrics
+        .events_ingested(&app, IngestOutcome::Rejected, n_rejected);
+    // Atomic mode fails here, before anything reaches the store.
+    if n_rejected > 0 && !partial {
+        let what = format!(
+            "{n_rejected} of {n_records} events are invalid and nothing was stored (send ?partial=true to store the valid ones)"
+        );
+        return Err(Problem::invalid_batch(errors, &what));
+    }
     let (events, statuses) = if events.is_empty() {
         (Vec::new(), Vec::new())
     } else {
@@ -76,6 +88,9 @@ pub(super) async fn ingest(
     if n_rejected > 0 {
         tracing::debug!(app, n_rejected, "partial batch: invalid events skipped");
     }
+    let metrics = &state.metrics;
+    metrics.events_ingested(&app, IngestOutcome::Accepted, accepted);
+    metrics.events_ingested(&app, IngestOutcome::Duplicate, duplicates);
     errors.truncate(MAX_LISTED_ERRORS);
     Ok(Json(IngestResponse {
         accepted,
@@ -97,15 +112,14 @@ struct Batch {
     event_idx: Vec<usize>,
     errors: Vec<RecordError>,
     n_rejected: usize,
+    n_records: usize,
 }
 
 /// Parse, decode and validate a whole batch (blocking: milliseconds for large batches).
-/// Atomic mode fails here, before anything reaches the store.
 fn decode_batch(
     config: &ServerConfig,
     bytes: &Bytes,
     format: BodyFormat,
-    partial: bool,
 ) -> Result<Batch, Problem> {
     let records = parse_records(
         bytes,
@@ -138,16 +152,11 @@ fn decode_batch(
             }
         }
     }
-    if n_rejected > 0 && !partial {
-        let what = format!(
-            "{n_rejected} of {n_records} events are invalid and nothing was stored (send ?partial=true to store the valid ones)"
-        );
-        return Err(Problem::invalid_batch(errors, &what));
-    }
     Ok(Batch {
         events,
         event_idx,
         errors,
         n_rejected,
+        n_records,
     })
 }

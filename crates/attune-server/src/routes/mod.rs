@@ -4,9 +4,13 @@
 //! with [`blocking`], render JSON. Decoding and validating a batch happens inside the blocking
 //! task together with the store call, so a 16 MiB body never stalls an async worker.
 
-use axum::routing::{get, post, put};
+use std::sync::OnceLock;
+
+use axum::http::Method;
+use axum::routing::{delete, get, post, put, MethodRouter};
 use axum::Router;
 
+use crate::auth::{Access, Scope};
 use crate::problem::{ErrorCode, Problem};
 use crate::AppState;
 
@@ -15,25 +19,140 @@ mod items;
 mod system;
 mod users;
 
+/// One route of the API: method, path template, who may call it, handler.
+struct Route {
+    method: Method,
+    path: &'static str,
+    access: Access,
+    handler: MethodRouter<AppState>,
+}
+
+fn route(
+    method: Method,
+    path: &'static str,
+    access: Access,
+    handler: MethodRouter<AppState>,
+) -> Route {
+    Route {
+        method,
+        path,
+        access,
+        handler,
+    }
+}
+
+/// THE route table. The router, the access rules and the OpenAPI drift test all read it, so a
+/// route cannot exist without a declared [`Access`] nor be missing from the document.
+fn table() -> Vec<Route> {
+    use Access::{AllApps, App, Metrics, Open};
+    use Scope::{Admin, Ingest, Read};
+    vec![
+        route(Method::GET, "/health", Open, get(system::health)),
+        route(Method::GET, "/ready", Open, get(system::ready)),
+        route(Method::GET, "/metrics", Metrics, get(system::metrics)),
+        route(Method::GET, "/v1/openapi.json", Open, get(system::openapi)),
+        route(
+            Method::GET,
+            "/v1/apps",
+            AllApps(Admin),
+            get(system::list_apps),
+        ),
+        route(
+            Method::POST,
+            "/v1/apps",
+            AllApps(Admin),
+            post(system::create_app),
+        ),
+        route(
+            Method::POST,
+            "/v1/events",
+            App(Ingest),
+            post(events::ingest),
+        ),
+        route(
+            Method::POST,
+            "/v1/identify",
+            App(Ingest),
+            post(users::identify),
+        ),
+        route(Method::GET, "/v1/items", App(Read), get(items::list)),
+        route(
+            Method::POST,
+            "/v1/items",
+            App(Admin),
+            post(items::bulk_upsert),
+        ),
+        route(Method::GET, "/v1/items/{id}", App(Read), get(items::get)),
+        route(Method::PUT, "/v1/items/{id}", App(Admin), put(items::put)),
+        route(
+            Method::DELETE,
+            "/v1/items/{id}",
+            App(Admin),
+            delete(items::delete),
+        ),
+        route(Method::GET, "/v1/users/{id}", App(Read), get(users::get)),
+        route(Method::PUT, "/v1/users/{id}", App(Admin), put(users::put)),
+        route(
+            Method::DELETE,
+            "/v1/users/{id}",
+            App(Admin),
+            delete(users::delete),
+        ),
+        route(
+            Method::GET,
+            "/v1/users/{id}/events",
+            App(Read),
+            get(users::events),
+        ),
+    ]
+}
+
 /// Every route, with the problem+json fallback for unknown paths.
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/health", get(system::health))
-        .route("/ready", get(system::ready))
-        .route("/v1/apps", get(system::list_apps).post(system::create_app))
-        .route("/v1/events", post(events::ingest))
-        .route("/v1/identify", post(users::identify))
-        .route("/v1/items", get(items::list).post(items::bulk_upsert))
-        .route(
-            "/v1/items/{id}",
-            put(items::put).get(items::get).delete(items::delete),
-        )
-        .route(
-            "/v1/users/{id}",
-            put(users::put).get(users::get).delete(users::delete),
-        )
-        .route("/v1/users/{id}/events", get(users::events))
+    table()
+        .into_iter()
+        .fold(Router::new(), |r, route| r.route(route.path, route.handler))
         .fallback(not_found)
+}
+
+/// A route as published by [`crate::route_table`]: method, path template and access rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteInfo {
+    /// The HTTP method (`GET` routes also answer `HEAD`).
+    pub method: Method,
+    /// The path template, as matched (`/v1/items/{id}`).
+    pub path: &'static str,
+    /// Who may call it.
+    pub access: Access,
+}
+
+/// The route table without its handlers, built once.
+pub(crate) fn infos() -> &'static [RouteInfo] {
+    static INFOS: OnceLock<Vec<RouteInfo>> = OnceLock::new();
+    INFOS.get_or_init(|| {
+        table()
+            .into_iter()
+            .map(|r| RouteInfo {
+                method: r.method,
+                path: r.path,
+                access: r.access,
+            })
+            .collect()
+    })
+}
+
+/// The access rule of `method` on the matched template `path` (`HEAD` as `GET`); `None` when
+/// the route does not take this method (the router answers 405).
+pub(crate) fn access(method: &Method, path: &str) -> Option<Access> {
+    let method = if method == Method::HEAD {
+        &Method::GET
+    } else {
+        method
+    };
+    infos()
+        .iter()
+        .find(|r| r.method == method && r.path == path)
+        .map(|r| r.access)
 }
 
 async fn not_found(uri: axum::http::Uri) -> Problem {

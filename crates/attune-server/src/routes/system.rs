@@ -1,8 +1,9 @@
-//! Liveness, readiness and apps (tenants).
+//! Liveness, readiness, metrics, the API document and apps (tenants).
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
@@ -34,6 +35,44 @@ pub(super) async fn ready(State(state): State<AppState>) -> Result<Json<Value>, 
         }
         Err(e) => Err(Problem::internal("the readiness check failed", &e)),
     }
+}
+
+/// `GET /metrics`: Prometheus text format (0.0.4), or OpenMetrics 1.0 when the scraper's
+/// `Accept` asks for `application/openmetrics-text` (Prometheus does).
+pub(super) async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let openmetrics = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("application/openmetrics-text"));
+    let (body, content_type) = if openmetrics {
+        (
+            state.metrics.render_openmetrics(),
+            crate::metrics::OPENMETRICS_CONTENT_TYPE,
+        )
+    } else {
+        (
+            state.metrics.render_prometheus(),
+            crate::metrics::PROMETHEUS_CONTENT_TYPE,
+        )
+    };
+    (
+        [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
+        body,
+    )
+        .into_response()
+}
+
+/// `GET /v1/openapi.json`: the OpenAPI 3.1 document of this API (compiled in).
+pub(super) async fn openapi() -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        crate::openapi::DOCUMENT,
+    )
+        .into_response()
 }
 
 /// `GET /v1/apps`: every app name, sorted.

@@ -1,0 +1,455 @@
+//! Prometheus metrics, served at `GET /metrics`.
+//!
+//! One [`Metrics`] per [`crate::AppState`] (no global recorder), so two servers in one process,
+//! as in the tests, never mix their counts. Every metric the service exports is registered here,
+//! under a name constant, and is changed only through a named method; so this file is the list
+//! of what an operator can graph (`docs/api.md` repeats it with the labels).
+//!
+//! **Cardinality is bounded by construction:** the `route` label is the matched route template
+//! (`/v1/items/{id}`), never the raw path, and `unmatched` for paths no route matches; `method`
+//! is one of the standard methods or `other`; `app` values come only from apps that exist (an
+//! unknown app is refused before anything is counted).
+//!
+//! Hooks for later parts are registered already and documented as such: cache lookups
+//! ([`Metrics::cache_lookup`]), the active model version and training time
+//! ([`Metrics::set_model`]) and degraded mode ([`Metrics::set_degraded`]). Until they are first
+//! called they export nothing (a family without series is left out of the exposition).
+
+use std::time::Duration;
+
+use axum::http::Method;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::metrics::info::Info;
+use prometheus_client::registry::Registry;
+
+/// `attune_http_requests_total{method,route,status}`: answered requests.
+pub const HTTP_REQUESTS: &str = "attune_http_requests";
+/// `attune_http_request_duration_seconds{method,route}`: time to the response head.
+pub const HTTP_DURATION: &str = "attune_http_request_duration_seconds";
+/// `attune_http_requests_in_flight`: requests being handled now.
+pub const HTTP_IN_FLIGHT: &str = "attune_http_requests_in_flight";
+/// `attune_events_ingested_total{app,outcome}`: events by outcome (accepted, duplicate, rejected).
+pub const EVENTS_INGESTED: &str = "attune_events_ingested";
+/// `attune_ingest_commit_events`: events per group-commit transaction.
+pub const COMMIT_EVENTS: &str = "attune_ingest_commit_events";
+/// `attune_ingest_commit_requests`: requests merged into one group-commit transaction.
+pub const COMMIT_REQUESTS: &str = "attune_ingest_commit_requests";
+/// `attune_ingest_commit_duration_seconds`: time of one group-commit transaction.
+pub const COMMIT_DURATION: &str = "attune_ingest_commit_duration_seconds";
+/// `attune_build_info{version}`: always 1.
+pub const BUILD: &str = "attune_build";
+/// `attune_store_info{backend}`: always 1.
+pub const STORE: &str = "attune_store";
+/// Hook: `attune_cache_lookups_total{cache,outcome=hit|miss}` (hit ratio = hits / all).
+pub const CACHE_LOOKUPS: &str = "attune_cache_lookups";
+/// Hook: `attune_model_version{app,model}`: the active model version.
+pub const MODEL_VERSION: &str = "attune_model_version";
+/// Hook: `attune_model_trained_timestamp_seconds{app,model}` (age = `time() - value`).
+pub const MODEL_TRAINED: &str = "attune_model_trained_timestamp_seconds";
+/// Hook: `attune_degraded{app,reason}`: 1 while serving a fallback instead of the model.
+pub const DEGRADED: &str = "attune_degraded";
+
+/// Latency buckets (seconds): 0.5 ms to 10 s.
+const LATENCY_BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+/// Size buckets (events or requests per transaction): 1 to 20,000.
+const SIZE_BUCKETS: [f64; 12] = [
+    1.0, 2.0, 5.0, 10.0, 50.0, 100.0, 500.0, 1000.0, 2000.0, 5000.0, 10000.0, 20000.0,
+];
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: &'static str,
+    route: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    method: &'static str,
+    route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct IngestLabels {
+    app: String,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CacheLabels {
+    cache: String,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ModelLabels {
+    app: String,
+    model: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DegradedLabels {
+    app: String,
+    reason: String,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(LATENCY_BUCKETS)
+}
+
+/// The label value of a method: the standard ones by name, anything else `other`.
+fn method_label(m: &Method) -> &'static str {
+    const KNOWN: [(Method, &str); 9] = [
+        (Method::GET, "GET"),
+        (Method::POST, "POST"),
+        (Method::PUT, "PUT"),
+        (Method::DELETE, "DELETE"),
+        (Method::HEAD, "HEAD"),
+        (Method::OPTIONS, "OPTIONS"),
+        (Method::PATCH, "PATCH"),
+        (Method::CONNECT, "CONNECT"),
+        (Method::TRACE, "TRACE"),
+    ];
+    KNOWN
+        .iter()
+        .find(|(k, _)| k == m)
+        .map_or("other", |(_, name)| name)
+}
+
+/// Keeps a request counted in `attune_http_requests_in_flight` while alive.
+#[derive(Debug)]
+pub struct InFlight(Gauge);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+/// How an ingested event ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IngestOutcome {
+    /// Newly stored.
+    Accepted,
+    /// Its `event_id` was already stored; nothing changed.
+    Duplicate,
+    /// Invalid: skipped (`?partial=true`) or failing its batch (atomic mode).
+    Rejected,
+}
+
+impl IngestOutcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            IngestOutcome::Accepted => "accepted",
+            IngestOutcome::Duplicate => "duplicate",
+            IngestOutcome::Rejected => "rejected",
+        }
+    }
+}
+
+/// The registry and a handle on every metric in it. Handles are cheap `Arc`s inside, so
+/// updating is lock-free for counters and a short mutex for histograms.
+pub struct Metrics {
+    registry: Registry,
+    http_requests: Family<RequestLabels, Counter>,
+    http_duration: HistogramFamily<RouteLabels>,
+    http_in_flight: Gauge,
+    events_ingested: Family<IngestLabels, Counter>,
+    commit_events: Histogram,
+    commit_requests: Histogram,
+    commit_duration: Histogram,
+    cache_lookups: Family<CacheLabels, Counter>,
+    model_version: Family<ModelLabels, Gauge>,
+    model_trained: Family<ModelLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    degraded: Family<DegradedLabels, Gauge>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Metrics {
+    /// Register every metric; `backend` is the store's name (`sqlite`, `postgres`).
+    pub fn new(backend: &str) -> Self {
+        let mut registry = Registry::default();
+        let http_requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            HTTP_REQUESTS,
+            "HTTP requests answered, by method, matched route template and status",
+            http_requests.clone(),
+        );
+        let http_duration: HistogramFamily<RouteLabels> =
+            Family::new_with_constructor(latency_histogram);
+        registry.register(
+            HTTP_DURATION,
+            "Time from request to response head, by method and matched route template",
+            http_duration.clone(),
+        );
+        let http_in_flight = Gauge::default();
+        registry.register(
+            HTTP_IN_FLIGHT,
+            "HTTP requests being handled",
+            http_in_flight.clone(),
+        );
+        let events_ingested = Family::<IngestLabels, Counter>::default();
+        registry.register(
+            EVENTS_INGESTED,
+            "Events received by POST /v1/events, by app and outcome (accepted, duplicate, rejected)",
+            events_ingested.clone(),
+        );
+        let commit_events = Histogram::new(SIZE_BUCKETS);
+        registry.register(
+            COMMIT_EVENTS,
+            "Events written per group-commit transaction",
+            commit_events.clone(),
+        );
+        let commit_requests = Histogram::new(SIZE_BUCKETS);
+        registry.register(
+            COMMIT_REQUESTS,
+            "Ingest requests merged into one group-commit transaction",
+            commit_requests.clone(),
+        );
+        let commit_duration = latency_histogram();
+        registry.register(
+            COMMIT_DURATION,
+            "Duration of one group-commit transaction (insert and durable commit)",
+            commit_duration.clone(),
+        );
+        registry.register(
+            BUILD,
+            "The attune version serving",
+            Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]),
+        );
+        registry.register(
+            STORE,
+            "The store backend",
+            Info::new(vec![("backend", backend.to_string())]),
+        );
+        let cache_lookups = Family::<CacheLabels, Counter>::default();
+        registry.register(
+            CACHE_LOOKUPS,
+            "Cache lookups by cache and outcome (hit, miss)",
+            cache_lookups.clone(),
+        );
+        let model_version = Family::<ModelLabels, Gauge>::default();
+        registry.register(
+            MODEL_VERSION,
+            "The active model version, by app and model",
+            model_version.clone(),
+        );
+        let model_trained = Family::default();
+        registry.register(
+            MODEL_TRAINED,
+            "When the active model was trained (Unix seconds); age = time() - value",
+            model_trained.clone(),
+        );
+        let degraded = Family::<DegradedLabels, Gauge>::default();
+        registry.register(
+            DEGRADED,
+            "1 while an app is served by a fallback instead of its model, by reason",
+            degraded.clone(),
+        );
+        Self {
+            registry,
+            http_requests,
+            http_duration,
+            http_in_flight,
+            events_ingested,
+            commit_events,
+            commit_requests,
+            commit_duration,
+            cache_lookups,
+            model_version,
+            model_trained,
+            degraded,
+        }
+    }
+
+    /// A request started: counted in flight until the guard is dropped (also when the client
+    /// goes away and the request is cancelled).
+    pub fn request_started(&self) -> InFlight {
+        self.http_in_flight.inc();
+        InFlight(self.http_in_flight.clone())
+    }
+
+    /// A request was answered. `route` is the matched template, `None` when no route matched.
+    pub fn request_done(&self, method: &Method, route: Option<&str>, status: u16, took: Duration) {
+        let method = method_label(method);
+        let route = route.unwrap_or("unmatched").to_string();
+        self.http_duration
+            .get_or_create(&RouteLabels {
+                method,
+                route: route.clone(),
+            })
+            .observe(took.as_secs_f64());
+        self.http_requests
+            .get_or_create(&RequestLabels {
+                method,
+                route,
+                status,
+            })
+            .inc();
+    }
+
+    /// `n` events of `app` ended with `outcome`.
+    pub fn events_ingested(&self, app: &str, outcome: IngestOutcome, n: usize) {
+        if n == 0 {
+            return;
+        }
+        self.events_ingested
+            .get_or_create(&IngestLabels {
+                app: app.to_string(),
+                outcome: outcome.as_str(),
+            })
+            .inc_by(n as u64);
+    }
+
+    /// One group-commit transaction wrote `n_events` events of `n_requests` requests in `took`.
+    pub fn commit(&self, n_events: usize, n_requests: usize, took: Duration) {
+        self.commit_events.observe(n_events as f64);
+        self.commit_requests.observe(n_requests as f64);
+        self.commit_duration.observe(took.as_secs_f64());
+    }
+
+    /// Hook: one lookup in `cache` (`recommendations`, `user_state`, ...), hit or miss.
+    pub fn cache_lookup(&self, cache: &str, hit: bool) {
+        self.cache_lookups
+            .get_or_create(&CacheLabels {
+                cache: cache.to_string(),
+                outcome: if hit { "hit" } else { "miss" },
+            })
+            .inc();
+    }
+
+    /// Hook: `app` now serves `model` at `version`, trained at `trained_unix_secs`.
+    pub fn set_model(&self, app: &str, model: &str, version: i64, trained_unix_secs: f64) {
+        let labels = ModelLabels {
+            app: app.to_string(),
+            model: model.to_string(),
+        };
+        self.model_version.get_or_create(&labels).set(version);
+        self.model_trained
+            .get_or_create(&labels)
+            .set(trained_unix_secs);
+    }
+
+    /// Hook: `app` is (or is no longer) served by a fallback, for `reason`.
+    pub fn set_degraded(&self, app: &str, reason: &str, degraded: bool) {
+        self.degraded
+            .get_or_create(&DegradedLabels {
+                app: app.to_string(),
+                reason: reason.to_string(),
+            })
+            .set(i64::from(degraded));
+    }
+
+    /// The Prometheus text format (version 0.0.4).
+    pub fn render_prometheus(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry)
+            .expect("writing to a String cannot fail");
+        out
+    }
+
+    /// The OpenMetrics 1.0 text format (ends with `# EOF`).
+    pub fn render_openmetrics(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String cannot fail");
+        out
+    }
+}
+
+/// `Content-Type` of [`Metrics::render_prometheus`].
+pub const PROMETHEUS_CONTENT_TYPE: &str =
+    prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
+/// `Content-Type` of [`Metrics::render_openmetrics`].
+pub const OPENMETRICS_CONTENT_TYPE: &str =
+    "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_and_histograms_render_with_their_labels() {
+        let m = Metrics::new("sqlite");
+        let guard = m.request_started();
+        assert!(m
+            .render_prometheus()
+            .contains("attune_http_requests_in_flight 1\n"));
+        m.request_done(
+            &Method::GET,
+            Some("/v1/items/{id}"),
+            200,
+            Duration::from_millis(3),
+        );
+        drop(guard);
+        m.request_done(
+            &Method::from_bytes(b"BREW").unwrap(),
+            None,
+            405,
+            Duration::from_micros(100),
+        );
+        m.events_ingested("shop", IngestOutcome::Accepted, 3);
+        m.events_ingested("shop", IngestOutcome::Duplicate, 0);
+        m.commit(3, 1, Duration::from_millis(2));
+        let text = m.render_prometheus();
+        for line in [
+            "attune_http_requests_total{method=\"GET\",route=\"/v1/items/{id}\",status=\"200\"} 1",
+            "attune_http_requests_total{method=\"other\",route=\"unmatched\",status=\"405\"} 1",
+            "attune_http_request_duration_seconds_bucket{method=\"GET\",route=\"/v1/items/{id}\",le=\"0.005\"} 1",
+            "attune_http_request_duration_seconds_bucket{method=\"GET\",route=\"/v1/items/{id}\",le=\"0.0025\"} 0",
+            "attune_http_requests_in_flight 0",
+            "attune_events_ingested_total{app=\"shop\",outcome=\"accepted\"} 3",
+            "attune_ingest_commit_events_count 1",
+            "attune_ingest_commit_events_sum 3.0",
+            "attune_build_info{version=\"0.1.0\"} 1",
+            "attune_store_info{backend=\"sqlite\"} 1",
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+        }
+        assert!(
+            !text.contains("outcome=\"duplicate\""),
+            "a zero count adds no series"
+        );
+        assert!(
+            !text.contains("attune_cache_lookups"),
+            "unused hooks export nothing"
+        );
+        assert!(m.render_openmetrics().ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn hooks_export_their_values() {
+        let m = Metrics::new("postgres");
+        m.cache_lookup("recommendations", true);
+        m.cache_lookup("recommendations", true);
+        m.cache_lookup("recommendations", false);
+        m.set_model("shop", "als", 7, 1_790_000_000.5);
+        m.set_degraded("shop", "model_missing", true);
+        let text = m.render_prometheus();
+        for line in [
+            "attune_cache_lookups_total{cache=\"recommendations\",outcome=\"hit\"} 2",
+            "attune_cache_lookups_total{cache=\"recommendations\",outcome=\"miss\"} 1",
+            "attune_model_version{app=\"shop\",model=\"als\"} 7",
+            "attune_model_trained_timestamp_seconds{app=\"shop\",model=\"als\"} 1790000000.5",
+            "attune_degraded{app=\"shop\",reason=\"model_missing\"} 1",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
+        }
+    }
+}
