@@ -166,23 +166,13 @@ impl Resp {
     }
 }
 
-impl Client<'_> {
-    pub async fn request(
-        &self,
-        method: Method,
-        path: &str,
-        content_type: Option<&str>,
-        body: impl Into<Body>,
-    ) -> Resp {
-        let mut req = Request::builder().method(method).uri(path);
-        if let Some(app) = &self.app {
-            req = req.header("x-attune-app", app);
-        }
-        if let Some(ct) = content_type {
-            req = req.header("content-type", ct);
-        }
-        let req = req.body(body.into()).unwrap();
-        let res = self.server.router.clone().oneshot(req).await.unwrap();
+impl Resp {
+    /// Read a whole response.
+    pub async fn read<B>(res: axum::http::Response<B>) -> Resp
+    where
+        B: axum::body::HttpBody,
+        B::Error: std::fmt::Debug,
+    {
         let status = res.status();
         let headers = res.headers().clone();
         let bytes = res.into_body().collect().await.unwrap().to_bytes();
@@ -194,6 +184,50 @@ impl Client<'_> {
             text,
             body,
         }
+    }
+
+    /// A header as text ("" when absent).
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+}
+
+impl Client<'_> {
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: Option<&str>,
+        body: impl Into<Body>,
+    ) -> Resp {
+        self.send(method, path, &[], content_type, body).await
+    }
+
+    /// A request with extra headers (`authorization`, `origin`, ...).
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        content_type: Option<&str>,
+        body: impl Into<Body>,
+    ) -> Resp {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some(app) = &self.app {
+            req = req.header("x-attune-app", app);
+        }
+        if let Some(ct) = content_type {
+            req = req.header("content-type", ct);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req.body(body.into()).unwrap();
+        let res = self.server.router.clone().oneshot(req).await.unwrap();
+        Resp::read(res).await
     }
 
     pub async fn get(&self, path: &str) -> Resp {
@@ -266,13 +300,23 @@ pub fn session_events(user: &str, session: &str, id_prefix: &str) -> Value {
 }
 
 /// A store that delegates to SQLite until `broken` is set, then fails every write and ping
-/// with an error full of internals (which must not reach clients).
+/// with an error full of internals (which must not reach clients). `insert_delay_ms` makes
+/// every event insert take that long (a request is then reliably in flight).
 pub struct FlakyStore {
     pub inner: SqliteStore,
     pub broken: std::sync::atomic::AtomicBool,
+    pub insert_delay_ms: std::sync::atomic::AtomicU64,
 }
 
 impl FlakyStore {
+    pub fn open(dir: &std::path::Path) -> FlakyStore {
+        FlakyStore {
+            inner: SqliteStore::open(dir.join("attune.db")).expect("open store"),
+            broken: Default::default(),
+            insert_delay_ms: Default::default(),
+        }
+    }
+
     fn check(&self) -> attune_store::Result<()> {
         if self.broken.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(attune_store::StoreError::Io {
@@ -305,6 +349,10 @@ impl Store for FlakyStore {
         events: &[attune_core::event::Event],
     ) -> attune_store::Result<Vec<attune_store::InsertStatus>> {
         self.check()?;
+        let delay = self
+            .insert_delay_ms
+            .load(std::sync::atomic::Ordering::SeqCst);
+        std::thread::sleep(std::time::Duration::from_millis(delay));
         self.inner.insert_events(app, events)
     }
     fn scan_events(
@@ -386,11 +434,111 @@ impl Store for FlakyStore {
 /// A server over a [`FlakyStore`].
 pub fn flaky_server() -> (Arc<FlakyStore>, axum::Router, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let inner = SqliteStore::open(dir.path().join("attune.db")).expect("open store");
-    let store = Arc::new(FlakyStore {
-        inner,
-        broken: Default::default(),
-    });
+    let store = Arc::new(FlakyStore::open(dir.path()));
     let router = router(AppState::new(store.clone(), ServerConfig::default()));
     (store, router, dir)
+}
+
+/// `serve` itself on a real TCP port (`127.0.0.1:0`), stopped by [`LiveServer::stop`].
+pub struct LiveServer {
+    pub addr: std::net::SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl LiveServer {
+    pub async fn start(store: Arc<dyn Store>, config: ServerConfig) -> LiveServer {
+        let state = AppState::new(store, config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(attune_server::serve(listener, state, async move {
+            let _ = stopped.await;
+        }));
+        LiveServer {
+            addr,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    /// A client-only handle on a server started elsewhere (for requests from spawned tasks);
+    /// dropping it stops nothing.
+    pub fn client_for(addr: std::net::SocketAddr) -> LiveServer {
+        LiveServer {
+            addr,
+            stop: None,
+            task: None,
+        }
+    }
+
+    /// Fire the shutdown future (requests in flight go on).
+    pub fn begin_shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+
+    /// Wait (at most 10 s) until `serve` returned, and assert it returned `Ok`.
+    pub async fn stopped(&mut self) {
+        let task = self.task.take().expect("not awaited yet");
+        tokio::time::timeout(std::time::Duration::from_secs(10), task)
+            .await
+            .expect("serve stops within 10 s")
+            .unwrap()
+            .unwrap();
+    }
+
+    /// One request on a fresh connection, with a real HTTP/1 client.
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Resp {
+        let stream = tokio::net::TcpStream::connect(self.addr).await.unwrap();
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                .await
+                .unwrap();
+        tokio::spawn(conn);
+        let mut req = hyper::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", self.addr.to_string());
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req
+            .body(http_body_util::Full::new(axum::body::Bytes::from(
+                body.to_string(),
+            )))
+            .unwrap();
+        Resp::read(sender.send_request(req).await.unwrap()).await
+    }
+
+    pub async fn get(&self, path: &str, headers: &[(&str, &str)]) -> Resp {
+        self.request(Method::GET, path, headers, "").await
+    }
+
+    /// POST a JSON body.
+    pub async fn post_json(&self, path: &str, headers: &[(&str, &str)], v: &Value) -> Resp {
+        let mut all = vec![("content-type", "application/json")];
+        all.extend_from_slice(headers);
+        self.request(Method::POST, path, &all, &v.to_string()).await
+    }
+
+    /// PUT a JSON body.
+    pub async fn put_json(&self, path: &str, headers: &[(&str, &str)], v: &Value) -> Resp {
+        let mut all = vec![("content-type", "application/json")];
+        all.extend_from_slice(headers);
+        self.request(Method::PUT, path, &all, &v.to_string()).await
+    }
+}
+
+impl Drop for LiveServer {
+    fn drop(&mut self) {
+        self.begin_shutdown();
+    }
 }

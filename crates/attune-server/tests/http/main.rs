@@ -1,9 +1,15 @@
-//! HTTP API tests: the real router, in-process (`oneshot`), over a temp SQLite store per test.
+//! HTTP API tests: the real router, in-process (`oneshot`), over a temp SQLite store per test;
+//! `serve` itself on a TCP port where the transport matters (metrics, graceful shutdown).
 
 mod apps;
+mod auth;
 mod common;
+mod cors;
 mod errors;
 mod events;
 mod items;
+mod metrics;
+mod openapi;
+mod shutdown;
 mod system;
 mod users;
