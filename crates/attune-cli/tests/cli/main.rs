@@ -10,5 +10,6 @@ mod crash;
 mod export;
 mod import;
 mod movielens;
+mod ops;
 mod profile;
 mod serve;

@@ -92,7 +92,17 @@ impl Server {
     /// Start `attune serve` in `attune`'s data directory, on `store_url` when given (else the
     /// SQLite default), and wait until `/ready` answers 200.
     pub fn start(attune: &Attune, store_url: Option<&str>) -> Server {
+        Server::start_with_env(attune, store_url, &[])
+    }
+
+    /// [`Server::start`] with extra environment variables (`ATTUNE_CONFIG`, ...).
+    pub fn start_with_env(
+        attune: &Attune,
+        store_url: Option<&str>,
+        env: &[(&str, &str)],
+    ) -> Server {
         let mut cmd = attune.command(&["serve"]);
+        cmd.envs(env.iter().copied());
         cmd.env("ATTUNE_SERVER__BIND", "127.0.0.1:0")
             .env("ATTUNE_LOG__LEVEL", "info")
             .env("NO_COLOR", "1")
