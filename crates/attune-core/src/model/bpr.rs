@@ -300,6 +300,33 @@ impl FoldIn for BprModel {
     }
 }
 
+impl super::ModelParts for BprModel {
+    const KIND: &'static str = "bpr";
+
+    fn to_parts(&self) -> super::Parts<'_> {
+        let k = self.k;
+        super::Parts::new(Self::KIND)
+            .param("factors", super::parts::int(k))
+            .f32_matrix("user_factors", self.users.len() / k, k, &self.users)
+            .f32_matrix("item_factors", self.bias.len(), k, &self.items)
+            .f32_vector("item_bias", &self.bias)
+    }
+
+    fn from_parts(mut parts: super::Parts<'_>) -> Result<Self, super::PartsError> {
+        parts.expect_kind(Self::KIND)?;
+        let k = parts.usize_param(Self::KIND, "factors", 1)?;
+        let (users, _, _) = parts.take_f32_matrix(Self::KIND, "user_factors", None, Some(k))?;
+        let (items, n, _) = parts.take_f32_matrix(Self::KIND, "item_factors", None, Some(k))?;
+        let bias = parts.take_f32_vector(Self::KIND, "item_bias", Some(n))?;
+        Ok(Self {
+            k,
+            users,
+            items,
+            bias,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -153,6 +153,31 @@ impl FoldIn for EaseModel {
     }
 }
 
+impl super::ModelParts for EaseModel {
+    const KIND: &'static str = "ease";
+
+    fn to_parts(&self) -> super::Parts<'_> {
+        super::Parts::new(Self::KIND).f32_matrix(
+            "weights",
+            self.n_items,
+            self.n_items,
+            &self.weights,
+        )
+    }
+
+    /// The weight matrix must be square.
+    fn from_parts(mut parts: super::Parts<'_>) -> Result<Self, super::PartsError> {
+        parts.expect_kind(Self::KIND)?;
+        let n = match parts.arrays.get("weights").map(|a| a.shape()) {
+            Some([n, _]) => *n,
+            _ => 0,
+        };
+        let (weights, n_items, _) =
+            parts.take_f32_matrix(Self::KIND, "weights", Some(n), Some(n))?;
+        Ok(Self { n_items, weights })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

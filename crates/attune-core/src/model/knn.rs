@@ -246,6 +246,29 @@ impl FoldIn for ItemKnnModel {
     }
 }
 
+impl super::ModelParts for ItemKnnModel {
+    const KIND: &'static str = "item-knn";
+
+    fn to_parts(&self) -> super::Parts<'_> {
+        super::Parts::new(Self::KIND).csr("neighbours", &self.neighbours)
+    }
+
+    /// The neighbour matrix must be square (items x items).
+    fn from_parts(mut parts: super::Parts<'_>) -> Result<Self, super::PartsError> {
+        parts.expect_kind(Self::KIND)?;
+        let neighbours = parts.take_csr(Self::KIND, "neighbours", None)?;
+        if neighbours.n_rows() != neighbours.n_cols() {
+            return Err(super::PartsError::WrongShape {
+                kind: Self::KIND,
+                name: "neighbours".into(),
+                expected: "a square items x items matrix".into(),
+                got: vec![neighbours.n_rows(), neighbours.n_cols()],
+            });
+        }
+        Ok(Self { neighbours })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

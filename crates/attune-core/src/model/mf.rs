@@ -414,6 +414,53 @@ impl FoldIn for BiasedMfModel {
     }
 }
 
+impl super::ModelParts for BiasedMfModel {
+    const KIND: &'static str = "mf";
+
+    /// User rows are `[p_u, b_u]` and item rows `[q_i, b_i]` (`factors + 1` columns).
+    fn to_parts(&self) -> super::Parts<'_> {
+        use super::parts::{float, int};
+        let d = self.k + 1;
+        super::Parts::new(Self::KIND)
+            .param("factors", int(self.k))
+            .param("mean", float(self.mean))
+            .param("reg", float(self.reg))
+            .f32_matrix("users", self.users.len() / d, d, &self.users)
+            .f32_matrix("items", self.items.len() / d, d, &self.items)
+    }
+
+    fn from_parts(mut parts: super::Parts<'_>) -> Result<Self, super::PartsError> {
+        const KIND: &str = BiasedMfModel::KIND;
+        parts.expect_kind(KIND)?;
+        let k = parts.usize_param(KIND, "factors", 1)?;
+        let mean = parts.f32_param(KIND, "mean")?;
+        let reg = parts.f32_param(KIND, "reg")?;
+        if reg <= 0.0 {
+            return Err(super::PartsError::BadParam {
+                kind: KIND,
+                name: "reg",
+                value: reg.to_string(),
+                rule: "must be > 0",
+            });
+        }
+        let d = k.checked_add(1).ok_or(super::PartsError::BadParam {
+            kind: KIND,
+            name: "factors",
+            value: k.to_string(),
+            rule: "too large",
+        })?;
+        let (users, _, _) = parts.take_f32_matrix(KIND, "users", None, Some(d))?;
+        let (items, _, _) = parts.take_f32_matrix(KIND, "items", None, Some(d))?;
+        Ok(Self {
+            k,
+            mean,
+            reg,
+            users,
+            items,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

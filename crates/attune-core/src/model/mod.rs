@@ -54,6 +54,7 @@ pub mod ease;
 pub mod knn;
 pub mod linalg;
 pub mod mf;
+pub mod parts;
 pub mod popularity;
 pub mod scan;
 pub mod topk;
@@ -64,6 +65,7 @@ pub use bpr::{BprModel, BprParams, BprValidParams};
 pub use ease::{EaseModel, EaseParams, EaseValidParams};
 pub use knn::{ItemKnnModel, ItemKnnParams, ItemKnnValidParams, Weighting};
 pub use mf::{BiasedMfModel, BiasedMfParams, BiasedMfValidParams, MfSolver};
+pub use parts::{ModelParts, Param, Parts, PartsError};
 pub use popularity::{CategoryPopularity, Popularity, TrendingParams, TrendingValidParams};
 pub use userknn::{UserKnnModel, UserKnnParams, UserKnnValidParams};
 

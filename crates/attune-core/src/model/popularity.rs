@@ -218,6 +218,41 @@ impl FoldIn for CategoryPopularity {
     }
 }
 
+impl super::ModelParts for Popularity {
+    const KIND: &'static str = "popularity";
+
+    fn to_parts(&self) -> super::Parts<'_> {
+        super::Parts::new(Self::KIND).f32_vector("scores", &self.scores)
+    }
+
+    fn from_parts(mut parts: super::Parts<'_>) -> Result<Self, super::PartsError> {
+        parts.expect_kind(Self::KIND)?;
+        let scores = parts.take_f32_vector(Self::KIND, "scores", None)?;
+        Ok(Self { scores })
+    }
+}
+
+impl super::ModelParts for CategoryPopularity {
+    const KIND: &'static str = "category-popularity";
+
+    fn to_parts(&self) -> super::Parts<'_> {
+        super::Parts::new(Self::KIND)
+            .f32_vector("popularity", &self.popularity)
+            .csr("item_categories", &self.item_categories)
+    }
+
+    fn from_parts(mut parts: super::Parts<'_>) -> Result<Self, super::PartsError> {
+        parts.expect_kind(Self::KIND)?;
+        let popularity = parts.take_f32_vector(Self::KIND, "popularity", None)?;
+        let item_categories =
+            parts.take_csr(Self::KIND, "item_categories", Some(popularity.len()))?;
+        Ok(Self {
+            popularity,
+            item_categories,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -219,6 +219,64 @@ impl FoldIn for UserKnnModel {
     }
 }
 
+impl super::ModelParts for UserKnnModel {
+    const KIND: &'static str = "user-knn";
+
+    /// The raw interactions and the parameters; the weighted index is rebuilt on load by the
+    /// code that built it at training time (it is a pure function of these).
+    fn to_parts(&self) -> super::Parts<'_> {
+        use super::parts::{float, int};
+        use super::Param;
+        let mut p = super::Parts::new(Self::KIND)
+            .param("neighbours", int(self.neighbours))
+            .param("shrink", float(self.shrink))
+            .csr("data", &self.data);
+        let scheme = match self.weighting.as_ref().map(TermWeighting::scheme) {
+            None => "none",
+            Some(TermScheme::TfIdf) => "tfidf",
+            Some(TermScheme::Bm25 { k1, b }) => {
+                p = p.param("bm25.k1", float(k1)).param("bm25.b", float(b));
+                "bm25"
+            }
+        };
+        p.param("weighting", Param::Text(scheme.into()))
+    }
+
+    fn from_parts(mut parts: super::Parts<'_>) -> Result<Self, super::PartsError> {
+        const KIND: &str = UserKnnModel::KIND;
+        parts.expect_kind(KIND)?;
+        let weighting = match parts.text_param(KIND, "weighting")? {
+            "none" => Weighting::None,
+            "tfidf" => Weighting::TfIdf,
+            "bm25" => Weighting::Bm25 {
+                k1: parts.f32_param(KIND, "bm25.k1")?,
+                b: parts.f32_param(KIND, "bm25.b")?,
+            },
+            other => {
+                return Err(super::PartsError::BadParam {
+                    kind: KIND,
+                    name: "weighting",
+                    value: other.to_string(),
+                    rule: "must be none, tfidf or bm25",
+                })
+            }
+        };
+        let params = UserKnnParams::default()
+            .neighbours(parts.usize_param(KIND, "neighbours", 1)?)
+            .shrink(parts.f32_param(KIND, "shrink")?)
+            .weighting(weighting)
+            .check()
+            .map_err(|e| super::PartsError::BadParam {
+                kind: KIND,
+                name: e.field,
+                value: e.value,
+                rule: e.rule,
+            })?;
+        let data = parts.take_csr(KIND, "data", None)?;
+        Ok(params.fit(&data))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

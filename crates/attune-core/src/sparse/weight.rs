@@ -67,6 +67,11 @@ impl TermWeighting {
         }
     }
 
+    /// The scheme this weighting was fitted with.
+    pub fn scheme(&self) -> TermScheme {
+        self.scheme
+    }
+
     /// The weight of value `w` in column `c` of a row whose values sum to `row_len`. Columns
     /// unknown at fit time get idf 0.
     pub fn weight(&self, c: u32, w: f32, row_len: f64) -> f32 {

@@ -20,6 +20,7 @@
 //! uses the stored value itself as `c` (`c = alpha·w` in its recent versions). On binary data
 //! (`w = 1`) attune's `alpha = a − 1` reproduces implicit's `alpha = a`.
 
+mod parts;
 mod solve;
 
 use std::borrow::Cow;
