@@ -7,10 +7,10 @@
 //! need not hold secrets; either way only the hash is kept in memory, and a presented key is
 //! hashed and compared with every configured hash in constant time.
 //!
-//! Each route declares its [`Access`] in the route table (`routes/mod.rs`); [`authorize`] runs
-//! after routing (it needs the matched route) and before any extractor, so a refused request has
-//! read no body and touched no store, and a key limited to one app cannot even learn whether
-//! another app exists.
+//! Each route declares its [`Access`] in the route table (`routes/mod.rs`); the `authorize`
+//! middleware runs after routing (it needs the matched route) and before any extractor, so a
+//! refused request has read no body and touched no store, and a key limited to one app cannot
+//! even learn whether another app exists.
 //!
 //! **Policy:** with `auth.required = false` (the default: a single-user install or the demo needs
 //! no ceremony) a request without a key is allowed everything; a request *with* a key is always
