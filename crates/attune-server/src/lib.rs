@@ -35,9 +35,9 @@
 //! ```
 //!
 //! **API boundary:** every route is under `/v1` except `/health`, `/ready` and `/metrics`; the
-//! app (tenant)
-//! is chosen by the `X-Attune-App` header (absent means `default`) and nothing of one app is
-//! visible from another.
+//! app (tenant) is chosen by the `X-Attune-App` header (absent means `default`) and nothing of
+//! one app is visible from another. Which routes need which API-key scope is declared in one
+//! route table (see [`route_table`] and [`auth`]).
 //!
 //! **Invariants:** a 2xx answer to a write is sent only after the store returned `Ok` (which
 //! means committed durably); a 4xx answer has changed nothing. (`POST /v1/events?partial=true`
