@@ -57,6 +57,7 @@ pub mod mf;
 pub mod parts;
 pub mod popularity;
 pub mod scan;
+pub mod spec;
 pub mod topk;
 pub mod userknn;
 
@@ -67,6 +68,9 @@ pub use knn::{ItemKnnModel, ItemKnnParams, ItemKnnValidParams, Weighting};
 pub use mf::{BiasedMfModel, BiasedMfParams, BiasedMfValidParams, MfSolver};
 pub use parts::{ModelParts, Param, Parts, PartsError};
 pub use popularity::{CategoryPopularity, Popularity, TrendingParams, TrendingValidParams};
+pub use spec::{
+    Algorithm, Fitted, FittedModel, Spec, SpecError, SpecFitError, TrainedModel, TrainingSet,
+};
 pub use userknn::{UserKnnModel, UserKnnParams, UserKnnValidParams};
 
 use crate::sparse::Csr;
