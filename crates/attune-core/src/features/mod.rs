@@ -1,4 +1,5 @@
-//! Feature preparation: normalization, categorical encoding, imputation and RFM.
+//! Feature preparation: normalization, categorical encoding, imputation, RFM, and item content
+//! vectors (tokenizer, TF-IDF, category and attribute one-hots: [`item_text`]).
 //!
 //! Every transformer follows the same shape: `fit` on a column of training values returns plain
 //! parameters (a struct with public fields, so they can be stored beside a model and reapplied
@@ -22,13 +23,17 @@
 
 mod encode;
 mod impute;
+pub mod item_text;
 mod rfm;
 mod scale;
+pub mod text;
 
 pub use encode::{OneHotEncoder, OrdinalEncoder, OrdinalUnknown, UnknownPolicy, UNKNOWN_COLUMN};
 pub use impute::{MedianImputer, ModeImputer};
+pub use item_text::{Feature, ItemDoc, ItemFeatures, ItemTextParams, ItemTextValidParams};
 pub use rfm::{rfm, rfm_scores, Rfm, RfmScore};
 pub use scale::{MinMaxScaler, NumericTransform, ZScoreScaler};
+pub use text::{StopWords, Tokenizer};
 
 /// A feature column could not be fitted or transformed.
 ///

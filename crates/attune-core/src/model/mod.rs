@@ -50,6 +50,7 @@
 pub mod als;
 pub mod batch;
 pub mod bpr;
+pub mod content;
 pub mod ease;
 pub mod knn;
 pub mod linalg;
@@ -63,6 +64,7 @@ pub mod userknn;
 
 pub use als::{AlsModel, AlsParams, AlsSolver, AlsTrainer, AlsValidParams, Confidence};
 pub use bpr::{BprModel, BprParams, BprValidParams};
+pub use content::{ContentModel, ContentParams, ContentValidParams};
 pub use ease::{EaseModel, EaseParams, EaseValidParams};
 pub use knn::{ItemKnnModel, ItemKnnParams, ItemKnnValidParams, Weighting};
 pub use mf::{BiasedMfModel, BiasedMfParams, BiasedMfValidParams, MfSolver};
