@@ -307,11 +307,7 @@ impl Artifact {
 
 /// Check every array entry against the data region `data_start..data_end`: known type, shape
 /// that multiplies out to the byte length, aligned offset, in bounds, unique name, no overlap.
-fn check_layout(
-    header: &Header,
-    data_start: usize,
-    data_end: usize,
-) -> Result<Layout, String> {
+fn check_layout(header: &Header, data_start: usize, data_end: usize) -> Result<Layout, String> {
     let mut out = HashMap::new();
     let mut ranges = Vec::new();
     for a in &header.arrays {

@@ -19,6 +19,8 @@
 //! - *Gini* of counts sorted ascending `x_1..x_n`: `Σ (2i - n - 1)·x_i / (n·Σ x_i)`; 0 when every
 //!   count is equal (or all are 0), approaching 1 when one entry holds everything.
 
+pub mod advice;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::catalog::Item;

@@ -318,6 +318,12 @@ impl BiasedMfModel {
         self.users.len() / (self.k + 1)
     }
 
+    /// Latent factors `q_i` of item `i` (without its bias).
+    pub fn item_factors(&self, i: u32) -> &[f32] {
+        let d = self.k + 1;
+        &self.items[i as usize * d..i as usize * d + self.k]
+    }
+
     /// The representation `[p_u, b_u]` of training user `u`.
     pub fn user(&self, u: u32) -> UserRepr {
         let d = self.k + 1;

@@ -58,6 +58,7 @@ pub mod mf;
 pub mod parts;
 pub mod popularity;
 pub mod scan;
+pub mod similar;
 pub mod spec;
 pub mod topk;
 pub mod userknn;

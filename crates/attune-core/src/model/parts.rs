@@ -20,6 +20,8 @@ use std::fmt;
 
 use crate::sparse::{Csr, SparseError};
 
+mod fitted;
+
 /// Element type of a stored array.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DType {
