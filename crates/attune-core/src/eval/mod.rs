@@ -7,6 +7,8 @@
 //! - [`metrics`]: precision, recall, NDCG, MAP, hit rate, MRR at `k`; RMSE and MAE. The exact
 //!   definitions (ideal DCG, the MAP normalization) are in that module's docs.
 //! - [`beyond`]: catalog coverage, intra-list diversity, novelty, average popularity.
+//! - [`cold`]: cold-start protocols: held-out items ranked among themselves, items with few
+//!   training interactions.
 //! - [`evaluate_ranking`]: fold every test user in from their training row, rank all items,
 //!   average the metrics ([`evaluate_ranking_with`] for sampled candidates, when asked).
 //!
@@ -23,6 +25,7 @@
 //! ```
 
 pub mod beyond;
+pub mod cold;
 mod harness;
 pub mod metrics;
 pub mod split;

@@ -52,6 +52,7 @@ pub mod batch;
 pub mod bpr;
 pub mod content;
 pub mod ease;
+pub mod hybrid;
 pub mod knn;
 pub mod linalg;
 pub mod mf;
@@ -67,6 +68,7 @@ pub use als::{AlsModel, AlsParams, AlsSolver, AlsTrainer, AlsValidParams, Confid
 pub use bpr::{BprModel, BprParams, BprValidParams};
 pub use content::{ContentModel, ContentParams, ContentValidParams};
 pub use ease::{EaseModel, EaseParams, EaseValidParams};
+pub use hybrid::{HybridLoss, HybridModel, HybridParams, HybridValidParams};
 pub use knn::{ItemKnnModel, ItemKnnParams, ItemKnnValidParams, Weighting};
 pub use mf::{BiasedMfModel, BiasedMfParams, BiasedMfValidParams, MfSolver};
 pub use parts::{ModelParts, Param, Parts, PartsError};

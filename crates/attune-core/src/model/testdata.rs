@@ -58,3 +58,42 @@ pub(crate) fn random_matrix(
     }
     Csr::from_triplets(n_rows, n_cols, t).unwrap()
 }
+
+/// Item content matching [`taste_matrix`]'s groups: item `i` (group `g = i % n_groups`) has
+/// category `cat{g}`, a title of two words from its group's vocabulary (`g{g}w{0..12}`) and one
+/// generic word, and a description of mostly generic words with one more group word, so text
+/// and category both carry the taste signal and TF-IDF has generic words to discount.
+pub(crate) fn taste_docs(
+    n_items: usize,
+    n_groups: usize,
+    seed: u64,
+) -> Vec<crate::features::ItemDoc> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let generic = [
+        "new", "great", "value", "classic", "best", "daily", "home", "pack",
+    ];
+    (0..n_items)
+        .map(|i| {
+            let g = i % n_groups;
+            let word = |rng: &mut ChaCha8Rng| format!("g{g}w{}", rng.random_range(0..12));
+            let title = format!(
+                "{} {} {}",
+                word(&mut rng),
+                word(&mut rng),
+                generic[rng.random_range(0..generic.len())]
+            );
+            let description = format!(
+                "{} {} {}",
+                generic[rng.random_range(0..generic.len())],
+                word(&mut rng),
+                generic[rng.random_range(0..generic.len())]
+            );
+            crate::features::ItemDoc {
+                title,
+                description,
+                categories: vec![format!("cat{g}")],
+                ..Default::default()
+            }
+        })
+        .collect()
+}

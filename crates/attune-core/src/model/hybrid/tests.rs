@@ -1,0 +1,311 @@
+use super::*;
+use crate::eval::cold::{evaluate_among, item_holdout};
+use crate::eval::{evaluate_ranking, split::random_holdout};
+use crate::features::{ItemFeatures, ItemTextParams};
+use crate::model::testdata::{taste_docs, taste_matrix};
+use crate::model::{CategoryPopularity, ContentModel, Popularity};
+
+fn field(p: HybridParams) -> &'static str {
+    p.check().unwrap_err().field
+}
+
+#[test]
+fn factors_must_be_between_1_and_1024() {
+    assert_eq!(field(HybridParams::new(0)), "factors");
+    assert_eq!(field(HybridParams::new(1025)), "factors");
+}
+
+#[test]
+fn learning_rate_must_be_positive() {
+    assert_eq!(
+        field(HybridParams::new(8).learning_rate(0.0)),
+        "learning_rate"
+    );
+}
+
+#[test]
+fn regularization_must_be_non_negative() {
+    assert_eq!(field(HybridParams::new(8).item_reg(-1.0)), "item_reg");
+    assert_eq!(field(HybridParams::new(8).user_reg(f32::NAN)), "user_reg");
+}
+
+#[test]
+fn epochs_and_draws_must_be_at_least_one() {
+    assert_eq!(field(HybridParams::new(8).epochs(0)), "epochs");
+    assert_eq!(field(HybridParams::new(8).max_sampled(0)), "max_sampled");
+    assert_eq!(
+        field(HybridParams::new(8).fold_in_epochs(0)),
+        "fold_in_epochs"
+    );
+}
+
+#[test]
+fn identity_weight_must_be_a_share() {
+    assert_eq!(
+        field(HybridParams::new(8).identity_weight(1.5)),
+        "identity_weight"
+    );
+    assert_eq!(
+        field(HybridParams::new(8).identity_weight(-0.1)),
+        "identity_weight"
+    );
+    assert!(HybridParams::new(8).identity_weight(1.0).check().is_ok());
+}
+
+#[test]
+fn feature_matrices_must_match_the_data() {
+    let data = Csr::from_triplets(2, 3, [(0, 0, 1.0), (1, 2, 1.0)]).unwrap();
+    let p = HybridParams::new(2).epochs(1).check().unwrap();
+    let err = p.fit(&data, &Csr::empty(4, 5), None).unwrap_err();
+    assert_eq!(
+        err,
+        FitError::ShapeMismatch {
+            what: "item_features rows",
+            expected: 3,
+            got: 4
+        }
+    );
+    let err = p
+        .fit(&data, &Csr::empty(3, 5), Some(&Csr::empty(1, 2)))
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        FitError::ShapeMismatch {
+            what: "user_features rows",
+            ..
+        }
+    ));
+    let neg = Csr::from_triplets(1, 3, [(0, 0, -1.0)]).unwrap();
+    assert!(matches!(
+        p.fit(&neg, &Csr::empty(3, 1), None),
+        Err(FitError::NegativeWeight { .. })
+    ));
+}
+
+#[test]
+fn composite_rows_split_weight_between_identity_and_features() {
+    let ext = Csr::from_triplets(3, 2, [(0, 0, 1.0), (0, 1, 3.0), (1, 1, 2.0)]).unwrap();
+    let rows = train::compose(3, Some(&ext), &[true, false, true], 0.25);
+    // Row 0: identity 0.25, features 0.75 · (1/4, 3/4). Row 1 is cold: features only, at
+    // the same 0.75 scale. Row 2 has no features: identity 1.
+    assert_eq!(
+        rows.row(0),
+        (&[0u32, 3, 4][..], &[0.25f32, 0.1875, 0.5625][..])
+    );
+    assert_eq!(rows.row(1), (&[4u32][..], &[0.75f32][..]));
+    assert_eq!(rows.row(2), (&[2u32][..], &[1.0f32][..]));
+    assert_eq!(rows.n_cols(), 5);
+}
+
+struct Setup {
+    train: Csr,
+    test: Csr,
+    cold: Vec<u32>,
+    features: ItemFeatures,
+}
+
+/// 400 users in 10 taste groups over 300 items; 30% of the items held out entirely.
+fn cold_setup() -> Setup {
+    let full = taste_matrix(400, 300, 10, 20, 11);
+    let mut t = Vec::new();
+    for u in 0..full.n_rows() {
+        let (cols, vals) = full.row(u);
+        t.extend(cols.iter().zip(vals).map(|(&i, &v)| (u as u32, i, v)));
+    }
+    let items: Vec<u32> = t.iter().map(|e| e.1).collect();
+    let (split, cold) = item_holdout(&items, 0.3, 3).unwrap();
+    let (train, test) = split.to_csr(&t, full.n_rows(), full.n_cols()).unwrap();
+    let features = ItemTextParams::new()
+        .check()
+        .unwrap()
+        .fit(&taste_docs(300, 10, 7));
+    Setup {
+        train,
+        test,
+        cold,
+        features,
+    }
+}
+
+fn params() -> HybridParams {
+    HybridParams::new(16).epochs(10).seed(5)
+}
+
+#[test]
+fn same_seed_same_model_other_seed_other_model() {
+    let s = cold_setup();
+    let p = params().check().unwrap();
+    let a = p.fit(&s.train, s.features.matrix(), None).unwrap();
+    assert_eq!(a, p.fit(&s.train, s.features.matrix(), None).unwrap());
+    let b = params()
+        .seed(6)
+        .check()
+        .unwrap()
+        .fit(&s.train, s.features.matrix(), None)
+        .unwrap();
+    assert_ne!(a.item_factors(0), b.item_factors(0));
+    assert_eq!(
+        a.fold_in(&[(1, 1.0), (7, 2.0)]),
+        a.fold_in(&[(7, 2.0), (1, 1.0)])
+    );
+}
+
+#[test]
+fn training_loss_decreases_for_both_losses() {
+    let s = cold_setup();
+    for loss in [HybridLoss::Bpr, HybridLoss::Warp] {
+        let m = params()
+            .loss(loss)
+            .epochs(20)
+            .check()
+            .unwrap()
+            .fit(&s.train, s.features.matrix(), None)
+            .unwrap();
+        let l = m.epoch_losses();
+        assert_eq!(l.len(), 20);
+        assert!(
+            l[19] < 0.75 * l[0],
+            "{loss:?}: loss went from {} to {}",
+            l[0],
+            l[19]
+        );
+        assert!(l[0] > 0.6, "{loss:?}: starts near ln 2, got {}", l[0]);
+    }
+}
+
+#[test]
+fn ranks_cold_items_from_their_features() {
+    let s = cold_setup();
+    let hybrid = params()
+        .check()
+        .unwrap()
+        .fit(&s.train, s.features.matrix(), None)
+        .unwrap();
+    let content = ContentModel::from_features(s.features.clone());
+    let catpop = CategoryPopularity::fit(&s.train, &s.features.category_matrix()).unwrap();
+    let k = 10;
+    let h = evaluate_among(&hybrid, &s.train, &s.test, &s.cold, k);
+    let c = evaluate_among(&content, &s.train, &s.test, &s.cold, k);
+    let cp = evaluate_among(&catpop, &s.train, &s.test, &s.cold, k);
+    assert!(h.users > 300);
+    // Category popularity knows no popularity for a cold item: its ranking is arbitrary.
+    assert!(
+        h.recall > 2.0 * cp.recall && c.recall > 2.0 * cp.recall,
+        "recall@{k}: hybrid {}, content {}, category popularity {}",
+        h.recall,
+        c.recall,
+        cp.recall
+    );
+    // A pure collaborative model (identity only) cannot rank them at all.
+    let cf = params()
+        .identity_weight(1.0)
+        .check()
+        .unwrap()
+        .fit(&s.train, s.features.matrix(), None)
+        .unwrap();
+    let mut scores = vec![0f32; s.cold.len()];
+    cf.score_into(&cf.fold_in(&[(0, 1.0)]), &s.cold, &mut scores);
+    assert!(scores.iter().all(|&v| v == 0.0));
+}
+
+#[test]
+fn learns_warm_items_better_than_popularity() {
+    let full = taste_matrix(500, 200, 5, 20, 23);
+    let mut users = Vec::new();
+    let mut t = Vec::new();
+    for u in 0..full.n_rows() {
+        let (cols, vals) = full.row(u);
+        for (&i, &v) in cols.iter().zip(vals) {
+            users.push(u as u32);
+            t.push((u as u32, i, v));
+        }
+    }
+    let (train, test) = random_holdout(&users, 0.2, 2)
+        .unwrap()
+        .to_csr(&t, full.n_rows(), full.n_cols())
+        .unwrap();
+    let features = ItemTextParams::new()
+        .check()
+        .unwrap()
+        .fit(&taste_docs(200, 5, 7));
+    let m = params().fit_checked(&train, features.matrix());
+    let pop = evaluate_ranking(&Popularity::most_popular(&train), &train, &test, 10);
+    let folded = evaluate_ranking(&m, &train, &test, 10);
+    assert!(
+        folded.ndcg > 1.5 * pop.ndcg,
+        "hybrid ndcg {} vs popularity {}",
+        folded.ndcg,
+        pop.ndcg
+    );
+    // Folding a training user in ranks about as well as the trained vector.
+    let mut trained_hits = 0usize;
+    let mut scores = vec![0f32; m.n_items()];
+    for u in 0..train.n_rows() {
+        m.score_all_into(&m.user(u as u32), &mut scores);
+        let top = crate::model::topk::top_k(&scores, 10, train.row(u).0);
+        trained_hits += top
+            .iter()
+            .filter(|e| test.row(u).0.binary_search(&e.0).is_ok())
+            .count();
+    }
+    let trained_precision = trained_hits as f64 / (10 * folded.users) as f64;
+    assert!(
+        folded.precision > 0.8 * trained_precision,
+        "folded {} vs trained {}",
+        folded.precision,
+        trained_precision
+    );
+}
+
+impl HybridParams {
+    fn fit_checked(self, data: &Csr, features: &Csr) -> HybridModel {
+        self.check().unwrap().fit(data, features, None).unwrap()
+    }
+}
+
+#[test]
+fn a_new_item_is_represented_like_a_cold_one() {
+    let s = cold_setup();
+    let m = params().fit_checked(&s.train, s.features.matrix());
+    let cold = s.cold[0];
+    let (cols, vals) = s.features.matrix().row(cold as usize);
+    let row: Vec<(u32, f32)> = cols.iter().copied().zip(vals.iter().copied()).collect();
+    let (v, b) = m.item_representation(&row);
+    assert_eq!(v, m.item_factors(cold));
+    assert_eq!(b, m.item_bias(cold));
+    // Unknown feature columns are ignored, not a panic.
+    let (v2, _) = m.item_representation(&[(u32::MAX, 1.0)]);
+    assert!(v2.iter().all(|&x| x == 0.0));
+}
+
+#[test]
+fn user_features_give_new_users_a_starting_point() {
+    // Users 0..3 have feature 0 and like items 0, 1; users 3..6 have feature 1 and like 2, 3.
+    let mut t = Vec::new();
+    for u in 0..6u32 {
+        let base = if u < 3 { 0 } else { 2 };
+        t.push((u, base, 1.0));
+        t.push((u, base + 1, 1.0));
+    }
+    let data = Csr::from_triplets(6, 4, t).unwrap();
+    let user_features = Csr::from_triplets(6, 2, (0..6u32).map(|u| (u, u / 3, 1.0))).unwrap();
+    let items = Csr::empty(4, 0);
+    let m = HybridParams::new(4)
+        .epochs(200)
+        .seed(1)
+        .check()
+        .unwrap()
+        .fit(&data, &items, Some(&user_features))
+        .unwrap();
+    let mut scores = vec![0f32; 4];
+    m.score_all_into(&m.fold_in_with_features(&[], &[(1, 1.0)]), &mut scores);
+    assert!(
+        scores[2].min(scores[3]) > scores[0].max(scores[1]),
+        "{scores:?}"
+    );
+    m.score_all_into(&m.fold_in_with_features(&[], &[(0, 1.0)]), &mut scores);
+    assert!(
+        scores[0].min(scores[1]) > scores[2].max(scores[3]),
+        "{scores:?}"
+    );
+}
