@@ -26,6 +26,9 @@ pub(crate) const TRAILER_LEN: usize = 8;
 /// Prefix for model arrays in the file, so they cannot collide with the id tables.
 pub(crate) const MODEL_PREFIX: &str = "model.";
 
+/// Array prefix of the stored training interactions (`history.indptr`, `.indices`, `.data`).
+pub(crate) const HISTORY: &str = "history";
+
 /// `n` rounded up to a multiple of [`ALIGN`].
 pub(crate) fn align_up(n: usize) -> Option<usize> {
     n.checked_add(ALIGN - 1).map(|v| v / ALIGN * ALIGN)
@@ -167,6 +170,10 @@ pub struct Header {
     pub model: ModelHeader,
     /// The id tables.
     pub id_maps: IdMaps,
+    /// Whether the training interactions are stored (arrays `history.indptr`, `.indices`,
+    /// `.data`: users x items CSR).
+    #[serde(default)]
+    pub history: bool,
     /// Every array in the data region, model arrays and id tables alike.
     pub arrays: Vec<ArrayEntry>,
 }

@@ -20,7 +20,8 @@
 //! Arrays are named and typed (`u8`, `u32`, `u64`, `f32`, `f64`) with a shape; the header lists
 //! each one's offset (relative to `D`) and byte length. Model arrays are named `model.<name>`;
 //! the id tables are `ids.users.offsets` / `ids.users.bytes` (and `items`): UTF-8 bytes of all
-//! ids back to back plus `n + 1` offsets into them.
+//! ids back to back plus `n + 1` offsets into them; the optional training interactions are the
+//! CSR arrays `history.indptr` (`u64`), `history.indices` (`u32`), `history.data` (`f32`).
 //!
 //! # Invariants
 //! - **The checksum is verified before anything else is read**: [`Artifact::open`] checks the
@@ -47,4 +48,4 @@ pub use format::{
     ALIGN, FORMAT_VERSION, MAGIC,
 };
 pub use read::Artifact;
-pub use write::{to_bytes, write_file, Overwrite};
+pub use write::{to_bytes, write_file, Contents, Overwrite};

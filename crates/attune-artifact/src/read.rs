@@ -6,13 +6,14 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use attune_core::model::parts::{Array, ArrayData, DType};
-use attune_core::model::{ModelParts, Parts};
-use attune_core::sparse::Interner;
+use attune_core::model::{ModelParts, Param, Parts};
+use attune_core::sparse::{Csr, Interner};
 use memmap2::Mmap;
 
 use crate::error::ArtifactError;
 use crate::format::{
-    align_up, Header, IdTable, FORMAT_VERSION, MAGIC, MODEL_PREFIX, PREFIX_LEN, TRAILER_LEN,
+    align_up, Header, IdTable, FORMAT_VERSION, HISTORY, MAGIC, MODEL_PREFIX, PREFIX_LEN,
+    TRAILER_LEN,
 };
 
 /// The bytes of an artifact: a read-only map of the file, or a buffer.
@@ -292,6 +293,37 @@ impl Artifact {
             }
         }
         Ok(ids)
+    }
+
+    /// The stored training interactions (users x items), if the writer kept them; every CSR
+    /// invariant is checked.
+    pub fn history(&self) -> Result<Option<Csr>, ArtifactError> {
+        if !self.header.history {
+            return Ok(None);
+        }
+        let mut parts = Parts::new(HISTORY);
+        parts.params.insert(
+            format!("{HISTORY}.n_cols"),
+            Param::Int(self.header.id_maps.items.len as i64),
+        );
+        for suffix in ["indptr", "indices", "data"] {
+            let name = format!("{HISTORY}.{suffix}");
+            if let Some((shape, data)) = self.array_data(&name) {
+                let a = Array::new(shape, data).expect("shape checked against length on open");
+                parts.arrays.insert(name, a);
+            }
+        }
+        let m = parts
+            .take_csr(
+                "history",
+                HISTORY,
+                usize::try_from(self.header.id_maps.users.len).ok(),
+            )
+            .map_err(|source| ArtifactError::Parts {
+                path: self.path.clone(),
+                source,
+            })?;
+        Ok(Some(m))
     }
 
     /// Training users, in model index order.

@@ -6,13 +6,13 @@ use std::path::{Path, PathBuf};
 
 use attune_core::model::parts::{ArrayData, DType};
 use attune_core::model::Parts;
-use attune_core::sparse::Interner;
+use attune_core::sparse::{Csr, Interner};
 use xxhash_rust::xxh64::Xxh64;
 
 use crate::error::ArtifactError;
 use crate::format::{
     align_up, ArrayEntry, Header, IdMaps, IdTable, Metadata, ModelHeader, ParamValue,
-    FORMAT_VERSION, MAGIC, MODEL_PREFIX, PREFIX_LEN,
+    FORMAT_VERSION, HISTORY, MAGIC, MODEL_PREFIX, PREFIX_LEN,
 };
 
 /// Whether [`write_file`] may replace an existing file.
@@ -77,29 +77,34 @@ fn id_arrays(ids: &Interner) -> (Vec<u64>, Vec<u8>) {
     (offsets, bytes)
 }
 
-/// Serialize a model to artifact bytes (the whole file, checksum included).
-///
-/// `users` and `items` map the model's dense indices to the app's ids; `items` must have as
-/// many ids as the model has items (checked by the caller's model, not here).
-pub fn to_bytes(
-    meta: &Metadata,
-    parts: &Parts<'_>,
-    users: &Interner,
-    items: &Interner,
-) -> Result<Vec<u8>, ArtifactError> {
+/// Everything one artifact holds.
+#[derive(Debug, Clone, Copy)]
+pub struct Contents<'a> {
+    /// How the model was made.
+    pub meta: &'a Metadata,
+    /// The model.
+    pub model: &'a Parts<'a>,
+    /// User ids in model index order (the rows of `history`).
+    pub users: &'a Interner,
+    /// Item ids in model index order.
+    pub items: &'a Interner,
+    /// The training interactions (users x items), if kept: serving needs them to exclude what
+    /// a user has seen and to fold in users whose model has no stored user vector.
+    pub history: Option<&'a Csr>,
+}
+
+/// Serialize to artifact bytes (the whole file, checksum included).
+pub fn to_bytes(contents: &Contents<'_>) -> Result<Vec<u8>, ArtifactError> {
     let mut out = Vec::new();
-    encode(Path::new("<memory>"), meta, parts, users, items, &mut out)?;
+    encode(Path::new("<memory>"), contents, &mut out)?;
     Ok(out)
 }
 
-/// Write a model artifact to `path`: a temporary file in the same directory, synced, then
-/// renamed into place, so readers never see a partial file. The directory must exist.
+/// Write an artifact to `path`: a temporary file in the same directory, synced, then renamed
+/// into place, so readers never see a partial file. The directory must exist.
 pub fn write_file(
     path: &Path,
-    meta: &Metadata,
-    parts: &Parts<'_>,
-    users: &Interner,
-    items: &Interner,
+    contents: &Contents<'_>,
     overwrite: Overwrite,
 ) -> Result<(), ArtifactError> {
     let io = |source| ArtifactError::Io {
@@ -117,7 +122,7 @@ pub fn write_file(
         .map_err(io)?;
     {
         let mut w = std::io::BufWriter::with_capacity(1 << 20, tmp.as_file());
-        encode(path, meta, parts, users, items, &mut w)?;
+        encode(path, contents, &mut w)?;
         w.flush().map_err(io)?;
     }
     tmp.as_file().sync_all().map_err(io)?;
@@ -158,14 +163,8 @@ impl<W: Write> Write for Hashing<W> {
     }
 }
 
-fn encode(
-    path: &Path,
-    meta: &Metadata,
-    parts: &Parts<'_>,
-    users: &Interner,
-    items: &Interner,
-    out: &mut impl Write,
-) -> Result<(), ArtifactError> {
+fn encode(path: &Path, c: &Contents<'_>, out: &mut impl Write) -> Result<(), ArtifactError> {
+    let (meta, parts, users, items) = (c.meta, c.model, c.users, c.items);
     let invalid = |reason: String| ArtifactError::InvalidInput {
         path: path.to_path_buf(),
         reason,
@@ -183,6 +182,18 @@ fn encode(
         return Err(invalid("a metric is not a finite number".into()));
     }
 
+    if let Some(h) = c.history {
+        if (h.n_rows(), h.n_cols()) != (users.len(), items.len()) {
+            return Err(invalid(format!(
+                "history is {} x {}, but there are {} user and {} item ids",
+                h.n_rows(),
+                h.n_cols(),
+                users.len(),
+                items.len()
+            )));
+        }
+    }
+    let history = c.history.map(|h| Parts::new("history").csr(HISTORY, h));
     let (user_offsets, user_bytes) = id_arrays(users);
     let (item_offsets, item_bytes) = id_arrays(items);
     let id_data = [
@@ -202,7 +213,11 @@ fn encode(
     let id_arrays = id_data
         .iter()
         .map(|(n, d)| (n.to_string(), vec![d.len()], d));
-    for (name, shape, data) in model_arrays.chain(id_arrays) {
+    let history_arrays = history
+        .iter()
+        .flat_map(|p| p.arrays.iter())
+        .map(|(n, a)| (n.clone(), a.shape().to_vec(), a.data()));
+    for (name, shape, data) in model_arrays.chain(id_arrays).chain(history_arrays) {
         if !names.insert(name.clone()) {
             return Err(invalid(format!("two arrays are named `{name}`")));
         }
@@ -245,6 +260,7 @@ fn encode(
             users: table(users.len(), "ids.users"),
             items: table(items.len(), "ids.items"),
         },
+        history: history.is_some(),
         arrays: pending.iter().map(|p| p.entry.clone()).collect(),
     };
     let json = serde_json::to_vec(&header).map_err(|e| invalid(e.to_string()))?;

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use attune_artifact::{CleaningSummary, DataSnapshot, Metadata, ALIGN};
+use attune_artifact::{CleaningSummary, Contents, DataSnapshot, Metadata, ALIGN};
 use attune_core::model::{AlsParams, ModelParts};
 use attune_core::sparse::{Csr, Interner};
 
@@ -61,7 +61,15 @@ pub fn als_bytes() -> Vec<u8> {
         .unwrap()
         .fit(&data())
         .unwrap();
-    attune_artifact::to_bytes(&meta(), &m.to_parts(), &ids("u", 30), &ids("i", 12)).unwrap()
+    let d = data();
+    attune_artifact::to_bytes(&Contents {
+        meta: &meta(),
+        model: &m.to_parts(),
+        users: &ids("u", 30),
+        items: &ids("i", 12),
+        history: Some(&d),
+    })
+    .unwrap()
 }
 
 /// Replace the header of a valid artifact with `edit(header)` and fix the checksum, so the

@@ -13,6 +13,7 @@ fn load(bytes: Vec<u8>) -> Result<(), ArtifactError> {
     a.model::<AlsModel>()?;
     a.user_ids()?;
     a.item_ids()?;
+    a.history()?;
     Ok(())
 }
 

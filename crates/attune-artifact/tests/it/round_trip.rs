@@ -1,7 +1,7 @@
 //! Every model type: fit → write a file → open → rebuild → identical scores; header and id
 //! tables come back as written.
 
-use attune_artifact::{write_file, Artifact, ArtifactError, Overwrite};
+use attune_artifact::{to_bytes, write_file, Artifact, ArtifactError, Contents, Overwrite};
 use attune_core::model::{
     AlsModel, AlsParams, BiasedMfModel, BiasedMfParams, BprModel, BprParams, CategoryPopularity,
     EaseModel, EaseParams, ItemKnnModel, ItemKnnParams, ModelParts, Popularity, Recommender,
@@ -21,24 +21,24 @@ fn scores(m: &dyn Recommender, user: &UserRepr) -> Vec<u32> {
 fn check<M: ModelParts + Recommender + PartialEq + std::fmt::Debug>(m: &M) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("m.attune");
-    let (users, items) = (ids("u", 30), ids("i", 12));
-    write_file(
-        &path,
-        &meta(),
-        &m.to_parts(),
-        &users,
-        &items,
-        Overwrite::Refuse,
-    )
-    .unwrap();
+    let (users, items, d) = (ids("u", 30), ids("i", 12), data());
+    let (meta, parts) = (meta(), m.to_parts());
+    let contents = Contents {
+        meta: &meta,
+        model: &parts,
+        users: &users,
+        items: &items,
+        history: Some(&d),
+    };
+    write_file(&path, &contents, Overwrite::Refuse).unwrap();
     let a = Artifact::open(&path).unwrap();
-    assert_eq!(a.header().meta, meta());
+    assert_eq!(a.header().meta, meta);
     assert_eq!(a.header().model.kind, M::KIND);
     assert_eq!(a.user_ids().unwrap(), users);
     assert_eq!(a.item_ids().unwrap(), items);
+    assert_eq!(a.history().unwrap().as_ref(), Some(&d));
     let back: M = a.model().unwrap();
     assert_eq!(&back, m);
-    let d = data();
     for u in 0..d.n_rows() {
         let (c, v) = d.row(u);
         let h: Vec<(u32, f32)> = c.iter().copied().zip(v.iter().copied()).collect();
@@ -50,14 +50,7 @@ fn check<M: ModelParts + Recommender + PartialEq + std::fmt::Debug>(m: &M) {
         scores(&back, &UserRepr::Anonymous)
     );
     // Refusing to overwrite leaves the first file alone.
-    let again = write_file(
-        &path,
-        &meta(),
-        &m.to_parts(),
-        &users,
-        &items,
-        Overwrite::Refuse,
-    );
+    let again = write_file(&path, &contents, Overwrite::Refuse);
     assert!(
         matches!(again, Err(ArtifactError::Exists { .. })),
         "{again:?}"
@@ -168,4 +161,23 @@ fn arrays_are_aligned_and_the_header_is_json() {
     ] {
         assert!(names.contains(&n), "{names:?}");
     }
+}
+
+#[test]
+fn history_is_optional_and_must_match_the_id_tables() {
+    let m = Popularity::most_popular(&data());
+    let (meta, parts, users, items) = (meta(), m.to_parts(), ids("u", 30), ids("i", 12));
+    let mut c = Contents {
+        meta: &meta,
+        model: &parts,
+        users: &users,
+        items: &items,
+        history: None,
+    };
+    let a = Artifact::from_bytes("mem", to_bytes(&c).unwrap()).unwrap();
+    assert_eq!(a.history().unwrap(), None);
+    let wrong = Csr::empty(30, 11);
+    c.history = Some(&wrong);
+    let err = to_bytes(&c).unwrap_err();
+    assert!(matches!(err, ArtifactError::InvalidInput { .. }), "{err}");
 }
