@@ -50,6 +50,7 @@
 pub mod als;
 pub mod batch;
 pub mod bpr;
+pub mod coldstart;
 pub mod content;
 pub mod ease;
 pub mod hybrid;
@@ -66,6 +67,7 @@ pub mod userknn;
 
 pub use als::{AlsModel, AlsParams, AlsSolver, AlsTrainer, AlsValidParams, Confidence};
 pub use bpr::{BprModel, BprParams, BprValidParams};
+pub use coldstart::{ColdStartChain, ColdStartUser, Pick, Reason, Stage};
 pub use content::{ContentModel, ContentParams, ContentValidParams};
 pub use ease::{EaseModel, EaseParams, EaseValidParams};
 pub use hybrid::{HybridLoss, HybridModel, HybridParams, HybridValidParams};

@@ -143,6 +143,12 @@ impl CategoryPopularity {
         self.item_categories.n_cols()
     }
 
+    /// The categories of item `item` (ascending), e.g. to say which preferred category made it
+    /// popular for a user.
+    pub fn item_categories(&self, item: u32) -> &[u32] {
+        self.item_categories.row(item as usize).0
+    }
+
     /// A user who chose these categories at onboarding: equal affinity for each (unknown
     /// categories ignored).
     pub fn for_categories(&self, categories: &[u32]) -> UserRepr {
