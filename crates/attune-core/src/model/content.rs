@@ -241,6 +241,22 @@ impl FoldIn for ContentModel {
     }
 }
 
+impl super::ModelParts for ContentModel {
+    const KIND: &'static str = "content";
+
+    fn to_parts(&self) -> super::Parts<'_> {
+        self.features.add_parts(super::Parts::new(Self::KIND))
+    }
+
+    fn from_parts(mut parts: super::Parts<'_>) -> Result<Self, super::PartsError> {
+        parts.expect_kind(Self::KIND)?;
+        Ok(Self::from_features(ItemFeatures::from_parts(
+            &mut parts,
+            Self::KIND,
+        )?))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -369,6 +385,24 @@ mod tests {
         );
         m.score_all_into(&UserRepr::Sparse(vec![(2, 1.0)]), &mut b);
         assert!(a.iter().zip(&b).all(|(x, y)| (x - y).abs() < 1e-6));
+    }
+
+    #[test]
+    fn parts_round_trip_scores_and_vectorizes_identically() {
+        use crate::model::ModelParts;
+        let m = model(&catalog());
+        let back = ContentModel::from_parts(m.to_parts()).unwrap();
+        assert_eq!(back, m);
+        let new_item = doc("green coffee", &["tea"]);
+        assert_eq!(
+            back.features().transform(&new_item),
+            m.features().transform(&new_item)
+        );
+        let mut parts = m.to_parts();
+        parts
+            .params
+            .insert("n_terms".into(), crate::model::Param::Int(1));
+        assert!(ContentModel::from_parts(parts).is_err());
     }
 
     proptest! {

@@ -3,7 +3,8 @@
 //!
 //! - item-kNN: the item's stored neighbours, most similar first;
 //! - EASE: the item's row of `B` (how much interacting with it raises each other item);
-//! - ALS, BPR, biased MF: cosine of item factors.
+//! - ALS, BPR, biased MF, hybrid: cosine of item factors;
+//! - content: cosine of the items' content vectors (positive similarities only).
 //!
 //! The popularity family and user-kNN have no item-item similarity: they are an error that
 //! names the algorithms that do ([`SimilarError::Unsupported`]).
@@ -13,7 +14,7 @@ use super::spec::FittedModel;
 use super::topk::top_k;
 
 /// Algorithms [`similar_items`] supports, for error messages.
-pub const SUPPORTED: &str = "item-knn, ease, als, bpr, mf";
+pub const SUPPORTED: &str = "item-knn, ease, als, bpr, mf, content, hybrid";
 
 /// Similar items cannot be computed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -72,6 +73,8 @@ pub fn similar_items(
             .unwrap_or_default(),
         FittedModel::Bpr(m) => cosine(|i| m.item_factors(i), n_items, item, n),
         FittedModel::Mf(m) => cosine(|i| m.item_factors(i), n_items, item, n),
+        FittedModel::Content(m) => m.similar_items(item, n),
+        FittedModel::Hybrid(m) => cosine(|i| m.item_factors(i), n_items, item, n),
         FittedModel::Popularity(_) => return unsupported("popularity"),
         FittedModel::Trending(_) => return unsupported("trending"),
         FittedModel::CategoryPopularity(_) => return unsupported("category-popularity"),

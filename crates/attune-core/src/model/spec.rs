@@ -33,10 +33,13 @@ use std::str::FromStr;
 use super::{
     AlsModel, AlsParams, AlsSolver, AlsValidParams, BiasedMfModel, BiasedMfParams,
     BiasedMfValidParams, BprModel, BprParams, BprValidParams, CategoryPopularity, Confidence,
-    EaseModel, EaseParams, EaseValidParams, FitError, FoldIn, ItemKnnModel, ItemKnnParams,
-    ItemKnnValidParams, MfSolver, ParamError, Popularity, Recommender, Scorer, TrendingParams,
-    TrendingValidParams, UserKnnModel, UserKnnParams, UserKnnValidParams, UserRepr, Weighting,
+    ContentModel, ContentParams, ContentValidParams, EaseModel, EaseParams, EaseValidParams,
+    FitError, FoldIn, HybridLoss, HybridModel, HybridParams, HybridValidParams, ItemKnnModel,
+    ItemKnnParams, ItemKnnValidParams, MfSolver, ParamError, Popularity, Recommender, Scorer,
+    TrendingParams, TrendingValidParams, UserKnnModel, UserKnnParams, UserKnnValidParams, UserRepr,
+    Weighting,
 };
+use crate::features::{ItemDoc, ItemTextParams, ItemTextValidParams};
 use crate::sparse::Csr;
 use crate::time::MICROS_PER_DAY;
 
@@ -117,6 +120,12 @@ pub enum Algorithm {
     Bpr,
     /// Biased MF on explicit ratings ([`BiasedMfParams`]).
     Mf,
+    /// Content-based cosine to the user's history ([`ContentParams`]); needs item content or
+    /// categories.
+    Content,
+    /// LightFM-style hybrid of interactions and item features ([`HybridParams`]); needs item
+    /// content or categories.
+    Hybrid,
 }
 
 /// What values a parameter takes.
@@ -293,6 +302,62 @@ const MF_PARAMS: &[ParamDef] = &[
     int("seed", 0, "initialization and shuffling seed"),
 ];
 
+const CONTENT_PARAMS: &[ParamDef] = &[
+    int("min_df", 2, "fewest items a term appears in"),
+    float(
+        "max_df",
+        0.5,
+        "largest share of items a term appears in, (0, 1]",
+    ),
+    float(
+        "title_weight",
+        2.0,
+        "term-frequency multiplier of title words",
+    ),
+    float("tag_weight", 2.0, "term-frequency multiplier of tag words"),
+    float(
+        "category_weight",
+        1.0,
+        "weight of the category block against the text",
+    ),
+];
+
+const HYBRID_PARAMS: &[ParamDef] = &[
+    int("factors", 32, "latent dimensions"),
+    choice("loss", &["warp", "bpr"], "warp", "ranking loss"),
+    float("learning_rate", 0.05, "Adagrad step size"),
+    float(
+        "item_reg",
+        0.0,
+        "L2 regularization of item feature embeddings",
+    ),
+    float("user_reg", 0.0, "L2 regularization of user embeddings"),
+    int("epochs", 30, "passes over the positives"),
+    int("max_sampled", 10, "WARP negatives drawn per positive"),
+    float(
+        "identity_weight",
+        0.5,
+        "share of an item's weight on its identity, 0..1",
+    ),
+    int(
+        "fold_in_epochs",
+        20,
+        "Adagrad epochs when folding a user in",
+    ),
+    int("seed", 0, "initialization and sampling seed"),
+    int("min_df", 2, "fewest items a term appears in"),
+    float(
+        "max_df",
+        0.5,
+        "largest share of items a term appears in, (0, 1]",
+    ),
+    float(
+        "category_weight",
+        1.0,
+        "weight of the category block against the text",
+    ),
+];
+
 const TRENDING_PARAMS: &[ParamDef] = &[float(
     "half_life_days",
     7.0,
@@ -301,7 +366,7 @@ const TRENDING_PARAMS: &[ParamDef] = &[float(
 
 impl Algorithm {
     /// Every algorithm, in documentation order.
-    pub const ALL: [Algorithm; 9] = [
+    pub const ALL: [Algorithm; 11] = [
         Algorithm::Popularity,
         Algorithm::Trending,
         Algorithm::CategoryPopularity,
@@ -311,6 +376,8 @@ impl Algorithm {
         Algorithm::Ease,
         Algorithm::Bpr,
         Algorithm::Mf,
+        Algorithm::Content,
+        Algorithm::Hybrid,
     ];
 
     /// The name in specs.
@@ -325,6 +392,8 @@ impl Algorithm {
             Algorithm::Ease => "ease",
             Algorithm::Bpr => "bpr",
             Algorithm::Mf => "mf",
+            Algorithm::Content => "content",
+            Algorithm::Hybrid => "hybrid",
         }
     }
 
@@ -344,6 +413,8 @@ impl Algorithm {
             Algorithm::Ease => EASE_PARAMS,
             Algorithm::Bpr => BPR_PARAMS,
             Algorithm::Mf => MF_PARAMS,
+            Algorithm::Content => CONTENT_PARAMS,
+            Algorithm::Hybrid => HYBRID_PARAMS,
         }
     }
 
@@ -367,6 +438,8 @@ impl Algorithm {
             Algorithm::Ease => "EASE linear autoencoder (closed form)",
             Algorithm::Bpr => "Bayesian personalized ranking (SGD)",
             Algorithm::Mf => "biased matrix factorization of explicit ratings",
+            Algorithm::Content => "content-based: item text and categories like the history",
+            Algorithm::Hybrid => "hybrid factorization of interactions and item features (LightFM)",
         }
     }
 
@@ -465,6 +538,15 @@ pub enum CheckedParams {
     Bpr(BprValidParams),
     /// [`Algorithm::Mf`].
     Mf(BiasedMfValidParams),
+    /// [`Algorithm::Content`].
+    Content(ContentValidParams),
+    /// [`Algorithm::Hybrid`].
+    Hybrid {
+        /// How item content becomes feature rows.
+        features: ItemTextValidParams,
+        /// The factorization.
+        model: HybridValidParams,
+    },
 }
 
 /// A parsed and checked algorithm spec. `Display` gives the canonical form.
@@ -617,6 +699,39 @@ impl Spec {
                     .seed(v("seed").int())
                     .check()?,
             ),
+            Algorithm::Content => CheckedParams::Content(
+                ContentParams::new()
+                    .features(
+                        ItemTextParams::new()
+                            .min_df(v("min_df").usize())
+                            .max_df(f64::from(v("max_df").f32()))
+                            .title_weight(v("title_weight").f32())
+                            .tag_weight(v("tag_weight").f32())
+                            .category_weight(v("category_weight").f32()),
+                    )
+                    .check()?,
+            ),
+            Algorithm::Hybrid => CheckedParams::Hybrid {
+                features: ItemTextParams::new()
+                    .min_df(v("min_df").usize())
+                    .max_df(f64::from(v("max_df").f32()))
+                    .category_weight(v("category_weight").f32())
+                    .check()?,
+                model: HybridParams::new(v("factors").usize())
+                    .loss(match v("loss").choice() {
+                        "bpr" => HybridLoss::Bpr,
+                        _ => HybridLoss::Warp,
+                    })
+                    .learning_rate(v("learning_rate").f32())
+                    .item_reg(v("item_reg").f32())
+                    .user_reg(v("user_reg").f32())
+                    .epochs(v("epochs").usize())
+                    .max_sampled(v("max_sampled").usize())
+                    .identity_weight(v("identity_weight").f32())
+                    .fold_in_epochs(v("fold_in_epochs").usize())
+                    .seed(v("seed").int())
+                    .check()?,
+            },
         };
         Ok(Self {
             algorithm,
@@ -664,11 +779,51 @@ impl Spec {
                 }
                 FittedModel::Mf(p.fit(r))
             }
+            CheckedParams::Content(p) => FittedModel::Content(p.fit(&self.item_docs(data)?)),
+            CheckedParams::Hybrid { features, model } => {
+                let f = features.fit(&self.item_docs(data)?);
+                FittedModel::Hybrid(model.fit(x, f.matrix(), None)?)
+            }
         };
         Ok(Fitted {
             spec: self.clone(),
             model,
         })
+    }
+
+    /// The content of every item for the content-based models: titles, descriptions and tags
+    /// from [`TrainingSet::item_content`] (missing entries are empty) and the category indices
+    /// of [`TrainingSet::item_categories`] as labels. Either part may be absent, not both.
+    fn item_docs(&self, data: &TrainingSet) -> Result<Vec<ItemDoc>, SpecFitError> {
+        let (content, cats) = (data.item_content.as_ref(), data.item_categories.as_ref());
+        if content.is_none() && cats.is_none() {
+            return Err(self.missing("item content or item categories"));
+        }
+        if let Some(m) = cats.filter(|m| m.n_rows() != data.n_items()) {
+            return Err(FitError::ShapeMismatch {
+                what: "item_categories rows",
+                expected: data.n_items(),
+                got: m.n_rows(),
+            }
+            .into());
+        }
+        let text = |v: Option<&Vec<String>>, i: usize| {
+            v.and_then(|v| v.get(i)).cloned().unwrap_or_default()
+        };
+        Ok((0..data.n_items())
+            .map(|i| ItemDoc {
+                title: text(content.map(|c| &c.titles), i),
+                description: text(content.map(|c| &c.descriptions), i),
+                tags: content
+                    .and_then(|c| c.tags.get(i))
+                    .cloned()
+                    .unwrap_or_default(),
+                categories: cats.map_or_else(Vec::new, |m| {
+                    m.row(i).0.iter().map(|c| format!("category-{c}")).collect()
+                }),
+                attributes: Vec::new(),
+            })
+            .collect())
     }
 
     fn missing(&self, what: &'static str) -> SpecFitError {
@@ -812,6 +967,10 @@ pub enum FittedModel {
     Bpr(BprModel),
     /// Biased MF.
     Mf(BiasedMfModel),
+    /// Content-based.
+    Content(ContentModel),
+    /// Hybrid factorization.
+    Hybrid(HybridModel),
 }
 
 impl FittedModel {
@@ -826,6 +985,8 @@ impl FittedModel {
             FittedModel::Ease(m) => m,
             FittedModel::Bpr(m) => m,
             FittedModel::Mf(m) => m,
+            FittedModel::Content(m) => m,
+            FittedModel::Hybrid(m) => m,
         }
     }
 }
@@ -1080,6 +1241,8 @@ mod tests {
     fn missing_parts_are_named() {
         let bare = TrainingSet::new(data().interactions);
         for (s, what) in [
+            ("content", "categories"),
+            ("hybrid", "content"),
             ("mf", "ratings"),
             ("category-popularity", "categories"),
             ("trending", "times"),

@@ -45,6 +45,7 @@
 //! embeddings instead of zero. [`HybridModel::item_representation`] turns the feature row of an
 //! item added after training into a vector to score.
 
+mod parts;
 mod train;
 
 use rand::SeedableRng;

@@ -309,3 +309,21 @@ fn user_features_give_new_users_a_starting_point() {
         "{scores:?}"
     );
 }
+
+#[test]
+fn parts_round_trip_scores_identically() {
+    use crate::model::ModelParts;
+    let s = cold_setup();
+    let m = params()
+        .epochs(2)
+        .fit_checked(&s.train, s.features.matrix());
+    let back = HybridModel::from_parts(m.to_parts()).unwrap();
+    assert_eq!(back.to_parts(), m.to_parts());
+    assert!(back.epoch_losses().is_empty());
+    let history = [(1, 1.0), (5, 1.0)];
+    assert_eq!(back.fold_in(&history), m.fold_in(&history));
+    let mut bad = m.to_parts();
+    bad.params
+        .insert("loss".into(), crate::model::Param::Text("hinge".into()));
+    assert!(HybridModel::from_parts(bad).is_err());
+}

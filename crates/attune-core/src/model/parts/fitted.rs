@@ -3,8 +3,8 @@
 use super::{ModelParts, Parts, PartsError};
 use crate::model::spec::{Algorithm, FittedModel};
 use crate::model::{
-    AlsModel, BiasedMfModel, BprModel, CategoryPopularity, EaseModel, ItemKnnModel, Popularity,
-    UserKnnModel,
+    AlsModel, BiasedMfModel, BprModel, CategoryPopularity, ContentModel, EaseModel, HybridModel,
+    ItemKnnModel, Popularity, UserKnnModel,
 };
 
 impl FittedModel {
@@ -20,6 +20,8 @@ impl FittedModel {
             FittedModel::Ease(m) => m.to_parts(),
             FittedModel::Bpr(m) => m.to_parts(),
             FittedModel::Mf(m) => m.to_parts(),
+            FittedModel::Content(m) => m.to_parts(),
+            FittedModel::Hybrid(m) => m.to_parts(),
         }
     }
 
@@ -37,6 +39,8 @@ impl FittedModel {
             Algorithm::Ease => FittedModel::Ease(EaseModel::from_parts(parts)?),
             Algorithm::Bpr => FittedModel::Bpr(BprModel::from_parts(parts)?),
             Algorithm::Mf => FittedModel::Mf(BiasedMfModel::from_parts(parts)?),
+            Algorithm::Content => FittedModel::Content(ContentModel::from_parts(parts)?),
+            Algorithm::Hybrid => FittedModel::Hybrid(HybridModel::from_parts(parts)?),
         })
     }
 }

@@ -29,6 +29,8 @@
 //! product of two rows is their cosine similarity and the weights say how much of that
 //! similarity each kind of evidence may carry.
 
+mod parts;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use rayon::prelude::*;
