@@ -125,6 +125,15 @@ pub fn write_file(
         encode(path, contents, &mut w)?;
         w.flush().map_err(io)?;
     }
+    // Model files are not secret: readable by a server running as another user, like any
+    // data file (the temporary file starts out owner-only).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))
+            .map_err(io)?;
+    }
     tmp.as_file().sync_all().map_err(io)?;
     match overwrite {
         Overwrite::Allow => tmp.persist(path).map(drop).map_err(|e| io(e.error)),

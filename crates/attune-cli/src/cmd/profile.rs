@@ -11,9 +11,10 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use attune_core::catalog::Item;
+use attune_core::profile::advice::{advise, Advice};
 use attune_core::profile::{CountSummary, DataProfile, ProfileBuilder, COLD_THRESHOLD};
 use attune_core::time::MICROS_PER_DAY;
-use attune_store::EventFilter;
+use attune_store::{EventFilter, Store};
 use serde::Serialize;
 
 use super::apps::{open_store, require_app};
@@ -24,6 +25,21 @@ pub fn run(args: ProfileArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
     let store = open_store(settings)?;
     let app = args.app.app.as_str();
     require_app(&*store, app)?;
+    let profile = compute(&*store, app)?;
+    let now_micros = chrono::Utc::now().timestamp_micros();
+    let dto = ProfileDto::new(app, &profile, now_micros);
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &dto).map_err(std::io::Error::from)?;
+        writeln!(out)?;
+    } else {
+        dto.write_human(&mut out)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The profile of `app` (also the input of `attune train --algorithm auto`).
+pub fn compute(store: &dyn Store, app: &str) -> anyhow::Result<DataProfile> {
     let mut builder = ProfileBuilder::default();
     store
         .scan_events(app, &EventFilter::default(), &mut |e| {
@@ -38,17 +54,7 @@ pub fn run(args: ProfileArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
             true
         })
         .context("reading the catalog")?;
-    let profile = builder.finish(&items);
-    let now_micros = chrono::Utc::now().timestamp_micros();
-    let dto = ProfileDto::new(app, &profile, now_micros);
-    let mut out = std::io::stdout().lock();
-    if args.json {
-        serde_json::to_writer_pretty(&mut out, &dto).map_err(std::io::Error::from)?;
-        writeln!(out)?;
-    } else {
-        dto.write_human(&mut out)?;
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(builder.finish(&items))
 }
 
 /// The JSON profile (`--json`); shares are fractions in 0..=1.
@@ -86,6 +92,29 @@ struct ProfileDto {
     cold_items: u64,
     cold_items_share: f64,
     events_by_type: BTreeMap<String, u64>,
+    /// Algorithm families to try first, best first (`attune_core::profile::advice`).
+    recommended_algorithms: Vec<AdviceDto>,
+}
+
+/// One suggested algorithm family.
+#[derive(Debug, Serialize)]
+struct AdviceDto {
+    /// Name for `attune train --algorithm`.
+    algorithm: &'static str,
+    title: &'static str,
+    priority: u8,
+    reasons: Vec<String>,
+}
+
+impl From<&Advice> for AdviceDto {
+    fn from(a: &Advice) -> Self {
+        Self {
+            algorithm: a.family.algorithm(),
+            title: a.family.title(),
+            priority: a.priority,
+            reasons: a.reasons.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -157,6 +186,7 @@ impl ProfileDto {
                 .iter()
                 .map(|(t, n)| (t.as_str().to_string(), *n))
                 .collect(),
+            recommended_algorithms: advise(p).iter().map(AdviceDto::from).collect(),
         }
     }
 
@@ -259,6 +289,17 @@ impl ProfileDto {
         writeln!(out, "events by type:")?;
         for (t, n) in &self.events_by_type {
             writeln!(out, "  {t:<20}{n:>10}")?;
+        }
+        writeln!(out)?;
+        writeln!(
+            out,
+            "Recommended algorithms (try in this order; `attune train --algorithm auto` evaluates them):"
+        )?;
+        for (rank, a) in self.recommended_algorithms.iter().enumerate() {
+            writeln!(out, "  {}. {:<12}{}", rank + 1, a.algorithm, a.title)?;
+            for r in &a.reasons {
+                writeln!(out, "       - {r}")?;
+            }
         }
         Ok(())
     }

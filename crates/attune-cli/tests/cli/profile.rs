@@ -42,6 +42,28 @@ fn profile_numbers_match_a_hand_computation() {
         .remove("days_since_last_event")
         .unwrap();
     assert!(age.as_f64().unwrap() > 300.0, "{age}");
+    // Seven interactions are tiny data: popularity, then item-kNN; half the items have text and
+    // all are cold: hybrid, then content (rules in attune_core::profile::advice, tested there).
+    let advice = p
+        .as_object_mut()
+        .unwrap()
+        .remove("recommended_algorithms")
+        .unwrap();
+    let names: Vec<&str> = advice
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["algorithm"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["popularity", "item-knn", "hybrid", "content"],
+        "{advice}"
+    );
+    assert!(advice[0]["reasons"][0]
+        .as_str()
+        .unwrap()
+        .contains("little data (7 interactions"));
     assert_eq!(
         p,
         json!({
@@ -82,6 +104,8 @@ fn profile_numbers_match_a_hand_computation() {
     );
 
     let text = env.ok(&["profile"]);
+    assert!(text.contains("Recommended algorithms"), "{text}");
+    assert!(text.contains("1. popularity"), "{text}");
     assert!(
         text.contains("density                           37.5000%"),
         "{text}"

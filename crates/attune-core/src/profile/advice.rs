@@ -183,12 +183,17 @@ pub fn advise(p: &DataProfile) -> Vec<Advice> {
     if !tiny {
         let items = p.interacted_items;
         if items <= EASE_MAX_ITEMS && p.density >= DENSE {
-            let gb = 12.0 * (items as f64).powi(2) / 1e9;
+            let bytes = 12.0 * (items as f64).powi(2);
+            let memory = if bytes >= 1e9 {
+                format!("{:.1} GB", bytes / 1e9)
+            } else {
+                format!("{:.0} MB", (bytes / 1e6).ceil())
+            };
             add(
                 Family::Ease,
                 80,
                 format!(
-                    "{items} items at density {:.3}%: EASE is usually the most accurate there (training needs ~{gb:.1} GB)",
+                    "{items} items at density {:.3}%: EASE is usually the most accurate there (training needs ~{memory})",
                     100.0 * p.density
                 ),
             );
@@ -325,6 +330,9 @@ mod tests {
     fn dense_moderate_catalog_puts_ease_first() {
         let f = families(&base());
         assert_eq!(f[0], Family::Ease, "{f:?}");
+        // 2000 items: 12 · 2000² bytes.
+        let ease = &advise(&base())[0];
+        assert!(ease.reasons[0].contains("~48 MB"), "{ease:?}");
         assert!(f.contains(&Family::Als) && f.contains(&Family::ItemKnn));
         assert_eq!(*f.last().unwrap(), Family::Popularity);
     }
