@@ -49,6 +49,12 @@ pub enum Command {
     /// Benchmarks that report numbers (never run in tests).
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Train a model on an app's data and write it as a versioned model file.
+    Train(TrainArgs),
+    /// Recommend items for a user (or every user) from a trained model.
+    Recommend(RecommendArgs),
+    /// Items most similar to an item, from a trained model.
+    Similar(SimilarArgs),
 }
 
 #[derive(Debug, Args)]
@@ -260,4 +266,94 @@ pub struct BenchIngestArgs {
     /// Write the report as JSON here too.
     #[arg(long)]
     pub json: Option<PathBuf>,
+}
+
+/// The long help of `attune train`.
+const TRAIN_HELP: &str = "\
+Algorithms (SPEC is NAME or NAME:key=value,...; unnamed parameters keep their defaults):
+  popularity, trending, category-popularity, item-knn, user-knn, als, ease, bpr, mf
+  e.g. als:factors=64,alpha=40,iterations=15   ease:lambda=500   item-knn:neighbours=50
+
+auto:
+  Takes the algorithm families `attune profile` recommends for this data, trains each with its
+  defaults on a seeded per-user random split (--validation-fraction of each user's items held
+  out), ranks them by NDCG@10 over all items, prints the table, and trains the best on all
+  the data. Its validation metrics are stored in the model file.
+
+Output:
+  <data_dir>/models/<app>/vNNNN.attune, the next free version (printed), unless --output.";
+
+#[derive(Debug, Args)]
+#[command(after_long_help = TRAIN_HELP)]
+pub struct TrainArgs {
+    /// Algorithm spec (`als:factors=64,alpha=40`, `ease`, ...) or `auto`.
+    #[arg(long)]
+    pub algorithm: String,
+    /// Write the model here instead of the app's next version.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    /// auto: share of each user's interactions held out for validation.
+    #[arg(long, default_value_t = 0.2)]
+    pub validation_fraction: f64,
+    /// auto: seed of the validation split.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub app: AppArg,
+}
+
+/// Which trained model a serving command uses.
+#[derive(Debug, Clone, Args)]
+pub struct ModelArg {
+    /// Model file (default: the app's newest version).
+    #[arg(long, conflicts_with = "version")]
+    pub model: Option<PathBuf>,
+    /// Model version of the app, e.g. v0003.
+    #[arg(long)]
+    pub version: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RecommendArgs {
+    /// User id.
+    #[arg(required_unless_present = "all_users", conflicts_with = "all_users")]
+    pub user: Option<String>,
+    /// Items per user.
+    #[arg(short = 'n', long, default_value_t = 10)]
+    pub n: usize,
+    /// Leave out items the user has already interacted with (`--exclude-seen=false` keeps them).
+    #[arg(long, default_value_t = true, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub exclude_seen: bool,
+    /// JSON output (one user).
+    #[arg(long)]
+    pub json: bool,
+    /// Every user the model was trained on, as `user_id,rank,item_id,score` rows.
+    #[arg(long)]
+    pub all_users: bool,
+    /// --all-users: output format.
+    #[arg(long, value_enum, default_value = "csv")]
+    pub format: FileFormat,
+    /// --all-users: output file (standard output when absent).
+    #[arg(long, short, requires = "all_users")]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub model: ModelArg,
+    #[command(flatten)]
+    pub app: AppArg,
+}
+
+#[derive(Debug, Args)]
+pub struct SimilarArgs {
+    /// Item id.
+    pub item: String,
+    /// How many similar items.
+    #[arg(short = 'n', long, default_value_t = 10)]
+    pub n: usize,
+    /// JSON output.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub model: ModelArg,
+    #[command(flatten)]
+    pub app: AppArg,
 }

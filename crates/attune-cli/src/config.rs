@@ -25,6 +25,7 @@ pub struct Settings {
     pub auth: AuthSection,
     pub events: EventsSection,
     pub clean: CleanSection,
+    pub train: TrainSection,
     pub log: LogSection,
 }
 
@@ -157,6 +158,23 @@ impl CleanSection {
     }
 }
 
+/// `[train]`: how events become training data (converted by `crate::dataset`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainSection {
+    /// Implicit weight per event type name.
+    pub event_weights: std::collections::BTreeMap<String, f32>,
+    pub min_positive_rating: f64,
+    pub dwell_saturate_secs: f64,
+    pub dwell_floor: f32,
+    pub scroll_floor: f32,
+    pub recency_half_life_days: f64,
+    pub cap: f32,
+    /// `latest` or `mean`.
+    pub rating_policy: String,
+    pub clean: bool,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogSection {
@@ -198,6 +216,7 @@ impl Settings {
         );
         self.auth.to_server()?;
         self.server.cors()?;
+        crate::dataset::TrainOptions::from_settings(&self.train)?;
         Ok(())
     }
 

@@ -6,6 +6,10 @@
 mod cli;
 mod cmd;
 mod config;
+// Shared by `evaluate`, `train`, `recommend`: some parts serve only one of them.
+#[allow(dead_code)]
+mod dataset;
+mod models;
 
 use std::process::ExitCode;
 

@@ -7,6 +7,8 @@
 //! - [`interactions`] builds a bare `(user, item, weight)` list fast, for scale benchmarks
 //!   (100k users × 50k items × 5M interactions in about a second in release builds).
 //!
+//! [`model_input`] turns a generated set into dense interactions and item content for models.
+//!
 //! Both are deterministic: the same configuration and seed give identical output on every
 //! platform (ChaCha streams, no hash-order dependence, no clock).
 //!
@@ -41,12 +43,14 @@ mod catalog;
 mod dist;
 mod events;
 mod interactions;
+mod matrix;
 mod vocab;
 
 use attune_core::catalog::{Item, User};
 use attune_core::event::Event;
 
 pub use interactions::interactions;
+pub use matrix::{model_input, ModelInput};
 
 /// Parameters of [`generate`]. `Default` is a small shop suitable for unit tests.
 #[derive(Debug, Clone, PartialEq)]

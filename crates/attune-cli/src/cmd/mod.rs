@@ -12,7 +12,10 @@ mod demo;
 mod export;
 mod import;
 mod profile;
+mod recommend;
 mod serve;
+mod similar;
+mod train;
 
 pub fn run(command: Command, settings: &Settings) -> anyhow::Result<ExitCode> {
     match command {
@@ -28,5 +31,8 @@ pub fn run(command: Command, settings: &Settings) -> anyhow::Result<ExitCode> {
         Command::Clean(args) => clean::run(args, settings),
         Command::Profile(args) => profile::run(args, settings),
         Command::Bench(c) => bench::run(c, settings),
+        Command::Train(args) => train::run(args, settings),
+        Command::Recommend(args) => recommend::run(args, settings),
+        Command::Similar(args) => similar::run(args, settings),
     }
 }

@@ -13,3 +13,4 @@ mod movielens;
 mod ops;
 mod profile;
 mod serve;
+mod train;

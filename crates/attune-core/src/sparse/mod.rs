@@ -35,7 +35,7 @@ mod weight;
 pub use csr::{Csr, CsrBuilder};
 pub use ids::Interner;
 pub use interactions::{
-    ratings_matrix, ImplicitWeights, RatingPolicy, Touch, ValidImplicitWeights,
+    ratings_matrix, DwellCurve, ImplicitWeights, RatingPolicy, Recency, Touch, ValidImplicitWeights,
 };
 pub use weight::{bm25_weight, tfidf_weight, TermScheme, TermWeighting};
 
