@@ -55,6 +55,8 @@ pub enum Command {
     Recommend(RecommendArgs),
     /// Items most similar to an item, from a trained model.
     Similar(SimilarArgs),
+    /// Compare algorithms offline: a split or cross-validation, ranking and rating metrics.
+    Evaluate(EvaluateArgs),
 }
 
 #[derive(Debug, Args)]
@@ -354,6 +356,96 @@ pub struct SimilarArgs {
     pub json: bool,
     #[command(flatten)]
     pub model: ModelArg,
+    #[command(flatten)]
+    pub app: AppArg,
+}
+
+/// The long help of `attune evaluate`.
+const EVALUATE_HELP: &str = "\
+Data: the app's events (the same cleaning and weighting as `attune train`), or --train and
+--test files (bring-your-own split: CSV or tab-separated with a header naming user_id, item_id
+and optionally rating, weight, timestamp; RecBole `.inter` headers such as `user_id:token` work).
+
+Algorithms: --algorithm SPEC, repeatable (see `attune train --help`). A value list is a grid:
+  --algorithm 'ease:lambda=100|500|1000' evaluates each; with a validation part (--split ratio,
+  --protocol recbole) the best on validation is chosen per --algorithm and reported on test.
+--lists NAME=FILE scores another tool's ranked lists (user_id,rank,item_id rows, as
+`attune recommend --all-users` writes) with the same metrics; needs --train/--test.
+
+Metrics: precision, recall, NDCG, MAP, hit rate, MRR at k over all items the user has not
+interacted with in training (no sampled negatives unless --sampled-negatives), catalog coverage,
+intra-list diversity (item cosine over training users), novelty (mean self-information, bits),
+average recommendation popularity; RMSE and MAE for models that predict ratings (predictions
+clipped to the training rating range). Several folds: mean ± sample standard deviation.
+
+Protocols (docs/evaluation.md):
+  surprise  5-fold cross-validation of rating prediction over all ratings (Surprise's
+            cross_validate(cv=5)); RMSE and MAE; cleaning off.
+  recbole   ratings below 3 removed, then per-user random 8:1:1 train/validation/test; full-sort
+            top-10 (recall, MRR, NDCG, hit, precision); test excludes train and validation
+            items; each --algorithm's grid chosen on validation MRR@10; cleaning off.";
+
+#[derive(Debug, Args)]
+#[command(after_long_help = EVALUATE_HELP)]
+pub struct EvaluateArgs {
+    /// Algorithm spec or grid (repeatable).
+    #[arg(long = "algorithm", short = 'a')]
+    pub algorithms: Vec<String>,
+    /// Another tool's ranked lists, NAME=FILE (repeatable; needs --train and --test).
+    #[arg(long, requires = "train")]
+    pub lists: Vec<crate::cmd::evaluate::ListsArg>,
+    /// A published protocol; sets the split, metrics and cleaning.
+    #[arg(long, value_enum)]
+    pub protocol: Option<crate::cmd::evaluate::Protocol>,
+    /// How to split the data.
+    #[arg(long, value_enum, default_value = "random", conflicts_with_all = ["protocol", "train"])]
+    pub split: crate::cmd::evaluate::SplitKind,
+    /// Share held out: of each user's items (random), of all pairs (temporal), of users
+    /// (new-users) or of items (new-items).
+    #[arg(long, default_value_t = 0.2)]
+    pub test_fraction: f64,
+    /// Folds of --split kfold.
+    #[arg(long, default_value_t = 5)]
+    pub folds: usize,
+    /// Items per user held out by --split last-n.
+    #[arg(long, default_value_t = 1)]
+    pub last_n: usize,
+    /// --split new-users: share of a held-out user's history (earliest first) folded in.
+    #[arg(long, default_value_t = 0.5)]
+    pub fold_in_fraction: f64,
+    /// --split ratio: train, validation and test shares.
+    #[arg(long, value_delimiter = ',', default_value = "0.8,0.1,0.1")]
+    pub ratios: Vec<f64>,
+    /// Seed of the split (and of sampled negatives).
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// List length of the ranking metrics.
+    #[arg(short, long, default_value_t = 10)]
+    pub k: usize,
+    /// Rank the held-out items among this many sampled unseen items instead of all items.
+    #[arg(long)]
+    pub sampled_negatives: Option<usize>,
+    /// A held-out pair counts as relevant only if its rating is at least this.
+    #[arg(long)]
+    pub min_relevant_rating: Option<f32>,
+    /// Validation metric that chooses among a grid's candidates (default: ndcg@K; recbole: mrr@10).
+    #[arg(long)]
+    pub select_by: Option<String>,
+    /// Training file of a bring-your-own split.
+    #[arg(long, requires = "test")]
+    pub train: Option<PathBuf>,
+    /// Test file of a bring-your-own split.
+    #[arg(long, requires = "train")]
+    pub test: Option<PathBuf>,
+    /// Write the (first fold's) split as train.csv, valid.csv, test.csv into this directory.
+    #[arg(long)]
+    pub save_split: Option<PathBuf>,
+    /// Skip the [clean] pass (the protocols always do).
+    #[arg(long)]
+    pub no_clean: bool,
+    /// Also write the report as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
     #[command(flatten)]
     pub app: AppArg,
 }

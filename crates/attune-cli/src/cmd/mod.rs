@@ -9,6 +9,7 @@ mod apps;
 mod bench;
 mod clean;
 mod demo;
+pub mod evaluate;
 mod export;
 mod import;
 mod profile;
@@ -34,5 +35,6 @@ pub fn run(command: Command, settings: &Settings) -> anyhow::Result<ExitCode> {
         Command::Train(args) => train::run(args, settings),
         Command::Recommend(args) => recommend::run(args, settings),
         Command::Similar(args) => similar::run(args, settings),
+        Command::Evaluate(args) => evaluate::run(args, settings),
     }
 }

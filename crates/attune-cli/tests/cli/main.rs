@@ -7,6 +7,7 @@ mod server;
 mod apps;
 mod clean;
 mod crash;
+mod evaluate;
 mod export;
 mod import;
 mod movielens;

@@ -131,3 +131,127 @@ fn a_wrong_directory_fails_before_writing() {
     );
     assert!(env.ok(&["apps", "list"]).contains("no apps yet"));
 }
+
+/// ML-100K imported into the default app of a fresh data directory.
+fn imported() -> Attune {
+    let dir = ml_100k();
+    let env = Attune::new();
+    env.ok(&["import", "movielens", dir.to_str().unwrap()]);
+    env
+}
+
+fn report(env: &Attune, args: &[&str]) -> Value {
+    let path = env.path().join("report.json");
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(["--json", path.to_str().unwrap()]);
+    env.ok(&all);
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+fn mean(report: &Value, column: usize, metric: &str) -> f64 {
+    report["results"][column]["mean"][metric]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{metric} of column {column}: {report}"))
+}
+
+/// The tuned biased MF of docs/evaluation.md.
+const TUNED_MF: &str = "mf:factors=400,learning_rate=0.01,reg=0.09,epochs=50,init_std=0.01";
+
+#[test]
+fn surprise_protocol_reproduces_svd_and_tuned_biased_mf_reaches_0_905() {
+    let env = imported();
+    let r = report(
+        &env,
+        &[
+            "evaluate",
+            "--protocol",
+            "surprise",
+            "-a",
+            "mf",
+            "-a",
+            TUNED_MF,
+        ],
+    );
+    assert_eq!(r["setup"]["folds"], 5);
+    // Every rating is tested exactly once over the five folds.
+    let tested: f64 = r["results"][0]["folds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["ratings"].as_f64().unwrap())
+        .sum();
+    assert_eq!(tested, 100_000.0);
+    // `mf` with its defaults is Surprise's SVD; Surprise publishes RMSE 0.934, MAE 0.737 for it
+    // on ML-100K (measured here: 0.937 and 0.739).
+    let (svd_rmse, svd_mae) = (mean(&r, 0, "rmse"), mean(&r, 0, "mae"));
+    assert!(
+        (0.925..0.945).contains(&svd_rmse),
+        "SVD defaults: rmse {svd_rmse}"
+    );
+    assert!(
+        (0.728..0.748).contains(&svd_mae),
+        "SVD defaults: mae {svd_mae}"
+    );
+    // The target: tuned biased MF at or below 0.905 (measured: 0.9034).
+    let tuned = mean(&r, 1, "rmse");
+    assert!(tuned <= 0.905, "tuned biased MF: rmse {tuned}");
+}
+
+#[test]
+fn recbole_protocol_and_the_implicit_split_rank_ease_first() {
+    let env = imported();
+    let r = report(
+        &env,
+        &[
+            "evaluate",
+            "--protocol",
+            "recbole",
+            "-a",
+            "popularity",
+            "-a",
+            "ease:lambda=100|250|500",
+            "-a",
+            "als:factors=64,alpha=1|10,reg=1|10",
+        ],
+    );
+    // Ratings below 3 (17,480 of them in ML-100K) never reach any part.
+    assert_eq!(r["setup"]["pairs_evaluated"], 82_520);
+    assert_eq!(r["select_by"], "mrr@10");
+    let (pop, ease, als) = (
+        mean(&r, 0, "ndcg@10"),
+        mean(&r, 1, "ndcg@10"),
+        mean(&r, 2, "ndcg@10"),
+    );
+    // Measured: popularity 0.121, EASE 0.290, ALS 0.260.
+    assert!(
+        ease > als && als > 1.5 * pop,
+        "ease {ease}, als {als}, popularity {pop}"
+    );
+    assert_eq!(
+        r["results"][1]["validation"][0].as_array().unwrap().len(),
+        3
+    );
+
+    // The documented per-user 80/20 split of the implicit comparison: EASE beats ALS with the
+    // parameters scripts/compare-implicit-ml100k.sh gives both libraries.
+    let r = report(
+        &env,
+        &[
+            "evaluate",
+            "--no-clean",
+            "--split",
+            "random",
+            "--test-fraction",
+            "0.2",
+            "--seed",
+            "42",
+            "-a",
+            "als:factors=64,reg=0.05,alpha=10,iterations=15,confidence=proportional,seed=1",
+            "-a",
+            "ease:lambda=250",
+        ],
+    );
+    let (als, ease) = (mean(&r, 0, "ndcg@10"), mean(&r, 1, "ndcg@10"));
+    // Measured: ALS 0.327, EASE 0.454; implicit's ALS 0.326 (the script).
+    assert!(als > 0.30 && ease > 1.2 * als, "als {als}, ease {ease}");
+}

@@ -140,25 +140,78 @@ pub fn evaluate_ranking_with<M: Recommender + ?Sized>(
         "matrix items must match the model"
     );
     let users = test_users(test);
-    let lists: Vec<Vec<u32>> = users
+    let lists = rank_users(
+        model,
+        &RankInput {
+            history: train,
+            exclude: None,
+            held_out: test,
+        },
+        &users,
+        k,
+        candidates,
+    );
+    evaluate_lists(train, test, k, &users, &lists)
+}
+
+/// What [`rank_users`] ranks from.
+#[derive(Debug, Clone, Copy)]
+pub struct RankInput<'a> {
+    /// The rows each user is folded in from (the model's training interactions of that user).
+    pub history: &'a Csr,
+    /// Items never recommended, per user (sorted rows); `None` means `history`. Protocols with
+    /// a validation part pass `train ∪ validation` here while folding in from `train` only
+    /// (RecBole's full-sort test phase).
+    pub exclude: Option<&'a Csr>,
+    /// The held-out rows (only read by [`Candidates::Sampled`], which keeps them in the pool).
+    pub held_out: &'a Csr,
+}
+
+/// The top-`k` list of each of `users`: fold the user's `history` row in, score the candidates
+/// and drop the excluded items. Users are scored in parallel with per-thread buffers; the
+/// result is in `users` order and identical for any number of threads.
+///
+/// # Panics
+/// If the matrices' item counts differ from the model's or a user is out of range.
+pub fn rank_users<M: Recommender + ?Sized>(
+    model: &M,
+    input: &RankInput<'_>,
+    users: &[u32],
+    k: usize,
+    candidates: Candidates,
+) -> Vec<Vec<u32>> {
+    let exclude = input.exclude.unwrap_or(input.history);
+    for (what, m) in [
+        ("history", input.history),
+        ("exclude", exclude),
+        ("held_out", input.held_out),
+    ] {
+        assert_eq!(
+            m.n_cols(),
+            model.n_items(),
+            "{what} items must match the model"
+        );
+    }
+    users
         .par_iter()
         .map_init(
             || (vec![0f32; model.n_items()], Vec::new(), Vec::new()),
             |(scores, top, hist), &u| {
-                let (cols, vals) = train.row(u as usize);
+                let (cols, vals) = input.history.row(u as usize);
                 hist.clear();
                 hist.extend(cols.iter().copied().zip(vals.iter().copied()));
                 let repr = model.fold_in(hist);
+                let seen = exclude.row(u as usize).0;
                 match candidates {
                     Candidates::All => {
                         model.score_all_into(&repr, scores);
-                        top_k_into(scores, k, cols, top);
+                        top_k_into(scores, k, seen, top);
                     }
                     Candidates::Sampled { negatives, seed } => {
                         let pool = sample_candidates(
                             model.n_items(),
-                            cols,
-                            test.row(u as usize).0,
+                            seen,
+                            input.held_out.row(u as usize).0,
                             negatives,
                             seed ^ u64::from(u),
                         );
@@ -170,8 +223,7 @@ pub fn evaluate_ranking_with<M: Recommender + ?Sized>(
                 top.iter().map(|e| e.0).collect()
             },
         )
-        .collect();
-    evaluate_lists(train, test, k, &users, &lists)
+        .collect()
 }
 
 /// Users with at least one held-out item, ascending: the users every report averages over.

@@ -31,7 +31,7 @@ pub mod metrics;
 pub mod split;
 
 pub use harness::{
-    evaluate_ranking, evaluate_ranking_with, evaluate_ratings, mean_std, Candidates, RankingReport,
-    RatingReport,
+    evaluate_lists, evaluate_ranking, evaluate_ranking_with, evaluate_ratings, mean_std,
+    rank_users, test_users, Candidates, RankInput, RankingReport, RatingReport,
 };
 pub use split::Split;

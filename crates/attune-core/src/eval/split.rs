@@ -259,6 +259,79 @@ pub fn k_fold(n_interactions: usize, k: usize, seed: u64) -> Result<Vec<Split>, 
         .collect())
 }
 
+/// Per-user ratio split into several parts (train, validation, test, ...), RecBole's `RS`
+/// split with `group_by: user` (`Dataset.split_by_ratio`): each user's interactions are
+/// shuffled with `seed`, then cut into consecutive parts whose sizes follow RecBole's
+/// `_calcu_split_ids`: part `p > 0` gets `floor(ratio_p · n)`, part 0 the rest; then, from the
+/// last part backwards, a part whose `ratio · n` is strictly between 0 and 1 gets one
+/// interaction taken from part 0, while part 0 keeps more than one. Ratios are normalized to
+/// sum to 1. Returns each part's positions, ascending.
+///
+/// The cut is RecBole's exactly; the shuffle is ours (RecBole's depends on numpy's generator),
+/// so the same seed does not reproduce RecBole's assignment, only its protocol.
+pub fn ratio_split(
+    users: &[u32],
+    ratios: &[f64],
+    seed: u64,
+) -> Result<Vec<Vec<usize>>, ParamError> {
+    if ratios.len() < 2 {
+        return Err(ParamError::new(
+            "split",
+            "ratios",
+            ratios.len(),
+            "needs at least two parts",
+        ));
+    }
+    if let Some(r) = ratios.iter().find(|r| !(r.is_finite() && **r > 0.0)) {
+        return Err(ParamError::new(
+            "split",
+            "ratios",
+            r,
+            "every ratio must be > 0",
+        ));
+    }
+    let total: f64 = ratios.iter().sum();
+    let ratios: Vec<f64> = ratios.iter().map(|r| r / total).collect();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let (ptr, mut order) = groups(users);
+    let mut part_of = vec![0usize; users.len()];
+    for u in 0..ptr.len().saturating_sub(1) {
+        let g = &mut order[ptr[u]..ptr[u + 1]];
+        shuffle(&mut rng, g);
+        let counts = ratio_counts(g.len(), &ratios);
+        let mut start = 0;
+        for (part, &c) in counts.iter().enumerate() {
+            for &p in &g[start..start + c] {
+                part_of[p] = part;
+            }
+            start += c;
+        }
+    }
+    let mut parts = vec![Vec::new(); ratios.len()];
+    for (p, &part) in part_of.iter().enumerate() {
+        parts[part].push(p);
+    }
+    Ok(parts)
+}
+
+/// RecBole's `_calcu_split_ids` as part sizes (they sum to `n`).
+fn ratio_counts(n: usize, ratios: &[f64]) -> Vec<usize> {
+    let mut cnt: Vec<usize> = ratios.iter().map(|r| (r * n as f64) as usize).collect();
+    cnt[0] = n - cnt[1..].iter().sum::<usize>();
+    for i in 1..ratios.len() {
+        if cnt[0] <= 1 {
+            break;
+        }
+        let last = ratios.len() - i;
+        let share = ratios[last] * n as f64;
+        if 0.0 < share && share < 1.0 {
+            cnt[last] += 1;
+            cnt[0] -= 1;
+        }
+    }
+    cnt
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -405,6 +478,43 @@ mod tests {
         let (train, test) = s.to_csr(&t, 2, 2).unwrap();
         assert_eq!(train.to_dense(), vec![1.0, 0.0, 0.0, 2.0]);
         assert_eq!(test.to_dense(), vec![0.0, 1.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn ratio_counts_follow_recbole() {
+        let r = [0.8, 0.1, 0.1];
+        // int(0.1 · 25) = 2 each, train the rest.
+        assert_eq!(ratio_counts(25, &r), vec![21, 2, 2]);
+        // n = 5: 0.5 is in (0, 1), so test then validation get one each.
+        assert_eq!(ratio_counts(5, &r), vec![3, 1, 1]);
+        // n = 2: test gets one, then train is down to 1 and validation gets none.
+        assert_eq!(ratio_counts(2, &r), vec![1, 0, 1]);
+        assert_eq!(ratio_counts(1, &r), vec![1, 0, 0]);
+        assert_eq!(ratio_counts(10, &r), vec![8, 1, 1]);
+    }
+
+    #[test]
+    fn ratio_split_is_per_user_seeded_and_checks_ratios() {
+        let users: Vec<u32> = (0..300u32).map(|p| p % 3).collect();
+        let parts = ratio_split(&users, &[8.0, 1.0, 1.0], 4).unwrap();
+        assert_eq!(parts.len(), 3);
+        for u in 0..3u32 {
+            let sizes: Vec<usize> = parts
+                .iter()
+                .map(|p| p.iter().filter(|&&x| users[x] == u).count())
+                .collect();
+            assert_eq!(sizes, vec![80, 10, 10]);
+        }
+        let mut all: Vec<usize> = parts.concat();
+        all.sort_unstable();
+        assert_eq!(all, (0..300).collect::<Vec<_>>());
+        assert_eq!(parts, ratio_split(&users, &[0.8, 0.1, 0.1], 4).unwrap());
+        assert_ne!(parts, ratio_split(&users, &[0.8, 0.1, 0.1], 5).unwrap());
+        assert_eq!(ratio_split(&users, &[1.0], 1).unwrap_err().field, "ratios");
+        assert_eq!(
+            ratio_split(&users, &[0.8, 0.0], 1).unwrap_err().field,
+            "ratios"
+        );
     }
 
     proptest! {

@@ -39,7 +39,9 @@ pub struct BiasedMfParams {
     factors: usize,
     learning_rate: f32,
     reg: f32,
+    reg_bias: f32,
     epochs: usize,
+    lr_decay: f32,
     init_std: f32,
     seed: u64,
     solver: MfSolver,
@@ -51,13 +53,16 @@ pub struct BiasedMfValidParams(BiasedMfParams);
 
 impl BiasedMfParams {
     /// `factors` latent dimensions; other defaults are Surprise `SVD`'s: learning rate 0.005,
-    /// `reg` 0.02, 20 epochs, init standard deviation 0.1; seed 0; SGD.
+    /// `reg` and `reg_bias` 0.02, 20 epochs, no learning-rate decay, init standard deviation
+    /// 0.1; seed 0; SGD.
     pub fn new(factors: usize) -> Self {
         Self {
             factors,
             learning_rate: 0.005,
             reg: 0.02,
+            reg_bias: 0.02,
             epochs: 20,
+            lr_decay: 1.0,
             init_std: 0.1,
             seed: 0,
             solver: MfSolver::Sgd,
@@ -70,9 +75,25 @@ impl BiasedMfParams {
         self
     }
 
-    /// L2 penalty on factors and biases (scaled by rating count under ALS).
+    /// L2 penalty on the factors (scaled by rating count under ALS).
     pub fn reg(mut self, reg: f32) -> Self {
         self.reg = reg;
+        self
+    }
+
+    /// L2 penalty on the user and item biases (Surprise's `reg_bu`, `reg_bi`; scaled by rating
+    /// count under ALS). Biases are two numbers per row estimated from all its ratings, so they
+    /// need far less shrinkage than the factors: a separate penalty lets the factors be
+    /// regularized hard without flattening the biases.
+    pub fn reg_bias(mut self, reg_bias: f32) -> Self {
+        self.reg_bias = reg_bias;
+        self
+    }
+
+    /// SGD: the learning rate is multiplied by this after every epoch (1: constant). Large
+    /// early steps find the region, small late ones settle in it instead of oscillating.
+    pub fn lr_decay(mut self, lr_decay: f32) -> Self {
+        self.lr_decay = lr_decay;
         self
     }
 
@@ -116,8 +137,17 @@ impl BiasedMfParams {
         } else {
             check_non_negative_finite("mf", "reg", self.reg)?;
         }
+        check_non_negative_finite("mf", "reg_bias", self.reg_bias)?;
         if self.epochs == 0 {
             return Err(ParamError::new("mf", "epochs", 0, "must be at least 1"));
+        }
+        if !(self.lr_decay.is_finite() && self.lr_decay > 0.0 && self.lr_decay <= 1.0) {
+            return Err(ParamError::new(
+                "mf",
+                "lr_decay",
+                self.lr_decay,
+                "must be in (0, 1]",
+            ));
         }
         check_non_negative_finite("mf", "init_std", self.init_std)?;
         Ok(BiasedMfValidParams(self))
@@ -148,15 +178,15 @@ impl RidgeScratch {
     }
 }
 
-/// Exact ridge solve of one row: `min Σ_t (target_t − [f_t, 1]·z)² + reg·n·‖z‖²` over
-/// `z = [p, b]` (`k + 1` values), features `f_t` taken from `other` rows, in `f64`.
+/// Exact ridge solve of one row: `min Σ_t (target_t − [f_t, 1]·z)² + n·(reg·‖p‖² + reg_bias·b²)`
+/// over `z = [p, b]` (`k + 1` values), features `f_t` taken from `other` rows, in `f64`.
 #[allow(clippy::too_many_arguments)]
 fn ridge_row(
     other: &[f32],
     k: usize,
     cols: &[u32],
     targets: impl Iterator<Item = f64>,
-    reg: f64,
+    (reg, reg_bias): (f64, f64),
     z: &mut [f32],
     s: &mut RidgeScratch,
 ) {
@@ -185,9 +215,11 @@ fn ridge_row(
         z.fill(0.0);
         return;
     }
-    for r in 0..d {
+    for r in 0..k {
         a[r * d + r] += reg * n as f64;
     }
+    // A tiny floor keeps the system positive definite when reg_bias is 0.
+    a[k * d + k] += reg_bias.max(1e-9) * n as f64;
     if cholesky(a, d).is_ok() {
         cholesky_solve(a, d, b);
         for (zi, &bi) in z.iter_mut().zip(b.iter()) {
@@ -228,7 +260,7 @@ impl BiasedMfValidParams {
                     .flat_map(|u| std::iter::repeat_n(u as u32, ratings.row_nnz(u)))
                     .collect();
                 let mut order: Vec<usize> = (0..nnz).collect();
-                let (lr, reg) = (p.learning_rate, p.reg);
+                let (mut lr, reg, reg_b) = (p.learning_rate, p.reg, p.reg_bias);
                 for _ in 0..p.epochs {
                     for i in (1..order.len()).rev() {
                         let j = rng.random_range(0..=i);
@@ -243,19 +275,20 @@ impl BiasedMfValidParams {
                         let x = &mut users[u * d..(u + 1) * d];
                         let y = &mut items[i * d..(i + 1) * d];
                         let err = r - (mu + x[k] + y[k] + dot(&x[..k], &y[..k]));
-                        x[k] += lr * (err - reg * x[k]);
-                        y[k] += lr * (err - reg * y[k]);
+                        x[k] += lr * (err - reg_b * x[k]);
+                        y[k] += lr * (err - reg_b * y[k]);
                         for f in 0..k {
                             let (pu, qi) = (x[f], y[f]);
                             x[f] += lr * (err * qi - reg * pu);
                             y[f] += lr * (err * pu - reg * qi);
                         }
                     }
+                    lr *= p.lr_decay;
                 }
             }
             MfSolver::Als => {
                 let by_item = ratings.transpose();
-                let reg = f64::from(p.reg);
+                let reg = (f64::from(p.reg), f64::from(p.reg_bias));
                 for _ in 0..p.epochs {
                     // Users: target r − μ − b_i against [q_i, 1].
                     let it = &items;
@@ -285,10 +318,24 @@ impl BiasedMfValidParams {
                 }
             }
         }
+        // A user or item without training ratings keeps no random factors: its prediction is
+        // the baseline (μ + the other side's bias), as Surprise predicts for unknown ids.
+        let item_counts = ratings.col_nnz();
+        for (u, row) in users.chunks_exact_mut(d).enumerate() {
+            if ratings.row_nnz(u) == 0 {
+                row.fill(0.0);
+            }
+        }
+        for (i, row) in items.chunks_exact_mut(d).enumerate() {
+            if item_counts[i] == 0 {
+                row.fill(0.0);
+            }
+        }
         BiasedMfModel {
             k,
             mean: mu,
             reg: p.reg.max(1e-6),
+            reg_bias: p.reg_bias,
             users,
             items,
         }
@@ -300,7 +347,9 @@ impl BiasedMfValidParams {
 pub struct BiasedMfModel {
     k: usize,
     mean: f32,
+    /// Fold-in penalties (ALS-WR, count-scaled) on the factors and on the bias.
     reg: f32,
+    reg_bias: f32,
     /// Rows `[p_u, b_u]`.
     users: Vec<f32>,
     /// Rows `[q_i, b_i]`.
@@ -412,7 +461,7 @@ impl FoldIn for BiasedMfModel {
             self.k,
             &cols,
             t,
-            f64::from(self.reg),
+            (f64::from(self.reg), f64::from(self.reg_bias)),
             &mut z,
             &mut RidgeScratch::new(d),
         );
@@ -431,6 +480,7 @@ impl super::ModelParts for BiasedMfModel {
             .param("factors", int(self.k))
             .param("mean", float(self.mean))
             .param("reg", float(self.reg))
+            .param("reg_bias", float(self.reg_bias))
             .f32_matrix("users", self.users.len() / d, d, &self.users)
             .f32_matrix("items", self.items.len() / d, d, &self.items)
     }
@@ -449,6 +499,15 @@ impl super::ModelParts for BiasedMfModel {
                 rule: "must be > 0",
             });
         }
+        let reg_bias = parts.f32_param(KIND, "reg_bias")?;
+        if !(reg_bias.is_finite() && reg_bias >= 0.0) {
+            return Err(super::PartsError::BadParam {
+                kind: KIND,
+                name: "reg_bias",
+                value: reg_bias.to_string(),
+                rule: "must be >= 0",
+            });
+        }
         let d = k.checked_add(1).ok_or(super::PartsError::BadParam {
             kind: KIND,
             name: "factors",
@@ -461,6 +520,7 @@ impl super::ModelParts for BiasedMfModel {
             k,
             mean,
             reg,
+            reg_bias,
             users,
             items,
         })
@@ -513,6 +573,30 @@ mod tests {
             BiasedMfParams::new(4).epochs(0).check().unwrap_err().field,
             "epochs"
         );
+    }
+
+    #[test]
+    fn reg_bias_and_lr_decay_are_checked() {
+        assert!(BiasedMfParams::new(4).reg_bias(0.0).check().is_ok());
+        assert_eq!(
+            BiasedMfParams::new(4)
+                .reg_bias(-0.1)
+                .check()
+                .unwrap_err()
+                .field,
+            "reg_bias"
+        );
+        assert!(BiasedMfParams::new(4).lr_decay(1.0).check().is_ok());
+        for bad in [0.0, 1.5, f32::NAN] {
+            assert_eq!(
+                BiasedMfParams::new(4)
+                    .lr_decay(bad)
+                    .check()
+                    .unwrap_err()
+                    .field,
+                "lr_decay"
+            );
+        }
     }
 
     #[test]
@@ -614,5 +698,32 @@ mod tests {
         let mut s = [0f32; 1];
         model.score_into(&UserRepr::Anonymous, &[3], &mut s);
         assert_eq!(s[0], model.predict(10_000, 3));
+    }
+
+    #[test]
+    fn users_and_items_without_ratings_predict_the_baseline() {
+        // Row 2 and column 3 have no ratings: their predictions must not carry random factors.
+        let train =
+            Csr::from_triplets(3, 4, [(0, 0, 5.0), (0, 1, 3.0), (1, 0, 4.0), (1, 2, 1.0)]).unwrap();
+        for solver in [MfSolver::Sgd, MfSolver::Als] {
+            let m = BiasedMfParams::new(4)
+                .init_std(0.5)
+                .reg(0.1)
+                .solver(solver)
+                .check()
+                .unwrap()
+                .fit(&train);
+            let mu = m.mean();
+            // The baseline of item 0: what a user the model never saw gets.
+            assert_eq!(m.predict(2, 0), m.predict(10_000, 0), "{solver:?}");
+            assert_ne!(m.predict(2, 0), mu, "{solver:?}: item 0 has a bias");
+            let bu0 = m.predict(0, 3) - mu;
+            assert!(m.item_factors(3).iter().all(|&v| v == 0.0), "{solver:?}");
+            let UserRepr::Dense(x) = m.user(0) else {
+                panic!()
+            };
+            assert!((bu0 - x[4]).abs() < 1e-6, "{solver:?}");
+            assert_eq!(m.predict(2, 3), mu);
+        }
     }
 }

@@ -296,8 +296,22 @@ const MF_PARAMS: &[ParamDef] = &[
         "SGD (Surprise SVD rules) or ALS-WR",
     ),
     float("learning_rate", 0.005, "SGD step size"),
-    float("reg", 0.02, "L2 penalty (scaled by rating count under als)"),
+    float(
+        "reg",
+        0.02,
+        "L2 penalty on factors (scaled by rating count under als)",
+    ),
+    float(
+        "reg_bias",
+        0.02,
+        "L2 penalty on biases (scaled by rating count under als)",
+    ),
     int("epochs", 20, "SGD passes or ALS alternations"),
+    float(
+        "lr_decay",
+        1.0,
+        "SGD learning rate multiplier per epoch, (0, 1]",
+    ),
     float("init_std", 0.1, "standard deviation of the initial factors"),
     int("seed", 0, "initialization and shuffling seed"),
 ];
@@ -694,7 +708,9 @@ impl Spec {
                     })
                     .learning_rate(v("learning_rate").f32())
                     .reg(v("reg").f32())
+                    .reg_bias(v("reg_bias").f32())
                     .epochs(v("epochs").usize())
+                    .lr_decay(v("lr_decay").f32())
                     .init_std(v("init_std").f32())
                     .seed(v("seed").int())
                     .check()?,

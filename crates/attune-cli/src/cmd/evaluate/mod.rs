@@ -1,0 +1,428 @@
+//! `attune evaluate`: compare algorithms offline on an app's data or on a bring-your-own split.
+//!
+//! The pieces, each in its own file:
+//! - [`source`]: the data as (user, item) cells — an app through `crate::dataset` (what
+//!   training sees), or `--train`/`--test` files;
+//! - [`plan`]: the split as folds over cells (core `eval::split` does the splitting);
+//! - [`grid`]: `--algorithm` values, including parameter grids;
+//! - [`run`]: fit one candidate on one fold and measure it;
+//! - [`lists`]: another tool's ranked lists, measured by the same code;
+//! - [`report`]: the table and the JSON.
+//!
+//! With a validation part (`--split ratio`, `--protocol recbole`) every candidate of an
+//! `--algorithm` grid is fitted on the training part and scored on validation; the best one
+//! (by `--select-by`) is the column's result on test — the model is never chosen on test.
+
+mod grid;
+mod lists;
+mod plan;
+mod report;
+mod run;
+mod source;
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use attune_core::eval::{evaluate_lists, test_users, Candidates};
+use attune_core::model::TrainedModel as _;
+use serde_json::json;
+
+pub use lists::ListsArg;
+pub use plan::SplitKind;
+
+use super::apps::{open_store, require_app};
+use crate::cli::EvaluateArgs;
+use crate::config::Settings;
+use crate::dataset::Dataset;
+use plan::{Fold, SplitOptions};
+use report::{Column, Report};
+use run::{FoldData, Measure, Phase};
+use source::{EvalData, FileData};
+
+/// Published protocols `--protocol` reproduces (docs/evaluation.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Protocol {
+    /// Surprise's `cross_validate(algo, data, measures=["RMSE", "MAE"], cv=5)`.
+    Surprise,
+    /// RecBole's default full-sort top-10 evaluation (ML-100K config).
+    Recbole,
+}
+
+/// Everything the evaluation runs with, after the protocol has set its parts.
+struct Setup {
+    split: Option<SplitOptions>,
+    measure: Measure,
+    /// Drop rated pairs below this before splitting (RecBole's `val_interval`).
+    drop_below_rating: Option<f32>,
+    select_by: String,
+    clean: Option<bool>,
+    protocol_name: String,
+}
+
+fn setup(args: &EvaluateArgs) -> anyhow::Result<Setup> {
+    anyhow::ensure!(
+        args.k > 0,
+        "invalid -k 0: the list length must be at least 1"
+    );
+    let split = SplitOptions {
+        kind: args.split,
+        test_fraction: args.test_fraction,
+        folds: args.folds,
+        last_n: args.last_n,
+        fold_in_fraction: args.fold_in_fraction,
+        ratios: args.ratios.clone(),
+        seed: args.seed,
+    };
+    let candidates = match args.sampled_negatives {
+        None => Candidates::All,
+        Some(negatives) => Candidates::Sampled {
+            negatives,
+            seed: args.seed,
+        },
+    };
+    let mut measure = Measure {
+        k: args.k,
+        ranking: true,
+        rating: true,
+        candidates,
+        min_relevant_rating: args.min_relevant_rating,
+        diversity_users: 2000,
+    };
+    let clean = args.no_clean.then_some(false);
+    Ok(match args.protocol {
+        None => Setup {
+            protocol_name: match (&args.train, args.split) {
+                (Some(t), _) => format!("bring-your-own split: train {}", t.display()),
+                (None, SplitKind::Kfold) => format!("{}-fold cross-validation", args.folds),
+                (None, k) => format!("{k:?} split")
+                    .to_lowercase()
+                    .replace("lastn", "last-n"),
+            },
+            select_by: args
+                .select_by
+                .clone()
+                .unwrap_or_else(|| format!("ndcg@{}", args.k)),
+            split: args.train.is_none().then_some(split),
+            measure,
+            drop_below_rating: None,
+            clean,
+        },
+        Some(Protocol::Surprise) => {
+            measure.ranking = false;
+            Setup {
+                protocol_name: "Surprise protocol: 5-fold cross-validation of rating prediction"
+                    .into(),
+                split: Some(SplitOptions {
+                    kind: SplitKind::Kfold,
+                    folds: 5,
+                    ..split
+                }),
+                measure,
+                drop_below_rating: None,
+                select_by: "rmse".into(),
+                clean: Some(false),
+            }
+        }
+        Some(Protocol::Recbole) => {
+            anyhow::ensure!(
+                args.k == 10,
+                "--protocol recbole evaluates top-10; leave -k at 10"
+            );
+            measure.rating = false;
+            Setup {
+                protocol_name:
+                    "RecBole protocol: ratings >= 3, per-user random 8:1:1, full-sort top-10".into(),
+                split: Some(SplitOptions {
+                    kind: SplitKind::Ratio,
+                    ratios: vec![0.8, 0.1, 0.1],
+                    ..split
+                }),
+                measure,
+                drop_below_rating: Some(3.0),
+                select_by: args.select_by.clone().unwrap_or_else(|| "mrr@10".into()),
+                clean: Some(false),
+            }
+        }
+    })
+}
+
+pub fn run(args: EvaluateArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let setup = setup(&args)?;
+    anyhow::ensure!(
+        !args.algorithms.is_empty() || !args.lists.is_empty(),
+        "name at least one --algorithm (or --lists with --train/--test)"
+    );
+    // Bad specs fail before any data is read.
+    let groups: Vec<(String, Vec<grid::Candidate>)> = args
+        .algorithms
+        .iter()
+        .map(|a| Ok((a.clone(), grid::expand(a)?)))
+        .collect::<anyhow::Result<_>>()?;
+    if setup.measure.rating && !setup.measure.ranking {
+        for (label, cands) in &groups {
+            anyhow::ensure!(
+                cands.iter().all(|c| c.spec.algorithm().name() == "mf"),
+                "--protocol surprise measures rating prediction; {label:?} does not predict ratings (use mf)"
+            );
+        }
+    }
+
+    let (data, fixed): (Box<dyn EvalData>, Option<Fold>) = match (&args.train, &args.test) {
+        (Some(train), Some(test)) => {
+            let d = FileData::read(train, test)?;
+            let fold = plan::fixed(&d.in_test);
+            (Box::new(d), Some(fold))
+        }
+        _ => {
+            let store = open_store(settings)?;
+            let app = args.app.app.as_str();
+            require_app(&*store, app)?;
+            let d = Dataset::load(&*store, app, settings, setup.clean)?;
+            anyhow::ensure!(
+                !d.cells.is_empty(),
+                "app {app:?} has no interactions to evaluate on; import events first"
+            );
+            (Box::new(d), None)
+        }
+    };
+    let data: &dyn EvalData = &*data;
+    let eligible: Vec<bool> = data
+        .cells()
+        .iter()
+        .map(|c| match (setup.drop_below_rating, c.rating) {
+            (Some(min), Some(r)) => r >= min,
+            _ => true,
+        })
+        .collect();
+    let folds = match (&fixed, &setup.split) {
+        (Some(f), _) => vec![f.clone()],
+        (None, Some(s)) => plan::folds(data, &eligible, s)?,
+        (None, None) => unreachable!("a split unless files were given"),
+    };
+    if let Some(dir) = &args.save_split {
+        save_split(dir, data, &folds[0])?;
+    }
+    tracing::info!(
+        users = data.n_users(),
+        items = data.n_items(),
+        pairs = data.cells().len(),
+        folds = folds.len(),
+        "evaluating"
+    );
+
+    let mut columns: Vec<Column> = groups
+        .iter()
+        .map(|(label, _)| Column {
+            label: label.clone(),
+            ..Column::default()
+        })
+        .collect();
+    let mut list_columns: Vec<Column> = args
+        .lists
+        .iter()
+        .map(|l| Column {
+            label: l.name.clone(),
+            ..Column::default()
+        })
+        .collect();
+    for (f, fold) in folds.iter().enumerate() {
+        let fd = FoldData::new(data, fold, &setup.measure)?;
+        for ((_, cands), col) in groups.iter().zip(&mut columns) {
+            let g = evaluate_group(cands, &fd, &setup.measure, &setup.select_by, f)?;
+            col.specs.push(g.spec);
+            col.folds.push(g.metrics);
+            col.validation.push(g.validation);
+        }
+        for (l, col) in args.lists.iter().zip(&mut list_columns) {
+            col.specs.push(l.path.display().to_string());
+            col.folds
+                .push(measure_lists(&l.path, data, fold, &setup.measure)?);
+        }
+    }
+    columns.extend(list_columns);
+
+    let mut setup_json = BTreeMap::new();
+    setup_json.insert("k".to_string(), json!(args.k));
+    setup_json.insert("seed".to_string(), json!(args.seed));
+    setup_json.insert("folds".to_string(), json!(folds.len()));
+    setup_json.insert("users".to_string(), json!(data.n_users()));
+    setup_json.insert("items".to_string(), json!(data.n_items()));
+    setup_json.insert("pairs".to_string(), json!(data.cells().len()));
+    setup_json.insert(
+        "pairs_evaluated".to_string(),
+        json!(eligible.iter().filter(|&&e| e).count()),
+    );
+    if let Some(s) = &setup.split {
+        setup_json.insert(
+            "split".to_string(),
+            json!({"kind": format!("{:?}", s.kind).to_lowercase(), "test_fraction": s.test_fraction,
+                   "folds": s.folds, "last_n": s.last_n, "fold_in_fraction": s.fold_in_fraction,
+                   "ratios": s.ratios}),
+        );
+    }
+    if let Some(n) = args.sampled_negatives {
+        setup_json.insert("sampled_negatives".to_string(), json!(n));
+    }
+    let report = Report {
+        protocol: setup.protocol_name.clone(),
+        setup: setup_json,
+        select_by: folds
+            .iter()
+            .any(|f| !f.valid.is_empty())
+            .then(|| setup.select_by.clone()),
+        columns,
+    };
+    let mut out = std::io::stdout().lock();
+    report.write_table(&mut out)?;
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&report.to_json())?;
+        std::fs::write(path, text + "\n")
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        writeln!(out, "wrote {}", path.display())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One `--algorithm` group's result on one fold.
+struct GroupResult {
+    /// The canonical spec measured on test (the chosen one).
+    spec: String,
+    metrics: run::Metrics,
+    /// Every candidate's validation score (empty without a validation part).
+    validation: Vec<(String, f64)>,
+}
+
+/// Evaluate one `--algorithm` group on one fold: with a validation part and several
+/// candidates, choose on validation and report the chosen one on test.
+fn evaluate_group(
+    cands: &[grid::Candidate],
+    fd: &FoldData,
+    m: &Measure,
+    select_by: &str,
+    fold: usize,
+) -> anyhow::Result<GroupResult> {
+    if !fd.has_validation() {
+        anyhow::ensure!(
+            cands.len() == 1,
+            "{} is a grid of {} candidates, but this split has no validation part to choose on; use --split ratio (or list them as separate --algorithm values)",
+            cands[0].label,
+            cands.len()
+        );
+    }
+    let lower_is_better = matches!(select_by, "rmse" | "mae");
+    let mut best: Option<(usize, f64, run::FittedCandidate)> = None;
+    let mut validation = Vec::new();
+    for (c, cand) in cands.iter().enumerate() {
+        tracing::info!(fold = fold + 1, spec = %cand.spec, "fitting");
+        let fitted = run::fit(&cand.spec, fd)?;
+        if !fd.has_validation() {
+            let metrics = run::measure(&fitted, fd, m, Phase::Test)?;
+            return Ok(GroupResult {
+                spec: fitted.model.spec().to_string(),
+                metrics,
+                validation,
+            });
+        }
+        let v = run::measure(&fitted, fd, m, Phase::Validation)?;
+        let score = *v.get(select_by).with_context(|| {
+            format!(
+                "--select-by {select_by:?} is not a validation metric here; one of {}",
+                v.keys().cloned().collect::<Vec<_>>().join(", ")
+            )
+        })?;
+        validation.push((cand.spec.to_string(), score));
+        let better = best.as_ref().is_none_or(|(_, b, _)| {
+            if lower_is_better {
+                score < *b
+            } else {
+                score > *b
+            }
+        });
+        if better {
+            best = Some((c, score, fitted));
+        }
+    }
+    let (_, _, fitted) = best.expect("at least one candidate");
+    let mut metrics = run::measure(&fitted, fd, m, Phase::Test)?;
+    if let Some((_, v)) = validation
+        .iter()
+        .find(|(s, _)| *s == fitted.model.spec().to_string())
+    {
+        metrics.insert(format!("validation_{select_by}"), *v);
+    }
+    Ok(GroupResult {
+        spec: fitted.model.spec().to_string(),
+        metrics,
+        validation,
+    })
+}
+
+/// Another tool's lists for the fold's test users, measured like a model's.
+fn measure_lists(
+    path: &Path,
+    data: &dyn EvalData,
+    fold: &Fold,
+    m: &Measure,
+) -> anyhow::Result<run::Metrics> {
+    let fd = FoldData::new(data, fold, m)?;
+    let lists = lists::read(path, data)?;
+    let (relevant, train) = fd.test_and_training();
+    let users = test_users(relevant);
+    let ranked: Vec<Vec<u32>> = users
+        .iter()
+        .map(|u| lists.get(u).cloned().unwrap_or_default())
+        .collect();
+    let report = evaluate_lists(train, relevant, m.k, &users, &ranked);
+    let mut out = run::Metrics::new();
+    run::insert_ranking(&mut out, &report);
+    let cut: Vec<Vec<u32>> = ranked
+        .iter()
+        .map(|l| l.iter().take(m.k).copied().collect())
+        .collect();
+    out.insert(
+        format!("diversity@{}", m.k),
+        run::diversity(&cut, fd.cosine(), m.diversity_users),
+    );
+    Ok(out)
+}
+
+/// Write the fold as `train.csv`, `valid.csv` (when there is a validation part) and
+/// `test.csv`: `user_id,item_id,weight,rating,timestamp` (seconds since the epoch).
+fn save_split(dir: &Path, data: &dyn EvalData, fold: &Fold) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let train: Vec<usize> = (0..data.cells().len()).filter(|&c| fold.train[c]).collect();
+    let mut parts = vec![("train.csv", train), ("test.csv", fold.test.clone())];
+    if !fold.valid.is_empty() {
+        parts.insert(1, ("valid.csv", fold.valid.clone()));
+    }
+    for (name, cells) in parts {
+        let path = dir.join(name);
+        let mut w = csv::Writer::from_path(&path)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        w.write_record(["user_id", "item_id", "weight", "rating", "timestamp"])?;
+        for c in cells {
+            let cell = data.cells()[c];
+            w.write_record([
+                data.users().name(cell.user).unwrap_or_default(),
+                data.items().name(cell.item).unwrap_or_default(),
+                &cell.weight.to_string(),
+                &cell.rating.map(|r| r.to_string()).unwrap_or_default(),
+                &seconds(cell.first_micros),
+            ])?;
+        }
+        w.flush()?;
+    }
+    Ok(())
+}
+
+/// Seconds since the epoch: whole seconds as an integer, else with the fraction.
+fn seconds(micros: i64) -> String {
+    if micros % 1_000_000 == 0 {
+        (micros / 1_000_000).to_string()
+    } else {
+        (micros as f64 / 1e6).to_string()
+    }
+}
