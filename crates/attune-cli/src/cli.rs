@@ -425,6 +425,10 @@ pub struct EvaluateArgs {
     /// Rank the held-out items among this many sampled unseen items instead of all items.
     #[arg(long)]
     pub sampled_negatives: Option<usize>,
+    /// Rank only items with MIN-MAX training users (e.g. 1-5): the long tail, where a hybrid
+    /// should beat both collaborative and content models.
+    #[arg(long, value_parser = crate::cmd::evaluate::parse_range, value_name = "MIN-MAX")]
+    pub long_tail: Option<(usize, usize)>,
     /// A held-out pair counts as relevant only if its rating is at least this.
     #[arg(long)]
     pub min_relevant_rating: Option<f32>,

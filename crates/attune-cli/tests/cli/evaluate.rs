@@ -309,3 +309,47 @@ fn bad_input_is_a_clear_error() {
         assert!(stderr(&out).contains(want), "{args:?}: {}", describe(&out));
     }
 }
+
+#[test]
+fn held_out_items_are_reached_by_content_not_by_category_popularity() {
+    // The demo shop: item titles, descriptions and categories; users with category tastes.
+    let env = Attune::new();
+    env.ok(&[
+        "demo",
+        "--no-serve",
+        "--data-dir",
+        env.path().to_str().unwrap(),
+    ]);
+    let r = env.path().join("cold.json");
+    let out = env.ok(&[
+        "evaluate",
+        "--split",
+        "new-items",
+        "-a",
+        "content",
+        "-a",
+        "hybrid",
+        "-a",
+        "category-popularity",
+        "--json",
+        r.to_str().unwrap(),
+    ]);
+    assert!(out.contains("new-items split"), "{out}");
+    let j = json(&env, "cold.json");
+    let recall = |label: &str| column(&j, label)["mean"]["recall@10"].as_f64().unwrap();
+    let (content, hybrid, category) = (
+        recall("content"),
+        recall("hybrid"),
+        recall("category-popularity"),
+    );
+    // Measured: content 0.52, hybrid 0.56, category popularity 0.09 (it has no popularity for
+    // an item nobody has touched, so it cannot tell the held-out items apart).
+    assert!(
+        content >= 2.0 * category,
+        "content {content} vs category popularity {category}"
+    );
+    assert!(
+        hybrid >= 2.0 * category,
+        "hybrid {hybrid} vs category popularity {category}"
+    );
+}

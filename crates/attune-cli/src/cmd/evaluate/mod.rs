@@ -90,6 +90,7 @@ fn setup(args: &EvaluateArgs) -> anyhow::Result<Setup> {
         candidates,
         min_relevant_rating: args.min_relevant_rating,
         diversity_users: 2000,
+        long_tail: args.long_tail,
     };
     let clean = args.no_clean.then_some(false);
     Ok(match args.protocol {
@@ -97,9 +98,7 @@ fn setup(args: &EvaluateArgs) -> anyhow::Result<Setup> {
             protocol_name: match (&args.train, args.split) {
                 (Some(t), _) => format!("bring-your-own split: train {}", t.display()),
                 (None, SplitKind::Kfold) => format!("{}-fold cross-validation", args.folds),
-                (None, k) => format!("{k:?} split")
-                    .to_lowercase()
-                    .replace("lastn", "last-n"),
+                (None, k) => format!("{} split", split_name(k)),
             },
             select_by: args
                 .select_by
@@ -258,7 +257,7 @@ pub fn run(args: EvaluateArgs, settings: &Settings) -> anyhow::Result<ExitCode> 
     if let Some(s) = &setup.split {
         setup_json.insert(
             "split".to_string(),
-            json!({"kind": format!("{:?}", s.kind).to_lowercase(), "test_fraction": s.test_fraction,
+            json!({"kind": split_name(s.kind), "test_fraction": s.test_fraction,
                    "folds": s.folds, "last_n": s.last_n, "fold_in_fraction": s.fold_in_fraction,
                    "ratios": s.ratios}),
         );
@@ -425,4 +424,30 @@ fn seconds(micros: i64) -> String {
     } else {
         (micros as f64 / 1e6).to_string()
     }
+}
+
+/// `--long-tail MIN-MAX`: an inclusive range of training-user counts.
+pub fn parse_range(s: &str) -> Result<(usize, usize), String> {
+    let (lo, hi) = s
+        .split_once('-')
+        .ok_or_else(|| format!("expected MIN-MAX, e.g. 1-5; got {s:?}"))?;
+    let lo: usize = lo
+        .trim()
+        .parse()
+        .map_err(|_| format!("{lo:?} is not a count"))?;
+    let hi: usize = hi
+        .trim()
+        .parse()
+        .map_err(|_| format!("{hi:?} is not a count"))?;
+    if lo == 0 || lo > hi {
+        return Err(format!("need 1 <= MIN <= MAX; got {lo}-{hi}"));
+    }
+    Ok((lo, hi))
+}
+
+/// The `--split` value of a kind (`last-n`, `new-items`).
+fn split_name(kind: SplitKind) -> String {
+    clap::ValueEnum::to_possible_value(&kind)
+        .map(|v| v.get_name().to_string())
+        .unwrap_or_default()
 }

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use attune_core::eval::beyond::{mean_intra_list_diversity, ItemCosine};
-use attune_core::eval::cold::evaluate_among;
+use attune_core::eval::cold::{evaluate_among, items_with_interactions};
 use attune_core::eval::metrics::{mae, rmse};
 use attune_core::eval::{
     evaluate_lists, rank_users, test_users, Candidates, RankInput, RankingReport,
@@ -38,6 +38,9 @@ pub struct Measure {
     pub min_relevant_rating: Option<f32>,
     /// Intra-list diversity is averaged over at most this many users (evenly spaced).
     pub diversity_users: usize,
+    /// Rank only the items with this many training users (inclusive): the long tail, where
+    /// collaborative filtering has little to go on.
+    pub long_tail: Option<(usize, usize)>,
 }
 
 /// The matrices of a fold shared by every candidate.
@@ -111,7 +114,17 @@ impl FoldData {
             valid: relevant(&fold.valid)?,
             test: relevant(&fold.test)?,
             test_ratings,
-            candidates: fold.candidates.clone(),
+            candidates: match m.long_tail {
+                Some((lo, hi)) => {
+                    let tail = items_with_interactions(&training.interactions, lo, hi);
+                    anyhow::ensure!(
+                        !tail.is_empty(),
+                        "no item has {lo} to {hi} training users (--long-tail)"
+                    );
+                    Some(tail)
+                }
+                None => fold.candidates.clone(),
+            },
             history,
             training,
         })
