@@ -5,22 +5,61 @@
 //! test works in its own uniquely named apps (or its own schema), so tests run in parallel and
 //! rerun without cleanup; shared tables are never dropped. An unreachable server fails the tests
 //! (they never skip).
+//!
+//! The shared tables live in a schema named after this build's migrations
+//! (`attune_test_<digest of src/postgres/schema.rs>`), never in `public`: the test server is
+//! shared by several checkouts at once, and a build that migrated a shared schema to a newer
+//! version would make every older checkout's store refuse it ("schema version N is newer").
+//! Checkouts with the same migrations share one schema; any change to them gets a fresh one.
+
+use std::hash::{Hash as _, Hasher as _};
+use std::sync::OnceLock;
 
 use attune_store::postgres::{PgStore, SCHEMA_VERSION};
 use attune_store::{Store, StoreError};
 
-pub fn url() -> String {
+/// The server, with no schema chosen.
+fn server_url() -> String {
     std::env::var("ATTUNE_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
-fn connect(url: &str) -> PgStore {
-    PgStore::connect(url).unwrap_or_else(|e| {
-        panic!(
-            "cannot use the PostgreSQL test server at {url}: {e}\nstart PostgreSQL or point ATTUNE_TEST_POSTGRES_URL at \
-             one (the database must exist); these tests never skip"
-        )
+/// `base` with every connection's `search_path` set to `schema`.
+fn in_schema(base: &str, schema: &str) -> String {
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}options=-csearch_path%3D{schema}")
+}
+
+/// The suite's shared schema for this build's migrations (created on first use).
+pub fn url() -> String {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        include_str!("../../src/postgres/schema.rs").hash(&mut h);
+        let name = format!("attune_test_{:016x}", h.finish());
+        let mut client = postgres::Client::connect(&server_url(), postgres::NoTls)
+            .unwrap_or_else(|e| unreachable_server(&server_url(), &e));
+        // Another test process may create it at the same moment: only its existence matters.
+        if let Err(e) = client.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {name}")) {
+            let exists = client
+                .query_opt("SELECT 1 FROM pg_namespace WHERE nspname = $1", &[&name])
+                .unwrap();
+            assert!(exists.is_some(), "cannot create schema {name}: {e}");
+        }
+        in_schema(&server_url(), &name)
     })
+    .clone()
+}
+
+fn unreachable_server(url: &str, e: &dyn std::fmt::Display) -> ! {
+    panic!(
+        "cannot use the PostgreSQL test server at {url}: {e}\nstart PostgreSQL or point ATTUNE_TEST_POSTGRES_URL at \
+         one (the database must exist); these tests never skip"
+    )
+}
+
+fn connect(url: &str) -> PgStore {
+    PgStore::connect(url).unwrap_or_else(|e| unreachable_server(url, &e))
 }
 
 pub struct Fixture {
@@ -78,10 +117,8 @@ impl PrivateSchema {
         admin()
             .batch_execute(&format!("CREATE SCHEMA {name}"))
             .unwrap();
-        let base = url();
-        let sep = if base.contains('?') { '&' } else { '?' };
         Self {
-            url: format!("{base}{sep}options=-csearch_path%3D{name}"),
+            url: in_schema(&server_url(), &name),
             name,
         }
     }
