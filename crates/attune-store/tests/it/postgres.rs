@@ -92,7 +92,16 @@ impl Drop for Fixture {
 fn delete_apps(apps: &[String]) {
     let mut client = admin();
     let mut tx = client.transaction().unwrap();
-    for table in ["events", "items", "users", "identities"] {
+    // Registry tables first: they reference model_versions and apps.
+    for table in [
+        "model_activations",
+        "model_registry",
+        "model_versions",
+        "events",
+        "items",
+        "users",
+        "identities",
+    ] {
         let sql = format!(
             "DELETE FROM {table} WHERE app_id IN (SELECT id FROM apps WHERE name = ANY($1))"
         );
@@ -176,6 +185,31 @@ fn replicas_starting_together_migrate_once() {
     assert_eq!(n, SCHEMA_VERSION);
 }
 
+/// A database migrated before the model registry existed (schema 1) gains it when a new
+/// replica connects, and keeps its data.
+#[test]
+fn schema_1_database_gains_the_registry() {
+    let schema = PrivateSchema::new("v1");
+    let store = connect(&schema.url);
+    store.create_app("shop").unwrap();
+    drop(store);
+    let mut client = postgres::Client::connect(&schema.url, postgres::NoTls).unwrap();
+    client
+        .batch_execute(
+            "DROP TABLE model_activations; DROP TABLE model_registry; DROP TABLE model_versions; \
+             DELETE FROM attune_schema_version WHERE version > 1;",
+        )
+        .unwrap();
+    let store = connect(&schema.url);
+    assert_eq!(store.list_apps().unwrap(), vec!["shop".to_string()]);
+    assert_eq!(store.reserve_model_version("shop").unwrap(), 1);
+    let v: i32 = client
+        .query_one("SELECT MAX(version) FROM attune_schema_version", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(i64::from(v), SCHEMA_VERSION);
+}
+
 #[test]
 fn newer_schema_version_is_refused() {
     let schema = PrivateSchema::new("newer");
@@ -241,5 +275,81 @@ fn usable_from_async_code() {
         drop(store);
         app
     });
+    delete_apps(&[app]);
+}
+
+/// Two replicas (separate stores, separate pools) on one database: versions reserved by both
+/// are distinct, racing activations serialize on the app's registry row, and each replica's
+/// poll sees the other's activation at once.
+#[test]
+fn replicas_share_one_registry() {
+    let (a, b) = (connect(&url()), connect(&url()));
+    let app = crate::suite::unique_app("replicas");
+    a.create_app(&app).unwrap();
+    let info = |v: u32| attune_store::ModelInfo {
+        algorithm: "als".into(),
+        params: "{}".into(),
+        data_snapshot: "{}".into(),
+        metrics: Default::default(),
+        artifact: attune_store::ArtifactRef {
+            location: format!("models/x/v{v:04}.attune"),
+            checksum: u64::from(v),
+            size_bytes: 1,
+        },
+        created_micros: 0,
+    };
+    let versions: Vec<u32> = std::thread::scope(|s| {
+        let hs: Vec<_> = [&a, &b]
+            .into_iter()
+            .map(|store| {
+                let app = &app;
+                s.spawn(move || {
+                    (0..10)
+                        .map(|_| {
+                            let v = store.reserve_model_version(app).unwrap();
+                            store.register_model(app, v, &info(v)).unwrap();
+                            v
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        hs.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
+    let mut sorted = versions.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, (1..=20).collect::<Vec<_>>());
+
+    a.activate_model(&app, 3, None).unwrap();
+    let seen = b.active_model(&app).unwrap().unwrap();
+    assert_eq!((seen.version, seen.seq), (3, 1));
+    std::thread::scope(|s| {
+        for (store, base) in [(&a, 1u32), (&b, 11)] {
+            let app = &app;
+            s.spawn(move || {
+                for v in base..base + 10 {
+                    store.activate_model(app, v, None).unwrap();
+                }
+            });
+        }
+    });
+    let history = a.model_activations(&app).unwrap();
+    for (i, w) in history.windows(2).enumerate() {
+        assert_eq!(w[1].seq, w[0].seq + 1, "{i}: {history:?}");
+        assert_eq!(w[1].previous, Some(w[0].version), "{i}: {history:?}");
+    }
+    let (pa, pb) = (
+        a.active_model(&app).unwrap().unwrap(),
+        b.active_model(&app).unwrap().unwrap(),
+    );
+    assert_eq!(pa, pb);
+    assert_eq!(pa.seq, history.len() as u64);
+    assert_eq!(
+        b.rollback_model(&app, None).unwrap().activation.previous,
+        Some(pa.version)
+    );
+    assert_ne!(a.active_model(&app).unwrap().unwrap().seq, pa.seq);
+    drop((a, b));
+    let _ = crate::suite::take_created_apps();
     delete_apps(&[app]);
 }
