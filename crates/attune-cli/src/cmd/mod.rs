@@ -11,6 +11,7 @@ mod clean;
 mod demo;
 mod export;
 mod import;
+mod models;
 mod profile;
 mod recommend;
 mod serve;
@@ -32,6 +33,7 @@ pub fn run(command: Command, settings: &Settings) -> anyhow::Result<ExitCode> {
         Command::Profile(args) => profile::run(args, settings),
         Command::Bench(c) => bench::run(c, settings),
         Command::Train(args) => train::run(args, settings),
+        Command::Models(c) => models::run(c, settings),
         Command::Recommend(args) => recommend::run(args, settings),
         Command::Similar(args) => similar::run(args, settings),
     }

@@ -9,6 +9,7 @@ mod clean;
 mod crash;
 mod export;
 mod import;
+mod models;
 mod movielens;
 mod ops;
 mod profile;
