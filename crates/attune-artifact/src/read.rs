@@ -42,6 +42,7 @@ pub struct Artifact {
     bytes: Bytes,
     header: Header,
     arrays: Layout,
+    checksum: u64,
 }
 
 impl std::fmt::Debug for Artifact {
@@ -149,6 +150,7 @@ impl Artifact {
             bytes,
             header,
             arrays,
+            checksum: stored,
         };
         for t in [
             &artifact.header.id_maps.users,
@@ -172,6 +174,13 @@ impl Artifact {
     /// The verified header.
     pub fn header(&self) -> &Header {
         &self.header
+    }
+
+    /// The verified xxHash64 of the file (its trailer). Two files with the same checksum hold
+    /// the same bytes for all practical purposes, so a registry can record it to recognise the
+    /// file it registered (a valid artifact put in its place is not the same model).
+    pub fn checksum(&self) -> u64 {
+        self.checksum
     }
 
     /// Total size in bytes.

@@ -49,8 +49,11 @@ pub enum Command {
     /// Benchmarks that report numbers (never run in tests).
     #[command(subcommand)]
     Bench(BenchCommand),
-    /// Train a model on an app's data and write it as a versioned model file.
+    /// Train a model on an app's data and register it as the app's next model version.
     Train(TrainArgs),
+    /// The model registry: list, show, activate and roll back an app's model versions.
+    #[command(subcommand)]
+    Models(ModelsCommand),
     /// Recommend items for a user (or every user) from a trained model.
     Recommend(RecommendArgs),
     /// Items most similar to an item, from a trained model.
@@ -283,7 +286,11 @@ auto:
   the data. Its validation metrics are stored in the model file.
 
 Output:
-  <data_dir>/models/<app>/vNNNN.attune, the next free version (printed), unless --output.";
+  The model is registered as the app's next version (numbered by the store, so trainers sharing
+  a PostgreSQL store never collide) in <data_dir>/models/<app>/vNNNN.attune, after the file was
+  written, synced and read back through its checksum. The app's first model becomes active;
+  later ones stay candidates unless --activate (see `attune models`). --output PATH writes an
+  unregistered file instead (serve it with --model PATH).";
 
 #[derive(Debug, Args)]
 #[command(after_long_help = TRAIN_HELP)]
@@ -291,9 +298,12 @@ pub struct TrainArgs {
     /// Algorithm spec (`als:factors=64,alpha=40`, `ease`, ...) or `auto`.
     #[arg(long)]
     pub algorithm: String,
-    /// Write the model here instead of the app's next version.
-    #[arg(long, short)]
+    /// Write an unregistered model file here instead of registering the app's next version.
+    #[arg(long, short, conflicts_with = "activate")]
     pub output: Option<PathBuf>,
+    /// Make the new version the app's active model (the app's first model always is).
+    #[arg(long)]
+    pub activate: bool,
     /// auto: share of each user's interactions held out for validation.
     #[arg(long, default_value_t = 0.2)]
     pub validation_fraction: f64,
@@ -307,12 +317,73 @@ pub struct TrainArgs {
 /// Which trained model a serving command uses.
 #[derive(Debug, Clone, Args)]
 pub struct ModelArg {
-    /// Model file (default: the app's newest version).
+    /// Any model file, registered or not (default: the app's active version).
     #[arg(long, conflicts_with = "version")]
     pub model: Option<PathBuf>,
-    /// Model version of the app, e.g. v0003.
+    /// A registered model version of the app, e.g. v0003 (default: the active version).
     #[arg(long)]
     pub version: Option<String>,
+}
+
+/// The long help of `attune models`.
+const MODELS_HELP: &str = "\
+Versions:
+  Every `attune train` registers a version (1, 2, 3, ... per app) with its algorithm,
+  parameters, data snapshot, offline metrics and artifact checksum. `recommend` and `similar`
+  serve the app's active version unless --version or --model says otherwise.
+
+Activation:
+  `activate V` opens V's artifact first and refuses it (exit 2, the active version unchanged)
+  when the file is missing, corrupt (checksum mismatch), not the file that was registered, of a
+  format or algorithm this attune cannot read, or trained on another app.
+  `rollback` returns to the version that was active before the current one; repeated, it walks
+  further back (activate 1, 2, 3; rollback -> 2; rollback -> 1; rollback -> error). The target
+  is verified the same way. Every change gets the next activation number (`history`); serving
+  replicas sharing a PostgreSQL store watch it to switch versions.";
+
+#[derive(Debug, Subcommand)]
+#[command(after_long_help = MODELS_HELP)]
+pub enum ModelsCommand {
+    /// Every registered version: status, algorithm, creation time, size, metrics.
+    List {
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        app: AppArg,
+    },
+    /// One version in full; its artifact is verified and the result shown.
+    Show {
+        /// Version: v0003, v3 or 3.
+        version: String,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        app: AppArg,
+    },
+    /// Serve VERSION from now on, after verifying its artifact.
+    #[command(after_long_help = MODELS_HELP)]
+    Activate {
+        /// Version: v0003, v3 or 3.
+        version: String,
+        #[command(flatten)]
+        app: AppArg,
+    },
+    /// Go back to the version active before the current one (verified first).
+    #[command(after_long_help = MODELS_HELP)]
+    Rollback {
+        #[command(flatten)]
+        app: AppArg,
+    },
+    /// Every activation and rollback of the app, oldest first.
+    History {
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        app: AppArg,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -1,9 +1,15 @@
-//! Trained models on disk: where `attune train` puts them, how `recommend` and `similar` find
-//! and load them, and how a loaded model serves one user.
+//! Trained models: where `attune train` puts them, how serving commands find them through the
+//! registry, how a registered artifact is verified, and how a loaded model serves one user.
 //!
-//! Layout: `<data_dir>/models/<app>/v0001.attune`, `v0002.attune`, ... Versions count up per
-//! app; the newest is the default model. A version number is claimed by creating its file
-//! without replacing an existing one, so two trainings racing never overwrite each other.
+//! Layout: `<data_dir>/models/<app>/v0001.attune`, `v0002.attune`, ... The registry in the
+//! store is the source of truth: it assigns the version numbers (the file is named after the
+//! version it was given) and records each artifact's location relative to the data directory,
+//! its checksum and size. A file the registry does not know is not a version (it may be left
+//! over from a crash, or from before the registry); `--model PATH` still serves any file.
+//!
+//! Serving commands use the app's **active** version (`attune models activate`), or the one
+//! named with `--version`; there is no silent fallback to "the newest file", because an
+//! operator who rolled back must not be rolled forward by the next command.
 
 use std::path::{Path, PathBuf};
 
@@ -13,6 +19,7 @@ use attune_core::model::spec::{Feedback, Fitted, FittedModel, Spec};
 use attune_core::model::topk::top_k_into;
 use attune_core::model::{Popularity, Recommender, Scorer, TrainedModel, UserRepr};
 use attune_core::sparse::{Csr, Interner};
+use attune_store::{ModelRecord, Store};
 
 use crate::config::Settings;
 
@@ -22,31 +29,6 @@ pub const EXTENSION: &str = "attune";
 /// `<data_dir>/models/<app>`.
 pub fn app_dir(settings: &Settings, app: &str) -> PathBuf {
     settings.data_dir.join("models").join(app)
-}
-
-/// The version number of a file named `vNNNN.attune`.
-fn version_of(path: &Path) -> Option<u32> {
-    let name = path.file_name()?.to_str()?;
-    let digits = name.strip_prefix('v')?.strip_suffix(".attune")?;
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok()
-}
-
-/// Versions present in `dir`, ascending (an absent directory has none).
-pub fn versions(dir: &Path) -> anyhow::Result<Vec<u32>> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e).with_context(|| format!("cannot list {}", dir.display())),
-    };
-    let mut v: Vec<u32> = entries
-        .filter_map(|e| e.ok())
-        .filter_map(|e| version_of(&e.path()))
-        .collect();
-    v.sort_unstable();
-    Ok(v)
 }
 
 /// `v0007` for 7.
@@ -59,37 +41,146 @@ pub fn version_path(dir: &Path, v: u32) -> PathBuf {
     dir.join(format!("{}.{EXTENSION}", version_name(v)))
 }
 
-/// Which model file a serving command uses: `--model PATH`, else `--version V` of the app, else
-/// the app's newest version.
+/// A version as an operator types it: `v0003`, `v3` or `3`.
+pub fn parse_version(text: &str) -> anyhow::Result<u32> {
+    let digits = text.strip_prefix('v').unwrap_or(text);
+    match digits.parse::<u32>() {
+        Ok(v) if v > 0 && digits.bytes().all(|b| b.is_ascii_digit()) => Ok(v),
+        _ => anyhow::bail!("invalid model version {text:?}: expected v0003, v3 or 3"),
+    }
+}
+
+/// The registry location of a file: relative to the data directory when it is inside it (so
+/// the data directory can move), else the path as given.
+pub fn location_of(data_dir: &Path, path: &Path) -> String {
+    path.strip_prefix(data_dir)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
+/// The file a registry location names (relative locations are under the data directory).
+pub fn path_of(data_dir: &Path, location: &str) -> PathBuf {
+    let p = Path::new(location);
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        data_dir.join(p)
+    }
+}
+
+/// The model a serving command uses.
+pub struct Resolved {
+    /// The artifact file.
+    pub path: PathBuf,
+    /// Its registry record (`None` for `--model FILE`).
+    pub record: Option<ModelRecord>,
+}
+
+/// Which model a serving command uses: `--model PATH` (any artifact, unregistered), else
+/// `--version V` of the app's registry, else the app's active version.
 pub fn resolve(
     settings: &Settings,
+    store: &dyn Store,
     app: &str,
     model: Option<&Path>,
     version: Option<&str>,
-) -> anyhow::Result<PathBuf> {
+) -> anyhow::Result<Resolved> {
     if let Some(p) = model {
-        return Ok(p.to_path_buf());
+        return Ok(Resolved {
+            path: p.to_path_buf(),
+            record: None,
+        });
     }
-    let dir = app_dir(settings, app);
-    if let Some(v) = version {
-        let n: u32 = v
-            .trim_start_matches('v')
-            .parse()
-            .with_context(|| format!("invalid --version {v:?}: expected v0003 or 3"))?;
-        let p = version_path(&dir, n);
-        anyhow::ensure!(
-            p.exists(),
-            "app {app:?} has no model version {}; see {}",
-            version_name(n),
-            dir.display()
+    let v = match version {
+        Some(text) => parse_version(text).context("--version")?,
+        None => match store.active_model(app)? {
+            Some(active) => active.version,
+            None if store.list_models(app)?.is_empty() => anyhow::bail!(
+                "app {app:?} has no trained model yet; run `attune train --app {app} --algorithm auto` first"
+            ),
+            None => anyhow::bail!(
+                "app {app:?} has no active model; pick one with `attune models activate VERSION --app {app}` \
+                 (see `attune models list --app {app}`)"
+            ),
+        },
+    };
+    let record = registered(settings, store, app, v)?;
+    Ok(Resolved {
+        path: path_of(&settings.data_dir, &record.info.artifact.location),
+        record: Some(record),
+    })
+}
+
+/// The registry record of version `v`, or an error that says what to do instead.
+pub fn registered(
+    settings: &Settings,
+    store: &dyn Store,
+    app: &str,
+    v: u32,
+) -> anyhow::Result<ModelRecord> {
+    if let Some(r) = store.get_model(app, v)? {
+        return Ok(r);
+    }
+    let file = version_path(&app_dir(settings, app), v);
+    if file.exists() {
+        anyhow::bail!(
+            "app {app:?} has no registered model version {}; {} exists but is not in the registry \
+             (serve it with --model {})",
+            version_name(v),
+            file.display(),
+            file.display()
         );
-        return Ok(p);
     }
-    match versions(&dir)?.last() {
-        Some(&v) => Ok(version_path(&dir, v)),
-        None => anyhow::bail!(
-            "app {app:?} has no trained model yet; run `attune train --app {app} --algorithm auto` first"
-        ),
+    anyhow::bail!(
+        "app {app:?} has no registered model version {} (see `attune models list --app {app}`)",
+        version_name(v)
+    )
+}
+
+/// Load a registered version's artifact and check it is the file that was registered and that
+/// this build can serve it: present, checksum intact, format and algorithm understood, arrays
+/// valid, the registered checksum and size, trained on this app. Every failure says which
+/// version and file, and why.
+pub fn load_registered(
+    settings: &Settings,
+    app: &str,
+    record: &ModelRecord,
+) -> anyhow::Result<LoadedModel> {
+    let name = version_name(record.version);
+    let path = path_of(&settings.data_dir, &record.info.artifact.location);
+    anyhow::ensure!(
+        path.exists(),
+        "model {name} of app {app:?}: its artifact {} is missing",
+        path.display()
+    );
+    let model = LoadedModel::open(&path)
+        .with_context(|| format!("model {name} of app {app:?} cannot be served"))?;
+    let expected = &record.info.artifact;
+    anyhow::ensure!(
+        model.checksum == expected.checksum && model.size_bytes == expected.size_bytes,
+        "model {name} of app {app:?}: {} is not the registered artifact (checksum {:016x}, {} bytes; \
+         registered {:016x}, {} bytes)",
+        path.display(),
+        model.checksum,
+        model.size_bytes,
+        expected.checksum,
+        expected.size_bytes
+    );
+    anyhow::ensure!(
+        model.header.meta.data.app == app,
+        "model {name} of app {app:?}: {} was trained on app {:?}",
+        path.display(),
+        model.header.meta.data.app
+    );
+    Ok(model)
+}
+
+/// Load what [`resolve`] chose: a registered version is checked against its record.
+pub fn load(settings: &Settings, app: &str, resolved: &Resolved) -> anyhow::Result<LoadedModel> {
+    match &resolved.record {
+        Some(record) => load_registered(settings, app, record),
+        None => LoadedModel::open(&resolved.path),
     }
 }
 
@@ -107,6 +198,10 @@ pub struct LoadedModel {
     pub history: Csr,
     /// Most popular items in the history: the fallback for users with nothing.
     pub popularity: Popularity,
+    /// The artifact's verified xxHash64.
+    pub checksum: u64,
+    /// The artifact's size in bytes.
+    pub size_bytes: u64,
 }
 
 impl LoadedModel {
@@ -149,6 +244,8 @@ impl LoadedModel {
             .unwrap_or_else(|| Csr::empty(users.len(), items.len()));
         let popularity = Popularity::most_popular(&history);
         Ok(Self {
+            checksum: artifact.checksum(),
+            size_bytes: artifact.len() as u64,
             header,
             fitted: Fitted::from_parts(spec, model),
             users,
@@ -239,25 +336,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn version_names_parse_back() {
-        assert_eq!(version_of(Path::new("/x/v0007.attune")), Some(7));
-        assert_eq!(
-            version_of(&version_path(Path::new("d"), 12345)),
-            Some(12345)
-        );
-        assert_eq!(version_of(Path::new("v.attune")), None);
-        assert_eq!(version_of(Path::new("v12.tmp")), None);
-        assert_eq!(version_of(Path::new(".attune-model-x.tmp")), None);
+    fn versions_parse_in_every_spelling() {
+        for (text, v) in [
+            ("v0007", 7),
+            ("v7", 7),
+            ("7", 7),
+            ("0012", 12),
+            ("v12345", 12345),
+        ] {
+            assert_eq!(parse_version(text).unwrap(), v, "{text}");
+        }
+        for bad in ["", "v", "v0", "0", "-1", "v+1", "seven", "v1.2", "vv1"] {
+            let err = parse_version(bad).unwrap_err().to_string();
+            assert!(err.contains("v0003"), "{bad}: {err}");
+        }
         assert_eq!(version_name(3), "v0003");
+        assert_eq!(
+            version_path(Path::new("d"), 12),
+            Path::new("d").join("v0012.attune")
+        );
     }
 
     #[test]
-    fn versions_lists_only_model_files_in_order() {
-        let dir = tempfile::tempdir().unwrap();
-        assert!(versions(&dir.path().join("absent")).unwrap().is_empty());
-        for name in ["v0002.attune", "v0010.attune", "v0001.attune", "notes.txt"] {
-            std::fs::write(dir.path().join(name), b"").unwrap();
-        }
-        assert_eq!(versions(dir.path()).unwrap(), vec![1, 2, 10]);
+    fn locations_are_relative_to_the_data_dir() {
+        let data_dir = Path::new("/srv/attune");
+        let inside = Path::new("/srv/attune/models/shop/v0001.attune");
+        assert_eq!(location_of(data_dir, inside), "models/shop/v0001.attune");
+        assert_eq!(path_of(data_dir, "models/shop/v0001.attune"), inside);
+        let outside = Path::new("/mnt/models/x.attune");
+        assert_eq!(location_of(data_dir, outside), "/mnt/models/x.attune");
+        assert_eq!(path_of(data_dir, "/mnt/models/x.attune"), outside);
     }
 }

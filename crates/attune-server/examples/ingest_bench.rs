@@ -164,6 +164,48 @@ impl Store for NullStore {
     fn counts(&self, app: &str) -> attune_store::Result<AppCounts> {
         self.0.counts(app)
     }
+    fn reserve_model_version(&self, app: &str) -> attune_store::Result<u32> {
+        self.0.reserve_model_version(app)
+    }
+    fn register_model(
+        &self,
+        app: &str,
+        version: u32,
+        info: &attune_store::ModelInfo,
+    ) -> attune_store::Result<attune_store::ModelRecord> {
+        self.0.register_model(app, version, info)
+    }
+    fn list_models(&self, app: &str) -> attune_store::Result<Vec<attune_store::ModelRecord>> {
+        self.0.list_models(app)
+    }
+    fn get_model(
+        &self,
+        app: &str,
+        version: u32,
+    ) -> attune_store::Result<Option<attune_store::ModelRecord>> {
+        self.0.get_model(app, version)
+    }
+    fn activate_model(
+        &self,
+        app: &str,
+        version: u32,
+        expected_seq: Option<u64>,
+    ) -> attune_store::Result<attune_store::ActivationOutcome> {
+        self.0.activate_model(app, version, expected_seq)
+    }
+    fn rollback_model(
+        &self,
+        app: &str,
+        expected_seq: Option<u64>,
+    ) -> attune_store::Result<attune_store::ActivationOutcome> {
+        self.0.rollback_model(app, expected_seq)
+    }
+    fn active_model(&self, app: &str) -> attune_store::Result<Option<attune_store::ActiveModel>> {
+        self.0.active_model(app)
+    }
+    fn model_activations(&self, app: &str) -> attune_store::Result<Vec<attune_store::Activation>> {
+        self.0.model_activations(app)
+    }
 }
 
 fn main() {

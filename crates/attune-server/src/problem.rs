@@ -50,6 +50,8 @@ pub enum ErrorCode {
     ItemNotFound,
     /// No user (profile, events or identities) with this id in the app.
     UserNotFound,
+    /// No registered model with this version in the app.
+    ModelNotFound,
     /// The route exists but not for this method.
     MethodNotAllowed,
     /// The write contradicts stored state (a device already linked to another user).
@@ -70,7 +72,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in table order (the OpenAPI document lists the same set).
-    pub const ALL: [ErrorCode; 16] = [
+    pub const ALL: [ErrorCode; 17] = [
         ErrorCode::InvalidJson,
         ErrorCode::InvalidRequest,
         ErrorCode::Unauthorized,
@@ -79,6 +81,7 @@ impl ErrorCode {
         ErrorCode::NotFound,
         ErrorCode::ItemNotFound,
         ErrorCode::UserNotFound,
+        ErrorCode::ModelNotFound,
         ErrorCode::MethodNotAllowed,
         ErrorCode::Conflict,
         ErrorCode::PayloadTooLarge,
@@ -112,6 +115,11 @@ impl ErrorCode {
             ErrorCode::NotFound => ("not_found", StatusCode::NOT_FOUND, "No such route"),
             ErrorCode::ItemNotFound => ("item_not_found", StatusCode::NOT_FOUND, "Item not found"),
             ErrorCode::UserNotFound => ("user_not_found", StatusCode::NOT_FOUND, "User not found"),
+            ErrorCode::ModelNotFound => (
+                "model_not_found",
+                StatusCode::NOT_FOUND,
+                "Model version not found",
+            ),
             ErrorCode::MethodNotAllowed => (
                 "method_not_allowed",
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -358,6 +366,15 @@ impl From<StoreError> for Problem {
         match e {
             StoreError::UnknownApp(app) => Problem::unknown_app(&app),
             StoreError::Conflict(msg) => Problem::new(ErrorCode::Conflict, msg),
+            e @ StoreError::UnknownModel { .. } => {
+                Problem::new(ErrorCode::ModelNotFound, e.to_string()).field("version")
+            }
+            e @ (StoreError::NoRollbackTarget { .. } | StoreError::StaleActivation { .. }) => {
+                Problem::new(ErrorCode::Conflict, e.to_string())
+            }
+            StoreError::InvalidModel { field, reason } => {
+                Problem::new(ErrorCode::ValidationFailed, format!("{field}: {reason}")).field(field)
+            }
             e @ (StoreError::Sqlite(_)
             | StoreError::Postgres(_)
             | StoreError::Corrupt { .. }
@@ -442,6 +459,32 @@ mod tests {
         assert_eq!(p.field.as_deref(), Some("X-Attune-App"));
         let p: Problem = StoreError::Conflict("device d1 is linked to u2".into()).into();
         assert_eq!(p.code.status(), StatusCode::CONFLICT);
+        let p: Problem = StoreError::UnknownModel {
+            app: "shop".into(),
+            version: 7,
+        }
+        .into();
+        assert_eq!(
+            (p.code, p.code.status()),
+            (ErrorCode::ModelNotFound, StatusCode::NOT_FOUND)
+        );
+        assert!(p.detail.contains('7'), "{}", p.detail);
+        let p: Problem = StoreError::NoRollbackTarget { app: "shop".into() }.into();
+        assert_eq!(p.code.status(), StatusCode::CONFLICT);
+        let p: Problem = StoreError::StaleActivation {
+            app: "shop".into(),
+            expected: 1,
+            current: 2,
+        }
+        .into();
+        assert_eq!(p.code.status(), StatusCode::CONFLICT);
+        let p: Problem = StoreError::InvalidModel {
+            field: "metrics.ndcg".into(),
+            reason: "NaN is not a finite number".into(),
+        }
+        .into();
+        assert_eq!(p.code.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(p.field.as_deref(), Some("metrics.ndcg"));
         let p: Problem = StoreError::Corrupt {
             table: "events",
             detail: "secret internals".into(),

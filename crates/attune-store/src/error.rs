@@ -1,7 +1,8 @@
 //! Store errors.
 
-/// Why a store call failed. `Conflict` and `UnknownApp` are the caller's fault; the others are
-/// the service's.
+/// Why a store call failed. `UnknownApp`, `Conflict` and the model-registry variants
+/// (`UnknownModel`, `NoRollbackTarget`, `StaleActivation`, `InvalidModel`) are the caller's
+/// fault; the others are the service's.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The named app does not exist (user error).
@@ -10,6 +11,42 @@ pub enum StoreError {
     /// The write contradicts stored state (user error), e.g. relinking a device to another user.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The app has no registered model with this version (user error; HTTP 404).
+    #[error("app {app:?} has no registered model version {version}")]
+    UnknownModel {
+        /// The app.
+        app: String,
+        /// The version asked for.
+        version: u32,
+    },
+    /// A rollback found nothing to go back to: no version was active before the current one
+    /// (user error; HTTP 409).
+    #[error("app {app:?} has no earlier active model version to roll back to")]
+    NoRollbackTarget {
+        /// The app.
+        app: String,
+    },
+    /// An activation or rollback was conditional on the activation seq the caller saw, and
+    /// another activation happened since; nothing was changed (user error; HTTP 409/412).
+    #[error(
+        "the active model of app {app:?} changed meanwhile (activation seq {current}, expected {expected}); nothing was changed"
+    )]
+    StaleActivation {
+        /// The app.
+        app: String,
+        /// The seq the caller expected.
+        expected: u64,
+        /// The app's seq now.
+        current: u64,
+    },
+    /// A model to register breaks a rule (user error; HTTP 400): names the field and the rule.
+    #[error("invalid model record: {field}: {reason}")]
+    InvalidModel {
+        /// `algorithm`, `params`, `data_snapshot`, `metrics.<name>` or `artifact.location`.
+        field: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// SQLite failed (service error).
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),

@@ -11,7 +11,10 @@
 //! `postgres::SCHEMA_VERSION` in `attune_schema_version`; a database written by a newer attune
 //! is refused): `apps`, `events` (unique `(app, event_id)`, a never-reused `seq`, indexes on
 //! `(app, ts)`, `(app, user_id)`, `(app, anonymous_id)`, `(app, recommendation_id)`), `items`,
-//! `users`, `identities`. Free-form attributes and properties are JSON text; floats come back
+//! `users`, `identities`, and the model registry: `model_versions` (one row per registered
+//! version, keyed by `(app, version)`), `model_registry` (one row per app: the next version to
+//! hand out, the active version and the activation seq; the row activations lock) and
+//! `model_activations` (the history rollback walks, keyed by `(app, seq)`). Free-form attributes and properties are JSON text; floats come back
 //! bit-identical. Ids compare bytewise in both backends, so scans order alike.
 //!
 //! Threads: every method blocks. `SqliteStore` may be called from any thread; `PgStore` (sync
@@ -21,6 +24,7 @@
 mod codec;
 pub mod error;
 pub mod postgres;
+mod registry;
 pub mod sqlite;
 mod traits;
 

@@ -1,5 +1,7 @@
 //! The storage contract shared by every backend.
 
+use std::collections::BTreeMap;
+
 use attune_core::catalog::{Item, User};
 use attune_core::event::Event;
 
@@ -53,6 +55,135 @@ pub struct Erasure {
     pub events: u64,
     /// Identity links removed.
     pub identities: u64,
+}
+
+/// Where a registered model's artifact file is and what it must contain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArtifactRef {
+    /// Where the file is. The store keeps it as given; attune writes paths relative to the
+    /// data directory (`models/<app>/v0003.attune`) so a data directory can move.
+    pub location: String,
+    /// The artifact's own xxHash64 trailer (`attune_artifact::Artifact::checksum`): a file at
+    /// `location` with another checksum is not this version, even if it is a valid artifact.
+    pub checksum: u64,
+    /// File size in bytes.
+    pub size_bytes: u64,
+}
+
+/// What a trainer knows about a model it registers. The store assigns the version.
+///
+/// `params` and `data_snapshot` are JSON text the store checks for well-formedness and
+/// otherwise keeps opaque (their shape belongs to the artifact format, not to the store).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelInfo {
+    /// Algorithm name as given to training (`als`, `item-knn`, ...).
+    pub algorithm: String,
+    /// Training parameters: a JSON object.
+    pub params: String,
+    /// What the model was trained on (users, items, interactions, time span, cleaning): JSON.
+    pub data_snapshot: String,
+    /// Offline metrics by name (e.g. `validation.ndcg@10`). Finite values only; they come back
+    /// bit-identical, so promotion by metric compares what evaluation computed.
+    pub metrics: BTreeMap<String, f64>,
+    /// The artifact file.
+    pub artifact: ArtifactRef,
+    /// When the model was trained, UTC micros.
+    pub created_micros: i64,
+}
+
+/// Where a registered version stands. Derived from the app's activation state and history on
+/// every read (never stored), so it cannot disagree with what is actually active.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelStatus {
+    /// Registered, never activated: a candidate for promotion.
+    Candidate,
+    /// The version the app serves now.
+    Active,
+    /// Served before, replaced since (by an activation or a rollback); can be activated again.
+    Inactive,
+}
+
+impl ModelStatus {
+    /// `candidate`, `active` or `inactive`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModelStatus::Candidate => "candidate",
+            ModelStatus::Active => "active",
+            ModelStatus::Inactive => "inactive",
+        }
+    }
+}
+
+/// A registered model version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelRecord {
+    /// Version number: 1, 2, 3, ... per app, assigned by [`Store::reserve_model_version`].
+    pub version: u32,
+    /// Derived on read.
+    pub status: ModelStatus,
+    /// When it was registered, UTC micros (server clock).
+    pub registered_micros: i64,
+    /// What the trainer registered.
+    pub info: ModelInfo,
+}
+
+/// The version an app serves: the answer to the replicas' poll.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ActiveModel {
+    /// The active version.
+    pub version: u32,
+    /// The app's activation sequence number: 1 for its first activation, +1 for every
+    /// activation or rollback that changed the active version, never reused. A replica that
+    /// remembers the seq it loaded needs only compare it to know whether to reload.
+    pub seq: u64,
+    /// When this version became active, UTC micros.
+    pub since_micros: i64,
+    /// The version [`Store::rollback_model`] would go back to, if any.
+    pub rollback_to: Option<u32>,
+}
+
+/// How an activation entry came about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActivationKind {
+    /// [`Store::activate_model`].
+    Activate,
+    /// [`Store::rollback_model`].
+    Rollback,
+}
+
+impl ActivationKind {
+    /// `activate` or `rollback`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActivationKind::Activate => "activate",
+            ActivationKind::Rollback => "rollback",
+        }
+    }
+}
+
+/// One change of an app's active version (its history, oldest first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Activation {
+    /// Activation sequence number of this change (see [`ActiveModel::seq`]).
+    pub seq: u64,
+    /// The version made active.
+    pub version: u32,
+    /// The version active before, if any.
+    pub previous: Option<u32>,
+    /// Activation or rollback.
+    pub kind: ActivationKind,
+    /// When, UTC micros.
+    pub at_micros: i64,
+}
+
+/// What an activation or rollback call did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ActivationOutcome {
+    /// The entry now in effect. For a call that changed nothing (activating the version
+    /// already active), the existing entry.
+    pub activation: Activation,
+    /// Whether the call changed the active version (and so the seq).
+    pub changed: bool,
 }
 
 /// Durable state of all apps. Implementations are thread-safe; every method is blocking (call
@@ -119,4 +250,62 @@ pub trait Store: Send + Sync {
 
     /// How much the app holds.
     fn counts(&self, app: &str) -> Result<AppCounts>;
+
+    // --- Model registry ------------------------------------------------------------------
+    //
+    // Every trained model is a version of its app: 1, 2, 3, ... assigned here, never reused,
+    // so trainers on different machines sharing one PostgreSQL never collide. Registering is
+    // two calls so the artifact can be named after its version and still be complete before
+    // it is registered: reserve a version, write and verify `vNNNN.attune`, register it. A
+    // reserved version that is never registered (the trainer died) is a gap, never reused.
+    //
+    // Activation picks the version the app serves. Each change is an entry in the app's
+    // activation history with a per-app sequence number; rollback walks that history back one
+    // step at a time. Activation and rollback are one transaction each, serialized per app
+    // (PostgreSQL: a row lock on the app's registry row), so concurrent callers end in a state
+    // some serial order of their calls would give.
+
+    /// Reserve the next version number of `app` (1 for its first model). Atomic: concurrent
+    /// callers, in any number of processes, get distinct numbers.
+    fn reserve_model_version(&self, app: &str) -> Result<u32>;
+
+    /// Register `info` as `version`, which must have been reserved and not yet registered
+    /// (else [`StoreError::Conflict`]). `params` and `data_snapshot` must be JSON and every
+    /// metric finite (else [`StoreError::InvalidModel`]). The new version is a
+    /// [`ModelStatus::Candidate`]; registering never changes what is active.
+    fn register_model(&self, app: &str, version: u32, info: &ModelInfo) -> Result<ModelRecord>;
+
+    /// Every registered version of `app`, ascending.
+    fn list_models(&self, app: &str) -> Result<Vec<ModelRecord>>;
+
+    /// One registered version, or `None`.
+    fn get_model(&self, app: &str, version: u32) -> Result<Option<ModelRecord>>;
+
+    /// Make `version` the app's active version. Unregistered: [`StoreError::UnknownModel`].
+    /// Already active: nothing changes (`changed: false`, no new seq).
+    ///
+    /// `expected_seq`, when given, must equal the app's current activation seq (0 before the
+    /// first activation) or the call fails with [`StoreError::StaleActivation`] and changes
+    /// nothing: "activate only if nobody else did since I looked" (a verify-then-activate, an
+    /// HTTP `If-Match`, a scheduled promotion that must not undo an operator's rollback).
+    fn activate_model(
+        &self,
+        app: &str,
+        version: u32,
+        expected_seq: Option<u64>,
+    ) -> Result<ActivationOutcome>;
+
+    /// Go back to the version that was active before the current one. Repeated rollbacks walk
+    /// further back (activate 1, 2, 3; rollback → 2; rollback → 1), and an activation after a
+    /// rollback is undone by the next rollback. Nothing to go back to (no activation yet, or
+    /// the first one reached): [`StoreError::NoRollbackTarget`]. `expected_seq` as in
+    /// [`Store::activate_model`].
+    fn rollback_model(&self, app: &str, expected_seq: Option<u64>) -> Result<ActivationOutcome>;
+
+    /// The app's active version, or `None` before its first activation. One primary-key read:
+    /// cheap enough for every serving replica to poll.
+    fn active_model(&self, app: &str) -> Result<Option<ActiveModel>>;
+
+    /// Every change of the app's active version, oldest first.
+    fn model_activations(&self, app: &str) -> Result<Vec<Activation>>;
 }

@@ -148,7 +148,11 @@ fn biased_mf() {
 fn arrays_are_aligned_and_the_header_is_json() {
     let bytes = crate::common::als_bytes();
     assert_eq!(&bytes[..8], b"ATTUNEMD");
+    let trailer = u64::from_le_bytes(bytes[bytes.len() - 8..].try_into().unwrap());
     let a = Artifact::from_bytes("mem", bytes).unwrap();
+    // The checksum a registry records is the file's own trailer.
+    assert_eq!(a.checksum(), trailer);
+    assert_ne!(a.checksum(), 0);
     for e in &a.header().arrays {
         assert_eq!(e.offset % 64, 0, "{}", e.name);
     }

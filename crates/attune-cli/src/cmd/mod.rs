@@ -12,6 +12,7 @@ mod demo;
 pub mod evaluate;
 mod export;
 mod import;
+mod models;
 mod profile;
 mod recommend;
 mod serve;
@@ -33,6 +34,7 @@ pub fn run(command: Command, settings: &Settings) -> anyhow::Result<ExitCode> {
         Command::Profile(args) => profile::run(args, settings),
         Command::Bench(c) => bench::run(c, settings),
         Command::Train(args) => train::run(args, settings),
+        Command::Models(c) => models::run(c, settings),
         Command::Recommend(args) => recommend::run(args, settings),
         Command::Similar(args) => similar::run(args, settings),
         Command::Evaluate(args) => evaluate::run(args, settings),

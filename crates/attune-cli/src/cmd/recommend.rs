@@ -1,5 +1,5 @@
 //! `attune recommend USER` and `attune recommend --all-users`: serve a trained model from its
-//! artifact.
+//! artifact: the app's active version by default (`crate::models::resolve`).
 //!
 //! How a user is represented, in order:
 //! 1. a user in the model's training data: their stored factors (ALS, BPR, MF) or their
@@ -33,14 +33,19 @@ use crate::models::{self, LoadedModel};
 
 pub fn run(args: RecommendArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
     let app = args.app.app.as_str();
-    let path = models::resolve(
+    let store = open_store(settings)?;
+    require_app(&*store, app)?;
+    let resolved = models::resolve(
         settings,
+        &*store,
         app,
         args.model.model.as_deref(),
         args.model.version.as_deref(),
     )?;
-    let model = LoadedModel::open(&path)?;
-    tracing::info!(path = %path.display(), model = %model.header.meta.algorithm, "loaded model");
+    let path = resolved.path.clone();
+    let model = models::load(settings, app, &resolved)?;
+    let version = resolved.record.as_ref().map(|r| r.version);
+    tracing::info!(path = %path.display(), ?version, model = %model.header.meta.algorithm, "loaded model");
     if args.all_users {
         return all_users(&args, &model);
     }
@@ -49,7 +54,6 @@ pub fn run(args: RecommendArgs, settings: &Settings) -> anyhow::Result<ExitCode>
         .as_deref()
         .context("name a USER, or pass --all-users")?;
     // Store lookups (history of unseen users, titles) use the app the model was trained on.
-    let store = open_store(settings)?;
     let model_app = model.header.meta.data.app.clone();
     require_app(&*store, &model_app)?;
     let (list, how) = one_user(&*store, &model_app, settings, &model, user, &args)?;
@@ -71,6 +75,7 @@ pub fn run(args: RecommendArgs, settings: &Settings) -> anyhow::Result<ExitCode>
         let doc = serde_json::json!({
             "user_id": user,
             "model": path.display().to_string(),
+            "version": version.map(models::version_name),
             "algorithm": model.header.meta.algorithm,
             "source": how.as_str(),
             "items": rows,

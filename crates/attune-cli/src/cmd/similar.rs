@@ -1,4 +1,5 @@
-//! `attune similar ITEM [-n 10]`: "more like this" from a trained model.
+//! `attune similar ITEM [-n 10]`: "more like this" from a trained model (the app's active
+//! version unless `--version` or `--model`).
 //!
 //! Item-item models (item-kNN, EASE) answer with their stored neighbours, factor models (ALS,
 //! BPR, MF) with the cosine of item factors (`attune_core::model::similar`); the others are an
@@ -9,19 +10,24 @@ use std::process::ExitCode;
 
 use attune_core::model::similar::similar_items;
 
+use super::apps::{open_store, require_app};
 use crate::cli::SimilarArgs;
 use crate::config::Settings;
-use crate::models::{self, LoadedModel};
+use crate::models;
 
 pub fn run(args: SimilarArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
     let app = args.app.app.as_str();
-    let path = models::resolve(
+    let store = open_store(settings)?;
+    require_app(&*store, app)?;
+    let resolved = models::resolve(
         settings,
+        &*store,
         app,
         args.model.model.as_deref(),
         args.model.version.as_deref(),
     )?;
-    let model = LoadedModel::open(&path)?;
+    let path = resolved.path.clone();
+    let model = models::load(settings, app, &resolved)?;
     let Some(item) = model.items.get(&args.item) else {
         anyhow::bail!(
             "item {:?} is not in the model {} (it had no interactions when the model was trained)",

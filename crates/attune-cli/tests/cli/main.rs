@@ -10,6 +10,7 @@ mod crash;
 mod evaluate;
 mod export;
 mod import;
+mod models;
 mod movielens;
 mod ops;
 mod profile;

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::common::{describe, stderr, stdout, Attune};
+use crate::import::ok_with;
 
 const USERS: u32 = 60;
 const ITEMS: u32 = 30;
@@ -21,8 +22,15 @@ fn viewed(u: u32) -> Vec<u32> {
 }
 
 /// A store with the synthetic shop imported into the default app.
-fn shop() -> Attune {
+pub fn shop() -> Attune {
     let env = Attune::new();
+    import_shop_into(&env, &[]);
+    env
+}
+
+/// Import the synthetic shop into the default app of `env`'s store (`vars` may point it at
+/// another store).
+pub fn import_shop_into(env: &Attune, vars: &[(&str, &str)]) {
     let mut items = String::new();
     for i in 0..ITEMS {
         items.push_str(&format!(
@@ -45,12 +53,11 @@ fn shop() -> Attune {
     );
     std::fs::write(&ip, items).unwrap();
     std::fs::write(&ep, events).unwrap();
-    env.ok(&["import", "items", ip.to_str().unwrap()]);
-    env.ok(&["import", "events", ep.to_str().unwrap()]);
-    env
+    ok_with(env, vars, &["import", "items", ip.to_str().unwrap()]);
+    ok_with(env, vars, &["import", "events", ep.to_str().unwrap()]);
 }
 
-fn model_path(env: &Attune, version: &str) -> PathBuf {
+pub fn model_path(env: &Attune, version: &str) -> PathBuf {
     env.path()
         .join("models")
         .join("default")
@@ -65,7 +72,7 @@ fn header(path: &Path) -> Value {
 }
 
 /// Item ids of `attune recommend` text output (rank. item score [title]).
-fn listed(text: &str) -> Vec<String> {
+pub fn listed(text: &str) -> Vec<String> {
     text.lines()
         .map(|l| l.split_whitespace().nth(1).unwrap().to_string())
         .collect()
@@ -75,7 +82,11 @@ fn listed(text: &str) -> Vec<String> {
 fn train_als_then_recommend_unseen_items_with_titles() {
     let env = shop();
     let out = env.ok(&["train", "--algorithm", "als:factors=8,iterations=8,seed=3"]);
-    assert!(out.contains("wrote model v0001"), "{out}");
+    assert!(out.contains("registered model v0001"), "{out}");
+    assert!(
+        out.contains("activated v0001"),
+        "the first model is activated: {out}"
+    );
     let path = model_path(&env, "v0001");
     assert!(path.exists());
     let h = header(&path);
@@ -101,17 +112,19 @@ fn train_als_then_recommend_unseen_items_with_titles() {
     let all = listed(&env.ok(&["recommend", "u1", "-n", "8", "--exclude-seen=false"]));
     assert!(all.iter().any(|i| seen.contains(i)), "{all:?}");
 
-    // A second training is the next version, and the default model.
+    // A second training is the next version, but not served until activated.
     let out = env.ok(&["train", "--algorithm", "item-knn"]);
-    assert!(out.contains("wrote model v0002"), "{out}");
+    assert!(out.contains("registered model v0002"), "{out}");
+    assert!(out.contains("not activated: v0001 stays active"), "{out}");
     let j: Value = serde_json::from_str(&env.ok(&["recommend", "u1", "--json"])).unwrap();
+    assert_eq!(j["algorithm"], "als");
+    assert_eq!(j["version"], "v0001");
+    let j: Value =
+        serde_json::from_str(&env.ok(&["recommend", "u1", "--json", "--version", "v0002"]))
+            .unwrap();
     assert_eq!(j["algorithm"], "item-knn");
     assert_eq!(j["source"], "trained");
     assert_eq!(j["items"].as_array().unwrap().len(), 10);
-    let j: Value =
-        serde_json::from_str(&env.ok(&["recommend", "u1", "--json", "--version", "v0001"]))
-            .unwrap();
-    assert_eq!(j["algorithm"], "als");
 }
 
 #[test]
@@ -221,7 +234,7 @@ fn similar_works_for_item_knn_and_says_why_not_for_popularity() {
         "{items:?}"
     );
 
-    env.ok(&["train", "--algorithm", "popularity"]);
+    env.ok(&["train", "--algorithm", "popularity", "--activate"]);
     let out = env.run(&["similar", "i4"]);
     assert!(!out.status.success(), "{}", describe(&out));
     assert!(
@@ -252,7 +265,7 @@ fn auto_prints_the_candidates_and_keeps_the_best() {
         .find(|l| l.starts_with('*'))
         .unwrap_or_else(|| panic!("no best marked:\n{out}"));
     let best_name = best.split_whitespace().nth(1).unwrap();
-    assert!(out.contains("wrote model v0001"), "{out}");
+    assert!(out.contains("registered model v0001"), "{out}");
     let h = header(&model_path(&env, "v0001"));
     assert_eq!(h["algorithm"], best_name, "{out}");
     let ndcg = h["metrics"]["validation.ndcg@10"].as_f64().unwrap();

@@ -429,6 +429,52 @@ impl Store for FlakyStore {
     fn counts(&self, app: &str) -> attune_store::Result<AppCounts> {
         self.inner.counts(app)
     }
+    fn reserve_model_version(&self, app: &str) -> attune_store::Result<u32> {
+        self.check()?;
+        self.inner.reserve_model_version(app)
+    }
+    fn register_model(
+        &self,
+        app: &str,
+        version: u32,
+        info: &attune_store::ModelInfo,
+    ) -> attune_store::Result<attune_store::ModelRecord> {
+        self.check()?;
+        self.inner.register_model(app, version, info)
+    }
+    fn list_models(&self, app: &str) -> attune_store::Result<Vec<attune_store::ModelRecord>> {
+        self.inner.list_models(app)
+    }
+    fn get_model(
+        &self,
+        app: &str,
+        version: u32,
+    ) -> attune_store::Result<Option<attune_store::ModelRecord>> {
+        self.inner.get_model(app, version)
+    }
+    fn activate_model(
+        &self,
+        app: &str,
+        version: u32,
+        expected_seq: Option<u64>,
+    ) -> attune_store::Result<attune_store::ActivationOutcome> {
+        self.check()?;
+        self.inner.activate_model(app, version, expected_seq)
+    }
+    fn rollback_model(
+        &self,
+        app: &str,
+        expected_seq: Option<u64>,
+    ) -> attune_store::Result<attune_store::ActivationOutcome> {
+        self.check()?;
+        self.inner.rollback_model(app, expected_seq)
+    }
+    fn active_model(&self, app: &str) -> attune_store::Result<Option<attune_store::ActiveModel>> {
+        self.inner.active_model(app)
+    }
+    fn model_activations(&self, app: &str) -> attune_store::Result<Vec<attune_store::Activation>> {
+        self.inner.model_activations(app)
+    }
 }
 
 /// A server over a [`FlakyStore`].

@@ -16,6 +16,7 @@
 //!
 //! TLS is not supported yet (connections use `NoTls`; `sslmode=require` fails to connect).
 
+mod registry;
 mod rows;
 mod schema;
 
@@ -31,7 +32,10 @@ use postgres::{Client, IsolationLevel, NoTls, Statement};
 use crate::codec::{
     event_columns, labels_to_json, map_to_json, now_micros, relink_conflict, ts_bounds, EventParams,
 };
-use crate::{AppCounts, Erasure, EventFilter, InsertStatus, Result, Store, StoreError};
+use crate::{
+    Activation, ActivationOutcome, ActiveModel, AppCounts, Erasure, EventFilter, InsertStatus,
+    ModelInfo, ModelRecord, Result, Store, StoreError,
+};
 
 pub use schema::LATEST as SCHEMA_VERSION;
 
@@ -695,6 +699,43 @@ impl Store for PgStore {
             users: n(2)?,
             identities: n(3)?,
         })
+    }
+
+    fn reserve_model_version(&self, app: &str) -> Result<u32> {
+        registry::reserve(self, app)
+    }
+
+    fn register_model(&self, app: &str, version: u32, info: &ModelInfo) -> Result<ModelRecord> {
+        registry::register(self, app, version, info)
+    }
+
+    fn list_models(&self, app: &str) -> Result<Vec<ModelRecord>> {
+        registry::list(self, app)
+    }
+
+    fn get_model(&self, app: &str, version: u32) -> Result<Option<ModelRecord>> {
+        registry::get(self, app, version)
+    }
+
+    fn activate_model(
+        &self,
+        app: &str,
+        version: u32,
+        expected_seq: Option<u64>,
+    ) -> Result<ActivationOutcome> {
+        registry::activate(self, app, version, expected_seq)
+    }
+
+    fn rollback_model(&self, app: &str, expected_seq: Option<u64>) -> Result<ActivationOutcome> {
+        registry::rollback(self, app, expected_seq)
+    }
+
+    fn active_model(&self, app: &str) -> Result<Option<ActiveModel>> {
+        registry::active(self, app)
+    }
+
+    fn model_activations(&self, app: &str) -> Result<Vec<Activation>> {
+        registry::activations(self, app)
     }
 }
 

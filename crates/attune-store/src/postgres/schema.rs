@@ -93,6 +93,46 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX identities_app_user ON identities (app_id, user_id);
     "#,
+    // 2: the model registry (see `crate::registry` for the activation history rules).
+    r#"
+    CREATE TABLE model_versions (
+        app_id            BIGINT NOT NULL REFERENCES apps (id),
+        version           BIGINT NOT NULL,
+        algorithm         TEXT NOT NULL,
+        params            TEXT NOT NULL,   -- JSON object
+        data_snapshot     TEXT NOT NULL,   -- JSON
+        metrics           TEXT NOT NULL,   -- JSON object: name -> number
+        artifact_location TEXT NOT NULL,
+        artifact_checksum TEXT NOT NULL,   -- xxHash64, 16 hex digits
+        artifact_bytes    BIGINT NOT NULL,
+        created_micros    BIGINT NOT NULL,
+        registered_micros BIGINT NOT NULL,
+        PRIMARY KEY (app_id, version)
+    );
+
+    -- One row per app that ever reserved a version or activated one. Activations and
+    -- rollbacks lock it (SELECT ... FOR UPDATE), so they serialize per app across replicas.
+    CREATE TABLE model_registry (
+        app_id         BIGINT PRIMARY KEY REFERENCES apps (id),
+        next_version   BIGINT NOT NULL,    -- what reserve_model_version hands out next
+        activation_seq BIGINT NOT NULL,    -- seq of the newest activation entry; 0 = none
+        active_version BIGINT,             -- NULL before the first activation
+        FOREIGN KEY (app_id, active_version) REFERENCES model_versions (app_id, version)
+    );
+
+    CREATE TABLE model_activations (
+        app_id           BIGINT NOT NULL REFERENCES apps (id),
+        seq              BIGINT NOT NULL,
+        version          BIGINT NOT NULL,
+        previous_version BIGINT,
+        kind             TEXT COLLATE "C" NOT NULL,  -- 'activate' | 'rollback'
+        back_seq         BIGINT,           -- the entry a rollback from this one returns to
+        at_micros        BIGINT NOT NULL,
+        PRIMARY KEY (app_id, seq),
+        FOREIGN KEY (app_id, version) REFERENCES model_versions (app_id, version)
+    );
+    CREATE INDEX model_activations_version ON model_activations (app_id, version);
+    "#,
 ];
 
 /// The schema version this build writes.

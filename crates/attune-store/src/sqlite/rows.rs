@@ -5,7 +5,8 @@ use attune_core::event::Event;
 use rusqlite::Row;
 
 use crate::codec::{labels_from_json, map_from_json, EventRow};
-use crate::Result;
+use crate::registry::{self, Entry};
+use crate::{Activation, ActiveModel, ArtifactRef, ModelInfo, ModelRecord, Result};
 
 /// A row selected with `event_columns!()`.
 pub(super) fn event(r: &Row<'_>) -> Result<Event> {
@@ -58,5 +59,63 @@ pub(super) fn user(r: &Row<'_>) -> Result<User> {
         consent: Consent {
             personalization: r.get(3)?,
         },
+    })
+}
+
+/// A row selected with `registry::MODEL_COLUMNS` and then the status.
+pub(super) fn model(r: &Row<'_>) -> Result<ModelRecord> {
+    let bytes: i64 = r.get(7)?;
+    Ok(ModelRecord {
+        version: registry::version_from_i64("model_versions", r.get(0)?)?,
+        status: registry::status_from_str(&r.get::<_, String>(10)?)?,
+        registered_micros: r.get(9)?,
+        info: ModelInfo {
+            algorithm: r.get(1)?,
+            params: r.get(2)?,
+            data_snapshot: r.get(3)?,
+            metrics: registry::metrics_from_json(&r.get::<_, String>(4)?)?,
+            artifact: ArtifactRef {
+                location: r.get(5)?,
+                checksum: registry::checksum_from_text(&r.get::<_, String>(6)?)?,
+                size_bytes: u64::try_from(bytes)
+                    .map_err(|_| registry::corrupt(format!("negative artifact size {bytes}")))?,
+            },
+            created_micros: r.get(8)?,
+        },
+    })
+}
+
+/// A row selected with `registry::ACTIVATION_COLUMNS`.
+pub(super) fn entry(r: &Row<'_>) -> Result<Entry> {
+    const T: &str = "model_activations";
+    Ok(Entry {
+        activation: Activation {
+            seq: registry::seq_from_i64(T, r.get(0)?)?,
+            version: registry::version_from_i64(T, r.get(1)?)?,
+            previous: r
+                .get::<_, Option<i64>>(2)?
+                .map(|v| registry::version_from_i64(T, v))
+                .transpose()?,
+            kind: registry::kind_from_str(&r.get::<_, String>(3)?)?,
+            at_micros: r.get(5)?,
+        },
+        back_seq: r
+            .get::<_, Option<i64>>(4)?
+            .map(|s| registry::seq_from_i64(T, s))
+            .transpose()?,
+    })
+}
+
+/// `active_version, activation_seq, since, rollback target` of the active-model query.
+pub(super) fn active(r: &Row<'_>) -> Result<ActiveModel> {
+    const T: &str = "model_registry";
+    Ok(ActiveModel {
+        version: registry::version_from_i64(T, r.get(0)?)?,
+        seq: registry::seq_from_i64(T, r.get(1)?)?,
+        since_micros: r.get(2)?,
+        rollback_to: r
+            .get::<_, Option<i64>>(3)?
+            .map(|v| registry::version_from_i64(T, v))
+            .transpose()?,
     })
 }

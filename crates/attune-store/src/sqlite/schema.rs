@@ -84,6 +84,46 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX identities_app_user ON identities (app_id, user_id);
     "#,
+    // 2: the model registry (see `crate::registry` for the activation history rules).
+    r#"
+    CREATE TABLE model_versions (
+        app_id            INTEGER NOT NULL REFERENCES apps(id),
+        version           INTEGER NOT NULL,
+        algorithm         TEXT NOT NULL,
+        params            TEXT NOT NULL,   -- JSON object
+        data_snapshot     TEXT NOT NULL,   -- JSON
+        metrics           TEXT NOT NULL,   -- JSON object: name -> number
+        artifact_location TEXT NOT NULL,
+        artifact_checksum TEXT NOT NULL,   -- xxHash64, 16 hex digits
+        artifact_bytes    INTEGER NOT NULL,
+        created_micros    INTEGER NOT NULL,
+        registered_micros INTEGER NOT NULL,
+        PRIMARY KEY (app_id, version)
+    );
+
+    -- One row per app that ever reserved a version or activated one. Every activation and
+    -- rollback updates it, so writers serialize on it.
+    CREATE TABLE model_registry (
+        app_id         INTEGER PRIMARY KEY REFERENCES apps(id),
+        next_version   INTEGER NOT NULL,   -- what reserve_model_version hands out next
+        activation_seq INTEGER NOT NULL,   -- seq of the newest activation entry; 0 = none
+        active_version INTEGER,            -- NULL before the first activation
+        FOREIGN KEY (app_id, active_version) REFERENCES model_versions (app_id, version)
+    );
+
+    CREATE TABLE model_activations (
+        app_id           INTEGER NOT NULL REFERENCES apps(id),
+        seq              INTEGER NOT NULL,
+        version          INTEGER NOT NULL,
+        previous_version INTEGER,
+        kind             TEXT NOT NULL,    -- 'activate' | 'rollback'
+        back_seq         INTEGER,          -- the entry a rollback from this one returns to
+        at_micros        INTEGER NOT NULL,
+        PRIMARY KEY (app_id, seq),
+        FOREIGN KEY (app_id, version) REFERENCES model_versions (app_id, version)
+    );
+    CREATE INDEX model_activations_version ON model_activations (app_id, version);
+    "#,
 ];
 
 /// The schema version this build writes.

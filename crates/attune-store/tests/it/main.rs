@@ -29,9 +29,18 @@ macro_rules! store_suite {
             counts,
             concurrent_use,
             reentrant_visitor,
+            registry_versions_per_app,
+            registry_round_trip,
+            registry_register_rules,
+            registry_activate_and_rollback,
+            registry_refusals_change_nothing,
+            registry_walk_matches_a_stack,
+            registry_concurrent_use,
+            registry_app_isolation,
         );
         $crate::store_suite!(@reopen $fixture;
             durable_across_reopen,
+            registry_durable_across_reopen,
         );
     };
     (@store $fixture:expr; $($name:ident),* $(,)?) => {

@@ -5,22 +5,61 @@
 //! test works in its own uniquely named apps (or its own schema), so tests run in parallel and
 //! rerun without cleanup; shared tables are never dropped. An unreachable server fails the tests
 //! (they never skip).
+//!
+//! The shared tables live in a schema named after this build's migrations
+//! (`attune_test_<digest of src/postgres/schema.rs>`), never in `public`: the test server is
+//! shared by several checkouts at once, and a build that migrated a shared schema to a newer
+//! version would make every older checkout's store refuse it ("schema version N is newer").
+//! Checkouts with the same migrations share one schema; any change to them gets a fresh one.
+
+use std::hash::{Hash as _, Hasher as _};
+use std::sync::OnceLock;
 
 use attune_store::postgres::{PgStore, SCHEMA_VERSION};
 use attune_store::{Store, StoreError};
 
-pub fn url() -> String {
+/// The server, with no schema chosen.
+fn server_url() -> String {
     std::env::var("ATTUNE_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
-fn connect(url: &str) -> PgStore {
-    PgStore::connect(url).unwrap_or_else(|e| {
-        panic!(
-            "cannot use the PostgreSQL test server at {url}: {e}\nstart PostgreSQL or point ATTUNE_TEST_POSTGRES_URL at \
-             one (the database must exist); these tests never skip"
-        )
+/// `base` with every connection's `search_path` set to `schema`.
+fn in_schema(base: &str, schema: &str) -> String {
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}options=-csearch_path%3D{schema}")
+}
+
+/// The suite's shared schema for this build's migrations (created on first use).
+pub fn url() -> String {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        include_str!("../../src/postgres/schema.rs").hash(&mut h);
+        let name = format!("attune_test_{:016x}", h.finish());
+        let mut client = postgres::Client::connect(&server_url(), postgres::NoTls)
+            .unwrap_or_else(|e| unreachable_server(&server_url(), &e));
+        // Another test process may create it at the same moment: only its existence matters.
+        if let Err(e) = client.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {name}")) {
+            let exists = client
+                .query_opt("SELECT 1 FROM pg_namespace WHERE nspname = $1", &[&name])
+                .unwrap();
+            assert!(exists.is_some(), "cannot create schema {name}: {e}");
+        }
+        in_schema(&server_url(), &name)
     })
+    .clone()
+}
+
+fn unreachable_server(url: &str, e: &dyn std::fmt::Display) -> ! {
+    panic!(
+        "cannot use the PostgreSQL test server at {url}: {e}\nstart PostgreSQL or point ATTUNE_TEST_POSTGRES_URL at \
+         one (the database must exist); these tests never skip"
+    )
+}
+
+fn connect(url: &str) -> PgStore {
+    PgStore::connect(url).unwrap_or_else(|e| unreachable_server(url, &e))
 }
 
 pub struct Fixture {
@@ -53,7 +92,16 @@ impl Drop for Fixture {
 fn delete_apps(apps: &[String]) {
     let mut client = admin();
     let mut tx = client.transaction().unwrap();
-    for table in ["events", "items", "users", "identities"] {
+    // Registry tables first: they reference model_versions and apps.
+    for table in [
+        "model_activations",
+        "model_registry",
+        "model_versions",
+        "events",
+        "items",
+        "users",
+        "identities",
+    ] {
         let sql = format!(
             "DELETE FROM {table} WHERE app_id IN (SELECT id FROM apps WHERE name = ANY($1))"
         );
@@ -78,10 +126,8 @@ impl PrivateSchema {
         admin()
             .batch_execute(&format!("CREATE SCHEMA {name}"))
             .unwrap();
-        let base = url();
-        let sep = if base.contains('?') { '&' } else { '?' };
         Self {
-            url: format!("{base}{sep}options=-csearch_path%3D{name}"),
+            url: in_schema(&server_url(), &name),
             name,
         }
     }
@@ -137,6 +183,31 @@ fn replicas_starting_together_migrate_once() {
         .unwrap()
         .get(0);
     assert_eq!(n, SCHEMA_VERSION);
+}
+
+/// A database migrated before the model registry existed (schema 1) gains it when a new
+/// replica connects, and keeps its data.
+#[test]
+fn schema_1_database_gains_the_registry() {
+    let schema = PrivateSchema::new("v1");
+    let store = connect(&schema.url);
+    store.create_app("shop").unwrap();
+    drop(store);
+    let mut client = postgres::Client::connect(&schema.url, postgres::NoTls).unwrap();
+    client
+        .batch_execute(
+            "DROP TABLE model_activations; DROP TABLE model_registry; DROP TABLE model_versions; \
+             DELETE FROM attune_schema_version WHERE version > 1;",
+        )
+        .unwrap();
+    let store = connect(&schema.url);
+    assert_eq!(store.list_apps().unwrap(), vec!["shop".to_string()]);
+    assert_eq!(store.reserve_model_version("shop").unwrap(), 1);
+    let v: i32 = client
+        .query_one("SELECT MAX(version) FROM attune_schema_version", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(i64::from(v), SCHEMA_VERSION);
 }
 
 #[test]
@@ -204,5 +275,81 @@ fn usable_from_async_code() {
         drop(store);
         app
     });
+    delete_apps(&[app]);
+}
+
+/// Two replicas (separate stores, separate pools) on one database: versions reserved by both
+/// are distinct, racing activations serialize on the app's registry row, and each replica's
+/// poll sees the other's activation at once.
+#[test]
+fn replicas_share_one_registry() {
+    let (a, b) = (connect(&url()), connect(&url()));
+    let app = crate::suite::unique_app("replicas");
+    a.create_app(&app).unwrap();
+    let info = |v: u32| attune_store::ModelInfo {
+        algorithm: "als".into(),
+        params: "{}".into(),
+        data_snapshot: "{}".into(),
+        metrics: Default::default(),
+        artifact: attune_store::ArtifactRef {
+            location: format!("models/x/v{v:04}.attune"),
+            checksum: u64::from(v),
+            size_bytes: 1,
+        },
+        created_micros: 0,
+    };
+    let versions: Vec<u32> = std::thread::scope(|s| {
+        let hs: Vec<_> = [&a, &b]
+            .into_iter()
+            .map(|store| {
+                let app = &app;
+                s.spawn(move || {
+                    (0..10)
+                        .map(|_| {
+                            let v = store.reserve_model_version(app).unwrap();
+                            store.register_model(app, v, &info(v)).unwrap();
+                            v
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        hs.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
+    let mut sorted = versions.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, (1..=20).collect::<Vec<_>>());
+
+    a.activate_model(&app, 3, None).unwrap();
+    let seen = b.active_model(&app).unwrap().unwrap();
+    assert_eq!((seen.version, seen.seq), (3, 1));
+    std::thread::scope(|s| {
+        for (store, base) in [(&a, 1u32), (&b, 11)] {
+            let app = &app;
+            s.spawn(move || {
+                for v in base..base + 10 {
+                    store.activate_model(app, v, None).unwrap();
+                }
+            });
+        }
+    });
+    let history = a.model_activations(&app).unwrap();
+    for (i, w) in history.windows(2).enumerate() {
+        assert_eq!(w[1].seq, w[0].seq + 1, "{i}: {history:?}");
+        assert_eq!(w[1].previous, Some(w[0].version), "{i}: {history:?}");
+    }
+    let (pa, pb) = (
+        a.active_model(&app).unwrap().unwrap(),
+        b.active_model(&app).unwrap().unwrap(),
+    );
+    assert_eq!(pa, pb);
+    assert_eq!(pa.seq, history.len() as u64);
+    assert_eq!(
+        b.rollback_model(&app, None).unwrap().activation.previous,
+        Some(pa.version)
+    );
+    assert_ne!(a.active_model(&app).unwrap().unwrap().seq, pa.seq);
+    drop((a, b));
+    let _ = crate::suite::take_created_apps();
     delete_apps(&[app]);
 }

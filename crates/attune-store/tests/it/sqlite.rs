@@ -107,3 +107,35 @@ fn unusable_path_is_a_clear_error() {
         "{err}"
     );
 }
+
+/// A database written before the model registry existed (schema 1) gains it on open and keeps
+/// its data.
+#[test]
+fn schema_1_database_gains_the_registry() {
+    let fx = Fixture::new();
+    let store = fx.open();
+    store.create_app("shop").unwrap();
+    store
+        .upsert_items("shop", &[attune_core::catalog::Item::new("sku")])
+        .unwrap();
+    drop(store);
+    // Turn it back into what the previous release wrote.
+    let conn = rusqlite::Connection::open(fx.path()).unwrap();
+    conn.execute_batch(
+        "DROP TABLE model_activations; DROP TABLE model_registry; DROP TABLE model_versions; \
+         PRAGMA user_version = 1;",
+    )
+    .unwrap();
+    drop(conn);
+
+    let store = fx.open();
+    assert_eq!(store.counts("shop").unwrap().items, 1);
+    assert_eq!(store.reserve_model_version("shop").unwrap(), 1);
+    assert!(store.list_models("shop").unwrap().is_empty());
+    drop(store);
+    let conn = rusqlite::Connection::open(fx.path()).unwrap();
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, SCHEMA_VERSION);
+}

@@ -9,7 +9,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use attune_core::catalog::{AttrValue, Consent, Item, User};
 use attune_core::event::{Context, Event, EventType, PropValue, Properties};
 use attune_core::time::Timestamp;
-use attune_store::{AppCounts, Erasure, EventFilter, InsertStatus, Store, StoreError};
+use attune_store::{
+    Activation, ActivationKind, AppCounts, ArtifactRef, Erasure, EventFilter, InsertStatus,
+    ModelInfo, ModelRecord, ModelStatus, Store, StoreError,
+};
 
 use InsertStatus::{Accepted, Duplicate};
 
@@ -506,6 +509,14 @@ pub fn unknown_app(store: &dyn Store) {
     is_unknown(store.identify(&app, "d", "u"), &app);
     is_unknown(store.resolve_identity(&app, "d"), &app);
     is_unknown(store.counts(&app), &app);
+    is_unknown(store.reserve_model_version(&app), &app);
+    is_unknown(store.register_model(&app, 1, &model_info(1)), &app);
+    is_unknown(store.list_models(&app), &app);
+    is_unknown(store.get_model(&app, 1), &app);
+    is_unknown(store.activate_model(&app, 1, None), &app);
+    is_unknown(store.rollback_model(&app, None), &app);
+    is_unknown(store.active_model(&app), &app);
+    is_unknown(store.model_activations(&app), &app);
     assert!(!store.list_apps().unwrap().contains(&app));
     let msg = store.counts(&app).unwrap_err().to_string();
     assert!(msg.contains(&app) && msg.contains("create"), "{msg}");
@@ -1078,4 +1089,561 @@ pub fn reentrant_visitor(store: &dyn Store) {
     assert_eq!(copied, 300);
     assert_eq!(scan_all(store, &other), scan_all(store, &app));
     let _: HashSet<String> = store.list_apps().unwrap().into_iter().collect();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Model registry
+// ---------------------------------------------------------------------------------------------
+
+/// A realistic record for version `n`: JSON the way `attune train` writes it, metrics whose
+/// floats only survive an exact round trip, a checksum with the top bit set.
+fn model_info(n: u32) -> ModelInfo {
+    ModelInfo {
+        algorithm: if n.is_multiple_of(2) { "item-knn" } else { "als" }.into(),
+        params: format!(r#"{{"factors":"{}","alpha":"40","note":"naïve \"q\" 日本"}}"#, 8 * n),
+        data_snapshot: r#"{"app":"shop","users":943,"items":1682,"interactions":100000,"first_event":"1997-09-20T03:05:10Z","cleaning":{"input_events":100000,"kept":99990,"removed_by_reason":{"bot":10}}}"#
+            .into(),
+        metrics: BTreeMap::from([
+            ("validation.ndcg@10".to_string(), 0.1 + 0.2 + f64::from(n)),
+            ("validation.recall@10".to_string(), 1e-300),
+            ("negative".to_string(), -2.5),
+        ]),
+        artifact: ArtifactRef {
+            location: format!("models/shop/v{n:04}.attune"),
+            checksum: 0xfedc_ba98_7654_3210 ^ u64::from(n),
+            size_bytes: 5_000_000_000 + u64::from(n),
+        },
+        created_micros: T0 + i64::from(n) * MINUTE,
+    }
+}
+
+/// Reserve and register `n` versions; returns their numbers.
+fn register_n(store: &dyn Store, app: &str, n: u32) -> Vec<u32> {
+    (0..n)
+        .map(|_| {
+            let v = store.reserve_model_version(app).unwrap();
+            store.register_model(app, v, &model_info(v)).unwrap();
+            v
+        })
+        .collect()
+}
+
+fn assert_bits_equal_metrics(a: &ModelInfo, b: &ModelInfo) {
+    assert_eq!(a, b);
+    for (k, x) in &a.metrics {
+        assert_eq!(x.to_bits(), b.metrics[k].to_bits(), "{k}");
+    }
+}
+
+fn statuses(store: &dyn Store, app: &str) -> Vec<(u32, ModelStatus)> {
+    store
+        .list_models(app)
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.version, m.status))
+        .collect()
+}
+
+/// Versions are 1, 2, 3, ... per app, independently, and never handed out twice.
+pub fn registry_versions_per_app(store: &dyn Store) {
+    let a = new_app(store, "reg_ver_a");
+    let b = new_app(store, "reg_ver_b");
+    assert_eq!(store.reserve_model_version(&a).unwrap(), 1);
+    assert_eq!(store.reserve_model_version(&a).unwrap(), 2);
+    assert_eq!(store.reserve_model_version(&b).unwrap(), 1);
+    assert_eq!(store.reserve_model_version(&a).unwrap(), 3);
+    assert_eq!(store.reserve_model_version(&b).unwrap(), 2);
+    // Reserving changes nothing visible: no models, nothing active.
+    assert!(store.list_models(&a).unwrap().is_empty());
+    assert_eq!(store.active_model(&a).unwrap(), None);
+    // A reserved version that is never registered is a gap, not reused.
+    store.register_model(&a, 3, &model_info(3)).unwrap();
+    assert_eq!(store.reserve_model_version(&a).unwrap(), 4);
+    assert_eq!(statuses(store, &a), vec![(3, ModelStatus::Candidate)]);
+}
+
+/// Every field comes back as registered, from `register`, `list` and `get`.
+pub fn registry_round_trip(store: &dyn Store) {
+    let app = new_app(store, "reg_rt");
+    let before = now_micros();
+    let mut registered: Vec<ModelRecord> = Vec::new();
+    for _ in 0..3 {
+        let v = store.reserve_model_version(&app).unwrap();
+        let rec = store.register_model(&app, v, &model_info(v)).unwrap();
+        assert_eq!(rec.version, v);
+        assert_eq!(rec.status, ModelStatus::Candidate);
+        assert!(rec.registered_micros >= before && rec.registered_micros <= now_micros());
+        assert_bits_equal_metrics(&rec.info, &model_info(v));
+        registered.push(rec);
+    }
+    let mut empty_metrics = model_info(4);
+    empty_metrics.metrics.clear();
+    empty_metrics.params = "{}".into();
+    let v = store.reserve_model_version(&app).unwrap();
+    registered.push(store.register_model(&app, v, &empty_metrics).unwrap());
+
+    let listed = store.list_models(&app).unwrap();
+    assert_eq!(listed, registered);
+    for (l, r) in listed.iter().zip(&registered) {
+        assert_bits_equal_metrics(&l.info, &r.info);
+        assert_eq!(store.get_model(&app, l.version).unwrap().as_ref(), Some(r));
+    }
+    assert_eq!(listed[2].info.artifact.checksum, 0xfedc_ba98_7654_3210 ^ 3);
+    assert_eq!(store.get_model(&app, 99).unwrap(), None);
+    assert_eq!(store.get_model(&app, 0).unwrap(), None);
+}
+
+fn now_micros() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as i64
+}
+
+/// Registration takes only reserved versions, each once, and only valid records; a refused
+/// registration stores nothing and the version can still be registered.
+pub fn registry_register_rules(store: &dyn Store) {
+    let app = new_app(store, "reg_rules");
+    let conflict = |r: Result<ModelRecord, StoreError>, what: &str| match r {
+        Err(StoreError::Conflict(msg)) => assert!(msg.contains(what), "{msg}"),
+        other => panic!("expected Conflict ({what}), got {other:?}"),
+    };
+    conflict(
+        store.register_model(&app, 1, &model_info(1)),
+        "not reserved",
+    );
+    let v = store.reserve_model_version(&app).unwrap();
+    conflict(
+        store.register_model(&app, 0, &model_info(1)),
+        "not reserved",
+    );
+    conflict(
+        store.register_model(&app, v + 1, &model_info(1)),
+        "not reserved",
+    );
+
+    let mut bad = model_info(v);
+    bad.metrics.insert("broken".into(), f64::INFINITY);
+    match store.register_model(&app, v, &bad) {
+        Err(StoreError::InvalidModel { field, .. }) => assert_eq!(field, "metrics.broken"),
+        other => panic!("expected InvalidModel, got {other:?}"),
+    }
+    let mut bad = model_info(v);
+    bad.params = "factors=8".into();
+    let err = store.register_model(&app, v, &bad).unwrap_err();
+    assert!(matches!(err, StoreError::InvalidModel { .. }), "{err:?}");
+    assert!(err.to_string().contains("params"), "{err}");
+    assert!(store.list_models(&app).unwrap().is_empty());
+
+    store.register_model(&app, v, &model_info(v)).unwrap();
+    conflict(
+        store.register_model(&app, v, &model_info(v)),
+        "already registered",
+    );
+    assert_eq!(store.list_models(&app).unwrap().len(), 1);
+    assert_bits_equal_metrics(
+        &store.get_model(&app, v).unwrap().unwrap().info,
+        &model_info(v),
+    );
+}
+
+/// The operator's sequence: activate 1, 2, 3; re-activating is a no-op; rollback walks back
+/// one activation at a time until there is nothing before; an activation after a rollback is
+/// what the next rollback undoes. Every change bumps the seq by one.
+pub fn registry_activate_and_rollback(store: &dyn Store) {
+    let app = new_app(store, "reg_act");
+    register_n(store, &app, 4);
+    assert_eq!(store.active_model(&app).unwrap(), None);
+    assert!(store.model_activations(&app).unwrap().is_empty());
+
+    let before = now_micros();
+    let o = store.activate_model(&app, 1, None).unwrap();
+    assert!(o.changed);
+    assert_eq!(
+        (
+            o.activation.seq,
+            o.activation.version,
+            o.activation.previous,
+            o.activation.kind
+        ),
+        (1, 1, None, ActivationKind::Activate)
+    );
+    assert!(o.activation.at_micros >= before);
+    let active = store.active_model(&app).unwrap().unwrap();
+    assert_eq!(
+        (active.version, active.seq, active.rollback_to),
+        (1, 1, None)
+    );
+    assert_eq!(active.since_micros, o.activation.at_micros);
+
+    let o = store.activate_model(&app, 2, None).unwrap();
+    assert_eq!((o.activation.seq, o.activation.previous), (2, Some(1)));
+    let again = store.activate_model(&app, 2, None).unwrap();
+    assert!(
+        !again.changed,
+        "re-activating the active version changes nothing"
+    );
+    assert_eq!(again.activation, o.activation);
+    store.activate_model(&app, 3, None).unwrap();
+    let active = store.active_model(&app).unwrap().unwrap();
+    assert_eq!(
+        (active.version, active.seq, active.rollback_to),
+        (3, 3, Some(2))
+    );
+    assert_eq!(
+        statuses(store, &app),
+        vec![
+            (1, ModelStatus::Inactive),
+            (2, ModelStatus::Inactive),
+            (3, ModelStatus::Active),
+            (4, ModelStatus::Candidate)
+        ]
+    );
+
+    let o = store.rollback_model(&app, None).unwrap();
+    assert!(o.changed);
+    assert_eq!(
+        (
+            o.activation.seq,
+            o.activation.version,
+            o.activation.previous,
+            o.activation.kind
+        ),
+        (4, 2, Some(3), ActivationKind::Rollback)
+    );
+    assert_eq!(
+        store.active_model(&app).unwrap().unwrap().rollback_to,
+        Some(1)
+    );
+    let o = store.rollback_model(&app, None).unwrap();
+    assert_eq!((o.activation.seq, o.activation.version), (5, 1));
+    assert_eq!(store.active_model(&app).unwrap().unwrap().rollback_to, None);
+    match store.rollback_model(&app, None) {
+        Err(StoreError::NoRollbackTarget { app: a }) => assert_eq!(a, app),
+        other => panic!("expected NoRollbackTarget, got {other:?}"),
+    }
+    assert_eq!(
+        store.active_model(&app).unwrap().unwrap().seq,
+        5,
+        "the refused rollback changed nothing"
+    );
+
+    // Activate after rolling back; the next rollback undoes exactly that activation.
+    store.activate_model(&app, 4, None).unwrap();
+    let o = store.rollback_model(&app, None).unwrap();
+    assert_eq!(
+        (
+            o.activation.seq,
+            o.activation.version,
+            o.activation.previous
+        ),
+        (7, 1, Some(4))
+    );
+
+    let history: Vec<(u64, u32, Option<u32>, ActivationKind)> = store
+        .model_activations(&app)
+        .unwrap()
+        .iter()
+        .map(|a| (a.seq, a.version, a.previous, a.kind))
+        .collect();
+    use ActivationKind::{Activate, Rollback};
+    assert_eq!(
+        history,
+        vec![
+            (1, 1, None, Activate),
+            (2, 2, Some(1), Activate),
+            (3, 3, Some(2), Activate),
+            (4, 2, Some(3), Rollback),
+            (5, 1, Some(2), Rollback),
+            (6, 4, Some(1), Activate),
+            (7, 1, Some(4), Rollback),
+        ]
+    );
+    let times: Vec<i64> = store
+        .model_activations(&app)
+        .unwrap()
+        .iter()
+        .map(|a| a.at_micros)
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
+    assert_eq!(
+        statuses(store, &app),
+        vec![
+            (1, ModelStatus::Active),
+            (2, ModelStatus::Inactive),
+            (3, ModelStatus::Inactive),
+            (4, ModelStatus::Inactive)
+        ]
+    );
+}
+
+/// Unknown versions, rollbacks with nothing before, and stale expectations are errors that
+/// change nothing.
+pub fn registry_refusals_change_nothing(store: &dyn Store) {
+    let app = new_app(store, "reg_refuse");
+    let unknown = |r: Result<_, StoreError>, version: u32| match r {
+        Err(StoreError::UnknownModel { app: a, version: v }) => {
+            assert_eq!((a.as_str(), v), (app.as_str(), version))
+        }
+        other => panic!("expected UnknownModel {version}, got {other:?}"),
+    };
+    match store.rollback_model(&app, None) {
+        Err(StoreError::NoRollbackTarget { .. }) => {}
+        other => panic!("expected NoRollbackTarget, got {other:?}"),
+    }
+    unknown(store.activate_model(&app, 1, None), 1);
+    let reserved = store.reserve_model_version(&app).unwrap();
+    unknown(store.activate_model(&app, reserved, None), reserved);
+    store
+        .register_model(&app, reserved, &model_info(reserved))
+        .unwrap();
+    let err = store.activate_model(&app, 42, None).unwrap_err();
+    assert!(
+        err.to_string().contains("42") && err.to_string().contains(&app),
+        "{err}"
+    );
+    unknown(Err(err), 42);
+    assert_eq!(store.active_model(&app).unwrap(), None);
+
+    // expected_seq = 0: "only if nothing was ever activated".
+    let stale = |r: Result<_, StoreError>, expected: u64, current: u64| match r {
+        Err(StoreError::StaleActivation {
+            app: a,
+            expected: e,
+            current: c,
+        }) => assert_eq!((a.as_str(), e, c), (app.as_str(), expected, current)),
+        other => panic!("expected StaleActivation, got {other:?}"),
+    };
+    stale(store.activate_model(&app, 1, Some(3)), 3, 0);
+    assert_eq!(store.active_model(&app).unwrap(), None);
+    assert!(store.activate_model(&app, 1, Some(0)).unwrap().changed);
+    register_n(store, &app, 2);
+    stale(store.activate_model(&app, 2, Some(0)), 0, 1);
+    store.activate_model(&app, 2, Some(1)).unwrap();
+    stale(store.rollback_model(&app, Some(1)), 1, 2);
+    let active = store.active_model(&app).unwrap().unwrap();
+    assert_eq!((active.version, active.seq), (2, 2));
+    assert_eq!(store.model_activations(&app).unwrap().len(), 2);
+    assert_eq!(
+        store
+            .rollback_model(&app, Some(2))
+            .unwrap()
+            .activation
+            .version,
+        1
+    );
+}
+
+/// Random activations and rollbacks agree with the obvious model: a stack whose top is the
+/// active version (activate pushes unless already on top, rollback pops).
+pub fn registry_walk_matches_a_stack(store: &dyn Store) {
+    let app = new_app(store, "reg_walk");
+    let versions = register_n(store, &app, 5);
+    let mut rng = Rng(77);
+    let mut stack: Vec<u32> = Vec::new();
+    let mut seq = 0u64;
+    for step in 0..120 {
+        if rng.chance(0.6) {
+            let v = versions[rng.below(versions.len() as u64) as usize];
+            let o = store.activate_model(&app, v, None).unwrap();
+            let changed = stack.last() != Some(&v);
+            assert_eq!(o.changed, changed, "step {step}");
+            if changed {
+                stack.push(v);
+                seq += 1;
+            }
+        } else {
+            let r = store.rollback_model(&app, None);
+            if stack.len() < 2 {
+                assert!(
+                    matches!(r, Err(StoreError::NoRollbackTarget { .. })),
+                    "step {step}: {r:?}"
+                );
+            } else {
+                stack.pop();
+                seq += 1;
+                assert_eq!(
+                    r.unwrap().activation.version,
+                    *stack.last().unwrap(),
+                    "step {step}"
+                );
+            }
+        }
+        let active = store.active_model(&app).unwrap();
+        assert_eq!(
+            active.map(|a| a.version),
+            stack.last().copied(),
+            "step {step}"
+        );
+        assert_eq!(active.map_or(0, |a| a.seq), seq, "step {step}");
+        assert_eq!(
+            active.and_then(|a| a.rollback_to),
+            (stack.len() >= 2).then(|| stack[stack.len() - 2]),
+            "step {step}"
+        );
+    }
+    assert_eq!(store.model_activations(&app).unwrap().len() as u64, seq);
+}
+
+/// Replay a history on the stack model: every entry must be what a serial run would give.
+fn assert_history_is_serial(history: &[Activation]) {
+    let mut stack: Vec<u32> = Vec::new();
+    for (i, a) in history.iter().enumerate() {
+        assert_eq!(
+            a.seq,
+            i as u64 + 1,
+            "seqs are 1..n without gaps: {history:?}"
+        );
+        assert_eq!(a.previous, stack.last().copied(), "{a:?} in {history:?}");
+        match a.kind {
+            ActivationKind::Activate => {
+                assert_ne!(Some(a.version), stack.last().copied(), "{history:?}");
+                stack.push(a.version);
+            }
+            ActivationKind::Rollback => {
+                stack.pop();
+                assert_eq!(Some(a.version), stack.last().copied(), "{history:?}");
+            }
+        }
+    }
+}
+
+/// Many threads reserving at once get distinct versions; concurrent activations and rollbacks
+/// end in a state (history, active version, seq) that some serial order would give.
+pub fn registry_concurrent_use(store: &dyn Store) {
+    let app = new_app(store, "reg_conc");
+    const THREADS: u32 = 8;
+    const EACH: u32 = 6;
+    let reserved: Vec<u32> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..THREADS)
+            .map(|_| {
+                s.spawn(|| {
+                    (0..EACH)
+                        .map(|_| {
+                            let v = store.reserve_model_version(&app).unwrap();
+                            store.register_model(&app, v, &model_info(v)).unwrap();
+                            v
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    let mut sorted_versions = reserved.clone();
+    sorted_versions.sort_unstable();
+    assert_eq!(sorted_versions, (1..=THREADS * EACH).collect::<Vec<_>>());
+    assert_eq!(
+        store.list_models(&app).unwrap().len(),
+        (THREADS * EACH) as usize
+    );
+
+    let changes: Vec<u64> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let app = &app;
+                s.spawn(move || {
+                    let mut rng = Rng(u64::from(t) + 100);
+                    let mut changed = 0u64;
+                    for _ in 0..10 {
+                        if rng.chance(0.7) {
+                            let v = 1 + rng.below(u64::from(THREADS * EACH)) as u32;
+                            changed +=
+                                u64::from(store.activate_model(app, v, None).unwrap().changed);
+                        } else {
+                            match store.rollback_model(app, None) {
+                                Ok(o) => changed += u64::from(o.changed),
+                                Err(StoreError::NoRollbackTarget { .. }) => {}
+                                Err(e) => panic!("{e}"),
+                            }
+                        }
+                        // Readers poll while writers change it.
+                        store.active_model(app).unwrap();
+                    }
+                    changed
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let history = store.model_activations(&app).unwrap();
+    assert_eq!(history.len() as u64, changes.iter().sum::<u64>());
+    assert_history_is_serial(&history);
+    let active = store.active_model(&app).unwrap().unwrap();
+    let last = history.last().unwrap();
+    assert_eq!((active.version, active.seq), (last.version, last.seq));
+    let n_active = store
+        .list_models(&app)
+        .unwrap()
+        .iter()
+        .filter(|m| m.status == ModelStatus::Active)
+        .count();
+    assert_eq!(n_active, 1);
+}
+
+/// Two apps' registries never meet: versions, records, activations, rollbacks.
+pub fn registry_app_isolation(store: &dyn Store) {
+    let a = new_app(store, "reg_iso_a");
+    let b = new_app(store, "reg_iso_b");
+    register_n(store, &a, 3);
+    store.activate_model(&a, 1, None).unwrap();
+    store.activate_model(&a, 3, None).unwrap();
+    assert!(store.list_models(&b).unwrap().is_empty());
+    assert_eq!(store.get_model(&b, 1).unwrap(), None);
+    assert_eq!(store.active_model(&b).unwrap(), None);
+    assert!(matches!(
+        store.activate_model(&b, 1, None),
+        Err(StoreError::UnknownModel { .. })
+    ));
+    assert!(matches!(
+        store.rollback_model(&b, None),
+        Err(StoreError::NoRollbackTarget { .. })
+    ));
+    assert_eq!(store.reserve_model_version(&b).unwrap(), 1);
+    store.register_model(&b, 1, &model_info(7)).unwrap();
+    store.activate_model(&b, 1, None).unwrap();
+    assert_eq!(store.active_model(&b).unwrap().unwrap().seq, 1);
+    assert_eq!(store.get_model(&b, 1).unwrap().unwrap().info, model_info(7));
+    // a is untouched by b's registration and activation.
+    assert_eq!(store.get_model(&a, 1).unwrap().unwrap().info, model_info(1));
+    let active = store.active_model(&a).unwrap().unwrap();
+    assert_eq!((active.version, active.seq), (3, 2));
+    assert_eq!(
+        store.rollback_model(&a, None).unwrap().activation.version,
+        1
+    );
+    assert_eq!(store.active_model(&b).unwrap().unwrap().version, 1);
+    assert_eq!(store.model_activations(&b).unwrap().len(), 1);
+}
+
+/// Registry state survives the store being dropped and opened again.
+pub fn registry_durable_across_reopen(open: &dyn Fn() -> Box<dyn Store>) {
+    let app;
+    {
+        let store = open();
+        app = new_app(&*store, "reg_durable");
+        register_n(&*store, &app, 3);
+        store.reserve_model_version(&app).unwrap();
+        store.activate_model(&app, 2, None).unwrap();
+        store.activate_model(&app, 3, None).unwrap();
+    }
+    let store = open();
+    let listed = store.list_models(&app).unwrap();
+    assert_eq!(listed.len(), 3);
+    for m in &listed {
+        assert_bits_equal_metrics(&m.info, &model_info(m.version));
+    }
+    let active = store.active_model(&app).unwrap().unwrap();
+    assert_eq!(
+        (active.version, active.seq, active.rollback_to),
+        (3, 2, Some(2))
+    );
+    assert_eq!(store.reserve_model_version(&app).unwrap(), 5);
+    assert_eq!(
+        store.rollback_model(&app, None).unwrap().activation.version,
+        2
+    );
 }

@@ -1,5 +1,16 @@
-//! `attune train --algorithm SPEC|auto [--output PATH]`: fit one model on an app's data and
-//! write it as a versioned artifact.
+//! `attune train --algorithm SPEC|auto [--activate] [--output PATH]`: fit one model on an
+//! app's data, write it as an artifact and register it as the app's next version.
+//!
+//! Order, so the registry never names a file that is not complete: fit; reserve a version in
+//! the store; write `vNNNN.attune` (synced, renamed into place, never replacing a file: a
+//! name left over from a crash or from before the registry is skipped for the next version);
+//! open it again through the checksum; register it. A failure after the reservation leaves a
+//! gap in the version numbers, never a record of a broken file.
+//!
+//! Activation: an app's first model is activated automatically (so `train` then `recommend`
+//! works on a fresh install); later models only with `--activate`, because replacing what
+//! serves is a decision (an operator's, or the scheduled retraining's when a metric says so).
+//! `--output PATH` writes an ad-hoc file that is not registered (serve it with `--model`).
 //!
 //! The data goes through the same path as evaluation (`crate::dataset`: store → cleaning →
 //! interned ids → matrices), so a model is trained exactly on what `attune evaluate` measured.
@@ -16,12 +27,14 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use attune_artifact::{
-    write_file, ArtifactError, CleaningSummary, Contents, DataSnapshot, Metadata, Overwrite,
+    write_file, Artifact, ArtifactError, CleaningSummary, Contents, DataSnapshot, Metadata,
+    Overwrite,
 };
 use attune_core::model::spec::{Feedback, Spec};
 use attune_core::model::TrainedModel;
 use attune_core::sparse::Csr;
 use attune_core::time::Timestamp;
+use attune_store::{ArtifactRef, ModelInfo, Store, StoreError};
 
 use super::apps::{open_store, require_app};
 use crate::cli::TrainArgs;
@@ -86,7 +99,8 @@ pub fn run(args: TrainArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
             .clone()
             .unwrap_or_else(|| Csr::empty(data.n_users(), data.n_items())),
     };
-    let meta = metadata(app, &data, fitted.spec(), &history, metrics);
+    let trained_at = chrono::Utc::now();
+    let meta = metadata(app, &data, fitted.spec(), &history, metrics, trained_at);
     let parts = fitted.model().to_parts();
     let contents = Contents {
         meta: &meta,
@@ -94,13 +108,6 @@ pub fn run(args: TrainArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
         users: &data.users,
         items: &data.items,
         history: Some(&history),
-    };
-    let (path, version) = match &args.output {
-        Some(p) => {
-            write_file(p, &contents, Overwrite::Allow)?;
-            (p.clone(), None)
-        }
-        None => write_next_version(settings, app, &contents)?,
     };
     writeln!(
         out,
@@ -110,37 +117,121 @@ pub fn run(args: TrainArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
         data.n_items(),
         history.nnz()
     )?;
-    match version {
-        Some(v) => writeln!(
+    if let Some(p) = &args.output {
+        write_file(p, &contents, Overwrite::Allow)?;
+        Artifact::open(p).context("the model file just written cannot be read back")?;
+        writeln!(
             out,
-            "wrote model {} to {}",
-            models::version_name(v),
-            path.display()
-        )?,
-        None => writeln!(out, "wrote model to {}", path.display())?,
+            "wrote model to {} (not registered: serve it with --model {})",
+            p.display(),
+            p.display()
+        )?;
+        return Ok(ExitCode::SUCCESS);
     }
+
+    let (version, path) = write_next_version(&*store, settings, app, &contents)?;
+    let name = models::version_name(version);
+    let artifact = Artifact::open(&path).with_context(|| {
+        format!("the model file just written cannot be read back; {name} is not registered")
+    })?;
+    let info = ModelInfo {
+        algorithm: meta.algorithm.clone(),
+        params: serde_json::to_string(&meta.parameters)?,
+        data_snapshot: serde_json::to_string(&meta.data)?,
+        metrics: meta.metrics.clone(),
+        artifact: ArtifactRef {
+            location: models::location_of(&settings.data_dir, &path),
+            checksum: artifact.checksum(),
+            size_bytes: artifact.len() as u64,
+        },
+        created_micros: trained_at.timestamp_micros(),
+    };
+    drop(artifact);
+    store.register_model(app, version, &info).with_context(|| {
+        format!(
+            "wrote {} but could not register it as model {name} of app {app:?}; it is not in the \
+             registry (serve the file with --model, or train again)",
+            path.display()
+        )
+    })?;
+    writeln!(out, "registered model {name}: {}", path.display())?;
+    activate_new(&*store, app, version, args.activate, &mut out)?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// Claim the next free version of the app's model directory (retrying if another training
-/// claimed it first).
+/// Activate a freshly registered (and verified) version: always with `--activate`, else only
+/// when the app has never had an active model, atomically (`expected_seq` 0), so two first
+/// trainings racing activate one of them and the other says so.
+fn activate_new(
+    store: &dyn Store,
+    app: &str,
+    version: u32,
+    force: bool,
+    out: &mut dyn std::io::Write,
+) -> anyhow::Result<()> {
+    let name = models::version_name(version);
+    let fail = |e: StoreError| {
+        anyhow::Error::new(e).context(format!(
+            "model {name} is registered but could not be activated (attune models activate {name})"
+        ))
+    };
+    if force {
+        let o = store.activate_model(app, version, None).map_err(fail)?;
+        match o.activation.previous {
+            Some(p) => writeln!(
+                out,
+                "activated {name} (was {}; activation {})",
+                models::version_name(p),
+                o.activation.seq
+            )?,
+            None => writeln!(out, "activated {name} (activation {})", o.activation.seq)?,
+        }
+        return Ok(());
+    }
+    match store.activate_model(app, version, Some(0)) {
+        Ok(_) => writeln!(out, "activated {name}: the app's first model")?,
+        Err(StoreError::StaleActivation { .. }) => {
+            let active = store.active_model(app)?.map(|a| a.version);
+            writeln!(
+                out,
+                "not activated: {} stays active (switch with `attune models activate {name} --app {app}`, \
+                 or train with --activate)",
+                active.map_or_else(|| "another version".to_string(), models::version_name)
+            )?;
+        }
+        Err(e) => return Err(fail(e)),
+    }
+    Ok(())
+}
+
+/// Reserve the app's next version in the store and write its file, skipping a version whose
+/// file already exists (left by a crash between reserving and registering, or written before
+/// the registry existed: never overwritten, never registered by accident).
 fn write_next_version(
+    store: &dyn Store,
     settings: &Settings,
     app: &str,
     contents: &Contents<'_>,
-) -> anyhow::Result<(PathBuf, Option<u32>)> {
+) -> anyhow::Result<(u32, PathBuf)> {
     let dir = models::app_dir(settings, app);
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     for _ in 0..100 {
-        let next = models::versions(&dir)?.last().map_or(1, |v| v + 1);
-        let path = models::version_path(&dir, next);
+        let version = store
+            .reserve_model_version(app)
+            .context("cannot reserve a model version")?;
+        let path = models::version_path(&dir, version);
         match write_file(&path, contents, Overwrite::Refuse) {
-            Ok(()) => return Ok((path, Some(next))),
-            Err(ArtifactError::Exists { .. }) => continue,
+            Ok(()) => return Ok((version, path)),
+            Err(ArtifactError::Exists { .. }) => {
+                tracing::warn!(path = %path.display(), "model file exists but is not registered; skipping its version");
+            }
             Err(e) => return Err(e.into()),
         }
     }
-    anyhow::bail!("could not claim a model version in {}", dir.display())
+    anyhow::bail!(
+        "could not find a free model version in {} (100 reserved versions already had files)",
+        dir.display()
+    )
 }
 
 fn rfc3339(micros: Option<i64>) -> Option<String> {
@@ -153,6 +244,7 @@ fn metadata(
     spec: &Spec,
     history: &Csr,
     metrics: BTreeMap<String, f64>,
+    trained_at: chrono::DateTime<chrono::Utc>,
 ) -> Metadata {
     Metadata {
         algorithm: spec.algorithm().name().to_string(),
@@ -161,7 +253,7 @@ fn metadata(
             .into_iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
-        created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        created_at: trained_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         data: DataSnapshot {
             app: app.to_string(),
             users: data.n_users() as u64,
