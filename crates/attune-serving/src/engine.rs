@@ -1,0 +1,1078 @@
+//! The serving engine: per app, the active model version (swapped atomically), its live user
+//! state and list cache, and the recommendation pipeline.
+//!
+//! Pipeline for one user: consent → history (training row ∪ live events) → representation
+//! (stored factors, or fold-in when anything happened since training) → score every item →
+//! drop seen, unavailable and filtered-out items → top `offset + n` (a larger pool when
+//! re-ranking) → MMR diversity → explanations. A user with no history gets the cold-start
+//! chain: the most popular items of their onboarding categories, then trending, then popular.
+//!
+//! **Invariants.** A version is swapped in only after its artifact was loaded and verified, so
+//! a corrupt or incompatible file never replaces what serves; readers hold an `Arc` to the
+//! snapshot they started with, so a swap never fails or slows a request in flight. Cached
+//! lists are keyed by the user's live generation and belong to one snapshot, so a new event or
+//! a new version makes them unreachable at once.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwapOption;
+use attune_core::event::Event;
+use attune_core::model::similar::{similar_items, SimilarError};
+use attune_core::model::spec::Feedback;
+use attune_core::model::topk::top_k_into;
+use attune_core::model::{CategoryPopularity, Scorer};
+use attune_core::time::Timestamp;
+use attune_store::{EventFilter, Store, StoreError};
+
+use crate::catalog::ItemCatalog;
+use crate::explain::{self, Reason};
+use crate::live::{LiveUser, LiveUsers, Trending};
+use crate::model::{load_registered, version_name, LoadError, LoadedModel};
+use crate::rerank::mmr;
+use crate::similarity::ItemSimilarity;
+use crate::weigh::EventWeigher;
+
+/// Settings of the engine.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServingConfig {
+    /// Largest `n + offset` of one request.
+    pub max_n: usize,
+    /// Users whose live state is kept per app.
+    pub live_users: u64,
+    /// Recent items kept per user (explanations use them first).
+    pub max_recent: usize,
+    /// Lists kept in the in-process cache per app.
+    pub list_cache_capacity: u64,
+    /// A cached list is recomputed after this long even without events.
+    pub list_cache_ttl: Duration,
+    /// Trending counts halve every this many microseconds.
+    pub trending_half_life_micros: i64,
+    /// At start, trending is warmed up from the events of this long before the model's last
+    /// training event.
+    pub trending_warmup_micros: i64,
+    /// History items considered for an explanation.
+    pub explain_history: usize,
+}
+
+impl Default for ServingConfig {
+    fn default() -> Self {
+        Self {
+            max_n: 200,
+            live_users: 200_000,
+            max_recent: 50,
+            list_cache_capacity: 100_000,
+            list_cache_ttl: Duration::from_secs(600),
+            trending_half_life_micros: attune_core::time::MICROS_PER_DAY,
+            trending_warmup_micros: 7 * attune_core::time::MICROS_PER_DAY,
+            explain_history: 20,
+        }
+    }
+}
+
+/// What a request may fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ServingError {
+    /// The app has no active model (and the request needs one).
+    #[error(
+        "app {app:?} has no active model; train one (POST /v1/models/train or `attune train`)"
+    )]
+    NoModel {
+        /// App.
+        app: String,
+    },
+    /// The item is not in the active model.
+    #[error("item {item:?} is not known to the active model")]
+    UnknownItem {
+        /// The id asked for.
+        item: String,
+    },
+    /// The active model cannot compute item similarities.
+    #[error("{0}")]
+    Similar(#[from] SimilarError),
+    /// A request parameter is out of range.
+    #[error("{field}: {reason}")]
+    InvalidRequest {
+        /// The parameter.
+        field: &'static str,
+        /// What is allowed.
+        reason: String,
+    },
+    /// The version cannot be served (missing, corrupt, incompatible, not the registered file).
+    #[error(transparent)]
+    Load(Box<LoadError>),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Answering needs a store read; call again where blocking is allowed.
+    #[error("the request needs a store read")]
+    NeedsStore,
+}
+
+impl From<LoadError> for ServingError {
+    fn from(e: LoadError) -> Self {
+        ServingError::Load(Box::new(e))
+    }
+}
+
+/// Trending counts ranked at some instant, reused for a second.
+type RankedTrending = Option<(Instant, Arc<Vec<(String, f64)>>)>;
+
+/// One recommendation request's options.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecRequest {
+    /// Items to return.
+    pub n: usize,
+    /// Items to skip first (paging).
+    pub offset: usize,
+    /// Only items in at least one of these categories (empty: any).
+    pub categories: Vec<String>,
+    /// Leave out items the user already interacted with.
+    pub exclude_seen: bool,
+    /// Leave out items the catalog marks unavailable.
+    pub available_only: bool,
+    /// MMR trade-off λ in `[0, 1]` (`None`: the model's order).
+    pub diversity: Option<f32>,
+}
+
+impl Default for RecRequest {
+    fn default() -> Self {
+        Self {
+            n: 10,
+            offset: 0,
+            categories: Vec::new(),
+            exclude_seen: true,
+            available_only: true,
+            diversity: None,
+        }
+    }
+}
+
+impl RecRequest {
+    fn check(&self, max_n: usize) -> Result<(), ServingError> {
+        if self.n == 0 || self.n.saturating_add(self.offset) > max_n {
+            return Err(ServingError::InvalidRequest {
+                field: "n",
+                reason: format!("n must be at least 1 and n + offset at most {max_n}"),
+            });
+        }
+        if let Some(l) = self.diversity {
+            if !(0.0..=1.0).contains(&l) {
+                return Err(ServingError::InvalidRequest {
+                    field: "diversity",
+                    reason: format!("must be between 0 and 1, got {l}"),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Everything that changes the answer, as a cache key.
+    fn key(&self) -> String {
+        let mut cats = self.categories.clone();
+        cats.sort();
+        format!(
+            "{}|{}|{}|{}|{}|{:?}",
+            self.n,
+            self.offset,
+            cats.join(","),
+            self.exclude_seen,
+            self.available_only,
+            self.diversity
+        )
+    }
+}
+
+/// Where a list came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The personalized model.
+    Personalized,
+    /// The cold-start chain (no history yet).
+    ColdStart,
+    /// Personalization is off for this user (consent): popular items only.
+    NonPersonalized,
+    /// A popular or trending list asked for as such.
+    Popular,
+}
+
+impl Source {
+    /// `personalized`, `cold_start`, `non_personalized`, `popular`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Personalized => "personalized",
+            Source::ColdStart => "cold_start",
+            Source::NonPersonalized => "non_personalized",
+            Source::Popular => "popular",
+        }
+    }
+}
+
+/// One item of a list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recommended {
+    /// External item id.
+    pub item_id: String,
+    /// Score (comparable within one list only).
+    pub score: f32,
+    /// Title from the catalog.
+    pub title: Option<String>,
+    /// Why.
+    pub reason: Reason,
+    /// The reason in words.
+    pub explanation: String,
+    /// The item the reason names (`because`), external id.
+    pub reason_item: Option<String>,
+    /// The category the reason names, if any.
+    pub reason_category: Option<String>,
+}
+
+/// A served list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecList {
+    /// Unique per response: clicks and purchases that carry it are attributed to this list.
+    pub recommendation_id: String,
+    /// The model version that produced it (`None` without a model).
+    pub model_version: Option<u32>,
+    /// Where it came from.
+    pub source: Source,
+    /// The items, best first.
+    pub items: Vec<Recommended>,
+    /// Served from the list cache.
+    pub cached: bool,
+}
+
+struct CachedList {
+    generation: u64,
+    source: Source,
+    items: Vec<Recommended>,
+}
+
+/// An activated model version with everything serving derives from it.
+pub struct Snapshot {
+    /// Registry version.
+    pub version: u32,
+    /// Activation seq it was loaded for.
+    pub seq: u64,
+    /// The model.
+    pub model: LoadedModel,
+    /// Catalog facts per model item.
+    pub catalog: ItemCatalog,
+    /// When it was loaded.
+    pub loaded_at: Instant,
+    similarity: ItemSimilarity,
+    category_popularity: Option<CategoryPopularity>,
+    live: LiveUsers,
+    lists: moka::sync::Cache<(String, String), Arc<CachedList>>,
+    /// Events after this instant are live (the model's last training event).
+    since_micros: i64,
+}
+
+impl Snapshot {
+    fn build(
+        store: &dyn Store,
+        app: &str,
+        version: u32,
+        seq: u64,
+        model: LoadedModel,
+        config: &ServingConfig,
+    ) -> Result<Self, ServingError> {
+        let mut items = Vec::new();
+        store.scan_items(app, &mut |i| {
+            items.push(i);
+            true
+        })?;
+        let catalog = ItemCatalog::build(&model.items, &items);
+        let category_popularity = (!catalog.category_names().is_empty())
+            .then(|| CategoryPopularity::fit(&model.history, &catalog.category_matrix()).ok())
+            .flatten();
+        let similarity = ItemSimilarity::for_model(model.fitted.model(), &model.history);
+        let since_micros = last_event_micros(&model).unwrap_or(i64::MIN);
+        Ok(Self {
+            version,
+            seq,
+            catalog,
+            loaded_at: Instant::now(),
+            similarity,
+            category_popularity,
+            live: LiveUsers::new(config.live_users, config.max_recent),
+            lists: moka::sync::Cache::builder()
+                .max_capacity(config.list_cache_capacity)
+                .time_to_live(config.list_cache_ttl)
+                .build(),
+            since_micros,
+            model,
+        })
+    }
+
+    /// Users with live state.
+    pub fn live_users(&self) -> u64 {
+        self.live.len()
+    }
+}
+
+/// The latest training event of a model, from its header.
+fn last_event_micros(model: &LoadedModel) -> Option<i64> {
+    let text = model.header.meta.data.last_event.as_deref()?;
+    Timestamp::parse_rfc3339(text).ok().map(|t| t.utc_micros)
+}
+
+/// One app's serving state.
+pub struct AppServing {
+    /// App name.
+    pub app: String,
+    active: ArcSwapOption<Snapshot>,
+    trending: Trending,
+    trending_list: Mutex<RankedTrending>,
+    /// Serializes loads of new versions (activation, refresh).
+    loading: Mutex<()>,
+}
+
+impl AppServing {
+    /// The active snapshot, if any.
+    pub fn snapshot(&self) -> Option<Arc<Snapshot>> {
+        self.active.load_full()
+    }
+}
+
+/// Counters for metrics.
+#[derive(Debug, Default)]
+pub struct ServingStats {
+    /// List cache hits.
+    pub cache_hits: AtomicU64,
+    /// List cache misses.
+    pub cache_misses: AtomicU64,
+    /// Versions loaded.
+    pub loads: AtomicU64,
+    /// Versions refused (corrupt, missing, incompatible).
+    pub refused: AtomicU64,
+}
+
+/// Serving for every app of one deployment.
+pub struct Serving {
+    store: Arc<dyn Store>,
+    data_dir: PathBuf,
+    config: ServingConfig,
+    weigher: EventWeigher,
+    apps: RwLock<HashMap<String, Arc<AppServing>>>,
+    /// Counters.
+    pub stats: ServingStats,
+}
+
+/// The outcome of [`Serving::activate`] and [`Serving::rollback`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Activated {
+    /// The version now serving.
+    pub version: u32,
+    /// Its activation seq.
+    pub seq: u64,
+    /// Whether anything changed.
+    pub changed: bool,
+}
+
+impl Serving {
+    /// An engine over `store`, reading artifacts under `data_dir`.
+    pub fn new(
+        store: Arc<dyn Store>,
+        data_dir: impl Into<PathBuf>,
+        config: ServingConfig,
+        weigher: EventWeigher,
+    ) -> Self {
+        Self {
+            store,
+            data_dir: data_dir.into(),
+            config,
+            weigher,
+            apps: RwLock::default(),
+            stats: ServingStats::default(),
+        }
+    }
+
+    /// The data directory artifacts are read from.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// The engine's settings.
+    pub fn config(&self) -> &ServingConfig {
+        &self.config
+    }
+
+    /// The app's serving state, if it was set up (by a request or [`Serving::refresh`]).
+    pub fn loaded(&self, app: &str) -> Option<Arc<AppServing>> {
+        self.apps
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(app)
+            .cloned()
+    }
+
+    /// Apps set up so far.
+    pub fn apps(&self) -> Vec<Arc<AppServing>> {
+        self.apps
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// The app's state, setting it up (loading its active version, warming up trending) if
+    /// this is its first use. Blocking.
+    pub fn app(&self, app: &str) -> Result<Arc<AppServing>, ServingError> {
+        if let Some(a) = self.loaded(app) {
+            return Ok(a);
+        }
+        let a = Arc::new(AppServing {
+            app: app.to_string(),
+            active: ArcSwapOption::empty(),
+            trending: Trending::new(self.config.trending_half_life_micros),
+            trending_list: Mutex::default(),
+            loading: Mutex::default(),
+        });
+        {
+            let mut apps = self.apps.write().unwrap_or_else(PoisonError::into_inner);
+            if let Some(existing) = apps.get(app) {
+                return Ok(existing.clone());
+            }
+            apps.insert(app.to_string(), a.clone());
+        }
+        if let Err(e) = self.refresh_app(&a) {
+            tracing::warn!(app, error = %e, "could not load the active model; serving without it");
+        }
+        self.warm_trending(&a)?;
+        Ok(a)
+    }
+
+    fn warm_trending(&self, a: &AppServing) -> Result<(), ServingError> {
+        let Some(snap) = a.snapshot() else {
+            return Ok(());
+        };
+        let Some(last) = last_event_micros(&snap.model) else {
+            return Ok(());
+        };
+        let filter = EventFilter {
+            since_micros: Some(last.saturating_sub(self.config.trending_warmup_micros)),
+            ..EventFilter::default()
+        };
+        let mut batch = Vec::new();
+        self.store.scan_events(&a.app, &filter, &mut |e| {
+            batch.push(e);
+            if batch.len() == 10_000 {
+                a.trending.observe(&batch, &self.weigher);
+                batch.clear();
+            }
+            true
+        })?;
+        a.trending.observe(&batch, &self.weigher);
+        Ok(())
+    }
+
+    /// Load `version` of `app` for serving, verified against its registry record, without
+    /// activating it.
+    fn load_version(&self, app: &str, version: u32, seq: u64) -> Result<Snapshot, ServingError> {
+        let record =
+            self.store
+                .get_model(app, version)?
+                .ok_or_else(|| StoreError::UnknownModel {
+                    app: app.to_string(),
+                    version,
+                })?;
+        let model = match load_registered(&self.data_dir, app, &record) {
+            Ok(m) => m,
+            Err(e) => {
+                self.stats.refused.fetch_add(1, Ordering::Relaxed);
+                return Err(e.into());
+            }
+        };
+        let snap = Snapshot::build(&*self.store, app, version, seq, model, &self.config)?;
+        self.stats.loads.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(app, version = %version_name(version), seq, "model loaded for serving");
+        Ok(snap)
+    }
+
+    /// Bring the app up to the store's active version (what a replica does when it polls).
+    /// A version that cannot be loaded is refused and the current one keeps serving. Returns
+    /// the version serving afterwards.
+    pub fn refresh(&self, app: &str) -> Result<Option<u32>, ServingError> {
+        let a = self.app(app)?;
+        self.refresh_app(&a)?;
+        Ok(a.snapshot().map(|s| s.version))
+    }
+
+    fn refresh_app(&self, a: &AppServing) -> Result<(), ServingError> {
+        let _guard = a.loading.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(active) = self.store.active_model(&a.app)? else {
+            return Ok(());
+        };
+        if a.snapshot().is_some_and(|s| s.seq >= active.seq) {
+            return Ok(());
+        }
+        let snap = self.load_version(&a.app, active.version, active.seq)?;
+        a.active.store(Some(Arc::new(snap)));
+        Ok(())
+    }
+
+    /// Verify `version`, then make it the app's active version and serve it. A version that
+    /// cannot be loaded is refused before the registry changes.
+    pub fn activate(&self, app: &str, version: u32) -> Result<Activated, ServingError> {
+        let a = self.app(app)?;
+        let _guard = a.loading.lock().unwrap_or_else(PoisonError::into_inner);
+        let current = self.store.active_model(app)?;
+        let expected = current.map_or(0, |c| c.seq);
+        let snap = self.load_version(app, version, 0)?;
+        let outcome = self.store.activate_model(app, version, Some(expected))?;
+        self.install(&a, snap, outcome.activation.seq);
+        Ok(Activated {
+            version,
+            seq: outcome.activation.seq,
+            changed: outcome.changed,
+        })
+    }
+
+    /// Verify the version before the current one, then roll back to it.
+    pub fn rollback(&self, app: &str) -> Result<Activated, ServingError> {
+        let a = self.app(app)?;
+        let _guard = a.loading.lock().unwrap_or_else(PoisonError::into_inner);
+        let current = self.store.active_model(app)?;
+        let target =
+            current
+                .and_then(|c| c.rollback_to)
+                .ok_or_else(|| StoreError::NoRollbackTarget {
+                    app: app.to_string(),
+                })?;
+        let snap = self.load_version(app, target, 0)?;
+        let outcome = self
+            .store
+            .rollback_model(app, Some(current.map_or(0, |c| c.seq)))?;
+        self.install(&a, snap, outcome.activation.seq);
+        Ok(Activated {
+            version: outcome.activation.version,
+            seq: outcome.activation.seq,
+            changed: outcome.changed,
+        })
+    }
+
+    fn install(&self, a: &AppServing, mut snap: Snapshot, seq: u64) {
+        // Reuse the live state when re-installing the same version (nothing changed).
+        if let Some(cur) = a.snapshot() {
+            if cur.version == snap.version && cur.seq == seq {
+                return;
+            }
+        }
+        snap.seq = seq;
+        a.active.store(Some(Arc::new(snap)));
+    }
+
+    /// Apply committed events: live user state, trending. Call after the store acknowledged
+    /// them. Never blocks on the store.
+    pub fn observe(&self, app: &str, events: &[Event]) {
+        let Some(a) = self.loaded(app) else {
+            return;
+        };
+        a.trending.observe(events, &self.weigher);
+        if let Some(snap) = a.snapshot() {
+            snap.live.observe(events, &self.weigher);
+        }
+    }
+
+    /// Forget what is known live about a user (consent or profile changed, user erased).
+    pub fn forget_user(&self, app: &str, user: &str) {
+        if let Some(snap) = self.loaded(app).and_then(|a| a.snapshot()) {
+            snap.live.forget(user);
+        }
+    }
+
+    fn live_user(
+        &self,
+        app: &str,
+        snap: &Snapshot,
+        user: &str,
+        allow_store: bool,
+    ) -> Result<LiveUser, ServingError> {
+        if let Some(u) = snap.live.get(user) {
+            return Ok(u);
+        }
+        if !allow_store {
+            return Err(ServingError::NeedsStore);
+        }
+        let profile = self.store.get_user(app, user)?;
+        let (personalization, preferred) = profile.map_or((true, Vec::new()), |p| {
+            (p.consent.personalization, p.preferred_categories)
+        });
+        let mut events = Vec::new();
+        if personalization {
+            let filter = EventFilter {
+                user_id: Some(user.to_string()),
+                since_micros: Some(snap.since_micros.saturating_add(1)),
+                until_micros: None,
+            };
+            self.store.scan_events(app, &filter, &mut |e| {
+                events.push(e);
+                true
+            })?;
+        }
+        Ok(snap
+            .live
+            .load(user, personalization, preferred, &events, &self.weigher))
+    }
+
+    /// Recommendations for `user`. With `allow_store = false` the call never blocks: it
+    /// answers from memory or returns [`ServingError::NeedsStore`].
+    pub fn recommend(
+        &self,
+        app: &str,
+        user: &str,
+        req: &RecRequest,
+        allow_store: bool,
+    ) -> Result<RecList, ServingError> {
+        req.check(self.config.max_n)?;
+        let a = match self.loaded(app) {
+            Some(a) => a,
+            None if allow_store => self.app(app)?,
+            None => return Err(ServingError::NeedsStore),
+        };
+        let Some(snap) = a.snapshot() else {
+            return Err(ServingError::NoModel {
+                app: app.to_string(),
+            });
+        };
+        let live = self.live_user(app, &snap, user, allow_store)?;
+        let key = (user.to_string(), req.key());
+        if let Some(hit) = snap.lists.get(&key) {
+            if hit.generation == live.generation {
+                self.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
+                return Ok(list(&snap, hit.source, hit.items.clone(), true));
+            }
+        }
+        self.stats.cache_misses.fetch_add(1, Ordering::Relaxed);
+        let (source, items) = self.compute(&a, &snap, user, &live, req);
+        snap.lists.insert(
+            key,
+            Arc::new(CachedList {
+                generation: live.generation,
+                source,
+                items: items.clone(),
+            }),
+        );
+        Ok(list(&snap, source, items, false))
+    }
+
+    fn compute(
+        &self,
+        a: &AppServing,
+        snap: &Snapshot,
+        user: &str,
+        live: &LiveUser,
+        req: &RecRequest,
+    ) -> (Source, Vec<Recommended>) {
+        let model = &snap.model;
+        let allowed = allowed_items(snap, req);
+        if !live.personalization {
+            let items = popular_items(snap, req, &[], &allowed, Reason::Popular);
+            return (Source::NonPersonalized, items);
+        }
+        let explicit = model.feedback() == Feedback::Explicit;
+        let trained = model.users.get(user);
+        // History: the training row plus everything live (live weights add; live ratings
+        // replace), in model item indices; items the model does not know are ignored.
+        let mut history: BTreeMap<u32, f32> = BTreeMap::new();
+        if let Some(u) = trained {
+            let (cols, vals) = model.history.row(u as usize);
+            history.extend(cols.iter().copied().zip(vals.iter().copied()));
+        }
+        let has_live = if explicit {
+            !live.ratings.is_empty()
+        } else {
+            !live.implicit.is_empty()
+        };
+        if explicit {
+            for (item, &r) in &live.ratings {
+                if let Some(i) = model.items.get(item) {
+                    history.insert(i, r);
+                }
+            }
+        } else {
+            for (item, &w) in &live.implicit {
+                if let Some(i) = model.items.get(item) {
+                    *history.entry(i).or_insert(0.0) += w;
+                }
+            }
+        }
+        let seen: Vec<u32> = history.keys().copied().collect();
+        if history.values().all(|&w| w <= 0.0) {
+            return (
+                Source::ColdStart,
+                cold_start(a, snap, live, req, &seen, &allowed),
+            );
+        }
+        let repr = match (trained, has_live) {
+            (Some(u), false) => model.training_repr(u),
+            _ => None,
+        }
+        .unwrap_or_else(|| {
+            let h: Vec<(u32, f32)> = history.iter().map(|(&i, &w)| (i, w)).collect();
+            model.recommender().fold_in(&h)
+        });
+        let mut scores = vec![0f32; model.items.len()];
+        model.recommender().score_all_into(&repr, &mut scores);
+        for (s, ok) in scores.iter_mut().zip(&allowed) {
+            if !ok {
+                *s = f32::NEG_INFINITY;
+            }
+        }
+        let want = req.offset + req.n;
+        let pool = if req.diversity.is_some() {
+            (3 * want).max(50)
+        } else {
+            want
+        };
+        let exclude: &[u32] = if req.exclude_seen { &seen } else { &[] };
+        let mut top = Vec::new();
+        top_k_into(&scores, pool, exclude, &mut top);
+        top.retain(|&(_, s)| s.is_finite());
+        let fitted = model.fitted.model();
+        if let Some(lambda) = req.diversity {
+            top = mmr(&top, want, lambda, |x, y| {
+                snap.similarity.sim(fitted, x, y).max(0.0)
+            });
+        }
+        let page: Vec<(u32, f32)> = top.into_iter().skip(req.offset).take(req.n).collect();
+        // Explanations: recent live items first, then the strongest training items.
+        let mut explain_from: Vec<u32> = live
+            .recent
+            .iter()
+            .rev()
+            .filter_map(|i| model.items.get(i))
+            .collect();
+        let mut strongest: Vec<(u32, f32)> = history.iter().map(|(&i, &w)| (i, w)).collect();
+        strongest.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
+        for (i, _) in strongest {
+            if explain_from.len() >= self.config.explain_history {
+                break;
+            }
+            if !explain_from.contains(&i) {
+                explain_from.push(i);
+            }
+        }
+        explain_from.truncate(self.config.explain_history);
+        let user_categories = top_categories(snap, &history);
+        let items = page
+            .into_iter()
+            .map(|(i, s)| {
+                let reason = explain::personalized(
+                    i,
+                    &explain_from,
+                    explicit,
+                    |x, y| snap.similarity.sim(fitted, x, y),
+                    snap.catalog.categories(i),
+                    &user_categories,
+                );
+                recommended(snap, i, s, reason)
+            })
+            .collect();
+        (Source::Personalized, items)
+    }
+
+    /// The most popular items of the active model (training popularity).
+    pub fn popular(
+        &self,
+        app: &str,
+        req: &RecRequest,
+        allow_store: bool,
+    ) -> Result<RecList, ServingError> {
+        req.check(self.config.max_n)?;
+        let snap = self.snapshot_of(app, allow_store)?;
+        let allowed = allowed_items(&snap, req);
+        let items = popular_items(&snap, req, &[], &allowed, Reason::Popular);
+        Ok(list(&snap, Source::Popular, items, false))
+    }
+
+    /// What is trending now (time-decayed live counts), among the active model's items.
+    pub fn trending(
+        &self,
+        app: &str,
+        req: &RecRequest,
+        allow_store: bool,
+    ) -> Result<RecList, ServingError> {
+        req.check(self.config.max_n)?;
+        let a = match self.loaded(app) {
+            Some(a) => a,
+            None if allow_store => self.app(app)?,
+            None => return Err(ServingError::NeedsStore),
+        };
+        let snap = a.snapshot().ok_or_else(|| ServingError::NoModel {
+            app: app.to_string(),
+        })?;
+        let allowed = allowed_items(&snap, req);
+        let items = trending_items(&a, &snap, req, &[], &allowed);
+        Ok(list(&snap, Source::Popular, items, false))
+    }
+
+    /// Items most similar to `item` under the active model.
+    pub fn similar(
+        &self,
+        app: &str,
+        item: &str,
+        req: &RecRequest,
+        allow_store: bool,
+    ) -> Result<RecList, ServingError> {
+        req.check(self.config.max_n)?;
+        let snap = self.snapshot_of(app, allow_store)?;
+        let i = snap
+            .model
+            .items
+            .get(item)
+            .ok_or_else(|| ServingError::UnknownItem { item: item.into() })?;
+        let allowed = allowed_items(&snap, req);
+        let want = req.offset + req.n;
+        // Over-fetch so filters still leave enough.
+        let mut found = similar_items(snap.model.fitted.model(), i, (4 * want).max(50))?;
+        found.retain(|&(j, _)| allowed[j as usize]);
+        let items = found
+            .into_iter()
+            .skip(req.offset)
+            .take(req.n)
+            .map(|(j, s)| {
+                recommended(
+                    &snap,
+                    j,
+                    s,
+                    Reason::Because {
+                        item: i,
+                        rated: false,
+                    },
+                )
+            })
+            .map(|mut r| {
+                r.explanation = format!("Similar to {}", item_name(&snap, i));
+                r
+            })
+            .collect();
+        Ok(list(&snap, Source::Popular, items, false))
+    }
+
+    fn snapshot_of(&self, app: &str, allow_store: bool) -> Result<Arc<Snapshot>, ServingError> {
+        let a = match self.loaded(app) {
+            Some(a) => a,
+            None if allow_store => self.app(app)?,
+            None => return Err(ServingError::NeedsStore),
+        };
+        a.snapshot().ok_or_else(|| ServingError::NoModel {
+            app: app.to_string(),
+        })
+    }
+}
+
+/// A served list around computed items: a fresh recommendation id every time.
+fn list(snap: &Snapshot, source: Source, items: Vec<Recommended>, cached: bool) -> RecList {
+    RecList {
+        recommendation_id: uuid::Uuid::now_v7().to_string(),
+        model_version: Some(snap.version),
+        source,
+        items,
+        cached,
+    }
+}
+
+/// Per model item: passes the request's availability and category filters.
+fn allowed_items(snap: &Snapshot, req: &RecRequest) -> Vec<bool> {
+    let wanted: Vec<u32> = req
+        .categories
+        .iter()
+        .filter_map(|c| snap.catalog.category_names().get(c))
+        .collect();
+    let any_category = req.categories.is_empty();
+    (0..snap.model.items.len() as u32)
+        .map(|i| {
+            (!req.available_only || snap.catalog.available(i))
+                && (any_category
+                    || snap
+                        .catalog
+                        .categories(i)
+                        .iter()
+                        .any(|c| wanted.contains(c)))
+        })
+        .collect()
+}
+
+/// The user's categories, strongest first, from the categories of their history items.
+fn top_categories(snap: &Snapshot, history: &BTreeMap<u32, f32>) -> Vec<u32> {
+    let mut weight: HashMap<u32, f32> = HashMap::new();
+    for (&i, &w) in history {
+        for &c in snap.catalog.categories(i) {
+            *weight.entry(c).or_insert(0.0) += w.max(0.0);
+        }
+    }
+    let mut v: Vec<(u32, f32)> = weight.into_iter().collect();
+    v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    v.into_iter().take(5).map(|e| e.0).collect()
+}
+
+fn item_name(snap: &Snapshot, i: u32) -> String {
+    snap.catalog
+        .title(i)
+        .map_or_else(|| snap.model.item_id(i).to_string(), str::to_string)
+}
+
+fn recommended(snap: &Snapshot, i: u32, score: f32, reason: Reason) -> Recommended {
+    let cat_name = |c: u32| {
+        snap.catalog
+            .category_names()
+            .name(c)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let (reason_item, reason_category) = match reason {
+        Reason::Because { item, .. } => (Some(snap.model.item_id(item).to_string()), None),
+        Reason::InterestIn { category } | Reason::PopularIn { category } => {
+            (None, Some(cat_name(category)))
+        }
+        _ => (None, None),
+    };
+    Recommended {
+        item_id: snap.model.item_id(i).to_string(),
+        score,
+        title: snap.catalog.title(i).map(str::to_string),
+        explanation: reason.text(|x| item_name(snap, x), cat_name),
+        reason,
+        reason_item,
+        reason_category,
+    }
+}
+
+/// Top items by training popularity among `allowed`, minus `exclude` (sorted).
+fn popular_items(
+    snap: &Snapshot,
+    req: &RecRequest,
+    exclude: &[u32],
+    allowed: &[bool],
+    reason: Reason,
+) -> Vec<Recommended> {
+    let mut scores = snap.model.popularity.scores().to_vec();
+    for (s, ok) in scores.iter_mut().zip(allowed) {
+        if !ok {
+            *s = f32::NEG_INFINITY;
+        }
+    }
+    let mut top = Vec::new();
+    top_k_into(&scores, req.offset + req.n, exclude, &mut top);
+    top.into_iter()
+        .filter(|e| e.1.is_finite())
+        .skip(req.offset)
+        .take(req.n)
+        .map(|(i, s)| recommended(snap, i, s, reason))
+        .collect()
+}
+
+/// Trending items among `allowed`, minus `exclude`; the ranked counts are recomputed at most
+/// once a second.
+fn trending_items(
+    a: &AppServing,
+    snap: &Snapshot,
+    req: &RecRequest,
+    exclude: &[u32],
+    allowed: &[bool],
+) -> Vec<Recommended> {
+    let ranked = {
+        let mut cached = a
+            .trending_list
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match &*cached {
+            Some((at, r)) if at.elapsed() < Duration::from_secs(1) => r.clone(),
+            _ => {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_micros() as i64);
+                let r = Arc::new(a.trending.ranked(now));
+                *cached = Some((Instant::now(), r.clone()));
+                r
+            }
+        }
+    };
+    ranked
+        .iter()
+        .filter_map(|(id, v)| Some((snap.model.items.get(id)?, *v as f32)))
+        .filter(|&(i, _)| allowed[i as usize] && exclude.binary_search(&i).is_err())
+        .skip(req.offset)
+        .take(req.n)
+        .map(|(i, s)| recommended(snap, i, s, Reason::Trending))
+        .collect()
+}
+
+/// The cold-start chain for a user without history: popular in their onboarding categories,
+/// then trending, then popular overall, without repeats.
+fn cold_start(
+    a: &AppServing,
+    snap: &Snapshot,
+    live: &LiveUser,
+    req: &RecRequest,
+    seen: &[u32],
+    allowed: &[bool],
+) -> Vec<Recommended> {
+    let want = req.offset + req.n;
+    let mut picked: Vec<Recommended> = Vec::new();
+    let mut taken: Vec<u32> = seen.to_vec();
+    let add = |items: Vec<Recommended>, taken: &mut Vec<u32>, picked: &mut Vec<Recommended>| {
+        for r in items {
+            if picked.len() >= want {
+                break;
+            }
+            if let Some(i) = snap.model.items.get(&r.item_id) {
+                if taken.binary_search(&i).is_err() {
+                    let at = taken.partition_point(|&x| x < i);
+                    taken.insert(at, i);
+                    picked.push(r);
+                }
+            }
+        }
+    };
+    let full = RecRequest {
+        n: want,
+        offset: 0,
+        ..req.clone()
+    };
+    let preferred: Vec<u32> = live
+        .preferred_categories
+        .iter()
+        .filter_map(|c| snap.catalog.category_names().get(c))
+        .collect();
+    if let (Some(cp), false) = (&snap.category_popularity, preferred.is_empty()) {
+        let repr = cp.for_categories(&preferred);
+        let mut scores = vec![0f32; snap.model.items.len()];
+        cp.score_all_into(&repr, &mut scores);
+        for (s, ok) in scores.iter_mut().zip(allowed) {
+            if !ok {
+                *s = f32::NEG_INFINITY;
+            }
+        }
+        let mut top = Vec::new();
+        top_k_into(&scores, want, &taken, &mut top);
+        let items = top
+            .into_iter()
+            .filter(|e| e.1 > 0.0 && e.1.is_finite())
+            .map(|(i, s)| {
+                let category = preferred
+                    .iter()
+                    .copied()
+                    .find(|c| snap.catalog.categories(i).contains(c))
+                    .unwrap_or(preferred[0]);
+                recommended(snap, i, s, Reason::PopularIn { category })
+            })
+            .collect();
+        add(items, &mut taken, &mut picked);
+    }
+    if picked.len() < want {
+        let t = trending_items(a, snap, &full, &taken, allowed);
+        add(t, &mut taken, &mut picked);
+    }
+    if picked.len() < want {
+        let p = popular_items(snap, &full, &taken, allowed, Reason::Popular);
+        add(p, &mut taken, &mut picked);
+    }
+    picked.into_iter().skip(req.offset).take(req.n).collect()
+}

@@ -1,0 +1,34 @@
+//! attune-serving: trained models turned into answers.
+//!
+//! - [`model`]: artifacts on disk, verified against the registry and loaded ([`LoadedModel`]);
+//! - [`engine`]: per app, the active version swapped atomically, live user state folded into
+//!   every request, the recommendation pipeline ([`Serving::recommend`]), popular, trending
+//!   and similar items, activation and rollback that refuse what cannot be loaded;
+//! - [`live`]: per-user live state and trending counters, updated as events are committed;
+//! - [`explain`]: reasons in words; [`similarity`]: each model's item-item similarity;
+//!   [`rerank`]: MMR diversity; [`catalog`]: titles, categories, availability per model item;
+//!   [`weigh`]: the implicit weight of a live event, by the training rules.
+//!
+//! **Boundary:** knows the store and artifacts, knows no HTTP and no JSON; the server crate
+//! maps requests and errors. Every method that may read the store is blocking; the
+//! recommendation path takes `allow_store` so an async caller can try the in-memory answer
+//! first and go to a blocking thread only when a store read is needed.
+
+#![warn(missing_docs)]
+
+pub mod catalog;
+pub mod engine;
+pub mod explain;
+pub mod live;
+pub mod model;
+pub mod rerank;
+pub mod similarity;
+pub mod weigh;
+
+pub use engine::{
+    Activated, AppServing, RecList, RecRequest, Recommended, Serving, ServingConfig, ServingError,
+    ServingStats, Snapshot, Source,
+};
+pub use explain::Reason;
+pub use model::{load_registered, LoadError, LoadedModel};
+pub use weigh::EventWeigher;

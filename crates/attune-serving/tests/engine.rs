@@ -1,0 +1,586 @@
+//! The serving engine against a real SQLite store and real artifact files: a small shop with
+//! two taste groups (even users view even items, odd users odd items).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use attune_artifact::{write_file, Artifact, Contents, DataSnapshot, Metadata, Overwrite};
+use attune_core::catalog::{Consent, Item, User};
+use attune_core::event::{Context, Event, EventType, Properties};
+use attune_core::model::spec::{Spec, TrainingSet};
+use attune_core::sparse::{Csr, Interner};
+use attune_core::time::Timestamp;
+use attune_serving::model::{app_dir, location_of, version_path};
+use attune_serving::{
+    EventWeigher, Reason, RecRequest, Serving, ServingConfig, ServingError, Source,
+};
+use attune_store::sqlite::SqliteStore;
+use attune_store::{ArtifactRef, ModelInfo, Store};
+
+const APP: &str = "shop";
+const ALS: &str = "als:factors=4,alpha=5,reg=1,iterations=15,seed=1";
+const USERS: u32 = 40;
+const ITEMS: u32 = 24;
+/// 2026-01-01T00:00:00Z.
+const T0: i64 = 1_767_225_600_000_000;
+
+fn event(n: usize, user: &str, item: &str, t: EventType, micros: i64) -> Event {
+    Event {
+        event_id: format!("e-{n}-{user}-{item}"),
+        event_type: t,
+        user_id: Some(user.into()),
+        anonymous_id: None,
+        item_id: Some(item.into()),
+        timestamp: Timestamp::from_utc_micros(micros),
+        value: None,
+        properties: Properties::default(),
+        context: Context::default(),
+    }
+}
+
+/// Items user `u` viewed: six of its parity.
+fn viewed(u: u32) -> Vec<u32> {
+    (0..6)
+        .map(|j| ((u / 2 + j) % (ITEMS / 2)) * 2 + u % 2)
+        .collect()
+}
+
+struct Shop {
+    _dir: tempfile::TempDir,
+    data_dir: std::path::PathBuf,
+    store: Arc<dyn Store>,
+    serving: Serving,
+}
+
+fn shop() -> Shop {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().to_path_buf();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(data_dir.join("attune.db")).unwrap());
+    store.create_app(APP).unwrap();
+    let items: Vec<Item> = (0..ITEMS)
+        .map(|i| Item {
+            item_id: format!("i{i:02}"),
+            title: Some(format!("Item {i}")),
+            categories: vec![if i % 2 == 0 { "even" } else { "odd" }.into()],
+            available: i != 22,
+            ..Item::default()
+        })
+        .collect();
+    store.upsert_items(APP, &items).unwrap();
+    let mut events = Vec::new();
+    for u in 0..USERS {
+        for (j, i) in viewed(u).into_iter().enumerate() {
+            events.push(event(
+                0,
+                &format!("u{u:02}"),
+                &format!("i{i:02}"),
+                EventType::View,
+                T0 + (u * 10 + j as u32) as i64 * 1_000_000,
+            ));
+        }
+    }
+    store.insert_events(APP, &events).unwrap();
+    let serving = Serving::new(
+        store.clone(),
+        &data_dir,
+        ServingConfig::default(),
+        EventWeigher::defaults(),
+    );
+    Shop {
+        _dir: dir,
+        data_dir,
+        store,
+        serving,
+    }
+}
+
+/// Train `spec` on the stored views, write, register (and activate if `activate`).
+fn train(shop: &Shop, spec: &str, activate: bool) -> u32 {
+    let users = Interner::sorted((0..USERS).map(|u| format!("u{u:02}")));
+    let items = Interner::sorted((0..ITEMS).map(|i| format!("i{i:02}")));
+    let mut t = Vec::new();
+    for u in 0..USERS {
+        for i in viewed(u) {
+            t.push((u, i, 1.0));
+        }
+    }
+    let history = Csr::from_triplets(USERS as usize, ITEMS as usize, t).unwrap();
+    let spec: Spec = spec.parse().unwrap();
+    let fitted = spec.fit(&TrainingSet::new(history.clone())).unwrap();
+    let meta = Metadata {
+        algorithm: spec.algorithm().name().into(),
+        parameters: spec
+            .params()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        created_at: "2026-01-02T00:00:00Z".into(),
+        data: DataSnapshot {
+            app: APP.into(),
+            users: USERS as u64,
+            items: ITEMS as u64,
+            interactions: history.nnz() as u64,
+            first_event: Some(Timestamp::from_utc_micros(T0).to_rfc3339()),
+            last_event: Some(Timestamp::from_utc_micros(T0 + 1_000_000_000).to_rfc3339()),
+            cleaning: None,
+        },
+        metrics: BTreeMap::new(),
+    };
+    let version = shop.store.reserve_model_version(APP).unwrap();
+    let dir = app_dir(&shop.data_dir, APP);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = version_path(&dir, version);
+    let parts = fitted.model().to_parts();
+    let contents = Contents {
+        meta: &meta,
+        model: &parts,
+        users: &users,
+        items: &items,
+        history: Some(&history),
+    };
+    write_file(&path, &contents, Overwrite::Refuse).unwrap();
+    let a = Artifact::open(&path).unwrap();
+    let info = ModelInfo {
+        algorithm: meta.algorithm.clone(),
+        params: "{}".into(),
+        data_snapshot: "{}".into(),
+        metrics: BTreeMap::new(),
+        artifact: ArtifactRef {
+            location: location_of(&shop.data_dir, &path),
+            checksum: a.checksum(),
+            size_bytes: a.len() as u64,
+        },
+        created_micros: T0,
+    };
+    shop.store.register_model(APP, version, &info).unwrap();
+    if activate {
+        shop.serving.activate(APP, version).unwrap();
+    }
+    version
+}
+
+fn ids(list: &attune_serving::RecList) -> Vec<String> {
+    list.items.iter().map(|r| r.item_id.clone()).collect()
+}
+
+fn parity(id: &str) -> u32 {
+    id[1..].parse::<u32>().unwrap() % 2
+}
+
+#[test]
+fn a_training_user_gets_unseen_items_of_their_taste_with_reasons() {
+    let shop = shop();
+    let v = train(&shop, "item-knn:neighbours=10", true);
+    let req = RecRequest {
+        n: 5,
+        ..RecRequest::default()
+    };
+    let list = shop.serving.recommend(APP, "u03", &req, true).unwrap();
+    assert_eq!(list.model_version, Some(v));
+    assert_eq!(list.source, Source::Personalized);
+    let seen: Vec<String> = viewed(3).iter().map(|i| format!("i{i:02}")).collect();
+    for r in &list.items {
+        assert!(!seen.contains(&r.item_id), "{} was seen", r.item_id);
+        assert_eq!(parity(&r.item_id), 1, "{:?}", ids(&list));
+        assert_ne!(r.item_id, "i22", "unavailable items are never served");
+    }
+    // Item-kNN explains by the viewed item most similar to the recommended one.
+    let r = &list.items[0];
+    let Reason::Because { .. } = r.reason else {
+        panic!("{r:?}")
+    };
+    assert!(seen.contains(r.reason_item.as_ref().unwrap()), "{r:?}");
+    assert!(
+        r.explanation.starts_with("Because you viewed Item "),
+        "{}",
+        r.explanation
+    );
+    // The same request again: from the cache, with a new recommendation id.
+    let again = shop.serving.recommend(APP, "u03", &req, true).unwrap();
+    assert!(again.cached && !list.cached);
+    assert_eq!(ids(&again), ids(&list));
+    assert_ne!(again.recommendation_id, list.recommendation_id);
+    // Without exclusion the user's own items come back; a category filter is honoured.
+    let all = shop
+        .serving
+        .recommend(
+            APP,
+            "u03",
+            &RecRequest {
+                n: 12,
+                exclude_seen: false,
+                ..RecRequest::default()
+            },
+            true,
+        )
+        .unwrap();
+    assert!(ids(&all).iter().any(|i| seen.contains(i)));
+    let even = shop
+        .serving
+        .recommend(
+            APP,
+            "u03",
+            &RecRequest {
+                n: 3,
+                categories: vec!["even".into()],
+                ..RecRequest::default()
+            },
+            true,
+        )
+        .unwrap();
+    assert!(
+        ids(&even).iter().all(|i| parity(i) == 0),
+        "{:?}",
+        ids(&even)
+    );
+    // Paging: offset 2 starts at the third item.
+    let page = shop
+        .serving
+        .recommend(
+            APP,
+            "u03",
+            &RecRequest {
+                n: 2,
+                offset: 2,
+                ..RecRequest::default()
+            },
+            true,
+        )
+        .unwrap();
+    assert_eq!(ids(&page), ids(&list)[2..4].to_vec());
+}
+
+#[test]
+fn a_burst_of_events_changes_the_next_list_before_any_retrain() {
+    let shop = shop();
+    train(&shop, ALS, true);
+    let req = RecRequest {
+        n: 6,
+        ..RecRequest::default()
+    };
+    let before = shop.serving.recommend(APP, "u04", &req, true).unwrap();
+    assert!(
+        ids(&before).iter().filter(|i| parity(i) == 0).count() >= 5,
+        "{:?}",
+        ids(&before)
+    );
+    // u04 (an even user) suddenly buys odd items: committed, then observed.
+    let burst: Vec<Event> = [1u32, 3, 5, 7, 9, 11, 13, 15]
+        .iter()
+        .enumerate()
+        .map(|(n, i)| {
+            event(
+                n + 100,
+                "u04",
+                &format!("i{i:02}"),
+                EventType::Purchase,
+                T0 + 2_000_000_000 + n as i64,
+            )
+        })
+        .collect();
+    shop.store.insert_events(APP, &burst).unwrap();
+    shop.serving.observe(APP, &burst);
+    let after = shop.serving.recommend(APP, "u04", &req, true).unwrap();
+    assert!(
+        !after.cached,
+        "an event invalidates the user's cached lists"
+    );
+    let odd = ids(&after).iter().filter(|i| parity(i) == 1).count();
+    assert!(odd >= 4, "after buying odd items: {:?}", ids(&after));
+    // Bought items are now seen.
+    assert!(ids(&after)
+        .iter()
+        .all(|i| !["i01", "i03", "i05"].contains(&i.as_str())));
+    // Another engine (a restarted server) reads the same events from the store.
+    let fresh = Serving::new(
+        shop.store.clone(),
+        &shop.data_dir,
+        ServingConfig::default(),
+        EventWeigher::defaults(),
+    );
+    let restarted = fresh.recommend(APP, "u04", &req, true).unwrap();
+    assert_eq!(ids(&restarted), ids(&after));
+}
+
+#[test]
+fn consent_off_means_popular_items_and_no_profile() {
+    let shop = shop();
+    train(&shop, "ease:lambda=10", true);
+    shop.store
+        .upsert_users(
+            APP,
+            &[User {
+                user_id: "u05".into(),
+                consent: Consent {
+                    personalization: false,
+                },
+                ..User::default()
+            }],
+        )
+        .unwrap();
+    let list = shop
+        .serving
+        .recommend(APP, "u05", &RecRequest::default(), true)
+        .unwrap();
+    assert_eq!(list.source, Source::NonPersonalized);
+    assert!(list.items.iter().all(|r| r.reason == Reason::Popular));
+    let popular = shop
+        .serving
+        .popular(APP, &RecRequest::default(), true)
+        .unwrap();
+    assert_eq!(ids(&list), ids(&popular));
+    // Turning it back on (the server forgets the cached state on a consent change).
+    shop.store
+        .upsert_users(
+            APP,
+            &[User {
+                user_id: "u05".into(),
+                ..User::default()
+            }],
+        )
+        .unwrap();
+    shop.serving.forget_user(APP, "u05");
+    let list = shop
+        .serving
+        .recommend(APP, "u05", &RecRequest::default(), true)
+        .unwrap();
+    assert_eq!(list.source, Source::Personalized);
+}
+
+#[test]
+fn new_users_get_the_cold_start_chain() {
+    let shop = shop();
+    train(&shop, "item-knn", true);
+    shop.store
+        .upsert_users(
+            APP,
+            &[User {
+                user_id: "newbie".into(),
+                preferred_categories: vec!["odd".into()],
+                ..User::default()
+            }],
+        )
+        .unwrap();
+    let list = shop
+        .serving
+        .recommend(
+            APP,
+            "newbie",
+            &RecRequest {
+                n: 5,
+                ..RecRequest::default()
+            },
+            true,
+        )
+        .unwrap();
+    assert_eq!(list.source, Source::ColdStart);
+    assert!(
+        list.items.iter().all(|r| parity(&r.item_id) == 1),
+        "{:?}",
+        ids(&list)
+    );
+    assert!(
+        list.items.iter().all(|r| r.explanation == "Popular in odd"),
+        "{:?}",
+        list.items
+    );
+    // Nobody at all: trending / popular, never an error.
+    let stranger = shop
+        .serving
+        .recommend(APP, "stranger", &RecRequest::default(), true)
+        .unwrap();
+    assert_eq!(stranger.source, Source::ColdStart);
+    assert_eq!(stranger.items.len(), 10);
+    // Their first click makes them personalized at once.
+    let click = [event(
+        7,
+        "stranger",
+        "i08",
+        EventType::Click,
+        T0 + 3_000_000_000,
+    )];
+    shop.store.insert_events(APP, &click).unwrap();
+    shop.serving.observe(APP, &click);
+    let list = shop
+        .serving
+        .recommend(APP, "stranger", &RecRequest::default(), true)
+        .unwrap();
+    assert_eq!(list.source, Source::Personalized);
+    assert!(!ids(&list).contains(&"i08".to_string()));
+}
+
+#[test]
+fn corrupt_versions_are_refused_and_rollback_swaps_back() {
+    let shop = shop();
+    let v1 = train(&shop, "item-knn", true);
+    let v2 = train(&shop, "ease:lambda=10", false);
+    // Flip a byte in the middle of v2's file: activation must refuse it.
+    let path = version_path(&app_dir(&shop.data_dir, APP), v2);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&path, &bytes).unwrap();
+    let err = shop.serving.activate(APP, v2).unwrap_err();
+    assert!(matches!(err, ServingError::Load(_)), "{err}");
+    assert_eq!(shop.store.active_model(APP).unwrap().unwrap().version, v1);
+    let list = shop
+        .serving
+        .recommend(APP, "u01", &RecRequest::default(), true)
+        .unwrap();
+    assert_eq!(list.model_version, Some(v1));
+    // A good v3, then rollback to v1.
+    let v3 = train(&shop, "ease:lambda=10", false);
+    let a = shop.serving.activate(APP, v3).unwrap();
+    assert!(a.changed);
+    assert_eq!(
+        shop.serving
+            .recommend(APP, "u01", &RecRequest::default(), true)
+            .unwrap()
+            .model_version,
+        Some(v3)
+    );
+    let r = shop.serving.rollback(APP).unwrap();
+    assert_eq!(r.version, v1);
+    assert_eq!(
+        shop.serving
+            .recommend(APP, "u01", &RecRequest::default(), true)
+            .unwrap()
+            .model_version,
+        Some(v1)
+    );
+    // A second engine sharing the store follows the registry when it refreshes.
+    let other = Serving::new(
+        shop.store.clone(),
+        &shop.data_dir,
+        ServingConfig::default(),
+        EventWeigher::defaults(),
+    );
+    assert_eq!(other.refresh(APP).unwrap(), Some(v1));
+    shop.serving.activate(APP, v3).unwrap();
+    assert_eq!(other.refresh(APP).unwrap(), Some(v3));
+}
+
+#[test]
+fn similar_trending_diversity_and_bad_requests() {
+    let shop = shop();
+    train(&shop, "item-knn:neighbours=10", true);
+    let sim = shop
+        .serving
+        .similar(
+            APP,
+            "i04",
+            &RecRequest {
+                n: 4,
+                ..RecRequest::default()
+            },
+            true,
+        )
+        .unwrap();
+    assert_eq!(sim.items.len(), 4);
+    assert!(sim
+        .items
+        .iter()
+        .all(|r| parity(&r.item_id) == 0 && r.item_id != "i04"));
+    assert_eq!(sim.items[0].explanation, "Similar to Item 4");
+    assert!(matches!(
+        shop.serving
+            .similar(APP, "nope", &RecRequest::default(), true),
+        Err(ServingError::UnknownItem { .. })
+    ));
+    // Trending is warmed up from stored events; a burst on one item puts it first.
+    let burst: Vec<Event> = (0..30)
+        .map(|n| {
+            event(
+                n + 500,
+                &format!("x{n}"),
+                "i07",
+                EventType::Purchase,
+                T0 + 4_000_000_000,
+            )
+        })
+        .collect();
+    shop.store.insert_events(APP, &burst).unwrap();
+    shop.serving.observe(APP, &burst);
+    std::thread::sleep(std::time::Duration::from_millis(1100)); // the ranked counts refresh each second
+    let t = shop
+        .serving
+        .trending(
+            APP,
+            &RecRequest {
+                n: 3,
+                ..RecRequest::default()
+            },
+            true,
+        )
+        .unwrap();
+    assert_eq!(t.items[0].item_id, "i07");
+    assert_eq!(t.items[0].reason, Reason::Trending);
+    // Diversity: λ = 1 is the model's order; λ = 0 still returns n distinct items.
+    let plain = shop
+        .serving
+        .recommend(
+            APP,
+            "u02",
+            &RecRequest {
+                n: 5,
+                ..RecRequest::default()
+            },
+            true,
+        )
+        .unwrap();
+    let same = shop
+        .serving
+        .recommend(
+            APP,
+            "u02",
+            &RecRequest {
+                n: 5,
+                diversity: Some(1.0),
+                ..RecRequest::default()
+            },
+            true,
+        )
+        .unwrap();
+    assert_eq!(ids(&plain), ids(&same));
+    let diverse = shop
+        .serving
+        .recommend(
+            APP,
+            "u02",
+            &RecRequest {
+                n: 5,
+                diversity: Some(0.0),
+                ..RecRequest::default()
+            },
+            true,
+        )
+        .unwrap();
+    assert_eq!(diverse.items.len(), 5);
+    for bad in [
+        RecRequest {
+            n: 0,
+            ..RecRequest::default()
+        },
+        RecRequest {
+            n: 500,
+            ..RecRequest::default()
+        },
+        RecRequest {
+            diversity: Some(1.5),
+            ..RecRequest::default()
+        },
+    ] {
+        assert!(matches!(
+            shop.serving.recommend(APP, "u02", &bad, true),
+            Err(ServingError::InvalidRequest { .. })
+        ));
+    }
+    // Without store access, an unloaded user is a NeedsStore, never a blocking call.
+    assert!(matches!(
+        shop.serving
+            .recommend(APP, "u09", &RecRequest::default(), false),
+        Err(ServingError::NeedsStore)
+    ));
+    let _ = Path::new("");
+}
