@@ -83,6 +83,9 @@ pub struct DemoArgs {
     /// Load the data and exit instead of serving.
     #[arg(long)]
     pub no_serve: bool,
+    /// Algorithm of the demo's first model (`auto` tries the recommended families).
+    #[arg(long, default_value = "ease:lambda=100")]
+    pub algorithm: String,
 }
 
 #[derive(Debug, Subcommand)]

@@ -26,7 +26,63 @@ pub struct Settings {
     pub events: EventsSection,
     pub clean: CleanSection,
     pub train: TrainSection,
+    pub serving: ServingSection,
     pub log: LogSection,
+}
+
+/// `[serving]`: the recommendation engine, activation polling and scheduled retraining.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServingSection {
+    pub max_n: usize,
+    pub live_users: u64,
+    pub list_cache_capacity: u64,
+    pub list_cache_ttl_secs: u64,
+    pub trending_half_life_hours: f64,
+    pub log_impressions: bool,
+    pub refresh_interval_secs: u64,
+    pub retrain_interval_secs: u64,
+    pub retrain_algorithm: String,
+    pub promote_metric: String,
+    pub promote_margin: f64,
+}
+
+impl ServingSection {
+    /// The engine's settings; an error names the `serving.*` key.
+    pub fn to_engine(&self) -> anyhow::Result<attune_serving::ServingConfig> {
+        let bad = |key: &str, rule: &str| {
+            anyhow::anyhow!(
+                "invalid configuration: serving.{key} {rule} (set it in the config file or ATTUNE_SERVING__{})",
+                key.to_ascii_uppercase()
+            )
+        };
+        if self.max_n == 0 {
+            return Err(bad("max_n", "must be at least 1"));
+        }
+        if self.live_users == 0 || self.list_cache_capacity == 0 {
+            return Err(bad(
+                "live_users",
+                "and serving.list_cache_capacity must be at least 1",
+            ));
+        }
+        if !(self.trending_half_life_hours.is_finite() && self.trending_half_life_hours > 0.0) {
+            return Err(bad("trending_half_life_hours", "must be a number > 0"));
+        }
+        if !(self.promote_margin.is_finite() && self.promote_margin >= 0.0) {
+            return Err(bad("promote_margin", "must be a number >= 0"));
+        }
+        if self.refresh_interval_secs == 0 {
+            return Err(bad("refresh_interval_secs", "must be at least 1"));
+        }
+        Ok(attune_serving::ServingConfig {
+            max_n: self.max_n,
+            live_users: self.live_users,
+            list_cache_capacity: self.list_cache_capacity,
+            list_cache_ttl: std::time::Duration::from_secs(self.list_cache_ttl_secs.max(1)),
+            trending_half_life_micros: (self.trending_half_life_hours * 3.6e9) as i64,
+            ..attune_serving::ServingConfig::default()
+        })
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -217,6 +273,7 @@ impl Settings {
         self.auth.to_server()?;
         self.server.cors()?;
         crate::dataset::TrainOptions::from_settings(&self.train)?;
+        self.serving.to_engine()?;
         Ok(())
     }
 

@@ -120,6 +120,17 @@ impl TrainOptions {
         })
     }
 
+    /// The same weights for live events (serving folds a click in as training would count
+    /// it; recency decay does not apply to what just happened).
+    pub fn weigher(&self) -> anyhow::Result<attune_serving::EventWeigher> {
+        attune_serving::EventWeigher::new(
+            self.kind_names.clone(),
+            self.weights.clone(),
+            self.min_positive_rating,
+        )
+        .map_err(|e| anyhow::anyhow!("invalid configuration: train.{}: {e}", e.field))
+    }
+
     /// Index of an event type in the weights (`None`: weight 0).
     fn kind(&self, t: &EventType) -> Option<usize> {
         self.kind_names.iter().position(|n| n == t.as_str())

@@ -10,6 +10,7 @@ mod config;
 #[allow(dead_code)]
 mod dataset;
 mod models;
+mod serving;
 
 use std::process::ExitCode;
 

@@ -62,14 +62,18 @@ pub mod api;
 pub mod auth;
 mod cors;
 mod extract;
+mod impressions;
 mod ingest;
+pub mod jobs;
 pub mod metrics;
 mod openapi;
 pub mod problem;
 mod routes;
 
+pub use attune_serving::Serving;
 pub use auth::{Access, ApiKeySpec, AuthConfig, Scope};
 pub use cors::CorsConfig;
+pub use jobs::{Promote, TrainOutcome, TrainRequest, Trainer};
 pub use openapi::DOCUMENT as OPENAPI_DOCUMENT;
 pub use routes::RouteInfo;
 
@@ -149,6 +153,16 @@ pub struct AppState {
     apps: Arc<RwLock<HashSet<String>>>,
     /// Group-commit writer for events (see `ingest.rs`).
     ingester: ingest::Ingester,
+    /// The serving engine (recommendations, models); `None`: the API serves data only.
+    pub serving: Option<Arc<Serving>>,
+    /// Trains models for `POST /v1/models/train` (given by the binary).
+    pub trainer: Option<Arc<dyn Trainer>>,
+    /// Training jobs of this server.
+    pub jobs: Arc<jobs::Jobs>,
+    /// Impressions of served lists.
+    impressions: impressions::ImpressionLog,
+    /// Log impressions of served lists.
+    pub log_impressions: bool,
 }
 
 impl std::fmt::Debug for AppState {
@@ -173,13 +187,36 @@ impl AppState {
             config: Arc::new(config),
             metrics,
             apps: Arc::default(),
+            impressions: impressions::ImpressionLog::new(ingester.clone()),
             ingester,
+            serving: None,
+            trainer: None,
+            jobs: Arc::default(),
+            log_impressions: true,
         };
         match state.store.create_app(DEFAULT_APP) {
             Ok(()) => state.remember_app(DEFAULT_APP),
             Err(e) => tracing::warn!(error = %e, "could not create the default app"),
         }
         state
+    }
+
+    /// Serve recommendations and models with `serving`.
+    pub fn with_serving(mut self, serving: Arc<Serving>) -> Self {
+        self.serving = Some(serving);
+        self
+    }
+
+    /// Train models for `POST /v1/models/train` and scheduled retraining with `trainer`.
+    pub fn with_trainer(mut self, trainer: Arc<dyn Trainer>) -> Self {
+        self.trainer = Some(trainer);
+        self
+    }
+
+    /// Whether served lists are logged as impression events (default on).
+    pub fn with_impressions(mut self, on: bool) -> Self {
+        self.log_impressions = on;
+        self
     }
 
     fn remember_app(&self, app: &str) {

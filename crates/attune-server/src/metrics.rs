@@ -53,6 +53,14 @@ pub const MODEL_TRAINED: &str = "attune_model_trained_timestamp_seconds";
 /// Hook: `attune_degraded{app,reason}`: 1 while serving a fallback instead of the model.
 pub const DEGRADED: &str = "attune_degraded";
 
+/// `attune_serving_live_users{app}`: users with live state in memory.
+pub const LIVE_USERS: &str = "attune_serving_live_users";
+/// `attune_serving_events{kind}`: model versions loaded / refused (corrupt, missing,
+/// incompatible), impressions dropped (queue full) since start.
+pub const SERVING_EVENTS: &str = "attune_serving_events";
+/// `attune_model_age_seconds{app,model}`: time since the active model was trained.
+pub const MODEL_AGE: &str = "attune_model_age_seconds";
+
 /// Latency buckets (seconds): 0.5 ms to 10 s.
 const LATENCY_BUCKETS: [f64; 14] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -91,6 +99,16 @@ struct CacheLabels {
 struct ModelLabels {
     app: String,
     model: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AppLabels {
+    app: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabels {
+    kind: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -170,6 +188,9 @@ pub struct Metrics {
     model_version: Family<ModelLabels, Gauge>,
     model_trained: Family<ModelLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
     degraded: Family<DegradedLabels, Gauge>,
+    live_users: Family<AppLabels, Gauge>,
+    serving_events: Family<KindLabels, Gauge>,
+    model_age: Family<ModelLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -259,6 +280,24 @@ impl Metrics {
             "1 while an app is served by a fallback instead of its model, by reason",
             degraded.clone(),
         );
+        let live_users = Family::<AppLabels, Gauge>::default();
+        registry.register(
+            LIVE_USERS,
+            "Users whose live state (events since training) is held in memory, by app",
+            live_users.clone(),
+        );
+        let serving_events = Family::<KindLabels, Gauge>::default();
+        registry.register(
+            SERVING_EVENTS,
+            "Since start: model versions loaded and refused, impressions dropped (queue full)",
+            serving_events.clone(),
+        );
+        let model_age = Family::default();
+        registry.register(
+            MODEL_AGE,
+            "Seconds since the active model was trained",
+            model_age.clone(),
+        );
         Self {
             registry,
             http_requests,
@@ -272,6 +311,43 @@ impl Metrics {
             model_version,
             model_trained,
             degraded,
+            live_users,
+            serving_events,
+            model_age,
+        }
+    }
+
+    /// Read the serving engine's state into the gauges (called when `/metrics` is scraped).
+    pub fn observe_serving(&self, serving: &attune_serving::Serving, impressions_dropped: u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        for a in serving.apps() {
+            let Some(snap) = a.snapshot() else { continue };
+            let algorithm = snap.model.header.meta.algorithm.clone();
+            let trained = chrono::DateTime::parse_from_rfc3339(&snap.model.header.meta.created_at)
+                .map_or(0.0, |t| t.timestamp() as f64);
+            self.set_model(&a.app, &algorithm, i64::from(snap.version), trained);
+            self.model_age
+                .get_or_create(&ModelLabels {
+                    app: a.app.clone(),
+                    model: algorithm,
+                })
+                .set((now - trained).max(0.0));
+            self.live_users
+                .get_or_create(&AppLabels { app: a.app.clone() })
+                .set(snap.live_users() as i64);
+        }
+        let stats = &serving.stats;
+        for (kind, v) in [
+            ("model_loads", stats.loads.load(Relaxed)),
+            ("model_refused", stats.refused.load(Relaxed)),
+            ("impressions_dropped", impressions_dropped),
+        ] {
+            self.serving_events
+                .get_or_create(&KindLabels { kind })
+                .set(v as i64);
         }
     }
 

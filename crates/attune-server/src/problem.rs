@@ -68,11 +68,20 @@ pub enum ErrorCode {
     Internal,
     /// The store is unreachable (`/ready`).
     NotReady,
+    /// The app has no active model (train one).
+    NoModel,
+    /// The model version cannot be served (artifact missing, corrupt, incompatible, or not the
+    /// registered file); the active version is unchanged.
+    ModelUnservable,
+    /// No training job with this id in the app.
+    JobNotFound,
+    /// The feature is not enabled on this server (no serving engine or no trainer).
+    Unavailable,
 }
 
 impl ErrorCode {
     /// Every code, in table order (the OpenAPI document lists the same set).
-    pub const ALL: [ErrorCode; 17] = [
+    pub const ALL: [ErrorCode; 21] = [
         ErrorCode::InvalidJson,
         ErrorCode::InvalidRequest,
         ErrorCode::Unauthorized,
@@ -90,6 +99,10 @@ impl ErrorCode {
         ErrorCode::ValidationFailed,
         ErrorCode::Internal,
         ErrorCode::NotReady,
+        ErrorCode::NoModel,
+        ErrorCode::ModelUnservable,
+        ErrorCode::JobNotFound,
+        ErrorCode::Unavailable,
     ];
 
     /// THE table: code -> (wire code, status, title).
@@ -159,6 +172,18 @@ impl ErrorCode {
                 "not_ready",
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Store not ready",
+            ),
+            ErrorCode::NoModel => ("no_model", StatusCode::CONFLICT, "No active model"),
+            ErrorCode::ModelUnservable => (
+                "model_unservable",
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Model version cannot be served",
+            ),
+            ErrorCode::JobNotFound => ("job_not_found", StatusCode::NOT_FOUND, "Job not found"),
+            ErrorCode::Unavailable => (
+                "unavailable",
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Not enabled on this server",
             ),
         }
     }
@@ -379,6 +404,29 @@ impl From<StoreError> for Problem {
             | StoreError::Postgres(_)
             | StoreError::Corrupt { .. }
             | StoreError::Io { .. }) => Problem::internal("the store failed", &e),
+        }
+    }
+}
+
+impl From<attune_serving::ServingError> for Problem {
+    fn from(e: attune_serving::ServingError) -> Self {
+        use attune_serving::ServingError as E;
+        match e {
+            E::NoModel { .. } => Problem::new(ErrorCode::NoModel, e.to_string()),
+            E::UnknownItem { .. } => {
+                Problem::new(ErrorCode::ItemNotFound, e.to_string()).field("item_id")
+            }
+            E::Similar(inner) => {
+                Problem::new(ErrorCode::InvalidRequest, inner.to_string()).field("item_id")
+            }
+            E::InvalidRequest { field, reason } => {
+                Problem::new(ErrorCode::InvalidRequest, format!("{field}: {reason}")).field(field)
+            }
+            E::Load(inner) => {
+                Problem::new(ErrorCode::ModelUnservable, inner.to_string()).field("version")
+            }
+            E::Store(inner) => inner.into(),
+            E::NeedsStore => Problem::internal("a serving call needed the store", &e),
         }
     }
 }

@@ -195,18 +195,24 @@ pub enum Source {
     ColdStart,
     /// Personalization is off for this user (consent): popular items only.
     NonPersonalized,
-    /// A popular or trending list asked for as such.
+    /// The most popular items, asked for as such.
     Popular,
+    /// Trending items, asked for as such.
+    Trending,
+    /// Items similar to an item.
+    Similar,
 }
 
 impl Source {
-    /// `personalized`, `cold_start`, `non_personalized`, `popular`.
+    /// `personalized`, `cold_start`, `non_personalized`, `popular`, `trending`, `similar`.
     pub fn as_str(self) -> &'static str {
         match self {
             Source::Personalized => "personalized",
             Source::ColdStart => "cold_start",
             Source::NonPersonalized => "non_personalized",
             Source::Popular => "popular",
+            Source::Trending => "trending",
+            Source::Similar => "similar",
         }
     }
 }
@@ -809,7 +815,7 @@ impl Serving {
         })?;
         let allowed = allowed_items(&snap, req);
         let items = trending_items(&a, &snap, req, &[], &allowed);
-        Ok(list(&snap, Source::Popular, items, false))
+        Ok(list(&snap, Source::Trending, items, false))
     }
 
     /// Items most similar to `item` under the active model.
@@ -852,7 +858,7 @@ impl Serving {
                 r
             })
             .collect();
-        Ok(list(&snap, Source::Popular, items, false))
+        Ok(list(&snap, Source::Similar, items, false))
     }
 
     fn snapshot_of(&self, app: &str, allow_store: bool) -> Result<Arc<Snapshot>, ServingError> {
@@ -985,9 +991,7 @@ fn trending_items(
         match &*cached {
             Some((at, r)) if at.elapsed() < Duration::from_secs(1) => r.clone(),
             _ => {
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_micros() as i64);
+                let now = a.trending.latest_micros().unwrap_or(0);
                 let r = Arc::new(a.trending.ranked(now));
                 *cached = Some((Instant::now(), r.clone()));
                 r

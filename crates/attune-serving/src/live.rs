@@ -162,6 +162,7 @@ fn apply(u: &mut LiveUser, e: &Event, weigher: &EventWeigher, max_recent: usize)
 pub struct Trending {
     half_life_micros: f64,
     items: Mutex<HashMap<String, (f64, i64)>>,
+    latest: std::sync::atomic::AtomicI64,
 }
 
 impl Trending {
@@ -170,6 +171,7 @@ impl Trending {
         Self {
             half_life_micros: half_life_micros.max(1) as f64,
             items: Mutex::default(),
+            latest: std::sync::atomic::AtomicI64::new(i64::MIN),
         }
     }
 
@@ -188,6 +190,7 @@ impl Trending {
                 continue;
             }
             let t = e.timestamp.utc_micros;
+            self.latest.fetch_max(t, Ordering::Relaxed);
             let entry = items.entry(item.to_string()).or_insert((0.0, t));
             // Events may arrive slightly out of order: decay to the later of the two times.
             let (value, at) = *entry;
@@ -209,6 +212,12 @@ impl Trending {
         drop(items);
         v.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         v
+    }
+
+    /// The time of the latest event counted: "now" for trending, so a replay of historical
+    /// data ranks as it did then (`None` before any event).
+    pub fn latest_micros(&self) -> Option<i64> {
+        Some(self.latest.load(Ordering::Relaxed)).filter(|&t| t != i64::MIN)
     }
 
     /// Items counted.

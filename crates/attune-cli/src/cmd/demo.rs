@@ -83,6 +83,39 @@ pub fn run(args: DemoArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
     writeln!(out, "  identities  {identities} devices linked to users")?;
     let sample = Sample::pick(&data);
 
+    // Serve what was loaded: settings point at the demo directory, and a first model is
+    // trained and activated before the API starts, so the first request is personalized.
+    let mut settings = settings.clone();
+    settings.data_dir = args.data_dir.clone();
+    settings.store.url = String::new();
+    let options = super::train::Options {
+        algorithm: args.algorithm.clone(),
+        validation_fraction: 0.2,
+        seed: args.seed,
+        always_validate: true,
+    };
+    let trained = super::train::train(
+        &*store,
+        &settings,
+        DEFAULT_APP,
+        &options,
+        super::train::Output::Register,
+        &mut std::io::sink(),
+        &|_| {},
+    )?;
+    let version = trained.version.expect("registered");
+    super::train::activate_new(&*store, DEFAULT_APP, version, true, &mut std::io::sink())?;
+    writeln!(
+        out,
+        "  model       v{version:04} ({}) trained and activated; validation NDCG@10 {:.3}",
+        args.algorithm,
+        trained
+            .metrics
+            .get("validation.ndcg@10")
+            .copied()
+            .unwrap_or(f64::NAN)
+    )?;
+
     if args.no_serve {
         writeln!(out)?;
         writeln!(
@@ -105,7 +138,7 @@ pub fn run(args: DemoArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
         writeln!(out, "Serving on http://{addr}; press Ctrl-C to stop.")?;
         out.flush()?;
         drop(out);
-        serve::serve_until_signal(listener, store, serve::server_config(settings)).await
+        serve::serve_until_signal(listener, store, &settings).await
     })?;
     Ok(ExitCode::SUCCESS)
 }
@@ -172,6 +205,8 @@ struct Sample {
     user_id: String,
     /// The item that user touched last.
     item_id: String,
+    /// That item's first category.
+    category: String,
 }
 
 impl Sample {
@@ -197,14 +232,24 @@ impl Sample {
             .find_map(|e| e.item_id.clone())
             .filter(|i| data.items.iter().any(|it| &it.item_id == i))
             .unwrap_or_else(|| data.items[0].item_id.clone());
-        Sample { user_id, item_id }
+        let category = data
+            .items
+            .iter()
+            .find(|it| it.item_id == item_id)
+            .and_then(|it| it.categories.first().cloned())
+            .unwrap_or_default();
+        Sample {
+            user_id,
+            item_id,
+            category,
+        }
     }
 }
 
 /// Example requests covering the main API, against `addr`.
 fn write_examples(out: &mut dyn std::io::Write, addr: &str, s: &Sample) -> std::io::Result<()> {
     let base = format!("http://{addr}");
-    let (user, item) = (&s.user_id, &s.item_id);
+    let (user, item, category) = (&s.user_id, &s.item_id, &s.category);
     let examples = [
         (
             "Ingest one event (durably stored when the answer arrives):",
@@ -238,6 +283,43 @@ fn write_examples(out: &mut dyn std::io::Write, addr: &str, s: &Sample) -> std::
             ),
         ),
         ("A user's latest events:", format!("curl -sS '{base}/v1/users/{user}/events?limit=5'")),
+        (
+            "Recommendations for a user, each item with its score and the reason:",
+            format!("curl -sS '{base}/v1/users/{user}/recommendations?n=5'"),
+        ),
+        (
+            "Diversified, only available items of one category, second page:",
+            format!("curl -sS '{base}/v1/users/{user}/recommendations?n=5&offset=5&diversity=0.7&category={category}'"),
+        ),
+        (
+            "A click changes the next list at once (no retraining):",
+            format!(
+                "curl -sS -X POST {base}/v1/events -H 'Content-Type: application/json' \\\n  \
+                 -d '{{\"type\": \"click\", \"user_id\": \"{user}\", \"item_id\": \"{item}\", \"properties\": {{\"recommendation_id\": \"FROM-THE-LIST\"}}}}' \\\n  \
+                 && curl -sS '{base}/v1/users/{user}/recommendations?n=5'"
+            ),
+        ),
+        (
+            "A new user with nothing gets the cold-start chain (trending, popular):",
+            format!("curl -sS '{base}/v1/users/someone-new/recommendations?n=5'"),
+        ),
+        ("Items similar to an item:", format!("curl -sS '{base}/v1/items/{item}/similar?n=5'")),
+        ("Popular and trending:", format!("curl -sS '{base}/v1/popular?n=5' && curl -sS '{base}/v1/trending?n=5'")),
+        (
+            "Personalization off for a user (consent):",
+            format!(
+                "curl -sS -X PUT {base}/v1/users/{user}/consent -H 'Content-Type: application/json' -d '{{\"personalization\": false}}'"
+            ),
+        ),
+        (
+            "Models: the registry, and retraining in the background (promoted if not worse); \
+             POST /v1/models/VERSION/activate and /v1/models/rollback switch versions:",
+            format!(
+                "curl -sS {base}/v1/models\n\
+                 curl -sS -X POST {base}/v1/models/train -H 'Content-Type: application/json' -d '{{\"algorithm\": \"auto\"}}'"
+            ),
+        ),
+        ("Prometheus metrics:", format!("curl -sS {base}/metrics | grep attune_")),
         ("Liveness and readiness:", format!("curl -sS {base}/health && curl -sS {base}/ready")),
     ];
     writeln!(out)?;

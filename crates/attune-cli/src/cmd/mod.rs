@@ -17,7 +17,7 @@ mod profile;
 mod recommend;
 mod serve;
 mod similar;
-mod train;
+pub mod train;
 
 pub fn run(command: Command, settings: &Settings) -> anyhow::Result<ExitCode> {
     match command {

@@ -21,7 +21,7 @@ pub fn run(args: ServeArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
     let runtime = runtime()?;
     runtime.block_on(async {
         let listener = bind_listener(&bind).await?;
-        serve_until_signal(listener, store, server_config(settings)).await
+        serve_until_signal(listener, store, settings).await
     })?;
     Ok(ExitCode::SUCCESS)
 }
@@ -99,16 +99,34 @@ pub async fn bind_listener(addr: &str) -> anyhow::Result<tokio::net::TcpListener
 pub async fn serve_until_signal(
     listener: tokio::net::TcpListener,
     store: Arc<dyn Store>,
-    config: ServerConfig,
+    settings: &Settings,
 ) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     // Registering the handlers before announcing the address means a signal sent by whoever
     // waits for that line is never lost to the default (terminating) disposition.
     let shutdown = shutdown_signal()?;
     let backend = store.backend();
-    let state = tokio::task::spawn_blocking(move || AppState::new(store, config)).await?;
+    let state = app_state(store, settings).await?;
+    crate::serving::spawn_loops(&state, settings);
     tracing::info!(backend, "listening on http://{addr}");
     attune_server::serve(listener, state, shutdown).await
+}
+
+/// The full service state: store, limits, the serving engine and the trainer.
+pub async fn app_state(store: Arc<dyn Store>, settings: &Settings) -> anyhow::Result<AppState> {
+    let config = server_config(settings);
+    let engine = crate::serving::engine(settings, store.clone())?;
+    let trainer = Arc::new(crate::serving::CliTrainer {
+        store: store.clone(),
+        settings: settings.clone(),
+        engine: Some(engine.clone()),
+    });
+    let log_impressions = settings.serving.log_impressions;
+    let state = tokio::task::spawn_blocking(move || AppState::new(store, config)).await?;
+    Ok(state
+        .with_serving(engine)
+        .with_trainer(trainer)
+        .with_impressions(log_impressions))
 }
 
 /// A future that completes on the first SIGINT or SIGTERM.

@@ -15,4 +15,5 @@ mod movielens;
 mod ops;
 mod profile;
 mod serve;
+mod serving;
 mod train;

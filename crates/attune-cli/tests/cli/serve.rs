@@ -283,6 +283,13 @@ fn demo_serves_and_its_example_requests_work() {
     assert!(answers.contains("\"accepted\":2"), "{answers}");
     assert!(answers.contains("\"reattributed\":2"), "{answers}");
     assert!(answers.contains("\"status\":\"ready\""), "{answers}");
+    // The trained model answers: personalized lists with reasons, the cold-start chain for a
+    // stranger, similar items, a background training job.
+    assert!(answers.contains("\"source\":\"personalized\""), "{answers}");
+    assert!(answers.contains("\"source\":\"cold_start\""), "{answers}");
+    assert!(answers.contains("\"source\":\"similar\""), "{answers}");
+    assert!(answers.contains("Because you viewed"), "{answers}");
+    assert!(answers.contains("\"job_id\""), "{answers}");
     drop(guard);
 }
 

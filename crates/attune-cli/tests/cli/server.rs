@@ -292,6 +292,20 @@ impl Client {
     }
 }
 
+impl Client {
+    /// PUT a JSON body.
+    pub fn put(&self, path: &str, body: &[u8]) -> Result<Answer, ureq::Error> {
+        let mut req = self
+            .agent
+            .put(format!("{}{path}", self.base))
+            .header("content-type", "application/json");
+        if let Some(app) = &self.app {
+            req = req.header("x-attune-app", app);
+        }
+        answer(req.send(body)?)
+    }
+}
+
 fn answer(mut res: ureq::http::Response<ureq::Body>) -> Result<Answer, ureq::Error> {
     let status = res.status().as_u16();
     let body = res

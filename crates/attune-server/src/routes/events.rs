@@ -60,6 +60,20 @@ pub(super) async fn ingest(
     } else {
         state.ingester.insert(app.clone(), events).await?
     };
+    // Committed: live state (real-time fold-in, trending) sees the new events now.
+    if let Some(serving) = &state.serving {
+        if statuses.iter().all(|s| *s == InsertStatus::Accepted) {
+            serving.observe(&app, &events);
+        } else {
+            let fresh: Vec<attune_core::event::Event> = events
+                .iter()
+                .zip(&statuses)
+                .filter(|(_, s)| **s == InsertStatus::Accepted)
+                .map(|(e, _)| e.clone())
+                .collect();
+            serving.observe(&app, &fresh);
+        }
+    }
 
     let mut accepted = 0;
     let mut duplicates = 0;

@@ -16,6 +16,8 @@ use crate::AppState;
 
 mod events;
 mod items;
+mod models;
+pub(crate) mod recommend;
 mod system;
 mod users;
 
@@ -103,6 +105,67 @@ fn table() -> Vec<Route> {
             "/v1/users/{id}/events",
             App(Read),
             get(users::events),
+        ),
+        route(
+            Method::PUT,
+            "/v1/users/{id}/consent",
+            App(Ingest),
+            put(users::consent),
+        ),
+        route(
+            Method::GET,
+            "/v1/users/{id}/recommendations",
+            App(Read),
+            get(recommend::for_user),
+        ),
+        route(
+            Method::POST,
+            "/v1/recommendations",
+            App(Read),
+            post(recommend::batch),
+        ),
+        route(
+            Method::GET,
+            "/v1/items/{id}/similar",
+            App(Read),
+            get(recommend::similar),
+        ),
+        route(
+            Method::GET,
+            "/v1/popular",
+            App(Read),
+            get(recommend::popular),
+        ),
+        route(
+            Method::GET,
+            "/v1/trending",
+            App(Read),
+            get(recommend::trending),
+        ),
+        route(Method::GET, "/v1/models", App(Admin), get(models::list)),
+        route(
+            Method::POST,
+            "/v1/models/train",
+            App(Admin),
+            post(models::train),
+        ),
+        route(
+            Method::GET,
+            "/v1/models/jobs/{job_id}",
+            App(Admin),
+            get(models::job),
+        ),
+        route(
+            Method::POST,
+            "/v1/models/rollback",
+            App(Admin),
+            post(models::rollback),
+        ),
+        route(
+            Method::POST,
+            "/v1/models/{version}/activate",
+            App(Admin),
+            post(models::activate),
         ),
     ]
 }

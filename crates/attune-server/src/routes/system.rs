@@ -40,6 +40,13 @@ pub(super) async fn ready(State(state): State<AppState>) -> Result<Json<Value>, 
 /// `GET /metrics`: Prometheus text format (0.0.4), or OpenMetrics 1.0 when the scraper's
 /// `Accept` asks for `application/openmetrics-text` (Prometheus does).
 pub(super) async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(serving) = &state.serving {
+        let dropped = state
+            .impressions
+            .dropped
+            .load(std::sync::atomic::Ordering::Relaxed);
+        state.metrics.observe_serving(serving, dropped);
+    }
     let openmetrics = headers
         .get_all(header::ACCEPT)
         .iter()

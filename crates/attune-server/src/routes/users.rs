@@ -53,6 +53,68 @@ pub(super) async fn put(
     Ok(Json(user_to_json(&user)))
 }
 
+/// `PUT /v1/users/{id}/consent`: set the user's consent (`{"personalization": false}`),
+/// keeping the rest of the profile (a user without one gets one). With personalization off the
+/// user is served non-personalized lists only and their events build no profile; serving
+/// forgets what it held about them at once.
+pub(super) async fn consent(
+    State(state): State<AppState>,
+    App(app): App,
+    id: IdPath,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, Problem> {
+    let id = id.check("user_id", MAX_USER_ID)?;
+    body_format(&headers, false)?;
+    let bytes = read_body(&headers, body, state.config.max_body_bytes).await?;
+    let v = parse_object(&bytes, "consent")?;
+    let personalization = match v.get("personalization") {
+        Some(Value::Bool(b)) => *b,
+        Some(other) => {
+            return Err(Problem::new(
+                ErrorCode::ValidationFailed,
+                format!("personalization must be true or false, got {other}"),
+            )
+            .field("personalization"))
+        }
+        None => {
+            return Err(Problem::new(
+                ErrorCode::ValidationFailed,
+                "personalization is required (true or false)",
+            )
+            .field("personalization"))
+        }
+    };
+    if let Some(k) = v
+        .as_object()
+        .and_then(|o| o.keys().find(|k| *k != "personalization"))
+    {
+        return Err(Problem::new(
+            ErrorCode::ValidationFailed,
+            format!("unknown member {k:?}; consent has only personalization"),
+        )
+        .field(k.clone()));
+    }
+    let serving = state.serving.clone();
+    let (store, a, uid) = (state.store.clone(), app.clone(), id.clone());
+    let user = blocking(move || {
+        let mut user = store
+            .get_user(&a, &uid)?
+            .unwrap_or_else(|| attune_core::catalog::User {
+                user_id: uid.clone(),
+                ..attune_core::catalog::User::default()
+            });
+        user.consent.personalization = personalization;
+        store.upsert_users(&a, std::slice::from_ref(&user))?;
+        Ok(user)
+    })
+    .await?;
+    if let Some(s) = serving {
+        s.forget_user(&app, &id);
+    }
+    Ok(Json(user_to_json(&user)))
+}
+
 /// `GET /v1/users/{id}`: the profile (404 when there is none, even if events exist).
 pub(super) async fn get(
     State(state): State<AppState>,
@@ -78,14 +140,21 @@ pub(super) async fn delete(
     id: IdPath,
 ) -> Result<Json<ErasureResponse>, Problem> {
     let id = id.check("user_id", MAX_USER_ID)?;
+    let serving = state.serving.clone();
+    let (a, uid) = (app.clone(), id.clone());
     let erased = blocking(move || {
-        let erased = state.store.delete_user(&app, &id)?;
+        let erased = state.store.delete_user(&a, &uid)?;
         if !erased.profile && erased.events == 0 && erased.identities == 0 {
-            return Err(not_found(&id));
+            return Err(not_found(&uid));
         }
         Ok(erased)
     })
     .await?;
+    // The erased user's live state goes too (the model still holds their training row until
+    // the next training run, which no longer sees their events).
+    if let Some(s) = serving {
+        s.forget_user(&app, &id);
+    }
     tracing::info!(
         events = erased.events,
         identities = erased.identities,

@@ -125,6 +125,18 @@ pub fn choose(
         );
     }
 
+    choose_among(data, specs, skipped, validation_fraction, seed)
+}
+
+/// Evaluate `specs` (in priority order) on a validation split of `data` and pick the best;
+/// `skipped` lists families that could not be tried, for the table.
+pub fn choose_among(
+    data: &Dataset,
+    specs: Vec<Spec>,
+    skipped: Vec<(String, String)>,
+    validation_fraction: f64,
+    seed: u64,
+) -> anyhow::Result<Choice> {
     let users: Vec<u32> = data.cells.iter().map(|c| c.user).collect();
     let split = random_holdout(&users, validation_fraction, seed)
         .context("invalid --validation-fraction")?;

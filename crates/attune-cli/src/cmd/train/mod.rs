@@ -20,7 +20,6 @@
 mod auto;
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -46,19 +45,84 @@ pub fn run(args: TrainArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
     let store = open_store(settings)?;
     let app = args.app.app.as_str();
     require_app(&*store, app)?;
+    let mut out = std::io::stdout().lock();
+    let options = Options {
+        algorithm: args.algorithm.clone(),
+        validation_fraction: args.validation_fraction,
+        seed: args.seed,
+        always_validate: false,
+    };
+    let output = match &args.output {
+        Some(p) => Output::File(p.clone()),
+        None => Output::Register,
+    };
+    let trained = train(&*store, settings, app, &options, output, &mut out, &|_| {})?;
+    if let Some(version) = trained.version {
+        activate_new(&*store, app, version, args.activate, &mut out)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What to train.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    /// Spec or `auto`.
+    pub algorithm: String,
+    /// Share of each user's pairs held out for validation (`auto`, or `always_validate`).
+    pub validation_fraction: f64,
+    /// Seed of the validation split.
+    pub seed: u64,
+    /// Validate a fixed spec too, so the model carries `validation.*` metrics (scheduled
+    /// retraining promotes by them).
+    pub always_validate: bool,
+}
+
+/// Where the model goes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// The app's next registered version.
+    Register,
+    /// An unregistered file.
+    File(PathBuf),
+}
+
+/// A trained model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trained {
+    /// Its registered version (`None` for [`Output::File`]).
+    pub version: Option<u32>,
+    /// Its file.
+    pub path: PathBuf,
+    /// Its offline metrics.
+    pub metrics: BTreeMap<String, f64>,
+}
+
+/// Load, (validate,) fit, write and register: the whole training of one model. `out` gets
+/// the report a person reads; `progress` short steps (training jobs show them).
+pub fn train(
+    store: &dyn Store,
+    settings: &Settings,
+    app: &str,
+    options: &Options,
+    output: Output,
+    out: &mut dyn std::io::Write,
+    progress: &dyn Fn(&str),
+) -> anyhow::Result<Trained> {
     // A bad spec fails before any data is read.
-    let fixed: Option<Spec> = if args.algorithm == "auto" {
+    let fixed: Option<Spec> = if options.algorithm == "auto" {
         None
     } else {
         Some(
-            args.algorithm
+            options
+                .algorithm
                 .parse()
-                .with_context(|| format!("invalid --algorithm {:?}", args.algorithm))?,
+                .with_context(|| format!("invalid algorithm {:?}", options.algorithm))?,
         )
     };
 
+    progress("loading the app's events");
     let started = Instant::now();
-    let data = Dataset::load(&*store, app, settings, None)?;
+    let data = Dataset::load(store, app, settings, None)?;
     anyhow::ensure!(
         data.n_users() > 0 && data.n_items() > 0 && !data.cells.is_empty(),
         "app {app:?} has no interactions to train on; import events first"
@@ -70,14 +134,33 @@ pub fn run(args: TrainArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
         elapsed_ms = started.elapsed().as_millis() as u64,
         "loaded training data"
     );
+    progress(&format!(
+        "loaded {} users, {} items, {} pairs",
+        data.n_users(),
+        data.n_items(),
+        data.cells.len()
+    ));
 
-    let mut out = std::io::stdout().lock();
     let (spec, metrics) = match fixed {
-        Some(spec) => (spec, BTreeMap::new()),
+        Some(spec) if !options.always_validate => (spec, BTreeMap::new()),
+        Some(spec) => {
+            progress(&format!("validating {spec}"));
+            let choice = auto::choose_among(
+                &data,
+                vec![spec],
+                Vec::new(),
+                options.validation_fraction,
+                options.seed,
+            )?;
+            choice.write_table(out)?;
+            let metrics = choice.metrics();
+            (choice.best_spec().clone(), metrics)
+        }
         None => {
-            let profile = super::profile::compute(&*store, app)?;
-            let choice = auto::choose(&data, &profile, args.validation_fraction, args.seed)?;
-            choice.write_table(&mut out)?;
+            progress("validating the recommended algorithms");
+            let profile = super::profile::compute(store, app)?;
+            let choice = auto::choose(&data, &profile, options.validation_fraction, options.seed)?;
+            choice.write_table(out)?;
             let metrics = choice.metrics();
             (choice.best_spec().clone(), metrics)
         }
@@ -86,6 +169,7 @@ pub fn run(args: TrainArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
     let training = data.training_set(None)?;
     let fit_started = Instant::now();
     tracing::info!(spec = %spec, "fitting");
+    progress(&format!("fitting {spec} on all the data"));
     let fitted = spec
         .fit(&training)
         .with_context(|| format!("cannot train {spec} on app {app:?}"))?;
@@ -117,19 +201,24 @@ pub fn run(args: TrainArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
         data.n_items(),
         history.nnz()
     )?;
-    if let Some(p) = &args.output {
-        write_file(p, &contents, Overwrite::Allow)?;
-        Artifact::open(p).context("the model file just written cannot be read back")?;
+    if let Output::File(p) = output {
+        write_file(&p, &contents, Overwrite::Allow)?;
+        Artifact::open(&p).context("the model file just written cannot be read back")?;
         writeln!(
             out,
             "wrote model to {} (not registered: serve it with --model {})",
             p.display(),
             p.display()
         )?;
-        return Ok(ExitCode::SUCCESS);
+        return Ok(Trained {
+            version: None,
+            path: p,
+            metrics: meta.metrics,
+        });
     }
 
-    let (version, path) = write_next_version(&*store, settings, app, &contents)?;
+    progress("writing and registering the model");
+    let (version, path) = write_next_version(store, settings, app, &contents)?;
     let name = models::version_name(version);
     let artifact = Artifact::open(&path).with_context(|| {
         format!("the model file just written cannot be read back; {name} is not registered")
@@ -155,14 +244,18 @@ pub fn run(args: TrainArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
         )
     })?;
     writeln!(out, "registered model {name}: {}", path.display())?;
-    activate_new(&*store, app, version, args.activate, &mut out)?;
-    Ok(ExitCode::SUCCESS)
+    progress(&format!("registered {name}"));
+    Ok(Trained {
+        version: Some(version),
+        path,
+        metrics: meta.metrics,
+    })
 }
 
 /// Activate a freshly registered (and verified) version: always with `--activate`, else only
 /// when the app has never had an active model, atomically (`expected_seq` 0), so two first
 /// trainings racing activate one of them and the other says so.
-fn activate_new(
+pub fn activate_new(
     store: &dyn Store,
     app: &str,
     version: u32,

@@ -1,0 +1,432 @@
+//! Serving over HTTP against the real `attune serve`: recommendations with explanations,
+//! real-time updates from events, consent, models (train, activate, refuse a corrupt file,
+//! roll back), impressions, and errors as problems.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::common::Attune;
+use crate::server::{Client, Server};
+
+/// The demo shop in `env`'s data directory with an activated first model.
+fn demo(env: &Attune) {
+    env.ok(&[
+        "demo",
+        "--no-serve",
+        "--data-dir",
+        env.path().to_str().unwrap(),
+    ]);
+}
+
+/// Item id → first category, from the catalog export.
+fn categories(env: &Attune) -> HashMap<String, String> {
+    env.ok(&["export", "items"])
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter_map(|v| {
+            Some((
+                v["item_id"].as_str()?.to_string(),
+                v["categories"][0].as_str()?.to_string(),
+            ))
+        })
+        .collect()
+}
+
+fn items(list: &Value) -> Vec<String> {
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["item_id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn get(c: &Client, path: &str) -> Value {
+    let a = c.get(path).unwrap();
+    assert_eq!(a.status, 200, "{path}: {}", a.body);
+    a.json()
+}
+
+#[test]
+fn a_burst_of_events_in_one_category_changes_als_recommendations_before_any_retrain() {
+    let env = Attune::new();
+    demo(&env);
+    env.ok(&[
+        "train",
+        "--algorithm",
+        "als:factors=32,alpha=10,reg=0.1,iterations=10,seed=1",
+        "--activate",
+    ]);
+    let cats = categories(&env);
+    // A user with a modest history (10 to 30 events), as most users are.
+    let mut per_user: BTreeMap<String, usize> = BTreeMap::new();
+    for l in env.ok(&["export", "events"]).lines() {
+        let v: Value = serde_json::from_str(l).unwrap();
+        if let Some(u) = v["user_id"].as_str() {
+            *per_user.entry(u.to_string()).or_default() += 1;
+        }
+    }
+    let user = per_user
+        .iter()
+        .find(|(u, n)| (10..=30).contains(*n) && u.starts_with("user-"))
+        .map(|(u, _)| u.clone())
+        .expect("a user with a modest history");
+    let user = user.as_str();
+    let server = Server::start(&env, None);
+    let c = server.client();
+    let before = get(&c, &format!("/v1/users/{user}/recommendations?n=10"));
+    assert_eq!(before["source"], "personalized");
+    assert_eq!(before["model_version"], 2);
+    // The category the user is recommended least: the burst goes there.
+    let mut count: BTreeMap<&str, usize> = BTreeMap::new();
+    for c in cats.values() {
+        count.entry(c.as_str()).or_insert(0);
+    }
+    for i in items(&before) {
+        *count.get_mut(cats[&i].as_str()).unwrap() += 1;
+    }
+    let (target, had) = count
+        .iter()
+        .min_by_key(|(c, n)| (**n, *c))
+        .map(|(c, n)| (c.to_string(), *n))
+        .unwrap();
+    let burst: Vec<&String> = cats
+        .iter()
+        .filter(|(_, c)| **c == target)
+        .map(|(i, _)| i)
+        .take(12)
+        .collect();
+    let body: Vec<String> = burst
+        .iter()
+        .enumerate()
+        .map(|(n, i)| {
+            format!(
+                r#"{{"event_id":"burst-{n}","type":"purchase","user_id":"{user}","item_id":"{i}"}}"#
+            )
+        })
+        .collect();
+    let a = c
+        .post("/v1/events", format!("[{}]", body.join(",")).as_bytes())
+        .unwrap();
+    assert_eq!(a.status, 200, "{}", a.body);
+    let after = get(&c, &format!("/v1/users/{user}/recommendations?n=10"));
+    assert_eq!(after["model_version"], 2, "no retrain happened");
+    assert_eq!(
+        after["cached"], false,
+        "the events invalidated the cached list"
+    );
+    let now = items(&after).iter().filter(|i| cats[*i] == target).count();
+    assert!(
+        now >= had + 4,
+        "{target}: {had} before, {now} after: {:?}",
+        items(&after)
+    );
+    // Purchased items are now seen: never recommended again.
+    assert!(items(&after).iter().all(|i| !burst.contains(&i)));
+    // Trending follows the burst too (other users buying one item).
+    let hot = &burst[0];
+    let body: Vec<String> = (0..40)
+        .map(|n| format!(r#"{{"event_id":"hot-{n}","type":"purchase","user_id":"fan-{n}","item_id":"{hot}"}}"#))
+        .collect();
+    assert_eq!(
+        c.post("/v1/events", format!("[{}]", body.join(",")).as_bytes())
+            .unwrap()
+            .status,
+        200
+    );
+    std::thread::sleep(Duration::from_millis(1100));
+    let t = get(&c, "/v1/trending?n=3");
+    assert_eq!(t["source"], "trending");
+    assert_eq!(items(&t)[0], **hot, "{t}");
+}
+
+#[test]
+fn lists_explain_themselves_and_are_logged_as_impressions() {
+    let env = Attune::new();
+    demo(&env);
+    let server = Server::start(&env, None);
+    let c = server.client();
+    let list = get(&c, "/v1/users/user-8/recommendations?n=5");
+    let id = list["recommendation_id"].as_str().unwrap().to_string();
+    assert_eq!(list["items"].as_array().unwrap().len(), 5);
+    for item in list["items"].as_array().unwrap() {
+        let e = &item["explanation"];
+        assert!(!e["text"].as_str().unwrap().is_empty(), "{item}");
+        assert!(
+            item["score"].is_number() && item["title"].is_string(),
+            "{item}"
+        );
+        if e["kind"] == "because" {
+            assert!(
+                e["text"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("Because you viewed"),
+                "{e}"
+            );
+            assert!(e["item_id"].is_string());
+        }
+    }
+    let again = get(&c, "/v1/users/user-8/recommendations?n=5");
+    assert_eq!(again["cached"], true);
+    assert_ne!(again["recommendation_id"], list["recommendation_id"]);
+    assert_eq!(items(&again), items(&list));
+    // Impressions arrive shortly (written in the background), with the list's id and positions.
+    let start = Instant::now();
+    loop {
+        let ev = get(&c, "/v1/users/user-8/events?limit=50");
+        let shown: Vec<&Value> = ev["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| {
+                e["type"] == "impression" && e["properties"]["recommendation_id"] == id.as_str()
+            })
+            .collect();
+        if shown.len() == 5 {
+            let first = shown
+                .iter()
+                .find(|e| e["properties"]["position"] == 1.0)
+                .unwrap();
+            assert_eq!(first["item_id"], list["items"][0]["item_id"]);
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "impressions never arrived: {ev}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Several users at once, in order; a stranger gets the cold-start chain.
+    let b = c
+        .post(
+            "/v1/recommendations",
+            br#"{"users": ["user-8", "nobody-at-all"], "n": 3}"#,
+        )
+        .unwrap();
+    assert_eq!(b.status, 200, "{}", b.body);
+    let r = b.json();
+    assert_eq!(r["results"][0]["user_id"], "user-8");
+    assert_eq!(r["results"][1]["source"], "cold_start");
+    assert_eq!(r["results"][1]["items"].as_array().unwrap().len(), 3);
+    // Similar items, popular, filters, diversity.
+    let first = items(&list)[0].clone();
+    let s = get(&c, &format!("/v1/items/{first}/similar?n=4"));
+    assert_eq!(s["source"], "similar");
+    assert!(!items(&s).contains(&first));
+    let p = get(&c, "/v1/popular?n=4");
+    assert_eq!(p["items"].as_array().unwrap().len(), 4);
+    let d = get(&c, "/v1/users/user-8/recommendations?n=5&diversity=0.3");
+    assert_eq!(d["items"].as_array().unwrap().len(), 5);
+}
+
+#[test]
+fn personalization_off_means_popular_items_and_no_profile_building() {
+    let env = Attune::new();
+    demo(&env);
+    let server = Server::start(&env, None);
+    let c = server.client();
+    let popular = items(&get(&c, "/v1/popular?n=5"));
+    let a = c
+        .put("/v1/users/user-9/consent", br#"{"personalization": false}"#)
+        .unwrap();
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.json()["consent"]["personalization"], false);
+    let off = get(&c, "/v1/users/user-9/recommendations?n=5");
+    assert_eq!(off["source"], "non_personalized");
+    assert_eq!(items(&off), popular);
+    assert!(off["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|i| i["explanation"]["kind"] == "popular"));
+    // Events of an opted-out user change nothing about their list.
+    let burst: Vec<String> = (0..10)
+        .map(|n| format!(r#"{{"event_id":"c-{n}","type":"purchase","user_id":"user-9","item_id":"item-{}"}}"#, 100 + n))
+        .collect();
+    assert_eq!(
+        c.post("/v1/events", format!("[{}]", burst.join(",")).as_bytes())
+            .unwrap()
+            .status,
+        200
+    );
+    assert_eq!(
+        items(&get(&c, "/v1/users/user-9/recommendations?n=5")),
+        popular
+    );
+    // Back on: personalized again, from the user's history.
+    assert_eq!(
+        c.put("/v1/users/user-9/consent", br#"{"personalization": true}"#)
+            .unwrap()
+            .status,
+        200
+    );
+    assert_eq!(
+        get(&c, "/v1/users/user-9/recommendations?n=5")["source"],
+        "personalized"
+    );
+    // A bad body names the field.
+    let bad = c
+        .put("/v1/users/user-9/consent", br#"{"personalization": "no"}"#)
+        .unwrap();
+    assert_eq!(bad.status, 422);
+    assert_eq!(bad.json()["field"], "personalization");
+}
+
+#[test]
+fn models_train_in_the_background_and_a_corrupt_version_is_refused() {
+    let env = Attune::new();
+    demo(&env);
+    let server = Server::start(&env, None);
+    let c = server.client();
+    let job = c
+        .post(
+            "/v1/models/train",
+            br#"{"algorithm": "item-knn", "promote": "never"}"#,
+        )
+        .unwrap();
+    assert_eq!(job.status, 202, "{}", job.body);
+    let url = job.json()["status_url"].as_str().unwrap().to_string();
+    let start = Instant::now();
+    let done = loop {
+        let j = get(&c, &url);
+        if j["status"] != "running" {
+            break j;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "training hangs: {j}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(done["version"], 2);
+    assert_eq!(done["activated"], false);
+    assert!(done["progress"].as_array().unwrap().len() >= 3, "{done}");
+    let models = get(&c, "/v1/models");
+    assert_eq!(models["active"]["version"], 1);
+    assert_eq!(models["models"][1]["status"], "candidate");
+
+    // Corrupt v2 on disk: activation is refused, v1 keeps serving.
+    let path = env.path().join("models/default/v0002.attune");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x5a;
+    std::fs::write(&path, &bytes).unwrap();
+    let refused = c.post("/v1/models/v0002/activate", b"").unwrap();
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    let p = refused.json();
+    assert_eq!(p["code"], "model_unservable");
+    assert!(
+        p["detail"].as_str().unwrap().contains("v0002.attune"),
+        "{p}"
+    );
+    assert_eq!(get(&c, "/v1/models")["active"]["version"], 1);
+    assert_eq!(
+        get(&c, "/v1/users/user-8/recommendations")["model_version"],
+        1
+    );
+
+    // A good v3 activates; rollback returns to v1.
+    env.ok(&["train", "--algorithm", "ease:lambda=200"]);
+    let a = c.post("/v1/models/3/activate", b"").unwrap();
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(
+        get(&c, "/v1/users/user-8/recommendations")["model_version"],
+        3
+    );
+    let r = c.post("/v1/models/rollback", b"").unwrap();
+    assert_eq!(
+        (r.status, r.json()["version"].clone()),
+        (200, Value::from(1))
+    );
+    assert_eq!(
+        get(&c, "/v1/users/user-8/recommendations")["model_version"],
+        1
+    );
+    // An activation made by another process (a CLI, a second replica) is followed by polling.
+    env.ok(&["models", "activate", "v0003"]);
+    let start = Instant::now();
+    while get(&c, "/v1/users/user-8/recommendations")["model_version"] != 3 {
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "the server never followed the registry"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn bad_requests_are_problems_naming_the_parameter() {
+    let env = Attune::new();
+    demo(&env);
+    env.ok(&["apps", "create", "empty"]);
+    let server = Server::start(&env, None);
+    let c = server.client();
+    for (path, status, field) in [
+        ("/v1/users/user-8/recommendations?n=0", 400, "n"),
+        ("/v1/users/user-8/recommendations?n=abc", 400, "n"),
+        (
+            "/v1/users/user-8/recommendations?diversity=2",
+            400,
+            "diversity",
+        ),
+        ("/v1/users/user-8/recommendations?offset=-1", 400, "offset"),
+        (
+            "/v1/users/user-8/recommendations?exclude_seen=maybe",
+            400,
+            "exclude_seen",
+        ),
+        ("/v1/items/no-such-item/similar", 404, "item_id"),
+        ("/v1/models/vx/activate", 400, "version"),
+    ] {
+        let a = if path.ends_with("/activate") {
+            c.post(path, b"")
+        } else {
+            c.get(path)
+        }
+        .unwrap();
+        assert_eq!(a.status, status, "{path}: {}", a.body);
+        let p = a.json();
+        assert_eq!(p["field"], field, "{path}: {p}");
+        assert!(p["type"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://attune.dev/problems/"));
+    }
+    let none = c
+        .with_app("empty")
+        .get("/v1/users/u/recommendations")
+        .unwrap();
+    assert_eq!(none.status, 409, "{}", none.body);
+    assert_eq!(none.json()["code"], "no_model");
+    let batch = c.post("/v1/recommendations", br#"{"users": []}"#).unwrap();
+    assert_eq!(
+        (batch.status, batch.json()["field"].clone()),
+        (400, Value::from("users"))
+    );
+    let typo = c
+        .post("/v1/recommendations", br#"{"user": ["a"]}"#)
+        .unwrap();
+    assert_eq!(typo.status, 400, "{}", typo.body);
+    let missing = c.post("/v1/models/v0099/activate", b"").unwrap();
+    assert_eq!(
+        (missing.status, missing.json()["code"].clone()),
+        (404, Value::from("model_not_found"))
+    );
+    // Metrics show the model and the cache.
+    get(&c, "/v1/users/user-8/recommendations");
+    get(&c, "/v1/users/user-8/recommendations");
+    let m = c.get("/metrics").unwrap().body;
+    assert!(
+        m.contains("attune_cache_lookups_total{cache=\"recommendations\",outcome=\"hit\"} 1"),
+        "{m}"
+    );
+    assert!(m.contains("attune_model_version{"), "{m}");
+    assert!(
+        m.contains("attune_cache_lookups_total{cache=\"recommendations\""),
+        "{m}"
+    );
+}

@@ -1,0 +1,125 @@
+//! Impressions of served lists: one `impression` event per listed item, carrying the list's
+//! `recommendation_id` and the item's position, so later clicks and purchases that carry the
+//! same id attribute to the list that caused them.
+//!
+//! Logging never slows or fails a recommendation: events go through a bounded queue to a
+//! background task that hands them to the group-commit writer; when the queue is full (a load
+//! the store cannot keep up with) impressions are dropped and counted. Impressions are
+//! telemetry the server creates, not data a client was promised to keep.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use attune_core::event::{Context, Event, EventType, PropValue, Properties};
+use attune_core::time::Timestamp;
+use tokio::sync::mpsc;
+
+use crate::ingest::Ingester;
+
+/// Impressions waiting for the writer, at most.
+const QUEUE: usize = 100_000;
+
+/// The handle handlers log through. The writer task starts with the first logged list (on
+/// the runtime serving that request).
+#[derive(Clone)]
+pub(crate) struct ImpressionLog {
+    ingester: Ingester,
+    tx: Arc<OnceLock<mpsc::Sender<(String, Event)>>>,
+    /// Impressions dropped because the queue was full.
+    pub dropped: Arc<AtomicU64>,
+}
+
+impl ImpressionLog {
+    pub(crate) fn new(ingester: Ingester) -> Self {
+        Self {
+            ingester,
+            tx: Arc::default(),
+            dropped: Arc::default(),
+        }
+    }
+
+    fn sender(&self) -> &mpsc::Sender<(String, Event)> {
+        self.tx.get_or_init(|| start(self.ingester.clone()))
+    }
+}
+
+fn start(ingester: Ingester) -> mpsc::Sender<(String, Event)> {
+    {
+        let (tx, mut rx) = mpsc::channel::<(String, Event)>(QUEUE);
+        tokio::spawn(async move {
+            let mut batch: Vec<(String, Event)> = Vec::new();
+            while let Some(first) = rx.recv().await {
+                batch.push(first);
+                while batch.len() < 5_000 {
+                    match rx.try_recv() {
+                        Ok(e) => batch.push(e),
+                        Err(_) => break,
+                    }
+                }
+                batch.sort_by(|a, b| a.0.cmp(&b.0));
+                let mut by_app: Vec<(String, Vec<Event>)> = Vec::new();
+                for (app, e) in batch.drain(..) {
+                    match by_app.last_mut() {
+                        Some((a, v)) if *a == app => v.push(e),
+                        _ => by_app.push((app, vec![e])),
+                    }
+                }
+                for (app, events) in by_app {
+                    if let Err(e) = ingester.insert(app.clone(), events).await {
+                        tracing::warn!(app, error = ?e, "impressions could not be stored");
+                    }
+                }
+            }
+        });
+        tx
+    }
+}
+
+impl ImpressionLog {
+    /// Log one served list for `user`: item ids in list order.
+    pub(crate) fn log(
+        &self,
+        app: &str,
+        user: &str,
+        recommendation_id: &str,
+        model_version: Option<u32>,
+        items: &[String],
+    ) {
+        let now = Timestamp::from_utc_micros(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_micros() as i64),
+        );
+        for (position, item) in items.iter().enumerate() {
+            let mut extra = std::collections::BTreeMap::new();
+            extra.insert(
+                "recommendation_id".to_string(),
+                PropValue::Text(recommendation_id.to_string()),
+            );
+            extra.insert(
+                "position".to_string(),
+                PropValue::Number((position + 1) as f64),
+            );
+            if let Some(v) = model_version {
+                extra.insert("model_version".to_string(), PropValue::Number(f64::from(v)));
+            }
+            let e = Event {
+                event_id: format!("{recommendation_id}:{}", position + 1),
+                event_type: EventType::Impression,
+                user_id: Some(user.to_string()),
+                anonymous_id: None,
+                item_id: Some(item.clone()),
+                timestamp: now,
+                value: None,
+                properties: Properties {
+                    extra,
+                    ..Properties::default()
+                },
+                context: Context::default(),
+            };
+            if self.sender().try_send((app.to_string(), e)).is_err() {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}

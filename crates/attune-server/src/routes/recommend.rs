@@ -1,0 +1,287 @@
+//! Recommendations: for a user, for many users at once, similar items, popular and trending.
+//!
+//! Every list carries a fresh `recommendation_id`, the model version and, per item, its score
+//! and an explanation; served lists are logged as impressions under that id (see
+//! `impressions.rs`). Handlers first try the engine's in-memory path on the async worker
+//! (microseconds); only a request that needs the store (a user seen for the first time since
+//! the model was loaded) moves to the blocking pool.
+
+use std::sync::Arc;
+
+use attune_serving::{RecList, RecRequest, Serving, ServingError};
+use axum::extract::State;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::blocking;
+use crate::extract::{App, IdPath, Params};
+use crate::problem::{ErrorCode, Problem};
+use crate::AppState;
+
+/// Most users in one `POST /v1/recommendations`.
+pub(crate) const MAX_BATCH_USERS: usize = 1000;
+const MAX_ID: usize = 256;
+
+pub(crate) fn serving(state: &AppState) -> Result<Arc<Serving>, Problem> {
+    state.serving.clone().ok_or_else(|| {
+        Problem::new(
+            ErrorCode::Unavailable,
+            "this server was started without the serving engine",
+        )
+    })
+}
+
+/// Answer from memory if possible, else on the blocking pool (store reads).
+pub(crate) async fn run<T, F>(f: F) -> Result<T, Problem>
+where
+    T: Send + 'static,
+    F: Fn(bool) -> Result<T, ServingError> + Send + Sync + 'static,
+{
+    match f(false) {
+        Err(ServingError::NeedsStore) => blocking(move || Ok(f(true)?)).await,
+        other => Ok(other?),
+    }
+}
+
+fn bool_param(params: &Params, name: &str, default: bool) -> Result<bool, Problem> {
+    match params.str(name) {
+        None => Ok(default),
+        Some(_) => params.bool(name),
+    }
+}
+
+/// The request options of a query string.
+fn request_of(params: &Params, max_n: usize) -> Result<RecRequest, Problem> {
+    let n = params.usize("n", 10, max_n)?;
+    let offset = match params.str("offset") {
+        None => 0,
+        Some(t) => t.parse::<usize>().map_err(|_| {
+            Problem::new(
+                ErrorCode::InvalidRequest,
+                format!("query parameter offset must be a whole number, got {t:?}"),
+            )
+            .field("offset")
+        })?,
+    };
+    let categories = params
+        .str("category")
+        .map(|c| {
+            c.split(',')
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    let diversity = match params.str("diversity") {
+        None => None,
+        Some(t) => Some(
+            t.parse::<f32>()
+                .ok()
+                .filter(|l| (0.0..=1.0).contains(l))
+                .ok_or_else(|| {
+                    Problem::new(
+                        ErrorCode::InvalidRequest,
+                        format!(
+                            "query parameter diversity must be a number from 0 to 1, got {t:?}"
+                        ),
+                    )
+                    .field("diversity")
+                })?,
+        ),
+    };
+    Ok(RecRequest {
+        n,
+        offset,
+        categories,
+        exclude_seen: bool_param(params, "exclude_seen", true)?,
+        available_only: bool_param(params, "available_only", true)?,
+        diversity,
+    })
+}
+
+/// A list as JSON.
+pub(crate) fn list_json(list: &RecList, user: Option<&str>) -> Value {
+    let items: Vec<Value> = list
+        .items
+        .iter()
+        .map(|r| {
+            let mut explanation = json!({"kind": r.reason.kind(), "text": r.explanation});
+            if let Some(i) = &r.reason_item {
+                explanation["item_id"] = json!(i);
+            }
+            if let Some(c) = &r.reason_category {
+                explanation["category"] = json!(c);
+            }
+            let mut v = json!({"item_id": r.item_id, "score": r.score, "explanation": explanation});
+            if let Some(t) = &r.title {
+                v["title"] = json!(t);
+            }
+            v
+        })
+        .collect();
+    let mut v = json!({
+        "recommendation_id": list.recommendation_id,
+        "model_version": list.model_version,
+        "source": list.source.as_str(),
+        "cached": list.cached,
+        "items": items,
+    });
+    if let Some(u) = user {
+        v["user_id"] = json!(u);
+    }
+    v
+}
+
+fn log(state: &AppState, app: &str, user: &str, list: &RecList) {
+    if state.log_impressions && !list.items.is_empty() {
+        let items: Vec<String> = list.items.iter().map(|r| r.item_id.clone()).collect();
+        state.impressions.log(
+            app,
+            user,
+            &list.recommendation_id,
+            list.model_version,
+            &items,
+        );
+    }
+}
+
+/// `GET /v1/users/{id}/recommendations`.
+pub(super) async fn for_user(
+    State(state): State<AppState>,
+    App(app): App,
+    id: IdPath,
+    params: Params,
+) -> Result<Json<Value>, Problem> {
+    let user = id.check("user_id", MAX_ID)?;
+    let engine = serving(&state)?;
+    let req = request_of(&params, engine.config().max_n)?;
+    let (a, u) = (app.clone(), user.clone());
+    let list = run(move |allow| engine.recommend(&a, &u, &req, allow)).await?;
+    record_cache(&state, &list);
+    log(&state, &app, &user, &list);
+    Ok(Json(list_json(&list, Some(&user))))
+}
+
+fn record_cache(state: &AppState, list: &RecList) {
+    state.metrics.cache_lookup("recommendations", list.cached);
+}
+
+/// The body of `POST /v1/recommendations`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BatchRequest {
+    users: Vec<String>,
+    #[serde(default = "ten")]
+    n: usize,
+    #[serde(default)]
+    offset: usize,
+    #[serde(default)]
+    categories: Vec<String>,
+    #[serde(default = "yes")]
+    exclude_seen: bool,
+    #[serde(default = "yes")]
+    available_only: bool,
+    #[serde(default)]
+    diversity: Option<f32>,
+}
+
+fn ten() -> usize {
+    10
+}
+fn yes() -> bool {
+    true
+}
+
+/// `POST /v1/recommendations`: lists for many users in one call (order kept).
+pub(super) async fn batch(
+    State(state): State<AppState>,
+    App(app): App,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, Problem> {
+    let engine = serving(&state)?;
+    let de = &mut serde_json::Deserializer::from_slice(&body);
+    let b: BatchRequest = serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        Problem::new(ErrorCode::InvalidJson, e.inner().to_string()).field(path)
+    })?;
+    if b.users.is_empty() || b.users.len() > MAX_BATCH_USERS {
+        return Err(Problem::new(
+            ErrorCode::InvalidRequest,
+            format!(
+                "users must list 1 to {MAX_BATCH_USERS} user ids, got {}",
+                b.users.len()
+            ),
+        )
+        .field("users"));
+    }
+    for (i, u) in b.users.iter().enumerate() {
+        attune_core::event::check_id(&format!("users[{i}]"), u, MAX_ID)
+            .map_err(Problem::invalid_field)?;
+    }
+    let req = RecRequest {
+        n: b.n,
+        offset: b.offset,
+        categories: b.categories,
+        exclude_seen: b.exclude_seen,
+        available_only: b.available_only,
+        diversity: b.diversity,
+    };
+    let users = Arc::new(b.users);
+    let (a, us) = (app.clone(), users.clone());
+    let lists = run(move |allow| {
+        us.iter()
+            .map(|u| engine.recommend(&a, u, &req, allow))
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .await?;
+    let results: Vec<Value> = users
+        .iter()
+        .zip(&lists)
+        .map(|(u, l)| {
+            record_cache(&state, l);
+            log(&state, &app, u, l);
+            list_json(l, Some(u))
+        })
+        .collect();
+    Ok(Json(json!({"results": results})))
+}
+
+/// `GET /v1/items/{id}/similar`.
+pub(super) async fn similar(
+    State(state): State<AppState>,
+    App(app): App,
+    id: IdPath,
+    params: Params,
+) -> Result<Json<Value>, Problem> {
+    let item = id.check("item_id", MAX_ID)?;
+    let engine = serving(&state)?;
+    let req = request_of(&params, engine.config().max_n)?;
+    let list = run(move |allow| engine.similar(&app, &item, &req, allow)).await?;
+    Ok(Json(list_json(&list, None)))
+}
+
+/// `GET /v1/popular`.
+pub(super) async fn popular(
+    State(state): State<AppState>,
+    App(app): App,
+    params: Params,
+) -> Result<Json<Value>, Problem> {
+    let engine = serving(&state)?;
+    let req = request_of(&params, engine.config().max_n)?;
+    let list = run(move |allow| engine.popular(&app, &req, allow)).await?;
+    Ok(Json(list_json(&list, None)))
+}
+
+/// `GET /v1/trending`.
+pub(super) async fn trending(
+    State(state): State<AppState>,
+    App(app): App,
+    params: Params,
+) -> Result<Json<Value>, Problem> {
+    let engine = serving(&state)?;
+    let req = request_of(&params, engine.config().max_n)?;
+    let list = run(move |allow| engine.trending(&app, &req, allow)).await?;
+    Ok(Json(list_json(&list, None)))
+}
