@@ -60,6 +60,8 @@ pub enum Command {
     Similar(SimilarArgs),
     /// Compare algorithms offline: a split or cross-validation, ranking and rating metrics.
     Evaluate(EvaluateArgs),
+    /// Compute every user's recommendations in batch through the serving engine (off-peak).
+    Precompute(PrecomputeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -524,6 +526,18 @@ pub struct EvaluateArgs {
     /// Also write the report as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    #[command(flatten)]
+    pub app: AppArg,
+}
+
+#[derive(Debug, Args)]
+pub struct PrecomputeArgs {
+    /// Items per user.
+    #[arg(short = 'n', long, default_value_t = 10)]
+    pub n: usize,
+    /// Also write the lists as JSON lines to this file.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
     #[command(flatten)]
     pub app: AppArg,
 }

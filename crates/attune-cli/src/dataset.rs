@@ -239,19 +239,37 @@ impl Dataset {
             })
             .context("reading the catalog")?;
         let mut user_ids: Vec<String> = Vec::new();
+        // Users who turned personalization off: their events build no profile, so no model
+        // learns from them (they are still counted as users, and served popular items).
+        let mut opted_out: std::collections::HashSet<String> = Default::default();
         store
             .scan_users(app, &mut |u| {
+                if !u.consent.personalization {
+                    opted_out.insert(u.user_id.clone());
+                }
                 user_ids.push(u.user_id);
                 true
             })
             .context("reading user profiles")?;
         let mut events: Vec<Event> = Vec::new();
+        let mut withheld = 0usize;
         store
             .scan_events(app, &EventFilter::default(), &mut |e| {
-                events.push(e);
+                if e.user_id.as_ref().is_some_and(|u| opted_out.contains(u)) {
+                    withheld += 1;
+                } else {
+                    events.push(e);
+                }
                 true
             })
             .context("reading events")?;
+        if withheld > 0 {
+            tracing::info!(
+                events = withheld,
+                users = opted_out.len(),
+                "events of users without personalization consent are not trained on"
+            );
+        }
         let mut d = Self::build(&events, &items, &user_ids, clean_config.as_ref(), &opts)?;
         d.snapshot.app = app.to_string();
         Ok(d)

@@ -13,6 +13,7 @@ pub mod evaluate;
 mod export;
 mod import;
 mod models;
+mod precompute;
 mod profile;
 mod recommend;
 mod serve;
@@ -38,5 +39,6 @@ pub fn run(command: Command, settings: &Settings) -> anyhow::Result<ExitCode> {
         Command::Recommend(args) => recommend::run(args, settings),
         Command::Similar(args) => similar::run(args, settings),
         Command::Evaluate(args) => evaluate::run(args, settings),
+        Command::Precompute(args) => precompute::run(args, settings),
     }
 }

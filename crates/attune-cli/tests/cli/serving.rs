@@ -430,3 +430,77 @@ fn bad_requests_are_problems_naming_the_parameter() {
         "{m}"
     );
 }
+
+#[test]
+fn training_never_learns_from_users_without_consent() {
+    let env = Attune::new();
+    let mut events = String::new();
+    for u in 0..20 {
+        for i in 0..5 {
+            events.push_str(&format!(
+                "{{\"event_id\":\"e{u}-{i}\",\"type\":\"view\",\"user_id\":\"u{u}\",\"item_id\":\"i{}\",\"timestamp\":\"2026-02-01T10:00:0{i}Z\"}}\n",
+                (u + i) % 12
+            ));
+        }
+    }
+    let ev = env.path().join("events.jsonl");
+    std::fs::write(&ev, events).unwrap();
+    env.ok(&["import", "events", ev.to_str().unwrap()]);
+    let trained = env.ok(&[
+        "train",
+        "--algorithm",
+        "item-knn",
+        "--output",
+        env.path().join("a.attune").to_str().unwrap(),
+    ]);
+    assert!(trained.contains("100 interactions"), "{trained}");
+    let users = env.path().join("users.jsonl");
+    std::fs::write(
+        &users,
+        "{\"user_id\":\"u3\",\"consent\":{\"personalization\":false}}\n",
+    )
+    .unwrap();
+    env.ok(&["import", "users", users.to_str().unwrap()]);
+    let trained = env.ok(&[
+        "train",
+        "--algorithm",
+        "item-knn",
+        "--output",
+        env.path().join("b.attune").to_str().unwrap(),
+    ]);
+    assert!(
+        trained.contains("95 interactions"),
+        "u3's five views are withheld: {trained}"
+    );
+}
+
+#[test]
+fn precompute_writes_what_the_api_answers_for_every_user() {
+    let env = Attune::new();
+    demo(&env);
+    let file = env.path().join("lists.jsonl");
+    let out = env.ok(&["precompute", "-n", "5", "-o", file.to_str().unwrap()]);
+    assert!(out.contains("users/s"), "{out}");
+    let lists: Vec<Value> = std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // Every profile (2,000 in the demo) and every user the model knows, once each.
+    assert!(lists.len() >= 2000, "{}", lists.len());
+    assert!(lists
+        .iter()
+        .all(|l| l["items"].as_array().unwrap().len() == 5));
+    let server = Server::start(&env, None);
+    let api = get(&server.client(), "/v1/users/user-8/recommendations?n=5");
+    let pre = lists.iter().find(|l| l["user_id"] == "user-8").unwrap();
+    let ids = |v: &Value| -> Vec<Value> {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["item_id"].clone())
+            .collect()
+    };
+    assert_eq!(ids(pre), ids(&api));
+}
