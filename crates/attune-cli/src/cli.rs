@@ -257,6 +257,24 @@ pub struct ProfileArgs {
 pub enum BenchCommand {
     /// Durable ingestion over HTTP against a fresh server (SQLite by default).
     Ingest(BenchIngestArgs),
+    /// Train, register and activate an ALS model on the seeded synthetic matrix (users x
+    /// items x nnz, power-law popularity) for serving load tests (`scripts/bench-serving.sh`).
+    Model(BenchModelArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchModelArgs {
+    #[arg(long, default_value_t = 100_000)]
+    pub users: u32,
+    #[arg(long, default_value_t = 50_000)]
+    pub items: u32,
+    #[arg(long, default_value_t = 5_000_000)]
+    pub nnz: usize,
+    /// Algorithm spec.
+    #[arg(long, default_value = "als:factors=64,iterations=15,alpha=1,reg=0.01,confidence=proportional")]
+    pub algorithm: String,
+    #[command(flatten)]
+    pub app: AppArg,
 }
 
 #[derive(Debug, Args)]

@@ -35,7 +35,94 @@ use crate::config::Settings;
 pub fn run(command: BenchCommand, settings: &Settings) -> anyhow::Result<ExitCode> {
     match command {
         BenchCommand::Ingest(args) => ingest(args, settings),
+        BenchCommand::Model(args) => model(args, settings),
     }
+}
+
+/// `attune bench model`: a registered, active model on the synthetic matrix, so the serving
+/// path can be load-tested at a realistic size without loading millions of events first.
+/// User and item ids are `u{n}` and `i{n}`; the app has no catalog (every item available).
+fn model(args: crate::cli::BenchModelArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
+    use attune_artifact::{Artifact, Contents, DataSnapshot, Metadata};
+    use attune_core::model::spec::{Spec, TrainingSet};
+    use attune_core::model::TrainedModel as _;
+    use attune_core::sparse::{CsrBuilder, Interner};
+
+    let spec: Spec = args
+        .algorithm
+        .parse()
+        .with_context(|| format!("invalid --algorithm {:?}", args.algorithm))?;
+    let store = super::serve::open_configured_store(settings)?;
+    let app = args.app.app.as_str();
+    store.create_app(app)?;
+    let started = std::time::Instant::now();
+    let triples = attune_testkit::interactions(args.users, args.items, args.nnz, 42);
+    // Zero-padded ids sort like their numbers, so interned indices are the generator's.
+    let width_u = args.users.to_string().len();
+    let width_i = args.items.to_string().len();
+    let users = Interner::sorted((0..args.users).map(|u| format!("u{u:0width_u$}")));
+    let items = Interner::sorted((0..args.items).map(|i| format!("i{i:0width_i$}")));
+    let mut b = CsrBuilder::with_capacity(triples.len());
+    for (u, i, w) in triples {
+        b.push(u, i, w)?;
+    }
+    let history = b.build(args.users as usize, args.items as usize)?;
+    let generated = started.elapsed().as_secs_f64();
+    let fitted = spec.fit(&TrainingSet::new(history.clone()))?;
+    let fit_secs = started.elapsed().as_secs_f64() - generated;
+    let meta = Metadata {
+        algorithm: spec.algorithm().name().to_string(),
+        parameters: fitted
+            .spec()
+            .params()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        data: DataSnapshot {
+            app: app.to_string(),
+            users: u64::from(args.users),
+            items: u64::from(args.items),
+            interactions: history.nnz() as u64,
+            first_event: None,
+            last_event: None,
+            cleaning: None,
+        },
+        metrics: Default::default(),
+    };
+    let parts = fitted.model().to_parts();
+    let contents = Contents {
+        meta: &meta,
+        model: &parts,
+        users: &users,
+        items: &items,
+        history: Some(&history),
+    };
+    let (version, path) = super::train::write_next_version(&*store, settings, app, &contents)?;
+    let artifact = Artifact::open(&path)?;
+    let info = attune_store::ModelInfo {
+        algorithm: meta.algorithm.clone(),
+        params: serde_json::to_string(&meta.parameters)?,
+        data_snapshot: serde_json::to_string(&meta.data)?,
+        metrics: Default::default(),
+        artifact: attune_store::ArtifactRef {
+            location: crate::models::location_of(&settings.data_dir, &path),
+            checksum: artifact.checksum(),
+            size_bytes: artifact.len() as u64,
+        },
+        created_micros: chrono::Utc::now().timestamp_micros(),
+    };
+    drop(artifact);
+    store.register_model(app, version, &info)?;
+    store.activate_model(app, version, None)?;
+    println!(
+        "app {app:?}: v{version:04} {} on {} users x {} items x {} interactions (generate {generated:.1} s, fit {fit_secs:.1} s), active",
+        fitted.spec(),
+        args.users,
+        args.items,
+        history.nnz()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The result of one `bench ingest` run (also its `--json` form).

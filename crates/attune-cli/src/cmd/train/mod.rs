@@ -300,7 +300,7 @@ pub fn activate_new(
 /// Reserve the app's next version in the store and write its file, skipping a version whose
 /// file already exists (left by a crash between reserving and registering, or written before
 /// the registry existed: never overwritten, never registered by accident).
-fn write_next_version(
+pub(crate) fn write_next_version(
     store: &dyn Store,
     settings: &Settings,
     app: &str,
