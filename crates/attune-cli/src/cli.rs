@@ -271,7 +271,10 @@ pub struct BenchModelArgs {
     #[arg(long, default_value_t = 5_000_000)]
     pub nnz: usize,
     /// Algorithm spec.
-    #[arg(long, default_value = "als:factors=64,iterations=15,alpha=1,reg=0.01,confidence=proportional")]
+    #[arg(
+        long,
+        default_value = "als:factors=64,iterations=15,alpha=1,reg=0.01,confidence=proportional"
+    )]
     pub algorithm: String,
     #[command(flatten)]
     pub app: AppArg,

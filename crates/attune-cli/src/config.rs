@@ -45,6 +45,7 @@ pub struct ServingSection {
     pub retrain_algorithm: String,
     pub promote_metric: String,
     pub promote_margin: f64,
+    pub redis_url: String,
 }
 
 impl ServingSection {

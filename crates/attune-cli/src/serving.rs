@@ -18,12 +18,16 @@ use crate::dataset::TrainOptions;
 pub fn engine(settings: &Settings, store: Arc<dyn Store>) -> anyhow::Result<Arc<Serving>> {
     let config = settings.serving.to_engine()?;
     let weigher = TrainOptions::from_settings(&settings.train)?.weigher()?;
-    Ok(Arc::new(Serving::new(
-        store,
-        settings.data_dir.clone(),
-        config,
-        weigher,
-    )))
+    let mut engine = Serving::new(store, settings.data_dir.clone(), config, weigher);
+    if !settings.serving.redis_url.is_empty() {
+        let redis = attune_serving::RedisShared::open(attune_serving::RedisConfig {
+            url: settings.serving.redis_url.clone(),
+            ..attune_serving::RedisConfig::default()
+        })
+        .map_err(|e| anyhow::anyhow!("invalid configuration: serving.redis_url: {e}"))?;
+        engine = engine.with_shared(Arc::new(redis));
+    }
+    Ok(Arc::new(engine))
 }
 
 /// Trains with the binary's own pipeline (`attune train`), then promotes per the request.

@@ -340,7 +340,14 @@ impl Metrics {
                 .set(snap.live_users() as i64);
         }
         let stats = &serving.stats;
+        if let Some(name) = serving.shared_name() {
+            for a in serving.apps() {
+                self.set_degraded(&a.app, name, stats.is_degraded());
+            }
+        }
         for (kind, v) in [
+            ("shared_hits", stats.shared_hits.load(Relaxed)),
+            ("shared_errors", stats.shared_errors.load(Relaxed)),
             ("model_loads", stats.loads.load(Relaxed)),
             ("model_refused", stats.refused.load(Relaxed)),
             ("impressions_dropped", impressions_dropped),

@@ -12,10 +12,16 @@
 //! snapshot they started with, so a swap never fails or slows a request in flight. Cached
 //! lists are keyed by the user's live generation and belong to one snapshot, so a new event or
 //! a new version makes them unreachable at once.
+//!
+//! With shared state ([`Serving::with_shared`], see [`crate::shared`]) the in-process path stays
+//! in front: a request reads the user's shared generation (one round trip), reloads the user
+//! from the store if another replica changed it, then answers from the local list cache, else
+//! from the shared one, else computes and shares the list. Any shared-state failure is answered
+//! from the in-process path alone (degraded mode, [`ServingStats::is_degraded`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
@@ -30,9 +36,10 @@ use attune_store::{EventFilter, Store, StoreError};
 
 use crate::catalog::ItemCatalog;
 use crate::explain::{self, Reason};
-use crate::live::{LiveUser, LiveUsers, Trending};
+use crate::live::{self, LiveUser, LiveUsers, Trending};
 use crate::model::{load_registered, version_name, LoadError, LoadedModel};
 use crate::rerank::mmr;
+use crate::shared::{codec, list_key, Shared, SharedGeneration, SharedState};
 use crate::similarity::ItemSimilarity;
 use crate::weigh::EventWeigher;
 
@@ -347,14 +354,30 @@ impl AppServing {
 /// Counters for metrics.
 #[derive(Debug, Default)]
 pub struct ServingStats {
-    /// List cache hits.
+    /// List cache hits (in-process).
     pub cache_hits: AtomicU64,
-    /// List cache misses.
+    /// Lists computed (found in no cache).
     pub cache_misses: AtomicU64,
     /// Versions loaded.
     pub loads: AtomicU64,
     /// Versions refused (corrupt, missing, incompatible).
     pub refused: AtomicU64,
+    /// Lists served from the shared state (computed by another replica, or by this one before
+    /// its local entry was dropped).
+    pub shared_hits: AtomicU64,
+    /// Shared-state calls that failed, or were not attempted because it is down (each one
+    /// answered from the in-process path).
+    pub shared_errors: AtomicU64,
+    /// The last shared-state call failed: answering from this replica's memory alone.
+    pub degraded: AtomicBool,
+}
+
+impl ServingStats {
+    /// Degraded mode: shared state is configured but unreachable (for `/metrics` and `/ready`
+    /// detail; the replica still answers).
+    pub fn is_degraded(&self) -> bool {
+        self.degraded.load(Ordering::Relaxed)
+    }
 }
 
 /// Serving for every app of one deployment.
@@ -364,6 +387,7 @@ pub struct Serving {
     config: ServingConfig,
     weigher: EventWeigher,
     apps: RwLock<HashMap<String, Arc<AppServing>>>,
+    shared: Option<Shared>,
     /// Counters.
     pub stats: ServingStats,
 }
@@ -393,8 +417,22 @@ impl Serving {
             config,
             weigher,
             apps: RwLock::default(),
+            shared: None,
             stats: ServingStats::default(),
         }
+    }
+
+    /// Share user generations and lists with other replicas through `backend` (several
+    /// replicas behind one load balancer). Without it the engine is single-replica: a replica
+    /// would not see users changed by events another one ingested.
+    pub fn with_shared(mut self, backend: Arc<dyn SharedState>) -> Self {
+        self.shared = Some(Shared::new(backend));
+        self
+    }
+
+    /// The shared backend's name (`redis`), when one is configured.
+    pub fn shared_name(&self) -> Option<&'static str> {
+        self.shared.as_ref().map(|s| s.name())
     }
 
     /// The data directory artifacts are read from.
@@ -574,33 +612,56 @@ impl Serving {
     }
 
     /// Apply committed events: live user state, trending. Call after the store acknowledged
-    /// them. Never blocks on the store.
+    /// them. Never blocks on the store; with shared state, one round trip gives every user of
+    /// the events a new shared generation (after the local update, so a replica that sees it
+    /// reloads from a store that has the events).
     pub fn observe(&self, app: &str, events: &[Event]) {
-        let Some(a) = self.loaded(app) else {
-            return;
-        };
-        a.trending.observe(events, &self.weigher);
-        if let Some(snap) = a.snapshot() {
-            snap.live.observe(events, &self.weigher);
+        if let Some(a) = self.loaded(app) {
+            a.trending.observe(events, &self.weigher);
+            if let Some(snap) = a.snapshot() {
+                snap.live.observe(events, &self.weigher);
+            }
+        }
+        // Every event's user, loaded here or not: another replica may hold them.
+        if let Some(shared) = &self.shared {
+            let mut users: Vec<String> = events
+                .iter()
+                .filter_map(live::user_key)
+                .map(str::to_string)
+                .collect();
+            users.sort_unstable();
+            users.dedup();
+            shared.bump_users(&self.stats, app, &users);
         }
     }
 
-    /// Forget what is known live about a user (consent or profile changed, user erased).
+    /// Forget what is known live about a user (consent or profile changed, user erased), here
+    /// and, through a new shared generation, on every replica.
     pub fn forget_user(&self, app: &str, user: &str) {
         if let Some(snap) = self.loaded(app).and_then(|a| a.snapshot()) {
             snap.live.forget(user);
         }
+        if let Some(shared) = &self.shared {
+            shared.bump_users(&self.stats, app, &[user.to_string()]);
+        }
     }
 
+    /// The user's live state, current with the shared generation `shared` when there is one
+    /// (read before this call, so the reload below sees every event committed before it).
     fn live_user(
         &self,
         app: &str,
         snap: &Snapshot,
         user: &str,
         allow_store: bool,
+        shared: Option<SharedGeneration>,
     ) -> Result<LiveUser, ServingError> {
         if let Some(u) = snap.live.get(user) {
-            return Ok(u);
+            // Another replica changed the user since it was loaded here (or loading here
+            // raced with an event): reload. Unknown (degraded): what is here.
+            if shared.is_none() || u.shared == shared {
+                return Ok(u);
+            }
         }
         if !allow_store {
             return Err(ServingError::NeedsStore);
@@ -621,13 +682,18 @@ impl Serving {
                 true
             })?;
         }
-        Ok(snap
-            .live
-            .load(user, personalization, preferred, &events, &self.weigher))
+        Ok(snap.live.load(
+            user,
+            personalization,
+            preferred,
+            &events,
+            &self.weigher,
+            shared,
+        ))
     }
 
     /// Recommendations for `user`. With `allow_store = false` the call never blocks: it
-    /// answers from memory or returns [`ServingError::NeedsStore`].
+    /// answers from memory or returns [`ServingError::NeedsStore`] (always, with shared state).
     pub fn recommend(
         &self,
         app: &str,
@@ -636,6 +702,9 @@ impl Serving {
         allow_store: bool,
     ) -> Result<RecList, ServingError> {
         req.check(self.config.max_n)?;
+        if self.shared.is_some() && !allow_store {
+            return Err(ServingError::NeedsStore);
+        }
         let a = match self.loaded(app) {
             Some(a) => a,
             None if allow_store => self.app(app)?,
@@ -646,7 +715,9 @@ impl Serving {
                 app: app.to_string(),
             });
         };
-        let live = self.live_user(app, &snap, user, allow_store)?;
+        let shared = self.shared.as_ref();
+        let generation = shared.and_then(|s| s.user_generation(&self.stats, app, user));
+        let live = self.live_user(app, &snap, user, allow_store, generation)?;
         let key = (user.to_string(), req.key());
         if let Some(hit) = snap.lists.get(&key) {
             if hit.generation == live.generation {
@@ -654,8 +725,28 @@ impl Serving {
                 return Ok(list(&snap, hit.source, hit.items.clone(), true));
             }
         }
-        self.stats.cache_misses.fetch_add(1, Ordering::Relaxed);
-        let (source, items) = self.compute(&a, &snap, user, &live, req);
+        let shared_key = shared
+            .zip(generation)
+            .map(|(s, g)| (s, list_key(app, snap.version, g, user, &key.1)));
+        let from_shared = shared_key
+            .as_ref()
+            .and_then(|(s, k)| Some((k, s.get_list(&self.stats, k)?)))
+            .and_then(|(k, bytes)| shared_list(&snap, k, &bytes));
+        let (source, items, cached) = match from_shared {
+            Some((source, items)) => {
+                self.stats.shared_hits.fetch_add(1, Ordering::Relaxed);
+                (source, items, true)
+            }
+            None => {
+                self.stats.cache_misses.fetch_add(1, Ordering::Relaxed);
+                let (source, items) = self.compute(&a, &snap, user, &live, req);
+                if let Some((s, k)) = &shared_key {
+                    let bytes = encode_list(&snap, source, &items);
+                    s.put_list(&self.stats, k, &bytes, self.config.list_cache_ttl);
+                }
+                (source, items, false)
+            }
+        };
         snap.lists.insert(
             key,
             Arc::new(CachedList {
@@ -664,7 +755,7 @@ impl Serving {
                 items: items.clone(),
             }),
         );
-        Ok(list(&snap, source, items, false))
+        Ok(list(&snap, source, items, cached))
     }
 
     fn compute(
@@ -870,6 +961,34 @@ impl Serving {
         a.snapshot().ok_or_else(|| ServingError::NoModel {
             app: app.to_string(),
         })
+    }
+}
+
+/// A list in the shared form ([`codec`]): model indices, scores, reasons.
+fn encode_list(snap: &Snapshot, source: Source, items: &[Recommended]) -> Vec<u8> {
+    let stored: Vec<codec::ListItem> = items
+        .iter()
+        .filter_map(|r| Some((snap.model.items.get(&r.item_id)?, r.score, r.reason)))
+        .collect();
+    codec::encode(source, &stored)
+}
+
+/// A shared list rendered from this snapshot (titles, sentences); one that does not decode
+/// for it is a miss, and the fresh list computed instead replaces it.
+fn shared_list(snap: &Snapshot, key: &str, bytes: &[u8]) -> Option<(Source, Vec<Recommended>)> {
+    let n_categories = snap.catalog.category_names().len();
+    match codec::decode(bytes, snap.model.items.len(), n_categories) {
+        Ok((source, items)) => Some((
+            source,
+            items
+                .into_iter()
+                .map(|(i, score, reason)| recommended(snap, i, score, reason))
+                .collect(),
+        )),
+        Err(e) => {
+            tracing::debug!(key, error = %e, "shared list not usable; recomputing");
+            None
+        }
     }
 }
 

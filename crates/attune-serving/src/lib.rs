@@ -5,6 +5,9 @@
 //!   every request, the recommendation pipeline ([`Serving::recommend`]), popular, trending
 //!   and similar items, activation and rollback that refuse what cannot be loaded;
 //! - [`live`]: per-user live state and trending counters, updated as events are committed;
+//! - [`shared`]: what replicas share ([`SharedState`], on Redis: [`RedisShared`]): a generation
+//!   per user so each replica reloads a user another one changed, and computed lists; when it
+//!   is unreachable every replica answers from its own memory (degraded mode);
 //! - [`explain`]: reasons in words; [`similarity`]: each model's item-item similarity;
 //!   [`rerank`]: MMR diversity; [`catalog`]: titles, categories, availability per model item;
 //!   [`weigh`]: the implicit weight of a live event, by the training rules.
@@ -12,7 +15,9 @@
 //! **Boundary:** knows the store and artifacts, knows no HTTP and no JSON; the server crate
 //! maps requests and errors. Every method that may read the store is blocking; the
 //! recommendation path takes `allow_store` so an async caller can try the in-memory answer
-//! first and go to a blocking thread only when a store read is needed.
+//! first and go to a blocking thread only when a store read is needed. Shared state is I/O
+//! too: with it configured, `recommend` always needs `allow_store`, and `observe` and
+//! `forget_user` make one bounded round trip to it.
 
 #![warn(missing_docs)]
 
@@ -22,6 +27,7 @@ pub mod explain;
 pub mod live;
 pub mod model;
 pub mod rerank;
+pub mod shared;
 pub mod similarity;
 pub mod weigh;
 
@@ -31,4 +37,6 @@ pub use engine::{
 };
 pub use explain::Reason;
 pub use model::{load_registered, LoadError, LoadedModel};
+pub use shared::redis::{RedisConfig, RedisShared};
+pub use shared::{SharedError, SharedGeneration, SharedState};
 pub use weigh::EventWeigher;

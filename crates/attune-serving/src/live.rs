@@ -11,6 +11,8 @@
 //!   generation they were computed at, so a list computed before an event (even one that raced
 //!   with it) never matches again, and an entry that was dropped and re-read gets a generation
 //!   no old list has.
+//! - With several replicas, an entry also remembers the shared generation it was loaded at
+//!   ([`crate::shared`]); the engine reloads it when another replica moved that generation.
 //! - [`Trending`]: exponentially decayed interaction counts per item, updated as events arrive.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -19,6 +21,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use attune_core::event::Event;
 
+use crate::shared::SharedGeneration;
 use crate::weigh::{rating_of, EventWeigher};
 
 /// One user's live state.
@@ -36,6 +39,9 @@ pub struct LiveUser {
     pub ratings: BTreeMap<String, f32>,
     /// The most recent item ids with a positive weight, newest last.
     pub recent: VecDeque<String>,
+    /// The shared generation read just before the events were (`None`: no shared state, or it
+    /// was unreachable). Local events observed later do not change it.
+    pub shared: Option<SharedGeneration>,
 }
 
 /// Bounded per-user live state of one app under one model version.
@@ -67,9 +73,10 @@ impl LiveUsers {
     }
 
     /// Load the user: `events` are their stored events after the model's snapshot (oldest
-    /// first), `personalization` and `preferred` from their profile. Events that arrived in
-    /// the meantime through [`LiveUsers::observe`] are part of what the store returned, so the
-    /// entry simply replaces any half-built one.
+    /// first), `personalization` and `preferred` from their profile, `shared` the shared
+    /// generation read before them. Events that arrived in the meantime through
+    /// [`LiveUsers::observe`] are part of what the store returned, so the entry simply replaces
+    /// any half-built one.
     pub fn load(
         &self,
         user: &str,
@@ -77,11 +84,13 @@ impl LiveUsers {
         preferred: Vec<String>,
         events: &[Event],
         weigher: &EventWeigher,
+        shared: Option<SharedGeneration>,
     ) -> LiveUser {
         let mut u = LiveUser {
             generation: self.tick(),
             personalization,
             preferred_categories: preferred,
+            shared,
             ..LiveUser::default()
         };
         if personalization {
@@ -258,7 +267,14 @@ mod tests {
     fn observe_updates_loaded_users_and_moves_generations() {
         let w = EventWeigher::defaults();
         let live = LiveUsers::new(100, 2);
-        let u = live.load("u1", true, vec![], &[ev("u1", "a", EventType::View, 1)], &w);
+        let u = live.load(
+            "u1",
+            true,
+            vec![],
+            &[ev("u1", "a", EventType::View, 1)],
+            &w,
+            None,
+        );
         assert_eq!(u.implicit["a"], 1.0);
         let g0 = u.generation;
         let touched = live.observe(
@@ -287,7 +303,7 @@ mod tests {
         live.forget("u1");
         assert!(live.get("u1").is_none());
         // A reload gets a generation no earlier state had.
-        let again = live.load("u1", true, vec![], &[], &w);
+        let again = live.load("u1", true, vec![], &[], &w, None);
         assert!(again.generation > u.generation);
     }
 
@@ -295,7 +311,14 @@ mod tests {
     fn opted_out_users_build_no_profile() {
         let w = EventWeigher::defaults();
         let live = LiveUsers::new(100, 5);
-        let u = live.load("u", false, vec![], &[ev("u", "a", EventType::View, 1)], &w);
+        let u = live.load(
+            "u",
+            false,
+            vec![],
+            &[ev("u", "a", EventType::View, 1)],
+            &w,
+            None,
+        );
         assert!(u.implicit.is_empty());
         live.observe(&[ev("u", "b", EventType::Purchase, 2)], &w);
         let u = live.get("u").unwrap();

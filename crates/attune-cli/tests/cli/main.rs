@@ -14,6 +14,7 @@ mod models;
 mod movielens;
 mod ops;
 mod profile;
+mod redis;
 mod serve;
 mod serving;
 mod train;

@@ -60,21 +60,25 @@ pub(super) async fn ingest(
     } else {
         state.ingester.insert(app.clone(), events).await?
     };
-    // Committed: live state (real-time fold-in, trending) sees the new events now.
-    if let Some(serving) = &state.serving {
-        if statuses.iter().all(|s| *s == InsertStatus::Accepted) {
-            serving.observe(&app, &events);
-        } else {
-            let fresh: Vec<attune_core::event::Event> = events
-                .iter()
-                .zip(&statuses)
-                .filter(|(_, s)| **s == InsertStatus::Accepted)
-                .map(|(e, _)| e.clone())
-                .collect();
-            serving.observe(&app, &fresh);
+    // Committed: live state (real-time fold-in, trending) sees the new events before the
+    // answer, so the client's next request reflects them. With a shared backend this writes
+    // to it (blocking I/O), hence the blocking pool.
+    if let Some(serving) = state.serving.clone() {
+        let fresh: Vec<attune_core::event::Event> = events
+            .iter()
+            .zip(&statuses)
+            .filter(|(_, s)| **s == InsertStatus::Accepted)
+            .map(|(e, _)| e.clone())
+            .collect();
+        if !fresh.is_empty() {
+            let a = app.clone();
+            blocking(move || {
+                serving.observe(&a, &fresh);
+                Ok(())
+            })
+            .await?;
         }
     }
-
     let mut accepted = 0;
     let mut duplicates = 0;
     let listed = events
