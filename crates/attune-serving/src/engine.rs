@@ -927,7 +927,20 @@ impl Serving {
         let allowed = allowed_items(&snap, req);
         let want = req.offset + req.n;
         // Over-fetch so filters still leave enough.
-        let mut found = similar_items(snap.model.fitted.model(), i, (4 * want).max(50))?;
+        let pool = (4 * want).max(50);
+        let mut found = match snap.similarity.unit_factors() {
+            // Factor models: one pass over the unit item factors kept in the snapshot (the
+            // model's own `similar_items` renormalizes every item per call).
+            Some((unit, k)) => {
+                let q = unit[i as usize * k..(i as usize + 1) * k].to_vec();
+                let mut sims = vec![0f32; snap.model.items.len()];
+                attune_core::model::scan::gemv(unit, &q, &mut sims);
+                let mut top = Vec::new();
+                top_k_into(&sims, pool, &[i], &mut top);
+                top
+            }
+            None => similar_items(snap.model.fitted.model(), i, pool)?,
+        };
         found.retain(|&(j, _)| allowed[j as usize]);
         let items = found
             .into_iter()

@@ -68,6 +68,14 @@ impl ItemSimilarity {
         }
     }
 
+    /// The unit item factors (`n_items · k`) and `k`, for factor models.
+    pub fn unit_factors(&self) -> Option<(&[f32], usize)> {
+        match self {
+            Self::Factors { unit, k } => Some((unit, *k)),
+            _ => None,
+        }
+    }
+
     /// Similarity of `a` and `b` (higher is more alike; 0 when unknown).
     pub fn sim(&self, model: &FittedModel, a: u32, b: u32) -> f32 {
         match (self, model) {

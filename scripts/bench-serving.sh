@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Serving load benchmark: the release binary serves an ALS model (64 factors) trained on the
+# seeded synthetic set (100,000 users x 50,000 items x 5,000,000 interactions); wrk, a real
+# HTTP load generator in a second process, measures recommendations with the cache cold
+# (random users, paced at RATE) and warm (a hot set of users, as fast as possible), similar
+# items, and then activation and rollback during a load run (zero failed requests expected).
+#
+#   scripts/bench-serving.sh                 # RATE=1000 DURATION=20 CONNECTIONS=32
+# Needs wrk (apt-get install wrk). Server and load generator share the machine's cores.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RATE=${RATE:-1000} DURATION=${DURATION:-20} CONNECTIONS=${CONNECTIONS:-32} THREADS=${THREADS:-2}
+command -v wrk >/dev/null || { apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }; }
+cargo build --release -q -p attune-cli
+ATTUNE=$PWD/target/release/attune
+DATA=${DATA:-$(mktemp -d)}
+export ATTUNE_DATA_DIR=$DATA ATTUNE_LOG__LEVEL=warn ATTUNE_SERVING__LOG_IMPRESSIONS=${LOG_IMPRESSIONS:-false}
+if [ ! -f "$DATA/models/bench/v0001.attune" ]; then
+  "$ATTUNE" bench model --app bench
+  "$ATTUNE" bench model --app bench --algorithm "als:factors=64,iterations=15,alpha=1,reg=0.02,confidence=proportional" >/dev/null
+  "$ATTUNE" models activate v0001 --app bench >/dev/null
+fi
+PORT=${PORT:-18123}
+"$ATTUNE" serve --bind 127.0.0.1:$PORT & SERVER=$!
+trap 'kill $SERVER 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do curl -sf http://127.0.0.1:$PORT/ready >/dev/null && break; sleep 0.2; done
+curl -sf -H 'x-attune-app: bench' "http://127.0.0.1:$PORT/v1/users/u00001/recommendations?n=10" >/dev/null
+run() { # name, env...
+  local name=$1; shift
+  echo "== $name" >&2
+  env "$@" CONNECTIONS=$CONNECTIONS wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s --latency -s scripts/wrk/recs.lua http://127.0.0.1:$PORT | grep RESULT | sed "s/^RESULT/$name/"
+}
+run uncached_paced RATE=$RATE
+run uncached_max RATE=0
+HOT=1000 RATE=0 CONNECTIONS=$CONNECTIONS wrk -t$THREADS -c$CONNECTIONS -d5s -s scripts/wrk/recs.lua http://127.0.0.1:$PORT >/dev/null # warm the hot set
+run warm_max HOT=1000 RATE=0
+run similar_max PATH_KIND=items N_IDS=50000 RATE=0
+# Activation and rollback during a paced run: every request must succeed.
+( sleep 3; for i in 1 2 3; do
+    curl -sf -X POST -H 'x-attune-app: bench' http://127.0.0.1:$PORT/v1/models/v0002/activate >/dev/null
+    sleep 2
+    curl -sf -X POST -H 'x-attune-app: bench' http://127.0.0.1:$PORT/v1/models/rollback >/dev/null
+    sleep 2
+  done; echo "swaps done" >&2 ) &
+run swap_under_load RATE=$RATE
+wait
