@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::path::Path;
-
 use attune_core::catalog::{Consent, User};
 use attune_core::event::{Event, EventType};
 use attune_serving::model::{app_dir, version_path};
@@ -427,5 +425,4 @@ fn similar_trending_diversity_and_bad_requests() {
             .recommend(APP, "u09", &RecRequest::default(), false),
         Err(ServingError::NeedsStore)
     ));
-    let _ = Path::new("");
 }
