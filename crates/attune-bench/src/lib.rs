@@ -26,6 +26,68 @@ pub fn matrix(n_users: u32, n_items: u32, nnz: usize) -> Csr {
         .expect("generator emits valid cells")
 }
 
+/// Item factors shaped like a trained factor model's, for the ANN benchmarks: `n` rows of
+/// `dim`, deterministic in `seed`.
+///
+/// Why not isotropic Gaussian vectors: inner-product search is hard exactly when norms vary
+/// (large-norm items win most queries, and a graph must lead to them from the small-norm
+/// bulk), and trained factors are clustered by taste around a shared "popularity" direction.
+/// Each row is a taste centre (one of 256, shared with [`user_factors`], so queries live in the
+/// items' space) plus noise of 0.8 times the centre's scale, plus the shared direction with a
+/// weight near the row's own norm, rescaled to a log-normal norm with `sigma = 0.5`.
+///
+/// Calibrated on ALS factors of the standard matrix (100k users x 50k items x 5M, 64 factors,
+/// attune's defaults; `ann_recall --source als --stats`): their item norms are
+/// p10/p90/p99/max = 0.64/1.69/3.03/5.2 x the median, the mean item direction has length 0.69
+/// (mean cosine to it) and the first principal direction carries 51% of the energy; these have
+/// 0.53/1.9/3.2/6.7 (max ~11 at a million items), 0.69 and 48%. Even so they are slightly
+/// easier for the index than real ALS factors (recall@10 at `ef = 40` on 50,000 items: 0.9994
+/// against 0.9939), which is why docs/benchmarks.md reports trained ALS factors next to them.
+pub fn item_factors(n: usize, dim: usize, seed: u64) -> Vec<f32> {
+    factor_rows(n, dim, seed, 0.5, 1.0)
+}
+
+/// User (query) factors in the same space as [`item_factors`] (same centres and shared
+/// direction, weight 0.28), norms log-normal with `sigma = 0.35` (ALS users: norms
+/// p10/p90/p99 = 0.61/1.57/2.12 x the median, mean direction length 0.27; these: 0.65/1.54/2.35
+/// and 0.27).
+pub fn user_factors(n: usize, dim: usize, seed: u64) -> Vec<f32> {
+    factor_rows(n, dim, seed, 0.35, 0.28)
+}
+
+fn factor_rows(n: usize, dim: usize, seed: u64, norm_sigma: f64, shared: f64) -> Vec<f32> {
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+    const N_CENTRES: usize = 256;
+    let gauss = |rng: &mut ChaCha8Rng| {
+        let (u, v): (f64, f64) = (1.0 - rng.random::<f64>(), rng.random::<f64>());
+        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(SEED ^ 0xFAC7);
+    let centres: Vec<f64> = (0..N_CENTRES * dim).map(|_| gauss(&mut rng)).collect();
+    let mut common: Vec<f64> = (0..dim).map(|_| gauss(&mut rng)).collect();
+    let len = common.iter().map(|v| v * v).sum::<f64>().sqrt().max(1e-9);
+    common.iter_mut().for_each(|v| *v /= len);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut out = Vec::with_capacity(n * dim);
+    let mut row = vec![0f64; dim];
+    for _ in 0..n {
+        let c = rng.random_range(0..N_CENTRES);
+        for (f, r) in row.iter_mut().enumerate() {
+            *r = centres[c * dim + f] + 0.8 * gauss(&mut rng);
+        }
+        let own = row.iter().map(|v| v * v).sum::<f64>().sqrt();
+        let weight = shared * own * (1.0 + 0.25 * gauss(&mut rng));
+        for (r, u) in row.iter_mut().zip(&common) {
+            *r += weight * u;
+        }
+        let norm = row.iter().map(|v| v * v).sum::<f64>().sqrt().max(1e-9);
+        let scale = (norm_sigma * gauss(&mut rng)).exp() * 0.1 / norm;
+        out.extend(row.iter().map(|v| (v * scale) as f32));
+    }
+    out
+}
+
 /// Process CPU seconds (user + system) from `/proc/self/stat` (Linux; 0 elsewhere). On a
 /// shared machine wall time depends on the neighbours, CPU time much less, so both are
 /// reported.
@@ -116,6 +178,21 @@ mod tests {
         let back = b.build(50, 40).unwrap();
         assert_eq!(back.indices(), m.indices());
         assert_eq!(back.data(), m.data());
+    }
+
+    #[test]
+    fn factor_generators_are_deterministic_and_spread_norms() {
+        let a = item_factors(2_000, 16, 3);
+        assert_eq!(a, item_factors(2_000, 16, 3));
+        assert_ne!(a, item_factors(2_000, 16, 4));
+        let mut norms: Vec<f32> = a
+            .chunks_exact(16)
+            .map(|r| r.iter().map(|v| v * v).sum::<f32>().sqrt())
+            .collect();
+        norms.sort_by(f32::total_cmp);
+        let ratio = norms[1_979] / norms[1_000]; // p99 / median
+        assert!((2.5..4.5).contains(&ratio), "p99/median = {ratio}");
+        assert_eq!(user_factors(10, 16, 1).len(), 160);
     }
 
     #[test]

@@ -48,6 +48,7 @@
 //! without AVX2 agree to rounding, not to the bit.
 
 pub mod als;
+pub mod ann;
 pub mod batch;
 pub mod bpr;
 pub mod coldstart;

@@ -267,6 +267,19 @@ pub enum PartsError {
         /// The rule it breaks.
         rule: &'static str,
     },
+    /// An element of an array breaks a rule (an index out of bounds, offsets that decrease):
+    /// the shapes agree but the contents do not describe a valid structure.
+    #[error("{kind}: array `{name}` at position {index}: {rule}")]
+    BadValue {
+        /// Model kind.
+        kind: &'static str,
+        /// Array name.
+        name: String,
+        /// Position of the offending element.
+        index: usize,
+        /// The rule it breaks, with the values involved.
+        rule: String,
+    },
     /// A stored sparse matrix breaks the CSR invariants.
     #[error("{kind}: matrix `{name}`: {source}")]
     Matrix {
@@ -311,6 +324,20 @@ impl<'a> Parts<'a> {
             name.to_string(),
             Array::vector(ArrayData::F32(Cow::Borrowed(data))),
         );
+        self
+    }
+
+    /// Add a `u32` vector (indices), borrowed or owned.
+    pub fn u32_vector(mut self, name: &str, data: Cow<'a, [u32]>) -> Self {
+        self.arrays
+            .insert(name.to_string(), Array::vector(ArrayData::U32(data)));
+        self
+    }
+
+    /// Add a `u64` vector (offsets), borrowed or owned.
+    pub fn u64_vector(mut self, name: &str, data: Cow<'a, [u64]>) -> Self {
+        self.arrays
+            .insert(name.to_string(), Array::vector(ArrayData::U64(data)));
         self
     }
 
@@ -458,6 +485,63 @@ impl<'a> Parts<'a> {
         f32_data(kind, name, a)
     }
 
+    /// Take `u32` vector `name`, which must have `len` elements when given.
+    pub fn take_u32_vector(
+        &mut self,
+        kind: &'static str,
+        name: &str,
+        len: Option<usize>,
+    ) -> Result<Vec<u32>, PartsError> {
+        let a = self.take_vector(kind, name, len)?;
+        match a.data {
+            ArrayData::U32(v) => Ok(v.into_owned()),
+            other => Err(PartsError::WrongDType {
+                kind,
+                name: name.to_string(),
+                expected: DType::U32,
+                got: other.dtype(),
+            }),
+        }
+    }
+
+    /// Take `u64` vector `name`, which must have `len` elements when given.
+    pub fn take_u64_vector(
+        &mut self,
+        kind: &'static str,
+        name: &str,
+        len: Option<usize>,
+    ) -> Result<Vec<u64>, PartsError> {
+        let a = self.take_vector(kind, name, len)?;
+        match a.data {
+            ArrayData::U64(v) => Ok(v.into_owned()),
+            other => Err(PartsError::WrongDType {
+                kind,
+                name: name.to_string(),
+                expected: DType::U64,
+                got: other.dtype(),
+            }),
+        }
+    }
+
+    /// Take array `name`, which must be one-dimensional with `len` elements when given.
+    fn take_vector(
+        &mut self,
+        kind: &'static str,
+        name: &str,
+        len: Option<usize>,
+    ) -> Result<Array<'a>, PartsError> {
+        let a = self.take(kind, name)?;
+        if a.shape.len() != 1 || len.is_some_and(|n| a.shape[0] != n) {
+            return Err(PartsError::WrongShape {
+                kind,
+                name: name.to_string(),
+                expected: len.map_or("a vector".to_string(), |n| format!("[{n}]")),
+                got: a.shape,
+            });
+        }
+        Ok(a)
+    }
+
     /// Take the CSR matrix stored by [`Parts::csr`] under `name`, with `rows` rows when given.
     /// Every CSR invariant is checked ([`Csr::from_parts`]).
     pub fn take_csr(
@@ -603,6 +687,30 @@ mod tests {
             Array::vector(ArrayData::U64(Cow::Owned(vec![0, 1, 1, u64::MAX]))),
         );
         assert!(p.take_csr("t", "m", None).is_err());
+    }
+
+    #[test]
+    fn index_vectors_round_trip_and_are_type_checked() {
+        let p = Parts::new("t")
+            .u32_vector("a", Cow::Owned(vec![1, 2, 3]))
+            .u64_vector("b", Cow::Owned(vec![0, 9]));
+        assert_eq!(
+            p.clone().take_u32_vector("t", "a", Some(3)).unwrap(),
+            [1, 2, 3]
+        );
+        assert_eq!(p.clone().take_u64_vector("t", "b", None).unwrap(), [0, 9]);
+        assert!(matches!(
+            p.clone().take_u32_vector("t", "a", Some(2)),
+            Err(PartsError::WrongShape { .. })
+        ));
+        assert!(matches!(
+            p.clone().take_u64_vector("t", "a", None),
+            Err(PartsError::WrongDType { .. })
+        ));
+        assert!(matches!(
+            p.clone().take_u32_vector("t", "c", None),
+            Err(PartsError::MissingArray { .. })
+        ));
     }
 
     #[test]
