@@ -46,6 +46,10 @@ pub struct ServingSection {
     pub promote_metric: String,
     pub promote_margin: f64,
     pub redis_url: String,
+    pub ann_min_items: usize,
+    pub ann_m: usize,
+    pub ann_ef_construction: usize,
+    pub ann_ef_search: usize,
 }
 
 impl ServingSection {
@@ -76,6 +80,7 @@ impl ServingSection {
             return Err(bad("refresh_interval_secs", "must be at least 1"));
         }
         Ok(attune_serving::ServingConfig {
+            topk: self.to_topk()?,
             max_n: self.max_n,
             live_users: self.live_users,
             list_cache_capacity: self.list_cache_capacity,
@@ -83,6 +88,30 @@ impl ServingSection {
             trending_half_life_micros: (self.trending_half_life_hours * 3.6e9) as i64,
             ..attune_serving::ServingConfig::default()
         })
+    }
+
+    /// Exact or approximate top-k (`serving.ann_*`); training reads it too, to store the index
+    /// in the artifacts of catalogs that will be served through it.
+    pub fn to_topk(&self) -> anyhow::Result<attune_core::model::ann::TopKValidParams> {
+        use attune_core::model::ann::{HnswParams, TopKParams};
+        TopKParams::default()
+            .ann_min_items(self.ann_min_items)
+            .hnsw(
+                HnswParams::default()
+                    .m(self.ann_m)
+                    .ef_construction(self.ann_ef_construction)
+                    .ef_search(self.ann_ef_search),
+            )
+            .check()
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "invalid configuration: serving.ann_{} = {}: {} (set it in the config file or ATTUNE_SERVING__ANN_{})",
+                    e.field,
+                    e.value,
+                    e.rule,
+                    e.field.to_ascii_uppercase()
+                )
+            })
     }
 }
 

@@ -60,6 +60,9 @@ pub const LIVE_USERS: &str = "attune_serving_live_users";
 pub const SERVING_EVENTS: &str = "attune_serving_events";
 /// `attune_model_age_seconds{app,model}`: time since the active model was trained.
 pub const MODEL_AGE: &str = "attune_model_age_seconds";
+/// `attune_ann_recall_at_10{app}`: recall@10 of the approximate index against the exact
+/// scan, measured when the active version was loaded (absent while serving is exact).
+pub const ANN_RECALL: &str = "attune_ann_recall_at_10";
 
 /// Latency buckets (seconds): 0.5 ms to 10 s.
 const LATENCY_BUCKETS: [f64; 14] = [
@@ -191,6 +194,7 @@ pub struct Metrics {
     live_users: Family<AppLabels, Gauge>,
     serving_events: Family<KindLabels, Gauge>,
     model_age: Family<ModelLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    ann_recall: Family<AppLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -298,6 +302,13 @@ impl Metrics {
             "Seconds since the active model was trained",
             model_age.clone(),
         );
+        let ann_recall = Family::default();
+        registry.register(
+            ANN_RECALL,
+            "Recall@10 of the approximate index against exact top-k on sampled training users, \
+             measured when the active version was loaded",
+            ann_recall.clone(),
+        );
         Self {
             registry,
             http_requests,
@@ -314,6 +325,7 @@ impl Metrics {
             live_users,
             serving_events,
             model_age,
+            ann_recall,
         }
     }
 
@@ -338,6 +350,15 @@ impl Metrics {
             self.live_users
                 .get_or_create(&AppLabels { app: a.app.clone() })
                 .set(snap.live_users() as i64);
+            let app = AppLabels { app: a.app.clone() };
+            match &snap.index {
+                Some(index) => {
+                    self.ann_recall.get_or_create(&app).set(index.recall().mean);
+                }
+                None => {
+                    self.ann_recall.remove(&app);
+                }
+            }
         }
         let stats = &serving.stats;
         if let Some(name) = serving.shared_name() {

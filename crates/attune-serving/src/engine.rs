@@ -27,14 +27,17 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
 use attune_core::event::Event;
+use attune_core::model::ann::{TopKParams, TopKValidParams};
 use attune_core::model::similar::{similar_items, SimilarError};
 use attune_core::model::spec::Feedback;
 use attune_core::model::topk::top_k_into;
+use attune_core::model::UserRepr;
 use attune_core::model::{CategoryPopularity, Scorer};
 use attune_core::time::Timestamp;
 use attune_store::{EventFilter, Store, StoreError};
 
 use crate::catalog::ItemCatalog;
+use crate::catalog_index::CatalogIndex;
 use crate::explain::{self, Reason};
 use crate::live::{self, LiveUser, LiveUsers, Trending};
 use crate::model::{load_registered, version_name, LoadError, LoadedModel};
@@ -63,6 +66,9 @@ pub struct ServingConfig {
     pub trending_warmup_micros: i64,
     /// History items considered for an explanation.
     pub explain_history: usize,
+    /// From which catalog size factor models are served through the approximate index, and
+    /// its parameters ([`crate::catalog_index`]).
+    pub topk: TopKValidParams,
 }
 
 impl Default for ServingConfig {
@@ -76,6 +82,9 @@ impl Default for ServingConfig {
             trending_half_life_micros: attune_core::time::MICROS_PER_DAY,
             trending_warmup_micros: 7 * attune_core::time::MICROS_PER_DAY,
             explain_history: 20,
+            topk: TopKParams::default()
+                .check()
+                .expect("the default top-k parameters are valid"),
         }
     }
 }
@@ -277,6 +286,8 @@ pub struct Snapshot {
     /// When it was loaded.
     pub loaded_at: Instant,
     similarity: ItemSimilarity,
+    /// The approximate index, for ALS models of large catalogs.
+    pub index: Option<CatalogIndex>,
     category_popularity: Option<CategoryPopularity>,
     live: LiveUsers,
     lists: moka::sync::Cache<(String, String), Arc<CachedList>>,
@@ -290,9 +301,15 @@ impl Snapshot {
         app: &str,
         version: u32,
         seq: u64,
-        model: LoadedModel,
+        mut model: LoadedModel,
         config: &ServingConfig,
     ) -> Result<Self, ServingError> {
+        let index = CatalogIndex::for_model(&mut model, &config.topk).map_err(|e| {
+            ServingError::from(LoadError::Corrupt {
+                path: PathBuf::from(crate::model::version_name(version)),
+                reason: format!("cannot index the item factors: {e}"),
+            })
+        })?;
         let mut items = Vec::new();
         store.scan_items(app, &mut |i| {
             items.push(i);
@@ -310,6 +327,7 @@ impl Snapshot {
             catalog,
             loaded_at: Instant::now(),
             similarity,
+            index,
             category_popularity,
             live: LiveUsers::new(config.live_users, config.max_recent),
             lists: moka::sync::Cache::builder()
@@ -814,13 +832,6 @@ impl Serving {
             let h: Vec<(u32, f32)> = history.iter().map(|(&i, &w)| (i, w)).collect();
             model.recommender().fold_in(&h)
         });
-        let mut scores = vec![0f32; model.items.len()];
-        model.recommender().score_all_into(&repr, &mut scores);
-        for (s, ok) in scores.iter_mut().zip(&allowed) {
-            if !ok {
-                *s = f32::NEG_INFINITY;
-            }
-        }
         let want = req.offset + req.n;
         let pool = if req.diversity.is_some() {
             (3 * want).max(50)
@@ -829,7 +840,30 @@ impl Serving {
         };
         let exclude: &[u32] = if req.exclude_seen { &seen } else { &[] };
         let mut top = Vec::new();
-        top_k_into(&scores, pool, exclude, &mut top);
+        let approximate = match (&snap.index, &repr) {
+            // A category filter keeps few items; the graph would be walked nearly whole for
+            // them, so filtered requests take the exact scan.
+            (Some(index), UserRepr::Dense(x)) if req.categories.is_empty() => index
+                .top_k(
+                    model,
+                    x,
+                    pool,
+                    |i| allowed[i as usize] && exclude.binary_search(&i).is_err(),
+                    &mut top,
+                )
+                .is_some(),
+            _ => false,
+        };
+        if !approximate {
+            let mut scores = vec![0f32; model.items.len()];
+            model.recommender().score_all_into(&repr, &mut scores);
+            for (s, ok) in scores.iter_mut().zip(&allowed) {
+                if !ok {
+                    *s = f32::NEG_INFINITY;
+                }
+            }
+            top_k_into(&scores, pool, exclude, &mut top);
+        }
         top.retain(|&(_, s)| s.is_finite());
         let fitted = model.fitted.model();
         if let Some(lambda) = req.diversity {

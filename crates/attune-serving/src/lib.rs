@@ -10,7 +10,8 @@
 //!   is unreachable every replica answers from its own memory (degraded mode);
 //! - [`explain`]: reasons in words; [`similarity`]: each model's item-item similarity;
 //!   [`rerank`]: MMR diversity; [`catalog`]: titles, categories, availability per model item;
-//!   [`weigh`]: the implicit weight of a live event, by the training rules.
+//!   [`weigh`]: the implicit weight of a live event, by the training rules;
+//! - [`catalog_index`]: the approximate (HNSW) index large ALS catalogs are served through.
 //!
 //! **Boundary:** knows the store and artifacts, knows no HTTP and no JSON; the server crate
 //! maps requests and errors. Every method that may read the store is blocking; the
@@ -22,6 +23,7 @@
 #![warn(missing_docs)]
 
 pub mod catalog;
+pub mod catalog_index;
 pub mod engine;
 pub mod explain;
 pub mod live;

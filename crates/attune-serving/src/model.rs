@@ -9,6 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use attune_artifact::{Artifact, ArtifactError, Header};
+use attune_core::model::ann::HnswGraph;
 use attune_core::model::spec::{Feedback, Fitted, FittedModel, Spec};
 use attune_core::model::topk::top_k_into;
 use attune_core::model::{Popularity, Recommender, Scorer, TrainedModel, UserRepr};
@@ -190,6 +191,9 @@ pub struct LoadedModel {
     pub checksum: u64,
     /// The artifact's size in bytes.
     pub size_bytes: u64,
+    /// The approximate index over the item factors stored with the model (ALS models of large
+    /// catalogs, see [`crate::catalog_index`]), checked against those factors.
+    pub graph: Option<HnswGraph>,
 }
 
 impl std::fmt::Debug for LoadedModel {
@@ -257,6 +261,19 @@ impl LoadedModel {
                 items.len()
             )));
         }
+        let graph = match (HnswGraph::detach_from(&mut artifact.parts()), &model) {
+            (None, _) => None,
+            (Some(g), FittedModel::Als(als)) => Some(
+                HnswGraph::from_parts(g, als.all_item_factors()).map_err(|e| {
+                    corrupt(format!("the stored approximate index is invalid: {e}"))
+                })?,
+            ),
+            (Some(_), _) => {
+                return Err(corrupt(
+                    "it stores an approximate index, which only ALS models have".into(),
+                ))
+            }
+        };
         let popularity = Popularity::most_popular(&history);
         Ok(Self {
             header,
@@ -267,6 +284,7 @@ impl LoadedModel {
             popularity,
             checksum: artifact.checksum(),
             size_bytes: artifact.len() as u64,
+            graph,
         })
     }
 

@@ -90,7 +90,7 @@ fn model(args: crate::cli::BenchModelArgs, settings: &Settings) -> anyhow::Resul
         },
         metrics: Default::default(),
     };
-    let parts = fitted.model().to_parts();
+    let parts = super::train::model_parts(fitted.model(), settings, &|m| println!("{m}"))?;
     let contents = Contents {
         meta: &meta,
         model: &parts,

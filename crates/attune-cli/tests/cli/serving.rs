@@ -504,3 +504,65 @@ fn precompute_writes_what_the_api_answers_for_every_user() {
     };
     assert_eq!(ids(pre), ids(&api));
 }
+
+#[test]
+fn large_catalogs_are_trained_with_the_approximate_index_and_served_through_it() {
+    let env = Attune::new();
+    demo(&env);
+    // The demo catalog counts as large from one item: `train` stores the index in the artifact.
+    let ann = [("ATTUNE_SERVING__ANN_MIN_ITEMS", "1")];
+    let out = env
+        .command(&[
+            "train",
+            "--algorithm",
+            "als:factors=16,alpha=10,reg=0.1,iterations=10,seed=1",
+            "--activate",
+        ])
+        .envs(ann)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", crate::common::describe(&out));
+
+    let server = Server::start_with_env(&env, None, &ann);
+    let c = server.client();
+    let list = get(&c, "/v1/users/user-8/recommendations?n=10");
+    assert_eq!(list["source"], "personalized");
+    assert_eq!(items(&list).len(), 10);
+    let metrics = c.get("/metrics").unwrap().body;
+    let recall: f64 = metrics
+        .lines()
+        .find(|l| l.starts_with("attune_ann_recall_at_10{"))
+        .and_then(|l| l.rsplit(' ').next())
+        .unwrap_or_else(|| panic!("no recall gauge in\n{metrics}"))
+        .parse()
+        .unwrap();
+    assert!((0.95..=1.0).contains(&recall), "recall@10 {recall}");
+    let log = server.log();
+    assert!(
+        log.contains("approximate index ready") && log.contains("built_at_load=false"),
+        "the index comes from the artifact: {log}"
+    );
+
+    // The same model under the default threshold is served exactly: no gauge.
+    let exact = Server::start(&env, None);
+    let c = exact.client();
+    get(&c, "/v1/users/user-8/recommendations?n=10");
+    assert!(!c
+        .get("/metrics")
+        .unwrap()
+        .body
+        .contains("attune_ann_recall_at_10{"));
+
+    // A bad index setting is refused by name before anything is trained.
+    let out = env
+        .command(&["train", "--algorithm", "als"])
+        .env("ATTUNE_SERVING__ANN_M", "1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        crate::common::stderr(&out).contains("serving.ann_m"),
+        "{}",
+        crate::common::describe(&out)
+    );
+}

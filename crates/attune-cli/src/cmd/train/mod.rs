@@ -119,6 +119,8 @@ pub fn train(
                 .with_context(|| format!("invalid algorithm {:?}", options.algorithm))?,
         )
     };
+    // So does a bad approximate-index setting (the artifact may need the index).
+    settings.serving.to_topk()?;
 
     progress("loading the app's events");
     let started = Instant::now();
@@ -185,7 +187,7 @@ pub fn train(
     };
     let trained_at = chrono::Utc::now();
     let meta = metadata(app, &data, fitted.spec(), &history, metrics, trained_at);
-    let parts = fitted.model().to_parts();
+    let parts = model_parts(fitted.model(), settings, progress)?;
     let contents = Contents {
         meta: &meta,
         model: &parts,
@@ -250,6 +252,40 @@ pub fn train(
         path,
         metrics: meta.metrics,
     })
+}
+
+/// The model as artifact parts, with the approximate index attached when serving will use one
+/// (an ALS model whose catalog reaches `serving.ann_min_items`, see
+/// `attune_serving::catalog_index`): built here, so activation does not wait minutes for it.
+pub fn model_parts<'a>(
+    model: &'a attune_core::model::spec::FittedModel,
+    settings: &Settings,
+    progress: &dyn Fn(&str),
+) -> anyhow::Result<attune_core::model::Parts<'a>> {
+    use attune_core::model::ann::{HnswGraph, TopKStrategy};
+    use attune_core::model::spec::FittedModel;
+    let parts = model.to_parts();
+    let topk = settings.serving.to_topk()?;
+    let FittedModel::Als(als) = model else {
+        return Ok(parts);
+    };
+    let n_items = als.all_item_factors().len() / als.factors();
+    if topk.strategy(n_items) != TopKStrategy::Ann {
+        return Ok(parts);
+    }
+    progress(&format!(
+        "building the approximate index over {n_items} items (serving.ann_min_items = {})",
+        settings.serving.ann_min_items
+    ));
+    let started = Instant::now();
+    let graph = HnswGraph::build(als.all_item_factors(), als.factors(), topk.hnsw())
+        .context("cannot build the approximate index over the item factors")?;
+    tracing::info!(
+        items = n_items,
+        seconds = started.elapsed().as_secs_f64(),
+        "approximate index built"
+    );
+    Ok(graph.attach_to(parts))
 }
 
 /// Activate a freshly registered (and verified) version: always with `--activate`, else only

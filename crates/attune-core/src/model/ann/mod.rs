@@ -221,16 +221,37 @@ impl<'a> HnswIndex<'a> {
         ef: usize,
         out: &mut Vec<(u32, f32)>,
     ) {
+        debug_assert!(
+            exclude.windows(2).all(|w| w[0] <= w[1]),
+            "exclude must be sorted"
+        );
+        let keep = |id: u32| exclude.binary_search(&id).is_err();
+        self.search_where(scratch, query, k, keep, ef, out);
+    }
+
+    /// [`HnswIndex::search_with`] returning only items for which `keep` is true (serving's
+    /// seen, availability and category filters in one predicate). Items left out are still
+    /// walked through, so a filter that keeps few items makes the search visit more of the
+    /// graph (at worst all of it): callers with very selective filters are better served by
+    /// the exact scan.
+    ///
+    /// # Panics
+    /// If `query.len()` is not the graph's `dim`.
+    pub fn search_where(
+        &self,
+        scratch: &mut SearchScratch,
+        query: &[f32],
+        k: usize,
+        keep: impl Fn(u32) -> bool,
+        ef: usize,
+        out: &mut Vec<(u32, f32)>,
+    ) {
         assert_eq!(
             query.len(),
             self.graph.dim,
             "query has {} factors, the index {}",
             query.len(),
             self.graph.dim
-        );
-        debug_assert!(
-            exclude.windows(2).all(|w| w[0] <= w[1]),
-            "exclude must be sorted"
         );
         out.clear();
         if k == 0 || self.graph.n == 0 || !query.iter().all(|v| v.is_finite()) {
@@ -240,10 +261,10 @@ impl<'a> HnswIndex<'a> {
         #[cfg(target_arch = "x86_64")]
         if has_avx2_fma() {
             // SAFETY: the CPU has AVX2 and FMA (checked at run time).
-            unsafe { search_avx2(self, scratch, query, k, exclude, ef, out) };
+            unsafe { search_avx2(self, scratch, query, k, keep, ef, out) };
             return;
         }
-        search_impl::<Plain>(self, scratch, query, k, exclude, ef, out);
+        search_impl::<Plain>(self, scratch, query, k, keep, ef, out);
     }
 }
 
@@ -258,11 +279,11 @@ unsafe fn search_avx2(
     scratch: &mut SearchScratch,
     query: &[f32],
     k: usize,
-    exclude: &[u32],
+    keep: impl Fn(u32) -> bool,
     ef: usize,
     out: &mut Vec<(u32, f32)>,
 ) {
-    search_impl::<crate::model::linalg::Fused>(index, scratch, query, k, exclude, ef, out);
+    search_impl::<crate::model::linalg::Fused>(index, scratch, query, k, keep, ef, out);
 }
 
 #[inline(always)]
@@ -271,7 +292,7 @@ fn search_impl<M: MulAdd>(
     scratch: &mut SearchScratch,
     query: &[f32],
     k: usize,
-    exclude: &[u32],
+    keep: impl Fn(u32) -> bool,
     ef: usize,
     out: &mut Vec<(u32, f32)>,
 ) {
@@ -294,7 +315,6 @@ fn search_impl<M: MulAdd>(
         });
     }
     let mut found = std::mem::take(&mut scratch.found);
-    let keep = |id: u32| exclude.binary_search(&id).is_err();
     search_layer(
         g,
         &sim,

@@ -27,6 +27,11 @@ use crate::model::{Param, Parts, PartsError};
 /// [`Parts::kind`] of a graph.
 pub const KIND: &str = "hnsw";
 
+/// Prefix of the graph's parameters and arrays when it is stored inside the parts of the model
+/// whose factors it indexes ([`HnswGraph::attach_to`]): one artifact, one checksum, and model
+/// loaders ignore names they do not read.
+pub const PREFIX: &str = "ann.";
+
 impl HnswGraph {
     /// The graph as parts (arrays are built, so they are owned).
     pub fn to_parts(&self) -> Parts<'static> {
@@ -226,6 +231,44 @@ impl HnswGraph {
             }
         }
         Ok(g)
+    }
+}
+
+impl HnswGraph {
+    /// `model` with this graph's parameters and arrays added under [`PREFIX`], so the graph
+    /// travels in the model's artifact.
+    pub fn attach_to<'a>(&self, mut model: Parts<'a>) -> Parts<'a> {
+        let graph = self.to_parts();
+        for (name, value) in graph.params {
+            model.params.insert(format!("{PREFIX}{name}"), value);
+        }
+        for (name, array) in graph.arrays {
+            model.arrays.insert(format!("{PREFIX}{name}"), array);
+        }
+        model
+    }
+
+    /// The graph parts [`HnswGraph::attach_to`] stored in `model`, taken out of it (for
+    /// [`HnswGraph::from_parts`]); `None` when the model carries no graph.
+    pub fn detach_from<'a>(model: &mut Parts<'a>) -> Option<Parts<'a>> {
+        let mut graph = Parts::new(KIND);
+        let names: Vec<String> = model
+            .params
+            .keys()
+            .chain(model.arrays.keys())
+            .filter(|n| n.starts_with(PREFIX))
+            .cloned()
+            .collect();
+        for name in names {
+            let short = name[PREFIX.len()..].to_string();
+            if let Some(v) = model.params.remove(&name) {
+                graph.params.insert(short.clone(), v);
+            }
+            if let Some(a) = model.arrays.remove(&name) {
+                graph.arrays.insert(short, a);
+            }
+        }
+        (!graph.params.is_empty() || !graph.arrays.is_empty()).then_some(graph)
     }
 }
 

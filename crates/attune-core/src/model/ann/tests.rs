@@ -70,6 +70,47 @@ fn recall_at_10_is_at_least_095_on_20k_items() {
 }
 
 #[test]
+fn a_graph_attached_to_model_parts_detaches_intact() {
+    let items = clustered(1_500, 8, 21);
+    let g = HnswGraph::build(&items, 8, &params(6, 30, 5)).unwrap();
+    let model = Parts::new("als")
+        .param("factors", Param::Int(8))
+        .f32_matrix("item_factors", 1_500, 8, &items);
+    let mut both = g.attach_to(model);
+    assert_eq!(both.kind, "als");
+    assert!(both.params.contains_key("ann.m") && both.arrays.contains_key("ann.neighbours"));
+    let graph = HnswGraph::detach_from(&mut both).expect("the graph is there");
+    // The model's own names are untouched and the graph's are gone from it.
+    assert_eq!(
+        both.params.keys().collect::<Vec<_>>(),
+        vec!["factors"],
+        "only the model's parameters remain"
+    );
+    assert_eq!(both.arrays.keys().collect::<Vec<_>>(), vec!["item_factors"]);
+    assert_eq!(HnswGraph::from_parts(graph, &items).unwrap(), g);
+    assert!(HnswGraph::detach_from(&mut both).is_none());
+}
+
+#[test]
+fn a_filter_predicate_returns_only_kept_items_in_exact_order() {
+    let (n, dim) = (3_000, 16);
+    let items = clustered(n, dim, 13);
+    let g = HnswGraph::build(&items, dim, &params(12, 80, 2)).unwrap();
+    let index = g.index(&items).unwrap();
+    let exact = Exact::new(&items, dim).unwrap();
+    // Keep two items in three (an availability filter); exclude the rest for the oracle.
+    let dropped: Vec<u32> = (0..n as u32).filter(|i| i % 3 == 0).collect();
+    let mut scratch = SearchScratch::default();
+    let mut out = Vec::new();
+    for q in clustered(20, dim, 14).chunks(dim) {
+        index.search_where(&mut scratch, q, 10, |i| i % 3 != 0, 400, &mut out);
+        assert_eq!(out.len(), 10);
+        assert!(out.iter().all(|e| e.0 % 3 != 0));
+        assert_eq!(ids(&out), ids(&exact.top_k(q, 10, &dropped)));
+    }
+}
+
+#[test]
 fn seen_items_are_never_returned_and_the_rest_is_exact() {
     let (n, dim) = (3_000, 16);
     let items = clustered(n, dim, 3);
