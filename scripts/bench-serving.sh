@@ -24,17 +24,19 @@ PORT=${PORT:-18123}
 "$ATTUNE" serve --bind 127.0.0.1:$PORT & SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do curl -sf http://127.0.0.1:$PORT/ready >/dev/null && break; sleep 0.2; done
-curl -sf -H 'x-attune-app: bench' "http://127.0.0.1:$PORT/v1/users/u00001/recommendations?n=10" >/dev/null
+# The load must hit training users (personalized lists), not unknown ids (cold start).
+curl -sf -H 'x-attune-app: bench' "http://127.0.0.1:$PORT/v1/users/u000001/recommendations?n=10" | grep -q '"source":"personalized"' \
+  || { echo "u000001 is not served a personalized list: the ids do not match the bench model" >&2; exit 1; }
 run() { # name, env...
   local name=$1; shift
   echo "== $name" >&2
   env "$@" CONNECTIONS=$CONNECTIONS wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s --latency -s scripts/wrk/recs.lua http://127.0.0.1:$PORT | grep RESULT | sed "s/^RESULT/$name/"
 }
-run uncached_paced RATE=$RATE
-run uncached_max RATE=0
+run uncached_paced RATE=$RATE SEED=1
+run uncached_max RATE=0 SEED=2
 HOT=1000 RATE=0 CONNECTIONS=$CONNECTIONS wrk -t$THREADS -c$CONNECTIONS -d5s -s scripts/wrk/recs.lua http://127.0.0.1:$PORT >/dev/null # warm the hot set
 run warm_max HOT=1000 RATE=0
-run similar_max PATH_KIND=items N_IDS=50000 RATE=0
+run similar_max PATH_KIND=items N_IDS=50000 WIDTH=5 RATE=0 SEED=3
 # Activation and rollback during a paced run: every request must succeed.
 ( sleep 3; for i in 1 2 3; do
     curl -sf -X POST -H 'x-attune-app: bench' http://127.0.0.1:$PORT/v1/models/v0002/activate >/dev/null
@@ -42,5 +44,5 @@ run similar_max PATH_KIND=items N_IDS=50000 RATE=0
     curl -sf -X POST -H 'x-attune-app: bench' http://127.0.0.1:$PORT/v1/models/rollback >/dev/null
     sleep 2
   done; echo "swaps done" >&2 ) &
-run swap_under_load RATE=$RATE
+run swap_under_load RATE=$RATE SEED=4
 wait

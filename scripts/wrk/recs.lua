@@ -1,11 +1,16 @@
 -- wrk script for scripts/bench-serving.sh: GET recommendations of random users (or items),
 -- optionally paced to a target rate, counting non-2xx answers.
---   PATH_KIND=users|items  N_IDS=100000  WIDTH=5  RATE=0 (0: as fast as possible)  HOT=0
+--   PATH_KIND=users|items  N_IDS=100000  WIDTH=6  RATE=0 (0: as fast as possible)  HOT=0  SEED=0
+-- Ids are zero-padded to WIDTH digits, as `attune bench model` writes them: the width of the
+-- count (u000000..u099999 for 100,000 users, i00000..i49999 for 50,000 items).
 local kind = os.getenv("PATH_KIND") or "users"
 local n_ids = tonumber(os.getenv("N_IDS") or "100000")
-local width = tonumber(os.getenv("WIDTH") or "5")
+local width = tonumber(os.getenv("WIDTH") or "6")
 local rate = tonumber(os.getenv("RATE") or "0")
 local hot = tonumber(os.getenv("HOT") or "0")
+-- Runs with different SEEDs ask for different users (the same seed repeats the sequence, and
+-- users asked for before are cached).
+local seed = tonumber(os.getenv("SEED") or "0")
 local threads = {}
 local counter = 0
 
@@ -16,7 +21,7 @@ function setup(thread)
 end
 
 function init(args)
-   math.randomseed(id * 7919)
+   math.randomseed(id * 7919 + seed * 104729)
    bad = 0
    n = 0
    local conns = tonumber(wrk.thread.connections or 1)
@@ -27,8 +32,11 @@ function init(args)
    end
 end
 
+-- Exponential gaps (a Poisson arrival process per connection): a constant pause keeps all
+-- connections in step, so requests arrive in bursts of CONNECTIONS at once, which measures
+-- the bursts rather than the rate.
 function delay()
-   if pause > 0 then return pause end
+   if pause > 0 then return -pause * math.log(1 - math.random()) end
    return 0
 end
 

@@ -11,6 +11,7 @@
 //! - [`explain`]: reasons in words; [`similarity`]: each model's item-item similarity;
 //!   [`rerank`]: MMR diversity; [`catalog`]: titles, categories, availability per model item;
 //!   [`weigh`]: the implicit weight of a live event, by the training rules;
+//! - [`batch`]: exact scoring of concurrent requests in one pass over the item factors;
 //! - [`catalog_index`]: the approximate (HNSW) index large ALS catalogs are served through.
 //!
 //! **Boundary:** knows the store and artifacts, knows no HTTP and no JSON; the server crate
@@ -22,6 +23,7 @@
 
 #![warn(missing_docs)]
 
+pub mod batch;
 pub mod catalog;
 pub mod catalog_index;
 pub mod engine;

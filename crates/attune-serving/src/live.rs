@@ -72,6 +72,14 @@ impl LiveUsers {
         Some(u.clone())
     }
 
+    /// The user's generation and the shared generation it was loaded at, if the user is
+    /// loaded: what a cache hit needs, without copying the state.
+    pub fn generation(&self, user: &str) -> Option<(u64, Option<SharedGeneration>)> {
+        let entry = self.users.get(user)?;
+        let u = entry.lock().unwrap_or_else(PoisonError::into_inner);
+        Some((u.generation, u.shared))
+    }
+
     /// Load the user: `events` are their stored events after the model's snapshot (oldest
     /// first), `personalization` and `preferred` from their profile, `shared` the shared
     /// generation read before them. Events that arrived in the meantime through

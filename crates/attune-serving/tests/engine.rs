@@ -23,7 +23,7 @@ fn a_training_user_gets_unseen_items_of_their_taste_with_reasons() {
     assert_eq!(list.model_version, Some(v));
     assert_eq!(list.source, Source::Personalized);
     let seen: Vec<String> = viewed(3).iter().map(|i| format!("i{i:02}")).collect();
-    for r in &list.items {
+    for r in list.items.iter() {
         assert!(!seen.contains(&r.item_id), "{} was seen", r.item_id);
         assert_eq!(parity(&r.item_id), 1, "{:?}", ids(&list));
         assert_ne!(r.item_id, "i22", "unavailable items are never served");

@@ -188,7 +188,7 @@ fn the_approximate_index_serves_what_exact_scoring_serves() {
         assert_eq!(a.source, Source::Personalized);
         assert_eq!(a.items.len(), 10);
         let (seen, _) = f.history.row(u as usize);
-        for r in &a.items {
+        for r in a.items.iter() {
             let i: u32 = r.item_id[1..].parse().unwrap();
             assert!(seen.binary_search(&i).is_err(), "{} was seen", r.item_id);
             assert_ne!(i % 10, 7, "{} is unavailable", r.item_id);
@@ -205,7 +205,7 @@ fn the_approximate_index_serves_what_exact_scoring_serves() {
             .count();
         total += e.items.len();
         // The same item has the same score on both paths (only the candidates differ).
-        for r in &a.items {
+        for r in a.items.iter() {
             if let Some(x) = e.items.iter().find(|x| x.item_id == r.item_id) {
                 assert!((x.score - r.score).abs() < 1e-4, "{r:?} vs {x:?}");
             }

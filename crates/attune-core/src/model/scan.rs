@@ -39,6 +39,51 @@ pub fn gemv(rows: &[f32], x: &[f32], out: &mut [f32]) {
     }
 }
 
+/// Items per tile of [`gemv_batch`]: 512 rows of 64 factors are 128 KB, which stay in L2 while
+/// every query of the batch is scored against them. A multiple of 8, so each tile splits into
+/// the same 8-item groups as one whole pass and the scores are bit-identical to [`gemv`].
+pub const BATCH_TILE_ROWS: usize = 512;
+
+/// [`gemv`] for several queries in one pass over `rows`: `outs[q][i] = Y[i, :] · queries[q]`.
+///
+/// Why: exact scoring of a large catalog is memory-bound (each query streams all the item
+/// factors from DRAM: 12.8 MB at 50,000 x 64), so queries that arrive together are scored tile
+/// by tile, and each tile is read from memory once for all of them. The scores equal
+/// [`gemv`]'s bit for bit.
+///
+/// # Panics
+/// If `queries` and `outs` differ in length, or any pair does not fit `rows` as in [`gemv`].
+pub fn gemv_batch(rows: &[f32], queries: &[&[f32]], outs: &mut [&mut [f32]]) {
+    assert_eq!(
+        queries.len(),
+        outs.len(),
+        "gemv_batch: one output per query"
+    );
+    let Some(k) = queries.first().map(|q| q.len()) else {
+        return;
+    };
+    for (q, o) in queries.iter().zip(outs.iter()) {
+        assert!(
+            q.len() == k && rows.len() == o.len() * k,
+            "gemv_batch: every query has the same length and rows are out.len() x k"
+        );
+    }
+    if k == 0 {
+        outs.iter_mut().for_each(|o| o.fill(0.0));
+        return;
+    }
+    let n = rows.len() / k;
+    let mut start = 0;
+    while start < n {
+        let end = (start + BATCH_TILE_ROWS).min(n);
+        let tile = &rows[start * k..end * k];
+        for (q, o) in queries.iter().zip(outs.iter_mut()) {
+            gemv(tile, q, &mut o[start..end]);
+        }
+        start = end;
+    }
+}
+
 /// The user vector is held in at most this many floats of registers (16 AVX2 registers minus
 /// the eight accumulators and a scratch).
 const MAX_REGISTER_K: usize = 128;
@@ -106,6 +151,36 @@ mod tests {
     }
 
     proptest! {
+        /// Batched scoring is the same arithmetic as one pass per query, tile boundaries
+        /// included (catalogs around and across several tiles).
+        #[test]
+        fn batches_equal_single_passes_bit_for_bit(
+            n in prop::sample::select(vec![0usize, 7, 511, 512, 513, 1500]),
+            k in prop::sample::select(vec![3usize, 16, 64]),
+            batch in 1usize..5,
+            seed in any::<u64>(),
+        ) {
+            let mut s = seed | 1;
+            let mut next = || {
+                s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+                (s % 2001) as f32 / 1000.0 - 1.0
+            };
+            let rows: Vec<f32> = (0..n * k).map(|_| next()).collect();
+            let queries: Vec<Vec<f32>> = (0..batch).map(|_| (0..k).map(|_| next()).collect()).collect();
+            let mut outs = vec![vec![f32::NAN; n]; batch];
+            {
+                let qs: Vec<&[f32]> = queries.iter().map(Vec::as_slice).collect();
+                let mut os: Vec<&mut [f32]> = outs.iter_mut().map(Vec::as_mut_slice).collect();
+                gemv_batch(&rows, &qs, &mut os);
+            }
+            for (q, got) in queries.iter().zip(&outs) {
+                let mut want = vec![0f32; n];
+                gemv(&rows, q, &mut want);
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                prop_assert_eq!(bits(got), bits(&want));
+            }
+        }
+
         /// Every shape (row counts that are not multiples of 8, k on and off the register
         /// path) matches an f64 reference to rounding.
         #[test]
