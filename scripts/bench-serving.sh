@@ -2,14 +2,15 @@
 # Serving load benchmark: the release binary serves an ALS model (64 factors) trained on the
 # seeded synthetic set (100,000 users x 50,000 items x 5,000,000 interactions); wrk, a real
 # HTTP load generator in a second process, measures recommendations with the cache cold
-# (random users, paced at RATE) and warm (a hot set of users, as fast as possible), similar
+# (each user asked once, paced at RATE) and warm (a hot set of users, as fast as possible), similar
 # items, and then activation and rollback during a load run (zero failed requests expected).
 #
-#   scripts/bench-serving.sh                 # RATE=1000 DURATION=20 CONNECTIONS=32
+#   scripts/bench-serving.sh                 # RATE=1000 DURATION=15 CONNECTIONS=32
+# DURATION at most 15 at these rates: longer uncached runs would use up their user ranges.
 # Needs wrk (apt-get install wrk). Server and load generator share the machine's cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-RATE=${RATE:-1000} DURATION=${DURATION:-20} CONNECTIONS=${CONNECTIONS:-32} THREADS=${THREADS:-2}
+RATE=${RATE:-1000} DURATION=${DURATION:-15} CONNECTIONS=${CONNECTIONS:-32} THREADS=${THREADS:-2}
 command -v wrk >/dev/null || { apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }; }
 cargo build --release -q -p attune-cli
 ATTUNE=$PWD/target/release/attune
@@ -30,12 +31,17 @@ curl -sf -H 'x-attune-app: bench' "http://127.0.0.1:$PORT/v1/users/u000001/recom
 run() { # name, env...
   local name=$1; shift
   echo "== $name" >&2
-  env "$@" CONNECTIONS=$CONNECTIONS wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s --latency -s scripts/wrk/recs.lua http://127.0.0.1:$PORT | grep RESULT | sed "s/^RESULT/$name/"
+  env "$@" CONNECTIONS=$CONNECTIONS THREADS=$THREADS wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s --latency -s scripts/wrk/recs.lua http://127.0.0.1:$PORT | grep RESULT | sed "s/^RESULT/$name/"
 }
-run uncached_paced RATE=$RATE SEED=1
-run uncached_max RATE=0 SEED=2
-HOT=1000 RATE=0 CONNECTIONS=$CONNECTIONS wrk -t$THREADS -c$CONNECTIONS -d5s -s scripts/wrk/recs.lua http://127.0.0.1:$PORT >/dev/null # warm the hot set
-run warm_max HOT=1000 RATE=0
+# Users of the 100,000: the uncached runs walk disjoint ranges in order (each user asked once),
+# the warm-up and the hot set have their own.
+# Warm the process, not the measured users: blocking-pool threads, store connections, the
+# artifact's pages.
+SEQ=1 FIRST=95000 N_IDS=5000 RATE=0 CONNECTIONS=$CONNECTIONS THREADS=$THREADS wrk -t$THREADS -c$CONNECTIONS -d5s -s scripts/wrk/recs.lua http://127.0.0.1:$PORT >/dev/null
+run uncached_paced RATE=$RATE SEQ=1 FIRST=0 N_IDS=25000
+run uncached_max RATE=0 SEQ=1 FIRST=25000 N_IDS=65000
+HOT=1000 FIRST=90000 RATE=0 CONNECTIONS=$CONNECTIONS THREADS=$THREADS wrk -t$THREADS -c$CONNECTIONS -d5s -s scripts/wrk/recs.lua http://127.0.0.1:$PORT >/dev/null # warm the hot set
+run warm_max HOT=1000 FIRST=90000 RATE=0
 run similar_max PATH_KIND=items N_IDS=50000 WIDTH=5 RATE=0 SEED=3
 # Activation and rollback during a paced run: every request must succeed.
 ( sleep 3; for i in 1 2 3; do
@@ -43,6 +49,6 @@ run similar_max PATH_KIND=items N_IDS=50000 WIDTH=5 RATE=0 SEED=3
     sleep 2
     curl -sf -X POST -H 'x-attune-app: bench' http://127.0.0.1:$PORT/v1/models/rollback >/dev/null
     sleep 2
-  done; echo "swaps done" >&2 ) &
+  done; echo "swaps done" >&2 ) & SWAPS=$!
 run swap_under_load RATE=$RATE SEED=4
-wait
+wait $SWAPS

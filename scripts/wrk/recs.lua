@@ -1,6 +1,7 @@
 -- wrk script for scripts/bench-serving.sh: GET recommendations of random users (or items),
 -- optionally paced to a target rate, counting non-2xx answers.
 --   PATH_KIND=users|items  N_IDS=100000  WIDTH=6  RATE=0 (0: as fast as possible)  HOT=0  SEED=0
+--   FIRST=0  SEQ=0  THREADS=1
 -- Ids are zero-padded to WIDTH digits, as `attune bench model` writes them: the width of the
 -- count (u000000..u099999 for 100,000 users, i00000..i49999 for 50,000 items).
 local kind = os.getenv("PATH_KIND") or "users"
@@ -11,6 +12,11 @@ local hot = tonumber(os.getenv("HOT") or "0")
 -- Runs with different SEEDs ask for different users (the same seed repeats the sequence, and
 -- users asked for before are cached).
 local seed = tonumber(os.getenv("SEED") or "0")
+-- SEQ=1: every id of FIRST..FIRST+N_IDS-1 once, in order, split over the THREADS threads (no
+-- repeats until the range is used up: a run of uncached requests really is uncached).
+local first = tonumber(os.getenv("FIRST") or "0")
+local seq = os.getenv("SEQ") == "1"
+local n_threads = tonumber(os.getenv("THREADS") or "1")
 local threads = {}
 local counter = 0
 
@@ -43,7 +49,13 @@ end
 function request()
    n = n + 1
    local pick
-   if hot > 0 then pick = math.random(0, hot - 1) else pick = math.random(0, n_ids - 1) end
+   if seq then
+      pick = first + ((n - 1) * n_threads + (id - 1)) % n_ids
+   elseif hot > 0 then
+      pick = first + math.random(0, hot - 1)
+   else
+      pick = first + math.random(0, n_ids - 1)
+   end
    local id = string.format("%0" .. width .. "d", pick)
    if kind == "items" then
       return wrk.format("GET", "/v1/items/i" .. id .. "/similar?n=10", {["x-attune-app"] = "bench"})

@@ -56,7 +56,9 @@ pub const DEGRADED: &str = "attune_degraded";
 /// `attune_serving_live_users{app}`: users with live state in memory.
 pub const LIVE_USERS: &str = "attune_serving_live_users";
 /// `attune_serving_events{kind}`: model versions loaded / refused (corrupt, missing,
-/// incompatible), impressions dropped (queue full) since start.
+/// incompatible), impressions dropped (queue full) since start; exact-scoring passes over the
+/// item factors and the queries they scored, since the active versions were loaded
+/// (`scored_queries / score_passes` is the batching of concurrent requests).
 pub const SERVING_EVENTS: &str = "attune_serving_events";
 /// `attune_model_age_seconds{app,model}`: time since the active model was trained.
 pub const MODEL_AGE: &str = "attune_model_age_seconds";
@@ -293,7 +295,7 @@ impl Metrics {
         let serving_events = Family::<KindLabels, Gauge>::default();
         registry.register(
             SERVING_EVENTS,
-            "Since start: model versions loaded and refused, impressions dropped (queue full)",
+            "Since start: model versions loaded and refused, impressions dropped (queue full); exact-scoring passes and the queries they scored",
             serving_events.clone(),
         );
         let model_age = Family::default();
@@ -360,6 +362,14 @@ impl Metrics {
                 }
             }
         }
+        let (mut passes, mut queries) = (0, 0);
+        for a in serving.apps() {
+            if let Some(snap) = a.snapshot() {
+                let (p, q) = snap.score_batching();
+                passes += p;
+                queries += q;
+            }
+        }
         let stats = &serving.stats;
         if let Some(name) = serving.shared_name() {
             for a in serving.apps() {
@@ -372,6 +382,8 @@ impl Metrics {
             ("model_loads", stats.loads.load(Relaxed)),
             ("model_refused", stats.refused.load(Relaxed)),
             ("impressions_dropped", impressions_dropped),
+            ("score_passes", passes),
+            ("scored_queries", queries),
         ] {
             self.serving_events
                 .get_or_create(&KindLabels { kind })

@@ -18,6 +18,9 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use attune_core::model::scan::gemv_batch;
 
+/// A batched scoring kernel: fills `outs[q]` with the scores of `queries[q]`.
+pub type BatchKernel<'a> = dyn Fn(&[&[f32]], &mut [&mut [f32]]) + 'a;
+
 /// Queries scored in one pass at most (the batch's outputs are 200 KB each at 50,000 items).
 const MAX_BATCH: usize = 32;
 
@@ -94,6 +97,18 @@ impl ScoreBatcher {
             "rows must be whole rows of the query's length"
         );
         let n = rows.len() / query.len();
+        self.score_with(n, query, out, &|qs, os| gemv_batch(rows, qs, os));
+    }
+
+    /// [`ScoreBatcher::score`] with any batched kernel over `n` items (every caller of one
+    /// batcher passes the same kernel): `kernel(queries, outs)` fills each output.
+    pub fn score_with(
+        &self,
+        n: usize,
+        query: &[f32],
+        out: &mut Vec<f32>,
+        kernel: &BatchKernel<'_>,
+    ) {
         let mut buf = std::mem::take(out);
         buf.resize(n, 0.0);
         let slot = Arc::new(Slot {
@@ -117,7 +132,7 @@ impl ScoreBatcher {
                 self.passes.fetch_add(1, Ordering::Relaxed);
                 self.queries
                     .fetch_add(batch.len() as u64, Ordering::Relaxed);
-                run(rows, &batch);
+                run(kernel, &batch);
                 state = lock(&self.state);
                 state.leaders -= 1;
                 if let Some(next) = state.queue.first() {
@@ -156,7 +171,7 @@ impl ScoreBatcher {
 }
 
 /// Score a batch and hand each query its scores.
-fn run(rows: &[f32], batch: &[Arc<Slot>]) {
+fn run(kernel: &BatchKernel<'_>, batch: &[Arc<Slot>]) {
     let (queries, mut outs): (Vec<Vec<f32>>, Vec<Vec<f32>>) = batch
         .iter()
         .map(|s| {
@@ -167,7 +182,7 @@ fn run(rows: &[f32], batch: &[Arc<Slot>]) {
     {
         let qs: Vec<&[f32]> = queries.iter().map(Vec::as_slice).collect();
         let mut os: Vec<&mut [f32]> = outs.iter_mut().map(Vec::as_mut_slice).collect();
-        gemv_batch(rows, &qs, &mut os);
+        kernel(&qs, &mut os);
     }
     for (s, out) in batch.iter().zip(outs) {
         let mut i = lock(&s.inner);

@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwapOption;
 use attune_core::event::Event;
 use attune_core::model::ann::{TopKParams, TopKValidParams};
+use attune_core::model::half_scan::{exact_top_k_from_scan, HalfFactors};
 use attune_core::model::similar::{similar_items, SimilarError};
 use attune_core::model::spec::{Feedback, FittedModel};
 use attune_core::model::topk::top_k_into;
@@ -140,6 +141,8 @@ thread_local! {
     /// One score per item, reused by the requests of a thread (a fresh 200 KB buffer per
     /// request cost page faults: 4% of the uncached path).
     static SCORES: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// The exact rescoring buffer of [`exact_top_k_from_scan`].
+    static EXACT: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Trending counts ranked at some instant, reused for a second.
@@ -300,6 +303,11 @@ pub struct Snapshot {
     available: Vec<bool>,
     /// Exact scoring of concurrent ALS requests in one pass.
     batcher: ScoreBatcher,
+    /// ALS item factors in half precision, for the exact scan (`model::half_scan`); `None`
+    /// for other models, models served through the index, or factors beyond `f16`'s range.
+    half: Option<HalfFactors>,
+    /// The same for similar-item requests of factor models (over the unit factors).
+    similar_batcher: ScoreBatcher,
     category_popularity: Option<CategoryPopularity>,
     live: LiveUsers,
     /// Keyed by [`list_cache_key`].
@@ -337,6 +345,13 @@ impl Snapshot {
             .flatten();
         let similarity = ItemSimilarity::for_model(model.fitted.model(), &model.history);
         let since_micros = last_event_micros(&model).unwrap_or(i64::MIN);
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        let half = match model.fitted.model() {
+            FittedModel::Als(als) if index.is_none() => {
+                HalfFactors::new(als.all_item_factors(), als.factors())
+            }
+            _ => None,
+        };
         Ok(Self {
             version,
             seq,
@@ -345,9 +360,9 @@ impl Snapshot {
             similarity,
             index,
             available,
-            batcher: ScoreBatcher::new(
-                std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
-            ),
+            batcher: ScoreBatcher::new(cores),
+            half,
+            similar_batcher: ScoreBatcher::new(cores),
             category_popularity,
             live: LiveUsers::new(config.live_users, config.max_recent),
             lists: moka::sync::Cache::builder()
@@ -362,6 +377,14 @@ impl Snapshot {
     /// Users with live state.
     pub fn live_users(&self) -> u64 {
         self.live.len()
+    }
+
+    /// Exact scoring since this version was loaded: passes over the item factors and the
+    /// queries they scored (more queries than passes: concurrent requests were batched).
+    pub fn score_batching(&self) -> (u64, u64) {
+        let (p, q) = self.batcher.stats();
+        let (sp, sq) = self.similar_batcher.stats();
+        (p + sp, q + sq)
     }
 }
 
@@ -890,23 +913,53 @@ impl Serving {
         };
         if !approximate {
             let mut scores = SCORES.with(|s| std::mem::take(&mut *s.borrow_mut()));
-            match (model.fitted.model(), &repr) {
+            // Whether `top` is final (the half-precision scan ranks exactly by itself).
+            let ranked = match (model.fitted.model(), &repr) {
                 // ALS scores are `Y x`: concurrent requests share one pass over `Y`.
                 (FittedModel::Als(als), UserRepr::Dense(x)) if x.len() == als.factors() => {
-                    snap.batcher.score(als.all_item_factors(), x, &mut scores);
+                    match &snap.half {
+                        // Half the memory traffic, the exact answer (`model::half_scan`).
+                        Some(h) => {
+                            snap.batcher
+                                .score_with(h.n_items(), x, &mut scores, &|qs, os| {
+                                    h.scan_batch(qs, os)
+                                });
+                            EXACT.with(|e| {
+                                exact_top_k_from_scan(
+                                    h,
+                                    als.all_item_factors(),
+                                    x,
+                                    &mut scores,
+                                    &allowed,
+                                    pool,
+                                    exclude,
+                                    &mut e.borrow_mut(),
+                                    &mut top,
+                                );
+                            });
+                            true
+                        }
+                        None => {
+                            snap.batcher.score(als.all_item_factors(), x, &mut scores);
+                            false
+                        }
+                    }
                 }
                 _ => {
                     scores.clear();
                     scores.resize(model.items.len(), 0.0);
                     model.recommender().score_all_into(&repr, &mut scores);
+                    false
                 }
-            }
-            for (s, ok) in scores.iter_mut().zip(allowed.iter()) {
-                if !ok {
-                    *s = f32::NEG_INFINITY;
+            };
+            if !ranked {
+                for (s, ok) in scores.iter_mut().zip(allowed.iter()) {
+                    if !ok {
+                        *s = f32::NEG_INFINITY;
+                    }
                 }
+                top_k_into(&scores, pool, exclude, &mut top);
             }
-            top_k_into(&scores, pool, exclude, &mut top);
             SCORES.with(|s| *s.borrow_mut() = scores);
         }
         top.retain(|&(_, s)| s.is_finite());
@@ -1011,11 +1064,12 @@ impl Serving {
             // Factor models: one pass over the unit item factors kept in the snapshot (the
             // model's own `similar_items` renormalizes every item per call).
             Some((unit, k)) => {
-                let q = unit[i as usize * k..(i as usize + 1) * k].to_vec();
-                let mut sims = vec![0f32; snap.model.items.len()];
-                attune_core::model::scan::gemv(unit, &q, &mut sims);
+                let q = &unit[i as usize * k..(i as usize + 1) * k];
+                let mut sims = SCORES.with(|s| std::mem::take(&mut *s.borrow_mut()));
+                snap.similar_batcher.score(unit, q, &mut sims);
                 let mut top = Vec::new();
                 top_k_into(&sims, pool, &[i], &mut top);
+                SCORES.with(|s| *s.borrow_mut() = sims);
                 top
             }
             None => similar_items(snap.model.fitted.model(), i, pool)?,

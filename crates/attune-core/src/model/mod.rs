@@ -54,6 +54,7 @@ pub mod bpr;
 pub mod coldstart;
 pub mod content;
 pub mod ease;
+pub mod half_scan;
 pub mod hybrid;
 pub mod knn;
 pub mod linalg;

@@ -34,7 +34,11 @@ use crate::{
 pub use schema::LATEST as SCHEMA_VERSION;
 
 /// Idle reader connections kept open; more are opened on demand (and closed when returned).
-const MAX_IDLE_READERS: usize = 4;
+/// Serving reads a user's profile and recent events per uncached request from the blocking
+/// pool, tens at once under load; with 4 kept, most of them opened a connection (and parsed
+/// the schema) per request, which was most of the uncached latency. A reader costs its page
+/// cache (2 MB at most by SQLite's default) only while it holds pages.
+const MAX_IDLE_READERS: usize = 32;
 /// How long a connection waits for a lock held by another connection or process.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// WAL pages between automatic checkpoints.
