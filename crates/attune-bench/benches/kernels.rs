@@ -7,8 +7,9 @@
 use std::hint::black_box;
 
 use attune_bench::matrix;
+use attune_core::model::half_scan::{exact_top_k_from_scan, HalfFactors};
 use attune_core::model::{
-    topk, AlsModel, AlsParams, Confidence, EaseParams, FoldIn, ItemKnnParams, Scorer,
+    topk, AlsModel, AlsParams, Confidence, EaseParams, FoldIn, ItemKnnParams, Scorer, UserRepr,
 };
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use rand::{Rng, SeedableRng};
@@ -38,6 +39,63 @@ fn topk_one_user(c: &mut Criterion) {
             topk::top_k_into(&scores, 10, &seen, &mut out);
             black_box(&out);
         })
+    });
+    // The serving path: the f16 scan and the exactly rescored candidates (same answer).
+    let half = HalfFactors::new(model.all_item_factors(), k).expect("factors fit f16");
+    let UserRepr::Dense(x) = &user else {
+        unreachable!("ALS users are dense")
+    };
+    let admit = vec![true; n_items];
+    let mut scratch = Vec::new();
+    let top10_half = |scores: &mut Vec<f32>, scratch: &mut Vec<f32>, out: &mut Vec<(u32, f32)>| {
+        half.scan(black_box(x), scores);
+        exact_top_k_from_scan(
+            &half,
+            model.all_item_factors(),
+            x,
+            scores,
+            &admit,
+            10,
+            &seen,
+            scratch,
+            out,
+        );
+    };
+    c.bench_function("topk/half_scan_top10_one_user_50k_items_64f", |b| {
+        b.iter(|| {
+            top10_half(&mut scores, &mut scratch, &mut out);
+            black_box(&out);
+        })
+    });
+    // Both again with the factors evicted from the caches before each query (a 64 MB sweep,
+    // not timed): what an uncached request meets on a loaded server.
+    let mut sweep = vec![0u8; 64 << 20];
+    let mut evict = move || {
+        for b in sweep.iter_mut().step_by(64) {
+            *b = b.wrapping_add(1);
+        }
+        black_box(&sweep);
+    };
+    c.bench_function("topk/exact_top10_cold_cache_50k_items_64f", |b| {
+        b.iter_batched(
+            &mut evict,
+            |()| {
+                model.score_all_into(black_box(&user), &mut scores);
+                topk::top_k_into(&scores, 10, &seen, &mut out);
+                black_box(&out);
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    c.bench_function("topk/half_scan_top10_cold_cache_50k_items_64f", |b| {
+        b.iter_batched(
+            &mut evict,
+            |()| {
+                top10_half(&mut scores, &mut scratch, &mut out);
+                black_box(&out);
+            },
+            BatchSize::PerIteration,
+        )
     });
 }
 
