@@ -402,17 +402,15 @@ pub(crate) async fn authorize(
     mut req: Request,
     next: Next,
 ) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string());
+    let route = req.extensions().get::<MatchedPath>().cloned();
     let access = route
-        .as_deref()
-        .and_then(|r| crate::routes::access(req.method(), r));
+        .as_ref()
+        .and_then(|r| crate::routes::access(req.method(), r.as_str()));
     // An unknown method on a known route falls through to the router's 405.
-    let (Some(route), Some(access)) = (route, access) else {
+    let (Some(matched), Some(access)) = (route, access) else {
         return next.run(req).await;
     };
+    let route = matched.as_str();
     let auth = &state.config.auth;
     let needs = match access {
         Access::Open => None,
@@ -443,7 +441,7 @@ pub(crate) async fn authorize(
         return unauthorized("the API key is not valid", true);
     };
     if !key.has_scope(scope) {
-        return forbidden_scope(key, scope, req.method(), &route);
+        return forbidden_scope(key, scope, req.method(), route);
     }
     if all_apps {
         if !key.all_apps() {

@@ -303,28 +303,33 @@ async fn log_and_render(State(state): State<AppState>, req: Request, next: Next)
     let start = Instant::now();
     let _in_flight = state.metrics.request_started();
     let method = req.method().clone();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string());
-    let path = req.uri().path().to_string();
-    let app = req
-        .headers()
-        .get(problem::APP_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or(DEFAULT_APP)
-        .to_string();
-    let res = problem::render(next.run(req).await, &path);
+    // Cheap clones (reference-counted), not copies: this runs on every request.
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let uri = req.uri().clone();
+    let app = tracing::enabled!(tracing::Level::DEBUG).then(|| {
+        req.headers()
+            .get(problem::APP_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or(DEFAULT_APP)
+            .to_string()
+    });
+    let path = uri.path();
+    let res = problem::render(next.run(req).await, path);
     let status = res.status().as_u16();
     let took = start.elapsed();
-    state
-        .metrics
-        .request_done(&method, route.as_deref(), status, took);
-    let key = res
-        .extensions()
-        .get::<auth::KeyName>()
-        .map_or("-", |k| k.0.as_str());
-    let micros = took.as_micros() as u64;
-    tracing::debug!(%method, %path, %app, key, status, micros, "request");
+    state.metrics.request_done(
+        &method,
+        route.as_ref().map(MatchedPath::as_str),
+        status,
+        took,
+    );
+    if let Some(app) = app {
+        let key = res
+            .extensions()
+            .get::<auth::KeyName>()
+            .map_or("-", |k| k.0.as_str());
+        let micros = took.as_micros() as u64;
+        tracing::debug!(%method, %path, %app, key, status, micros, "request");
+    }
     res
 }

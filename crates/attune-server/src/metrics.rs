@@ -401,17 +401,17 @@ impl Metrics {
     /// A request was answered. `route` is the matched template, `None` when no route matched.
     pub fn request_done(&self, method: &Method, route: Option<&str>, status: u16, took: Duration) {
         let method = method_label(method);
-        let route = route.unwrap_or("unmatched").to_string();
+        let labels = RouteLabels {
+            method,
+            route: route.unwrap_or("unmatched").to_string(),
+        };
         self.http_duration
-            .get_or_create(&RouteLabels {
-                method,
-                route: route.clone(),
-            })
+            .get_or_create(&labels)
             .observe(took.as_secs_f64());
         self.http_requests
             .get_or_create(&RequestLabels {
                 method,
-                route,
+                route: labels.route,
                 status,
             })
             .inc();

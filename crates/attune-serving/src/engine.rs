@@ -308,6 +308,9 @@ pub struct Snapshot {
     half: Option<HalfFactors>,
     /// The same for similar-item requests of factor models (over the unit factors).
     similar_batcher: ScoreBatcher,
+    /// The unit factors in half precision, for similar items (not kept for catalogs served
+    /// through the index, to bound memory).
+    similar_half: Option<HalfFactors>,
     category_popularity: Option<CategoryPopularity>,
     live: LiveUsers,
     /// Keyed by [`list_cache_key`].
@@ -346,6 +349,10 @@ impl Snapshot {
         let similarity = ItemSimilarity::for_model(model.fitted.model(), &model.history);
         let since_micros = last_event_micros(&model).unwrap_or(i64::MIN);
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        let similar_half = match (&index, similarity.unit_factors()) {
+            (None, Some((unit, k))) => HalfFactors::new(unit, k),
+            _ => None,
+        };
         let half = match model.fitted.model() {
             FittedModel::Als(als) if index.is_none() => {
                 HalfFactors::new(als.all_item_factors(), als.factors())
@@ -363,6 +370,7 @@ impl Snapshot {
             batcher: ScoreBatcher::new(cores),
             half,
             similar_batcher: ScoreBatcher::new(cores),
+            similar_half,
             category_popularity,
             live: LiveUsers::new(config.live_users, config.max_recent),
             lists: moka::sync::Cache::builder()
@@ -1066,9 +1074,32 @@ impl Serving {
             Some((unit, k)) => {
                 let q = &unit[i as usize * k..(i as usize + 1) * k];
                 let mut sims = SCORES.with(|s| std::mem::take(&mut *s.borrow_mut()));
-                snap.similar_batcher.score(unit, q, &mut sims);
                 let mut top = Vec::new();
-                top_k_into(&sims, pool, &[i], &mut top);
+                match &snap.similar_half {
+                    // As for recommendations: an f16 pass, the exact answer, filters applied
+                    // before the top-k (so filtered items never crowd out allowed ones).
+                    Some(h) => {
+                        snap.similar_batcher
+                            .score_with(h.n_items(), q, &mut sims, &|qs, os| h.scan_batch(qs, os));
+                        EXACT.with(|e| {
+                            exact_top_k_from_scan(
+                                h,
+                                unit,
+                                q,
+                                &mut sims,
+                                &allowed,
+                                pool,
+                                &[i],
+                                &mut e.borrow_mut(),
+                                &mut top,
+                            );
+                        });
+                    }
+                    None => {
+                        snap.similar_batcher.score(unit, q, &mut sims);
+                        top_k_into(&sims, pool, &[i], &mut top);
+                    }
+                }
                 SCORES.with(|s| *s.borrow_mut() = sims);
                 top
             }
