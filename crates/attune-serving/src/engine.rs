@@ -4,7 +4,10 @@
 //! Pipeline for one user: consent → history (training row ∪ live events) → representation
 //! (stored factors, or fold-in when anything happened since training) → score every item →
 //! drop seen, unavailable and filtered-out items → top `offset + n` (a larger pool when
-//! re-ranking) → MMR diversity → explanations. A user with no history gets the cold-start
+//! re-ranking) → MMR diversity → explanations. For ALS the scoring and top-k are the
+//! half-precision scan with exact rescoring ([`attune_core::model::half_scan`]), batched over
+//! concurrent requests ([`crate::batch`]), or, for large catalogs, the approximate index
+//! ([`crate::catalog_index`]). A user with no history gets the cold-start
 //! chain: the most popular items of their onboarding categories, then trending, then popular.
 //!
 //! **Invariants.** A version is swapped in only after its artifact was loaded and verified, so
