@@ -329,11 +329,12 @@ impl Snapshot {
         version: u32,
         seq: u64,
         mut model: LoadedModel,
+        path: &Path,
         config: &ServingConfig,
     ) -> Result<Self, ServingError> {
         let index = CatalogIndex::for_model(&mut model, &config.topk).map_err(|e| {
             ServingError::from(LoadError::Corrupt {
-                path: PathBuf::from(crate::model::version_name(version)),
+                path: path.to_path_buf(),
                 reason: format!("cannot index the item factors: {e}"),
             })
         })?;
@@ -604,7 +605,13 @@ impl Serving {
                 return Err(e.into());
             }
         };
-        let snap = Snapshot::build(&*self.store, app, version, seq, model, &self.config)?;
+        let path = crate::model::path_of(&self.data_dir, &record.info.artifact.location);
+        let snap = Snapshot::build(&*self.store, app, version, seq, model, &path, &self.config)
+            .inspect_err(|e| {
+                if matches!(e, ServingError::Load(_)) {
+                    self.stats.refused.fetch_add(1, Ordering::Relaxed);
+                }
+            })?;
         self.stats.loads.fetch_add(1, Ordering::Relaxed);
         tracing::info!(app, version = %version_name(version), seq, "model loaded for serving");
         Ok(snap)
