@@ -19,7 +19,9 @@
 //! `e ≥ s − δ`: `k` items beat it strictly, so it is not in the exact top `k`. Every other
 //! admissible item (`a_i ≥ s − 2δ`) is rescored exactly; the top `k` of those is the answer.
 
-use super::scan::gemv;
+#[cfg(target_arch = "x86_64")]
+use super::scan::reduce8;
+use super::scan::{for_each_tile, gemv};
 use super::topk::top_k_into;
 
 /// Item factors rounded to `f16`, with what the exactness bound needs.
@@ -101,15 +103,12 @@ impl HalfFactors {
                 "query of k values, output of n"
             );
         }
-        let mut start = 0;
-        while start < n {
-            let end = (start + super::scan::BATCH_TILE_ROWS).min(n);
+        for_each_tile(n, |start, end| {
             let tile = &self.bits[start * k..end * k];
             for (q, o) in queries.iter().zip(outs.iter_mut()) {
                 gemv_f16(tile, q, &mut o[start..end]);
             }
-            start = end;
-        }
+        });
     }
 
     /// The largest possible difference between a scan score and the exact kernel's score for
@@ -220,12 +219,16 @@ fn gemv_f16(bits: &[u16], x: &[f32], out: &mut [f32]) {
         return;
     }
     for (o, row) in out.iter_mut().zip(bits.chunks_exact(k)) {
-        *o = row
-            .iter()
-            .zip(x)
-            .map(|(&h, &v)| half::f16::from_bits(h).to_f32() * v)
-            .sum();
+        *o = dot_f16(row, x);
     }
+}
+
+/// One `f16` row times `x`, portably (the fallback, and the kernel's tail rows).
+fn dot_f16(row: &[u16], x: &[f32]) -> f32 {
+    row.iter()
+        .zip(x)
+        .map(|(&h, &v)| half::f16::from_bits(h).to_f32() * v)
+        .sum()
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -256,24 +259,12 @@ unsafe fn gemv_f16_avx2(bits: &[u16], x: &[f32], out: &mut [f32]) {
                     *a = _mm256_fmadd_ps(_mm256_cvtph_ps(h), xc, *a);
                 }
             }
-            let s01 = _mm256_hadd_ps(acc[0], acc[1]);
-            let s23 = _mm256_hadd_ps(acc[2], acc[3]);
-            let s45 = _mm256_hadd_ps(acc[4], acc[5]);
-            let s67 = _mm256_hadd_ps(acc[6], acc[7]);
-            let s0123 = _mm256_hadd_ps(s01, s23);
-            let s4567 = _mm256_hadd_ps(s45, s67);
-            let lo = _mm256_permute2f128_ps(s0123, s4567, 0x20);
-            let hi = _mm256_permute2f128_ps(s0123, s4567, 0x31);
-            _mm256_storeu_ps(out.as_mut_ptr().add(i), _mm256_add_ps(lo, hi));
+            _mm256_storeu_ps(out.as_mut_ptr().add(i), reduce8(&acc));
         }
         i += 8;
     }
     for (o, row) in out[full..].iter_mut().zip(bits[full * k..].chunks_exact(k)) {
-        *o = row
-            .iter()
-            .zip(x)
-            .map(|(&h, &v)| half::f16::from_bits(h).to_f32() * v)
-            .sum();
+        *o = dot_f16(row, x);
     }
 }
 

@@ -72,16 +72,44 @@ pub fn gemv_batch(rows: &[f32], queries: &[&[f32]], outs: &mut [&mut [f32]]) {
         outs.iter_mut().for_each(|o| o.fill(0.0));
         return;
     }
-    let n = rows.len() / k;
-    let mut start = 0;
-    while start < n {
-        let end = (start + BATCH_TILE_ROWS).min(n);
+    for_each_tile(rows.len() / k, |start, end| {
         let tile = &rows[start * k..end * k];
         for (q, o) in queries.iter().zip(outs.iter_mut()) {
             gemv(tile, q, &mut o[start..end]);
         }
+    });
+}
+
+/// Call `f(start, end)` for the consecutive tiles of [`BATCH_TILE_ROWS`] rows covering `n`
+/// rows (the last one shorter): the tiling of every batched scan.
+pub(crate) fn for_each_tile(n: usize, mut f: impl FnMut(usize, usize)) {
+    let mut start = 0;
+    while start < n {
+        let end = (start + BATCH_TILE_ROWS).min(n);
+        f(start, end);
         start = end;
     }
+}
+
+/// Eight 8-lane sums reduced to eight floats, lane `r` holding the sum of `acc[r]` (three
+/// `hadd`s and a 128-bit fold): the end of every 8-row block of the scan kernels.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+pub(crate) unsafe fn reduce8(acc: &[std::arch::x86_64::__m256; 8]) -> std::arch::x86_64::__m256 {
+    use std::arch::x86_64::*;
+    let s01 = _mm256_hadd_ps(acc[0], acc[1]);
+    let s23 = _mm256_hadd_ps(acc[2], acc[3]);
+    let s45 = _mm256_hadd_ps(acc[4], acc[5]);
+    let s67 = _mm256_hadd_ps(acc[6], acc[7]);
+    let s0123 = _mm256_hadd_ps(s01, s23);
+    let s4567 = _mm256_hadd_ps(s45, s67);
+    let lo = _mm256_permute2f128_ps(s0123, s4567, 0x20);
+    let hi = _mm256_permute2f128_ps(s0123, s4567, 0x31);
+    _mm256_add_ps(lo, hi)
 }
 
 /// The user vector is held in at most this many floats of registers (16 AVX2 registers minus
@@ -115,17 +143,7 @@ unsafe fn gemv_avx2(rows: &[f32], x: &[f32], out: &mut [f32]) {
                     *a = _mm256_fmadd_ps(_mm256_loadu_ps(q.add(r * k)), xc, *a);
                 }
             }
-            // Reduce eight 8-lane sums to eight floats: after three hadds and a 128-bit fold,
-            // lane r holds the sum of acc[r].
-            let s01 = _mm256_hadd_ps(acc[0], acc[1]);
-            let s23 = _mm256_hadd_ps(acc[2], acc[3]);
-            let s45 = _mm256_hadd_ps(acc[4], acc[5]);
-            let s67 = _mm256_hadd_ps(acc[6], acc[7]);
-            let s0123 = _mm256_hadd_ps(s01, s23);
-            let s4567 = _mm256_hadd_ps(s45, s67);
-            let lo = _mm256_permute2f128_ps(s0123, s4567, 0x20);
-            let hi = _mm256_permute2f128_ps(s0123, s4567, 0x31);
-            _mm256_storeu_ps(out.as_mut_ptr().add(i), _mm256_add_ps(lo, hi));
+            _mm256_storeu_ps(out.as_mut_ptr().add(i), reduce8(&acc));
         }
         i += 8;
     }
