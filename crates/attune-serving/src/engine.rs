@@ -810,13 +810,9 @@ impl Serving {
                 }
             }
         }
+        // Past the hot path the user is reloaded (a new generation no cached list has) or was
+        // current without a cached list: either way the list is not in the local cache.
         let live = self.live_user(app, &snap, user, allow_store, generation)?;
-        if let Some(hit) = snap.lists.get(&key) {
-            if hit.generation == live.generation {
-                self.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
-                return Ok(list(&snap, hit.source, hit.items.clone(), true));
-            }
-        }
         let shared_key = shared
             .zip(generation)
             .map(|(s, g)| (s, list_key(app, snap.version, g, user, &req_key)));
@@ -938,23 +934,12 @@ impl Serving {
                     match &snap.half {
                         // Half the memory traffic, the exact answer (`model::half_scan`).
                         Some(h) => {
-                            snap.batcher
-                                .score_with(h.n_items(), x, &mut scores, &|qs, os| {
-                                    h.scan_batch(qs, os)
-                                });
-                            EXACT.with(|e| {
-                                exact_top_k_from_scan(
-                                    h,
-                                    als.all_item_factors(),
-                                    x,
-                                    &mut scores,
-                                    &allowed,
-                                    pool,
-                                    exclude,
-                                    &mut e.borrow_mut(),
-                                    &mut top,
-                                );
-                            });
+                            let scan = HalfScan {
+                                half: h,
+                                rows: als.all_item_factors(),
+                                batcher: &snap.batcher,
+                            };
+                            scan.top_k(x, &allowed, pool, exclude, &mut scores, &mut top);
                             true
                         }
                         None => {
@@ -1089,21 +1074,12 @@ impl Serving {
                     // As for recommendations: an f16 pass, the exact answer, filters applied
                     // before the top-k (so filtered items never crowd out allowed ones).
                     Some(h) => {
-                        snap.similar_batcher
-                            .score_with(h.n_items(), q, &mut sims, &|qs, os| h.scan_batch(qs, os));
-                        EXACT.with(|e| {
-                            exact_top_k_from_scan(
-                                h,
-                                unit,
-                                q,
-                                &mut sims,
-                                &allowed,
-                                pool,
-                                &[i],
-                                &mut e.borrow_mut(),
-                                &mut top,
-                            );
-                        });
+                        let scan = HalfScan {
+                            half: h,
+                            rows: unit,
+                            batcher: &snap.similar_batcher,
+                        };
+                        scan.top_k(q, &allowed, pool, &[i], &mut sims, &mut top);
                     }
                     None => {
                         snap.similar_batcher.score(unit, q, &mut sims);
@@ -1148,6 +1124,46 @@ impl Serving {
         a.snapshot().ok_or_else(|| ServingError::NoModel {
             app: app.to_string(),
         })
+    }
+}
+
+/// Exact top-k over one factor matrix through its half-precision copy: the scan batched with
+/// concurrent requests, then the candidates rescored ([`exact_top_k_from_scan`]).
+struct HalfScan<'a> {
+    half: &'a HalfFactors,
+    /// The `f32` factors `half` was rounded from.
+    rows: &'a [f32],
+    batcher: &'a ScoreBatcher,
+}
+
+impl HalfScan<'_> {
+    /// The best `k` items for `q` among `admit`, minus the sorted `exclude`, into `out`;
+    /// `scores` is the per-item buffer of the scan.
+    fn top_k(
+        &self,
+        q: &[f32],
+        admit: &[bool],
+        k: usize,
+        exclude: &[u32],
+        scores: &mut Vec<f32>,
+        out: &mut Vec<(u32, f32)>,
+    ) {
+        let h = self.half;
+        self.batcher
+            .score_with(h.n_items(), q, scores, &|qs, os| h.scan_batch(qs, os));
+        EXACT.with(|e| {
+            exact_top_k_from_scan(
+                h,
+                self.rows,
+                q,
+                scores,
+                admit,
+                k,
+                exclude,
+                &mut e.borrow_mut(),
+                out,
+            );
+        });
     }
 }
 
