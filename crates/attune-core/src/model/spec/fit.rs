@@ -1,0 +1,135 @@
+//! Training: [`Spec::fit`] turns checked parameters and a [`TrainingSet`] into a [`Fitted`]
+//! model, naming the data an algorithm needs but did not get ([`SpecFitError`]).
+
+use super::{CheckedParams, Fitted, FittedModel, Spec, TrainingSet};
+use crate::features::ItemDoc;
+use crate::model::{CategoryPopularity, FitError, Popularity};
+
+/// Training failed. User error: the data does not suit the algorithm.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SpecFitError {
+    /// The algorithm needs a part of the [`TrainingSet`] that is absent or empty.
+    #[error("{algorithm} needs {what}, and the training data has none")]
+    MissingData {
+        /// The algorithm.
+        algorithm: &'static str,
+        /// The missing part.
+        what: &'static str,
+    },
+    /// The model rejected the data.
+    #[error(transparent)]
+    Fit(#[from] FitError),
+}
+
+impl Spec {
+    /// Train on `data`.
+    pub fn fit(&self, data: &TrainingSet) -> Result<Fitted, SpecFitError> {
+        let x = &data.interactions;
+        let model = match &self.checked {
+            CheckedParams::Popularity => FittedModel::Popularity(Popularity::most_popular(x)),
+            CheckedParams::Trending(p) => {
+                if data.item_events.is_empty() && x.nnz() > 0 {
+                    return Err(self.missing("interaction times (item_events)"));
+                }
+                FittedModel::Trending(p.fit(x.n_cols(), &data.item_events, data.now_micros))
+            }
+            CheckedParams::CategoryPopularity => {
+                let Some(cats) = &data.item_categories else {
+                    return Err(self.missing("item categories"));
+                };
+                FittedModel::CategoryPopularity(CategoryPopularity::fit(x, cats)?)
+            }
+            CheckedParams::ItemKnn(p) => FittedModel::ItemKnn(p.fit(x)),
+            CheckedParams::UserKnn(p) => FittedModel::UserKnn(p.fit(x)),
+            CheckedParams::Als(p) => FittedModel::Als(p.fit(x)?),
+            CheckedParams::Ease(p) => FittedModel::Ease(p.fit(x)?),
+            CheckedParams::Bpr(p) => FittedModel::Bpr(p.fit(x)?),
+            CheckedParams::Mf(p) => {
+                let Some(r) = &data.ratings else {
+                    return Err(self.missing("explicit ratings"));
+                };
+                if (r.n_rows(), r.n_cols()) != (x.n_rows(), x.n_cols()) {
+                    return Err(FitError::ShapeMismatch {
+                        what: "ratings matrix items",
+                        expected: x.n_cols(),
+                        got: r.n_cols(),
+                    }
+                    .into());
+                }
+                if r.nnz() == 0 {
+                    return Err(self.missing("explicit ratings"));
+                }
+                FittedModel::Mf(p.fit(r))
+            }
+            CheckedParams::Content(p) => FittedModel::Content(p.fit(&self.item_docs(data)?)),
+            CheckedParams::Hybrid { features, model } => {
+                let f = features.fit(&self.item_docs(data)?);
+                FittedModel::Hybrid(model.fit(x, f.matrix(), None)?)
+            }
+        };
+        Ok(Fitted::from_parts(self.clone(), model))
+    }
+
+    /// The content of every item for the content-based models: titles, descriptions and tags
+    /// from [`TrainingSet::item_content`] (missing entries are empty) and the category indices
+    /// of [`TrainingSet::item_categories`] as labels. Either part may be absent, not both.
+    fn item_docs(&self, data: &TrainingSet) -> Result<Vec<ItemDoc>, SpecFitError> {
+        let (content, cats) = (data.item_content.as_ref(), data.item_categories.as_ref());
+        if content.is_none() && cats.is_none() {
+            return Err(self.missing("item content or item categories"));
+        }
+        if let Some(m) = cats.filter(|m| m.n_rows() != data.n_items()) {
+            return Err(FitError::ShapeMismatch {
+                what: "item_categories rows",
+                expected: data.n_items(),
+                got: m.n_rows(),
+            }
+            .into());
+        }
+        let text = |v: Option<&Vec<String>>, i: usize| {
+            v.and_then(|v| v.get(i)).cloned().unwrap_or_default()
+        };
+        Ok((0..data.n_items())
+            .map(|i| ItemDoc {
+                title: text(content.map(|c| &c.titles), i),
+                description: text(content.map(|c| &c.descriptions), i),
+                tags: content
+                    .and_then(|c| c.tags.get(i))
+                    .cloned()
+                    .unwrap_or_default(),
+                categories: cats.map_or_else(Vec::new, |m| {
+                    m.row(i).0.iter().map(|c| format!("category-{c}")).collect()
+                }),
+                attributes: Vec::new(),
+            })
+            .collect())
+    }
+
+    fn missing(&self, what: &'static str) -> SpecFitError {
+        SpecFitError::MissingData {
+            algorithm: self.algorithm.name(),
+            what,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::spec::tests::{data, parse};
+
+    #[test]
+    fn missing_parts_are_named() {
+        let bare = TrainingSet::new(data().interactions);
+        for (s, what) in [
+            ("content", "categories"),
+            ("hybrid", "content"),
+            ("mf", "ratings"),
+            ("category-popularity", "categories"),
+            ("trending", "times"),
+        ] {
+            let e = parse(s).unwrap().fit(&bare).unwrap_err();
+            assert!(e.to_string().contains(what), "{s}: {e}");
+        }
+    }
+}

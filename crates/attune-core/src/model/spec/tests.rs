@@ -1,0 +1,68 @@
+//! Tests that cross the files of `spec`: every algorithm from text through fitting to scoring.
+//! Also holds the helpers the per-file tests share (a parse shorthand and a small training set
+//! with every optional part filled in).
+
+use super::*;
+use crate::model::{FoldIn, Scorer};
+use crate::sparse::Csr;
+
+pub(super) fn parse(s: &str) -> Result<Spec, SpecError> {
+    s.parse()
+}
+
+pub(super) fn data() -> TrainingSet {
+    let x = Csr::from_triplets(
+        4,
+        5,
+        [
+            (0, 0, 1.0),
+            (0, 1, 1.0),
+            (1, 1, 1.0),
+            (1, 2, 1.0),
+            (2, 3, 1.0),
+            (3, 0, 1.0),
+            (3, 4, 1.0),
+        ],
+    )
+    .unwrap();
+    let mut t = TrainingSet::new(x);
+    t.ratings = Some(
+        t.interactions
+            .map_values(|r, c, _| 1.0 + ((r + c as usize) % 5) as f32),
+    );
+    t.item_categories =
+        Some(Csr::from_triplets(5, 2, [(0, 0, 1.0), (1, 0, 1.0), (4, 1, 1.0)]).unwrap());
+    t.item_events = vec![(0, 10, 1.0), (3, 20, 1.0)];
+    t.now_micros = 20;
+    t
+}
+
+#[test]
+fn every_algorithm_fits_and_scores_every_item() {
+    let d = data();
+    for a in Algorithm::ALL {
+        let spec = match a {
+            Algorithm::Als | Algorithm::Bpr | Algorithm::Mf => {
+                parse(&format!("{}:factors=2,seed=1", a.name())).unwrap()
+            }
+            _ => Spec::default_for(a),
+        };
+        let m = spec.fit(&d).unwrap();
+        assert_eq!(m.algorithm(), a);
+        assert_eq!(m.n_items(), 5);
+        let repr = m.fold_in(&[(0, 1.0)]);
+        let mut s = vec![f32::NAN; 5];
+        m.score_all_into(&repr, &mut s);
+        assert!(s.iter().all(|v| v.is_finite()), "{a}: {s:?}");
+        assert_eq!(m.predict_rating(0, 1).is_some(), a == Algorithm::Mf);
+        // `as_any` must expose the `Fitted` itself, not the model inside or anything else.
+        assert!(m.as_any().downcast_ref::<FittedModel>().is_none());
+        assert!(m.as_any().downcast_ref::<Spec>().is_none());
+        let fitted = m
+            .as_any()
+            .downcast_ref::<Fitted>()
+            .expect("downcast to Fitted");
+        assert_eq!(fitted.spec().algorithm(), a);
+        assert_eq!(fitted.spec(), &spec);
+    }
+}
