@@ -196,12 +196,28 @@ mod tests {
     }
 
     #[test]
-    fn process_measurements_are_positive_on_linux() {
+    fn process_measurements_see_memory_and_cpu_being_used() {
+        if !cfg!(target_os = "linux") {
+            return;
+        }
         let v: Vec<u64> = (0..2_000_000u64).collect();
         assert!(v.iter().sum::<u64>() > 0);
-        if cfg!(target_os = "linux") {
-            assert!(peak_rss_mib() > 1.0);
-            assert!(cpu_seconds() >= 0.0);
+        // 16 MB were just touched.
+        assert!(peak_rss_mib() > 16.0, "{}", peak_rss_mib());
+        // Busy work must show up as CPU time (a reader stuck at 0 never gets there).
+        let start = cpu_seconds();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let mut x = 0u64;
+        while cpu_seconds() - start < 0.05 {
+            for i in 0..100_000u64 {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(i);
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "cpu_seconds never advanced: {start} -> {}",
+                cpu_seconds()
+            );
         }
+        assert!(std::hint::black_box(x) != 1);
     }
 }

@@ -426,7 +426,7 @@ pub struct RecommendArgs {
     /// JSON output (one user).
     #[arg(long)]
     pub json: bool,
-    /// Every user the model was trained on, as `user_id,rank,item_id,score` rows.
+    /// Every user the model was trained on, as `user_id,rank,item_id,score,explanation` rows.
     #[arg(long)]
     pub all_users: bool,
     /// --all-users: output format.
@@ -435,6 +435,12 @@ pub struct RecommendArgs {
     /// --all-users: output file (standard output when absent).
     #[arg(long, short, requires = "all_users")]
     pub output: Option<PathBuf>,
+    /// Only items in one of these categories (comma-separated), as `?category=` over HTTP.
+    #[arg(long, value_delimiter = ',')]
+    pub category: Vec<String>,
+    /// Re-rank for diversity (MMR trade-off from 0 to 1), as `?diversity=` over HTTP.
+    #[arg(long)]
+    pub diversity: Option<f32>,
     #[command(flatten)]
     pub model: ModelArg,
     #[command(flatten)]

@@ -25,7 +25,7 @@ pub struct Settings {
     pub auth: AuthSection,
     pub events: EventsSection,
     pub clean: CleanSection,
-    pub train: TrainSection,
+    pub train: attune_pipeline::TrainSettings,
     pub serving: ServingSection,
     pub log: LogSection,
 }
@@ -244,23 +244,6 @@ impl CleanSection {
     }
 }
 
-/// `[train]`: how events become training data (converted by `crate::dataset`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TrainSection {
-    /// Implicit weight per event type name.
-    pub event_weights: std::collections::BTreeMap<String, f32>,
-    pub min_positive_rating: f64,
-    pub dwell_saturate_secs: f64,
-    pub dwell_floor: f32,
-    pub scroll_floor: f32,
-    pub recency_half_life_days: f64,
-    pub cap: f32,
-    /// `latest` or `mean`.
-    pub rating_policy: String,
-    pub clean: bool,
-}
-
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogSection {
@@ -302,7 +285,7 @@ impl Settings {
         );
         self.auth.to_server()?;
         self.server.cors()?;
-        crate::dataset::TrainOptions::from_settings(&self.train)?;
+        self.train.check()?;
         self.serving.to_engine()?;
         Ok(())
     }

@@ -6,9 +6,6 @@
 mod cli;
 mod cmd;
 mod config;
-// Shared by `evaluate`, `train`, `recommend`: some parts serve only one of them.
-#[allow(dead_code)]
-mod dataset;
 mod models;
 mod serving;
 

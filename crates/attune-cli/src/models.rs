@@ -12,13 +12,16 @@
 //! operator who rolled back must not be rolled forward by the next command.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context as _;
+use attune_serving::{AppServing, Pin, Serving};
 use attune_store::{ModelRecord, Store};
 
+use crate::cli::ModelArg;
 use crate::config::Settings;
 
-pub use attune_serving::model::{location_of, path_of, version_name, version_path, LoadedModel};
+pub use attune_serving::model::{path_of, version_name, version_path, LoadedModel};
 
 /// `<data_dir>/models/<app>`.
 pub fn app_dir(settings: &Settings, app: &str) -> PathBuf {
@@ -121,12 +124,47 @@ pub fn load_registered(
     })
 }
 
-/// Load what [`resolve`] chose: a registered version is checked against its record.
-pub fn load(settings: &Settings, app: &str, resolved: &Resolved) -> anyhow::Result<LoadedModel> {
-    match &resolved.record {
-        Some(record) => load_registered(settings, app, record),
-        None => Ok(LoadedModel::open(&resolved.path)?),
-    }
+/// The serving state a serving command answers from: the app's active version as the engine
+/// serves it, or the version or file [`resolve`] chose, pinned (served by the same pipeline
+/// without being activated).
+pub fn serving_app(
+    engine: &Serving,
+    settings: &Settings,
+    app: &str,
+    model: &ModelArg,
+) -> anyhow::Result<Arc<AppServing>> {
+    let store = &**engine.store();
+    let resolved = resolve(
+        settings,
+        store,
+        app,
+        model.model.as_deref(),
+        model.version.as_deref(),
+    )?;
+    let pin = match (&resolved.record, model.version.is_some()) {
+        (None, _) => Pin::File(resolved.path.clone()),
+        (Some(r), true) => Pin::Version(r.version),
+        (Some(r), false) => {
+            let a = engine.app(app)?;
+            if a.snapshot().is_none() {
+                // The active version did not load: say why.
+                engine.refresh(app).map_err(|e| {
+                    anyhow::Error::new(e).context(format!(
+                        "model {} of app {app:?} cannot be served",
+                        version_name(r.version)
+                    ))
+                })?;
+            }
+            return Ok(a);
+        }
+    };
+    let name = match &pin {
+        Pin::Version(v) => version_name(*v),
+        Pin::File(p) => p.display().to_string(),
+    };
+    engine
+        .pinned(app, &pin)
+        .with_context(|| format!("model {name} of app {app:?} cannot be served"))
 }
 
 #[cfg(test)]
@@ -153,16 +191,5 @@ mod tests {
             version_path(Path::new("d"), 12),
             Path::new("d").join("v0012.attune")
         );
-    }
-
-    #[test]
-    fn locations_are_relative_to_the_data_dir() {
-        let data_dir = Path::new("/srv/attune");
-        let inside = Path::new("/srv/attune/models/shop/v0001.attune");
-        assert_eq!(location_of(data_dir, inside), "models/shop/v0001.attune");
-        assert_eq!(path_of(data_dir, "models/shop/v0001.attune"), inside);
-        let outside = Path::new("/mnt/models/x.attune");
-        assert_eq!(location_of(data_dir, outside), "/mnt/models/x.attune");
-        assert_eq!(path_of(data_dir, "/mnt/models/x.attune"), outside);
     }
 }

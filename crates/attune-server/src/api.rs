@@ -19,8 +19,9 @@ use std::collections::BTreeMap;
 
 use attune_core::catalog::{AttrValue, Consent, Item, User};
 use attune_core::error::{FieldError, ValidationError};
-use attune_core::event::{Context, Event, PropValue, RawEvent};
+use attune_core::event::{Context, Event, PropValue, RawEvent, TypedValue};
 use attune_core::time::Timestamp;
+use attune_serving::RecList;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -38,15 +39,8 @@ pub const EVENT_FIELDS: [&str; 9] = [
     "properties",
     "context",
 ];
-/// Members of an event's `context` object.
-pub const CONTEXT_FIELDS: [&str; 6] = [
-    "session_id",
-    "device",
-    "page",
-    "recommendation_id",
-    "experiment",
-    "variant",
-];
+/// Members of an event's `context` object (defined with the event model).
+pub use attune_core::event::CONTEXT_FIELDS;
 /// Members of an item object.
 pub const ITEM_FIELDS: [&str; 8] = [
     "item_id",
@@ -152,28 +146,20 @@ fn decode_properties(v: &Value, raw: &mut RawEvent) -> Result<(), FieldError> {
     }
     let p = &mut raw.properties;
     for (key, val) in object("properties", v)? {
-        let slot = match key.as_str() {
-            "dwell_ms" => &mut p.dwell_ms,
-            "scroll_depth" => &mut p.scroll_depth,
-            "hover_ms" => &mut p.hover_ms,
-            "price" => &mut p.price,
-            "quantity" => &mut p.quantity,
-            "rating" => &mut p.rating,
-            _ => {
-                let field = || prefixed("properties.", key);
-                let value = match val {
-                    Value::Null => continue,
-                    Value::Bool(b) => PropValue::Bool(*b),
-                    Value::Number(n) => PropValue::Number(
-                        n.as_f64()
-                            .ok_or_else(|| type_error(field(), "a number", val))?,
-                    ),
-                    Value::String(s) => PropValue::Text(s.clone()),
-                    other => return Err(type_error(field(), "a bool, number or string", other)),
-                };
-                p.extra.insert(key.clone(), value);
-                continue;
-            }
+        let Some(slot) = p.typed_mut(key) else {
+            let field = || prefixed("properties.", key);
+            let value = match val {
+                Value::Null => continue,
+                Value::Bool(b) => PropValue::Bool(*b),
+                Value::Number(n) => PropValue::Number(
+                    n.as_f64()
+                        .ok_or_else(|| type_error(field(), "a number", val))?,
+                ),
+                Value::String(s) => PropValue::Text(s.clone()),
+                other => return Err(type_error(field(), "a bool, number or string", other)),
+            };
+            p.extra.insert(key.clone(), value);
+            continue;
         };
         *slot = match val {
             Value::Null => None,
@@ -190,15 +176,11 @@ fn decode_context(v: &Value, strict: bool) -> Result<Context, FieldError> {
         return Ok(c);
     }
     for (key, val) in object("context", v)? {
-        let slot = match key.as_str() {
-            "session_id" => &mut c.session_id,
-            "device" => &mut c.device,
-            "page" => &mut c.page,
-            "recommendation_id" => &mut c.recommendation_id,
-            "experiment" => &mut c.experiment,
-            "variant" => &mut c.variant,
-            other if strict => return Err(unknown_field("context.", other, &CONTEXT_FIELDS)),
-            _ => continue,
+        let Some(slot) = c.field_mut(key) else {
+            if strict {
+                return Err(unknown_field("context.", key, &CONTEXT_FIELDS));
+            }
+            continue;
         };
         *slot = match val {
             Value::Null => None,
@@ -240,23 +222,13 @@ pub fn event_to_json(e: &Event) -> Value {
     }
     let p = &e.properties;
     let mut props = Map::new();
-    if let Some(v) = p.dwell_ms {
-        props.insert("dwell_ms".into(), v.into());
-    }
-    if let Some(v) = p.scroll_depth {
-        props.insert("scroll_depth".into(), number(v));
-    }
-    if let Some(v) = p.hover_ms {
-        props.insert("hover_ms".into(), v.into());
-    }
-    if let Some(v) = p.price {
-        props.insert("price".into(), number(v));
-    }
-    if let Some(v) = p.quantity {
-        props.insert("quantity".into(), v.into());
-    }
-    if let Some(v) = p.rating {
-        props.insert("rating".into(), number(v));
+    for (name, v) in p.typed() {
+        let v = match v {
+            None => continue,
+            Some(TypedValue::Whole(w)) => Value::from(w),
+            Some(TypedValue::Number(x)) => number(x),
+        };
+        props.insert(name.into(), v);
     }
     for (k, v) in &p.extra {
         let v = match v {
@@ -269,14 +241,12 @@ pub fn event_to_json(e: &Event) -> Value {
     if !props.is_empty() {
         m.insert("properties".into(), Value::Object(props));
     }
-    let c = &e.context;
     let mut ctx = Map::new();
-    put_opt_str(&mut ctx, "session_id", &c.session_id);
-    put_opt_str(&mut ctx, "device", &c.device);
-    put_opt_str(&mut ctx, "page", &c.page);
-    put_opt_str(&mut ctx, "recommendation_id", &c.recommendation_id);
-    put_opt_str(&mut ctx, "experiment", &c.experiment);
-    put_opt_str(&mut ctx, "variant", &c.variant);
+    for (name, v) in e.context.fields() {
+        if let Some(v) = v {
+            ctx.insert(name.into(), v.into());
+        }
+    }
     if !ctx.is_empty() {
         m.insert("context".into(), Value::Object(ctx));
     }
@@ -577,6 +547,67 @@ impl From<attune_store::Erasure> for ErasureResponse {
             events: e.events,
             identities: e.identities,
             profile: e.profile,
+        }
+    }
+}
+
+/// A served list as the JSON body (`GET /v1/users/{id}/recommendations` and the other list
+/// routes, `attune recommend --json`), serialized from borrowed fields (the warm path renders many of
+/// these per second; building a `serde_json::Value` tree first cost a third of its time).
+#[derive(Serialize)]
+pub struct ListBody<'a> {
+    recommendation_id: &'a str,
+    model_version: Option<u32>,
+    source: &'static str,
+    cached: bool,
+    items: Vec<ItemBody<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_id: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct ItemBody<'a> {
+    item_id: &'a str,
+    score: f32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    title: Option<&'a str>,
+    explanation: ExplanationBody<'a>,
+}
+
+#[derive(Serialize)]
+struct ExplanationBody<'a> {
+    kind: &'static str,
+    text: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    item_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    category: Option<&'a str>,
+}
+
+impl<'a> ListBody<'a> {
+    /// The body of `list`, for `user` when it is one user's.
+    pub fn of(list: &'a RecList, user: Option<&'a str>) -> Self {
+        Self {
+            recommendation_id: &list.recommendation_id,
+            model_version: list.model_version,
+            source: list.source.as_str(),
+            cached: list.cached,
+            items: list
+                .items
+                .iter()
+                .map(|r| ItemBody {
+                    item_id: &r.item_id,
+                    score: r.score,
+                    title: r.title.as_deref(),
+                    explanation: ExplanationBody {
+                        kind: r.reason.kind(),
+                        text: &r.explanation,
+                        item_id: r.reason_item.as_deref(),
+                        category: r.reason_category.as_deref(),
+                    },
+                })
+                .collect(),
+            user_id: user,
         }
     }
 }

@@ -64,16 +64,15 @@ mod cors;
 mod extract;
 mod impressions;
 mod ingest;
-pub mod jobs;
 pub mod metrics;
 mod openapi;
 pub mod problem;
 mod routes;
 
+pub use attune_pipeline::Pipeline;
 pub use attune_serving::Serving;
 pub use auth::{Access, ApiKeySpec, AuthConfig, Scope};
 pub use cors::CorsConfig;
-pub use jobs::{Promote, TrainOutcome, TrainRequest, Trainer};
 pub use openapi::DOCUMENT as OPENAPI_DOCUMENT;
 pub use routes::RouteInfo;
 
@@ -155,10 +154,9 @@ pub struct AppState {
     ingester: ingest::Ingester,
     /// The serving engine (recommendations, models); `None`: the API serves data only.
     pub serving: Option<Arc<Serving>>,
-    /// Trains models for `POST /v1/models/train` (given by the binary).
-    pub trainer: Option<Arc<dyn Trainer>>,
-    /// Training jobs of this server.
-    pub jobs: Arc<jobs::Jobs>,
+    /// The training pipeline over that engine (`POST /v1/models/train`, jobs); `None`: no
+    /// training on this server.
+    pub pipeline: Option<Arc<Pipeline>>,
     /// Impressions of served lists.
     impressions: impressions::ImpressionLog,
     /// Log impressions of served lists.
@@ -190,8 +188,7 @@ impl AppState {
             impressions: impressions::ImpressionLog::new(ingester.clone()),
             ingester,
             serving: None,
-            trainer: None,
-            jobs: Arc::default(),
+            pipeline: None,
             log_impressions: true,
         };
         match state.store.create_app(DEFAULT_APP) {
@@ -207,9 +204,10 @@ impl AppState {
         self
     }
 
-    /// Train models for `POST /v1/models/train` and scheduled retraining with `trainer`.
-    pub fn with_trainer(mut self, trainer: Arc<dyn Trainer>) -> Self {
-        self.trainer = Some(trainer);
+    /// Serve and train with `pipeline` (and the engine it publishes through).
+    pub fn with_pipeline(mut self, pipeline: Arc<Pipeline>) -> Self {
+        self.serving = Some(pipeline.engine().clone());
+        self.pipeline = Some(pipeline);
         self
     }
 

@@ -65,6 +65,10 @@ pub const MODEL_AGE: &str = "attune_model_age_seconds";
 /// `attune_ann_recall_at_10{app}`: recall@10 of the approximate index against the exact
 /// scan, measured when the active version was loaded (absent while serving is exact).
 pub const ANN_RECALL: &str = "attune_ann_recall_at_10";
+/// `attune_training_jobs{app,state}`: training jobs of this process: running now, and
+/// finished since start by outcome (`succeeded`, `failed`, `panicked`: a failed job whose
+/// training panicked, also counted in `failed`).
+pub const TRAINING_JOBS: &str = "attune_training_jobs";
 
 /// Latency buckets (seconds): 0.5 ms to 10 s.
 const LATENCY_BUCKETS: [f64; 14] = [
@@ -197,6 +201,13 @@ pub struct Metrics {
     serving_events: Family<KindLabels, Gauge>,
     model_age: Family<ModelLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
     ann_recall: Family<AppLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    training_jobs: Family<JobLabels, Gauge>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct JobLabels {
+    app: String,
+    state: &'static str,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -311,8 +322,16 @@ impl Metrics {
              measured when the active version was loaded",
             ann_recall.clone(),
         );
+        let training_jobs = Family::<JobLabels, Gauge>::default();
+        registry.register(
+            TRAINING_JOBS,
+            "Training jobs by app and state: running now, and succeeded, failed and panicked \
+             since start",
+            training_jobs.clone(),
+        );
         Self {
             registry,
+            training_jobs,
             http_requests,
             http_duration,
             http_in_flight,
@@ -388,6 +407,25 @@ impl Metrics {
             self.serving_events
                 .get_or_create(&KindLabels { kind })
                 .set(v as i64);
+        }
+    }
+
+    /// Read the training jobs' counts into the gauges (called when `/metrics` is scraped).
+    pub fn observe_jobs(&self, jobs: &attune_pipeline::Jobs) {
+        for (app, c) in jobs.counts() {
+            for (state, v) in [
+                ("running", c.running),
+                ("succeeded", c.succeeded),
+                ("failed", c.failed),
+                ("panicked", c.panicked),
+            ] {
+                self.training_jobs
+                    .get_or_create(&JobLabels {
+                        app: app.clone(),
+                        state,
+                    })
+                    .set(v as i64);
+            }
         }
     }
 

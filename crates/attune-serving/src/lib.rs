@@ -10,7 +10,6 @@
 //!   is unreachable every replica answers from its own memory (degraded mode);
 //! - [`explain`]: reasons in words; [`similarity`]: each model's item-item similarity;
 //!   [`rerank`]: MMR diversity; [`catalog`]: titles, categories, availability per model item;
-//!   [`weigh`]: the implicit weight of a live event, by the training rules;
 //! - [`batch`]: exact scoring of concurrent requests in one pass over the item factors;
 //! - [`catalog_index`]: the approximate (HNSW) index large ALS catalogs are served through.
 //!
@@ -33,14 +32,12 @@ pub mod model;
 pub mod rerank;
 pub mod shared;
 pub mod similarity;
-pub mod weigh;
 
 pub use engine::{
-    Activated, AppServing, RecList, RecRequest, Recommended, Serving, ServingConfig, ServingError,
-    ServingStats, Snapshot, Source,
+    Activated, AppServing, Pin, RecList, RecRequest, Recommended, Serving, ServingConfig,
+    ServingError, ServingStats, Snapshot, Source,
 };
 pub use explain::Reason;
 pub use model::{load_registered, LoadError, LoadedModel};
 pub use shared::redis::{RedisConfig, RedisShared};
 pub use shared::{SharedError, SharedGeneration, SharedState};
-pub use weigh::EventWeigher;

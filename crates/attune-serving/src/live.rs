@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use attune_core::event::Event;
 
 use crate::shared::SharedGeneration;
-use crate::weigh::{rating_of, EventWeigher};
+use attune_core::event::EventWeighting;
 
 /// One user's live state.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -91,7 +91,7 @@ impl LiveUsers {
         personalization: bool,
         preferred: Vec<String>,
         events: &[Event],
-        weigher: &EventWeigher,
+        weighting: &EventWeighting,
         shared: Option<SharedGeneration>,
     ) -> LiveUser {
         let mut u = LiveUser {
@@ -103,7 +103,7 @@ impl LiveUsers {
         };
         if personalization {
             for e in events {
-                apply(&mut u, e, weigher, self.max_recent);
+                apply(&mut u, e, weighting, self.max_recent);
             }
         }
         self.users
@@ -115,16 +115,16 @@ impl LiveUsers {
     /// when they are next needed). A user who opted out gets no profile: their events are not
     /// applied, but their generation still moves (their lists may change, e.g. trending).
     /// Returns the users whose state changed.
-    pub fn observe(&self, events: &[Event], weigher: &EventWeigher) -> Vec<String> {
+    pub fn observe(&self, events: &[Event], weighting: &EventWeighting) -> Vec<String> {
         let mut touched = Vec::new();
         for e in events {
-            let Some(key) = user_key(e) else { continue };
+            let Some(key) = e.user_key() else { continue };
             let Some(entry) = self.users.get(key) else {
                 continue;
             };
             let mut u = entry.lock().unwrap_or_else(PoisonError::into_inner);
             if u.personalization {
-                apply(&mut u, e, weigher, self.max_recent);
+                apply(&mut u, e, weighting, self.max_recent);
             }
             u.generation = self.tick();
             touched.push(key.to_string());
@@ -151,19 +151,14 @@ impl LiveUsers {
     }
 }
 
-/// The user an event belongs to: the user id, else the device id.
-pub fn user_key(e: &Event) -> Option<&str> {
-    e.user_id.as_deref().or(e.anonymous_id.as_deref())
-}
-
-fn apply(u: &mut LiveUser, e: &Event, weigher: &EventWeigher, max_recent: usize) {
+fn apply(u: &mut LiveUser, e: &Event, weighting: &EventWeighting, max_recent: usize) {
     let Some(item) = e.item_id.as_deref() else {
         return;
     };
-    if let Some(r) = rating_of(e) {
+    if let Some(r) = e.rating() {
         u.ratings.insert(item.to_string(), r as f32);
     }
-    let w = weigher.weight(e);
+    let w = weighting.live_weight(e);
     if w > 0.0 {
         *u.implicit.entry(item.to_string()).or_insert(0.0) += w;
         u.recent.retain(|i| i != item);
@@ -196,11 +191,11 @@ impl Trending {
         value * (-((to - from).max(0) as f64) / self.half_life_micros).exp2()
     }
 
-    /// Count events (weighed by `weigher`; weight-0 events are skipped).
-    pub fn observe(&self, events: &[Event], weigher: &EventWeigher) {
+    /// Count events (weighed by `weighting`; weight-0 events are skipped).
+    pub fn observe(&self, events: &[Event], weighting: &EventWeighting) {
         let mut items = self.items.lock().unwrap_or_else(PoisonError::into_inner);
         for e in events {
-            let (Some(item), w) = (e.item_id.as_deref(), weigher.weight(e)) else {
+            let (Some(item), w) = (e.item_id.as_deref(), weighting.live_weight(e)) else {
                 continue;
             };
             if w <= 0.0 {
@@ -273,7 +268,7 @@ mod tests {
 
     #[test]
     fn observe_updates_loaded_users_and_moves_generations() {
-        let w = EventWeigher::defaults();
+        let w = EventWeighting::default();
         let live = LiveUsers::new(100, 2);
         let u = live.load(
             "u1",
@@ -317,7 +312,7 @@ mod tests {
 
     #[test]
     fn opted_out_users_build_no_profile() {
-        let w = EventWeigher::defaults();
+        let w = EventWeighting::default();
         let live = LiveUsers::new(100, 5);
         let u = live.load(
             "u",
@@ -335,7 +330,7 @@ mod tests {
 
     #[test]
     fn trending_decays_by_half_lives() {
-        let w = EventWeigher::defaults();
+        let w = EventWeighting::default();
         let t = Trending::new(MICROS_PER_DAY);
         let day = MICROS_PER_DAY;
         t.observe(

@@ -6,9 +6,7 @@ mod common;
 use attune_core::catalog::{Consent, User};
 use attune_core::event::{Event, EventType};
 use attune_serving::model::{app_dir, version_path};
-use attune_serving::{
-    EventWeigher, Reason, RecRequest, Serving, ServingConfig, ServingError, Source,
-};
+use attune_serving::{Reason, RecRequest, Serving, ServingConfig, ServingError, Source};
 use common::{event, ids, parity, shop, train, viewed, ALS, APP, T0};
 
 #[test]
@@ -140,7 +138,7 @@ fn a_burst_of_events_changes_the_next_list_before_any_retrain() {
         shop.store.clone(),
         &shop.data_dir,
         ServingConfig::default(),
-        EventWeigher::defaults(),
+        attune_core::event::EventWeighting::default(),
     );
     let restarted = fresh.recommend(APP, "u04", &req, true).unwrap();
     assert_eq!(ids(&restarted), ids(&after));
@@ -297,7 +295,7 @@ fn corrupt_versions_are_refused_and_rollback_swaps_back() {
         shop.store.clone(),
         &shop.data_dir,
         ServingConfig::default(),
-        EventWeigher::defaults(),
+        attune_core::event::EventWeighting::default(),
     );
     assert_eq!(other.refresh(APP).unwrap(), Some(v1));
     shop.serving.activate(APP, v3).unwrap();

@@ -2,19 +2,15 @@
 //! served exactly, on a seeded synthetic shop (the generator of the serving benchmark, scaled
 //! down to 4,000 items so a debug build runs it in seconds).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use attune_artifact::{write_file, Artifact, Contents, DataSnapshot, Metadata, Overwrite};
 use attune_core::catalog::Item;
 use attune_core::model::ann::{HnswGraph, HnswParams, TopKParams};
 use attune_core::model::spec::{FittedModel, Spec, TrainingSet};
-use attune_core::model::TrainedModel as _;
 use attune_core::sparse::{Csr, Interner};
-use attune_serving::model::{app_dir, location_of, version_path};
-use attune_serving::{EventWeigher, RecRequest, Serving, ServingConfig, ServingError, Source};
+use attune_serving::{RecRequest, Serving, ServingConfig, ServingError, Source};
 use attune_store::sqlite::SqliteStore;
-use attune_store::{ArtifactRef, ModelInfo, Store};
+use attune_store::Store;
 
 const APP: &str = "big";
 const USERS: u32 = 1_500;
@@ -67,61 +63,23 @@ fn fixture() -> Fixture {
 
 /// Write and register the model, with `graph` attached to its parts if given.
 fn register(f: &Fixture, graph: Option<&HnswGraph>) -> u32 {
-    let meta = Metadata {
-        algorithm: "als".into(),
-        parameters: f
-            .fitted
-            .spec()
-            .params()
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-        created_at: "2026-01-02T00:00:00Z".into(),
-        data: DataSnapshot {
-            app: APP.into(),
-            users: u64::from(USERS),
-            items: u64::from(ITEMS),
-            interactions: f.history.nnz() as u64,
-            first_event: None,
-            last_event: None,
-            cleaning: None,
-        },
-        metrics: BTreeMap::new(),
-    };
     let users = Interner::sorted((0..USERS).map(user));
     let items = Interner::sorted((0..ITEMS).map(item));
-    let version = f.store.reserve_model_version(APP).unwrap();
-    let dir = app_dir(&f.data_dir, APP);
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = version_path(&dir, version);
-    let parts = f.fitted.model().to_parts();
-    let parts = match graph {
-        Some(g) => g.attach_to(parts),
-        None => parts,
-    };
-    let contents = Contents {
-        meta: &meta,
-        model: &parts,
+    let trained = attune_testsupport::Trained {
+        app: APP,
+        fitted: &f.fitted,
         users: &users,
         items: &items,
-        history: Some(&f.history),
+        history: &f.history,
+        last_event_micros: None,
     };
-    write_file(&path, &contents, Overwrite::Refuse).unwrap();
-    let a = Artifact::open(&path).unwrap();
-    let info = ModelInfo {
-        algorithm: "als".into(),
-        params: "{}".into(),
-        data_snapshot: "{}".into(),
-        metrics: BTreeMap::new(),
-        artifact: ArtifactRef {
-            location: location_of(&f.data_dir, &path),
-            checksum: a.checksum(),
-            size_bytes: a.len() as u64,
-        },
-        created_micros: 0,
-    };
-    f.store.register_model(APP, version, &info).unwrap();
-    version
+    attune_testsupport::register(
+        &*f.store,
+        &f.data_dir,
+        &trained,
+        graph,
+        &attune_testsupport::exact(),
+    )
 }
 
 fn engine(f: &Fixture, ann_min_items: usize) -> Serving {
@@ -137,7 +95,7 @@ fn engine(f: &Fixture, ann_min_items: usize) -> Serving {
         f.store.clone(),
         &f.data_dir,
         config,
-        EventWeigher::defaults(),
+        attune_core::event::EventWeighting::default(),
     )
 }
 

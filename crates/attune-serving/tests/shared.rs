@@ -6,10 +6,6 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,112 +14,15 @@ use attune_core::event::{Event, EventType};
 use attune_serving::{
     RecRequest, RedisConfig, RedisShared, Serving, SharedGeneration, SharedState, Source,
 };
+use attune_testsupport::RedisServer;
 use common::{engine, event, ids, parity, shop, train, Shop, ALS, APP, T0};
 
-/// A `redis-server` of this test: no persistence, killed (and waited for) on drop, even when
-/// the test fails.
-struct RedisServer {
-    child: Option<Child>,
-    port: u16,
-    dir: tempfile::TempDir,
-}
-
-impl RedisServer {
-    fn start() -> Self {
-        // A port the kernel just handed out and nobody holds.
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut r = Self {
-            child: None,
-            port,
-            dir: tempfile::tempdir().unwrap(),
-        };
-        r.spawn();
-        r
-    }
-
-    fn log(&self) -> PathBuf {
-        self.dir.path().join("redis.log")
-    }
-
-    fn spawn(&mut self) {
-        assert!(self.child.is_none());
-        let child = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port"])
-            .arg(self.port.to_string())
-            .args(["--save", "", "--appendonly", "no", "--dir"])
-            .arg(self.dir.path())
-            .arg("--logfile")
-            .arg(self.log())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server on PATH (apt-get install redis-server)");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
-                panic!(
-                    "redis-server on port {} exited ({status}): {}",
-                    self.port,
-                    std::fs::read_to_string(self.log()).unwrap_or_default()
-                );
-            }
-            if ping(self.port) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        panic!(
-            "redis-server on port {} did not answer PING: {}",
-            self.port,
-            std::fs::read_to_string(self.log()).unwrap_or_default()
-        );
-    }
-
-    /// SIGKILL: no shutdown, no goodbye to clients.
-    fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    /// A new, empty redis-server on the same port.
-    fn restart(&mut self) {
-        self.kill();
-        self.spawn();
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    fn admin(&self) -> redis::Connection {
-        redis::Client::open(self.url())
-            .unwrap()
-            .get_connection()
-            .unwrap()
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn ping(port: u16) -> bool {
-    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_millis(200)));
-    let mut buf = [0u8; 7];
-    s.write_all(b"PING\r\n").is_ok() && s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
+/// A client of the test's own Redis, to inspect or change it behind the replicas' backs.
+fn connect(redis: &RedisServer) -> redis::Connection {
+    redis::Client::open(redis.url())
+        .unwrap()
+        .get_connection()
+        .unwrap()
 }
 
 /// Short pauses so the tests see recovery quickly; production defaults otherwise.
@@ -374,7 +273,7 @@ fn a_killed_redis_degrades_replicas_and_a_restarted_one_is_used_again() {
 #[test]
 fn a_replica_cut_off_from_redis_makes_the_others_reload_when_it_returns() {
     let redis = RedisServer::start();
-    let mut admin = redis.admin();
+    let mut admin = connect(&redis);
     let acl = |admin: &mut redis::Connection, args: &[&str]| {
         redis::cmd("ACL").arg(args).query::<()>(admin).unwrap();
     };
@@ -386,7 +285,7 @@ fn a_replica_cut_off_from_redis_makes_the_others_reload_when_it_returns() {
     train(&shop, ALS, true);
     let a = replica(
         &shop,
-        &format!("redis://replica-a:secret@127.0.0.1:{}", redis.port),
+        &format!("redis://replica-a:secret@127.0.0.1:{}", redis.port()),
     );
     let b = replica(&shop, &redis.url());
     let before = a.recommend(APP, "u04", &req(6), true).unwrap();
@@ -438,7 +337,7 @@ fn the_redis_backend_hands_out_generations_that_never_come_back() {
     assert_ne!(g3.epoch, g2.epoch);
     assert_eq!(g3.user, g2.user);
     // A key Redis lost (evicted, expired, flushed) comes back as a new token, never an old one.
-    let mut admin = redis.admin();
+    let mut admin = connect(&redis);
     redis::cmd("DEL")
         .arg(attune_serving::shared::generation_key(APP, "u1"))
         .query::<()>(&mut admin)
@@ -470,13 +369,13 @@ fn a_redis_restored_from_an_older_snapshot_changes_every_generation() {
     let r = backend(&redis.url());
     let g = |u: &str| r.user_generation(APP, u).unwrap();
     let seen = g("u1");
-    let mut admin = redis.admin();
+    let mut admin = connect(&redis);
     redis::cmd("SAVE").query::<()>(&mut admin).unwrap();
     // A change the snapshot does not have, then a crash and a restart that loads the snapshot.
     r.bump_users(APP, &["u1".into()]).unwrap();
     assert_ne!(g("u1"), seen);
     redis.restart();
-    let mut admin = redis.admin();
+    let mut admin = connect(&redis);
     let restored: Option<String> = redis::cmd("GET")
         .arg(attune_serving::shared::generation_key(APP, "u1"))
         .query(&mut admin)

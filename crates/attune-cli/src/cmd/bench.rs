@@ -15,6 +15,8 @@
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+use attune_core::model::TrainedModel as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -43,15 +45,16 @@ pub fn run(command: BenchCommand, settings: &Settings) -> anyhow::Result<ExitCod
 /// path can be load-tested at a realistic size without loading millions of events first.
 /// User and item ids are `u{n}` and `i{n}`; the app has no catalog (every item available).
 fn model(args: crate::cli::BenchModelArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
-    use attune_artifact::{Artifact, Contents, DataSnapshot, Metadata};
+    use attune_artifact::DataSnapshot;
     use attune_core::model::spec::{Spec, TrainingSet};
-    use attune_core::model::TrainedModel as _;
     use attune_core::sparse::{CsrBuilder, Interner};
+    use attune_pipeline::publish::{self, ModelFile};
 
     let spec: Spec = args
         .algorithm
         .parse()
         .with_context(|| format!("invalid --algorithm {:?}", args.algorithm))?;
+    let topk = settings.serving.to_topk()?;
     let store = super::serve::open_configured_store(settings)?;
     let app = args.app.app.as_str();
     store.create_app(app)?;
@@ -70,15 +73,11 @@ fn model(args: crate::cli::BenchModelArgs, settings: &Settings) -> anyhow::Resul
     let generated = started.elapsed().as_secs_f64();
     let fitted = spec.fit(&TrainingSet::new(history.clone()))?;
     let fit_secs = started.elapsed().as_secs_f64() - generated;
-    let meta = Metadata {
-        algorithm: spec.algorithm().name().to_string(),
-        parameters: fitted
-            .spec()
-            .params()
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-        created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    let file = ModelFile {
+        fitted: &fitted,
+        users: &users,
+        items: &items,
+        history: &history,
         data: DataSnapshot {
             app: app.to_string(),
             users: u64::from(args.users),
@@ -89,32 +88,15 @@ fn model(args: crate::cli::BenchModelArgs, settings: &Settings) -> anyhow::Resul
             cleaning: None,
         },
         metrics: Default::default(),
+        created: chrono::Utc::now(),
+        graph: None,
     };
-    let parts = super::train::model_parts(fitted.model(), settings, &|m| println!("{m}"))?;
-    let contents = Contents {
-        meta: &meta,
-        model: &parts,
-        users: &users,
-        items: &items,
-        history: Some(&history),
-    };
-    let (version, path) = super::train::write_next_version(&*store, settings, app, &contents)?;
-    let artifact = Artifact::open(&path)?;
-    let info = attune_store::ModelInfo {
-        algorithm: meta.algorithm.clone(),
-        params: serde_json::to_string(&meta.parameters)?,
-        data_snapshot: serde_json::to_string(&meta.data)?,
-        metrics: Default::default(),
-        artifact: attune_store::ArtifactRef {
-            location: crate::models::location_of(&settings.data_dir, &path),
-            checksum: artifact.checksum(),
-            size_bytes: artifact.len() as u64,
-        },
-        created_micros: chrono::Utc::now().timestamp_micros(),
-    };
-    drop(artifact);
-    store.register_model(app, version, &info)?;
-    store.activate_model(app, version, None)?;
+    let registered = publish::register(&*store, &settings.data_dir, app, &file, &topk, &|m| {
+        println!("{m}")
+    })?;
+    let version = registered.version;
+    // Activated as every activation is: through the engine, which verifies the file first.
+    crate::serving::engine(settings, store)?.activate(app, version)?;
     println!(
         "app {app:?}: v{version:04} {} on {} users x {} items x {} interactions (generate {generated:.1} s, fit {fit_secs:.1} s), active",
         fitted.spec(),

@@ -1,23 +1,18 @@
 //! `attune clean --report [--json]`: what the cleaning pass would remove, and why.
 //!
-//! Scans the app's events and catalog from the store, runs `attune_core::clean` with the
-//! `[clean]` settings, and prints the per-reason counts, the fitted outlier rules and the most
-//! active flagged users and items with their measures. It is a report: nothing is deleted
-//! (training applies the same pass to its own copy of the data).
-//!
-//! The core pass needs every event at once (rules look across actors and time), so events are
-//! collected in memory; the catalog is reduced to `item id → available` while it streams in.
-//! An app without a catalog is cleaned with every item treated as known, since "unknown item"
-//! would otherwise remove every event; the report says so.
+//! Reads the app as training reads it (`attune_pipeline::AppData`: the events of users who
+//! allow personalization), runs the `[clean]` pass training runs, and prints the per-reason
+//! counts, the fitted outlier rules and the most active flagged users and items with their
+//! measures. It is a report: nothing is deleted (training applies the same pass to its own
+//! copy of the data). Events of users who opted out are counted apart: training never sees
+//! them. An app without a catalog is cleaned with every item treated as known, since "unknown
+//! item" would otherwise remove every event; the report says so.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::process::ExitCode;
 
-use anyhow::Context as _;
-use attune_core::clean::{self, AnyItem, CleanReport, RobustRule, ValidCleanConfig};
-use attune_core::event::Event;
-use attune_store::EventFilter;
+use attune_core::clean::{self, CleanReport, RobustRule, ValidCleanConfig};
 use serde::Serialize;
 
 use super::apps::{open_store, require_app, write_table};
@@ -26,36 +21,20 @@ use crate::config::Settings;
 
 pub fn run(args: CleanArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
     // Check the parameters before reading any data.
-    let config = settings.clean.to_core()?;
+    let config = crate::serving::pipeline_config(settings)?;
     let store = open_store(settings)?;
     let app = args.app.app.as_str();
     require_app(&*store, app)?;
-
-    let mut catalog: HashMap<String, bool> = HashMap::new();
-    store
-        .scan_items(app, &mut |item| {
-            catalog.insert(item.item_id, item.available);
-            true
-        })
-        .context("reading the catalog")?;
-    let mut events: Vec<Event> = Vec::new();
-    store
-        .scan_events(app, &EventFilter::default(), &mut |e| {
-            events.push(e);
-            true
-        })
-        .context("reading events")?;
-
-    let cleaned = if catalog.is_empty() {
-        clean::clean(&events, &AnyItem, &config)
-    } else {
-        clean::clean(&events, &catalog, &config)
-    };
+    // The data training reads (consent applied), through the pass training applies.
+    let mut data = attune_pipeline::AppData::read(&*store, app)?;
+    data.clean(&config.clean);
+    let cleaned = data.clean_report().expect("cleaned just now");
     let report = ReportDto::new(
         app,
-        &cleaned.report,
-        &config,
-        catalog.len() as u64,
+        cleaned,
+        &config.clean,
+        data.catalog.len() as u64,
+        data.withheld_events as u64,
         args.top,
     );
     let mut out = std::io::stdout().lock();
@@ -74,6 +53,8 @@ struct ReportDto {
     app: String,
     /// Always false: the report never changes the store.
     deleted: bool,
+    /// Events of users without personalization consent: not trained on, not cleaned.
+    withheld_events: u64,
     input_events: u64,
     kept: u64,
     removed: u64,
@@ -164,12 +145,14 @@ impl ReportDto {
         r: &CleanReport,
         config: &ValidCleanConfig,
         catalog_items: u64,
+        withheld_events: u64,
         top: usize,
     ) -> Self {
         let c = config.config();
         Self {
             app: app.to_string(),
             deleted: false,
+            withheld_events,
             input_events: r.input_events,
             kept: r.kept,
             removed: r.removed(),
@@ -244,6 +227,13 @@ impl ReportDto {
             self.app
         )?;
         writeln!(out)?;
+        if self.withheld_events > 0 {
+            writeln!(
+                out,
+                "withheld       {:>10}  events of users without personalization consent (never trained on)",
+                self.withheld_events
+            )?;
+        }
         writeln!(out, "input events   {:>10}", self.input_events)?;
         writeln!(
             out,

@@ -88,23 +88,25 @@ pub fn run(args: DemoArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
     let mut settings = settings.clone();
     settings.data_dir = args.data_dir.clone();
     settings.store.url = String::new();
-    let options = super::train::Options {
+    let mut config = crate::serving::pipeline_config(&settings)?;
+    config.seed = args.seed;
+    let engine = crate::serving::engine(&settings, store.clone())?;
+    let pipeline = attune_pipeline::Pipeline::new(engine, config);
+    let request = attune_pipeline::TrainRequest {
         algorithm: args.algorithm.clone(),
-        validation_fraction: 0.2,
-        seed: args.seed,
-        always_validate: true,
+        // Validated (so it carries metrics) and activated whatever was active before.
+        promote: attune_pipeline::Promote::IfNotWorse {
+            metric: attune_pipeline::promote::DEFAULT_METRIC.into(),
+            margin: f64::INFINITY,
+        },
     };
-    let trained = super::train::train(
-        &*store,
-        &settings,
-        DEFAULT_APP,
-        &options,
-        super::train::Output::Register,
-        &mut std::io::sink(),
-        &|_| {},
-    )?;
-    let version = trained.version.expect("registered");
-    super::train::activate_new(&*store, DEFAULT_APP, version, true, &mut std::io::sink())?;
+    let trained = pipeline.run(DEFAULT_APP, &request, &|_| {})?;
+    anyhow::ensure!(
+        trained.activated,
+        "the demo model was not activated: {}",
+        trained.promotion
+    );
+    let version = trained.version;
     writeln!(
         out,
         "  model       v{version:04} ({}) trained and activated; validation NDCG@10 {:.3}",

@@ -28,7 +28,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use attune_core::catalog::{AttrValue, Item, User};
-use attune_core::event::{Event, PropValue};
+use attune_core::event::{Event, PropValue, TypedValue};
 use attune_core::time::Timestamp;
 use attune_server::api;
 use attune_store::{EventFilter, Store};
@@ -239,7 +239,6 @@ fn export_csv(
             |e: Event| {
                 cells.iter_mut().for_each(String::clear);
                 let opt = |s: &Option<String>| s.clone().unwrap_or_default();
-                let c = &e.context;
                 let fixed = [
                     e.event_id.clone(),
                     e.event_type.as_str().to_string(),
@@ -248,14 +247,13 @@ fn export_csv(
                     opt(&e.item_id),
                     e.timestamp.to_rfc3339(),
                     e.value.map(number).unwrap_or_default(),
-                    opt(&c.session_id),
-                    opt(&c.device),
-                    opt(&c.page),
-                    opt(&c.recommendation_id),
-                    opt(&c.experiment),
-                    opt(&c.variant),
                 ];
-                for (cell, v) in cells.iter_mut().zip(fixed) {
+                // Then the context columns, in CONTEXT_FIELDS order (the header's).
+                let context = e
+                    .context
+                    .fields()
+                    .map(|(_, v)| v.unwrap_or_default().to_string());
+                for (cell, v) in cells.iter_mut().zip(fixed.into_iter().chain(context)) {
                     *cell = v;
                 }
                 put_extras(&mut cells, property_cells(&e));
@@ -332,18 +330,13 @@ fn number(x: f64) -> String {
 fn property_cells(e: &Event) -> Vec<(String, String)> {
     let p = &e.properties;
     let mut out = Vec::new();
-    let typed = [
-        ("dwell_ms", p.dwell_ms.map(|v| v.to_string())),
-        ("scroll_depth", p.scroll_depth.map(number)),
-        ("hover_ms", p.hover_ms.map(|v| v.to_string())),
-        ("price", p.price.map(number)),
-        ("quantity", p.quantity.map(|v| v.to_string())),
-        ("rating", p.rating.map(number)),
-    ];
-    for (k, v) in typed {
-        if let Some(v) = v {
-            out.push((k.to_string(), v));
-        }
+    for (name, v) in p.typed() {
+        let cell = match v {
+            None => continue,
+            Some(TypedValue::Whole(w)) => w.to_string(),
+            Some(TypedValue::Number(x)) => number(x),
+        };
+        out.push((name.to_string(), cell));
     }
     for (k, v) in &p.extra {
         let cell = match v {

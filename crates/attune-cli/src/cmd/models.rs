@@ -1,16 +1,15 @@
 //! `attune models list|show|activate|rollback|history`: the model registry for operators.
 //!
 //! The store keeps the records and the activation history (`attune_store::Store` registry
-//! methods); this command adds what only a process that can read the files can check: before
-//! a version is made active (by `activate` or `rollback`) its artifact is loaded the way
-//! serving loads it ([`models::load_registered`]), and a missing, corrupt, substituted or
-//! unreadable file is refused with the active version left as it was. The store call is
-//! conditional on the activation seq read before the check, so a change made meanwhile by
-//! someone else is reported instead of overwritten.
+//! methods). Activation and rollback go through the serving engine, the one that answers
+//! requests (`attune_serving::Serving::activate` / `rollback`): it loads the target version
+//! exactly as serving would, and a missing, corrupt, substituted or unreadable file is refused
+//! with the active version left as it was. The store call is conditional on the activation seq
+//! read before the check, so a change made meanwhile by someone else is reported instead of
+//! overwritten.
 
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use attune_core::time::Timestamp;
 use attune_store::{ActiveModel, ModelRecord, ModelStatus, Store, StoreError};
 use serde_json::{json, Value};
@@ -19,6 +18,7 @@ use super::apps::{open_store, require_app};
 use crate::cli::ModelsCommand;
 use crate::config::Settings;
 use crate::models::{self, version_name};
+use attune_serving::{Serving, ServingError};
 
 pub fn run(command: ModelsCommand, settings: &Settings) -> anyhow::Result<ExitCode> {
     let store = open_store(settings)?;
@@ -36,11 +36,13 @@ pub fn run(command: ModelsCommand, settings: &Settings) -> anyhow::Result<ExitCo
         ModelsCommand::Activate { version, app } => {
             require_app(&*store, &app.app)?;
             let v = models::parse_version(&version)?;
-            activate(&*store, settings, &app.app, v, &mut out)?
+            let engine = crate::serving::engine(settings, store.into())?;
+            activate(&engine, settings, &app.app, v, &mut out)?
         }
         ModelsCommand::Rollback { app } => {
             require_app(&*store, &app.app)?;
-            rollback(&*store, settings, &app.app, &mut out)?
+            let engine = crate::serving::engine(settings, store.into())?;
+            rollback(&engine, settings, &app.app, &mut out)?
         }
         ModelsCommand::History { json, app } => {
             require_app(&*store, &app.app)?;
@@ -289,25 +291,27 @@ fn show(
     Ok(())
 }
 
-/// The error for a conditional store call that lost a race: nothing was changed.
-fn raced(e: StoreError) -> anyhow::Error {
+/// The error of an activation or rollback through the engine: a refused artifact says what
+/// stays active, a lost race says nothing changed.
+fn refused(e: ServingError, refusing: String) -> anyhow::Error {
     match e {
-        e @ StoreError::StaleActivation { .. } => {
-            anyhow::Error::new(e).context("another activation happened while the artifact was being verified; run the command again")
-        }
-        e => e.into(),
+        ServingError::Store(e @ StoreError::StaleActivation { .. }) => anyhow::Error::new(e)
+            .context("another activation happened while the artifact was being verified; run the command again"),
+        ServingError::Store(e) => e.into(),
+        e => anyhow::Error::new(e).context(refusing),
     }
 }
 
 fn activate(
-    store: &dyn Store,
+    engine: &Serving,
     settings: &Settings,
     app: &str,
     v: u32,
     out: &mut dyn std::io::Write,
 ) -> anyhow::Result<()> {
+    let store = &**engine.store();
     let name = version_name(v);
-    let record = models::registered(settings, store, app, v)?;
+    models::registered(settings, store, app, v)?;
     let before = store.active_model(app)?;
     if let Some(a) = before.filter(|a| a.version == v) {
         writeln!(out, "{name} is already active (activation {})", a.seq)?;
@@ -317,29 +321,28 @@ fn activate(
         Some(a) => format!("{} stays active", version_name(a.version)),
         None => "no model is active".to_string(),
     };
-    models::load_registered(settings, app, &record)
-        .with_context(|| format!("refusing to activate {name}; {keeps}"))?;
-    let o = store
-        .activate_model(app, v, Some(before.map_or(0, |a| a.seq)))
-        .map_err(raced)?;
-    match o.activation.previous {
+    let o = engine
+        .activate(app, v)
+        .map_err(|e| refused(e, format!("refusing to activate {name}; {keeps}")))?;
+    match before {
         Some(p) => writeln!(
             out,
             "activated {name} (was {}; activation {})",
-            version_name(p),
-            o.activation.seq
+            version_name(p.version),
+            o.seq
         )?,
-        None => writeln!(out, "activated {name} (activation {})", o.activation.seq)?,
+        None => writeln!(out, "activated {name} (activation {})", o.seq)?,
     }
     Ok(())
 }
 
 fn rollback(
-    store: &dyn Store,
+    engine: &Serving,
     settings: &Settings,
     app: &str,
     out: &mut dyn std::io::Write,
 ) -> anyhow::Result<()> {
+    let store = &**engine.store();
     let Some(active) = store.active_model(app)? else {
         anyhow::bail!("app {app:?} has no active model; there is nothing to roll back");
     };
@@ -350,19 +353,21 @@ fn rollback(
         })
         .context(format!("{current} stays active")));
     };
-    let record = models::registered(settings, store, app, target)?;
-    models::load_registered(settings, app, &record).with_context(|| {
-        format!(
-            "refusing to roll back to {}; {current} stays active",
-            version_name(target)
+    models::registered(settings, store, app, target)?;
+    let o = engine.rollback(app).map_err(|e| {
+        refused(
+            e,
+            format!(
+                "refusing to roll back to {}; {current} stays active",
+                version_name(target)
+            ),
         )
     })?;
-    let o = store.rollback_model(app, Some(active.seq)).map_err(raced)?;
     writeln!(
         out,
         "rolled back to {} (was {current}; activation {})",
-        version_name(o.activation.version),
-        o.activation.seq
+        version_name(o.version),
+        o.seq
     )?;
     Ok(())
 }

@@ -10,7 +10,6 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use attune_serving::RecRequest;
-use rayon::prelude::*;
 
 use super::apps::require_app;
 use super::serve::open_configured_store;
@@ -40,26 +39,16 @@ pub fn run(args: PrecomputeArgs, settings: &Settings) -> anyhow::Result<ExitCode
         ..RecRequest::default()
     };
     let started = Instant::now();
-    let lists: Vec<_> = users
-        .par_iter()
-        .map(|u| engine.recommend(app, u, &req, true).map(|l| (u, l)))
-        .collect::<Result<_, _>>()?;
+    let lists = engine.recommend_many(&a, &users, &req)?;
     let secs = started.elapsed().as_secs_f64();
     let mut out = std::io::stdout().lock();
     if let Some(path) = &args.output {
         let file = std::fs::File::create(path)
             .with_context(|| format!("cannot write {}", path.display()))?;
         let mut w = std::io::BufWriter::new(file);
-        for (u, l) in &lists {
-            let items: Vec<serde_json::Value> = l
-                .items
-                .iter()
-                .map(|r| serde_json::json!({"item_id": r.item_id, "score": r.score, "explanation": r.explanation}))
-                .collect();
-            serde_json::to_writer(
-                &mut w,
-                &serde_json::json!({"user_id": u, "source": l.source.as_str(), "model_version": l.model_version, "items": items}),
-            )?;
+        for (u, l) in users.iter().zip(&lists) {
+            let body = attune_server::api::ListBody::of(l, Some(u));
+            serde_json::to_writer(&mut w, &body)?;
             w.write_all(b"\n")?;
         }
         w.flush()?;

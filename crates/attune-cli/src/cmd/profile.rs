@@ -1,20 +1,17 @@
 //! `attune profile [--json]`: the shape of an app's data, before choosing an algorithm.
 //!
-//! Events stream from the store into the core's `ProfileBuilder` one at a time (memory grows
-//! with distinct users, items and pairs, not with events); the catalog is then read once to
-//! finish the profile. Definitions (interactions exclude impressions, quantiles are type 7,
+//! The profile is of the data training sees (`attune_pipeline::AppData`: events of users who
+//! allow personalization, cleaned by `[clean]` unless `[train].clean` is off), so it describes
+//! what a model learns from. Definitions (interactions exclude impressions, quantiles are type 7,
 //! "cold" is fewer than 5 interactions) are the core's: see `attune_core::profile`.
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::process::ExitCode;
 
-use anyhow::Context as _;
-use attune_core::catalog::Item;
 use attune_core::profile::advice::{advise, Advice};
-use attune_core::profile::{CountSummary, DataProfile, ProfileBuilder, COLD_THRESHOLD};
+use attune_core::profile::{CountSummary, DataProfile, COLD_THRESHOLD};
 use attune_core::time::MICROS_PER_DAY;
-use attune_store::{EventFilter, Store};
 use serde::Serialize;
 
 use super::apps::{open_store, require_app};
@@ -25,7 +22,10 @@ pub fn run(args: ProfileArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
     let store = open_store(settings)?;
     let app = args.app.app.as_str();
     require_app(&*store, app)?;
-    let profile = compute(&*store, app)?;
+    // The data training sees: consent applied and, with `[train].clean`, cleaned.
+    let config = crate::serving::pipeline_config(settings)?;
+    let data = attune_pipeline::AppData::for_training(&*store, app, &config, None)?;
+    let profile = data.profile();
     let now_micros = chrono::Utc::now().timestamp_micros();
     let dto = ProfileDto::new(app, &profile, now_micros);
     let mut out = std::io::stdout().lock();
@@ -36,25 +36,6 @@ pub fn run(args: ProfileArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
         dto.write_human(&mut out)?;
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The profile of `app` (also the input of `attune train --algorithm auto`).
-pub fn compute(store: &dyn Store, app: &str) -> anyhow::Result<DataProfile> {
-    let mut builder = ProfileBuilder::default();
-    store
-        .scan_events(app, &EventFilter::default(), &mut |e| {
-            builder.push(&e);
-            true
-        })
-        .context("reading events")?;
-    let mut items: Vec<Item> = Vec::new();
-    store
-        .scan_items(app, &mut |i| {
-            items.push(i);
-            true
-        })
-        .context("reading the catalog")?;
-    Ok(builder.finish(&items))
 }
 
 /// The JSON profile (`--json`); shares are fractions in 0..=1.

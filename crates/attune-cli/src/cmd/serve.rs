@@ -107,25 +107,23 @@ pub async fn serve_until_signal(
     let shutdown = shutdown_signal()?;
     let backend = store.backend();
     let state = app_state(store, settings).await?;
-    crate::serving::spawn_loops(&state, settings);
+    // Registry polling and scheduled retraining, until the server stops (dropping it stops
+    // them).
+    let _scheduler = state.pipeline.clone().map(|p| {
+        attune_pipeline::schedule::Scheduler::start(p, crate::serving::schedule(settings))
+    });
     tracing::info!(backend, "listening on http://{addr}");
     attune_server::serve(listener, state, shutdown).await
 }
 
-/// The full service state: store, limits, the serving engine and the trainer.
+/// The full service state: store, limits, the serving engine and the pipeline over it.
 pub async fn app_state(store: Arc<dyn Store>, settings: &Settings) -> anyhow::Result<AppState> {
     let config = server_config(settings);
-    let engine = crate::serving::engine(settings, store.clone())?;
-    let trainer = Arc::new(crate::serving::CliTrainer {
-        store: store.clone(),
-        settings: settings.clone(),
-        engine: Some(engine.clone()),
-    });
+    let pipeline = crate::serving::pipeline(settings, store.clone())?;
     let log_impressions = settings.serving.log_impressions;
     let state = tokio::task::spawn_blocking(move || AppState::new(store, config)).await?;
     Ok(state
-        .with_serving(engine)
-        .with_trainer(trainer)
+        .with_pipeline(pipeline)
         .with_impressions(log_impressions))
 }
 

@@ -22,8 +22,8 @@ const EVENTS: &str = r#"{"event_id":"1","type":"view","user_id":"u1","item_id":"
 {"event_id":"8","type":"view","user_id":"u3","item_id":"i9","timestamp":"2026-01-15T11:00:00+01:00"}
 "#;
 
-#[test]
-fn profile_numbers_match_a_hand_computation() {
+/// The items and events above, imported.
+fn hand_computed() -> Attune {
     let env = Attune::new();
     let items = env.path().join("items.jsonl");
     let events = env.path().join("events.jsonl");
@@ -31,9 +31,25 @@ fn profile_numbers_match_a_hand_computation() {
     std::fs::write(&events, EVENTS).unwrap();
     env.ok(&["import", "items", items.to_str().unwrap()]);
     env.ok(&["import", "events", events.to_str().unwrap()]);
+    env
+}
 
-    let out = env.run(&["profile", "--json"]);
-    assert!(out.status.success(), "{}", describe(&out));
+#[test]
+fn profile_numbers_match_a_hand_computation() {
+    let env = hand_computed();
+
+    // The profile is of what training sees; with cleaning off that is every event (the
+    // numbers below count i9, which cleaning would drop as unknown).
+    let uncleaned = |args: &[&str]| {
+        let out = env
+            .command(args)
+            .env("ATTUNE_TRAIN__CLEAN", "false")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", describe(&out));
+        out
+    };
+    let out = uncleaned(&["profile", "--json"]);
     let mut p: Value = serde_json::from_slice(&out.stdout).unwrap();
     // Depends on today's date.
     let age = p
@@ -103,7 +119,7 @@ fn profile_numbers_match_a_hand_computation() {
         })
     );
 
-    let text = env.ok(&["profile"]);
+    let text = String::from_utf8(uncleaned(&["profile"]).stdout).unwrap();
     assert!(text.contains("Recommended algorithms"), "{text}");
     assert!(text.contains("1. popularity"), "{text}");
     assert!(
@@ -129,4 +145,32 @@ fn an_empty_app_profiles_to_zeros() {
     assert_eq!(p["events"], 0);
     assert_eq!(p["density"], 0.0);
     assert_eq!(p["first_event"], Value::Null);
+}
+
+/// `profile` and `clean --report` describe the data training sees: events of users who opted
+/// out are left out of both, and the profile counts what cleaning keeps.
+#[test]
+fn profile_and_clean_report_see_what_training_sees() {
+    let env = hand_computed();
+    let users = env.path().join("users.jsonl");
+    std::fs::write(
+        &users,
+        "{\"user_id\":\"u2\",\"consent\":{\"personalization\":false}}\n",
+    )
+    .unwrap();
+    env.ok(&["import", "users", users.to_str().unwrap()]);
+
+    let report: Value = serde_json::from_str(&env.ok(&["clean", "--report", "--json"])).unwrap();
+    // u2's two events are withheld; of the other six, the view of i9 (not in the catalog) goes.
+    assert_eq!(report["withheld_events"], 2, "{report}");
+    assert_eq!(report["input_events"], 6, "{report}");
+    assert_eq!(report["kept"], 5, "{report}");
+    let p: Value = serde_json::from_str(&env.ok(&["profile", "--json"])).unwrap();
+    assert_eq!(p["events"], report["kept"], "{p}");
+    assert_eq!(p["unknown_items"], 0, "{p}");
+    assert_eq!(
+        p["events_by_type"],
+        json!({"click": 1, "impression": 1, "view": 3}),
+        "{p}"
+    );
 }

@@ -117,13 +117,12 @@ fn train_als_then_recommend_unseen_items_with_titles() {
     assert!(out.contains("registered model v0002"), "{out}");
     assert!(out.contains("not activated: v0001 stays active"), "{out}");
     let j: Value = serde_json::from_str(&env.ok(&["recommend", "u1", "--json"])).unwrap();
-    assert_eq!(j["algorithm"], "als");
-    assert_eq!(j["version"], "v0001");
+    assert_eq!(j["model_version"], 1);
     let j: Value =
         serde_json::from_str(&env.ok(&["recommend", "u1", "--json", "--version", "v0002"]))
             .unwrap();
-    assert_eq!(j["algorithm"], "item-knn");
-    assert_eq!(j["source"], "trained");
+    assert_eq!(j["model_version"], 2);
+    assert_eq!(j["source"], "personalized");
     assert_eq!(j["items"].as_array().unwrap().len(), 10);
 }
 
@@ -142,7 +141,9 @@ fn new_users_are_folded_in_and_strangers_get_popular_items() {
     env.ok(&["import", "events", late.to_str().unwrap()]);
     let j: Value =
         serde_json::from_str(&env.ok(&["recommend", "newbie", "-n", "5", "--json"])).unwrap();
-    assert_eq!(j["source"], "folded_in", "{j}");
+    // Not in the model: folded in from the events since training, as over HTTP.
+    assert_eq!(j["source"], "personalized", "{j}");
+    assert_eq!(j["items"][0]["explanation"]["kind"], "because", "{j}");
     for it in j["items"].as_array().unwrap() {
         let id = it["item_id"].as_str().unwrap();
         assert!(id != "i0" && id != "i2", "{j}");
@@ -152,7 +153,7 @@ fn new_users_are_folded_in_and_strangers_get_popular_items() {
     let out = env.run(&["recommend", "nobody", "-n", "3"]);
     assert!(out.status.success(), "{}", describe(&out));
     assert_eq!(listed(&stdout(&out)).len(), 3);
-    assert!(stderr(&out).contains("most popular"), "{}", describe(&out));
+    assert!(stderr(&out).contains("cold-start"), "{}", describe(&out));
 }
 
 #[test]
@@ -201,7 +202,7 @@ fn all_users_writes_one_row_per_user_and_rank() {
     assert!(stderr(&out).contains("users/s"), "{}", describe(&out));
     let text = std::fs::read_to_string(&csv).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines[0], "user_id,rank,item_id,score");
+    assert_eq!(lines[0], "user_id,rank,item_id,score,explanation");
     assert_eq!(lines.len() - 1, (USERS * 4) as usize);
     // Every user's rows are ranks 1..=4 of items they have not seen.
     for l in &lines[1..] {

@@ -12,9 +12,10 @@ use serde_json::{json, Value};
 use super::blocking;
 use super::recommend::serving;
 use crate::extract::App;
-use crate::jobs::{Job, Promote, StartError, TrainRequest};
 use crate::problem::{ErrorCode, Problem};
 use crate::AppState;
+use attune_pipeline::promote::DEFAULT_METRIC;
+use attune_pipeline::{Job, JobError, Pipeline, Promote, TrainRequest};
 
 fn record_json(r: &ModelRecord) -> Value {
     let parse = |text: &str| serde_json::from_str::<Value>(text).unwrap_or(Value::Null);
@@ -111,9 +112,6 @@ fn auto() -> String {
     "auto".into()
 }
 
-/// The default promotion rule: by validation NDCG@10, tolerating no drop beyond 0.01.
-pub const DEFAULT_METRIC: &str = "validation.ndcg@10";
-
 fn promote_of(b: &TrainBody) -> Result<Promote, Problem> {
     let bad = |field: &str, msg: String| Problem::new(ErrorCode::InvalidRequest, msg).field(field);
     Ok(match b.promote.as_deref().unwrap_or("if_not_worse") {
@@ -160,30 +158,30 @@ pub(super) async fn train(
         algorithm: b.algorithm.clone(),
         promote: promote_of(&b)?,
     };
-    let engine = state.serving.clone();
-    let done_app = app.clone();
-    let id = state
-        .jobs
-        .start(state.trainer.clone(), &app, request, move |result| {
-            // A promoted version is already active in the registry; bring this replica along.
-            if let (Ok(o), Some(engine)) = (result, &engine) {
-                if o.activated {
-                    if let Err(e) = engine.refresh(&done_app) {
-                        tracing::warn!(app = done_app, error = %e, "could not load the promoted model");
-                    }
-                }
-            }
-        })
-        .map_err(|e| match e {
-            StartError::NoTrainer => Problem::new(ErrorCode::Unavailable, e.to_string()),
-            StartError::Busy { .. } => Problem::new(ErrorCode::Conflict, e.to_string()),
-        })?;
+    let pipeline = pipeline(&state)?;
+    // A bad algorithm is refused here (422 naming it), not left to fail in the background; a
+    // promoted version is activated through the engine, so this replica serves it at once.
+    let id = pipeline.start_job(&app, request).map_err(|e| match e {
+        JobError::Invalid(e) => {
+            Problem::new(ErrorCode::InvalidRequest, e.to_string()).field("algorithm")
+        }
+        JobError::Busy(e) => Problem::new(ErrorCode::Conflict, e.to_string()),
+    })?;
     Ok((
         StatusCode::ACCEPTED,
         Json(
             json!({"job_id": id, "status": "running", "status_url": format!("/v1/models/jobs/{id}")}),
         ),
     ))
+}
+
+fn pipeline(state: &AppState) -> Result<std::sync::Arc<Pipeline>, Problem> {
+    state.pipeline.clone().ok_or_else(|| {
+        Problem::new(
+            ErrorCode::Unavailable,
+            "this server was started without the training pipeline",
+        )
+    })
 }
 
 fn job_json(j: &Job) -> Value {
@@ -208,7 +206,7 @@ pub(super) async fn job(
     App(app): App,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, Problem> {
-    let j = state.jobs.get(&app, &id).ok_or_else(|| {
+    let j = pipeline(&state)?.jobs().get(&app, &id).ok_or_else(|| {
         Problem::new(
             ErrorCode::JobNotFound,
             format!("no training job {id:?} in this app"),

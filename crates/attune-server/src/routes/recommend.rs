@@ -15,6 +15,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 
 use super::blocking;
+use crate::api::ListBody;
 use crate::extract::{App, IdPath, Params};
 use crate::problem::{ErrorCode, Problem};
 use crate::AppState;
@@ -99,65 +100,6 @@ fn request_of(params: &Params, max_n: usize) -> Result<RecRequest, Problem> {
         available_only: bool_param(params, "available_only", true)?,
         diversity,
     })
-}
-
-/// A list as the JSON body, serialized from borrowed fields (the warm path renders many of
-/// these per second; building a `serde_json::Value` tree first cost a third of its time).
-#[derive(Serialize)]
-pub(crate) struct ListBody<'a> {
-    recommendation_id: &'a str,
-    model_version: Option<u32>,
-    source: &'static str,
-    cached: bool,
-    items: Vec<ItemBody<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    user_id: Option<&'a str>,
-}
-
-#[derive(Serialize)]
-struct ItemBody<'a> {
-    item_id: &'a str,
-    score: f32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    title: Option<&'a str>,
-    explanation: ExplanationBody<'a>,
-}
-
-#[derive(Serialize)]
-struct ExplanationBody<'a> {
-    kind: &'static str,
-    text: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    item_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    category: Option<&'a str>,
-}
-
-impl<'a> ListBody<'a> {
-    pub(crate) fn of(list: &'a RecList, user: Option<&'a str>) -> Self {
-        Self {
-            recommendation_id: &list.recommendation_id,
-            model_version: list.model_version,
-            source: list.source.as_str(),
-            cached: list.cached,
-            items: list
-                .items
-                .iter()
-                .map(|r| ItemBody {
-                    item_id: &r.item_id,
-                    score: r.score,
-                    title: r.title.as_deref(),
-                    explanation: ExplanationBody {
-                        kind: r.reason.kind(),
-                        text: &r.explanation,
-                        item_id: r.reason_item.as_deref(),
-                        category: r.reason_category.as_deref(),
-                    },
-                })
-                .collect(),
-            user_id: user,
-        }
-    }
 }
 
 /// A list as the JSON response.

@@ -47,6 +47,9 @@ pub(super) async fn metrics(State(state): State<AppState>, headers: HeaderMap) -
             .load(std::sync::atomic::Ordering::Relaxed);
         state.metrics.observe_serving(serving, dropped);
     }
+    if let Some(pipeline) = &state.pipeline {
+        state.metrics.observe_jobs(pipeline.jobs());
+    }
     let openmetrics = headers
         .get_all(header::ACCEPT)
         .iter()

@@ -37,6 +37,30 @@ impl TestServer {
         }
     }
 
+    /// A router that serves and trains: the serving engine and the training pipeline over it,
+    /// in this process, with artifacts in the test's temp directory.
+    pub fn with_pipeline() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Arc::new(SqliteStore::open(dir.path().join("attune.db")).expect("open store"));
+        let engine = attune_serving::Serving::new(
+            store.clone(),
+            dir.path(),
+            attune_serving::ServingConfig::default(),
+            attune_core::event::EventWeighting::default(),
+        );
+        let pipeline = attune_pipeline::Pipeline::new(
+            Arc::new(engine),
+            attune_pipeline::PipelineConfig::default(),
+        );
+        let state =
+            AppState::new(store.clone(), ServerConfig::default()).with_pipeline(Arc::new(pipeline));
+        Self {
+            store,
+            router: router(state),
+            _dir: dir,
+        }
+    }
+
     /// Requests to the `default` app (no header).
     pub fn default_app(&self) -> Client<'_> {
         Client {

@@ -9,6 +9,7 @@ mod errors;
 mod events;
 mod items;
 mod metrics;
+mod models;
 mod openapi;
 mod shutdown;
 mod system;

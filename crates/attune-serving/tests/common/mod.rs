@@ -5,19 +5,16 @@
 // Each test binary uses a part of it.
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use attune_artifact::{write_file, Artifact, Contents, DataSnapshot, Metadata, Overwrite};
 use attune_core::catalog::Item;
 use attune_core::event::{Context, Event, EventType, Properties};
 use attune_core::model::spec::{Spec, TrainingSet};
 use attune_core::sparse::{Csr, Interner};
 use attune_core::time::Timestamp;
-use attune_serving::model::{app_dir, location_of, version_path};
-use attune_serving::{EventWeigher, Serving, ServingConfig};
+use attune_serving::{Serving, ServingConfig};
 use attune_store::sqlite::SqliteStore;
-use attune_store::{ArtifactRef, ModelInfo, Store};
+use attune_store::Store;
 
 pub const APP: &str = "shop";
 pub const ALS: &str = "als:factors=4,alpha=5,reg=1,iterations=15,seed=1";
@@ -86,7 +83,7 @@ pub fn shop() -> Shop {
         store.clone(),
         &data_dir,
         ServingConfig::default(),
-        EventWeigher::defaults(),
+        attune_core::event::EventWeighting::default(),
     );
     Shop {
         _dir: dir,
@@ -109,52 +106,21 @@ pub fn train(shop: &Shop, spec: &str, activate: bool) -> u32 {
     let history = Csr::from_triplets(USERS as usize, ITEMS as usize, t).unwrap();
     let spec: Spec = spec.parse().unwrap();
     let fitted = spec.fit(&TrainingSet::new(history.clone())).unwrap();
-    let meta = Metadata {
-        algorithm: spec.algorithm().name().into(),
-        parameters: spec
-            .params()
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-        created_at: "2026-01-02T00:00:00Z".into(),
-        data: DataSnapshot {
-            app: APP.into(),
-            users: USERS as u64,
-            items: ITEMS as u64,
-            interactions: history.nnz() as u64,
-            first_event: Some(Timestamp::from_utc_micros(T0).to_rfc3339()),
-            last_event: Some(Timestamp::from_utc_micros(T0 + 1_000_000_000).to_rfc3339()),
-            cleaning: None,
-        },
-        metrics: BTreeMap::new(),
-    };
-    let version = shop.store.reserve_model_version(APP).unwrap();
-    let dir = app_dir(&shop.data_dir, APP);
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = version_path(&dir, version);
-    let parts = fitted.model().to_parts();
-    let contents = Contents {
-        meta: &meta,
-        model: &parts,
+    let trained = attune_testsupport::Trained {
+        app: APP,
+        fitted: &fitted,
         users: &users,
         items: &items,
-        history: Some(&history),
+        history: &history,
+        last_event_micros: Some(T0 + 1_000_000_000),
     };
-    write_file(&path, &contents, Overwrite::Refuse).unwrap();
-    let a = Artifact::open(&path).unwrap();
-    let info = ModelInfo {
-        algorithm: meta.algorithm.clone(),
-        params: "{}".into(),
-        data_snapshot: "{}".into(),
-        metrics: BTreeMap::new(),
-        artifact: ArtifactRef {
-            location: location_of(&shop.data_dir, &path),
-            checksum: a.checksum(),
-            size_bytes: a.len() as u64,
-        },
-        created_micros: T0,
-    };
-    shop.store.register_model(APP, version, &info).unwrap();
+    let version = attune_testsupport::register(
+        &*shop.store,
+        &shop.data_dir,
+        &trained,
+        None,
+        &attune_testsupport::exact(),
+    );
     if activate {
         shop.serving.activate(APP, version).unwrap();
     }
@@ -175,6 +141,6 @@ pub fn engine(shop: &Shop) -> Serving {
         shop.store.clone(),
         &shop.data_dir,
         ServingConfig::default(),
-        EventWeigher::defaults(),
+        attune_core::event::EventWeighting::default(),
     )
 }

@@ -1,10 +1,9 @@
 //! `attune evaluate`: compare algorithms offline on an app's data or on a bring-your-own split.
 //!
 //! The pieces, each in its own file:
-//! - [`source`]: the data as (user, item) cells — an app through `crate::dataset` (what
+//! - [`source`]: the data as (user, item) cells — an app through `attune_pipeline::Dataset` (what
 //!   training sees), or `--train`/`--test` files;
 //! - [`plan`]: the split as folds over cells (core `eval::split` does the splitting);
-//! - [`grid`]: `--algorithm` values, including parameter grids;
 //! - [`run`]: fit one candidate on one fold and measure it;
 //! - [`lists`]: another tool's ranked lists, measured by the same code;
 //! - [`report`]: the table and the JSON.
@@ -13,7 +12,6 @@
 //! `--algorithm` grid is fitted on the training part and scored on validation; the best one
 //! (by `--select-by`) is the column's result on test — the model is never chosen on test.
 
-mod grid;
 mod lists;
 mod plan;
 mod report;
@@ -36,7 +34,8 @@ pub use plan::SplitKind;
 use super::apps::{open_store, require_app};
 use crate::cli::EvaluateArgs;
 use crate::config::Settings;
-use crate::dataset::Dataset;
+use attune_pipeline::train::grid;
+use attune_pipeline::Dataset;
 use plan::{Fold, SplitOptions};
 use report::{Column, Report};
 use run::{FoldData, Measure, Phase};
@@ -179,7 +178,8 @@ pub fn run(args: EvaluateArgs, settings: &Settings) -> anyhow::Result<ExitCode> 
             let store = open_store(settings)?;
             let app = args.app.app.as_str();
             require_app(&*store, app)?;
-            let d = Dataset::load(&*store, app, settings, setup.clean)?;
+            let config = crate::serving::pipeline_config(settings)?;
+            let d = Dataset::load(&*store, app, &config, setup.clean)?;
             anyhow::ensure!(
                 !d.cells.is_empty(),
                 "app {app:?} has no interactions to evaluate on; import events first"

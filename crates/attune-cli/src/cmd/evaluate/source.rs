@@ -1,4 +1,4 @@
-//! What `attune evaluate` evaluates on: an app's data (`crate::dataset::Dataset`, the same path
+//! What `attune evaluate` evaluates on: an app's data (`attune_pipeline::Dataset`, the same path
 //! training uses) or a pair of interaction files (bring-your-own split).
 //!
 //! Both are a list of [`Cell`]s, one per (user, item) pair, and build the [`TrainingSet`] of any
@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use attune_core::model::spec::TrainingSet;
 use attune_core::sparse::{Csr, CsrBuilder, Interner};
 
-use crate::dataset::{Cell, Dataset};
+use attune_pipeline::dataset::{Cell, Dataset};
 
 /// Cells plus the training set of any subset of them.
 pub trait EvalData {
@@ -44,7 +44,7 @@ impl EvalData for Dataset {
         &self.items
     }
     fn training_set(&self, keep: &[bool]) -> anyhow::Result<TrainingSet> {
-        Dataset::training_set(self, Some(keep))
+        Ok(Dataset::training_set(self, Some(keep))?)
     }
 }
 

@@ -233,30 +233,18 @@ fn decode(
                     Field::Value => raw.value = keep(number(cell), "value", &mut errors),
                     Field::Property(name) => {
                         let p = &mut raw.properties;
-                        let slot = match name.as_str() {
-                            "dwell_ms" => &mut p.dwell_ms,
-                            "scroll_depth" => &mut p.scroll_depth,
-                            "hover_ms" => &mut p.hover_ms,
-                            "price" => &mut p.price,
-                            "quantity" => &mut p.quantity,
-                            "rating" => &mut p.rating,
-                            _ => {
+                        match p.typed_mut(name) {
+                            Some(slot) => *slot = keep(number(cell), &field.name(), &mut errors),
+                            None => {
                                 p.extra.insert(name.clone(), infer_prop(cell));
-                                continue;
                             }
-                        };
-                        *slot = keep(number(cell), &field.name(), &mut errors);
+                        }
                     }
                     Field::Context(c) => {
-                        let ctx = &mut raw.context;
-                        let slot = match *c {
-                            "session_id" => &mut ctx.session_id,
-                            "device" => &mut ctx.device,
-                            "page" => &mut ctx.page,
-                            "recommendation_id" => &mut ctx.recommendation_id,
-                            "experiment" => &mut ctx.experiment,
-                            _ => &mut ctx.variant,
-                        };
+                        let slot = raw
+                            .context
+                            .field_mut(c)
+                            .expect("context columns are CONTEXT_FIELDS");
                         *slot = text();
                     }
                     _ => unreachable!("not an event field: {field:?}"),

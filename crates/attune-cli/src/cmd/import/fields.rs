@@ -5,8 +5,8 @@
 
 use crate::cli::Entity;
 
-/// `context` members (the event's `context` object); the same list as the HTTP API's.
-pub const CONTEXT_FIELDS: [&str; 6] = attune_server::api::CONTEXT_FIELDS;
+/// `context` members (the event's `context` object), as the event model names them.
+pub use attune_core::event::CONTEXT_FIELDS;
 
 /// Separator of list cells (`categories`, `tags`, `preferred_categories`) in CSV.
 pub const LIST_SEPARATOR: char = '|';

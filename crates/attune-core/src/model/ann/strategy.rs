@@ -85,6 +85,11 @@ impl TopKValidParams {
     pub fn hnsw(&self) -> &super::HnswValidParams {
         &self.hnsw
     }
+
+    /// The catalog size from which the graph is used.
+    pub fn ann_min_items(&self) -> usize {
+        self.ann_min_items
+    }
 }
 
 /// What serving holds beside a factor model: nothing for the exact path, the graph for the

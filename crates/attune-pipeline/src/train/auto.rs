@@ -1,5 +1,5 @@
-//! `--algorithm auto`: try the families the data profile suggests on a validation split and
-//! keep the best.
+//! Choosing among candidates on a validation split: `auto` (the families the data profile
+//! suggests), a parameter grid, or one spec validated so its model carries metrics.
 //!
 //! Candidates are the families of `attune_core::profile::advice` in its order (plus popularity,
 //! the baseline), each with its default parameters; families the algorithm factory does not
@@ -12,7 +12,6 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use anyhow::Context as _;
 use attune_core::eval::split::random_holdout;
 use attune_core::eval::{evaluate_ranking, RankingReport};
 use attune_core::model::spec::{Feedback, Spec};
@@ -21,6 +20,7 @@ use attune_core::profile::DataProfile;
 use attune_core::sparse::CsrBuilder;
 
 use crate::dataset::Dataset;
+use crate::error::{PipelineError, Result};
 
 /// Ranking cutoff of the validation metrics.
 pub const K: usize = 10;
@@ -37,7 +37,9 @@ pub struct Candidate {
 
 /// Every candidate and the index of the best.
 pub struct Choice {
+    /// Every candidate, in priority order.
     pub candidates: Vec<Candidate>,
+    /// Index of the best in `candidates`.
     pub best: usize,
     /// Families suggested by the profile but not trainable here.
     pub skipped: Vec<(String, String)>,
@@ -46,6 +48,7 @@ pub struct Choice {
 }
 
 impl Choice {
+    /// The best candidate's spec.
     pub fn best_spec(&self) -> &Spec {
         &self.candidates[self.best].spec
     }
@@ -61,43 +64,6 @@ impl Choice {
         }
         m
     }
-
-    pub fn write_table(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
-        writeln!(
-            out,
-            "Candidates (validation: {} users, NDCG@{K} over all items):",
-            self.validation_users
-        )?;
-        writeln!(
-            out,
-            "  {:<14}{:>10}{:>11}{:>10}{:>10}{:>9}  ",
-            "algorithm", "ndcg@10", "recall@10", "prec@10", "hit@10", "fit s"
-        )?;
-        for (t, c) in self.candidates.iter().enumerate() {
-            let mark = if t == self.best { "*" } else { " " };
-            match &c.outcome {
-                Ok(r) => writeln!(
-                    out,
-                    "{mark} {:<14}{:>10.4}{:>11.4}{:>10.4}{:>10.4}{:>9.2}",
-                    c.spec.algorithm().name(),
-                    r.ndcg,
-                    r.recall,
-                    r.precision,
-                    r.hit_rate,
-                    c.fit_secs
-                )?,
-                Err(e) => writeln!(out, "{mark} {:<14}failed: {e}", c.spec.algorithm().name())?,
-            }
-        }
-        for (name, why) in &self.skipped {
-            writeln!(out, "  {name:<14}skipped: {why}")?;
-        }
-        writeln!(
-            out,
-            "best: {} (the model is now trained on all the data)",
-            self.best_spec()
-        )
-    }
 }
 
 /// Evaluate the suggested families on a validation split of `data`.
@@ -106,7 +72,7 @@ pub fn choose(
     profile: &DataProfile,
     validation_fraction: f64,
     seed: u64,
-) -> anyhow::Result<Choice> {
+) -> Result<Choice> {
     let mut specs: Vec<Spec> = Vec::new();
     let mut skipped = Vec::new();
     for a in advise(profile) {
@@ -136,24 +102,33 @@ pub fn choose_among(
     skipped: Vec<(String, String)>,
     validation_fraction: f64,
     seed: u64,
-) -> anyhow::Result<Choice> {
+) -> Result<Choice> {
     let users: Vec<u32> = data.cells.iter().map(|c| c.user).collect();
-    let split = random_holdout(&users, validation_fraction, seed)
-        .context("invalid --validation-fraction")?;
+    let split =
+        random_holdout(&users, validation_fraction, seed).map_err(|e| PipelineError::Invalid {
+            field: "validation_fraction",
+            rule: e.to_string(),
+        })?;
     let mut keep = vec![true; data.cells.len()];
     let mut test = CsrBuilder::with_capacity(split.test.len());
     for &p in &split.test {
         keep[p] = false;
         let c = data.cells[p];
         if c.weight > 0.0 {
-            test.push(c.user, c.item, 1.0)?;
+            test.push(c.user, c.item, 1.0)
+                .map_err(PipelineError::internal)?;
         }
     }
-    let test = test.build(data.n_users(), data.n_items())?;
-    anyhow::ensure!(
-        test.nnz() > 0,
-        "too little data to validate candidates (no user has two interactions); name an algorithm instead of auto"
-    );
+    let test = test
+        .build(data.n_users(), data.n_items())
+        .map_err(PipelineError::internal)?;
+    if test.nnz() == 0 {
+        return Err(PipelineError::NoData(
+            "too little data to validate candidates (no user has two interactions); name one \
+             algorithm instead"
+                .into(),
+        ));
+    }
     let train = data.training_set(Some(&keep))?;
 
     let mut candidates = Vec::new();
@@ -191,15 +166,14 @@ pub fn choose_among(
         }
     }
     let Some((best, _)) = best else {
-        anyhow::bail!(
-            "no candidate could be trained: {}",
+        return Err(PipelineError::NoCandidate(
             candidates
                 .iter()
                 .filter_map(|c| c.outcome.as_ref().err())
                 .cloned()
                 .collect::<Vec<_>>()
-                .join("; ")
-        );
+                .join("; "),
+        ));
     };
     Ok(Choice {
         candidates,

@@ -1,9 +1,12 @@
-//! Parameter grids in `--algorithm`: `ease:lambda=100|500|1000` or
+//! Parameter grids in an algorithm text (`attune train`, `attune evaluate`, `POST
+//! /v1/models/train`): `ease:lambda=100|500|1000` or
 //! `als:factors=32|64,reg=0.01|0.1` stand for every combination, in order (the last parameter
 //! varies fastest). Each combination is parsed by the algorithm factory, so a bad name or value
 //! is reported exactly as for a single spec.
 
 use attune_core::model::spec::Spec;
+
+use crate::error::{PipelineError, Result};
 
 /// Largest number of combinations one `--algorithm` may expand to.
 pub const MAX_COMBINATIONS: usize = 1000;
@@ -17,8 +20,8 @@ pub struct Candidate {
     pub spec: Spec,
 }
 
-/// Expand one `--algorithm` value.
-pub fn expand(text: &str) -> anyhow::Result<Vec<Candidate>> {
+/// Expand one algorithm text.
+pub fn expand(text: &str) -> Result<Vec<Candidate>> {
     let (name, params) = match text.split_once(':') {
         Some((n, p)) => (n.trim(), p),
         None => (text.trim(), ""),
@@ -30,21 +33,29 @@ pub fn expand(text: &str) -> anyhow::Result<Vec<Candidate>> {
             return Ok(vec![parse(text, text)?]);
         };
         let values: Vec<String> = values.split('|').map(|v| v.trim().to_string()).collect();
-        anyhow::ensure!(
-            values.iter().all(|v| !v.is_empty()),
-            "invalid --algorithm {text:?}: empty value in the list for {}",
-            key.trim()
-        );
+        if values.iter().any(String::is_empty) {
+            return Err(PipelineError::Invalid {
+                field: "algorithm",
+                rule: format!(
+                    "invalid algorithm {text:?}: empty value in the list for {}",
+                    key.trim()
+                ),
+            });
+        }
         axes.push((key.trim().to_string(), values));
     }
     let total = axes
         .iter()
         .try_fold(1usize, |n, (_, v)| n.checked_mul(v.len()))
         .unwrap_or(usize::MAX);
-    anyhow::ensure!(
-        total <= MAX_COMBINATIONS,
-        "invalid --algorithm {text:?}: {total} combinations (at most {MAX_COMBINATIONS})"
-    );
+    if total > MAX_COMBINATIONS {
+        return Err(PipelineError::Invalid {
+            field: "algorithm",
+            rule: format!(
+                "invalid algorithm {text:?}: {total} combinations (at most {MAX_COMBINATIONS})"
+            ),
+        });
+    }
     let mut out = Vec::with_capacity(total);
     for n in 0..total {
         let mut rest = n;
@@ -68,10 +79,13 @@ pub fn expand(text: &str) -> anyhow::Result<Vec<Candidate>> {
     Ok(out)
 }
 
-fn parse(label: &str, given: &str) -> anyhow::Result<Candidate> {
+fn parse(label: &str, given: &str) -> Result<Candidate> {
     let spec = label
         .parse::<Spec>()
-        .map_err(|e| anyhow::anyhow!("invalid --algorithm {given:?}: {e}"))?;
+        .map_err(|source| PipelineError::Algorithm {
+            text: given.to_string(),
+            source,
+        })?;
     Ok(Candidate {
         label: label.to_string(),
         spec,

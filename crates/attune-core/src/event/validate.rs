@@ -1,232 +1,10 @@
-//! The behavioural event model and its validation.
-//!
-//! Every input path (HTTP batch, CLI import, Kafka) turns its wire format into a [`RawEvent`] and
-//! calls [`validate`], so the rules live in exactly one place. Validation reports *every* broken
-//! rule with the field path, and never guesses: a naive timestamp or an out-of-range scroll depth
-//! is an error, not a silent clamp.
-
-use std::collections::BTreeMap;
+//! The one validation of incoming events: every wire format (HTTP, file import, Kafka) decodes
+//! into a [`RawEvent`] and calls [`validate`], which reports every broken rule by field.
 
 use crate::error::{FieldError, ValidationError};
 use crate::time::Timestamp;
 
-/// What the user did.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum EventType {
-    /// The item was shown in full (a product page, an article).
-    View,
-    /// The user clicked the item (in a list, a recommendation, a search result).
-    Click,
-    /// Time spent on the item; requires `properties.dwell_ms`.
-    Dwell,
-    /// How far the user scrolled; requires `properties.scroll_depth` in 0..=1.
-    Scroll,
-    /// Pointer rested on the item; requires `properties.hover_ms`.
-    Hover,
-    /// Added to the cart.
-    AddToCart,
-    /// Removed from the cart.
-    RemoveFromCart,
-    /// Bought; `properties.price` and `properties.quantity` feed monetary features.
-    Purchase,
-    /// An explicit rating; requires `properties.rating` (or `value`) on the configured scale.
-    Rating,
-    /// The item was displayed to the user (usually in a recommendation list).
-    Impression,
-    /// An app-specific type declared in config (`events.custom_types`).
-    Custom(String),
-}
-
-impl EventType {
-    /// All built-in types, in documentation order.
-    pub const BUILTIN: [EventType; 10] = [
-        EventType::View,
-        EventType::Click,
-        EventType::Dwell,
-        EventType::Scroll,
-        EventType::Hover,
-        EventType::AddToCart,
-        EventType::RemoveFromCart,
-        EventType::Purchase,
-        EventType::Rating,
-        EventType::Impression,
-    ];
-
-    /// The canonical wire name (`add_to_cart`, ...).
-    pub fn as_str(&self) -> &str {
-        match self {
-            EventType::View => "view",
-            EventType::Click => "click",
-            EventType::Dwell => "dwell",
-            EventType::Scroll => "scroll",
-            EventType::Hover => "hover",
-            EventType::AddToCart => "add_to_cart",
-            EventType::RemoveFromCart => "remove_from_cart",
-            EventType::Purchase => "purchase",
-            EventType::Rating => "rating",
-            EventType::Impression => "impression",
-            EventType::Custom(s) => s,
-        }
-    }
-
-    /// Parse a wire name; custom names must be declared in `custom_types`.
-    pub fn parse(s: &str, custom_types: &[String]) -> Option<EventType> {
-        let builtin = EventType::BUILTIN.iter().find(|t| t.as_str() == s);
-        match builtin {
-            Some(t) => Some(t.clone()),
-            None if custom_types.iter().any(|c| c == s) => Some(EventType::Custom(s.to_string())),
-            None => None,
-        }
-    }
-
-    /// Whether an event of this type must name an item.
-    pub fn requires_item(&self) -> bool {
-        !matches!(self, EventType::Custom(_))
-    }
-}
-
-/// A free-form property value (beyond the typed ones).
-#[derive(Debug, Clone, PartialEq)]
-pub enum PropValue {
-    /// true / false.
-    Bool(bool),
-    /// Any JSON number.
-    Number(f64),
-    /// Any string.
-    Text(String),
-}
-
-/// Typed properties with known meaning, plus free-form extras.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Properties {
-    /// Milliseconds spent on the item (dwell events), >= 0.
-    pub dwell_ms: Option<u64>,
-    /// Fraction of the page scrolled, 0..=1.
-    pub scroll_depth: Option<f64>,
-    /// Milliseconds the pointer rested on the item, >= 0.
-    pub hover_ms: Option<u64>,
-    /// Unit price (purchases, cart events), >= 0.
-    pub price: Option<f64>,
-    /// Units (purchases, cart events), >= 1.
-    pub quantity: Option<u32>,
-    /// Explicit rating on the configured scale.
-    pub rating: Option<f64>,
-    /// Anything else the client sent, kept verbatim.
-    pub extra: BTreeMap<String, PropValue>,
-}
-
-/// Where the event happened.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Context {
-    /// Client session id.
-    pub session_id: Option<String>,
-    /// Device class or id (`mobile`, `desktop`, ...).
-    pub device: Option<String>,
-    /// Page or screen.
-    pub page: Option<String>,
-    /// The recommendation list this interaction came from (attribution).
-    pub recommendation_id: Option<String>,
-    /// Experiment the user was in.
-    pub experiment: Option<String>,
-    /// Variant of that experiment.
-    pub variant: Option<String>,
-}
-
-/// A validated event, ready to store.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Event {
-    /// Client-supplied (or generated) unique id; the idempotency key.
-    pub event_id: String,
-    /// What happened.
-    pub event_type: EventType,
-    /// Known user, if any. At least one of `user_id` / `anonymous_id` is set.
-    pub user_id: Option<String>,
-    /// Device / browser id before login.
-    pub anonymous_id: Option<String>,
-    /// The item acted on (required for built-in types).
-    pub item_id: Option<String>,
-    /// When it happened (client clock, or server receive time if absent).
-    pub timestamp: Timestamp,
-    /// Generic numeric value (a rating, a watch fraction, revenue...).
-    pub value: Option<f64>,
-    /// Typed properties.
-    pub properties: Properties,
-    /// Context.
-    pub context: Context,
-}
-
-/// Loosely typed properties as they arrive (numbers as `f64`, so range rules can name them).
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct RawProperties {
-    /// See [`Properties::dwell_ms`].
-    pub dwell_ms: Option<f64>,
-    /// See [`Properties::scroll_depth`].
-    pub scroll_depth: Option<f64>,
-    /// See [`Properties::hover_ms`].
-    pub hover_ms: Option<f64>,
-    /// See [`Properties::price`].
-    pub price: Option<f64>,
-    /// See [`Properties::quantity`].
-    pub quantity: Option<f64>,
-    /// See [`Properties::rating`].
-    pub rating: Option<f64>,
-    /// Free-form extras.
-    pub extra: BTreeMap<String, PropValue>,
-}
-
-/// An event as decoded from any wire format, before validation.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct RawEvent {
-    /// Optional client id.
-    pub event_id: Option<String>,
-    /// Type name (`view`, `add_to_cart`, a declared custom type).
-    pub event_type: Option<String>,
-    /// Known user id.
-    pub user_id: Option<String>,
-    /// Anonymous / device id.
-    pub anonymous_id: Option<String>,
-    /// Item id.
-    pub item_id: Option<String>,
-    /// RFC 3339 text; absent means "now".
-    pub timestamp: Option<String>,
-    /// Generic numeric value.
-    pub value: Option<f64>,
-    /// Properties.
-    pub properties: RawProperties,
-    /// Context.
-    pub context: Context,
-}
-
-/// The rules an app applies to incoming events (from config).
-#[derive(Debug, Clone, PartialEq)]
-pub struct EventRules {
-    /// Extra event type names accepted besides the built-in ones.
-    pub custom_types: Vec<String>,
-    /// Lowest allowed rating.
-    pub rating_min: f64,
-    /// Highest allowed rating.
-    pub rating_max: f64,
-    /// Longest id accepted (bytes), for every id-like field.
-    pub max_id_len: usize,
-    /// How far in the future a client timestamp may be (clock skew), in seconds.
-    pub max_future_skew_secs: i64,
-    /// Earliest accepted timestamp, UTC microseconds (rejects epoch-zero bugs).
-    pub min_timestamp_micros: i64,
-}
-
-impl Default for EventRules {
-    fn default() -> Self {
-        Self {
-            custom_types: Vec::new(),
-            rating_min: 1.0,
-            rating_max: 5.0,
-            max_id_len: 256,
-            max_future_skew_secs: 24 * 3600,
-            // 1990-01-01T00:00:00Z
-            min_timestamp_micros: 631_152_000 * 1_000_000,
-        }
-    }
-}
+use super::{Event, EventRules, EventType, PropValue, Properties, RawEvent};
 
 /// Check an id-like field: non-empty, bounded, no control characters, no surrounding space.
 pub fn check_id(field: &str, value: &str, max_len: usize) -> Result<(), FieldError> {
@@ -430,14 +208,16 @@ pub fn validate(
         Some(q) => Some(q as u32),
         None => None,
     };
-    let mut rating = p.rating;
-    if event_type == Some(EventType::Rating) && rating.is_none() {
-        rating = raw.value;
+    // A rating event may carry its rating in `value`; an error then names `value`, the member
+    // the client actually sent.
+    let (mut rating, mut rating_field) = (p.rating, "properties.rating");
+    if event_type == Some(EventType::Rating) && rating.is_none() && raw.value.is_some() {
+        (rating, rating_field) = (raw.value, "value");
     }
     if let Some(r) = rating {
         if !r.is_finite() || r < rules.rating_min || r > rules.rating_max {
             errors.push(FieldError::new(
-                "properties.rating",
+                rating_field,
                 format!(
                     "must be between {} and {}, got {r}",
                     rules.rating_min, rules.rating_max
@@ -504,16 +284,6 @@ pub fn validate(
         },
         context: raw.context,
     })
-}
-
-impl Event {
-    /// The identity this event counts for: the user when known, else the device.
-    pub fn actor(&self) -> &str {
-        self.user_id
-            .as_deref()
-            .or(self.anonymous_id.as_deref())
-            .unwrap_or("")
-    }
 }
 
 #[cfg(test)]
@@ -632,7 +402,11 @@ mod tests {
         raw.value = Some(4.0);
         let e = validate(raw.clone(), &EventRules::default(), now(), || "x".into()).unwrap();
         assert_eq!(e.properties.rating, Some(4.0));
+        // The error names the member the client sent.
         raw.value = Some(9.0);
+        assert_eq!(fields(raw.clone()), vec!["value"]);
+        raw.value = None;
+        raw.properties.rating = Some(9.0);
         assert_eq!(fields(raw), vec!["properties.rating"]);
     }
 

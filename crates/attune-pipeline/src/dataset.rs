@@ -1,8 +1,9 @@
-//! One app's training data: events, catalog and user profiles from the store, cleaned, interned
-//! and turned into the matrices every algorithm trains from ([`TrainingSet`]).
+//! One app's training data: the events training sees ([`crate::data::AppData`]: consent
+//! applied, cleaned), interned and turned into the matrices every algorithm trains from
+//! ([`TrainingSet`]).
 //!
 //! Steps (each one documented where it happens):
-//! 1. read every event, the catalog and the user ids from the store;
+//! 1. read the app as training sees it ([`AppData`]);
 //! 2. run the `[clean]` pass (unless `[train].clean` is off) and keep its report;
 //! 3. map ids to dense indices: users and items are interned in sorted id order, so the same
 //!    data gives the same indices on every run and backend;
@@ -19,123 +20,17 @@
 //! "Now" of the data (recency decay, trending) is the time of the latest kept event, not the
 //! wall clock, so training on a snapshot is reproducible.
 
-use std::collections::HashMap;
-
-use anyhow::Context as _;
-use attune_core::catalog::Item;
-use attune_core::clean::{self, AnyItem, CleanReport, ValidCleanConfig};
-use attune_core::event::{Event, EventType};
+use attune_core::clean::CleanReport;
+use attune_core::event::{Event, EventWeighting};
 use attune_core::model::spec::{ItemContent, TrainingSet};
 use attune_core::sparse::{
-    ratings_matrix, Csr, DwellCurve, ImplicitWeights, Interner, RatingPolicy, Recency, Touch,
-    ValidImplicitWeights,
+    ratings_matrix, Csr, Interner, RatingPolicy, Touch, ValidImplicitWeights,
 };
-use attune_core::time::MICROS_PER_DAY;
-use attune_store::{EventFilter, Store};
+use attune_store::Store;
 
-use crate::config::{Settings, TrainSection};
-
-/// The checked `[train]` section.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TrainOptions {
-    /// Event type names, in the order of `weights.kinds`.
-    kind_names: Vec<String>,
-    /// Weights; `recency.now_micros` is set per data set.
-    weights: ImplicitWeights,
-    /// Ratings below this add no implicit weight.
-    min_positive_rating: Option<f64>,
-    rating_policy: RatingPolicy,
-    /// Apply the cleaning pass.
-    pub clean: bool,
-}
-
-impl TrainOptions {
-    /// Check the section; an error names the `train.*` key.
-    pub fn from_settings(t: &TrainSection) -> anyhow::Result<Self> {
-        let bad = |key: &str, rule: &str| {
-            anyhow::anyhow!(
-                "invalid configuration: train.{key} {rule} (set it in the config file or ATTUNE_TRAIN__{})",
-                key.to_ascii_uppercase()
-            )
-        };
-        let kind_names: Vec<String> = t.event_weights.keys().cloned().collect();
-        let kinds: Vec<f32> = t.event_weights.values().copied().collect();
-        if let Some((name, w)) = t
-            .event_weights
-            .iter()
-            .find(|(_, w)| !(w.is_finite() && **w >= 0.0))
-        {
-            return Err(bad(
-                "event_weights",
-                &format!("must be finite numbers >= 0; {name} = {w}"),
-            ));
-        }
-        if !(t.dwell_saturate_secs.is_finite() && t.dwell_saturate_secs >= 0.0) {
-            return Err(bad("dwell_saturate_secs", "must be a number >= 0"));
-        }
-        if !(0.0..=1.0).contains(&t.dwell_floor) {
-            return Err(bad("dwell_floor", "must be between 0 and 1"));
-        }
-        if !(t.scroll_floor.is_finite() && t.scroll_floor <= 1.0) {
-            return Err(bad("scroll_floor", "must be at most 1 (negative disables)"));
-        }
-        if !(t.recency_half_life_days.is_finite() && t.recency_half_life_days >= 0.0) {
-            return Err(bad("recency_half_life_days", "must be a number >= 0"));
-        }
-        if !(t.cap.is_finite() && t.cap >= 0.0) {
-            return Err(bad("cap", "must be a number >= 0 (0: no cap)"));
-        }
-        if !t.min_positive_rating.is_finite() {
-            return Err(bad("min_positive_rating", "must be a number"));
-        }
-        let rating_policy = match t.rating_policy.as_str() {
-            "latest" => RatingPolicy::Latest,
-            "mean" => RatingPolicy::Mean,
-            _ => return Err(bad("rating_policy", "must be \"latest\" or \"mean\"")),
-        };
-        let weights = ImplicitWeights {
-            kinds,
-            dwell: (t.dwell_saturate_secs > 0.0).then_some(DwellCurve {
-                saturate_ms: (t.dwell_saturate_secs * 1000.0) as f32,
-                floor: t.dwell_floor,
-            }),
-            scroll_floor: (t.scroll_floor >= 0.0).then_some(t.scroll_floor),
-            recency: (t.recency_half_life_days > 0.0).then(|| Recency {
-                half_life_micros: ((t.recency_half_life_days * MICROS_PER_DAY as f64) as i64)
-                    .max(1),
-                now_micros: 0,
-            }),
-            cap: (t.cap > 0.0).then_some(t.cap),
-        };
-        weights
-            .clone()
-            .check()
-            .map_err(|e| bad(e.field, &format!("= {} is invalid: {}", e.value, e.rule)))?;
-        Ok(Self {
-            kind_names,
-            weights,
-            min_positive_rating: (t.min_positive_rating > 0.0).then_some(t.min_positive_rating),
-            rating_policy,
-            clean: t.clean,
-        })
-    }
-
-    /// The same weights for live events (serving folds a click in as training would count
-    /// it; recency decay does not apply to what just happened).
-    pub fn weigher(&self) -> anyhow::Result<attune_serving::EventWeigher> {
-        attune_serving::EventWeigher::new(
-            self.kind_names.clone(),
-            self.weights.clone(),
-            self.min_positive_rating,
-        )
-        .map_err(|e| anyhow::anyhow!("invalid configuration: train.{}: {e}", e.field))
-    }
-
-    /// Index of an event type in the weights (`None`: weight 0).
-    fn kind(&self, t: &EventType) -> Option<usize> {
-        self.kind_names.iter().position(|n| n == t.as_str())
-    }
-}
+use crate::config::PipelineConfig;
+use crate::data::AppData;
+use crate::error::{PipelineError, Result};
 
 /// One (user, item) pair with any touch or rating: the unit evaluation splits.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -159,6 +54,8 @@ pub struct Snapshot {
     pub app: String,
     /// Events read from the store.
     pub events_read: usize,
+    /// Events of users without personalization consent, left out.
+    pub withheld: usize,
     /// Events kept by cleaning.
     pub events_kept: usize,
     /// Catalog items.
@@ -204,110 +101,36 @@ pub struct Dataset {
     rating_policy: RatingPolicy,
 }
 
-/// The explicit rating of an event, if it is a rating event with a value.
-fn rating_of(e: &Event) -> Option<f64> {
-    if e.event_type != EventType::Rating {
-        return None;
-    }
-    e.properties.rating.or(e.value).filter(|r| r.is_finite())
-}
-
-/// The user key of an event: the user id, else the device id (anonymous users are users too).
-fn user_key(e: &Event) -> Option<&str> {
-    e.user_id.as_deref().or(e.anonymous_id.as_deref())
-}
-
 impl Dataset {
-    /// Read `app` from the store and build its data. `clean` overrides `[train].clean`.
+    /// Read `app` from the store (consent applied), clean it unless `clean` (or, without
+    /// it, `[train].clean`) says not to, and build its data.
     pub fn load(
         store: &dyn Store,
         app: &str,
-        settings: &Settings,
+        config: &PipelineConfig,
         clean: Option<bool>,
-    ) -> anyhow::Result<Self> {
-        let opts = TrainOptions::from_settings(&settings.train)?;
-        let clean_config = if clean.unwrap_or(opts.clean) {
-            Some(settings.clean.to_core()?)
-        } else {
-            None
-        };
-        let mut items: Vec<Item> = Vec::new();
-        store
-            .scan_items(app, &mut |i| {
-                items.push(i);
-                true
-            })
-            .context("reading the catalog")?;
-        let mut user_ids: Vec<String> = Vec::new();
-        // Users who turned personalization off: their events build no profile, so no model
-        // learns from them (they are still counted as users, and served popular items).
-        let mut opted_out: std::collections::HashSet<String> = Default::default();
-        store
-            .scan_users(app, &mut |u| {
-                if !u.consent.personalization {
-                    opted_out.insert(u.user_id.clone());
-                }
-                user_ids.push(u.user_id);
-                true
-            })
-            .context("reading user profiles")?;
-        let mut events: Vec<Event> = Vec::new();
-        let mut withheld = 0usize;
-        store
-            .scan_events(app, &EventFilter::default(), &mut |e| {
-                if e.user_id.as_ref().is_some_and(|u| opted_out.contains(u)) {
-                    withheld += 1;
-                } else {
-                    events.push(e);
-                }
-                true
-            })
-            .context("reading events")?;
-        if withheld > 0 {
-            tracing::info!(
-                events = withheld,
-                users = opted_out.len(),
-                "events of users without personalization consent are not trained on"
-            );
-        }
-        let mut d = Self::build(&events, &items, &user_ids, clean_config.as_ref(), &opts)?;
-        d.snapshot.app = app.to_string();
-        Ok(d)
+    ) -> Result<Self> {
+        let data = AppData::for_training(store, app, config, clean)?;
+        Self::build(&data, &config.train.weighting, config.train.rating_policy)
     }
 
-    /// Build from events, the catalog and user ids (pure; [`Dataset::load`] reads the store).
+    /// Build from `data`'s kept events, catalog and user ids (pure; [`Dataset::load`] reads
+    /// the store).
     pub fn build(
-        events: &[Event],
-        catalog: &[Item],
-        user_ids: &[String],
-        clean_config: Option<&ValidCleanConfig>,
-        opts: &TrainOptions,
-    ) -> anyhow::Result<Self> {
-        let cleaned = clean_config.map(|cfg| {
-            if catalog.is_empty() {
-                clean::clean(events, &AnyItem, cfg)
-            } else {
-                let index: HashMap<&str, bool> = catalog
-                    .iter()
-                    .map(|i| (i.item_id.as_str(), i.available))
-                    .collect();
-                clean::clean(events, &index, cfg)
-            }
-        });
-        let kept: Vec<&Event> = events
-            .iter()
-            .enumerate()
-            .filter(|(k, _)| cleaned.as_ref().is_none_or(|c| c.is_kept(*k)))
-            .map(|(_, e)| e)
-            .collect();
-        let usable = |e: &&&Event| user_key(e).is_some() && e.item_id.is_some();
+        data: &AppData,
+        weighting: &EventWeighting,
+        rating_policy: RatingPolicy,
+    ) -> Result<Self> {
+        let (events, catalog, user_ids) = (&data.events, &data.catalog, &data.user_ids);
+        let kept: Vec<&Event> = data.kept().collect();
+        let usable = |e: &&&Event| e.user_key().is_some() && e.item_id.is_some();
 
         // Sorted interning: indices do not depend on the order the store returns rows in.
         let users = Interner::sorted(
             user_ids
                 .iter()
                 .map(String::as_str)
-                .chain(kept.iter().filter(usable).filter_map(|e| user_key(e))),
+                .chain(kept.iter().filter(usable).filter_map(|e| e.user_key())),
         );
         let items = Interner::sorted(
             catalog.iter().map(|i| i.item_id.as_str()).chain(
@@ -327,41 +150,19 @@ impl Dataset {
             .map(|e| e.timestamp.utc_micros)
             .max()
             .unwrap_or(0);
-        let mut weights = opts.weights.clone();
-        if let Some(r) = &mut weights.recency {
-            r.now_micros = now_micros;
-        }
-        let weights = weights
-            .check()
-            .map_err(|e| anyhow::anyhow!("invalid configuration: train.{}: {e}", e.field))?;
+        let weights = weighting.at(now_micros);
 
         let mut touches = Vec::new();
         let mut ratings = Vec::new();
         for e in kept.iter().filter(usable) {
-            let user = users.get(user_key(e).unwrap_or_default()).unwrap_or(0);
+            let user = users.get(e.user_key().unwrap_or_default()).unwrap_or(0);
             let item = items
                 .get(e.item_id.as_deref().unwrap_or_default())
                 .unwrap_or(0);
-            let t = e.timestamp.utc_micros;
-            let rating = rating_of(e);
-            if let Some(r) = rating {
-                ratings.push((user, item, t, r as f32));
+            if let Some(r) = e.rating() {
+                ratings.push((user, item, e.timestamp.utc_micros, r as f32));
             }
-            let below =
-                matches!((rating, opts.min_positive_rating), (Some(r), Some(min)) if r < min);
-            touches.push(Touch {
-                user,
-                item,
-                // An out-of-range kind weighs 0.
-                kind: if below {
-                    usize::MAX
-                } else {
-                    opts.kind(&e.event_type).unwrap_or(usize::MAX)
-                },
-                time_micros: t,
-                dwell_ms: e.properties.dwell_ms.map(|v| v as f32),
-                scroll_depth: e.properties.scroll_depth.map(|v| v as f32),
-            });
+            touches.push(weighting.touch(user, item, e));
         }
 
         // Cells: every (user, item) with a touch or a rating, sorted.
@@ -381,9 +182,9 @@ impl Dataset {
         let (n_users, n_items) = (users.len(), items.len());
         let full_implicit = weights
             .matrix(&touches, n_users, n_items)
-            .context("building the implicit matrix")?;
-        let full_ratings = ratings_matrix(&ratings, n_users, n_items, opts.rating_policy)
-            .context("building the ratings matrix")?;
+            .map_err(PipelineError::internal)?;
+        let full_ratings = ratings_matrix(&ratings, n_users, n_items, rating_policy)
+            .map_err(PipelineError::internal)?;
         let mut first = vec![i64::MAX; keys.len()];
         for (t, &c) in touches.iter().zip(&touch_cell) {
             first[c as usize] = first[c as usize].min(t.time_micros);
@@ -426,11 +227,12 @@ impl Dataset {
         cat_triplets.sort_unstable_by_key(|t| (t.0, t.1));
         cat_triplets.dedup_by_key(|t| (t.0, t.1));
         let item_categories = Csr::from_triplets(n_items, categories.len(), cat_triplets)
-            .context("building the item-category matrix")?;
+            .map_err(PipelineError::internal)?;
 
         let snapshot = Snapshot {
-            app: String::new(),
-            events_read: events.len(),
+            app: data.app.clone(),
+            events_read: events.len() + data.withheld_events,
+            withheld: data.withheld_events,
             events_kept: kept.len(),
             catalog_items: catalog.len(),
             user_profiles: user_ids.len(),
@@ -451,13 +253,13 @@ impl Dataset {
                 tags,
             },
             available,
-            clean_report: cleaned.map(|c| c.report),
+            clean_report: data.clean_report().cloned(),
             snapshot,
             now_micros,
             touch_cell,
             rating_cell,
             weights,
-            rating_policy: opts.rating_policy,
+            rating_policy,
         })
     }
 
@@ -472,15 +274,15 @@ impl Dataset {
     }
 
     /// The implicit matrix of the cells where `keep[cell]` (every cell for `None`).
-    pub fn implicit_matrix(&self, keep: Option<&[bool]>) -> anyhow::Result<Csr> {
+    pub fn implicit_matrix(&self, keep: Option<&[bool]>) -> Result<Csr> {
         let touches: Vec<Touch> = self.kept_touches(keep).copied().collect();
-        Ok(self
-            .weights
-            .matrix(&touches, self.n_users(), self.n_items())?)
+        self.weights
+            .matrix(&touches, self.n_users(), self.n_items())
+            .map_err(PipelineError::internal)
     }
 
     /// The ratings matrix of the cells where `keep[cell]`.
-    pub fn ratings_matrix(&self, keep: Option<&[bool]>) -> anyhow::Result<Csr> {
+    pub fn ratings_matrix(&self, keep: Option<&[bool]>) -> Result<Csr> {
         let ratings: Vec<(u32, u32, i64, f32)> = self
             .ratings
             .iter()
@@ -488,12 +290,8 @@ impl Dataset {
             .filter(|(_, &c)| keep.is_none_or(|k| k[c as usize]))
             .map(|(r, _)| *r)
             .collect();
-        Ok(ratings_matrix(
-            &ratings,
-            self.n_users(),
-            self.n_items(),
-            self.rating_policy,
-        )?)
+        ratings_matrix(&ratings, self.n_users(), self.n_items(), self.rating_policy)
+            .map_err(PipelineError::internal)
     }
 
     fn kept_touches<'a>(&'a self, keep: Option<&'a [bool]>) -> impl Iterator<Item = &'a Touch> {
@@ -505,9 +303,11 @@ impl Dataset {
     }
 
     /// Everything a model trains from, over the cells where `keep[cell]` (all for `None`).
-    pub fn training_set(&self, keep: Option<&[bool]>) -> anyhow::Result<TrainingSet> {
+    pub fn training_set(&self, keep: Option<&[bool]>) -> Result<TrainingSet> {
         if let Some(k) = keep {
-            anyhow::ensure!(k.len() == self.cells.len(), "one keep flag per cell");
+            if k.len() != self.cells.len() {
+                return Err(PipelineError::internal("one keep flag per cell"));
+            }
         }
         let mut t = TrainingSet::new(self.implicit_matrix(keep)?);
         let ratings = self.ratings_matrix(keep)?;
@@ -528,19 +328,21 @@ impl Dataset {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use attune_core::event::{Context, Properties};
+    use attune_core::catalog::Item;
+    use attune_core::event::weight::EventWeightParams;
+    use attune_core::event::{Context, EventType, Properties};
     use attune_core::time::Timestamp;
     use std::collections::BTreeMap;
 
-    fn options() -> TrainOptions {
-        let settings: Settings = figment::Figment::from(
-            <figment::providers::Toml as figment::providers::Format>::string(
-                crate::config::DEFAULT_TOML,
-            ),
-        )
-        .extract()
-        .unwrap();
-        TrainOptions::from_settings(&settings.train).unwrap()
+    fn build(
+        events: Vec<Event>,
+        catalog: Vec<Item>,
+        users: &[&str],
+        w: &EventWeighting,
+    ) -> Dataset {
+        let users = users.iter().map(|u| u.to_string()).collect();
+        let data = AppData::from_parts("shop", events, catalog, users);
+        Dataset::build(&data, w, RatingPolicy::Latest).unwrap()
     }
 
     fn event(
@@ -588,7 +390,7 @@ mod tests {
             event(4, "u1", "a", Rating, 400, Some(2.0)),
         ];
         let catalog = vec![item("a", &["x"], true), item("b", &["y", "x"], false)];
-        let d = Dataset::build(&events, &catalog, &["u0".into()], None, &options()).unwrap();
+        let d = build(events, catalog, &["u0"], &EventWeighting::default());
         assert_eq!(d.users.names().collect::<Vec<_>>(), ["u0", "u1", "u2"]);
         assert_eq!(d.items.names().collect::<Vec<_>>(), ["a", "b", "c"]);
         assert_eq!(d.now_micros, 400_000_000);
@@ -623,20 +425,17 @@ mod tests {
 
     #[test]
     fn low_ratings_add_no_implicit_weight_when_asked() {
-        let mut s: Settings = figment::Figment::from(
-            <figment::providers::Toml as figment::providers::Format>::string(
-                crate::config::DEFAULT_TOML,
-            ),
-        )
-        .extract()
+        let w = EventWeightParams {
+            min_positive_rating: Some(3.0),
+            ..EventWeightParams::default()
+        }
+        .check()
         .unwrap();
-        s.train.min_positive_rating = 3.0;
-        let opts = TrainOptions::from_settings(&s.train).unwrap();
         let events = vec![
             event(0, "u", "a", EventType::Rating, 1, Some(2.0)),
             event(1, "u", "b", EventType::Rating, 2, Some(3.0)),
         ];
-        let d = Dataset::build(&events, &[], &[], None, &opts).unwrap();
+        let d = build(events, vec![], &[], &w);
         let m = d.implicit_matrix(None).unwrap();
         assert_eq!(m.nnz(), 1);
         assert_eq!(m.get(0, 1), Some(1.0));
@@ -644,27 +443,18 @@ mod tests {
     }
 
     #[test]
-    fn bad_train_settings_name_the_key() {
-        let mut s: Settings = figment::Figment::from(
-            <figment::providers::Toml as figment::providers::Format>::string(
-                crate::config::DEFAULT_TOML,
-            ),
-        )
-        .extract()
-        .unwrap();
-        s.train.rating_policy = "first".into();
-        let e = TrainOptions::from_settings(&s.train)
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("train.rating_policy"), "{e}");
-        s.train.rating_policy = "latest".into();
-        s.train.event_weights.insert("view".into(), -1.0);
-        let e = TrainOptions::from_settings(&s.train)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("train.event_weights") && e.contains("view"),
-            "{e}"
-        );
+    fn anonymous_visitors_are_users_and_training_weighs_as_serving_does() {
+        let mut anon = event(0, "x", "a", EventType::Purchase, 5, None);
+        anon.user_id = None;
+        anon.anonymous_id = Some("dev-9".into());
+        let mut dwell = event(1, "u", "b", EventType::Dwell, 6, None);
+        dwell.properties.dwell_ms = Some(15_000);
+        let w = EventWeighting::default();
+        let d = build(vec![anon.clone(), dwell.clone()], vec![], &[], &w);
+        assert_eq!(d.users.names().collect::<Vec<_>>(), ["dev-9", "u"]);
+        let m = d.implicit_matrix(None).unwrap();
+        // The matrix holds exactly the live weight of each event.
+        assert_eq!(m.get(0, 0), Some(w.live_weight(&anon)));
+        assert_eq!(m.get(1, 1), Some(w.live_weight(&dwell)));
     }
 }

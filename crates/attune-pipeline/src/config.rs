@@ -1,0 +1,237 @@
+//! The pipeline's settings: `[train]` as the configuration file spells it ([`TrainSettings`],
+//! owned here so the binary composes it without re-declaring it) and the checked forms the
+//! pipeline runs with ([`TrainConfig`], [`PipelineConfig`]).
+
+use std::collections::BTreeMap;
+
+use attune_core::clean::ValidCleanConfig;
+use attune_core::event::weight::EventWeightParams;
+use attune_core::event::EventWeighting;
+use attune_core::model::ann::TopKValidParams;
+use attune_core::sparse::{DwellCurve, RatingPolicy};
+use attune_core::time::MICROS_PER_DAY;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{PipelineError, Result};
+
+/// `[train]`: how stored events become training data (see `config/attune.toml` for each key).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainSettings {
+    /// Implicit weight per event type name.
+    pub event_weights: BTreeMap<String, f32>,
+    /// Rating events below this add no implicit weight (0: every rating is positive).
+    pub min_positive_rating: f64,
+    /// Dwell time of full credit (0: no dwell credit).
+    pub dwell_saturate_secs: f64,
+    /// Credit of a zero dwell.
+    pub dwell_floor: f32,
+    /// Floor of the scroll credit (negative: no scroll credit).
+    pub scroll_floor: f32,
+    /// Weights halve every this many days before the latest event (0: no decay).
+    pub recency_half_life_days: f64,
+    /// Largest weight of one cell (0: no cap).
+    pub cap: f32,
+    /// `latest` or `mean`.
+    pub rating_policy: String,
+    /// Apply the cleaning pass before training.
+    pub clean: bool,
+}
+
+fn bad(key: &str, rule: impl Into<String>) -> PipelineError {
+    PipelineError::Config {
+        key: format!("train.{key}"),
+        rule: rule.into(),
+        env: format!("TRAIN__{}", key.to_ascii_uppercase()),
+    }
+}
+
+impl TrainSettings {
+    /// Check every key; an error names the `train.*` key and what it allows.
+    pub fn check(&self) -> Result<TrainConfig> {
+        if let Some((name, w)) = self
+            .event_weights
+            .iter()
+            .find(|(_, w)| !(w.is_finite() && **w >= 0.0))
+        {
+            return Err(bad(
+                "event_weights",
+                format!("must be finite numbers >= 0; {name} = {w}"),
+            ));
+        }
+        if !(self.dwell_saturate_secs.is_finite() && self.dwell_saturate_secs >= 0.0) {
+            return Err(bad("dwell_saturate_secs", "must be a number >= 0"));
+        }
+        if !(0.0..=1.0).contains(&self.dwell_floor) {
+            return Err(bad("dwell_floor", "must be between 0 and 1"));
+        }
+        if !(self.scroll_floor.is_finite() && self.scroll_floor <= 1.0) {
+            return Err(bad("scroll_floor", "must be at most 1 (negative disables)"));
+        }
+        if !(self.recency_half_life_days.is_finite() && self.recency_half_life_days >= 0.0) {
+            return Err(bad("recency_half_life_days", "must be a number >= 0"));
+        }
+        if !(self.cap.is_finite() && self.cap >= 0.0) {
+            return Err(bad("cap", "must be a number >= 0 (0: no cap)"));
+        }
+        if !self.min_positive_rating.is_finite() {
+            return Err(bad("min_positive_rating", "must be a number"));
+        }
+        let rating_policy = match self.rating_policy.as_str() {
+            "latest" => RatingPolicy::Latest,
+            "mean" => RatingPolicy::Mean,
+            _ => return Err(bad("rating_policy", "must be \"latest\" or \"mean\"")),
+        };
+        let weighting = EventWeightParams {
+            type_weights: self.event_weights.clone(),
+            dwell: (self.dwell_saturate_secs > 0.0).then_some(DwellCurve {
+                saturate_ms: (self.dwell_saturate_secs * 1000.0) as f32,
+                floor: self.dwell_floor,
+            }),
+            scroll_floor: (self.scroll_floor >= 0.0).then_some(self.scroll_floor),
+            recency_half_life_micros: (self.recency_half_life_days > 0.0)
+                .then(|| ((self.recency_half_life_days * MICROS_PER_DAY as f64) as i64).max(1)),
+            cap: (self.cap > 0.0).then_some(self.cap),
+            min_positive_rating: (self.min_positive_rating > 0.0)
+                .then_some(self.min_positive_rating),
+        }
+        .check()
+        .map_err(|e| bad(e.field, format!("= {} is invalid: {}", e.value, e.rule)))?;
+        Ok(TrainConfig {
+            weighting,
+            rating_policy,
+            clean: self.clean,
+        })
+    }
+}
+
+/// The checked `[train]` section.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainConfig {
+    /// How an event becomes an implicit weight: the same rule live serving folds events in by.
+    pub weighting: EventWeighting,
+    /// How repeated ratings of one item by one user resolve.
+    pub rating_policy: RatingPolicy,
+    /// Apply the cleaning pass.
+    pub clean: bool,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            weighting: EventWeighting::default(),
+            rating_policy: RatingPolicy::Latest,
+            clean: true,
+        }
+    }
+}
+
+/// Everything the pipeline runs with (artifacts go under the serving engine's data
+/// directory, where it reads them back).
+#[derive(Debug, Clone)]
+pub struct PipelineConfig {
+    /// How events become training data.
+    pub train: TrainConfig,
+    /// The cleaning pass (applied when `train.clean`).
+    pub clean: ValidCleanConfig,
+    /// Exact or approximate top-k in serving: training stores the approximate index in the
+    /// artifact of an ALS catalog that will be served through it.
+    pub topk: TopKValidParams,
+    /// Share of each user's pairs held out to validate (`auto`, grids, promotion by metric).
+    pub validation_fraction: f64,
+    /// Seed of the validation split.
+    pub seed: u64,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        Self {
+            train: TrainConfig::default(),
+            clean: attune_core::clean::CleanConfig::default()
+                .check()
+                .expect("the default cleaning parameters are valid"),
+            topk: attune_core::model::ann::TopKParams::default()
+                .check()
+                .expect("the default top-k parameters are valid"),
+            validation_fraction: 0.2,
+            seed: 42,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn defaults() -> TrainSettings {
+        TrainSettings {
+            event_weights: [("view", 1.0), ("purchase", 5.0)]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+            min_positive_rating: 0.0,
+            dwell_saturate_secs: 30.0,
+            dwell_floor: 0.2,
+            scroll_floor: 0.5,
+            recency_half_life_days: 0.0,
+            cap: 0.0,
+            rating_policy: "latest".into(),
+            clean: true,
+        }
+    }
+
+    #[test]
+    fn bad_settings_name_the_key_and_its_variable() {
+        let mut s = defaults();
+        s.rating_policy = "first".into();
+        let e = s.check().unwrap_err().to_string();
+        assert!(
+            e.contains("train.rating_policy") && e.contains("ATTUNE_TRAIN__RATING_POLICY"),
+            "{e}"
+        );
+        let mut s = defaults();
+        s.event_weights.insert("view".into(), -1.0);
+        let e = s.check().unwrap_err().to_string();
+        assert!(
+            e.contains("train.event_weights") && e.contains("view"),
+            "{e}"
+        );
+        for (key, edit) in [
+            (
+                "dwell_floor",
+                (|s: &mut TrainSettings| s.dwell_floor = 2.0) as fn(&mut _),
+            ),
+            ("scroll_floor", |s| s.scroll_floor = 1.5),
+            ("recency_half_life_days", |s| {
+                s.recency_half_life_days = -1.0
+            }),
+            ("cap", |s| s.cap = f32::NAN),
+            ("min_positive_rating", |s| {
+                s.min_positive_rating = f64::INFINITY
+            }),
+            ("dwell_saturate_secs", |s| s.dwell_saturate_secs = -3.0),
+        ] {
+            let mut s = defaults();
+            edit(&mut s);
+            let e = s.check().unwrap_err().to_string();
+            assert!(e.contains(&format!("train.{key}")), "{key}: {e}");
+        }
+    }
+
+    #[test]
+    fn settings_become_the_weighting_serving_uses_too() {
+        let mut s = defaults();
+        s.min_positive_rating = 3.0;
+        let c = s.check().unwrap();
+        assert_eq!(c.rating_policy, RatingPolicy::Latest);
+        // The file's keys mean exactly the core's defaults plus the rating threshold.
+        let same = EventWeightParams {
+            type_weights: s.event_weights.clone(),
+            min_positive_rating: Some(3.0),
+            ..EventWeightParams::default()
+        }
+        .check()
+        .unwrap();
+        assert_eq!(c.weighting, same);
+    }
+}

@@ -1,0 +1,120 @@
+//! The loops every replica runs in the background: following the registry (an activation or
+//! rollback made by another replica or the CLI is picked up within `refresh_every`), and
+//! scheduled retraining of every app with events, as background jobs promoted by metric.
+//!
+//! Plain threads, not async tasks: each step is blocking store and file work, and a thread
+//! that sleeps on a channel stops the moment its [`Scheduler`] is dropped.
+
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::jobs::TrainRequest;
+use crate::Pipeline;
+
+/// What to run, how often.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Schedule {
+    /// How often every loaded app is brought up to the registry's active version.
+    pub refresh_every: Duration,
+    /// How often every app with events is retrained (`None`: never).
+    pub retrain_every: Option<Duration>,
+    /// What scheduled retraining trains, and when it promotes.
+    pub retrain: TrainRequest,
+}
+
+/// The running loops; dropping it stops them (and waits for the current step to end).
+pub struct Scheduler {
+    stop: Vec<mpsc::Sender<()>>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+/// Run `step` every `every` until the sender of the returned channel is dropped.
+fn every(
+    name: &str,
+    every: Duration,
+    mut step: impl FnMut() + Send + 'static,
+) -> (mpsc::Sender<()>, JoinHandle<()>) {
+    let (tx, rx) = mpsc::channel::<()>();
+    let handle = std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || loop {
+            match rx.recv_timeout(every) {
+                Err(RecvTimeoutError::Timeout) => step(),
+                Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
+            }
+        })
+        .expect("spawn a scheduler thread");
+    (tx, handle)
+}
+
+impl Scheduler {
+    /// Start the loops of `schedule` over `pipeline`.
+    pub fn start(pipeline: Arc<Pipeline>, schedule: Schedule) -> Self {
+        let mut s = Self {
+            stop: Vec::new(),
+            threads: Vec::new(),
+        };
+        let p = pipeline.clone();
+        let (tx, t) = every("attune-refresh", schedule.refresh_every, move || {
+            refresh_all(&p)
+        });
+        s.stop.push(tx);
+        s.threads.push(t);
+        if let Some(interval) = schedule.retrain_every {
+            let request = schedule.retrain.clone();
+            let (tx, t) = every("attune-retrain", interval, move || {
+                retrain_all(&pipeline, &request);
+            });
+            s.stop.push(tx);
+            s.threads.push(t);
+        }
+        s
+    }
+}
+
+impl Drop for Scheduler {
+    fn drop(&mut self) {
+        self.stop.clear();
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Bring every app this replica serves up to the registry's active version.
+pub fn refresh_all(pipeline: &Pipeline) {
+    let engine = pipeline.engine();
+    for a in engine.apps() {
+        if let Err(err) = engine.refresh(&a.app) {
+            tracing::warn!(app = a.app, error = %err, "cannot follow the registry's active version");
+        }
+    }
+}
+
+/// Start a retraining job for every app with events; returns the jobs started.
+pub fn retrain_all(pipeline: &Arc<Pipeline>, request: &TrainRequest) -> Vec<String> {
+    let store = pipeline.engine().store();
+    let apps = match store.list_apps() {
+        Ok(apps) => apps,
+        Err(e) => {
+            tracing::warn!(error = %e, "scheduled retraining: cannot list apps");
+            return Vec::new();
+        }
+    };
+    let mut started = Vec::new();
+    for app in apps {
+        if !matches!(store.counts(&app), Ok(c) if c.events > 0) {
+            continue;
+        }
+        match pipeline.start_job(&app, request.clone()) {
+            Ok(id) => {
+                tracing::info!(app, job = id, "scheduled retraining started");
+                started.push(id);
+            }
+            Err(err) => tracing::info!(app, error = %err, "scheduled retraining skipped"),
+        }
+    }
+    started
+}

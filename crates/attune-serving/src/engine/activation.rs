@@ -1,0 +1,150 @@
+//! Loading versions into snapshots and swapping them in: refresh (follow the registry),
+//! activate and rollback (verify first, then change the registry, then swap), and pinned
+//! snapshots of a version or an artifact file that serve without being activated (the CLI's
+//! `--version` and `--model`).
+
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, PoisonError};
+
+use attune_store::StoreError;
+
+use super::snapshot::Snapshot;
+use super::{Activated, AppServing, Serving, ServingError};
+use crate::model::{load_registered, version_name, LoadedModel};
+
+/// Which model a pinned snapshot serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pin {
+    /// A registered version of the app, verified against its registry record.
+    Version(u32),
+    /// Any artifact file (unregistered; it must have been trained on the app).
+    File(PathBuf),
+}
+
+impl Serving {
+    /// Load `version` of `app` for serving, verified against its registry record, without
+    /// activating it.
+    pub(super) fn load_version(
+        &self,
+        app: &str,
+        version: u32,
+        seq: u64,
+    ) -> Result<Snapshot, ServingError> {
+        let record =
+            self.store
+                .get_model(app, version)?
+                .ok_or_else(|| StoreError::UnknownModel {
+                    app: app.to_string(),
+                    version,
+                })?;
+        let model = match load_registered(&self.data_dir, app, &record) {
+            Ok(m) => m,
+            Err(e) => {
+                self.stats.refused.fetch_add(1, Ordering::Relaxed);
+                return Err(e.into());
+            }
+        };
+        let path = crate::model::path_of(&self.data_dir, &record.info.artifact.location);
+        let snap = Snapshot::build(&*self.store, app, version, seq, model, &path, &self.config)
+            .inspect_err(|e| {
+                if matches!(e, ServingError::Load(_)) {
+                    self.stats.refused.fetch_add(1, Ordering::Relaxed);
+                }
+            })?;
+        self.stats.loads.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(app, version = %version_name(version), seq, "model loaded for serving");
+        Ok(snap)
+    }
+
+    /// Bring the app up to the store's active version (what a replica does when it polls).
+    /// A version that cannot be loaded is refused and the current one keeps serving. Returns
+    /// the version serving afterwards.
+    pub fn refresh(&self, app: &str) -> Result<Option<u32>, ServingError> {
+        let a = self.app(app)?;
+        self.refresh_app(&a)?;
+        Ok(a.snapshot().map(|s| s.version))
+    }
+
+    pub(super) fn refresh_app(&self, a: &AppServing) -> Result<(), ServingError> {
+        let _guard = a.loading.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(active) = self.store.active_model(&a.app)? else {
+            return Ok(());
+        };
+        if a.snapshot().is_some_and(|s| s.seq >= active.seq) {
+            return Ok(());
+        }
+        let snap = self.load_version(&a.app, active.version, active.seq)?;
+        a.active.store(Some(Arc::new(snap)));
+        Ok(())
+    }
+
+    /// Verify `version`, then make it the app's active version and serve it. A version that
+    /// cannot be loaded is refused before the registry changes.
+    pub fn activate(&self, app: &str, version: u32) -> Result<Activated, ServingError> {
+        let a = self.app(app)?;
+        let _guard = a.loading.lock().unwrap_or_else(PoisonError::into_inner);
+        let current = self.store.active_model(app)?;
+        let expected = current.map_or(0, |c| c.seq);
+        let snap = self.load_version(app, version, 0)?;
+        let outcome = self.store.activate_model(app, version, Some(expected))?;
+        self.install(&a, snap, outcome.activation.seq);
+        Ok(Activated {
+            version,
+            seq: outcome.activation.seq,
+            changed: outcome.changed,
+        })
+    }
+
+    /// Verify the version before the current one, then roll back to it.
+    pub fn rollback(&self, app: &str) -> Result<Activated, ServingError> {
+        let a = self.app(app)?;
+        let _guard = a.loading.lock().unwrap_or_else(PoisonError::into_inner);
+        let current = self.store.active_model(app)?;
+        let target =
+            current
+                .and_then(|c| c.rollback_to)
+                .ok_or_else(|| StoreError::NoRollbackTarget {
+                    app: app.to_string(),
+                })?;
+        let snap = self.load_version(app, target, 0)?;
+        let outcome = self
+            .store
+            .rollback_model(app, Some(current.map_or(0, |c| c.seq)))?;
+        self.install(&a, snap, outcome.activation.seq);
+        Ok(Activated {
+            version: outcome.activation.version,
+            seq: outcome.activation.seq,
+            changed: outcome.changed,
+        })
+    }
+
+    fn install(&self, a: &AppServing, mut snap: Snapshot, seq: u64) {
+        // Reuse the live state when re-installing the same version (nothing changed).
+        if let Some(cur) = a.snapshot() {
+            if cur.version == snap.version && cur.seq == seq {
+                return;
+            }
+        }
+        snap.seq = seq;
+        a.active.store(Some(Arc::new(snap)));
+    }
+
+    /// A snapshot of `app` serving `pin` without activating it: what `attune recommend
+    /// --version` and `--model` answer from, through the same pipeline as the active version.
+    /// The result is not registered with the engine (no refresh, no shared state); pass it to
+    /// [`Serving::recommend_on`] and [`Serving::similar_on`].
+    pub fn pinned(&self, app: &str, pin: &Pin) -> Result<Arc<AppServing>, ServingError> {
+        let snap = match pin {
+            Pin::Version(v) => self.load_version(app, *v, 0)?,
+            Pin::File(path) => {
+                let model = LoadedModel::open(path)?;
+                Snapshot::build(&*self.store, app, 0, 0, model, path, &self.config)?
+            }
+        };
+        let a = AppServing::new(app, self.config.trending_half_life_micros, true);
+        a.active.store(Some(Arc::new(snap)));
+        self.warm_trending(&a)?;
+        Ok(Arc::new(a))
+    }
+}

@@ -1,0 +1,93 @@
+//! Committed events into live state: the users loaded here and, with shared state, every
+//! replica (a new shared generation per user); and a user's live state loaded from the store.
+
+use attune_core::event::Event;
+use attune_store::EventFilter;
+
+use super::snapshot::Snapshot;
+use super::{Serving, ServingError};
+use crate::live::LiveUser;
+use crate::shared::SharedGeneration;
+
+impl Serving {
+    /// Apply committed events: live user state, trending. Call after the store acknowledged
+    /// them. Never blocks on the store; with shared state, one round trip gives every user of
+    /// the events a new shared generation (after the local update, so a replica that sees it
+    /// reloads from a store that has the events).
+    pub fn observe(&self, app: &str, events: &[Event]) {
+        if let Some(a) = self.loaded(app) {
+            a.trending.observe(events, &self.weighting);
+            if let Some(snap) = a.snapshot() {
+                snap.live.observe(events, &self.weighting);
+            }
+        }
+        // Every event's user, loaded here or not: another replica may hold them.
+        if let Some(shared) = &self.shared {
+            let mut users: Vec<String> = events
+                .iter()
+                .filter_map(Event::user_key)
+                .map(str::to_string)
+                .collect();
+            users.sort_unstable();
+            users.dedup();
+            shared.bump_users(&self.stats, app, &users);
+        }
+    }
+
+    /// Forget what is known live about a user (consent or profile changed, user erased), here
+    /// and, through a new shared generation, on every replica.
+    pub fn forget_user(&self, app: &str, user: &str) {
+        if let Some(snap) = self.loaded(app).and_then(|a| a.snapshot()) {
+            snap.live.forget(user);
+        }
+        if let Some(shared) = &self.shared {
+            shared.bump_users(&self.stats, app, &[user.to_string()]);
+        }
+    }
+
+    /// The user's live state, current with the shared generation `shared` when there is one
+    /// (read before this call, so the reload below sees every event committed before it).
+    pub(super) fn live_user(
+        &self,
+        app: &str,
+        snap: &Snapshot,
+        user: &str,
+        allow_store: bool,
+        shared: Option<SharedGeneration>,
+    ) -> Result<LiveUser, ServingError> {
+        if let Some(u) = snap.live.get(user) {
+            // Another replica changed the user since it was loaded here (or loading here
+            // raced with an event): reload. Unknown (degraded): what is here.
+            if shared.is_none() || u.shared == shared {
+                return Ok(u);
+            }
+        }
+        if !allow_store {
+            return Err(ServingError::NeedsStore);
+        }
+        let profile = self.store.get_user(app, user)?;
+        let (personalization, preferred) = profile.map_or((true, Vec::new()), |p| {
+            (p.consent.personalization, p.preferred_categories)
+        });
+        let mut events = Vec::new();
+        if personalization {
+            let filter = EventFilter {
+                user_id: Some(user.to_string()),
+                since_micros: Some(snap.since_micros.saturating_add(1)),
+                until_micros: None,
+            };
+            self.store.scan_events(app, &filter, &mut |e| {
+                events.push(e);
+                true
+            })?;
+        }
+        Ok(snap.live.load(
+            user,
+            personalization,
+            preferred,
+            &events,
+            &self.weighting,
+            shared,
+        ))
+    }
+}

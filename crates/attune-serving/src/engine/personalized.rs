@@ -1,0 +1,284 @@
+//! The per-user pipeline: consent → history (training row ∪ live events) → representation
+//! (stored factors, or fold-in when anything happened since training) → scores
+//! ([`super::scoring`]) → filters → top `offset + n` (a larger pool when re-ranking) → MMR
+//! diversity → explanations; and the caches in front of it (in-process lists keyed by the
+//! user's live generation, then the shared lists of other replicas).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use attune_core::model::spec::Feedback;
+
+use super::config::{RecList, RecRequest, Recommended, ServingError, Source};
+use super::render::{list, recommended};
+use super::snapshot::{CachedList, Snapshot};
+use super::{cold_start, filters, lists, render, scoring, AppServing, Serving};
+use crate::explain::{self, Reason};
+use crate::live::LiveUser;
+use crate::rerank::mmr;
+use crate::shared::{codec, list_key};
+
+impl Serving {
+    /// Recommendations for `user`. With `allow_store = false` the call never blocks: it
+    /// answers from memory or returns [`ServingError::NeedsStore`] (always, with shared state).
+    pub fn recommend(
+        &self,
+        app: &str,
+        user: &str,
+        req: &RecRequest,
+        allow_store: bool,
+    ) -> Result<RecList, ServingError> {
+        req.check(self.config.max_n)?;
+        if self.shared.is_some() && !allow_store {
+            return Err(ServingError::NeedsStore);
+        }
+        let a = self.app_for(app, allow_store)?;
+        self.recommend_in(&a, user, req, allow_store)
+    }
+
+    /// Recommendations for `user` from a pinned snapshot ([`Serving::pinned`]): the same
+    /// pipeline as [`Serving::recommend`]. Blocking.
+    pub fn recommend_on(
+        &self,
+        a: &AppServing,
+        user: &str,
+        req: &RecRequest,
+    ) -> Result<RecList, ServingError> {
+        req.check(self.config.max_n)?;
+        self.recommend_in(a, user, req, true)
+    }
+
+    /// Lists for many users at once, computed in parallel (rayon), in the order given: the
+    /// batch path (`attune recommend --all-users`, `attune precompute`), one list per user
+    /// exactly as [`Serving::recommend`] answers it. Blocking.
+    pub fn recommend_many(
+        &self,
+        a: &AppServing,
+        users: &[String],
+        req: &RecRequest,
+    ) -> Result<Vec<RecList>, ServingError> {
+        use rayon::prelude::*;
+        req.check(self.config.max_n)?;
+        users
+            .par_iter()
+            .map(|u| self.recommend_in(a, u, req, true))
+            .collect()
+    }
+
+    fn recommend_in(
+        &self,
+        a: &AppServing,
+        user: &str,
+        req: &RecRequest,
+        allow_store: bool,
+    ) -> Result<RecList, ServingError> {
+        let app = a.app.as_str();
+        let snap = a.require_snapshot()?;
+        // A pinned snapshot is this process's alone: nothing of it is shared.
+        let shared = self.shared.as_ref().filter(|_| !a.pinned);
+        let generation = shared.and_then(|s| s.user_generation(&self.stats, app, user));
+        let req_key = req.key();
+        let key = list_cache_key(user, &req_key);
+        // The hot path: the user's live state is here and current, and a list computed at its
+        // generation is cached. Nothing is cloned but the list's `Arc`.
+        if let Some((local, at_shared)) = snap.live.generation(user) {
+            if generation.is_none() || at_shared == generation {
+                if let Some(hit) = snap.lists.get(&key) {
+                    if hit.generation == local {
+                        self.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
+                        return Ok(list(&snap, hit.source, hit.items.clone(), true));
+                    }
+                }
+            }
+        }
+        // Past the hot path the user is reloaded (a new generation no cached list has) or was
+        // current without a cached list: either way the list is not in the local cache.
+        let live = self.live_user(app, &snap, user, allow_store, generation)?;
+        let shared_key = shared
+            .zip(generation)
+            .map(|(s, g)| (s, list_key(app, snap.version, g, user, &req_key)));
+        let from_shared = shared_key
+            .as_ref()
+            .and_then(|(s, k)| Some((k, s.get_list(&self.stats, k)?)))
+            .and_then(|(k, bytes)| shared_list(&snap, k, &bytes));
+        let (source, items, cached) = match from_shared {
+            Some((source, items)) => {
+                self.stats.shared_hits.fetch_add(1, Ordering::Relaxed);
+                (source, items, true)
+            }
+            None => {
+                self.stats.cache_misses.fetch_add(1, Ordering::Relaxed);
+                let (source, items) = self.compute(a, &snap, user, &live, req);
+                if let Some((s, k)) = &shared_key {
+                    let bytes = encode_list(&snap, source, &items);
+                    s.put_list(&self.stats, k, &bytes, self.config.list_cache_ttl);
+                }
+                (source, items, false)
+            }
+        };
+        let items: Arc<[Recommended]> = items.into();
+        snap.lists.insert(
+            key,
+            Arc::new(CachedList {
+                generation: live.generation,
+                source,
+                items: items.clone(),
+            }),
+        );
+        Ok(list(&snap, source, items, cached))
+    }
+
+    fn compute(
+        &self,
+        a: &AppServing,
+        snap: &Snapshot,
+        user: &str,
+        live: &LiveUser,
+        req: &RecRequest,
+    ) -> (Source, Vec<Recommended>) {
+        let model = &snap.model;
+        let allowed = snap.allowed(req);
+        if !live.personalization {
+            let picks = lists::popular_items(snap, req, &[], &allowed);
+            let items = render::with_reason(snap, picks, Reason::Popular);
+            return (Source::NonPersonalized, items);
+        }
+        let explicit = model.feedback() == Feedback::Explicit;
+        let trained = model.users.get(user);
+        // History: the training row plus everything live (live weights add; live ratings
+        // replace), in model item indices; items the model does not know are ignored.
+        let mut history: BTreeMap<u32, f32> = BTreeMap::new();
+        if let Some(u) = trained {
+            let (cols, vals) = model.history.row(u as usize);
+            history.extend(cols.iter().copied().zip(vals.iter().copied()));
+        }
+        let has_live = if explicit {
+            !live.ratings.is_empty()
+        } else {
+            !live.implicit.is_empty()
+        };
+        if explicit {
+            for (item, &r) in &live.ratings {
+                if let Some(i) = model.items.get(item) {
+                    history.insert(i, r);
+                }
+            }
+        } else {
+            for (item, &w) in &live.implicit {
+                if let Some(i) = model.items.get(item) {
+                    *history.entry(i).or_insert(0.0) += w;
+                }
+            }
+        }
+        let seen: Vec<u32> = history.keys().copied().collect();
+        if history.values().all(|&w| w <= 0.0) {
+            return (
+                Source::ColdStart,
+                cold_start::cold_start(a, snap, live, req, &seen, &allowed),
+            );
+        }
+        let repr = match (trained, has_live) {
+            (Some(u), false) => model.training_repr(u),
+            _ => None,
+        }
+        .unwrap_or_else(|| {
+            let h: Vec<(u32, f32)> = history.iter().map(|(&i, &w)| (i, w)).collect();
+            model.recommender().fold_in(&h)
+        });
+        let want = req.offset + req.n;
+        let pool = if req.diversity.is_some() {
+            (3 * want).max(50)
+        } else {
+            want
+        };
+        let exclude: &[u32] = if req.exclude_seen { &seen } else { &[] };
+        let mut top = scoring::top_candidates(
+            snap,
+            &repr,
+            &allowed,
+            exclude,
+            pool,
+            !req.categories.is_empty(),
+        );
+        let fitted = model.fitted.model();
+        if let Some(lambda) = req.diversity {
+            top = mmr(&top, want, lambda, |x, y| {
+                snap.similarity.sim(fitted, x, y).max(0.0)
+            });
+        }
+        let page: Vec<(u32, f32)> = top.into_iter().skip(req.offset).take(req.n).collect();
+        // Explanations: recent live items first, then the strongest training items.
+        let mut explain_from: Vec<u32> = live
+            .recent
+            .iter()
+            .rev()
+            .filter_map(|i| model.items.get(i))
+            .collect();
+        let mut strongest: Vec<(u32, f32)> = history.iter().map(|(&i, &w)| (i, w)).collect();
+        strongest.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
+        for (i, _) in strongest {
+            if explain_from.len() >= self.config.explain_history {
+                break;
+            }
+            if !explain_from.contains(&i) {
+                explain_from.push(i);
+            }
+        }
+        explain_from.truncate(self.config.explain_history);
+        let user_categories = filters::top_categories(&snap.catalog, &history);
+        let items = page
+            .into_iter()
+            .map(|(i, s)| {
+                let reason = explain::personalized(
+                    i,
+                    &explain_from,
+                    explicit,
+                    |x, y| snap.similarity.sim(fitted, x, y),
+                    snap.catalog.categories(i),
+                    &user_categories,
+                );
+                recommended(snap, i, s, reason)
+            })
+            .collect();
+        (Source::Personalized, items)
+    }
+}
+
+/// A list in the shared form ([`codec`]): model indices, scores, reasons.
+fn encode_list(snap: &Snapshot, source: Source, items: &[Recommended]) -> Vec<u8> {
+    let stored: Vec<codec::ListItem> = items
+        .iter()
+        .filter_map(|r| Some((snap.model.items.get(&r.item_id)?, r.score, r.reason)))
+        .collect();
+    codec::encode(source, &stored)
+}
+
+/// A shared list rendered from this snapshot (titles, sentences); one that does not decode
+/// for it is a miss, and the fresh list computed instead replaces it.
+fn shared_list(snap: &Snapshot, key: &str, bytes: &[u8]) -> Option<(Source, Vec<Recommended>)> {
+    let n_categories = snap.catalog.category_names().len();
+    match codec::decode(bytes, snap.model.items.len(), n_categories) {
+        Ok((source, items)) => Some((
+            source,
+            items
+                .into_iter()
+                .map(|(i, score, reason)| recommended(snap, i, score, reason))
+                .collect(),
+        )),
+        Err(e) => {
+            tracing::debug!(key, error = %e, "shared list not usable; recomputing");
+            None
+        }
+    }
+}
+
+/// The list cache's key: the user and everything in the request that changes the answer
+/// (user ids cannot contain the separator, a control character).
+fn list_cache_key(user: &str, req_key: &str) -> String {
+    let mut k = String::with_capacity(user.len() + 1 + req_key.len());
+    k.push_str(user);
+    k.push('\u{1f}');
+    k.push_str(req_key);
+    k
+}
