@@ -115,6 +115,9 @@ pub enum StartError {
         /// The running job.
         job: String,
     },
+    /// The process could not start a thread for the job (it is recorded as failed).
+    #[error("cannot start a training thread: {0}")]
+    NoThread(String),
 }
 
 #[derive(Default)]

@@ -82,7 +82,7 @@ pub enum JobError {
     /// The request is invalid (a bad algorithm text): nothing started.
     #[error(transparent)]
     Invalid(PipelineError),
-    /// The app already has a job running.
+    /// The app already has a job running, or no thread could be started.
     #[error(transparent)]
     Busy(#[from] StartError),
 }

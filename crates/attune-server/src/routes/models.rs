@@ -15,7 +15,7 @@ use crate::extract::App;
 use crate::problem::{ErrorCode, Problem};
 use crate::AppState;
 use attune_pipeline::promote::DEFAULT_METRIC;
-use attune_pipeline::{Job, JobError, Pipeline, Promote, TrainRequest};
+use attune_pipeline::{Job, JobError, Pipeline, Promote, StartError, TrainRequest};
 
 fn record_json(r: &ModelRecord) -> Value {
     let parse = |text: &str| serde_json::from_str::<Value>(text).unwrap_or(Value::Null);
@@ -165,7 +165,12 @@ pub(super) async fn train(
         JobError::Invalid(e) => {
             Problem::new(ErrorCode::InvalidRequest, e.to_string()).field("algorithm")
         }
-        JobError::Busy(e) => Problem::new(ErrorCode::Conflict, e.to_string()),
+        JobError::Busy(e @ StartError::Busy { .. }) => {
+            Problem::new(ErrorCode::Conflict, e.to_string())
+        }
+        JobError::Busy(e @ StartError::NoThread(_)) => {
+            Problem::new(ErrorCode::Unavailable, e.to_string())
+        }
     })?;
     Ok((
         StatusCode::ACCEPTED,

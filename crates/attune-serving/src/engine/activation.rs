@@ -11,7 +11,7 @@ use attune_store::StoreError;
 
 use super::snapshot::Snapshot;
 use super::{Activated, AppServing, Serving, ServingError};
-use crate::model::{load_registered, version_name, LoadedModel};
+use crate::model::{load_registered, version_name, LoadError, LoadedModel};
 
 /// Which model a pinned snapshot serves.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,6 +139,18 @@ impl Serving {
             Pin::Version(v) => self.load_version(app, *v, 0)?,
             Pin::File(path) => {
                 let model = LoadedModel::open(path)?;
+                // Its catalog, live events and users are the app's: a model of another app
+                // would be served against the wrong ones.
+                let trained_on = &model.header.meta.data.app;
+                if trained_on != app {
+                    return Err(LoadError::WrongApp {
+                        app: app.to_string(),
+                        version: "file".into(),
+                        path: path.clone(),
+                        trained_on: trained_on.clone(),
+                    }
+                    .into());
+                }
                 Snapshot::build(&*self.store, app, 0, 0, model, path, &self.config)?
             }
         };
