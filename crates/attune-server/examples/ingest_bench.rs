@@ -277,3 +277,93 @@ fn main() {
         server.await.unwrap().unwrap();
     });
 }
+
+impl attune_store::ExperimentStore for NullStore {
+    fn create_experiment(
+        &self,
+        app: &str,
+        name: &str,
+        layer: &str,
+        definition: &str,
+    ) -> attune_store::Result<attune_store::ExperimentRecord> {
+        self.0.create_experiment(app, name, layer, definition)
+    }
+    fn get_experiment(
+        &self,
+        app: &str,
+        name: &str,
+    ) -> attune_store::Result<Option<attune_store::ExperimentRecord>> {
+        self.0.get_experiment(app, name)
+    }
+    fn list_experiments(
+        &self,
+        app: &str,
+    ) -> attune_store::Result<Vec<attune_store::ExperimentRecord>> {
+        self.0.list_experiments(app)
+    }
+    fn update_experiment(
+        &self,
+        app: &str,
+        name: &str,
+        definition: &str,
+    ) -> attune_store::Result<attune_store::ExperimentRecord> {
+        self.0.update_experiment(app, name, definition)
+    }
+    fn start_experiment(
+        &self,
+        app: &str,
+        name: &str,
+        buckets: u32,
+    ) -> attune_store::Result<attune_store::ExperimentRecord> {
+        self.0.start_experiment(app, name, buckets)
+    }
+    fn stop_experiment(
+        &self,
+        app: &str,
+        name: &str,
+    ) -> attune_store::Result<attune_store::ExperimentRecord> {
+        self.0.stop_experiment(app, name)
+    }
+    fn experiment_phases(
+        &self,
+        app: &str,
+        name: &str,
+    ) -> attune_store::Result<Vec<attune_store::ExperimentPhase>> {
+        self.0.experiment_phases(app, name)
+    }
+    fn record_exposures(
+        &self,
+        app: &str,
+        exposures: &[attune_store::Exposure],
+    ) -> attune_store::Result<u64> {
+        self.0.record_exposures(app, exposures)
+    }
+    fn get_exposure(
+        &self,
+        app: &str,
+        experiment: &str,
+        phase: u32,
+        user_key: &str,
+    ) -> attune_store::Result<Option<attune_store::Exposure>> {
+        self.0.get_exposure(app, experiment, phase, user_key)
+    }
+    fn scan_exposures(
+        &self,
+        app: &str,
+        experiment: &str,
+        phase: u32,
+        visit: &mut dyn FnMut(attune_store::Exposure) -> bool,
+    ) -> attune_store::Result<()> {
+        self.0.scan_exposures(app, experiment, phase, visit)
+    }
+    fn put_experiment_state(&self, app: &str, name: &str, state: &str) -> attune_store::Result<()> {
+        self.0.put_experiment_state(app, name, state)
+    }
+    fn get_experiment_state(
+        &self,
+        app: &str,
+        name: &str,
+    ) -> attune_store::Result<Option<(String, i64)>> {
+        self.0.get_experiment_state(app, name)
+    }
+}

@@ -77,11 +77,13 @@ pub enum ErrorCode {
     JobNotFound,
     /// The feature is not enabled on this server (no serving engine or no trainer).
     Unavailable,
+    /// No experiment with this name in the app.
+    ExperimentNotFound,
 }
 
 impl ErrorCode {
     /// Every code, in table order (the OpenAPI document lists the same set).
-    pub const ALL: [ErrorCode; 21] = [
+    pub const ALL: [ErrorCode; 22] = [
         ErrorCode::InvalidJson,
         ErrorCode::InvalidRequest,
         ErrorCode::Unauthorized,
@@ -103,6 +105,7 @@ impl ErrorCode {
         ErrorCode::ModelUnservable,
         ErrorCode::JobNotFound,
         ErrorCode::Unavailable,
+        ErrorCode::ExperimentNotFound,
     ];
 
     /// THE table: code -> (wire code, status, title).
@@ -184,6 +187,11 @@ impl ErrorCode {
                 "unavailable",
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Not enabled on this server",
+            ),
+            ErrorCode::ExperimentNotFound => (
+                "experiment_not_found",
+                StatusCode::NOT_FOUND,
+                "Experiment not found",
             ),
         }
     }
@@ -399,6 +407,15 @@ impl From<StoreError> for Problem {
             }
             StoreError::InvalidModel { field, reason } => {
                 Problem::new(ErrorCode::ValidationFailed, format!("{field}: {reason}")).field(field)
+            }
+            e @ StoreError::UnknownExperiment { .. } => {
+                Problem::new(ErrorCode::ExperimentNotFound, e.to_string()).field("name")
+            }
+            e @ StoreError::LayerFull { .. } => {
+                Problem::new(ErrorCode::Conflict, e.to_string()).field("traffic")
+            }
+            StoreError::InvalidExperiment { field, reason } => {
+                Problem::new(ErrorCode::InvalidRequest, format!("{field}: {reason}")).field(field)
             }
             e @ (StoreError::Sqlite(_)
             | StoreError::Postgres(_)

@@ -47,6 +47,39 @@ pub enum StoreError {
         /// What is wrong.
         reason: String,
     },
+    /// The app has no experiment of this name (user error; HTTP 404).
+    #[error("app {app:?} has no experiment {name:?}")]
+    UnknownExperiment {
+        /// The app.
+        app: String,
+        /// The name asked for.
+        name: String,
+    },
+    /// The experiment's layer has no free range of buckets for its traffic: running
+    /// experiments of one layer are mutually exclusive (user error; HTTP 409).
+    #[error(
+        "layer {layer:?} has no free range of {wanted} buckets (of {total}) for experiment \
+         {name:?}; experiments running in it hold the rest: stop one, lower the traffic, or use \
+         another layer"
+    )]
+    LayerFull {
+        /// The experiment.
+        name: String,
+        /// Its layer.
+        layer: String,
+        /// Buckets it needs.
+        wanted: u32,
+        /// Buckets of a layer.
+        total: u32,
+    },
+    /// An experiment record breaks a rule (user error; HTTP 400): names the field and the rule.
+    #[error("invalid experiment: {field}: {reason}")]
+    InvalidExperiment {
+        /// `name`, `layer`, `definition`, `traffic_buckets`, ...
+        field: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// SQLite failed (service error).
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),

@@ -14,7 +14,10 @@
 //! `users`, `identities`, and the model registry: `model_versions` (one row per registered
 //! version, keyed by `(app, version)`), `model_registry` (one row per app: the next version to
 //! hand out, the active version and the activation seq; the row activations lock) and
-//! `model_activations` (the history rollback walks, keyed by `(app, seq)`). Free-form attributes and properties are JSON text; floats come back
+//! `model_activations` (the history rollback walks, keyed by `(app, seq)`); experiments:
+//! `experiments` (one row per experiment: lifecycle, current phase and definition, the layer
+//! buckets it holds while running), `experiment_phases` (every phase's definition and time
+//! span) and `experiment_exposures` (a user's first serve per experiment phase). Free-form attributes and properties are JSON text; floats come back
 //! bit-identical. Ids compare bytewise in both backends, so scans order alike.
 //!
 //! Threads: every method blocks. `SqliteStore` may be called from any thread; `PgStore` (sync
@@ -23,6 +26,7 @@
 
 mod codec;
 pub mod error;
+mod experiments;
 pub mod postgres;
 mod registry;
 pub mod sqlite;

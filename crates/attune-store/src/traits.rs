@@ -188,7 +188,7 @@ pub struct ActivationOutcome {
 
 /// Durable state of all apps. Implementations are thread-safe; every method is blocking (call
 /// it from `spawn_blocking` in async code).
-pub trait Store: Send + Sync {
+pub trait Store: ExperimentStore + Send + Sync {
     /// Which backend this is (`sqlite` or `postgres`), for logs and `/ready`.
     fn backend(&self) -> &'static str;
 
@@ -240,8 +240,10 @@ pub trait Store: Send + Sync {
     /// Visit all user profiles in id order.
     fn scan_users(&self, app: &str, visit: &mut dyn FnMut(User) -> bool) -> Result<()>;
 
-    /// Link a device to a user and re-attribute that device's past anonymous events to the user.
-    /// Returns how many events were re-attributed. Linking a device already linked to another
+    /// Link a device to a user and re-attribute that device's past anonymous events to the user;
+    /// the device's experiment exposures carry over to the user where the user has none in
+    /// that phase, so a visitor keeps their variant after logging in. Returns how many events
+    /// were re-attributed. Linking a device already linked to another
     /// user is a [`StoreError::Conflict`].
     fn identify(&self, app: &str, anonymous_id: &str, user_id: &str) -> Result<u64>;
 
@@ -308,4 +310,169 @@ pub trait Store: Send + Sync {
 
     /// Every change of the app's active version, oldest first.
     fn model_activations(&self, app: &str) -> Result<Vec<Activation>>;
+}
+
+/// Buckets of one experiment layer: a user falls in one bucket of each layer, and a running
+/// experiment holds a contiguous range of them.
+pub const LAYER_BUCKETS: u32 = 10_000;
+
+/// Where an experiment is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExperimentStatus {
+    /// Created, never started.
+    Draft,
+    /// Assigning users and being served.
+    Running,
+    /// Stopped: no new assignments; its data stays for reports.
+    Stopped,
+}
+
+impl ExperimentStatus {
+    /// `draft`, `running`, `stopped`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExperimentStatus::Draft => "draft",
+            ExperimentStatus::Running => "running",
+            ExperimentStatus::Stopped => "stopped",
+        }
+    }
+
+    /// The inverse of [`ExperimentStatus::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "draft" => Some(ExperimentStatus::Draft),
+            "running" => Some(ExperimentStatus::Running),
+            "stopped" => Some(ExperimentStatus::Stopped),
+            _ => None,
+        }
+    }
+}
+
+/// An experiment as the store keeps it: identity, lifecycle and place in its layer. The
+/// definition (variants, shares, targeting) is JSON the experiments crate owns and checks;
+/// the store only requires it to be JSON.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExperimentRecord {
+    /// Unique in the app.
+    pub name: String,
+    /// Experiments running in one layer never share a user.
+    pub layer: String,
+    /// Lifecycle.
+    pub status: ExperimentStatus,
+    /// The current phase: 0 before the first start, then 1, 2, ... — every start begins a new
+    /// phase, and exposures belong to one phase, so a changed definition never mixes with an
+    /// earlier one.
+    pub phase: u32,
+    /// The definition of the current phase (JSON).
+    pub definition: String,
+    /// The buckets `[start, end)` of the layer it holds while running.
+    pub buckets: Option<(u32, u32)>,
+    /// Created, UTC micros.
+    pub created_micros: i64,
+    /// Start of the current phase.
+    pub started_micros: Option<i64>,
+    /// End of the current phase (set while stopped).
+    pub stopped_micros: Option<i64>,
+}
+
+/// One phase of an experiment, kept for reports after the definition changed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExperimentPhase {
+    /// 1, 2, ...
+    pub phase: u32,
+    /// Its definition (JSON).
+    pub definition: String,
+    /// The buckets it held.
+    pub buckets: (u32, u32),
+    /// Started, UTC micros.
+    pub started_micros: i64,
+    /// Stopped (`None` while it runs).
+    pub stopped_micros: Option<i64>,
+}
+
+/// A user's first serve in an experiment's phase: the variant they saw. The first one recorded
+/// wins, so assignment stays sticky whatever replica or process serves them later.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exposure {
+    /// The experiment.
+    pub experiment: String,
+    /// Its phase.
+    pub phase: u32,
+    /// The user id, or the device id of an anonymous visitor.
+    pub user_key: String,
+    /// The variant served.
+    pub variant: String,
+    /// When, UTC micros.
+    pub at_micros: i64,
+}
+
+/// Experiments: definitions, their lifecycle, exposures and (for bandits) allocation state.
+/// Part of every [`Store`]; a separate trait so the registry and data traits stay readable.
+pub trait ExperimentStore {
+    /// Create a draft. A name the app already uses is [`StoreError::Conflict`]; a definition
+    /// that is not JSON, or an empty name or layer, is [`StoreError::InvalidExperiment`].
+    fn create_experiment(
+        &self,
+        app: &str,
+        name: &str,
+        layer: &str,
+        definition: &str,
+    ) -> Result<ExperimentRecord>;
+
+    /// One experiment, or `None`.
+    fn get_experiment(&self, app: &str, name: &str) -> Result<Option<ExperimentRecord>>;
+
+    /// Every experiment of the app, by name.
+    fn list_experiments(&self, app: &str) -> Result<Vec<ExperimentRecord>>;
+
+    /// Replace a draft's or stopped experiment's definition (a running one is
+    /// [`StoreError::Conflict`]: change it by stopping and starting a new phase).
+    fn update_experiment(
+        &self,
+        app: &str,
+        name: &str,
+        definition: &str,
+    ) -> Result<ExperimentRecord>;
+
+    /// Start a new phase: the first free range of `buckets` buckets in the layer (among the
+    /// experiments running in it) is taken, atomically, or [`StoreError::LayerFull`]; the
+    /// phase number goes up by one and the definition in effect is recorded with it. A running
+    /// experiment is [`StoreError::Conflict`].
+    fn start_experiment(&self, app: &str, name: &str, buckets: u32) -> Result<ExperimentRecord>;
+
+    /// Stop the running phase and free its buckets (stopping a stopped experiment changes
+    /// nothing; a draft is [`StoreError::Conflict`]).
+    fn stop_experiment(&self, app: &str, name: &str) -> Result<ExperimentRecord>;
+
+    /// Every phase of an experiment, oldest first.
+    fn experiment_phases(&self, app: &str, name: &str) -> Result<Vec<ExperimentPhase>>;
+
+    /// Record first serves; for a `(experiment, phase, user_key)` already recorded nothing
+    /// changes (the first variant stands). Returns how many were new.
+    fn record_exposures(&self, app: &str, exposures: &[Exposure]) -> Result<u64>;
+
+    /// A user's exposure in one phase.
+    fn get_exposure(
+        &self,
+        app: &str,
+        experiment: &str,
+        phase: u32,
+        user_key: &str,
+    ) -> Result<Option<Exposure>>;
+
+    /// Every exposure of one phase, by user key.
+    fn scan_exposures(
+        &self,
+        app: &str,
+        experiment: &str,
+        phase: u32,
+        visit: &mut dyn FnMut(Exposure) -> bool,
+    ) -> Result<()>;
+
+    /// Save an experiment's allocation state (a bandit's posterior, JSON); the latest save
+    /// wins.
+    fn put_experiment_state(&self, app: &str, name: &str, state: &str) -> Result<()>;
+
+    /// The saved allocation state and when it was saved.
+    fn get_experiment_state(&self, app: &str, name: &str) -> Result<Option<(String, i64)>>;
 }

@@ -612,3 +612,105 @@ impl Drop for LiveServer {
         self.begin_shutdown();
     }
 }
+
+impl attune_store::ExperimentStore for FlakyStore {
+    fn create_experiment(
+        &self,
+        app: &str,
+        name: &str,
+        layer: &str,
+        definition: &str,
+    ) -> attune_store::Result<attune_store::ExperimentRecord> {
+        self.check()?;
+        self.inner.create_experiment(app, name, layer, definition)
+    }
+    fn get_experiment(
+        &self,
+        app: &str,
+        name: &str,
+    ) -> attune_store::Result<Option<attune_store::ExperimentRecord>> {
+        self.check()?;
+        self.inner.get_experiment(app, name)
+    }
+    fn list_experiments(
+        &self,
+        app: &str,
+    ) -> attune_store::Result<Vec<attune_store::ExperimentRecord>> {
+        self.check()?;
+        self.inner.list_experiments(app)
+    }
+    fn update_experiment(
+        &self,
+        app: &str,
+        name: &str,
+        definition: &str,
+    ) -> attune_store::Result<attune_store::ExperimentRecord> {
+        self.check()?;
+        self.inner.update_experiment(app, name, definition)
+    }
+    fn start_experiment(
+        &self,
+        app: &str,
+        name: &str,
+        buckets: u32,
+    ) -> attune_store::Result<attune_store::ExperimentRecord> {
+        self.check()?;
+        self.inner.start_experiment(app, name, buckets)
+    }
+    fn stop_experiment(
+        &self,
+        app: &str,
+        name: &str,
+    ) -> attune_store::Result<attune_store::ExperimentRecord> {
+        self.check()?;
+        self.inner.stop_experiment(app, name)
+    }
+    fn experiment_phases(
+        &self,
+        app: &str,
+        name: &str,
+    ) -> attune_store::Result<Vec<attune_store::ExperimentPhase>> {
+        self.check()?;
+        self.inner.experiment_phases(app, name)
+    }
+    fn record_exposures(
+        &self,
+        app: &str,
+        exposures: &[attune_store::Exposure],
+    ) -> attune_store::Result<u64> {
+        self.check()?;
+        self.inner.record_exposures(app, exposures)
+    }
+    fn get_exposure(
+        &self,
+        app: &str,
+        experiment: &str,
+        phase: u32,
+        user_key: &str,
+    ) -> attune_store::Result<Option<attune_store::Exposure>> {
+        self.check()?;
+        self.inner.get_exposure(app, experiment, phase, user_key)
+    }
+    fn scan_exposures(
+        &self,
+        app: &str,
+        experiment: &str,
+        phase: u32,
+        visit: &mut dyn FnMut(attune_store::Exposure) -> bool,
+    ) -> attune_store::Result<()> {
+        self.check()?;
+        self.inner.scan_exposures(app, experiment, phase, visit)
+    }
+    fn put_experiment_state(&self, app: &str, name: &str, state: &str) -> attune_store::Result<()> {
+        self.check()?;
+        self.inner.put_experiment_state(app, name, state)
+    }
+    fn get_experiment_state(
+        &self,
+        app: &str,
+        name: &str,
+    ) -> attune_store::Result<Option<(String, i64)>> {
+        self.check()?;
+        self.inner.get_experiment_state(app, name)
+    }
+}

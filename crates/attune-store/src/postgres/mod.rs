@@ -16,6 +16,7 @@
 //!
 //! TLS is not supported yet (connections use `NoTls`; `sslmode=require` fails to connect).
 
+mod experiments;
 mod registry;
 mod rows;
 mod schema;
@@ -618,6 +619,11 @@ impl Store for PgStore {
             "DELETE FROM events WHERE app_id = $1 AND (user_id = $2 OR anonymous_id = ANY($3::text[]))",
             &[&app_id, &user_id, &anonymous],
         )?;
+        // Their experiment exposures too (under the user id and their linked devices).
+        tx.execute(
+            "DELETE FROM experiment_exposures WHERE app_id = $1 AND (user_key = $2 OR user_key = ANY($3::text[]))",
+            &[&app_id, &user_id, &anonymous],
+        )?;
         let identities = tx.execute(
             "DELETE FROM identities WHERE app_id = $1 AND user_id = $2",
             &[&app_id, &user_id],
@@ -669,6 +675,7 @@ impl Store for PgStore {
             "UPDATE events SET user_id = $3 WHERE app_id = $1 AND anonymous_id = $2 AND user_id IS NULL",
             &[&app_id, &anonymous_id, &user_id],
         )?;
+        experiments::carry_exposures(&mut tx, app_id, anonymous_id, user_id)?;
         tx.commit()?;
         Ok(n)
     }
@@ -841,5 +848,83 @@ impl<'a> EventColumns<'a> {
         self.recommendation_id.push(c.recommendation_id.as_deref());
         self.experiment.push(c.experiment.as_deref());
         self.variant.push(c.variant.as_deref());
+    }
+}
+
+impl crate::ExperimentStore for PgStore {
+    fn create_experiment(
+        &self,
+        app: &str,
+        name: &str,
+        layer: &str,
+        definition: &str,
+    ) -> Result<crate::ExperimentRecord> {
+        experiments::create(self, app, name, layer, definition)
+    }
+
+    fn get_experiment(&self, app: &str, name: &str) -> Result<Option<crate::ExperimentRecord>> {
+        experiments::get(self, app, name)
+    }
+
+    fn list_experiments(&self, app: &str) -> Result<Vec<crate::ExperimentRecord>> {
+        experiments::list(self, app)
+    }
+
+    fn update_experiment(
+        &self,
+        app: &str,
+        name: &str,
+        definition: &str,
+    ) -> Result<crate::ExperimentRecord> {
+        experiments::update(self, app, name, definition)
+    }
+
+    fn start_experiment(
+        &self,
+        app: &str,
+        name: &str,
+        buckets: u32,
+    ) -> Result<crate::ExperimentRecord> {
+        experiments::start(self, app, name, buckets)
+    }
+
+    fn stop_experiment(&self, app: &str, name: &str) -> Result<crate::ExperimentRecord> {
+        experiments::stop(self, app, name)
+    }
+
+    fn experiment_phases(&self, app: &str, name: &str) -> Result<Vec<crate::ExperimentPhase>> {
+        experiments::phases(self, app, name)
+    }
+
+    fn record_exposures(&self, app: &str, exposures: &[crate::Exposure]) -> Result<u64> {
+        experiments::record_exposures(self, app, exposures)
+    }
+
+    fn get_exposure(
+        &self,
+        app: &str,
+        experiment: &str,
+        phase: u32,
+        user_key: &str,
+    ) -> Result<Option<crate::Exposure>> {
+        experiments::get_exposure(self, app, experiment, phase, user_key)
+    }
+
+    fn scan_exposures(
+        &self,
+        app: &str,
+        experiment: &str,
+        phase: u32,
+        visit: &mut dyn FnMut(crate::Exposure) -> bool,
+    ) -> Result<()> {
+        experiments::scan_exposures(self, app, experiment, phase, visit)
+    }
+
+    fn put_experiment_state(&self, app: &str, name: &str, state: &str) -> Result<()> {
+        experiments::put_state(self, app, name, state)
+    }
+
+    fn get_experiment_state(&self, app: &str, name: &str) -> Result<Option<(String, i64)>> {
+        experiments::get_state(self, app, name)
     }
 }

@@ -133,6 +133,50 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX model_activations_version ON model_activations (app_id, version);
     "#,
+    // 3: experiments (see `crate::experiments` for the lifecycle rules).
+    r#"
+    CREATE TABLE experiments (
+        app_id         BIGINT NOT NULL REFERENCES apps (id),
+        name           TEXT COLLATE "C" NOT NULL,
+        layer          TEXT COLLATE "C" NOT NULL,
+        status         TEXT COLLATE "C" NOT NULL,  -- 'draft' | 'running' | 'stopped'
+        phase          BIGINT NOT NULL,   -- 0 before the first start
+        definition     TEXT NOT NULL,     -- JSON object, the current phase's
+        bucket_start   BIGINT,            -- the layer buckets [start, end) held while running
+        bucket_end     BIGINT,
+        created_micros BIGINT NOT NULL,
+        started_micros BIGINT,
+        stopped_micros BIGINT,
+        state          TEXT,              -- allocation state (a bandit's posterior), JSON
+        state_micros   BIGINT,
+        PRIMARY KEY (app_id, name)
+    );
+    CREATE INDEX experiments_layer ON experiments (app_id, layer, status);
+
+    CREATE TABLE experiment_phases (
+        app_id         BIGINT NOT NULL REFERENCES apps (id),
+        name           TEXT COLLATE "C" NOT NULL,
+        phase          BIGINT NOT NULL,
+        definition     TEXT NOT NULL,
+        bucket_start   BIGINT NOT NULL,
+        bucket_end     BIGINT NOT NULL,
+        started_micros BIGINT NOT NULL,
+        stopped_micros BIGINT,
+        PRIMARY KEY (app_id, name, phase)
+    );
+
+    -- A user's first serve in an experiment's phase; the first row stands.
+    CREATE TABLE experiment_exposures (
+        app_id     BIGINT NOT NULL REFERENCES apps (id),
+        experiment TEXT COLLATE "C" NOT NULL,
+        phase      BIGINT NOT NULL,
+        user_key   TEXT COLLATE "C" NOT NULL,
+        variant    TEXT COLLATE "C" NOT NULL,
+        at_micros  BIGINT NOT NULL,
+        PRIMARY KEY (app_id, experiment, phase, user_key)
+    );
+    CREATE INDEX experiment_exposures_user ON experiment_exposures (app_id, user_key);
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -7,6 +7,7 @@
 //! concurrently with each other and with writes. Statements are prepared once per connection
 //! (`prepare_cached`). The schema is versioned by `PRAGMA user_version` (see [`schema`]).
 
+mod experiments;
 mod registry;
 mod rows;
 mod schema;
@@ -27,8 +28,9 @@ use crate::codec::{
     event_columns, labels_to_json, map_to_json, now_micros, relink_conflict, ts_bounds, EventParams,
 };
 use crate::{
-    Activation, ActivationOutcome, ActiveModel, AppCounts, Erasure, EventFilter, InsertStatus,
-    ModelInfo, ModelRecord, Result, Store, StoreError,
+    Activation, ActivationOutcome, ActiveModel, AppCounts, Erasure, EventFilter, ExperimentPhase,
+    ExperimentRecord, ExperimentStore, Exposure, InsertStatus, ModelInfo, ModelRecord, Result,
+    Store, StoreError,
 };
 
 pub use schema::LATEST as SCHEMA_VERSION;
@@ -518,6 +520,12 @@ impl Store for SqliteStore {
                     ")"
                 ))?
                 .execute(params![app_id, user_id])?;
+            // Their experiment exposures too (under the user id and their linked devices).
+            tx.prepare_cached(
+                "DELETE FROM experiment_exposures WHERE app_id = ?1 AND (user_key = ?2 OR user_key IN \
+                 (SELECT anonymous_id FROM identities WHERE app_id = ?1 AND user_id = ?2))",
+            )?
+            .execute(params![app_id, user_id])?;
             let identities = tx
                 .prepare_cached("DELETE FROM identities WHERE app_id = ?1 AND user_id = ?2")?
                 .execute(params![app_id, user_id])?;
@@ -569,6 +577,7 @@ impl Store for SqliteStore {
                     "UPDATE events SET user_id = ?3 WHERE app_id = ?1 AND anonymous_id = ?2 AND user_id IS NULL",
                 )?
                 .execute(params![app_id, anonymous_id, user_id])?;
+            experiments::carry_exposures(tx, app_id, anonymous_id, user_id)?;
             Ok(n as u64)
         })
     }
@@ -690,5 +699,78 @@ mod tests {
         );
         let p = plan(&conn, "UPDATE events SET user_id = ?3 WHERE app_id = ?1 AND anonymous_id = ?2 AND user_id IS NULL");
         assert!(p.contains("events_app_anon"), "{p}");
+    }
+}
+
+impl ExperimentStore for SqliteStore {
+    fn create_experiment(
+        &self,
+        app: &str,
+        name: &str,
+        layer: &str,
+        definition: &str,
+    ) -> Result<ExperimentRecord> {
+        experiments::create(self, app, name, layer, definition)
+    }
+
+    fn get_experiment(&self, app: &str, name: &str) -> Result<Option<ExperimentRecord>> {
+        experiments::get(self, app, name)
+    }
+
+    fn list_experiments(&self, app: &str) -> Result<Vec<ExperimentRecord>> {
+        experiments::list(self, app)
+    }
+
+    fn update_experiment(
+        &self,
+        app: &str,
+        name: &str,
+        definition: &str,
+    ) -> Result<ExperimentRecord> {
+        experiments::update(self, app, name, definition)
+    }
+
+    fn start_experiment(&self, app: &str, name: &str, buckets: u32) -> Result<ExperimentRecord> {
+        experiments::start(self, app, name, buckets)
+    }
+
+    fn stop_experiment(&self, app: &str, name: &str) -> Result<ExperimentRecord> {
+        experiments::stop(self, app, name)
+    }
+
+    fn experiment_phases(&self, app: &str, name: &str) -> Result<Vec<ExperimentPhase>> {
+        experiments::phases(self, app, name)
+    }
+
+    fn record_exposures(&self, app: &str, exposures: &[Exposure]) -> Result<u64> {
+        experiments::record_exposures(self, app, exposures)
+    }
+
+    fn get_exposure(
+        &self,
+        app: &str,
+        experiment: &str,
+        phase: u32,
+        user_key: &str,
+    ) -> Result<Option<Exposure>> {
+        experiments::get_exposure(self, app, experiment, phase, user_key)
+    }
+
+    fn scan_exposures(
+        &self,
+        app: &str,
+        experiment: &str,
+        phase: u32,
+        visit: &mut dyn FnMut(Exposure) -> bool,
+    ) -> Result<()> {
+        experiments::scan_exposures(self, app, experiment, phase, visit)
+    }
+
+    fn put_experiment_state(&self, app: &str, name: &str, state: &str) -> Result<()> {
+        experiments::put_state(self, app, name, state)
+    }
+
+    fn get_experiment_state(&self, app: &str, name: &str) -> Result<Option<(String, i64)>> {
+        experiments::get_state(self, app, name)
     }
 }

@@ -124,6 +124,50 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX model_activations_version ON model_activations (app_id, version);
     "#,
+    // 3: experiments (see `crate::experiments` for the lifecycle rules).
+    r#"
+    CREATE TABLE experiments (
+        app_id         INTEGER NOT NULL REFERENCES apps(id),
+        name           TEXT NOT NULL,
+        layer          TEXT NOT NULL,
+        status         TEXT NOT NULL,      -- 'draft' | 'running' | 'stopped'
+        phase          INTEGER NOT NULL,   -- 0 before the first start
+        definition     TEXT NOT NULL,      -- JSON object, the current phase's
+        bucket_start   INTEGER,            -- the layer buckets [start, end) held while running
+        bucket_end     INTEGER,
+        created_micros INTEGER NOT NULL,
+        started_micros INTEGER,
+        stopped_micros INTEGER,
+        state          TEXT,               -- allocation state (a bandit's posterior), JSON
+        state_micros   INTEGER,
+        PRIMARY KEY (app_id, name)
+    );
+    CREATE INDEX experiments_layer ON experiments (app_id, layer, status);
+
+    CREATE TABLE experiment_phases (
+        app_id         INTEGER NOT NULL REFERENCES apps(id),
+        name           TEXT NOT NULL,
+        phase          INTEGER NOT NULL,
+        definition     TEXT NOT NULL,
+        bucket_start   INTEGER NOT NULL,
+        bucket_end     INTEGER NOT NULL,
+        started_micros INTEGER NOT NULL,
+        stopped_micros INTEGER,
+        PRIMARY KEY (app_id, name, phase)
+    );
+
+    -- A user's first serve in an experiment's phase; the first row stands.
+    CREATE TABLE experiment_exposures (
+        app_id     INTEGER NOT NULL REFERENCES apps(id),
+        experiment TEXT NOT NULL,
+        phase      INTEGER NOT NULL,
+        user_key   TEXT NOT NULL,
+        variant    TEXT NOT NULL,
+        at_micros  INTEGER NOT NULL,
+        PRIMARY KEY (app_id, experiment, phase, user_key)
+    );
+    CREATE INDEX experiment_exposures_user ON experiment_exposures (app_id, user_key);
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -37,10 +37,15 @@ macro_rules! store_suite {
             registry_walk_matches_a_stack,
             registry_concurrent_use,
             registry_app_isolation,
+            experiment_lifecycle,
+            experiment_layers_are_exclusive,
+            experiment_concurrent_starts,
+            experiment_exposures,
         );
         $crate::store_suite!(@reopen $fixture;
             durable_across_reopen,
             registry_durable_across_reopen,
+            experiments_durable_across_reopen,
         );
     };
     (@store $fixture:expr; $($name:ident),* $(,)?) => {

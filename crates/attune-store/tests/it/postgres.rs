@@ -94,6 +94,9 @@ fn delete_apps(apps: &[String]) {
     let mut tx = client.transaction().unwrap();
     // Registry tables first: they reference model_versions and apps.
     for table in [
+        "experiment_exposures",
+        "experiment_phases",
+        "experiments",
         "model_activations",
         "model_registry",
         "model_versions",
@@ -196,7 +199,8 @@ fn schema_1_database_gains_the_registry() {
     let mut client = postgres::Client::connect(&schema.url, postgres::NoTls).unwrap();
     client
         .batch_execute(
-            "DROP TABLE model_activations; DROP TABLE model_registry; DROP TABLE model_versions; \
+            "DROP TABLE experiment_exposures; DROP TABLE experiment_phases; DROP TABLE experiments; \
+         DROP TABLE model_activations; DROP TABLE model_registry; DROP TABLE model_versions; \
              DELETE FROM attune_schema_version WHERE version > 1;",
         )
         .unwrap();

@@ -10,8 +10,8 @@ use attune_core::catalog::{AttrValue, Consent, Item, User};
 use attune_core::event::{Context, Event, EventType, PropValue, Properties};
 use attune_core::time::Timestamp;
 use attune_store::{
-    Activation, ActivationKind, AppCounts, ArtifactRef, Erasure, EventFilter, InsertStatus,
-    ModelInfo, ModelRecord, ModelStatus, Store, StoreError,
+    Activation, ActivationKind, AppCounts, ArtifactRef, Erasure, EventFilter, ExperimentStatus,
+    Exposure, InsertStatus, ModelInfo, ModelRecord, ModelStatus, Store, StoreError,
 };
 
 use InsertStatus::{Accepted, Duplicate};
@@ -1645,5 +1645,318 @@ pub fn registry_durable_across_reopen(open: &dyn Fn() -> Box<dyn Store>) {
     assert_eq!(
         store.rollback_model(&app, None).unwrap().activation.version,
         2
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Experiments
+// ---------------------------------------------------------------------------------------------
+
+fn definition(variants: &[(&str, f64)]) -> String {
+    let v: Vec<String> = variants
+        .iter()
+        .map(|(n, s)| format!("{{\"name\": \"{n}\", \"share\": {s}}}"))
+        .collect();
+    format!("{{\"variants\": [{}]}}", v.join(", "))
+}
+
+/// Draft → running (phase 1, buckets) → stopped → a new phase with a changed definition; every
+/// phase is kept with its own definition, and a running phase never changes.
+pub fn experiment_lifecycle(store: &dyn Store) {
+    let app = new_app(store, "exp_life");
+    let d1 = definition(&[("control", 0.5), ("als", 0.5)]);
+    let e = store
+        .create_experiment(&app, "homepage", "recs", &d1)
+        .unwrap();
+    assert_eq!(
+        (e.status, e.phase, e.buckets, e.started_micros),
+        (ExperimentStatus::Draft, 0, None, None)
+    );
+    assert!(matches!(
+        store.create_experiment(&app, "homepage", "recs", &d1),
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        store.stop_experiment(&app, "homepage"),
+        Err(StoreError::Conflict(_))
+    ));
+    let running = store.start_experiment(&app, "homepage", 5_000).unwrap();
+    assert_eq!(
+        (running.status, running.phase, running.buckets),
+        (ExperimentStatus::Running, 1, Some((0, 5_000)))
+    );
+    assert!(running.started_micros.is_some());
+    assert!(matches!(
+        store.start_experiment(&app, "homepage", 5_000),
+        Err(StoreError::Conflict(_))
+    ));
+    // A running phase's definition cannot change.
+    let d2 = definition(&[("control", 0.2), ("als", 0.8)]);
+    assert!(matches!(
+        store.update_experiment(&app, "homepage", &d2),
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store.get_experiment(&app, "homepage").unwrap().unwrap(),
+        running
+    );
+
+    let stopped = store.stop_experiment(&app, "homepage").unwrap();
+    assert_eq!(
+        (stopped.status, stopped.buckets),
+        (ExperimentStatus::Stopped, None)
+    );
+    assert!(stopped.stopped_micros.is_some());
+    // Stopping again changes nothing.
+    assert_eq!(store.stop_experiment(&app, "homepage").unwrap(), stopped);
+    store.update_experiment(&app, "homepage", &d2).unwrap();
+    let phase2 = store.start_experiment(&app, "homepage", 2_000).unwrap();
+    assert_eq!((phase2.phase, phase2.buckets), (2, Some((0, 2_000))));
+    assert_eq!(phase2.definition, d2);
+    let phases = store.experiment_phases(&app, "homepage").unwrap();
+    assert_eq!(phases.len(), 2);
+    assert_eq!((phases[0].phase, &phases[0].definition), (1, &d1));
+    assert!(phases[0].stopped_micros.is_some());
+    assert_eq!((phases[1].phase, &phases[1].definition), (2, &d2));
+    assert_eq!(phases[1].stopped_micros, None);
+    assert_eq!(store.list_experiments(&app).unwrap(), vec![phase2]);
+
+    // Unknown names and bad records.
+    assert!(matches!(
+        store.start_experiment(&app, "nope", 10),
+        Err(StoreError::UnknownExperiment { .. })
+    ));
+    assert!(matches!(
+        store.create_experiment(&app, "x", "recs", "not json"),
+        Err(StoreError::InvalidExperiment { ref field, .. }) if field == "definition"
+    ));
+    assert!(matches!(
+        store.create_experiment(&app, "", "recs", "{}"),
+        Err(StoreError::InvalidExperiment { ref field, .. }) if field == "name"
+    ));
+    assert_eq!(store.get_experiment(&app, "x").unwrap(), None);
+}
+
+/// Experiments running in one layer never overlap; a full layer refuses and changes nothing;
+/// another layer is independent; a stopped experiment frees its range.
+pub fn experiment_layers_are_exclusive(store: &dyn Store) {
+    let app = new_app(store, "exp_layers");
+    let d = definition(&[("a", 0.5), ("b", 0.5)]);
+    for name in ["e1", "e2", "e3"] {
+        store.create_experiment(&app, name, "recs", &d).unwrap();
+    }
+    store.create_experiment(&app, "other", "email", &d).unwrap();
+    assert_eq!(
+        store.start_experiment(&app, "e1", 6_000).unwrap().buckets,
+        Some((0, 6_000))
+    );
+    assert_eq!(
+        store.start_experiment(&app, "e2", 3_000).unwrap().buckets,
+        Some((6_000, 9_000))
+    );
+    match store.start_experiment(&app, "e3", 2_000) {
+        Err(StoreError::LayerFull {
+            layer,
+            wanted,
+            total,
+            ..
+        }) => assert_eq!((layer.as_str(), wanted, total), ("recs", 2_000, 10_000)),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        store.get_experiment(&app, "e3").unwrap().unwrap().status,
+        ExperimentStatus::Draft
+    );
+    // Another layer has all its buckets.
+    assert_eq!(
+        store
+            .start_experiment(&app, "other", 10_000)
+            .unwrap()
+            .buckets,
+        Some((0, 10_000))
+    );
+    store.stop_experiment(&app, "e1").unwrap();
+    assert_eq!(
+        store.start_experiment(&app, "e3", 2_000).unwrap().buckets,
+        Some((0, 2_000))
+    );
+    assert!(matches!(
+        store.start_experiment(&app, "e1", 0),
+        Err(StoreError::InvalidExperiment { ref field, .. }) if field == "traffic_buckets"
+    ));
+}
+
+/// Concurrent starts in one layer (threads, and on PostgreSQL sessions) never take
+/// overlapping buckets.
+pub fn experiment_concurrent_starts(store: &dyn Store) {
+    let app = new_app(store, "exp_conc");
+    let d = definition(&[("a", 1.0)]);
+    for i in 0..8 {
+        store
+            .create_experiment(&app, &format!("e{i}"), "recs", &d)
+            .unwrap();
+    }
+    let results: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                let app = &app;
+                s.spawn(move || store.start_experiment(app, &format!("e{i}"), 2_000))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut ranges: Vec<(u32, u32)> = results
+        .iter()
+        .filter_map(|r| r.as_ref().ok().and_then(|e| e.buckets))
+        .collect();
+    assert_eq!(ranges.len(), 5, "five ranges of 2,000 fill 10,000 buckets");
+    assert_eq!(
+        results
+            .iter()
+            .filter(|r| matches!(r, Err(StoreError::LayerFull { .. })))
+            .count(),
+        3
+    );
+    ranges.sort_unstable();
+    for w in ranges.windows(2) {
+        assert!(w[0].1 <= w[1].0, "overlap: {ranges:?}");
+    }
+}
+
+/// The first exposure per user and phase stands; identify carries a device's exposures to the
+/// user; erasing the user erases them.
+pub fn experiment_exposures(store: &dyn Store) {
+    let app = new_app(store, "exp_expo");
+    store
+        .create_experiment(
+            &app,
+            "homepage",
+            "recs",
+            &definition(&[("a", 0.5), ("b", 0.5)]),
+        )
+        .unwrap();
+    let x = |user: &str, variant: &str, at: i64| Exposure {
+        experiment: "homepage".into(),
+        phase: 1,
+        user_key: user.into(),
+        variant: variant.into(),
+        at_micros: T0 + at,
+    };
+    // Within one batch and across batches the first one wins.
+    assert_eq!(
+        store
+            .record_exposures(
+                &app,
+                &[x("u1", "a", 1), x("dev-9", "b", 2), x("u1", "b", 3)]
+            )
+            .unwrap(),
+        2
+    );
+    assert_eq!(store.record_exposures(&app, &[x("u1", "b", 4)]).unwrap(), 0);
+    assert_eq!(
+        store.get_exposure(&app, "homepage", 1, "u1").unwrap(),
+        Some(x("u1", "a", 1))
+    );
+    assert_eq!(store.get_exposure(&app, "homepage", 2, "u1").unwrap(), None);
+    // Another phase is another exposure.
+    let mut p2 = x("u1", "b", 5);
+    p2.phase = 2;
+    assert_eq!(store.record_exposures(&app, &[p2.clone()]).unwrap(), 1);
+
+    // The device logs in as u2: it keeps variant b; u1 (already exposed) is not overwritten.
+    store.identify(&app, "dev-9", "u2").unwrap();
+    assert_eq!(
+        store.get_exposure(&app, "homepage", 1, "u2").unwrap(),
+        Some(x("u2", "b", 2))
+    );
+    let mut all = Vec::new();
+    store
+        .scan_exposures(&app, "homepage", 1, &mut |e| {
+            all.push(e);
+            true
+        })
+        .unwrap();
+    assert_eq!(
+        all,
+        vec![x("dev-9", "b", 2), x("u1", "a", 1), x("u2", "b", 2)]
+    );
+
+    // Erasure removes the user's exposures and their device's.
+    store.delete_user(&app, "u2").unwrap();
+    assert_eq!(store.get_exposure(&app, "homepage", 1, "u2").unwrap(), None);
+    assert_eq!(
+        store.get_exposure(&app, "homepage", 1, "dev-9").unwrap(),
+        None
+    );
+    assert_eq!(
+        store.get_exposure(&app, "homepage", 1, "u1").unwrap(),
+        Some(x("u1", "a", 1))
+    );
+    assert_eq!(
+        store.get_exposure(&app, "homepage", 2, "u1").unwrap(),
+        Some(p2)
+    );
+
+    // Allocation state: the latest save wins.
+    assert_eq!(store.get_experiment_state(&app, "homepage").unwrap(), None);
+    store
+        .put_experiment_state(&app, "homepage", "{\"alpha\": [1, 2]}")
+        .unwrap();
+    store
+        .put_experiment_state(&app, "homepage", "{\"alpha\": [3, 4]}")
+        .unwrap();
+    let (state, at) = store
+        .get_experiment_state(&app, "homepage")
+        .unwrap()
+        .unwrap();
+    assert_eq!(state, "{\"alpha\": [3, 4]}");
+    assert!(at > 0);
+    assert!(matches!(
+        store.put_experiment_state(&app, "nope", "{}"),
+        Err(StoreError::UnknownExperiment { .. })
+    ));
+    assert!(matches!(
+        store.put_experiment_state(&app, "homepage", "[]"),
+        Err(StoreError::InvalidExperiment { .. })
+    ));
+    // Other apps see none of it.
+    let other = new_app(store, "exp_expo_other");
+    assert!(store.list_experiments(&other).unwrap().is_empty());
+    assert_eq!(
+        store.get_exposure(&other, "homepage", 1, "u1").unwrap(),
+        None
+    );
+}
+
+/// Experiments, phases and exposures survive closing and reopening the store.
+pub fn experiments_durable_across_reopen(open: &dyn Fn() -> Box<dyn Store>) {
+    let store = open();
+    let app = new_app(&*store, "exp_durable");
+    store
+        .create_experiment(&app, "e", "recs", &definition(&[("a", 1.0)]))
+        .unwrap();
+    let started = store.start_experiment(&app, "e", 100).unwrap();
+    store
+        .record_exposures(
+            &app,
+            &[Exposure {
+                experiment: "e".into(),
+                phase: 1,
+                user_key: "u".into(),
+                variant: "a".into(),
+                at_micros: T0,
+            }],
+        )
+        .unwrap();
+    drop(store);
+    let store = open();
+    assert_eq!(store.get_experiment(&app, "e").unwrap().unwrap(), started);
+    assert_eq!(store.experiment_phases(&app, "e").unwrap().len(), 1);
+    assert_eq!(
+        store
+            .get_exposure(&app, "e", 1, "u")
+            .unwrap()
+            .map(|e| e.variant),
+        Some("a".into())
     );
 }
