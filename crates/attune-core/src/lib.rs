@@ -14,8 +14,10 @@
 //! - [`sparse`]: CSR interaction matrices.
 //! - [`model`]: recommender algorithms.
 //! - [`eval`]: splits and ranking/rating metrics.
+//! - [`attribution`]: which served list caused which click, cart add, purchase or dwell.
 #![warn(missing_docs)]
 
+pub mod attribution;
 pub mod catalog;
 pub mod clean;
 pub mod error;
