@@ -53,7 +53,10 @@ fn key(l: &ServedList, group: Group, experiment: Option<&str>) -> Option<String>
             (Some((e, v)), Some(want)) if e == want => Some(v.clone()),
             _ => None,
         },
-        Group::ModelVersion => Some(l.model_version.map_or("none".into(), |v| format!("v{v:04}"))),
+        Group::ModelVersion => Some(
+            l.model_version
+                .map_or("none".into(), |v| format!("v{v:04}")),
+        ),
         Group::Source => Some(l.source.clone().unwrap_or_else(|| "unknown".into())),
         Group::All => Some("all".into()),
     }

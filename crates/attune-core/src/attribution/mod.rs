@@ -167,7 +167,10 @@ pub fn attribute(events: &[Event], params: &AttributionParams) -> Attribution {
     let mut index: HashMap<&str, usize> = HashMap::new();
     let mut lists: Vec<ServedList> = Vec::new();
     let mut positions: Vec<Vec<(u32, String)>> = Vec::new();
-    for e in events.iter().filter(|e| e.event_type == EventType::Impression) {
+    for e in events
+        .iter()
+        .filter(|e| e.event_type == EventType::Impression)
+    {
         let (Some(id), Some(item), Some(user)) = (
             text(e, names::RECOMMENDATION_ID),
             e.item_id.as_deref(),
@@ -185,11 +188,7 @@ pub fn attribute(events: &[Event], params: &AttributionParams) -> Attribution {
                     .filter(|v| *v >= 0.0 && v.fract() == 0.0)
                     .map(|v| v as u32),
                 source: text(e, names::SOURCE).map(str::to_string),
-                experiment: e
-                    .context
-                    .experiment
-                    .clone()
-                    .zip(e.context.variant.clone()),
+                experiment: e.context.experiment.clone().zip(e.context.variant.clone()),
             });
             positions.push(Vec::new());
             lists.len() - 1
@@ -238,7 +237,9 @@ pub fn attribute(events: &[Event], params: &AttributionParams) -> Attribution {
         unmatched_ids: 0,
         outside_window: 0,
     };
-    let in_window = |l: &ServedList, t: i64| t >= l.served_micros && t - l.served_micros <= params.window_micros;
+    let in_window = |l: &ServedList, t: i64| {
+        t >= l.served_micros && t - l.served_micros <= params.window_micros
+    };
     let position = |l: &ServedList, item: Option<&str>| {
         item.and_then(|i| l.items.iter().position(|x| x == i))
             .map(|p| p as u32 + 1)
@@ -264,12 +265,9 @@ pub fn attribute(events: &[Event], params: &AttributionParams) -> Attribution {
                 let (Some(user), Some(item)) = (e.user_key(), e.item_id.as_deref()) else {
                     continue;
                 };
-                let latest = shown.get(&(user, item)).and_then(|ks| {
-                    ks.iter()
-                        .rev()
-                        .copied()
-                        .find(|&k| in_window(&lists[k], t))
-                });
+                let latest = shown
+                    .get(&(user, item))
+                    .and_then(|ks| ks.iter().rev().copied().find(|&k| in_window(&lists[k], t)));
                 if let Some(k) = latest {
                     out.outcomes.push(Attributed {
                         list: k,

@@ -57,7 +57,14 @@ fn served() -> Vec<Event> {
         ("r2", "u2", "B", ["i2", "i4", "i5"]),
     ] {
         for (p, item) in items.iter().enumerate() {
-            v.push(impression(rec, user, item, p as u32 + 1, 10 * MIN, Some(variant)));
+            v.push(impression(
+                rec,
+                user,
+                item,
+                p as u32 + 1,
+                10 * MIN,
+                Some(variant),
+            ));
         }
     }
     v
@@ -93,7 +100,13 @@ fn outcomes_with_the_id_count_within_the_window_with_their_position() {
         // Another item than listed: attributed, no position.
         outcome(EventType::AddToCart, "u2", "i9", Some("r2"), 13 * MIN),
         // After the window, and an id nothing logged.
-        outcome(EventType::Click, "u1", "i1", Some("r1"), 10 * MIN + 25 * 60 * MIN),
+        outcome(
+            EventType::Click,
+            "u1",
+            "i1",
+            Some("r1"),
+            10 * MIN + 25 * 60 * MIN,
+        ),
         outcome(EventType::Click, "u1", "i1", Some("r-lost"), 11 * MIN),
         // A view is not an outcome; a click without an id is not click-through.
         outcome(EventType::View, "u1", "i1", Some("r1"), 11 * MIN),
@@ -108,14 +121,25 @@ fn outcomes_with_the_id_count_within_the_window_with_their_position() {
         .collect();
     assert_eq!(
         got,
-        [(0, Some(2), false), (0, Some(3), false), (1, Some(2), false), (1, None, false)]
+        [
+            (0, Some(2), false),
+            (0, Some(3), false),
+            (1, Some(2), false),
+            (1, None, false)
+        ]
     );
     assert_eq!(a.outcomes[1].outcome, Outcome::Purchase { revenue: 40.0 });
 
     let by_variant = a.per_user(Group::Variant, Some("homepage"));
     let u1 = by_variant["A"]["u1"];
     assert_eq!(
-        (u1.lists, u1.impressions, u1.clicks, u1.purchases, u1.revenue),
+        (
+            u1.lists,
+            u1.impressions,
+            u1.clicks,
+            u1.purchases,
+            u1.revenue
+        ),
         (1, 3, 1, 1, 40.0)
     );
     assert!(u1.converted());
