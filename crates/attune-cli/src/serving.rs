@@ -18,7 +18,13 @@ use crate::config::Settings;
 pub fn engine(settings: &Settings, store: Arc<dyn Store>) -> anyhow::Result<Arc<Serving>> {
     let config = settings.serving.to_engine()?;
     let weighting = settings.train.check()?.weighting;
-    let mut engine = Serving::new(store, settings.data_dir.clone(), config, weighting);
+    // Experiments are followed like the registry: re-read every refresh interval.
+    let router = attune_experiment::Router::new(
+        store.clone(),
+        Duration::from_secs(settings.serving.refresh_interval_secs),
+    );
+    let mut engine = Serving::new(store, settings.data_dir.clone(), config, weighting)
+        .with_experiments(Arc::new(router));
     if !settings.serving.redis_url.is_empty() {
         let redis = attune_serving::RedisShared::open(attune_serving::RedisConfig {
             url: settings.serving.redis_url.clone(),

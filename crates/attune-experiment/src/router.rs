@@ -243,44 +243,36 @@ impl Router {
         Ok(Routed::Out)
     }
 
-    /// Record that `user` was served `a` (its first serve in the phase): the exposure is
-    /// written (the first recorded stands, whoever races) and remembered here.
-    pub fn record_exposure(
-        &self,
-        app: &str,
-        user: &str,
-        a: &Assignment,
-        at_micros: i64,
-    ) -> Result<()> {
-        self.store.record_exposures(
-            app,
-            &[Exposure {
-                experiment: a.experiment.clone(),
-                phase: a.phase,
-                user_key: user.to_string(),
-                variant: a.variant.clone(),
-                at_micros,
-            }],
-        )?;
+    /// Record a first serve (an exposure): it is written (the first recorded stands, whoever
+    /// races) and what stands is remembered here.
+    pub fn record_exposure(&self, app: &str, x: &Exposure) -> Result<()> {
+        self.store.record_exposures(app, std::slice::from_ref(x))?;
         // Another replica may have recorded another variant first: read what stands.
-        if let Some(x) = self.store.get_exposure(app, &a.experiment, a.phase, user)? {
-            if let Some(state) = self.cached(app) {
-                if let Some(r) = state.running.iter().find(|r| r.name == a.experiment) {
-                    if let Some(i) = r
-                        .definition
-                        .variants
-                        .iter()
-                        .position(|v| v.name == x.variant)
-                    {
-                        self.decisions.insert(
-                            decision_key(app, &a.experiment, a.phase, user),
-                            Decision::Exposed(i),
-                        );
-                    }
-                }
-            }
+        let Some(stood) = self.store.get_exposure(app, &x.experiment, x.phase, &x.user_key)? else {
+            return Ok(());
+        };
+        let index = self.cached(app).and_then(|state| {
+            let r = state.running.iter().find(|r| r.name == x.experiment)?;
+            r.definition.variants.iter().position(|v| v.name == stood.variant)
+        });
+        if let Some(i) = index {
+            self.decisions.insert(
+                decision_key(app, &x.experiment, x.phase, &x.user_key),
+                Decision::Exposed(i),
+            );
         }
         Ok(())
+    }
+
+    /// The exposure to record for `user` served `a` at `at_micros`.
+    pub fn exposure(user: &str, a: &Assignment, at_micros: i64) -> Exposure {
+        Exposure {
+            experiment: a.experiment.clone(),
+            phase: a.phase,
+            user_key: user.to_string(),
+            variant: a.variant.clone(),
+            at_micros,
+        }
     }
 
     /// Model versions the app's running experiments serve (to keep them loaded).

@@ -563,6 +563,16 @@ pub struct ListBody<'a> {
     items: Vec<ItemBody<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     user_id: Option<&'a str>,
+    /// The experiment variant the list was served under.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    experiment: Option<ExperimentBody<'a>>,
+}
+
+#[derive(Serialize)]
+struct ExperimentBody<'a> {
+    name: &'a str,
+    phase: u32,
+    variant: &'a str,
 }
 
 #[derive(Serialize)]
@@ -608,6 +618,11 @@ impl<'a> ListBody<'a> {
                 })
                 .collect(),
             user_id: user,
+            experiment: list.experiment.as_ref().map(|x| ExperimentBody {
+                name: &x.name,
+                phase: x.phase,
+                variant: &x.variant,
+            }),
         }
     }
 }

@@ -10,7 +10,9 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
+use attune_core::attribution::names;
 use attune_core::event::{Context, Event, EventType, PropValue, Properties};
+use attune_serving::RecList;
 use attune_core::time::Timestamp;
 use tokio::sync::mpsc;
 
@@ -76,32 +78,36 @@ fn start(ingester: Ingester) -> mpsc::Sender<(String, Event)> {
 }
 
 impl ImpressionLog {
-    /// Log one served list for `user`: item ids in list order.
-    pub(crate) fn log(
-        &self,
-        app: &str,
-        user: &str,
-        recommendation_id: &str,
-        model_version: Option<u32>,
-        items: &[String],
-    ) {
+    /// Log one served list for `user`: item ids in list order, with the list's facts
+    /// attribution reads back (`attune_core::attribution`).
+    pub(crate) fn log(&self, app: &str, user: &str, list: &RecList) {
+        let (recommendation_id, model_version) = (&list.recommendation_id, list.model_version);
         let now = Timestamp::from_utc_micros(
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_micros() as i64),
         );
-        for (position, item) in items.iter().enumerate() {
+        let context = Context {
+            experiment: list.experiment.as_ref().map(|x| x.name.clone()),
+            variant: list.experiment.as_ref().map(|x| x.variant.clone()),
+            ..Context::default()
+        };
+        for (position, item) in list.items.iter().map(|r| &r.item_id).enumerate() {
             let mut extra = std::collections::BTreeMap::new();
             extra.insert(
-                "recommendation_id".to_string(),
+                names::RECOMMENDATION_ID.to_string(),
                 PropValue::Text(recommendation_id.to_string()),
             );
             extra.insert(
-                "position".to_string(),
+                names::POSITION.to_string(),
                 PropValue::Number((position + 1) as f64),
             );
+            extra.insert(
+                names::SOURCE.to_string(),
+                PropValue::Text(list.source.as_str().to_string()),
+            );
             if let Some(v) = model_version {
-                extra.insert("model_version".to_string(), PropValue::Number(f64::from(v)));
+                extra.insert(names::MODEL_VERSION.to_string(), PropValue::Number(f64::from(v)));
             }
             let e = Event {
                 event_id: format!("{recommendation_id}:{}", position + 1),
@@ -115,7 +121,7 @@ impl ImpressionLog {
                     extra,
                     ..Properties::default()
                 },
-                context: Context::default(),
+                context: context.clone(),
             };
             if self.sender().try_send((app.to_string(), e)).is_err() {
                 self.dropped.fetch_add(1, Ordering::Relaxed);

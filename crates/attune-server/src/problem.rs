@@ -425,6 +425,21 @@ impl From<StoreError> for Problem {
     }
 }
 
+/// Map an experiment error: a broken rule names its field (400), a report without data is a
+/// conflict with what is stored (409), store errors map as store errors.
+impl From<attune_experiment::ExperimentError> for Problem {
+    fn from(e: attune_experiment::ExperimentError) -> Self {
+        use attune_experiment::ExperimentError as E;
+        match e {
+            E::Invalid { field, reason } => {
+                Problem::new(ErrorCode::InvalidRequest, format!("{field}: {reason}")).field(field)
+            }
+            E::NoData(msg) => Problem::new(ErrorCode::Conflict, msg),
+            E::Store(s) => s.into(),
+        }
+    }
+}
+
 impl From<attune_serving::ServingError> for Problem {
     fn from(e: attune_serving::ServingError) -> Self {
         use attune_serving::ServingError as E;
@@ -444,6 +459,7 @@ impl From<attune_serving::ServingError> for Problem {
             }
             E::Store(inner) => inner.into(),
             E::NeedsStore => Problem::internal("a serving call needed the store", &e),
+            E::Experiment(inner) => (*inner).into(),
         }
     }
 }

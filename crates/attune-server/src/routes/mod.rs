@@ -15,6 +15,7 @@ use crate::problem::{ErrorCode, Problem};
 use crate::AppState;
 
 mod events;
+mod experiments;
 mod items;
 mod models;
 pub(crate) mod recommend;
@@ -166,6 +167,42 @@ fn table() -> Vec<Route> {
             "/v1/models/{version}/activate",
             App(Admin),
             post(models::activate),
+        ),
+        route(
+            Method::GET,
+            "/v1/experiments",
+            App(Admin),
+            get(experiments::list),
+        ),
+        route(
+            Method::POST,
+            "/v1/experiments",
+            App(Admin),
+            post(experiments::create),
+        ),
+        route(
+            Method::GET,
+            "/v1/experiments/{name}",
+            App(Admin),
+            get(experiments::get),
+        ),
+        route(
+            Method::PUT,
+            "/v1/experiments/{name}",
+            App(Admin),
+            put(experiments::update),
+        ),
+        route(
+            Method::POST,
+            "/v1/experiments/{name}/start",
+            App(Admin),
+            post(experiments::start),
+        ),
+        route(
+            Method::POST,
+            "/v1/experiments/{name}/stop",
+            App(Admin),
+            post(experiments::stop),
         ),
     ]
 }

@@ -109,14 +109,27 @@ pub(crate) fn list_response(list: &RecList, user: Option<&str>) -> Response {
 
 fn log(state: &AppState, app: &str, user: &str, list: &RecList) {
     if state.log_impressions && !list.items.is_empty() {
-        let items: Vec<String> = list.items.iter().map(|r| r.item_id.clone()).collect();
-        state.impressions.log(
-            app,
-            user,
-            &list.recommendation_id,
-            list.model_version,
-            &items,
-        );
+        state.impressions.log(app, user, list);
+    }
+    // A user's first serve in an experiment's phase is their exposure: recorded off the
+    // request path (the first recorded variant stands, whichever replica wrote it).
+    if let (Some(x), Some(router)) = (
+        list.experiment.as_ref().filter(|x| x.first),
+        state.serving.as_ref().and_then(|s| s.experiments().cloned()),
+    ) {
+        let exposure = attune_store::Exposure {
+            experiment: x.name.clone(),
+            phase: x.phase,
+            user_key: user.to_string(),
+            variant: x.variant.clone(),
+            at_micros: chrono::Utc::now().timestamp_micros(),
+        };
+        let app = app.to_string();
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = router.record_exposure(&app, &exposure) {
+                tracing::warn!(app, experiment = exposure.experiment, error = %e, "exposure not recorded");
+            }
+        });
     }
 }
 

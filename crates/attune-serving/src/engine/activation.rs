@@ -67,6 +67,7 @@ impl Serving {
     }
 
     pub(super) fn refresh_app(&self, a: &AppServing) -> Result<(), ServingError> {
+        self.prune_variants(a);
         let _guard = a.loading.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(active) = self.store.active_model(&a.app)? else {
             return Ok(());
@@ -158,5 +159,56 @@ impl Serving {
         a.active.store(Some(Arc::new(snap)));
         self.warm_trending(&a)?;
         Ok(Arc::new(a))
+    }
+
+    /// The snapshot of `version` for experiment variants of `a`: the active one when it is
+    /// that version, else loaded (verified like an activation) on first use and kept.
+    pub(super) fn variant_snapshot(
+        &self,
+        a: &AppServing,
+        version: u32,
+        allow_store: bool,
+    ) -> Result<Arc<Snapshot>, ServingError> {
+        if let Some(active) = a.snapshot().filter(|s| s.version == version) {
+            return Ok(active);
+        }
+        if let Some(s) = a
+            .variants
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&version)
+        {
+            return Ok(s.clone());
+        }
+        if !allow_store {
+            return Err(ServingError::NeedsStore);
+        }
+        let _guard = a.loading.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(s) = a
+            .variants
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&version)
+        {
+            return Ok(s.clone());
+        }
+        let snap = Arc::new(self.load_version(&a.app, version, 0)?);
+        a.variants
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(version, snap.clone());
+        Ok(snap)
+    }
+
+    /// Drop variant snapshots no running experiment serves any more.
+    pub(super) fn prune_variants(&self, a: &AppServing) {
+        let Some(router) = &self.experiments else {
+            return;
+        };
+        let keep = router.versions_in_use(&a.app);
+        a.variants
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|v, _| keep.contains(v));
     }
 }

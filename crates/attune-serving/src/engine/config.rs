@@ -91,6 +91,18 @@ pub enum ServingError {
     /// Answering needs a store read; call again where blocking is allowed.
     #[error("the request needs a store read")]
     NeedsStore,
+    /// Routing into an experiment failed.
+    #[error(transparent)]
+    Experiment(Box<attune_experiment::ExperimentError>),
+}
+
+impl From<attune_experiment::ExperimentError> for ServingError {
+    fn from(e: attune_experiment::ExperimentError) -> Self {
+        match e {
+            attune_experiment::ExperimentError::Store(s) => ServingError::Store(s),
+            other => ServingError::Experiment(Box::new(other)),
+        }
+    }
 }
 
 impl From<LoadError> for ServingError {
@@ -179,10 +191,13 @@ pub enum Source {
     Trending,
     /// Items similar to an item.
     Similar,
+    /// The user is in an experiment's holdout: the non-personalized list.
+    Holdout,
 }
 
 impl Source {
-    /// `personalized`, `cold_start`, `non_personalized`, `popular`, `trending`, `similar`.
+    /// `personalized`, `cold_start`, `non_personalized`, `popular`, `trending`, `similar`,
+    /// `holdout`.
     pub fn as_str(self) -> &'static str {
         match self {
             Source::Personalized => "personalized",
@@ -191,6 +206,7 @@ impl Source {
             Source::Popular => "popular",
             Source::Trending => "trending",
             Source::Similar => "similar",
+            Source::Holdout => "holdout",
         }
     }
 }
@@ -227,4 +243,19 @@ pub struct RecList {
     pub items: Arc<[Recommended]>,
     /// Served from the list cache.
     pub cached: bool,
+    /// The experiment variant the list was served under, if any.
+    pub experiment: Option<ExperimentTag>,
+}
+
+/// The experiment a list was served under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExperimentTag {
+    /// The experiment.
+    pub name: String,
+    /// Its phase.
+    pub phase: u32,
+    /// The variant.
+    pub variant: String,
+    /// The user's first serve in this phase: the server records the exposure.
+    pub first: bool,
 }

@@ -20,6 +20,9 @@ impl Serving {
             if let Some(snap) = a.snapshot() {
                 snap.live.observe(events, &self.weighting);
             }
+            for snap in a.variants.read().unwrap_or_else(std::sync::PoisonError::into_inner).values() {
+                snap.live.observe(events, &self.weighting);
+            }
         }
         // Every event's user, loaded here or not: another replica may hold them.
         if let Some(shared) = &self.shared {
@@ -37,8 +40,13 @@ impl Serving {
     /// Forget what is known live about a user (consent or profile changed, user erased), here
     /// and, through a new shared generation, on every replica.
     pub fn forget_user(&self, app: &str, user: &str) {
-        if let Some(snap) = self.loaded(app).and_then(|a| a.snapshot()) {
-            snap.live.forget(user);
+        if let Some(a) = self.loaded(app) {
+            if let Some(snap) = a.snapshot() {
+                snap.live.forget(user);
+            }
+            for snap in a.variants.read().unwrap_or_else(std::sync::PoisonError::into_inner).values() {
+                snap.live.forget(user);
+            }
         }
         if let Some(shared) = &self.shared {
             shared.bump_users(&self.stats, app, &[user.to_string()]);

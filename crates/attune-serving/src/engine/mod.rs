@@ -55,7 +55,9 @@ use attune_core::event::EventWeighting;
 use attune_store::{EventFilter, Store};
 
 pub use activation::Pin;
-pub use config::{RecList, RecRequest, Recommended, ServingConfig, ServingError, Source};
+pub use config::{
+    ExperimentTag, RecList, RecRequest, Recommended, ServingConfig, ServingError, Source,
+};
 pub use snapshot::Snapshot;
 
 use crate::live::Trending;
@@ -76,6 +78,9 @@ pub struct AppServing {
     /// Serves one version it was given ([`Serving::pinned`]): never registered with the
     /// engine, never refreshed, sharing no state with other replicas.
     pinned: bool,
+    /// Non-active versions that experiment variants serve, loaded (and verified) on first
+    /// use, dropped when no running experiment names them any more.
+    variants: RwLock<HashMap<u32, Arc<Snapshot>>>,
 }
 
 impl AppServing {
@@ -87,6 +92,7 @@ impl AppServing {
             trending_list: Mutex::default(),
             loading: Mutex::default(),
             pinned,
+            variants: RwLock::default(),
         }
     }
 
@@ -140,6 +146,8 @@ pub struct Serving {
     weighting: EventWeighting,
     apps: RwLock<HashMap<String, Arc<AppServing>>>,
     shared: Option<Shared>,
+    /// Routes users into running experiments (`None`: no experiments on this engine).
+    experiments: Option<Arc<attune_experiment::Router>>,
     /// Counters.
     pub stats: ServingStats,
 }
@@ -170,6 +178,7 @@ impl Serving {
             weighting,
             apps: RwLock::default(),
             shared: None,
+            experiments: None,
             stats: ServingStats::default(),
         }
     }
@@ -180,6 +189,19 @@ impl Serving {
     pub fn with_shared(mut self, backend: Arc<dyn SharedState>) -> Self {
         self.shared = Some(Shared::new(backend));
         self
+    }
+
+    /// Serve experiments: every request is routed through `router`, and a user in a running
+    /// experiment gets their variant's treatment (its model version, diversity, categories,
+    /// or the holdout's non-personalized list); the list is tagged with the variant.
+    pub fn with_experiments(mut self, router: Arc<attune_experiment::Router>) -> Self {
+        self.experiments = Some(router);
+        self
+    }
+
+    /// The experiment router, when experiments are served.
+    pub fn experiments(&self) -> Option<&Arc<attune_experiment::Router>> {
+        self.experiments.as_ref()
     }
 
     /// The shared backend's name (`redis`), when one is configured.

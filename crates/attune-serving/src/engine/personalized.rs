@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use attune_core::model::spec::Feedback;
 
-use super::config::{RecList, RecRequest, Recommended, ServingError, Source};
+use super::config::{ExperimentTag, RecList, RecRequest, Recommended, ServingError, Source};
 use super::render::{list, recommended};
 use super::snapshot::{CachedList, Snapshot};
 use super::{cold_start, filters, lists, render, scoring, AppServing, Serving};
@@ -74,12 +74,38 @@ impl Serving {
         allow_store: bool,
     ) -> Result<RecList, ServingError> {
         let app = a.app.as_str();
-        let snap = a.require_snapshot()?;
+        // An experiment variant may serve another version with other parameters.
+        let assignment = self.assignment(a, user, allow_store)?;
+        let snap = match assignment.as_ref().and_then(|x| x.treatment.model_version) {
+            Some(v) => self.variant_snapshot(a, v, allow_store)?,
+            None => a.require_snapshot()?,
+        };
+        let treated;
+        let req = match &assignment {
+            None => req,
+            Some(x) => {
+                treated = treat(req, &x.treatment);
+                &treated
+            }
+        };
+        let holdout = assignment.as_ref().is_some_and(|x| x.treatment.holdout);
         // A pinned snapshot is this process's alone: nothing of it is shared.
         let shared = self.shared.as_ref().filter(|_| !a.pinned);
         let generation = shared.and_then(|s| s.user_generation(&self.stats, app, user));
-        let req_key = req.key();
+        let mut req_key = req.key();
+        if holdout {
+            req_key.push_str("|holdout");
+        }
         let key = list_cache_key(user, &req_key);
+        let tagged = |mut l: RecList| {
+            l.experiment = assignment.as_ref().map(|x| ExperimentTag {
+                name: x.experiment.clone(),
+                phase: x.phase,
+                variant: x.variant.clone(),
+                first: x.first,
+            });
+            l
+        };
         // The hot path: the user's live state is here and current, and a list computed at its
         // generation is cached. Nothing is cloned but the list's `Arc`.
         if let Some((local, at_shared)) = snap.live.generation(user) {
@@ -87,7 +113,7 @@ impl Serving {
                 if let Some(hit) = snap.lists.get(&key) {
                     if hit.generation == local {
                         self.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
-                        return Ok(list(&snap, hit.source, hit.items.clone(), true));
+                        return Ok(tagged(list(&snap, hit.source, hit.items.clone(), true)));
                     }
                 }
             }
@@ -109,7 +135,13 @@ impl Serving {
             }
             None => {
                 self.stats.cache_misses.fetch_add(1, Ordering::Relaxed);
-                let (source, items) = self.compute(a, &snap, user, &live, req);
+                let (source, items) = if holdout {
+                    let allowed = snap.allowed(req);
+                    let picks = lists::popular_items(&snap, req, &[], &allowed);
+                    (Source::Holdout, render::with_reason(&snap, picks, Reason::Popular))
+                } else {
+                    self.compute(a, &snap, user, &live, req)
+                };
                 if let Some((s, k)) = &shared_key {
                     let bytes = encode_list(&snap, source, &items);
                     s.put_list(&self.stats, k, &bytes, self.config.list_cache_ttl);
@@ -126,7 +158,27 @@ impl Serving {
                 items: items.clone(),
             }),
         );
-        Ok(list(&snap, source, items, cached))
+        Ok(tagged(list(&snap, source, items, cached)))
+    }
+
+    /// The user's experiment assignment for this request (`None`: no experiments, a pinned
+    /// snapshot, or outside every running one).
+    fn assignment(
+        &self,
+        a: &AppServing,
+        user: &str,
+        allow_store: bool,
+    ) -> Result<Option<attune_experiment::Assignment>, ServingError> {
+        let Some(router) = self.experiments.as_ref().filter(|_| !a.pinned) else {
+            return Ok(None);
+        };
+        let store = &self.store;
+        let app = a.app.as_str();
+        match router.route(app, user, allow_store, &mut || Ok(store.get_user(app, user)?))? {
+            attune_experiment::Routed::In(x) => Ok(Some(x)),
+            attune_experiment::Routed::Out => Ok(None),
+            attune_experiment::Routed::NeedsStore => Err(ServingError::NeedsStore),
+        }
     }
 
     fn compute(
@@ -281,4 +333,17 @@ fn list_cache_key(user: &str, req_key: &str) -> String {
     k.push('\u{1f}');
     k.push_str(req_key);
     k
+}
+
+/// `req` with a variant's treatment applied: its diversity and categories replace the
+/// request's.
+fn treat(req: &RecRequest, t: &attune_experiment::Treatment) -> RecRequest {
+    let mut r = req.clone();
+    if t.diversity.is_some() {
+        r.diversity = t.diversity;
+    }
+    if !t.categories.is_empty() {
+        r.categories = t.categories.clone();
+    }
+    r
 }

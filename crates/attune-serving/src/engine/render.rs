@@ -21,6 +21,7 @@ pub(crate) fn list(
         source,
         items: items.into(),
         cached,
+        experiment: None,
     }
 }
 

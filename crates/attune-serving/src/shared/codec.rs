@@ -81,6 +81,7 @@ fn source_code(s: Source) -> u8 {
         Source::Popular => 3,
         Source::Trending => 4,
         Source::Similar => 5,
+        Source::Holdout => 6,
     }
 }
 
@@ -132,6 +133,7 @@ pub fn decode(
         1 => Source::ColdStart,
         2 => Source::NonPersonalized,
         3 => Source::Popular,
+        6 => Source::Holdout,
         4 => Source::Trending,
         5 => Source::Similar,
         code => {
