@@ -14,8 +14,10 @@
 //! - [`sparse`]: CSR interaction matrices.
 //! - [`model`]: recommender algorithms.
 //! - [`eval`]: splits and ranking/rating metrics.
+//! - [`bandit`]: multi-armed and contextual bandits that split serving traffic between arms.
 #![warn(missing_docs)]
 
+pub mod bandit;
 pub mod catalog;
 pub mod clean;
 pub mod error;
