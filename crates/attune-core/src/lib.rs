@@ -15,9 +15,11 @@
 //! - [`model`]: recommender algorithms.
 //! - [`eval`]: splits and ranking/rating metrics.
 //! - [`attribution`]: which served list caused which click, cart add, purchase or dwell.
+//! - [`bandit`]: multi-armed and contextual bandits that split serving traffic between arms.
 #![warn(missing_docs)]
 
 pub mod attribution;
+pub mod bandit;
 pub mod catalog;
 pub mod clean;
 pub mod error;
