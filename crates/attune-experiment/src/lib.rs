@@ -8,7 +8,8 @@
 //!   pure;
 //! - [`router`]: the per-request answer serving asks for — which variant a user gets —
 //!   sticky through recorded exposures, identical on every replica and after restarts;
-//! - [`bandit`]: allocation state for bandit experiments.
+//! - [`data`]: one phase's exposures, lists and attributed outcomes;
+//! - [`bandit`]: bandit experiments' allocation, recomputed from attributed outcomes.
 //!
 //! **Boundary:** knows the store (experiments, exposures, events) and the core's statistics
 //! and attribution; knows no HTTP and no serving engine (the engine calls [`router::Router`]).
@@ -16,6 +17,7 @@
 
 pub mod assign;
 pub mod bandit;
+pub mod data;
 pub mod definition;
 pub mod error;
 pub mod lifecycle;

@@ -248,12 +248,18 @@ impl Router {
     pub fn record_exposure(&self, app: &str, x: &Exposure) -> Result<()> {
         self.store.record_exposures(app, std::slice::from_ref(x))?;
         // Another replica may have recorded another variant first: read what stands.
-        let Some(stood) = self.store.get_exposure(app, &x.experiment, x.phase, &x.user_key)? else {
+        let Some(stood) = self
+            .store
+            .get_exposure(app, &x.experiment, x.phase, &x.user_key)?
+        else {
             return Ok(());
         };
         let index = self.cached(app).and_then(|state| {
             let r = state.running.iter().find(|r| r.name == x.experiment)?;
-            r.definition.variants.iter().position(|v| v.name == stood.variant)
+            r.definition
+                .variants
+                .iter()
+                .position(|v| v.name == stood.variant)
         });
         if let Some(i) = index {
             self.decisions.insert(

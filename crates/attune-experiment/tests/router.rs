@@ -55,7 +55,8 @@ fn shares_are_met_and_first_serves_stick_across_routers() {
             diverse += 1;
             assert_eq!(x.treatment.diversity, Some(0.7));
         }
-        a.record_exposure(APP, &Router::exposure(&user, &x, 1)).unwrap();
+        a.record_exposure(APP, &Router::exposure(&user, &x, 1))
+            .unwrap();
     }
     // 50% ± 3 standard errors.
     assert!(
@@ -84,7 +85,8 @@ fn a_recorded_exposure_wins_over_the_draw_and_carries_over_on_login() {
     let Routed::In(x) = route(&r, "dev-42") else {
         panic!()
     };
-    r.record_exposure(APP, &Router::exposure("dev-42", &x, 1)).unwrap();
+    r.record_exposure(APP, &Router::exposure("dev-42", &x, 1))
+        .unwrap();
     // Find a user id whose own draw differs from the device's variant.
     let user = (0..100)
         .map(|i| format!("cust-{i}"))
@@ -220,7 +222,8 @@ fn a_new_phase_re_randomizes_and_the_non_blocking_path_says_when_it_needs_the_st
     let Routed::In(x) = route(&r, "u5") else {
         panic!()
     };
-    r.record_exposure(APP, &Router::exposure("u5", &x, 1)).unwrap();
+    r.record_exposure(APP, &Router::exposure("u5", &x, 1))
+        .unwrap();
     assert!(matches!(
         r.route(APP, "u5", false, &mut || Ok(None)).unwrap(),
         Routed::In(_)

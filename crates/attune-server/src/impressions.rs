@@ -12,8 +12,8 @@ use std::sync::{Arc, OnceLock};
 
 use attune_core::attribution::names;
 use attune_core::event::{Context, Event, EventType, PropValue, Properties};
-use attune_serving::RecList;
 use attune_core::time::Timestamp;
+use attune_serving::RecList;
 use tokio::sync::mpsc;
 
 use crate::ingest::Ingester;
@@ -107,7 +107,10 @@ impl ImpressionLog {
                 PropValue::Text(list.source.as_str().to_string()),
             );
             if let Some(v) = model_version {
-                extra.insert(names::MODEL_VERSION.to_string(), PropValue::Number(f64::from(v)));
+                extra.insert(
+                    names::MODEL_VERSION.to_string(),
+                    PropValue::Number(f64::from(v)),
+                );
             }
             let e = Event {
                 event_id: format!("{recommendation_id}:{}", position + 1),

@@ -45,7 +45,10 @@ fn definition_of(v: Value) -> Result<Definition, Problem> {
 }
 
 /// The JSON of an experiment (`phases` when asked).
-pub(crate) fn experiment_json(e: &Experiment, phases: Option<&[attune_store::ExperimentPhase]>) -> Value {
+pub(crate) fn experiment_json(
+    e: &Experiment,
+    phases: Option<&[attune_store::ExperimentPhase]>,
+) -> Value {
     let r = &e.record;
     let mut v = json!({
         "name": r.name,
@@ -83,7 +86,10 @@ fn changed(state: &AppState, app: &str) {
 }
 
 /// `GET /v1/experiments`.
-pub(super) async fn list(State(state): State<AppState>, App(app): App) -> Result<Json<Value>, Problem> {
+pub(super) async fn list(
+    State(state): State<AppState>,
+    App(app): App,
+) -> Result<Json<Value>, Problem> {
     let store = state.store.clone();
     let all = blocking(move || Ok(lifecycle::list(&*store, &app)?)).await?;
     Ok(Json(json!({

@@ -115,7 +115,10 @@ fn log(state: &AppState, app: &str, user: &str, list: &RecList) {
     // request path (the first recorded variant stands, whichever replica wrote it).
     if let (Some(x), Some(router)) = (
         list.experiment.as_ref().filter(|x| x.first),
-        state.serving.as_ref().and_then(|s| s.experiments().cloned()),
+        state
+            .serving
+            .as_ref()
+            .and_then(|s| s.experiments().cloned()),
     ) {
         let exposure = attune_store::Exposure {
             experiment: x.name.clone(),

@@ -20,7 +20,12 @@ impl Serving {
             if let Some(snap) = a.snapshot() {
                 snap.live.observe(events, &self.weighting);
             }
-            for snap in a.variants.read().unwrap_or_else(std::sync::PoisonError::into_inner).values() {
+            for snap in a
+                .variants
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .values()
+            {
                 snap.live.observe(events, &self.weighting);
             }
         }
@@ -44,7 +49,12 @@ impl Serving {
             if let Some(snap) = a.snapshot() {
                 snap.live.forget(user);
             }
-            for snap in a.variants.read().unwrap_or_else(std::sync::PoisonError::into_inner).values() {
+            for snap in a
+                .variants
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .values()
+            {
                 snap.live.forget(user);
             }
         }

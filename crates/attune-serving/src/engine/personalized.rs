@@ -138,7 +138,10 @@ impl Serving {
                 let (source, items) = if holdout {
                     let allowed = snap.allowed(req);
                     let picks = lists::popular_items(&snap, req, &[], &allowed);
-                    (Source::Holdout, render::with_reason(&snap, picks, Reason::Popular))
+                    (
+                        Source::Holdout,
+                        render::with_reason(&snap, picks, Reason::Popular),
+                    )
                 } else {
                     self.compute(a, &snap, user, &live, req)
                 };
@@ -174,7 +177,9 @@ impl Serving {
         };
         let store = &self.store;
         let app = a.app.as_str();
-        match router.route(app, user, allow_store, &mut || Ok(store.get_user(app, user)?))? {
+        match router.route(app, user, allow_store, &mut || {
+            Ok(store.get_user(app, user)?)
+        })? {
             attune_experiment::Routed::In(x) => Ok(Some(x)),
             attune_experiment::Routed::Out => Ok(None),
             attune_experiment::Routed::NeedsStore => Err(ServingError::NeedsStore),

@@ -1,0 +1,104 @@
+//! What an analysis of one phase reads: the phase's exposures (who saw which variant first)
+//! and its lists and outcomes attributed ([`attune_core::attribution`]), from the store's
+//! events between the phase's start and its end (or now) plus the attribution window, so the
+//! last lists' late outcomes count.
+
+use std::collections::BTreeMap;
+
+use attune_core::attribution::{attribute, Attribution, AttributionParams, Group, UserOutcomes};
+use attune_core::event::{Event, EventType};
+use attune_store::{EventFilter, ExperimentPhase, Store};
+
+use crate::definition::Definition;
+use crate::error::Result;
+
+/// One phase's data.
+#[derive(Debug, Clone)]
+pub struct PhaseData {
+    /// The definition in effect.
+    pub definition: Definition,
+    /// Exposed users per variant (definition order): user key → first serve (UTC micros).
+    pub exposed: Vec<BTreeMap<String, i64>>,
+    /// The phase's lists and their attributed outcomes.
+    pub attribution: Attribution,
+}
+
+impl PhaseData {
+    /// Per variant (definition order), per user: their sums. Exposed users without any
+    /// attributed list count with zeros; for a bandit (no exposures) the users who were served.
+    pub fn per_user(&self, experiment: &str) -> Vec<BTreeMap<String, UserOutcomes>> {
+        let mut by_name = self.attribution.per_user(Group::Variant, Some(experiment));
+        self.definition
+            .variants
+            .iter()
+            .zip(&self.exposed)
+            .map(|(v, exposed)| {
+                let mut users = by_name.remove(&v.name).unwrap_or_default();
+                for user in exposed.keys() {
+                    users.entry(user.clone()).or_default();
+                }
+                users
+            })
+            .collect()
+    }
+}
+
+/// Read one phase of `name`: its exposures and attributed events up to `now_micros`.
+pub fn phase_data(
+    store: &dyn Store,
+    app: &str,
+    name: &str,
+    phase: &ExperimentPhase,
+    now_micros: i64,
+) -> Result<PhaseData> {
+    let definition = Definition::from_json(&phase.definition)?;
+    let index: BTreeMap<&str, usize> = definition
+        .variants
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (v.name.as_str(), i))
+        .collect();
+    let mut exposed = vec![BTreeMap::new(); definition.variants.len()];
+    store.scan_exposures(app, name, phase.phase, &mut |x| {
+        if let Some(&i) = index.get(x.variant.as_str()) {
+            exposed[i].insert(x.user_key, x.at_micros);
+        }
+        true
+    })?;
+    let window_micros = (definition.attribution.window_hours * 3.6e9) as i64;
+    let end = phase.stopped_micros.unwrap_or(now_micros).min(now_micros);
+    let filter = EventFilter {
+        since_micros: Some(phase.started_micros),
+        until_micros: Some(end.saturating_add(window_micros)),
+        ..EventFilter::default()
+    };
+    let mut events: Vec<Event> = Vec::new();
+    store.scan_events(app, &filter, &mut |e| {
+        let keep = match e.event_type {
+            // Only this experiment's lists, and only lists served during the phase.
+            EventType::Impression => {
+                e.context.experiment.as_deref() == Some(name) && e.timestamp.utc_micros <= end
+            }
+            EventType::Click | EventType::AddToCart | EventType::Purchase | EventType::Dwell => {
+                true
+            }
+            _ => false,
+        };
+        if keep {
+            events.push(e);
+        }
+        true
+    })?;
+    let attribution = attribute(
+        &events,
+        &AttributionParams {
+            window_micros,
+            view_through: definition.attribution.view_through,
+        },
+    );
+    Ok(PhaseData {
+        definition,
+        exposed,
+        attribution,
+    })
+}
