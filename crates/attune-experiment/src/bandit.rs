@@ -130,11 +130,10 @@ pub fn update(store: &dyn Store, app: &str, name: &str, now_micros: i64) -> Resu
     let mut trials = vec![0u64; k];
     let mut success = vec![false; data.attribution.lists.len()];
     for a in &data.attribution.outcomes {
-        let hit = match (reward, a.outcome) {
-            (Reward::Click, Outcome::Click) => true,
-            (Reward::Purchase, Outcome::Purchase { .. }) => true,
-            _ => false,
-        };
+        let hit = matches!(
+            (reward, a.outcome),
+            (Reward::Click, Outcome::Click) | (Reward::Purchase, Outcome::Purchase { .. })
+        );
         success[a.list] |= hit;
     }
     let mut successes = vec![0u64; k];
