@@ -62,6 +62,209 @@ pub enum Command {
     Evaluate(EvaluateArgs),
     /// Compute every user's recommendations in batch through the serving engine (off-peak).
     Precompute(PrecomputeArgs),
+    /// A/B tests and bandits: create, start, stop, report; analyze aggregates from elsewhere;
+    /// simulate users against a running server.
+    #[command(subcommand, long_about = EXPERIMENT_HELP)]
+    Experiment(ExperimentCommand),
+    /// What served lists led to: users, lists, impressions, clicks, CTR, purchases, revenue per
+    /// user and dwell, by model version, source or experiment variant, and by position.
+    Outcomes(OutcomesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct OutcomesArgs {
+    /// Group by `model_version`, `source`, `variant` (with --experiment) or `all`.
+    #[arg(long, default_value = "model_version")]
+    pub group: String,
+    /// The experiment, to group by variant.
+    #[arg(long)]
+    pub experiment: Option<String>,
+    /// Lists served from this time (RFC 3339; default: --days before --until).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Lists served before this time (RFC 3339; default: now).
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Days before --until when --since is not given.
+    #[arg(long, default_value_t = 7.0)]
+    pub days: f64,
+    /// Outcomes count for lists served at most this many hours before them.
+    #[arg(long, default_value_t = 24.0)]
+    pub window_hours: f64,
+    /// Also attribute outcomes without a recommendation id to the latest list that showed
+    /// their item to their user.
+    #[arg(long)]
+    pub view_through: bool,
+    /// JSON output (the document GET /v1/outcomes returns).
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub app: AppArg,
+}
+
+/// The long help of `attune experiment`.
+const EXPERIMENT_HELP: &str = "\
+Experiments split an app's users between variants of the served list: a model version,
+serving parameters (diversity, categories) or a holdout (the non-personalized list). Users are
+assigned deterministically (xxHash64 of the experiment, phase and user id), the first variant a
+user is served is recorded and sticks on every replica and after login, and running experiments
+of one layer never share a user. A definition is JSON (see docs/experiments.md):
+
+  {\"variants\": [{\"name\": \"control\", \"share\": 0.5},
+                {\"name\": \"als\", \"share\": 0.5, \"model_version\": 3}],
+   \"traffic\": 1.0, \"metric\": \"ctr\"}
+
+A running phase never changes: stop, update, start again (a new phase, re-randomized).";
+
+#[derive(Debug, Subcommand)]
+pub enum ExperimentCommand {
+    /// Create a draft from a JSON definition (FILE, or - for standard input).
+    Create {
+        /// Unique name in the app.
+        name: String,
+        /// The definition (JSON).
+        #[arg(long)]
+        file: PathBuf,
+        /// Layer: running experiments of one layer never share a user.
+        #[arg(long, default_value = "default")]
+        layer: String,
+        /// Start it at once.
+        #[arg(long)]
+        start: bool,
+        #[command(flatten)]
+        app: AppArg,
+    },
+    /// Replace a draft's or stopped experiment's definition.
+    Update {
+        /// The experiment.
+        name: String,
+        /// The new definition (JSON).
+        #[arg(long)]
+        file: PathBuf,
+        #[command(flatten)]
+        app: AppArg,
+    },
+    /// Start a new phase.
+    Start {
+        /// The experiment.
+        name: String,
+        #[command(flatten)]
+        app: AppArg,
+    },
+    /// Stop the running phase.
+    Stop {
+        /// The experiment.
+        name: String,
+        #[command(flatten)]
+        app: AppArg,
+    },
+    /// Every experiment of the app.
+    List {
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        app: AppArg,
+    },
+    /// One experiment with every phase.
+    Show {
+        /// The experiment.
+        name: String,
+        #[command(flatten)]
+        app: AppArg,
+    },
+    /// Results: per variant and metric the estimate, interval, fixed and sequential p-values,
+    /// sample-ratio check, power, and the decision in words.
+    Report {
+        /// The experiment.
+        name: String,
+        /// A phase other than the current one.
+        #[arg(long)]
+        phase: Option<u32>,
+        /// JSON output (the same document as GET /v1/experiments/{name}/results).
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        analysis: AnalysisArgs,
+        #[command(flatten)]
+        app: AppArg,
+    },
+    /// The same statistics from a CSV of aggregates or per-user rows made elsewhere.
+    #[command(long_about = ANALYZE_HELP)]
+    Analyze {
+        /// The CSV file (- for standard input).
+        file: PathBuf,
+        /// The control variant (default: the first row's).
+        #[arg(long)]
+        control: Option<String>,
+        /// Planned shares per variant, for the sample-ratio check (`control=0.5,b=0.5`).
+        #[arg(long, value_delimiter = ',')]
+        shares: Vec<String>,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        analysis: AnalysisArgs,
+    },
+    /// Drive simulated users with known effects through a running server's experiment, then
+    /// print its report.
+    Simulate(SimulateArgs),
+}
+
+/// The levels of an analysis.
+#[derive(Debug, Clone, Args)]
+pub struct AnalysisArgs {
+    /// Confidence of the intervals.
+    #[arg(long, default_value_t = 0.95)]
+    pub confidence: f64,
+    /// Significance level (after Holm's correction across variants).
+    #[arg(long, default_value_t = 0.05)]
+    pub alpha: f64,
+    /// Smallest relative lift worth detecting (power, sample size, the sequential test).
+    #[arg(long, default_value_t = 0.05)]
+    pub mde: f64,
+}
+
+const ANALYZE_HELP: &str = "\
+The file is CSV with a header. Recognized layouts (one row per variant, or per user):
+
+  variant,users,conversions          two proportions (conversion per user)
+  variant,n,mean,variance            per-user means (sample variance, n - 1 divisor)
+  variant,user,value                 per-user values (their mean is compared)
+  variant,user,numerator,denominator a ratio of per-user sums (clicks / impressions), delta method
+
+The first variant is the control unless --control names another.";
+
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// The experiment (running on the server).
+    pub name: String,
+    /// The server.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    /// Simulated users.
+    #[arg(long, default_value_t = 2_000)]
+    pub users: u32,
+    /// Lists each user asks for.
+    #[arg(long, default_value_t = 3)]
+    pub lists_per_user: u32,
+    /// Probability that a list is clicked under the control.
+    #[arg(long, default_value_t = 0.1)]
+    pub base_ctr: f64,
+    /// Relative lift of a variant's click probability (`als=0.2`); unnamed variants: 0.
+    #[arg(long, value_delimiter = ',')]
+    pub lift: Vec<String>,
+    /// User ids are `{prefix}{n}` (existing users get personalized lists).
+    #[arg(long, default_value = "user-")]
+    pub user_prefix: String,
+    /// Seed of the simulated clicks.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// API key, if the server requires one (needs read, ingest and admin scopes).
+    #[arg(long, env = "ATTUNE_API_KEY")]
+    pub api_key: Option<String>,
+    #[command(flatten)]
+    pub app: AppArg,
 }
 
 #[derive(Debug, Args)]

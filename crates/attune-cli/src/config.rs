@@ -50,6 +50,7 @@ pub struct ServingSection {
     pub ann_m: usize,
     pub ann_ef_construction: usize,
     pub ann_ef_search: usize,
+    pub bandit_update_secs: u64,
 }
 
 impl ServingSection {

@@ -67,5 +67,7 @@ pub fn schedule(settings: &Settings) -> Schedule {
                 margin: s.promote_margin,
             },
         },
+        bandits_every: (s.bandit_update_secs > 0)
+            .then(|| Duration::from_secs(s.bandit_update_secs)),
     }
 }

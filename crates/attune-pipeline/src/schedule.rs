@@ -1,6 +1,7 @@
 //! The loops every replica runs in the background: following the registry (an activation or
-//! rollback made by another replica or the CLI is picked up within `refresh_every`), and
-//! scheduled retraining of every app with events, as background jobs promoted by metric.
+//! rollback made by another replica or the CLI is picked up within `refresh_every`), bandit
+//! experiments' allocation updates, and scheduled retraining of every app with events, as
+//! background jobs promoted by metric.
 //!
 //! Plain threads, not async tasks: each step is blocking store and file work, and a thread
 //! that sleeps on a channel stops the moment its [`Scheduler`] is dropped.
@@ -22,6 +23,8 @@ pub struct Schedule {
     pub retrain_every: Option<Duration>,
     /// What scheduled retraining trains, and when it promotes.
     pub retrain: TrainRequest,
+    /// How often running bandit experiments recompute their allocation (`None`: never).
+    pub bandits_every: Option<Duration>,
 }
 
 /// The running loops; dropping it stops them (and waits for the current step to end).
@@ -62,6 +65,12 @@ impl Scheduler {
         });
         s.stop.push(tx);
         s.threads.push(t);
+        if let Some(interval) = schedule.bandits_every {
+            let p = pipeline.clone();
+            let (tx, t) = every("attune-bandits", interval, move || update_bandits(&p));
+            s.stop.push(tx);
+            s.threads.push(t);
+        }
         if let Some(interval) = schedule.retrain_every {
             let request = schedule.retrain.clone();
             let (tx, t) = every("attune-retrain", interval, move || {
@@ -89,6 +98,28 @@ pub fn refresh_all(pipeline: &Pipeline) {
     for a in engine.apps() {
         if let Err(err) = engine.refresh(&a.app) {
             tracing::warn!(app = a.app, error = %err, "cannot follow the registry's active version");
+        }
+    }
+}
+
+/// Recompute the allocation of every running bandit experiment of every app (each replica
+/// may do it: an update is a pure function of the stored events, the latest save wins).
+pub fn update_bandits(pipeline: &Pipeline) {
+    let store = pipeline.engine().store();
+    let Ok(apps) = store.list_apps() else {
+        return;
+    };
+    let now = chrono::Utc::now().timestamp_micros();
+    for app in apps {
+        match attune_experiment::bandit::update_running(&**store, &app, now) {
+            Ok(names) if !names.is_empty() => {
+                tracing::debug!(app, experiments = ?names, "bandit allocations updated");
+                if let Some(router) = pipeline.engine().experiments() {
+                    router.invalidate(&app);
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(app, error = %e, "bandit update failed"),
         }
     }
 }

@@ -10,9 +10,11 @@ mod bench;
 mod clean;
 mod demo;
 pub mod evaluate;
+mod experiment;
 mod export;
 mod import;
 mod models;
+mod outcomes;
 mod precompute;
 mod profile;
 mod recommend;
@@ -40,5 +42,7 @@ pub fn run(command: Command, settings: &Settings) -> anyhow::Result<ExitCode> {
         Command::Similar(args) => similar::run(args, settings),
         Command::Evaluate(args) => evaluate::run(args, settings),
         Command::Precompute(args) => precompute::run(args, settings),
+        Command::Experiment(c) => experiment::run(c, settings),
+        Command::Outcomes(args) => outcomes::run(args, settings),
     }
 }

@@ -8,6 +8,7 @@ mod apps;
 mod clean;
 mod crash;
 mod evaluate;
+mod experiments;
 mod export;
 mod import;
 mod models;

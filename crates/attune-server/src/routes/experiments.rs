@@ -9,10 +9,11 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use attune_experiment::{lifecycle, Definition, Experiment};
+use attune_experiment::analysis::AnalysisParams;
+use attune_experiment::{lifecycle, report, Definition, Experiment};
 
 use super::blocking;
-use crate::extract::App;
+use crate::extract::{App, Params};
 use crate::problem::{ErrorCode, Problem};
 use crate::AppState;
 
@@ -176,4 +177,128 @@ pub(super) async fn stop(
     let e = blocking(move || Ok(lifecycle::stop(&*store, &a, &name)?)).await?;
     changed(&state, &app);
     Ok(Json(experiment_json(&e, None)))
+}
+
+/// A query parameter that must be a number strictly between 0 and 1.
+fn fraction(params: &Params, name: &'static str, default: f64) -> Result<f64, Problem> {
+    match params.str(name) {
+        None => Ok(default),
+        Some(t) => t
+            .parse::<f64>()
+            .ok()
+            .filter(|x| *x > 0.0 && *x < 1.0)
+            .ok_or_else(|| {
+                Problem::new(
+                    ErrorCode::InvalidRequest,
+                    format!("query parameter {name} must be a number between 0 and 1, got {t:?}"),
+                )
+                .field(name)
+            }),
+    }
+}
+
+/// `GET /v1/experiments/{name}/results[?phase=&confidence=&alpha=&mde=]`: the report
+/// `attune experiment report --json` prints (409 when nobody was exposed yet).
+pub(super) async fn results(
+    State(state): State<AppState>,
+    App(app): App,
+    Path(name): Path<String>,
+    params: Params,
+) -> Result<Json<Value>, Problem> {
+    let analysis = AnalysisParams {
+        confidence: fraction(&params, "confidence", 0.95)?,
+        alpha: fraction(&params, "alpha", 0.05)?,
+        mde_relative: fraction(&params, "mde", 0.05)?,
+        ..AnalysisParams::default()
+    };
+    let phase = match params.str("phase") {
+        None => None,
+        Some(t) => Some(t.parse::<u32>().map_err(|_| {
+            Problem::new(
+                ErrorCode::InvalidRequest,
+                format!("query parameter phase must be a phase number, got {t:?}"),
+            )
+            .field("phase")
+        })?),
+    };
+    let store = state.store.clone();
+    let r = blocking(move || {
+        let now = chrono::Utc::now().timestamp_micros();
+        Ok(report::report(&*store, &app, &name, phase, now, &analysis)?)
+    })
+    .await?;
+    Ok(Json(serde_json::to_value(&r).map_err(|e| {
+        Problem::internal("rendering the report", &e)
+    })?))
+}
+
+/// A time query parameter: RFC 3339.
+fn time_param(params: &Params, name: &'static str) -> Result<Option<i64>, Problem> {
+    params
+        .str(name)
+        .map(|t| {
+            attune_core::time::Timestamp::parse_rfc3339(t)
+                .map(|ts| ts.utc_micros)
+                .map_err(|e| {
+                    Problem::new(
+                        ErrorCode::InvalidRequest,
+                        format!("query parameter {name}: {e}"),
+                    )
+                    .field(name)
+                })
+        })
+        .transpose()
+}
+
+/// `GET /v1/outcomes[?group=model_version|source|variant|all&experiment=&since=&until=&window_hours=&view_through=]`:
+/// what the lists served in a time range (default: the last 7 days) led to.
+pub(super) async fn outcomes(
+    State(state): State<AppState>,
+    App(app): App,
+    params: Params,
+) -> Result<Json<Value>, Problem> {
+    let group =
+        attune_experiment::outcomes::group_of(params.str("group").unwrap_or("model_version"))?;
+    let now = chrono::Utc::now().timestamp_micros();
+    let until = time_param(&params, "until")?.unwrap_or(now);
+    let since = time_param(&params, "since")?.unwrap_or(until - 7 * 86_400_000_000);
+    let window_hours = match params.str("window_hours") {
+        None => 24.0,
+        Some(t) => t
+            .parse::<f64>()
+            .ok()
+            .filter(|h| *h > 0.0 && *h <= 2160.0)
+            .ok_or_else(|| {
+                Problem::new(
+                    ErrorCode::InvalidRequest,
+                    format!("query parameter window_hours must be in (0, 2160], got {t:?}"),
+                )
+                .field("window_hours")
+            })?,
+    };
+    let view_through = match params.str("view_through") {
+        None => false,
+        Some(_) => params.bool("view_through")?,
+    };
+    let experiment = params.str("experiment").map(str::to_string);
+    let attribution = attune_core::attribution::AttributionParams {
+        window_micros: (window_hours * 3.6e9) as i64,
+        view_through,
+    };
+    let store = state.store.clone();
+    let o = blocking(move || {
+        Ok(attune_experiment::outcomes::outcomes(
+            &*store,
+            &app,
+            since,
+            until,
+            group,
+            experiment.as_deref(),
+            &attribution,
+        )?)
+    })
+    .await?;
+    Ok(Json(serde_json::to_value(&o).map_err(|e| {
+        Problem::internal("rendering outcomes", &e)
+    })?))
 }

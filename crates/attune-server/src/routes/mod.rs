@@ -204,6 +204,18 @@ fn table() -> Vec<Route> {
             App(Admin),
             post(experiments::stop),
         ),
+        route(
+            Method::GET,
+            "/v1/outcomes",
+            App(Read),
+            get(experiments::outcomes),
+        ),
+        route(
+            Method::GET,
+            "/v1/experiments/{name}/results",
+            App(Admin),
+            get(experiments::results),
+        ),
     ]
 }
 

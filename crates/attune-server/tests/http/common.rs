@@ -42,12 +42,15 @@ impl TestServer {
     pub fn with_pipeline() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Arc::new(SqliteStore::open(dir.path().join("attune.db")).expect("open store"));
+        let experiments =
+            attune_experiment::Router::new(store.clone(), std::time::Duration::from_secs(5));
         let engine = attune_serving::Serving::new(
             store.clone(),
             dir.path(),
             attune_serving::ServingConfig::default(),
             attune_core::event::EventWeighting::default(),
-        );
+        )
+        .with_experiments(Arc::new(experiments));
         let pipeline = attune_pipeline::Pipeline::new(
             Arc::new(engine),
             attune_pipeline::PipelineConfig::default(),

@@ -7,6 +7,7 @@ mod common;
 mod cors;
 mod errors;
 mod events;
+mod experiments;
 mod items;
 mod metrics;
 mod models;
