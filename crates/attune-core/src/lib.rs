@@ -14,6 +14,7 @@
 //! - [`sparse`]: CSR interaction matrices.
 //! - [`model`]: recommender algorithms.
 //! - [`eval`]: splits and ranking/rating metrics.
+//! - [`stats`]: experiment statistics (tests, intervals, power, CUPED, sequential, Bayesian).
 #![warn(missing_docs)]
 
 pub mod catalog;
@@ -25,6 +26,7 @@ pub mod features;
 pub mod model;
 pub mod profile;
 pub mod sparse;
+pub mod stats;
 pub mod time;
 
 pub use error::{FieldError, ValidationError};
