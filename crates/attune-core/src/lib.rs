@@ -16,6 +16,7 @@
 //! - [`eval`]: splits and ranking/rating metrics.
 //! - [`attribution`]: which served list caused which click, cart add, purchase or dwell.
 //! - [`bandit`]: multi-armed and contextual bandits that split serving traffic between arms.
+//! - [`stats`]: experiment statistics (tests, intervals, power, CUPED, sequential, Bayesian).
 #![warn(missing_docs)]
 
 pub mod attribution;
@@ -29,6 +30,7 @@ pub mod features;
 pub mod model;
 pub mod profile;
 pub mod sparse;
+pub mod stats;
 pub mod time;
 
 pub use error::{FieldError, ValidationError};
