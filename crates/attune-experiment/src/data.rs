@@ -21,6 +21,20 @@ pub struct PhaseData {
     pub exposed: Vec<BTreeMap<String, i64>>,
     /// The phase's lists and their attributed outcomes.
     pub attribution: Attribution,
+    /// Per user: activity in the `cuped_days` before the phase (the CUPED covariate).
+    pub pre_period: BTreeMap<String, PreActivity>,
+}
+
+/// A user's activity before the phase started, whatever was served: the covariates of the
+/// per-user metrics (CUPED).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct PreActivity {
+    /// Clicks.
+    pub clicks: u64,
+    /// Purchase revenue.
+    pub revenue: f64,
+    /// Dwell, milliseconds.
+    pub dwell_ms: u64,
 }
 
 impl PhaseData {
@@ -96,9 +110,36 @@ pub fn phase_data(
             view_through: definition.attribution.view_through,
         },
     );
+    let mut pre_period: BTreeMap<String, PreActivity> = BTreeMap::new();
+    if definition.cuped_days > 0.0 {
+        let filter = EventFilter {
+            since_micros: Some(phase.started_micros - (definition.cuped_days * 86_400e6) as i64),
+            until_micros: Some(phase.started_micros - 1),
+            ..EventFilter::default()
+        };
+        store.scan_events(app, &filter, &mut |e| {
+            let Some(user) = e.user_key() else {
+                return true;
+            };
+            if !matches!(
+                e.event_type,
+                EventType::Click | EventType::Purchase | EventType::Dwell
+            ) {
+                return true;
+            }
+            let p = pre_period.entry(user.to_string()).or_default();
+            match e.event_type {
+                EventType::Click => p.clicks += 1,
+                EventType::Purchase => p.revenue += e.revenue().unwrap_or(0.0),
+                _ => p.dwell_ms += e.properties.dwell_ms.unwrap_or(0),
+            }
+            true
+        })?;
+    }
     Ok(PhaseData {
         definition,
         exposed,
         attribution,
+        pre_period,
     })
 }

@@ -40,6 +40,10 @@ pub struct Definition {
     /// How outcomes are attributed to served lists.
     #[serde(default)]
     pub attribution: Attribution,
+    /// Days before the phase's start whose activity is the CUPED covariate of per-user metrics
+    /// (0: no variance reduction).
+    #[serde(default = "two_weeks")]
+    pub cuped_days: f64,
     /// Free text for people.
     #[serde(default)]
     pub description: String,
@@ -188,6 +192,10 @@ fn day() -> f64 {
     24.0
 }
 
+fn two_weeks() -> f64 {
+    14.0
+}
+
 impl Default for Attribution {
     fn default() -> Self {
         Self {
@@ -306,6 +314,12 @@ impl Definition {
                     "needs `in` or `not_in` values".into(),
                 );
             }
+        }
+        if !(self.cuped_days.is_finite() && (0.0..=365.0).contains(&self.cuped_days)) {
+            return bad(
+                "cuped_days".into(),
+                format!("must be in [0, 365], got {}", self.cuped_days),
+            );
         }
         let w = self.attribution.window_hours;
         if !(w.is_finite() && w > 0.0 && w <= 24.0 * 90.0) {

@@ -11,7 +11,7 @@ use attune_store::{ExperimentStatus, Store};
 use serde::Serialize;
 
 use crate::analysis::{self, AnalysisParams, Comparison, MetricData, Srm};
-use crate::data::{phase_data, PhaseData};
+use crate::data::{phase_data, PhaseData, PreActivity};
 use crate::definition::{Allocation, Metric};
 use crate::error::{ExperimentError, Result};
 
@@ -88,6 +88,27 @@ pub struct MetricResult {
     pub significant: bool,
     /// In words.
     pub decision: String,
+    /// The same comparison with CUPED variance reduction (per-user metrics with pre-period
+    /// activity).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cuped: Option<CupedResult>,
+}
+
+/// A comparison on the CUPED-adjusted metric.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct CupedResult {
+    /// θ fitted on every variant pooled.
+    pub theta: f64,
+    /// Pooled correlation of the covariate with the metric.
+    pub correlation: f64,
+    /// `1 − ρ²`: the adjusted variance over the raw one.
+    pub variance_factor: f64,
+    /// B − A on the adjusted metric.
+    pub difference: WithInterval,
+    /// B / A − 1 on the adjusted metric.
+    pub lift: WithInterval,
+    /// Welch's p-value on the adjusted metric.
+    pub p_value: f64,
 }
 
 /// The sample-ratio check.
@@ -121,7 +142,7 @@ pub struct Report {
     pub srm: Option<SrmResult>,
     /// Per metric name, every variant against the control.
     pub metrics: BTreeMap<String, Vec<MetricResult>>,
-    /// Lists whose outcomes carried an id no impression has.
+    /// Outcomes that carried a recommendation id no logged list has.
     pub unmatched_outcomes: usize,
     /// The decision on the decision metric, in words.
     pub decision: String,
@@ -155,7 +176,63 @@ fn result(c: &Comparison, decision: String) -> MetricResult {
         users_needed: c.users_needed,
         significant: c.significant,
         decision,
+        cuped: None,
     }
+}
+
+/// The per-user metric's value and its pre-period covariate for CUPED (`None`: not a
+/// per-user mean).
+fn cuped_pair(metric: Metric, u: &UserOutcomes, pre: Option<&PreActivity>) -> Option<(f64, f64)> {
+    let pre = pre.copied().unwrap_or_default();
+    Some(match metric {
+        Metric::RevenuePerUser => (pre.revenue, u.revenue),
+        Metric::DwellPerUser => (pre.dwell_ms as f64, u.dwell_ms as f64),
+        Metric::ClicksPerUser => (pre.clicks as f64, u.clicks as f64),
+        Metric::Ctr | Metric::Conversion => return None,
+    })
+}
+
+/// CUPED comparisons of every variant against the control (`None` where it does not apply:
+/// ratio and proportion metrics, no pre-period activity, too few users).
+fn cuped_results(
+    metric: Metric,
+    data: &PhaseData,
+    per_user: &[BTreeMap<String, UserOutcomes>],
+    control: usize,
+    params: &AnalysisParams,
+) -> Option<Vec<CupedResult>> {
+    let groups: Vec<PairSums> = per_user
+        .iter()
+        .map(|users| {
+            let pairs: Vec<(f64, f64)> = users
+                .iter()
+                .map(|(k, u)| cuped_pair(metric, u, data.pre_period.get(k)))
+                .collect::<Option<_>>()?;
+            PairSums::from_pairs(&pairs).ok()
+        })
+        .collect::<Option<_>>()?;
+    let fit = attune_core::stats::cuped::fit(&groups).ok()?;
+    let adjusted: Vec<Summary> = groups
+        .iter()
+        .map(|g| fit.adjusted_summary(g).ok())
+        .collect::<Option<_>>()?;
+    let a = &adjusted[control];
+    let mut out = Vec::new();
+    for (i, b) in adjusted.iter().enumerate() {
+        if i == control {
+            continue;
+        }
+        use attune_core::stats::means;
+        out.push(CupedResult {
+            theta: fit.theta,
+            correlation: fit.correlation,
+            variance_factor: fit.variance_factor,
+            difference: interval(&means::difference_ci(a, b, params.confidence).ok()?),
+            lift: interval(&means::lift_ci(a, b, params.confidence).ok()?),
+            p_value: means::welch_test(a, b).ok()?.p_value,
+        });
+    }
+    Some(out)
 }
 
 /// The metric's per-variant data from per-user rows (`None`: too few users).
@@ -253,9 +330,11 @@ pub fn of_phase(
         let Ok(comparisons) = analysis::compare(&rows, control, params) else {
             continue;
         };
+        let cuped = cuped_results(metric, data, &per_user, control, params);
         let results: Vec<MetricResult> = comparisons
             .iter()
-            .map(|c| {
+            .enumerate()
+            .map(|(k, c)| {
                 let text = analysis::decision(
                     metric.as_str(),
                     &d.variants[control].name,
@@ -263,7 +342,9 @@ pub fn of_phase(
                     srm.as_ref(),
                     params,
                 );
-                result(c, text)
+                let mut r = result(c, text);
+                r.cuped = cuped.as_ref().and_then(|v| v.get(k).copied());
+                r
             })
             .collect();
         if metric == d.metric {

@@ -217,18 +217,26 @@ async fn variants_serve_their_model_and_clicks_reach_the_report() {
         by_variant["popular"] as u64,
         "{o}"
     );
-    assert_eq!(groups[&format!("v{v1:04}")]["users"], by_variant["ease"] as u64, "{o}");
+    assert_eq!(
+        groups[&format!("v{v1:04}")]["users"],
+        by_variant["ease"] as u64,
+        "{o}"
+    );
     assert_eq!(o["positions"][0]["position"], 1);
     assert_eq!(o["positions"][0]["clicks"], total_clicks, "{o}");
     assert_eq!(o["positions"][1]["clicks"], 0, "{o}");
     let by_var = c.get("/v1/outcomes?group=variant&experiment=ab").await.body;
     assert_eq!(by_var["groups"].as_array().unwrap().len(), 2, "{by_var}");
-    c.get("/v1/outcomes?group=variant")
-        .await
-        .assert_problem(400, "invalid_request", Some("experiment"));
-    c.get("/v1/outcomes?since=yesterday")
-        .await
-        .assert_problem(400, "invalid_request", Some("since"));
+    c.get("/v1/outcomes?group=variant").await.assert_problem(
+        400,
+        "invalid_request",
+        Some("experiment"),
+    );
+    c.get("/v1/outcomes?since=yesterday").await.assert_problem(
+        400,
+        "invalid_request",
+        Some("since"),
+    );
 
     // Stopped: no more routing into it.
     let r = post(&c, "/v1/experiments/ab/stop").await;

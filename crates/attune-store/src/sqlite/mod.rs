@@ -652,56 +652,6 @@ impl Store for SqliteStore {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn plan(conn: &Connection, sql: &str) -> String {
-        let n = sql.matches('?').count();
-        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-        let params: Vec<i64> = (0..n).map(|_| 1).collect();
-        let mut rows = stmt
-            .query(rusqlite::params_from_iter(
-                &params[..stmt.parameter_count()],
-            ))
-            .unwrap();
-        let mut out = String::new();
-        while let Some(r) = rows.next().unwrap() {
-            out.push_str(&r.get::<_, String>(3).unwrap());
-            out.push('\n');
-        }
-        out
-    }
-
-    /// Per-user reads and erasure must use the user and device indexes, not scan the app.
-    #[test]
-    fn user_queries_use_their_indexes() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(dir.path().join("plan.db")).unwrap();
-        let conn = store.reader().unwrap();
-        let delete = concat!(
-            "DELETE FROM events WHERE seq IN (",
-            user_event_seqs!("?2"),
-            ")"
-        );
-        for sql in [SCAN_USER_EVENTS, delete] {
-            let p = plan(&conn, sql);
-            assert!(
-                p.contains("events_app_user") && p.contains("events_app_anon"),
-                "{p}"
-            );
-            assert!(!p.contains("SCAN events"), "{p}");
-        }
-        let p = plan(&conn, SCAN_EVENTS);
-        assert!(
-            p.contains("events_app_ts") && !p.contains("TEMP B-TREE"),
-            "{p}"
-        );
-        let p = plan(&conn, "UPDATE events SET user_id = ?3 WHERE app_id = ?1 AND anonymous_id = ?2 AND user_id IS NULL");
-        assert!(p.contains("events_app_anon"), "{p}");
-    }
-}
-
 impl ExperimentStore for SqliteStore {
     fn create_experiment(
         &self,
@@ -772,5 +722,55 @@ impl ExperimentStore for SqliteStore {
 
     fn get_experiment_state(&self, app: &str, name: &str) -> Result<Option<(String, i64)>> {
         experiments::get_state(self, app, name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(conn: &Connection, sql: &str) -> String {
+        let n = sql.matches('?').count();
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let params: Vec<i64> = (0..n).map(|_| 1).collect();
+        let mut rows = stmt
+            .query(rusqlite::params_from_iter(
+                &params[..stmt.parameter_count()],
+            ))
+            .unwrap();
+        let mut out = String::new();
+        while let Some(r) = rows.next().unwrap() {
+            out.push_str(&r.get::<_, String>(3).unwrap());
+            out.push('\n');
+        }
+        out
+    }
+
+    /// Per-user reads and erasure must use the user and device indexes, not scan the app.
+    #[test]
+    fn user_queries_use_their_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("plan.db")).unwrap();
+        let conn = store.reader().unwrap();
+        let delete = concat!(
+            "DELETE FROM events WHERE seq IN (",
+            user_event_seqs!("?2"),
+            ")"
+        );
+        for sql in [SCAN_USER_EVENTS, delete] {
+            let p = plan(&conn, sql);
+            assert!(
+                p.contains("events_app_user") && p.contains("events_app_anon"),
+                "{p}"
+            );
+            assert!(!p.contains("SCAN events"), "{p}");
+        }
+        let p = plan(&conn, SCAN_EVENTS);
+        assert!(
+            p.contains("events_app_ts") && !p.contains("TEMP B-TREE"),
+            "{p}"
+        );
+        let p = plan(&conn, "UPDATE events SET user_id = ?3 WHERE app_id = ?1 AND anonymous_id = ?2 AND user_id IS NULL");
+        assert!(p.contains("events_app_anon"), "{p}");
     }
 }
