@@ -189,6 +189,17 @@ pub enum ExperimentCommand {
         #[command(flatten)]
         app: AppArg,
     },
+    /// Recompute a running bandit's allocation from the outcomes attributed so far and save it
+    /// (a server does this every serving.bandit_update_secs); prints the state.
+    Bandit {
+        /// The experiment.
+        name: String,
+        /// JSON output (the same document as POST /v1/experiments/{name}/bandit).
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        app: AppArg,
+    },
     /// The same statistics from a CSV of aggregates or per-user rows made elsewhere.
     #[command(long_about = ANALYZE_HELP)]
     Analyze {

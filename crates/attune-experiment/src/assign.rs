@@ -50,9 +50,9 @@ pub fn variant_of(definition: &Definition, experiment: &str, phase: u32, user_ke
     pick(&shares, variant_draw(experiment, phase, user_key))
 }
 
-/// The text of a profile attribute, for targeting (`user_type` is `known` for a user with a
-/// profile, `anonymous` without one).
-fn attribute(profile: Option<&User>, name: &str) -> Option<String> {
+/// The text of a profile attribute, for targeting and bandit contexts (`user_type` is `known`
+/// for a user with a profile, `anonymous` without one).
+pub fn attribute(profile: Option<&User>, name: &str) -> Option<String> {
     if name == "user_type" {
         return Some(
             if profile.is_some() {

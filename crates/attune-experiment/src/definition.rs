@@ -139,7 +139,7 @@ pub enum Allocation {
     /// A bandit: each list's variant is drawn from the policy's current allocation, updated
     /// in batches from attributed outcomes; not sticky per user.
     Bandit {
-        /// `thompson`, `ucb1` or `epsilon_greedy`.
+        /// `thompson`, `ucb1` or `epsilon_greedy`; contextual: `linucb` or `lin_thompson`.
         policy: BanditPolicy,
         /// What counts as a success.
         #[serde(default)]
@@ -150,6 +150,14 @@ pub enum Allocation {
         /// ε of `epsilon_greedy`.
         #[serde(default)]
         epsilon: Option<f64>,
+        /// Contextual policies: the profile attributes (`country`, `tier`, `user_type`, a
+        /// segment attribute) whose values are the context, each one-hot encoded.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        context: Vec<String>,
+        /// Contextual policies: `linucb`'s α (default 1) or `lin_thompson`'s v (default 0.25),
+        /// the width of exploration.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        exploration: Option<f64>,
     },
 }
 
@@ -163,6 +171,31 @@ pub enum BanditPolicy {
     Ucb1,
     /// ε-greedy.
     EpsilonGreedy,
+    /// LinUCB over the `context` attributes (contextual).
+    Linucb,
+    /// Linear Thompson sampling over the `context` attributes (contextual).
+    LinThompson,
+}
+
+/// Most attributes in a bandit's context.
+pub const MAX_CONTEXT_ATTRIBUTES: usize = 4;
+
+impl BanditPolicy {
+    /// Whether the policy chooses per context.
+    pub fn contextual(self) -> bool {
+        matches!(self, BanditPolicy::Linucb | BanditPolicy::LinThompson)
+    }
+
+    /// The wire name.
+    pub fn name(self) -> &'static str {
+        match self {
+            BanditPolicy::Thompson => "thompson",
+            BanditPolicy::Ucb1 => "ucb1",
+            BanditPolicy::EpsilonGreedy => "epsilon_greedy",
+            BanditPolicy::Linucb => "linucb",
+            BanditPolicy::LinThompson => "lin_thompson",
+        }
+    }
 }
 
 /// A bandit's success signal.
@@ -332,9 +365,55 @@ impl Definition {
             floor,
             epsilon,
             policy,
+            context,
+            exploration,
             ..
         } = &self.allocation
         {
+            if policy.contextual() {
+                if context.is_empty() || context.len() > MAX_CONTEXT_ATTRIBUTES {
+                    return bad(
+                        "allocation.context".into(),
+                        format!(
+                            "{} needs 1 to {MAX_CONTEXT_ATTRIBUTES} profile attributes, got {}",
+                            policy.name(),
+                            context.len()
+                        ),
+                    );
+                }
+                let distinct: BTreeSet<&String> = context.iter().collect();
+                if let Some(i) = context.iter().position(String::is_empty) {
+                    return bad(
+                        format!("allocation.context[{i}]"),
+                        "must not be empty".into(),
+                    );
+                }
+                if distinct.len() != context.len() {
+                    return bad(
+                        "allocation.context".into(),
+                        "names an attribute twice".into(),
+                    );
+                }
+                if let Some(x) = exploration.filter(|x| !(x.is_finite() && *x >= 0.0)) {
+                    return bad(
+                        "allocation.exploration".into(),
+                        format!("must be finite and >= 0, got {x}"),
+                    );
+                }
+            } else if !context.is_empty() || exploration.is_some() {
+                let field = if context.is_empty() {
+                    "allocation.exploration"
+                } else {
+                    "allocation.context"
+                };
+                return bad(
+                    field.into(),
+                    format!(
+                        "is for the contextual policies linucb and lin_thompson, not {}",
+                        policy.name()
+                    ),
+                );
+            }
             let max = 1.0 / n as f64;
             if !(floor.is_finite() && (0.0..=max).contains(floor)) {
                 return bad(
@@ -440,8 +519,51 @@ mod tests {
             reward: Reward::Click,
             floor: 0.6,
             epsilon: None,
+            context: vec![],
+            exploration: None,
         };
         assert_eq!(field(&d), "allocation.floor");
+        let bandit = |policy, context: &[&str], exploration| {
+            let mut d = two();
+            d.allocation = Allocation::Bandit {
+                policy,
+                reward: Reward::Click,
+                floor: 0.0,
+                epsilon: None,
+                context: context.iter().map(|s| s.to_string()).collect(),
+                exploration,
+            };
+            d
+        };
+        assert_eq!(
+            field(&bandit(BanditPolicy::Linucb, &[], None)),
+            "allocation.context"
+        );
+        assert_eq!(
+            field(&bandit(BanditPolicy::LinThompson, &["tier", ""], None)),
+            "allocation.context[1]"
+        );
+        assert_eq!(
+            field(&bandit(BanditPolicy::Linucb, &["tier", "tier"], None)),
+            "allocation.context"
+        );
+        assert_eq!(
+            field(&bandit(BanditPolicy::Linucb, &["tier"], Some(-1.0))),
+            "allocation.exploration"
+        );
+        assert_eq!(
+            field(&bandit(BanditPolicy::Thompson, &["tier"], None)),
+            "allocation.context"
+        );
+        assert_eq!(
+            field(&bandit(BanditPolicy::Ucb1, &[], Some(0.5))),
+            "allocation.exploration"
+        );
+        assert!(
+            bandit(BanditPolicy::LinThompson, &["tier", "user_type"], Some(0.5))
+                .check(&|_| true)
+                .is_ok()
+        );
         let mut d = two();
         d.attribution.window_hours = 0.0;
         assert_eq!(field(&d), "attribution.window_hours");

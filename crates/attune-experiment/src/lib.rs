@@ -11,7 +11,8 @@
 //! - [`data`]: one phase's exposures, lists and attributed outcomes;
 //! - [`outcomes`]: what served lists led to over a time range, by model version, source,
 //!   variant and position, in or outside experiments;
-//! - [`bandit`]: bandit experiments' allocation, recomputed from attributed outcomes.
+//! - [`bandit`]: bandit experiments' allocation, recomputed from attributed outcomes;
+//!   contextual ones over profile attributes encoded by [`context`].
 //!
 //! **Boundary:** knows the store (experiments, exposures, events) and the core's statistics
 //! and attribution; knows no HTTP and no serving engine (the engine calls [`router::Router`]).
@@ -20,6 +21,7 @@
 pub mod analysis;
 pub mod assign;
 pub mod bandit;
+pub mod context;
 pub mod data;
 pub mod definition;
 pub mod error;

@@ -17,7 +17,9 @@
 //! Layers hash independently, so this thins the others' samples without biasing them.
 //!
 //! Bandit experiments are not sticky: every list draws its variant from the allocation the
-//! bandit last saved (refreshed with the experiments).
+//! bandit last saved (refreshed with the experiments); a contextual bandit's policy, rebuilt
+//! from its saved state, chooses in the user's context (profile attributes, cached here for
+//! [`PROFILE_TTL`]). Targeting applies to bandits as to fixed splits.
 
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -27,8 +29,12 @@ use attune_core::catalog::User;
 use attune_store::{ExperimentStatus, Exposure, Store};
 
 use crate::assign::{layer_bucket, pick, targeted, variant_draw};
+use crate::bandit::contextual::ContextualRoute;
 use crate::definition::{Allocation, Definition};
 use crate::error::Result;
+
+/// How long a profile read for a bandit's targeting or context is reused.
+pub const PROFILE_TTL: Duration = Duration::from_secs(60);
 
 /// How a variant treats the served list.
 #[derive(Debug, Clone, PartialEq)]
@@ -66,8 +72,18 @@ struct Running {
     phase: u32,
     buckets: (u32, u32),
     definition: Definition,
-    /// A bandit's current allocation (`None`: fixed shares).
-    allocation: Option<Vec<f64>>,
+    /// A bandit's current policy (`None`: fixed shares).
+    bandit: Option<BanditRoute>,
+}
+
+/// How a bandit experiment picks a list's variant.
+#[derive(Debug, Clone)]
+enum BanditRoute {
+    /// A draw from the saved allocation (before a contextual bandit's first update, its
+    /// definition's shares).
+    Shares(Vec<f64>),
+    /// The contextual policy's choice in the user's context.
+    Contextual(Arc<ContextualRoute>),
 }
 
 struct AppState {
@@ -91,6 +107,8 @@ pub struct Router {
     refresh: Duration,
     apps: RwLock<HashMap<String, Arc<AppState>>>,
     decisions: moka::sync::Cache<String, Decision>,
+    /// Profiles read for bandits (targeting, context), by app and user.
+    profiles: moka::sync::Cache<String, Arc<Option<User>>>,
 }
 
 /// The key of a cached decision.
@@ -109,7 +127,31 @@ impl Router {
                 .max_capacity(1_000_000)
                 .time_to_live(Duration::from_secs(600))
                 .build(),
+            profiles: moka::sync::Cache::builder()
+                .max_capacity(200_000)
+                .time_to_live(PROFILE_TTL)
+                .build(),
         }
+    }
+
+    /// The user's profile for a bandit (`None`: a store read is due and not allowed).
+    fn profile(
+        &self,
+        app: &str,
+        user: &str,
+        allow_store: bool,
+        read: &mut dyn FnMut() -> Result<Option<User>>,
+    ) -> Result<Option<Arc<Option<User>>>> {
+        let key = format!("{app}\u{1f}{user}");
+        if let Some(p) = self.profiles.get(&key) {
+            return Ok(Some(p));
+        }
+        if !allow_store {
+            return Ok(None);
+        }
+        let p = Arc::new(read()?);
+        self.profiles.insert(key, p.clone());
+        Ok(Some(p))
     }
 
     fn cached(&self, app: &str) -> Option<Arc<AppState>> {
@@ -143,12 +185,14 @@ impl Router {
                     continue;
                 }
             };
-            let allocation = match definition.allocation {
+            let bandit = match definition.allocation {
                 Allocation::Fixed => None,
-                Allocation::Bandit { .. } => Some(
-                    crate::bandit::saved_allocation(&*self.store, app, &rec.name, &definition)
-                        .unwrap_or_else(|| definition.variants.iter().map(|v| v.share).collect()),
-                ),
+                Allocation::Bandit { .. } => Some(bandit_route(
+                    crate::bandit::saved(&*self.store, app, &rec.name, rec.phase, &definition),
+                    app,
+                    &rec.name,
+                    &definition,
+                )),
             };
             running.push(Running {
                 name: rec.name,
@@ -156,7 +200,7 @@ impl Router {
                 phase: rec.phase,
                 buckets,
                 definition,
-                allocation,
+                bandit,
             });
         }
         running.sort_by(|a, b| (&a.layer, &a.name).cmp(&(&b.layer, &b.name)));
@@ -205,9 +249,27 @@ impl Router {
             if b < r.buckets.0 || b >= r.buckets.1 {
                 continue;
             }
-            if let Some(allocation) = &r.allocation {
-                // Bandits: a fresh draw per list.
-                let i = pick(allocation, rand::random::<f64>());
+            if let Some(bandit) = &r.bandit {
+                // Bandits: a fresh choice per list.
+                let contextual = matches!(bandit, BanditRoute::Contextual(_));
+                let targeting = &r.definition.targeting;
+                let profile = if contextual || !targeting.is_empty() {
+                    match self.profile(app, user, allow_store, profile)? {
+                        Some(p) => p,
+                        None => return Ok(Routed::NeedsStore),
+                    }
+                } else {
+                    Arc::new(None)
+                };
+                if !targeting.is_empty() && !targeted(targeting, profile.as_ref().as_ref()) {
+                    continue;
+                }
+                let i = match bandit {
+                    BanditRoute::Shares(allocation) => pick(allocation, rand::random::<f64>()),
+                    BanditRoute::Contextual(c) => {
+                        c.choose(profile.as_ref().as_ref(), &mut rand::rng())
+                    }
+                };
                 return Ok(Routed::In(assignment(r, i, false)));
             }
             let key = decision_key(app, &r.name, r.phase, user);
@@ -306,6 +368,30 @@ pub enum Routed {
     Out,
     /// Deciding needs a store read; call again where blocking is allowed.
     NeedsStore,
+}
+
+/// The route of a bandit experiment given its saved state (`None`: no update yet, or one of
+/// another phase).
+fn bandit_route(
+    saved: Option<crate::bandit::BanditState>,
+    app: &str,
+    name: &str,
+    definition: &Definition,
+) -> BanditRoute {
+    let shares = || BanditRoute::Shares(definition.variants.iter().map(|v| v.share).collect());
+    let Some(saved) = saved else {
+        return shares();
+    };
+    match &saved.contextual {
+        None => BanditRoute::Shares(saved.allocation),
+        Some(state) => match ContextualRoute::new(definition, state) {
+            Ok(c) => BanditRoute::Contextual(Arc::new(c)),
+            Err(e) => {
+                tracing::warn!(app, experiment = name, error = %e, "bandit state unusable; serving the definition's shares until the next update");
+                shares()
+            }
+        },
+    }
 }
 
 fn assignment(r: &Running, i: usize, first: bool) -> Assignment {

@@ -329,3 +329,75 @@ fn analyze_reads_aggregates_and_matches_the_reference() {
         describe(&out)
     );
 }
+
+#[test]
+fn bandit_recomputes_and_prints_the_state_and_refuses_what_is_not_a_bandit() {
+    let env = Attune::new();
+    load_shop(&env, &[]);
+    let def = |name: &str, text: &str| {
+        let f = env.path().join(name);
+        std::fs::write(&f, text).unwrap();
+        f.to_str().unwrap().to_string()
+    };
+    let contextual = def(
+        "ctx.json",
+        r#"{"variants": [{"name": "plain", "share": 0.5},
+                         {"name": "diverse", "share": 0.5, "diversity": 0.6}],
+            "allocation": {"kind": "bandit", "policy": "linucb", "context": ["country"]}}"#,
+    );
+    env.ok(&[
+        "experiment",
+        "create",
+        "slot",
+        "--file",
+        &contextual,
+        "--start",
+    ]);
+    let text = env.ok(&["experiment", "bandit", "slot"]);
+    assert!(
+        text.contains("bandit (phase 1): estimated regret 0.0 lists"),
+        "{text}"
+    );
+    assert!(text.lines().any(|l| l.starts_with("diverse")), "{text}");
+    let state: Value =
+        serde_json::from_str(&env.ok(&["experiment", "bandit", "slot", "--json"])).unwrap();
+    assert_eq!(state["trials"], serde_json::json!([0, 0]), "{state}");
+    assert_eq!(state["contextual"]["encoder"]["attributes"][0], "country");
+
+    let missing = def(
+        "bad.json",
+        r#"{"variants": [{"name": "a", "share": 0.5}, {"name": "b", "share": 0.5}],
+            "allocation": {"kind": "bandit", "policy": "lin_thompson"}}"#,
+    );
+    let out = env
+        .command(&["experiment", "create", "bad", "--file", &missing])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("allocation.context"),
+        "{}",
+        describe(&out)
+    );
+
+    let fixed = def(
+        "fixed.json",
+        r#"{"variants": [{"name": "a", "share": 0.5}, {"name": "b", "share": 0.5}]}"#,
+    );
+    env.ok(&[
+        "experiment",
+        "create",
+        "fixed",
+        "--file",
+        &fixed,
+        "--layer",
+        "other",
+        "--start",
+    ]);
+    let out = env
+        .command(&["experiment", "bandit", "fixed"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("not a bandit"), "{}", describe(&out));
+}

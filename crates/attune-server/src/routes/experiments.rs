@@ -179,6 +179,27 @@ pub(super) async fn stop(
     Ok(Json(experiment_json(&e, None)))
 }
 
+/// `POST /v1/experiments/{name}/bandit`: recompute a running bandit's allocation now (the
+/// scheduler does it every `serving.bandit_update_secs`) and return the saved state; this
+/// replica serves from it at once.
+pub(super) async fn bandit(
+    State(state): State<AppState>,
+    App(app): App,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, Problem> {
+    let store = state.store.clone();
+    let a = app.clone();
+    let saved = blocking(move || {
+        let now = chrono::Utc::now().timestamp_micros();
+        Ok(attune_experiment::bandit::update(&*store, &a, &name, now)?)
+    })
+    .await?;
+    changed(&state, &app);
+    Ok(Json(serde_json::to_value(&saved).map_err(|e| {
+        Problem::internal("rendering the bandit state", &e)
+    })?))
+}
+
 /// A query parameter that must be a number strictly between 0 and 1.
 fn fraction(params: &Params, name: &'static str, default: f64) -> Result<f64, Problem> {
     match params.str(name) {

@@ -205,6 +205,12 @@ fn table() -> Vec<Route> {
             post(experiments::stop),
         ),
         route(
+            Method::POST,
+            "/v1/experiments/{name}/bandit",
+            App(Admin),
+            post(experiments::bandit),
+        ),
+        route(
             Method::GET,
             "/v1/outcomes",
             App(Read),

@@ -244,3 +244,131 @@ async fn variants_serve_their_model_and_clicks_reach_the_report() {
     let list = c.get("/v1/users/user-999/recommendations?n=5").await.body;
     assert!(list.get("experiment").is_none(), "{list}");
 }
+
+/// Lists served to `users`, clicking the first item when `clicks(country, variant)`; returns
+/// per country (0 = de, 1 = fr) the lists of each variant (0 = plain, 1 = diverse).
+async fn serve_round(
+    c: &Client<'_>,
+    users: usize,
+    clicks: impl Fn(usize, usize) -> bool,
+) -> [[usize; 2]; 2] {
+    let mut served = [[0usize; 2]; 2];
+    for u in 0..users {
+        let user = format!("user-{u}");
+        let list = c
+            .get(&format!("/v1/users/{user}/recommendations?n=5"))
+            .await
+            .body;
+        assert_eq!(list["experiment"]["name"], "slot", "{list}");
+        let arm = usize::from(list["experiment"]["variant"] == "diverse");
+        let country = u % 2;
+        served[country][arm] += 1;
+        if clicks(country, arm) {
+            let click = json!({"type": "click", "user_id": user,
+                               "item_id": list["items"][0]["item_id"],
+                               "context": {"recommendation_id": list["recommendation_id"]}});
+            let r = c.post_json("/v1/events", &click).await;
+            assert_eq!(r.status.as_u16(), 200, "{}", r.text);
+        }
+    }
+    served
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contextual_bandit_serves_each_country_its_better_variant() {
+    let t = TestServer::with_pipeline();
+    shop(&t);
+    let c = t.default_app();
+    train(&c, "popularity", "always").await;
+    for u in 0..80 {
+        let country = if u % 2 == 0 { "de" } else { "fr" };
+        let r = c
+            .put_json(
+                &format!("/v1/users/user-{u}"),
+                &json!({"attributes": {"country": country}}),
+            )
+            .await;
+        assert!(r.status.is_success(), "{}", r.text);
+    }
+    let r = c
+        .post_json(
+            "/v1/experiments",
+            &json!({"name": "slot", "start": true,
+                    "variants": [{"name": "plain", "share": 0.5},
+                                 {"name": "diverse", "share": 0.5, "diversity": 0.6}],
+                    "allocation": {"kind": "bandit", "policy": "lin_thompson",
+                                   "context": ["country"], "floor": 0.05}}),
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 201, "{}", r.text);
+    // A contextual policy without a context is refused, naming the field.
+    c.post_json(
+        "/v1/experiments",
+        &json!({"name": "bad", "variants": [{"name": "a", "share": 0.5}, {"name": "b", "share": 0.5}],
+                "allocation": {"kind": "bandit", "policy": "linucb"}}),
+    )
+    .await
+    .assert_problem(400, "invalid_request", Some("allocation.context"));
+
+    // Germans click only `plain` lists, the French only `diverse` ones: pooled, the variants
+    // are even, so only the context tells them apart.
+    let prefers = |country: usize, arm: usize| country == arm;
+    let first = serve_round(&c, 80, prefers).await;
+    let started = Instant::now();
+    let state = loop {
+        let r = post(&c, "/v1/experiments/slot/bandit").await;
+        assert_eq!(r.status.as_u16(), 200, "{}", r.text);
+        let trials: u64 = r.body["trials"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_u64().unwrap())
+            .sum();
+        let successes: u64 = r.body["successes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_u64().unwrap())
+            .sum();
+        if trials == 80 && successes == (first[0][0] + first[1][1]) as u64 {
+            break r.body;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "{}", r.text);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let contexts = state["contextual"]["contexts"].as_array().unwrap();
+    assert_eq!(contexts.len(), 2, "{state}");
+    for ctx in contexts {
+        let better = usize::from(ctx["values"]["country"] == "fr");
+        let share = ctx["allocation"][better].as_f64().unwrap();
+        assert!(share > 0.8, "{ctx}");
+    }
+
+    // Served again: each country mostly gets its better variant (the floor keeps 5% each).
+    let second = serve_round(&c, 80, prefers).await;
+    assert!(second[0][0] >= 30, "Germans: {second:?}");
+    assert!(second[1][1] >= 30, "the French: {second:?}");
+
+    // The report carries the bandit's state, per context.
+    let report = c.get("/v1/experiments/slot/results").await;
+    assert_eq!(report.status.as_u16(), 200, "{}", report.text);
+    assert_eq!(
+        report.body["bandit"]["contextual"]["encoder"]["attributes"],
+        json!(["country"])
+    );
+    // Not a bandit: refused, naming why.
+    let r = c
+        .post_json(
+            "/v1/experiments",
+            &json!({"name": "fixed", "layer": "other",
+                    "variants": [{"name": "a", "share": 0.5}, {"name": "b", "share": 0.5}]}),
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 201, "{}", r.text);
+    post(&c, "/v1/experiments/fixed/bandit")
+        .await
+        .assert_problem(400, "invalid_request", Some("status"));
+    post(&c, "/v1/experiments/nope/bandit")
+        .await
+        .assert_problem(404, "experiment_not_found", Some("name"));
+}

@@ -1,4 +1,4 @@
-//! `attune experiment create|update|start|stop|list|show|report|analyze|simulate`: the
+//! `attune experiment create|update|start|stop|list|show|report|bandit|analyze|simulate`: the
 //! experiments of `attune_experiment`, the same calls `/v1/experiments` makes, printed for a
 //! person (or as the API's JSON with `--json`).
 
@@ -140,6 +140,23 @@ pub fn run(command: ExperimentCommand, settings: &Settings) -> anyhow::Result<Ex
                 write_report(&r, &mut out)?;
             }
         }
+        ExperimentCommand::Bandit { name, json, app } => {
+            require_app(&*store, &app.app)?;
+            let now = chrono::Utc::now().timestamp_micros();
+            let state = attune_experiment::bandit::update(&*store, &app.app, &name, now)?;
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&state)?)?;
+            } else {
+                let e = lifecycle::get(&*store, &app.app, &name)?;
+                let names: Vec<&str> = e
+                    .definition
+                    .variants
+                    .iter()
+                    .map(|v| v.name.as_str())
+                    .collect();
+                write_bandit(&state, &names, &mut out)?;
+            }
+        }
         ExperimentCommand::Analyze { .. } | ExperimentCommand::Simulate(_) => unreachable!(),
     }
     Ok(ExitCode::SUCCESS)
@@ -257,7 +274,59 @@ fn write_report(r: &Report, out: &mut dyn std::io::Write) -> std::io::Result<()>
             )?;
         }
     }
+    if let Some(b) = &r.bandit {
+        let names: Vec<&str> = r.variants.iter().map(|v| v.name.as_str()).collect();
+        write_bandit(b, &names, out)?;
+    }
     writeln!(out, "decision: {}", r.decision)
+}
+
+/// A bandit's state: per arm, then (contextual) per context.
+fn write_bandit(
+    b: &attune_experiment::bandit::BanditState,
+    names: &[&str],
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "bandit (phase {}): estimated regret {:.1} lists",
+        b.phase, b.regret
+    )?;
+    writeln!(
+        out,
+        "{:<16} {:>8} {:>10} {:>8} {:>11}",
+        "arm", "lists", "successes", "rate", "allocation"
+    )?;
+    for (i, name) in names.iter().enumerate() {
+        let (t, s) = (b.trials[i], b.successes[i]);
+        let rate = if t > 0 { s as f64 / t as f64 } else { 0.0 };
+        writeln!(
+            out,
+            "{name:<16} {t:>8} {s:>10} {rate:>8.4} {:>11.3}",
+            b.allocation[i]
+        )?;
+    }
+    if let Some(c) = &b.contextual {
+        for share in &c.contexts {
+            let values: Vec<String> = share
+                .values
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            let arms: Vec<String> = names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| {
+                    format!(
+                        "{n} {:.3} ({}/{})",
+                        share.allocation[i], share.successes[i], share.trials[i]
+                    )
+                })
+                .collect();
+            writeln!(out, "  {}: {}", values.join(" "), arms.join(", "))?;
+        }
+    }
+    Ok(())
 }
 
 /// The rows of an aggregates file, per variant in file order.

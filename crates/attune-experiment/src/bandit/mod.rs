@@ -6,6 +6,12 @@
 //! its allocation. Recomputing from the phase's events instead of adding increments makes an
 //! update idempotent and lets late outcomes count; replicas need no coordination (the latest
 //! save wins, and every save is computed from the same stored events).
+//!
+//! Contextual policies ([`contextual`]) learn per-arm linear models of the reward on the
+//! user's profile attributes and save them; the router then chooses per list in the user's
+//! context.
+
+pub mod contextual;
 
 use attune_core::attribution::Outcome;
 use attune_core::bandit::{ArmsState, EpsilonGreedyParams, Policy, ThompsonBetaParams, Ucb1Params};
@@ -35,20 +41,30 @@ pub struct BanditState {
     pub regret: f64,
     /// When it was computed, UTC micros.
     pub at_micros: i64,
+    /// A contextual policy's learned models and its allocation per context.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contextual: Option<contextual::ContextualState>,
 }
 
-/// The allocation saved for `name`, if it fits the definition (one share per variant).
-pub fn saved_allocation(
+/// The state saved for `name`'s `phase`, if it fits the definition (one arm per variant,
+/// shares that are shares, and a contextual part for a contextual policy).
+pub fn saved(
     store: &dyn Store,
     app: &str,
     name: &str,
+    phase: u32,
     definition: &Definition,
-) -> Option<Vec<f64>> {
+) -> Option<BanditState> {
     let (text, _) = store.get_experiment_state(app, name).ok()??;
     let state: BanditState = serde_json::from_str(&text).ok()?;
-    (state.allocation.len() == definition.variants.len()
-        && state.allocation.iter().all(|x| x.is_finite() && *x >= 0.0))
-    .then_some(state.allocation)
+    let k = definition.variants.len();
+    let contextual =
+        matches!(&definition.allocation, Allocation::Bandit { policy, .. } if policy.contextual());
+    (state.phase == phase
+        && state.allocation.len() == k
+        && state.allocation.iter().all(|x| x.is_finite() && *x >= 0.0)
+        && state.contextual.is_some() == contextual)
+        .then_some(state)
 }
 
 /// The allocation `policy` gives arms with `state` (Thompson: estimated with a generator
@@ -96,6 +112,12 @@ pub fn allocation(
             .from_state(state)
             .map_err(bad)?
             .allocation(&mut rng, ALLOCATION_DRAWS),
+        BanditPolicy::Linucb | BanditPolicy::LinThompson => {
+            return Err(ExperimentError::invalid(
+                "allocation",
+                "a contextual policy has an allocation per context",
+            ))
+        }
     })
 }
 
@@ -137,29 +159,40 @@ pub fn update(store: &dyn Store, app: &str, name: &str, now_micros: i64) -> Resu
         success[a.list] |= hit;
     }
     let mut successes = vec![0u64; k];
+    // (list, arm, success) of every list of a known variant.
+    let mut served = Vec::with_capacity(data.attribution.lists.len());
     for (l, &s) in data.attribution.lists.iter().zip(&success) {
         if let Some(i) = index(l) {
             trials[i] += 1;
             successes[i] += u64::from(s);
+            served.push((l, i, s));
         }
     }
-    let rates: Vec<f64> = trials
-        .iter()
-        .zip(&successes)
-        .map(|(&t, &s)| if t > 0 { s as f64 / t as f64 } else { 0.0 })
-        .collect();
-    let best = rates.iter().copied().fold(0.0, f64::max);
-    let regret = trials
-        .iter()
-        .zip(&rates)
-        .map(|(&t, &r)| t as f64 * (best - r))
-        .sum();
+    let seed = now_micros as u64 ^ u64::from(exp.record.phase);
+    if let Allocation::Bandit {
+        policy, context, ..
+    } = &data.definition.allocation
+    {
+        if policy.contextual() {
+            let learned = contextual::learn(store, app, &data.definition, context, &served, seed)?;
+            let saved = BanditState {
+                phase: exp.record.phase,
+                trials,
+                successes,
+                allocation: learned.allocation,
+                regret: learned.regret,
+                at_micros: now_micros,
+                contextual: Some(learned.state),
+            };
+            return save(store, app, name, saved);
+        }
+    }
+    let regret = estimated_regret(&trials, &successes);
     let state = ArmsState {
         counts: trials.clone(),
         sums: successes.iter().map(|&s| s as f64).collect(),
         sums_sq: successes.iter().map(|&s| s as f64).collect(),
     };
-    let seed = now_micros as u64 ^ u64::from(exp.record.phase);
     let allocation = allocation(&data.definition.allocation, state, seed)?;
     let saved = BanditState {
         phase: exp.record.phase,
@@ -168,13 +201,34 @@ pub fn update(store: &dyn Store, app: &str, name: &str, now_micros: i64) -> Resu
         allocation,
         regret,
         at_micros: now_micros,
+        contextual: None,
     };
+    save(store, app, name, saved)
+}
+
+/// Σ trials × (best observed rate − the arm's observed rate): what serving only the arm that
+/// looks best would have earned more, by the observed rates.
+fn estimated_regret(trials: &[u64], successes: &[u64]) -> f64 {
+    let rates: Vec<f64> = trials
+        .iter()
+        .zip(successes)
+        .map(|(&t, &s)| if t > 0 { s as f64 / t as f64 } else { 0.0 })
+        .collect();
+    let best = rates.iter().copied().fold(0.0, f64::max);
+    trials
+        .iter()
+        .zip(&rates)
+        .map(|(&t, &r)| t as f64 * (best - r))
+        .sum()
+}
+
+fn save(store: &dyn Store, app: &str, name: &str, state: BanditState) -> Result<BanditState> {
     store.put_experiment_state(
         app,
         name,
-        &serde_json::to_string(&saved).expect("plain numbers"),
+        &serde_json::to_string(&state).expect("plain numbers"),
     )?;
-    Ok(saved)
+    Ok(state)
 }
 
 /// Update every running bandit experiment of `app`; returns the names updated.
