@@ -57,6 +57,37 @@ impl PhaseData {
     }
 }
 
+/// The events attribution reads between `since` and `until` (UTC micros): impressions that
+/// pass `list` and every outcome (click, cart add, purchase, dwell).
+pub(crate) fn attributable_events(
+    store: &dyn Store,
+    app: &str,
+    since_micros: i64,
+    until_micros: i64,
+    list: &dyn Fn(&Event) -> bool,
+) -> Result<Vec<Event>> {
+    let filter = EventFilter {
+        since_micros: Some(since_micros),
+        until_micros: Some(until_micros),
+        ..EventFilter::default()
+    };
+    let mut events: Vec<Event> = Vec::new();
+    store.scan_events(app, &filter, &mut |e| {
+        let keep = match e.event_type {
+            EventType::Impression => list(&e),
+            EventType::Click | EventType::AddToCart | EventType::Purchase | EventType::Dwell => {
+                true
+            }
+            _ => false,
+        };
+        if keep {
+            events.push(e);
+        }
+        true
+    })?;
+    Ok(events)
+}
+
 /// Read one phase of `name`: its exposures and attributed events up to `now_micros`.
 pub fn phase_data(
     store: &dyn Store,
@@ -81,28 +112,14 @@ pub fn phase_data(
     })?;
     let window_micros = (definition.attribution.window_hours * 3.6e9) as i64;
     let end = phase.stopped_micros.unwrap_or(now_micros).min(now_micros);
-    let filter = EventFilter {
-        since_micros: Some(phase.started_micros),
-        until_micros: Some(end.saturating_add(window_micros)),
-        ..EventFilter::default()
-    };
-    let mut events: Vec<Event> = Vec::new();
-    store.scan_events(app, &filter, &mut |e| {
-        let keep = match e.event_type {
-            // Only this experiment's lists, and only lists served during the phase.
-            EventType::Impression => {
-                e.context.experiment.as_deref() == Some(name) && e.timestamp.utc_micros <= end
-            }
-            EventType::Click | EventType::AddToCart | EventType::Purchase | EventType::Dwell => {
-                true
-            }
-            _ => false,
-        };
-        if keep {
-            events.push(e);
-        }
-        true
-    })?;
+    // Only this experiment's lists, and only lists served during the phase.
+    let events = attributable_events(
+        store,
+        app,
+        phase.started_micros,
+        end.saturating_add(window_micros),
+        &|e| e.context.experiment.as_deref() == Some(name) && e.timestamp.utc_micros <= end,
+    )?;
     let attribution = attribute(
         &events,
         &AttributionParams {

@@ -5,8 +5,7 @@
 use std::collections::BTreeMap;
 
 use attune_core::attribution::{attribute, AttributionParams, Group};
-use attune_core::event::{Event, EventType};
-use attune_store::{EventFilter, Store};
+use attune_store::Store;
 use serde::Serialize;
 
 use crate::error::{ExperimentError, Result};
@@ -105,25 +104,13 @@ pub fn outcomes(
             "is required to group by variant",
         ));
     }
-    let filter = EventFilter {
-        since_micros: Some(since_micros),
-        until_micros: Some(until_micros.saturating_add(params.window_micros)),
-        ..EventFilter::default()
-    };
-    let mut events: Vec<Event> = Vec::new();
-    store.scan_events(app, &filter, &mut |e| {
-        let keep = match e.event_type {
-            EventType::Impression => e.timestamp.utc_micros < until_micros,
-            EventType::Click | EventType::AddToCart | EventType::Purchase | EventType::Dwell => {
-                true
-            }
-            _ => false,
-        };
-        if keep {
-            events.push(e);
-        }
-        true
-    })?;
+    let events = crate::data::attributable_events(
+        store,
+        app,
+        since_micros,
+        until_micros.saturating_add(params.window_micros),
+        &|e| e.timestamp.utc_micros < until_micros,
+    )?;
     let a = attribute(&events, params);
     let groups = a
         .per_user(group, experiment)
