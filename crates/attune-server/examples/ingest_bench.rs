@@ -367,3 +367,51 @@ impl attune_store::ExperimentStore for NullStore {
         self.0.get_experiment_state(app, name)
     }
 }
+
+impl attune_store::MonitorStore for NullStore {
+    fn put_points(
+        &self,
+        app: &str,
+        points: &[attune_store::MetricPoint],
+    ) -> attune_store::Result<()> {
+        self.0.put_points(app, points)
+    }
+    fn scan_points(
+        &self,
+        app: &str,
+        metric: &str,
+        since_micros: i64,
+        until_micros: i64,
+        visit: &mut dyn FnMut(attune_store::MetricPoint) -> bool,
+    ) -> attune_store::Result<()> {
+        self.0
+            .scan_points(app, metric, since_micros, until_micros, visit)
+    }
+    fn metric_names(&self, app: &str) -> attune_store::Result<Vec<String>> {
+        self.0.metric_names(app)
+    }
+    fn prune_points(&self, app: &str, before_micros: i64) -> attune_store::Result<u64> {
+        self.0.prune_points(app, before_micros)
+    }
+    fn put_alert(&self, app: &str, alert: &attune_store::AlertRecord) -> attune_store::Result<()> {
+        self.0.put_alert(app, alert)
+    }
+    fn list_alerts(&self, app: &str) -> attune_store::Result<Vec<attune_store::AlertRecord>> {
+        self.0.list_alerts(app)
+    }
+    fn put_training_profile(
+        &self,
+        app: &str,
+        version: u32,
+        profile: &str,
+    ) -> attune_store::Result<()> {
+        self.0.put_training_profile(app, version, profile)
+    }
+    fn get_training_profile(
+        &self,
+        app: &str,
+        version: u32,
+    ) -> attune_store::Result<Option<String>> {
+        self.0.get_training_profile(app, version)
+    }
+}

@@ -414,7 +414,8 @@ impl From<StoreError> for Problem {
             e @ StoreError::LayerFull { .. } => {
                 Problem::new(ErrorCode::Conflict, e.to_string()).field("traffic")
             }
-            StoreError::InvalidExperiment { field, reason } => {
+            StoreError::InvalidExperiment { field, reason }
+            | StoreError::InvalidMonitoring { field, reason } => {
                 Problem::new(ErrorCode::InvalidRequest, format!("{field}: {reason}")).field(field)
             }
             e @ (StoreError::Sqlite(_)

@@ -80,6 +80,14 @@ pub enum StoreError {
         /// What is wrong.
         reason: String,
     },
+    /// A monitoring record the store refuses (an empty metric name, a non-finite value, ...).
+    #[error("invalid monitoring record: {field}: {reason}")]
+    InvalidMonitoring {
+        /// The field at fault.
+        field: String,
+        /// Why.
+        reason: String,
+    },
     /// SQLite failed (service error).
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),

@@ -17,7 +17,10 @@
 //! `model_activations` (the history rollback walks, keyed by `(app, seq)`); experiments:
 //! `experiments` (one row per experiment: lifecycle, current phase and definition, the layer
 //! buckets it holds while running), `experiment_phases` (every phase's definition and time
-//! span) and `experiment_exposures` (a user's first serve per experiment phase). Free-form attributes and properties are JSON text; floats come back
+//! span) and `experiment_exposures` (a user's first serve per experiment phase); monitoring:
+//! `metric_points` (time series keyed by `(app, metric, labels, at)`, pruned to a retention),
+//! `alert_states` (one row per rule and label set) and `training_profiles` (the drift
+//! reference of each model version). Free-form attributes and properties are JSON text; floats come back
 //! bit-identical. Ids compare bytewise in both backends, so scans order alike.
 //!
 //! Threads: every method blocks. `SqliteStore` may be called from any thread; `PgStore` (sync
@@ -27,6 +30,7 @@
 mod codec;
 pub mod error;
 mod experiments;
+mod monitoring;
 pub mod postgres;
 mod registry;
 pub mod sqlite;

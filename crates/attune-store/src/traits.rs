@@ -188,7 +188,7 @@ pub struct ActivationOutcome {
 
 /// Durable state of all apps. Implementations are thread-safe; every method is blocking (call
 /// it from `spawn_blocking` in async code).
-pub trait Store: ExperimentStore + Send + Sync {
+pub trait Store: ExperimentStore + MonitorStore + Send + Sync {
     /// Which backend this is (`sqlite` or `postgres`), for logs and `/ready`.
     fn backend(&self) -> &'static str;
 
@@ -475,4 +475,75 @@ pub trait ExperimentStore {
 
     /// The saved allocation state and when it was saved.
     fn get_experiment_state(&self, app: &str, name: &str) -> Result<Option<(String, i64)>>;
+}
+
+/// One observation of a monitored series: a metric, its labels (model version, variant,
+/// segment, ...), a time and a value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricPoint {
+    /// The metric (`ctr`, `drift_psi`, `latency_p99_ms`, ...); not empty.
+    pub metric: String,
+    /// Its labels; the series is `(metric, labels)`.
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// When (the end of the window it summarizes), UTC micros.
+    pub at_micros: i64,
+    /// The value; finite.
+    pub value: f64,
+}
+
+/// The state of one alert: a rule and the label set it fired for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertRecord {
+    /// The rule's name.
+    pub rule: String,
+    /// The series' labels.
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// `pending`, `firing` or `resolved` (the monitor defines the states; the store keeps text).
+    pub state: String,
+    /// When the current state began, UTC micros.
+    pub since_micros: i64,
+    /// When it was last evaluated, UTC micros.
+    pub updated_micros: i64,
+    /// The value last evaluated, if any.
+    pub value: Option<f64>,
+    /// A JSON object: annotations, notification attempts.
+    pub detail: String,
+}
+
+/// Monitoring: time series of online metrics (bounded by pruning), alert states, and the
+/// training profile each model version was built from (the drift reference). Part of every
+/// [`Store`].
+pub trait MonitorStore {
+    /// Write points; a point with the series and time of a stored one replaces it. All or
+    /// nothing: an invalid point ([`StoreError::InvalidMonitoring`]) writes none.
+    fn put_points(&self, app: &str, points: &[MetricPoint]) -> Result<()>;
+
+    /// The points of `metric` with `since_micros <= at < until_micros`, by time then labels.
+    fn scan_points(
+        &self,
+        app: &str,
+        metric: &str,
+        since_micros: i64,
+        until_micros: i64,
+        visit: &mut dyn FnMut(MetricPoint) -> bool,
+    ) -> Result<()>;
+
+    /// Every metric with a stored point, by name.
+    fn metric_names(&self, app: &str) -> Result<Vec<String>>;
+
+    /// Delete the points older than `before_micros` (retention); how many were deleted.
+    fn prune_points(&self, app: &str, before_micros: i64) -> Result<u64>;
+
+    /// Save an alert's state (replacing the rule and label set's previous one).
+    fn put_alert(&self, app: &str, alert: &AlertRecord) -> Result<()>;
+
+    /// Every alert state of the app, by rule then labels.
+    fn list_alerts(&self, app: &str) -> Result<Vec<AlertRecord>>;
+
+    /// Save the training profile (JSON object) model `version` was built from; a second save
+    /// replaces it.
+    fn put_training_profile(&self, app: &str, version: u32, profile: &str) -> Result<()>;
+
+    /// The training profile of model `version`.
+    fn get_training_profile(&self, app: &str, version: u32) -> Result<Option<String>>;
 }

@@ -717,3 +717,59 @@ impl attune_store::ExperimentStore for FlakyStore {
         self.inner.get_experiment_state(app, name)
     }
 }
+
+impl attune_store::MonitorStore for FlakyStore {
+    fn put_points(
+        &self,
+        app: &str,
+        points: &[attune_store::MetricPoint],
+    ) -> attune_store::Result<()> {
+        self.check()?;
+        self.inner.put_points(app, points)
+    }
+    fn scan_points(
+        &self,
+        app: &str,
+        metric: &str,
+        since_micros: i64,
+        until_micros: i64,
+        visit: &mut dyn FnMut(attune_store::MetricPoint) -> bool,
+    ) -> attune_store::Result<()> {
+        self.check()?;
+        self.inner
+            .scan_points(app, metric, since_micros, until_micros, visit)
+    }
+    fn metric_names(&self, app: &str) -> attune_store::Result<Vec<String>> {
+        self.check()?;
+        self.inner.metric_names(app)
+    }
+    fn prune_points(&self, app: &str, before_micros: i64) -> attune_store::Result<u64> {
+        self.check()?;
+        self.inner.prune_points(app, before_micros)
+    }
+    fn put_alert(&self, app: &str, alert: &attune_store::AlertRecord) -> attune_store::Result<()> {
+        self.check()?;
+        self.inner.put_alert(app, alert)
+    }
+    fn list_alerts(&self, app: &str) -> attune_store::Result<Vec<attune_store::AlertRecord>> {
+        self.check()?;
+        self.inner.list_alerts(app)
+    }
+    fn put_training_profile(
+        &self,
+        app: &str,
+        version: u32,
+        profile: &str,
+    ) -> attune_store::Result<()> {
+        self.check()?;
+        self.inner.put_training_profile(app, version, profile)
+    }
+    fn get_training_profile(
+        &self,
+        app: &str,
+        version: u32,
+    ) -> attune_store::Result<Option<String>> {
+        self.check()?;
+        self.inner.get_training_profile(app, version)
+    }
+}

@@ -17,6 +17,7 @@
 //! TLS is not supported yet (connections use `NoTls`; `sslmode=require` fails to connect).
 
 mod experiments;
+mod monitoring;
 mod registry;
 mod rows;
 mod schema;
@@ -926,5 +927,46 @@ impl crate::ExperimentStore for PgStore {
 
     fn get_experiment_state(&self, app: &str, name: &str) -> Result<Option<(String, i64)>> {
         experiments::get_state(self, app, name)
+    }
+}
+
+impl crate::MonitorStore for PgStore {
+    fn put_points(&self, app: &str, points: &[crate::MetricPoint]) -> Result<()> {
+        monitoring::put_points(self, app, points)
+    }
+
+    fn scan_points(
+        &self,
+        app: &str,
+        metric: &str,
+        since_micros: i64,
+        until_micros: i64,
+        visit: &mut dyn FnMut(crate::MetricPoint) -> bool,
+    ) -> Result<()> {
+        monitoring::scan_points(self, app, metric, since_micros, until_micros, visit)
+    }
+
+    fn metric_names(&self, app: &str) -> Result<Vec<String>> {
+        monitoring::metric_names(self, app)
+    }
+
+    fn prune_points(&self, app: &str, before_micros: i64) -> Result<u64> {
+        monitoring::prune_points(self, app, before_micros)
+    }
+
+    fn put_alert(&self, app: &str, alert: &crate::AlertRecord) -> Result<()> {
+        monitoring::put_alert(self, app, alert)
+    }
+
+    fn list_alerts(&self, app: &str) -> Result<Vec<crate::AlertRecord>> {
+        monitoring::list_alerts(self, app)
+    }
+
+    fn put_training_profile(&self, app: &str, version: u32, profile: &str) -> Result<()> {
+        monitoring::put_training_profile(self, app, version, profile)
+    }
+
+    fn get_training_profile(&self, app: &str, version: u32) -> Result<Option<String>> {
+        monitoring::get_training_profile(self, app, version)
     }
 }

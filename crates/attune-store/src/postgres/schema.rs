@@ -177,6 +177,38 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX experiment_exposures_user ON experiment_exposures (app_id, user_key);
     "#,
+    // 4: monitoring (time series, alert states, drift references).
+    r#"
+    CREATE TABLE metric_points (
+        app_id    BIGINT NOT NULL REFERENCES apps (id),
+        metric    TEXT COLLATE "C" NOT NULL,
+        labels    TEXT COLLATE "C" NOT NULL,
+        at_micros BIGINT NOT NULL,
+        value     DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (app_id, metric, at_micros, labels)
+    );
+    CREATE INDEX metric_points_at ON metric_points (app_id, at_micros);
+
+    CREATE TABLE alert_states (
+        app_id         BIGINT NOT NULL REFERENCES apps (id),
+        rule           TEXT COLLATE "C" NOT NULL,
+        labels         TEXT COLLATE "C" NOT NULL,
+        state          TEXT NOT NULL,
+        since_micros   BIGINT NOT NULL,
+        updated_micros BIGINT NOT NULL,
+        value          DOUBLE PRECISION,
+        detail         TEXT NOT NULL,
+        PRIMARY KEY (app_id, rule, labels)
+    );
+
+    CREATE TABLE training_profiles (
+        app_id       BIGINT NOT NULL REFERENCES apps (id),
+        version      BIGINT NOT NULL,
+        profile      TEXT NOT NULL,
+        saved_micros BIGINT NOT NULL,
+        PRIMARY KEY (app_id, version)
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -168,6 +168,39 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX experiment_exposures_user ON experiment_exposures (app_id, user_key);
     "#,
+    // 4: monitoring (time series, alert states, drift references).
+    r#"
+    CREATE TABLE metric_points (
+        app_id    INTEGER NOT NULL REFERENCES apps(id),
+        metric    TEXT NOT NULL,
+        labels    TEXT NOT NULL,            -- JSON object, keys sorted
+        at_micros INTEGER NOT NULL,
+        value     REAL NOT NULL,
+        PRIMARY KEY (app_id, metric, at_micros, labels)
+    ) WITHOUT ROWID;
+    CREATE INDEX metric_points_at ON metric_points (app_id, at_micros);
+
+    CREATE TABLE alert_states (
+        app_id         INTEGER NOT NULL REFERENCES apps(id),
+        rule           TEXT NOT NULL,
+        labels         TEXT NOT NULL,
+        state          TEXT NOT NULL,       -- 'pending' | 'firing' | 'resolved'
+        since_micros   INTEGER NOT NULL,
+        updated_micros INTEGER NOT NULL,
+        value          REAL,
+        detail         TEXT NOT NULL,       -- JSON object
+        PRIMARY KEY (app_id, rule, labels)
+    );
+
+    -- What each model version was trained on, summarized: the reference drift compares with.
+    CREATE TABLE training_profiles (
+        app_id       INTEGER NOT NULL REFERENCES apps(id),
+        version      INTEGER NOT NULL,
+        profile      TEXT NOT NULL,         -- JSON object
+        saved_micros INTEGER NOT NULL,
+        PRIMARY KEY (app_id, version)
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

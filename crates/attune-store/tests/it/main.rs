@@ -41,11 +41,14 @@ macro_rules! store_suite {
             experiment_layers_are_exclusive,
             experiment_concurrent_starts,
             experiment_exposures,
+            monitor_points,
+            monitor_alerts_and_profiles,
         );
         $crate::store_suite!(@reopen $fixture;
             durable_across_reopen,
             registry_durable_across_reopen,
             experiments_durable_across_reopen,
+            monitoring_durable_across_reopen,
         );
     };
     (@store $fixture:expr; $($name:ident),* $(,)?) => {

@@ -10,8 +10,9 @@ use attune_core::catalog::{AttrValue, Consent, Item, User};
 use attune_core::event::{Context, Event, EventType, PropValue, Properties};
 use attune_core::time::Timestamp;
 use attune_store::{
-    Activation, ActivationKind, AppCounts, ArtifactRef, Erasure, EventFilter, ExperimentStatus,
-    Exposure, InsertStatus, ModelInfo, ModelRecord, ModelStatus, Store, StoreError,
+    Activation, ActivationKind, AlertRecord, AppCounts, ArtifactRef, Erasure, EventFilter,
+    ExperimentStatus, Exposure, InsertStatus, MetricPoint, ModelInfo, ModelRecord, ModelStatus,
+    Store, StoreError,
 };
 
 use InsertStatus::{Accepted, Duplicate};
@@ -1958,5 +1959,174 @@ pub fn experiments_durable_across_reopen(open: &dyn Fn() -> Box<dyn Store>) {
             .unwrap()
             .map(|e| e.variant),
         Some("a".into())
+    );
+}
+
+fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn points_of(
+    store: &dyn Store,
+    app: &str,
+    metric: &str,
+    since: i64,
+    until: i64,
+) -> Vec<MetricPoint> {
+    let mut out = Vec::new();
+    store
+        .scan_points(app, metric, since, until, &mut |p| {
+            out.push(p);
+            true
+        })
+        .unwrap();
+    out
+}
+
+/// Series: written, replaced by time, read by range in time then label order, refused whole
+/// when one point is invalid, pruned by time, kept per app.
+pub fn monitor_points(store: &dyn Store) {
+    let app = new_app(store, "mon_points");
+    let other = new_app(store, "mon_points_other");
+    let v1 = labels(&[("model_version", "1")]);
+    let v2 = labels(&[("variant", "b"), ("model_version", "2")]);
+    let p = |labels: &BTreeMap<String, String>, at: i64, value: f64| MetricPoint {
+        metric: "ctr".into(),
+        labels: labels.clone(),
+        at_micros: T0 + at,
+        value,
+    };
+    store
+        .put_points(
+            &app,
+            &[p(&v2, 10, 0.05), p(&v1, 10, 0.04), p(&v1, 20, 0.041)],
+        )
+        .unwrap();
+    // The same series and time again: the value is replaced (also within one batch).
+    store
+        .put_points(&app, &[p(&v1, 20, 0.5), p(&v1, 20, 0.042)])
+        .unwrap();
+    let got = points_of(store, &app, "ctr", T0, T0 + 100);
+    assert_eq!(
+        got,
+        vec![p(&v1, 10, 0.04), p(&v2, 10, 0.05), p(&v1, 20, 0.042)]
+    );
+    assert_eq!(points_of(store, &app, "ctr", T0 + 11, T0 + 20), vec![]);
+    assert_eq!(points_of(store, &app, "ctr", T0 + 20, T0 + 21).len(), 1);
+    assert!(points_of(store, &other, "ctr", T0, T0 + 100).is_empty());
+
+    // One bad point refuses the batch, naming it.
+    let mut bad = p(&v1, 30, f64::NAN);
+    let err = store.put_points(&app, &[p(&v1, 30, 0.1), bad.clone()]);
+    assert!(
+        matches!(err, Err(StoreError::InvalidMonitoring { ref field, .. }) if field == "points[1].value"),
+        "{err:?}"
+    );
+    bad.value = 1.0;
+    bad.metric = String::new();
+    assert!(store.put_points(&app, &[bad]).is_err());
+    assert_eq!(points_of(store, &app, "ctr", T0, T0 + 100).len(), 3);
+
+    store
+        .put_points(
+            &app,
+            &[MetricPoint {
+                metric: "latency_p99_ms".into(),
+                labels: BTreeMap::new(),
+                at_micros: T0 + 5,
+                value: 3.5,
+            }],
+        )
+        .unwrap();
+    assert_eq!(store.metric_names(&app).unwrap(), ["ctr", "latency_p99_ms"]);
+    assert_eq!(store.prune_points(&app, T0 + 11).unwrap(), 3);
+    assert_eq!(
+        points_of(store, &app, "ctr", T0, T0 + 100),
+        vec![p(&v1, 20, 0.042)]
+    );
+    assert!(matches!(
+        store.put_points("no_such_app_mon", &[p(&v1, 1, 1.0)]),
+        Err(StoreError::UnknownApp(_))
+    ));
+}
+
+/// Alert states replace per rule and labels; training profiles per version.
+pub fn monitor_alerts_and_profiles(store: &dyn Store) {
+    let app = new_app(store, "mon_alerts");
+    let a = AlertRecord {
+        rule: "ctr_drop".into(),
+        labels: labels(&[("model_version", "3")]),
+        state: "pending".into(),
+        since_micros: T0,
+        updated_micros: T0,
+        value: Some(0.01),
+        detail: r#"{"summary": "CTR fell"}"#.into(),
+    };
+    store.put_alert(&app, &a).unwrap();
+    let firing = AlertRecord {
+        state: "firing".into(),
+        since_micros: T0 + 60,
+        updated_micros: T0 + 60,
+        ..a.clone()
+    };
+    store.put_alert(&app, &firing).unwrap();
+    let drift = AlertRecord {
+        rule: "drift".into(),
+        labels: BTreeMap::new(),
+        value: None,
+        ..a.clone()
+    };
+    store.put_alert(&app, &drift).unwrap();
+    assert_eq!(
+        store.list_alerts(&app).unwrap(),
+        vec![firing.clone(), drift]
+    );
+    let bad = AlertRecord {
+        detail: "[1]".into(),
+        ..a.clone()
+    };
+    assert!(matches!(
+        store.put_alert(&app, &bad),
+        Err(StoreError::InvalidMonitoring { ref field, .. }) if field == "detail"
+    ));
+    assert_eq!(store.list_alerts(&app).unwrap()[0], firing);
+
+    assert_eq!(store.get_training_profile(&app, 1).unwrap(), None);
+    store
+        .put_training_profile(&app, 1, r#"{"events": 10}"#)
+        .unwrap();
+    store
+        .put_training_profile(&app, 1, r#"{"events": 12}"#)
+        .unwrap();
+    assert_eq!(
+        store.get_training_profile(&app, 1).unwrap().as_deref(),
+        Some(r#"{"events": 12}"#)
+    );
+    assert!(store.put_training_profile(&app, 2, "not json").is_err());
+    assert_eq!(store.get_training_profile(&app, 2).unwrap(), None);
+}
+
+pub fn monitoring_durable_across_reopen(open: &dyn Fn() -> Box<dyn Store>) {
+    let store = open();
+    let app = new_app(&*store, "mon_durable");
+    let point = MetricPoint {
+        metric: "ctr".into(),
+        labels: labels(&[("source", "personalized")]),
+        at_micros: T0,
+        value: 0.0625,
+    };
+    store
+        .put_points(&app, std::slice::from_ref(&point))
+        .unwrap();
+    store.put_training_profile(&app, 4, "{}").unwrap();
+    drop(store);
+    let store = open();
+    assert_eq!(points_of(&*store, &app, "ctr", T0, T0 + 1), vec![point]);
+    assert_eq!(
+        store.get_training_profile(&app, 4).unwrap().as_deref(),
+        Some("{}")
     );
 }
