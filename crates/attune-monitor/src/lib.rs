@@ -1,0 +1,17 @@
+//! attune-monitor: is what attune serves any good, is the data still what the model learned,
+//! and who should hear about it.
+//!
+//! - [`series`]: reading and writing the store's metric time series (one series per metric
+//!   and label set; bounded by [`config::MonitorConfig::retention_days`]);
+//! - [`config`]: the `[monitor]` section.
+//!
+//! **Boundary:** knows the store, the core's pure metrics and statistics, and the experiment
+//! crate's attribution; no HTTP, no serving engine. The pipeline's scheduler runs it.
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod error;
+pub mod series;
+
+pub use config::MonitorConfig;
+pub use error::{MonitorError, Result};
