@@ -27,6 +27,7 @@ pub struct Settings {
     pub clean: CleanSection,
     pub train: attune_pipeline::TrainSettings,
     pub serving: ServingSection,
+    pub monitor: attune_monitor::MonitorConfig,
     pub log: LogSection,
 }
 
@@ -288,6 +289,9 @@ impl Settings {
         self.server.cors()?;
         self.train.check()?;
         self.serving.to_engine()?;
+        self.monitor
+            .check()
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
         Ok(())
     }
 

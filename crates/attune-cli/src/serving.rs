@@ -69,5 +69,6 @@ pub fn schedule(settings: &Settings) -> Schedule {
         },
         bandits_every: (s.bandit_update_secs > 0)
             .then(|| Duration::from_secs(s.bandit_update_secs)),
+        monitor: (settings.monitor.interval_secs > 0).then(|| settings.monitor.clone()),
     }
 }

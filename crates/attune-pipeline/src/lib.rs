@@ -48,6 +48,7 @@ pub mod data;
 pub mod dataset;
 pub mod error;
 pub mod jobs;
+pub mod monitoring;
 pub mod promote;
 pub mod publish;
 pub mod schedule;

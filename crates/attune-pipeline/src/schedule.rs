@@ -1,7 +1,7 @@
 //! The loops every replica runs in the background: following the registry (an activation or
 //! rollback made by another replica or the CLI is picked up within `refresh_every`), bandit
 //! experiments' allocation updates, and scheduled retraining of every app with events, as
-//! background jobs promoted by metric.
+//! background jobs promoted by metric, and monitoring ([`crate::monitoring`]).
 //!
 //! Plain threads, not async tasks: each step is blocking store and file work, and a thread
 //! that sleeps on a channel stops the moment its [`Scheduler`] is dropped.
@@ -25,6 +25,8 @@ pub struct Schedule {
     pub retrain: TrainRequest,
     /// How often running bandit experiments recompute their allocation (`None`: never).
     pub bandits_every: Option<Duration>,
+    /// Monitoring, every `interval_secs` (`None`: off).
+    pub monitor: Option<attune_monitor::MonitorConfig>,
 }
 
 /// The running loops; dropping it stops them (and waits for the current step to end).
@@ -68,6 +70,15 @@ impl Scheduler {
         if let Some(interval) = schedule.bandits_every {
             let p = pipeline.clone();
             let (tx, t) = every("attune-bandits", interval, move || update_bandits(&p));
+            s.stop.push(tx);
+            s.threads.push(t);
+        }
+        if let Some(config) = schedule.monitor.filter(|c| c.interval_secs > 0) {
+            let p = pipeline.clone();
+            let interval = Duration::from_secs(config.interval_secs);
+            let (tx, t) = every("attune-monitor", interval, move || {
+                crate::monitoring::monitor_all(&p, &config);
+            });
             s.stop.push(tx);
             s.threads.push(t);
         }
