@@ -69,6 +69,45 @@ pub enum Command {
     /// What served lists led to: users, lists, impressions, clicks, CTR, purchases, revenue per
     /// user and dwell, by model version, source or experiment variant, and by position.
     Outcomes(OutcomesArgs),
+    /// Monitoring: the online quality of served lists and the series monitoring recorded.
+    #[command(subcommand)]
+    Monitor(MonitorCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MonitorCommand {
+    /// Online quality over the window ending now, per series (overall, model version, source,
+    /// experiment variant, segment): CTR, conversion, revenue and dwell per user, coverage,
+    /// diversity, novelty, popularity bias, cold-start share, latency.
+    Quality {
+        /// The window, seconds (default: monitor.window_secs).
+        #[arg(long)]
+        window_secs: Option<u64>,
+        /// JSON output (the document GET /v1/monitor/quality returns).
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        app: AppArg,
+    },
+    /// The points monitoring recorded for one metric, by series.
+    Series {
+        /// The metric (`ctr`, `latency_p99_ms`, ...).
+        metric: String,
+        /// From this time (RFC 3339; default: a day before --until).
+        #[arg(long)]
+        since: Option<String>,
+        /// Before this time (RFC 3339; default: now).
+        #[arg(long)]
+        until: Option<String>,
+        /// Only series with these labels: `model_version:3,source:personalized`.
+        #[arg(long, default_value = "")]
+        labels: String,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        app: AppArg,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -59,7 +59,7 @@ impl PhaseData {
 
 /// The events attribution reads between `since` and `until` (UTC micros): impressions that
 /// pass `list` and every outcome (click, cart add, purchase, dwell).
-pub(crate) fn attributable_events(
+pub fn attributable_events(
     store: &dyn Store,
     app: &str,
     since_micros: i64,

@@ -15,6 +15,8 @@ pub struct MonitorConfig {
     pub window_secs: u64,
     /// Days of metric points kept; older ones are pruned at each tick.
     pub retention_days: f64,
+    /// `[monitor.quality]`.
+    pub quality: crate::quality::QualityConfig,
 }
 
 impl Default for MonitorConfig {
@@ -23,6 +25,7 @@ impl Default for MonitorConfig {
             interval_secs: 60,
             window_secs: 3_600,
             retention_days: 30.0,
+            quality: crate::quality::QualityConfig::default(),
         }
     }
 }

@@ -1,6 +1,8 @@
 //! attune-monitor: is what attune serves any good, is the data still what the model learned,
 //! and who should hear about it.
 //!
+//! - [`quality`]: online quality of served lists per model version, source, variant and
+//!   segment over the sliding window, recorded as series;
 //! - [`series`]: reading and writing the store's metric time series (one series per metric
 //!   and label set; bounded by [`config::MonitorConfig::retention_days`]);
 //! - [`config`]: the `[monitor]` section.
@@ -11,6 +13,7 @@
 
 pub mod config;
 pub mod error;
+pub mod quality;
 pub mod series;
 
 pub use config::MonitorConfig;

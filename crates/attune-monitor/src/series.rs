@@ -21,6 +21,21 @@ pub fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// A label matcher from text: `k:v,k:v` (empty: match everything).
+pub fn parse_matcher(text: &str) -> Result<Labels> {
+    let mut out = Labels::new();
+    for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let Some((k, v)) = pair.split_once(':').filter(|(k, _)| !k.trim().is_empty()) else {
+            return Err(crate::error::MonitorError::invalid(
+                "labels",
+                format!("expected name:value pairs separated by commas, got {pair:?}"),
+            ));
+        };
+        out.insert(k.trim().to_string(), v.trim().to_string());
+    }
+    Ok(out)
+}
+
 /// Whether `labels` has every pair of `matching` (an empty matcher matches every series).
 pub fn matches(labels: &BTreeMap<String, String>, matching: &BTreeMap<String, String>) -> bool {
     matching.iter().all(|(k, v)| labels.get(k) == Some(v))
@@ -124,5 +139,11 @@ mod tests {
             vec![0.11, 0.2]
         );
         assert!(latest(&store, "shop", "ctr", 0, 5).unwrap().is_empty());
+        assert_eq!(
+            parse_matcher("model_version:1, source:cold_start").unwrap(),
+            labels(&[("model_version", "1"), ("source", "cold_start")])
+        );
+        assert!(parse_matcher("").unwrap().is_empty());
+        assert!(parse_matcher("model_version").is_err());
     }
 }

@@ -75,6 +75,7 @@ pub struct Pipeline {
     engine: Arc<Serving>,
     config: PipelineConfig,
     jobs: Arc<Jobs>,
+    quality: Arc<attune_monitor::quality::Latest>,
 }
 
 /// Why a training job could not be started.
@@ -95,7 +96,13 @@ impl Pipeline {
             engine,
             config,
             jobs: Arc::default(),
+            quality: Arc::default(),
         }
+    }
+
+    /// The quality figures this replica's monitoring last recorded, per app.
+    pub fn quality(&self) -> &Arc<attune_monitor::quality::Latest> {
+        &self.quality
     }
 
     /// The serving engine.

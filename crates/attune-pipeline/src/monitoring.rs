@@ -25,6 +25,16 @@ pub fn monitor_all(pipeline: &Pipeline, config: &MonitorConfig) {
 /// One tick for `app` at `now_micros`.
 pub fn monitor_app(pipeline: &Pipeline, config: &MonitorConfig, app: &str, now_micros: i64) {
     let store = pipeline.engine().store();
+    match attune_monitor::quality::record(
+        &**store,
+        app,
+        now_micros,
+        config.window_micros(),
+        &config.quality,
+    ) {
+        Ok(points) => pipeline.quality().set(app, points),
+        Err(e) => tracing::warn!(app, error = %e, "monitoring: quality not recorded"),
+    }
     match store.prune_points(app, now_micros.saturating_sub(config.retention_micros())) {
         Ok(0) => {}
         Ok(n) => tracing::debug!(app, points = n, "monitoring: old points pruned"),

@@ -78,9 +78,11 @@ fn start(ingester: Ingester) -> mpsc::Sender<(String, Event)> {
 }
 
 impl ImpressionLog {
-    /// Log one served list for `user`: item ids in list order, with the list's facts
-    /// attribution reads back (`attune_core::attribution`).
-    pub(crate) fn log(&self, app: &str, user: &str, list: &RecList) {
+    /// Log one served list for `user`: item ids in list order, each with its reason kind, and
+    /// the list's facts attribution and monitoring read back (`attune_core::attribution`):
+    /// id, position, source, model version, and on the first item the time it took to
+    /// compute.
+    pub(crate) fn log(&self, app: &str, user: &str, list: &RecList, latency: std::time::Duration) {
         let (recommendation_id, model_version) = (&list.recommendation_id, list.model_version);
         let now = Timestamp::from_utc_micros(
             std::time::SystemTime::now()
@@ -92,7 +94,8 @@ impl ImpressionLog {
             variant: list.experiment.as_ref().map(|x| x.variant.clone()),
             ..Context::default()
         };
-        for (position, item) in list.items.iter().map(|r| &r.item_id).enumerate() {
+        for (position, r) in list.items.iter().enumerate() {
+            let item = &r.item_id;
             let mut extra = std::collections::BTreeMap::new();
             extra.insert(
                 names::RECOMMENDATION_ID.to_string(),
@@ -106,6 +109,16 @@ impl ImpressionLog {
                 names::SOURCE.to_string(),
                 PropValue::Text(list.source.as_str().to_string()),
             );
+            extra.insert(
+                names::REASON.to_string(),
+                PropValue::Text(r.reason.kind().to_string()),
+            );
+            if position == 0 {
+                extra.insert(
+                    names::LATENCY_MS.to_string(),
+                    PropValue::Number(latency.as_secs_f64() * 1e3),
+                );
+            }
             if let Some(v) = model_version {
                 extra.insert(
                     names::MODEL_VERSION.to_string(),

@@ -161,6 +161,8 @@ pub struct AppState {
     impressions: impressions::ImpressionLog,
     /// Log impressions of served lists.
     pub log_impressions: bool,
+    /// The `[monitor]` settings (the window and segments quality reports use).
+    pub monitor: Arc<attune_monitor::MonitorConfig>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -190,6 +192,7 @@ impl AppState {
             serving: None,
             pipeline: None,
             log_impressions: true,
+            monitor: Arc::default(),
         };
         match state.store.create_app(DEFAULT_APP) {
             Ok(()) => state.remember_app(DEFAULT_APP),
@@ -208,6 +211,12 @@ impl AppState {
     pub fn with_pipeline(mut self, pipeline: Arc<Pipeline>) -> Self {
         self.serving = Some(pipeline.engine().clone());
         self.pipeline = Some(pipeline);
+        self
+    }
+
+    /// Monitoring settings (default: `MonitorConfig::default()`).
+    pub fn with_monitor(mut self, config: attune_monitor::MonitorConfig) -> Self {
+        self.monitor = Arc::new(config);
         self
     }
 

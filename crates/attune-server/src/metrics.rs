@@ -69,6 +69,11 @@ pub const ANN_RECALL: &str = "attune_ann_recall_at_10";
 /// finished since start by outcome (`succeeded`, `failed`, `panicked`: a failed job whose
 /// training panicked, also counted in `failed`).
 pub const TRAINING_JOBS: &str = "attune_training_jobs";
+/// `attune_quality{app,metric,group,key}`: the online quality of served lists over the
+/// monitoring window, as this replica's monitoring tick last computed it (docs/monitoring.md):
+/// `group` is `all` or the labels' names (`model_version`, `source`, `experiment,variant`,
+/// `segment`), `key` their values.
+pub const QUALITY: &str = "attune_quality";
 
 /// Latency buckets (seconds): 0.5 ms to 10 s.
 const LATENCY_BUCKETS: [f64; 14] = [
@@ -108,6 +113,14 @@ struct CacheLabels {
 struct ModelLabels {
     app: String,
     model: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct QualityLabels {
+    app: String,
+    metric: String,
+    group: String,
+    key: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -202,6 +215,7 @@ pub struct Metrics {
     model_age: Family<ModelLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
     ann_recall: Family<AppLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
     training_jobs: Family<JobLabels, Gauge>,
+    quality: Family<QualityLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -329,9 +343,18 @@ impl Metrics {
              since start",
             training_jobs.clone(),
         );
+        let quality = Family::default();
+        registry.register(
+            QUALITY,
+            "Online quality of served lists over the monitoring window (ctr, conversion, \
+             coverage, diversity, novelty, popularity_bias, cold_start_share, latency, ...) by \
+             app, metric and series",
+            quality.clone(),
+        );
         Self {
             registry,
             training_jobs,
+            quality,
             http_requests,
             http_duration,
             http_in_flight,
@@ -425,6 +448,31 @@ impl Metrics {
                         state,
                     })
                     .set(v as i64);
+            }
+        }
+    }
+
+    /// Read the latest quality figures into the gauges (called when `/metrics` is scraped);
+    /// series no longer computed disappear.
+    pub fn observe_quality(&self, latest: &attune_monitor::quality::Latest) {
+        self.quality.clear();
+        for (app, points) in latest.snapshot() {
+            for p in points {
+                let (group, key) = if p.labels.is_empty() {
+                    ("all".to_string(), String::new())
+                } else {
+                    let names: Vec<&str> = p.labels.keys().map(String::as_str).collect();
+                    let values: Vec<&str> = p.labels.values().map(String::as_str).collect();
+                    (names.join(","), values.join(","))
+                };
+                self.quality
+                    .get_or_create(&QualityLabels {
+                        app: app.clone(),
+                        metric: p.metric,
+                        group,
+                        key,
+                    })
+                    .set(p.value);
             }
         }
     }

@@ -14,6 +14,7 @@ mod experiment;
 mod export;
 mod import;
 mod models;
+mod monitor;
 mod outcomes;
 mod precompute;
 mod profile;
@@ -44,5 +45,6 @@ pub fn run(command: Command, settings: &Settings) -> anyhow::Result<ExitCode> {
         Command::Precompute(args) => precompute::run(args, settings),
         Command::Experiment(c) => experiment::run(c, settings),
         Command::Outcomes(args) => outcomes::run(args, settings),
+        Command::Monitor(c) => monitor::run(c, settings),
     }
 }

@@ -14,7 +14,7 @@ use super::apps::{open_store, require_app};
 use crate::cli::OutcomesArgs;
 use crate::config::Settings;
 
-fn time(text: &str, flag: &str) -> anyhow::Result<i64> {
+pub(super) fn time(text: &str, flag: &str) -> anyhow::Result<i64> {
     Timestamp::parse_rfc3339(text)
         .map(|t| t.utc_micros)
         .map_err(|e| anyhow::anyhow!("{e}"))

@@ -36,6 +36,11 @@ pub mod names {
     pub const MODEL_VERSION: &str = "model_version";
     /// Where the list came from (`personalized`, `cold_start`, ...).
     pub const SOURCE: &str = "source";
+    /// Why the item was listed: the reason kind (`because`, `interest`, `for_you`,
+    /// `popular_in`, `trending`, `popular`), so explanations can be audited later.
+    pub const REASON: &str = "reason";
+    /// Milliseconds the server took to compute the list (on the first item's impression).
+    pub const LATENCY_MS: &str = "latency_ms";
 }
 
 /// How attribution is done.
@@ -75,6 +80,8 @@ pub struct ServedList {
     pub source: Option<String>,
     /// Experiment and variant, when the user was in one.
     pub experiment: Option<(String, String)>,
+    /// Milliseconds the server took to compute it, if logged.
+    pub latency_ms: Option<f64>,
 }
 
 /// What an outcome was.
@@ -189,12 +196,16 @@ pub fn attribute(events: &[Event], params: &AttributionParams) -> Attribution {
                     .map(|v| v as u32),
                 source: text(e, names::SOURCE).map(str::to_string),
                 experiment: e.context.experiment.clone().zip(e.context.variant.clone()),
+                latency_ms: None,
             });
             positions.push(Vec::new());
             lists.len() - 1
         });
         let l = &mut lists[k];
         l.served_micros = l.served_micros.min(e.timestamp.utc_micros);
+        if let Some(ms) = number(e, names::LATENCY_MS).filter(|x| x.is_finite() && *x >= 0.0) {
+            l.latency_ms = Some(ms);
+        }
         let pos = number(e, names::POSITION)
             .filter(|p| *p >= 1.0 && p.fract() == 0.0)
             .map_or(positions[k].len() as u32 + 1, |p| p as u32);

@@ -254,7 +254,7 @@ pub(super) async fn results(
 }
 
 /// A time query parameter: RFC 3339.
-fn time_param(params: &Params, name: &'static str) -> Result<Option<i64>, Problem> {
+pub(super) fn time_param(params: &Params, name: &'static str) -> Result<Option<i64>, Problem> {
     params
         .str(name)
         .map(|t| {

@@ -18,6 +18,7 @@ mod events;
 mod experiments;
 mod items;
 mod models;
+mod quality;
 pub(crate) mod recommend;
 mod system;
 mod users;
@@ -209,6 +210,18 @@ fn table() -> Vec<Route> {
             "/v1/experiments/{name}/bandit",
             App(Admin),
             post(experiments::bandit),
+        ),
+        route(
+            Method::GET,
+            "/v1/monitor/quality",
+            App(Read),
+            get(quality::quality),
+        ),
+        route(
+            Method::GET,
+            "/v1/monitor/series",
+            App(Read),
+            get(quality::series),
         ),
         route(
             Method::GET,

@@ -107,9 +107,9 @@ pub(crate) fn list_response(list: &RecList, user: Option<&str>) -> Response {
     Json(ListBody::of(list, user)).into_response()
 }
 
-fn log(state: &AppState, app: &str, user: &str, list: &RecList) {
+fn log(state: &AppState, app: &str, user: &str, list: &RecList, latency: std::time::Duration) {
     if state.log_impressions && !list.items.is_empty() {
-        state.impressions.log(app, user, list);
+        state.impressions.log(app, user, list, latency);
     }
     // A user's first serve in an experiment's phase is their exposure: recorded off the
     // request path (the first recorded variant stands, whichever replica wrote it).
@@ -147,9 +147,11 @@ pub(super) async fn for_user(
     let engine = serving(&state)?;
     let req = request_of(&params, engine.config().max_n)?;
     let (a, u) = (app.clone(), user.clone());
+    let started = std::time::Instant::now();
     let list = run(move |allow| engine.recommend(&a, &u, &req, allow)).await?;
+    let latency = started.elapsed();
     record_cache(&state, &list);
-    log(&state, &app, &user, &list);
+    log(&state, &app, &user, &list, latency);
     Ok(list_response(&list, Some(&user)))
 }
 
@@ -219,12 +221,15 @@ pub(super) async fn batch(
     };
     let users = Arc::new(b.users);
     let (a, us) = (app.clone(), users.clone());
+    let started = std::time::Instant::now();
     let lists = run(move |allow| {
         us.iter()
             .map(|u| engine.recommend(&a, u, &req, allow))
             .collect::<Result<Vec<_>, _>>()
     })
     .await?;
+    // Lists of a batch are computed together: each is logged with its share of the time.
+    let latency = started.elapsed() / lists.len().max(1) as u32;
     #[derive(Serialize)]
     struct Results<'a> {
         results: Vec<ListBody<'a>>,
@@ -234,7 +239,7 @@ pub(super) async fn batch(
         .zip(&lists)
         .map(|(u, l)| {
             record_cache(&state, l);
-            log(&state, &app, u, l);
+            log(&state, &app, u, l, latency);
             ListBody::of(l, Some(u))
         })
         .collect();

@@ -49,6 +49,7 @@ pub(super) async fn metrics(State(state): State<AppState>, headers: HeaderMap) -
     }
     if let Some(pipeline) = &state.pipeline {
         state.metrics.observe_jobs(pipeline.jobs());
+        state.metrics.observe_quality(pipeline.quality());
     }
     let openmetrics = headers
         .get_all(header::ACCEPT)

@@ -18,6 +18,8 @@ use tower::ServiceExt;
 pub struct TestServer {
     pub store: Arc<SqliteStore>,
     pub router: axum::Router,
+    /// The pipeline, for servers made by [`TestServer::with_pipeline`].
+    pub pipeline: Option<Arc<attune_pipeline::Pipeline>>,
     _dir: tempfile::TempDir,
 }
 
@@ -33,6 +35,7 @@ impl TestServer {
         Self {
             store,
             router: router(state),
+            pipeline: None,
             _dir: dir,
         }
     }
@@ -51,15 +54,16 @@ impl TestServer {
             attune_core::event::EventWeighting::default(),
         )
         .with_experiments(Arc::new(experiments));
-        let pipeline = attune_pipeline::Pipeline::new(
+        let pipeline = Arc::new(attune_pipeline::Pipeline::new(
             Arc::new(engine),
             attune_pipeline::PipelineConfig::default(),
-        );
+        ));
         let state =
-            AppState::new(store.clone(), ServerConfig::default()).with_pipeline(Arc::new(pipeline));
+            AppState::new(store.clone(), ServerConfig::default()).with_pipeline(pipeline.clone());
         Self {
             store,
             router: router(state),
+            pipeline: Some(pipeline),
             _dir: dir,
         }
     }

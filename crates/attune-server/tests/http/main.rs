@@ -12,6 +12,7 @@ mod items;
 mod metrics;
 mod models;
 mod openapi;
+mod quality;
 mod shutdown;
 mod system;
 mod users;
