@@ -12,6 +12,7 @@ mod experiments;
 mod export;
 mod import;
 mod models;
+mod monitor;
 mod movielens;
 mod ops;
 mod profile;
