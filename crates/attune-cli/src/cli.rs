@@ -581,8 +581,19 @@ pub struct TrainArgs {
     #[arg(long, short, conflicts_with = "activate")]
     pub output: Option<PathBuf>,
     /// Make the new version the app's active model (the app's first model always is).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "canary")]
     pub activate: bool,
+    /// Guarded rollout: serve the new version to this share of users (as many again stay on
+    /// the active version as control); a running server's monitoring promotes it when its
+    /// online CTR is not worse and rolls it back when it is (see `attune models rollouts`).
+    #[arg(long, conflicts_with = "output")]
+    pub canary: Option<f64>,
+    /// --canary: exposed users each group needs before the canary can be promoted.
+    #[arg(long, default_value_t = 1000, requires = "canary")]
+    pub canary_min_users: u64,
+    /// --canary: largest tolerated relative drop of the online metric.
+    #[arg(long, default_value_t = 0.05, requires = "canary")]
+    pub canary_margin: f64,
     /// auto: share of each user's interactions held out for validation.
     #[arg(long, default_value_t = 0.2)]
     pub validation_fraction: f64,
@@ -652,6 +663,14 @@ pub enum ModelsCommand {
     /// Go back to the version active before the current one (verified first).
     #[command(after_long_help = MODELS_HELP)]
     Rollback {
+        #[command(flatten)]
+        app: AppArg,
+    },
+    /// Guarded rollouts, newest canary first: verdict (running, promoted, rolled back) and why.
+    Rollouts {
+        /// JSON output (the document GET /v1/models/rollouts returns).
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         app: AppArg,
     },

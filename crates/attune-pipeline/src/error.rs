@@ -76,6 +76,9 @@ pub enum PipelineError {
         #[source]
         source: std::io::Error,
     },
+    /// An experiment (a guarded rollout's) could not be created, read or changed.
+    #[error(transparent)]
+    Experiment(Box<attune_experiment::ExperimentError>),
     /// The serving engine refused (an activation whose artifact cannot be served).
     #[error(transparent)]
     Serving(Box<ServingError>),
@@ -114,3 +117,9 @@ impl PipelineError {
 
 /// Results of the pipeline.
 pub type Result<T, E = PipelineError> = std::result::Result<T, E>;
+
+impl From<attune_experiment::ExperimentError> for PipelineError {
+    fn from(e: attune_experiment::ExperimentError) -> Self {
+        PipelineError::Experiment(Box::new(e))
+    }
+}

@@ -51,6 +51,7 @@ pub mod jobs;
 pub mod monitoring;
 pub mod promote;
 pub mod publish;
+pub mod rollout;
 pub mod schedule;
 pub mod train;
 

@@ -1,5 +1,5 @@
 //! One monitoring tick over every app (the scheduler's `attune-monitor` thread): each step
-//! of [`attune_monitor`] in turn, then retention. A step that fails is logged and the others
+//! of [`attune_monitor`] in turn, guarded rollouts ([`crate::rollout`]), then retention. A step that fails is logged and the others
 //! still run: monitoring must never stop because one app's data is odd.
 
 use attune_monitor::MonitorConfig;
@@ -34,6 +34,14 @@ pub fn monitor_app(pipeline: &Pipeline, config: &MonitorConfig, app: &str, now_m
     ) {
         Ok(points) => pipeline.quality().set(app, points),
         Err(e) => tracing::warn!(app, error = %e, "monitoring: quality not recorded"),
+    }
+    match crate::rollout::evaluate(pipeline.engine(), app, now_micros) {
+        Ok(decided) => {
+            for r in decided {
+                tracing::info!(app, canary = r.canary, verdict = ?r.verdict, reason = r.reason, "guarded rollout decided");
+            }
+        }
+        Err(e) => tracing::warn!(app, error = %e, "monitoring: guarded rollouts not judged"),
     }
     match store.prune_points(app, now_micros.saturating_sub(config.retention_micros())) {
         Ok(0) => {}

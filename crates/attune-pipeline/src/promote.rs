@@ -29,6 +29,10 @@ pub enum Promote {
         /// Largest tolerated drop.
         margin: f64,
     },
+    /// A guarded rollout ([`crate::rollout`]): served to a canary share next to an equal
+    /// control group on the active version, promoted when its online metric is not worse,
+    /// rolled back when it is; activated at once when nothing is active.
+    Canary(crate::rollout::CanaryParams),
 }
 
 /// The default metric of [`Promote::IfNotWorse`].
@@ -74,6 +78,20 @@ pub fn decide(
                     "not activated: {} stays active (activate it with `attune models activate`, or \
                      train with --activate)",
                     version_name(a.version)
+                ),
+            ),
+        },
+        Promote::Canary(p) => match active {
+            None => (true, "activated: the app had no active model".into()),
+            Some(a) => (
+                false,
+                format!(
+                    "canary: served to {:.0}% of users against {} (as many), promoted when its \
+                     online {} is not worse by more than {:.0}%",
+                    100.0 * p.share,
+                    version_name(a.version),
+                    p.metric.as_str(),
+                    100.0 * p.margin
                 ),
             ),
         },
@@ -135,6 +153,17 @@ pub fn promote(
     let new_metric = metric_name.and_then(|m| metrics.get(m).copied());
     let (activate, reason) = decide(policy, incumbent, new_metric);
     let previous = incumbent.map(|i| i.version);
+    if let (Promote::Canary(params), false, Some(active)) = (policy, activate, previous) {
+        if active != version {
+            crate::rollout::start(engine, app, version, active, params)?;
+        }
+        return Ok(Promotion {
+            activated: false,
+            reason,
+            previous,
+            seq: None,
+        });
+    }
     if !activate {
         return Ok(Promotion {
             activated: false,

@@ -8,6 +8,7 @@
 //! read before the check, so a change made meanwhile by someone else is reported instead of
 //! overwritten.
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use attune_core::time::Timestamp;
@@ -43,6 +44,30 @@ pub fn run(command: ModelsCommand, settings: &Settings) -> anyhow::Result<ExitCo
             require_app(&*store, &app.app)?;
             let engine = crate::serving::engine(settings, store.into())?;
             rollback(&engine, settings, &app.app, &mut out)?
+        }
+        ModelsCommand::Rollouts { json, app } => {
+            require_app(&*store, &app.app)?;
+            let all = attune_pipeline::rollout::list(&*store, &app.app)?;
+            if json {
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({ "rollouts": all }))?
+                )?;
+            } else if all.is_empty() {
+                writeln!(out, "app {:?} has no guarded rollouts", app.app)?;
+            } else {
+                for r in &all {
+                    writeln!(
+                        out,
+                        "{} against {}: {:?} — {}",
+                        version_name(r.canary),
+                        version_name(r.incumbent),
+                        r.verdict,
+                        r.reason
+                    )?;
+                }
+            }
         }
         ModelsCommand::History { json, app } => {
             require_app(&*store, &app.app)?;

@@ -158,6 +158,12 @@ fn table() -> Vec<Route> {
             get(models::job),
         ),
         route(
+            Method::GET,
+            "/v1/models/rollouts",
+            App(Admin),
+            get(models::rollouts),
+        ),
+        route(
             Method::POST,
             "/v1/models/rollback",
             App(Admin),

@@ -93,6 +93,21 @@ pub(super) async fn rollback(
     ))
 }
 
+/// `GET /v1/models/rollouts`: every guarded rollout, newest canary first, with its verdict
+/// and the reason (`attune models rollouts`).
+pub(super) async fn rollouts(
+    State(state): State<AppState>,
+    App(app): App,
+) -> Result<Json<Value>, Problem> {
+    let store = state.store.clone();
+    let all = blocking(move || {
+        attune_pipeline::rollout::list(&*store, &app)
+            .map_err(|e| Problem::internal("reading rollouts", &e))
+    })
+    .await?;
+    Ok(Json(json!({ "rollouts": all })))
+}
+
 /// The body of `POST /v1/models/train`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -106,6 +121,9 @@ struct TrainBody {
     metric: Option<String>,
     #[serde(default)]
     margin: Option<f64>,
+    /// With `"promote": "canary"`: how the canary is judged.
+    #[serde(default)]
+    canary: Option<attune_pipeline::rollout::CanaryParams>,
 }
 
 fn auto() -> String {
@@ -117,6 +135,19 @@ fn promote_of(b: &TrainBody) -> Result<Promote, Problem> {
     Ok(match b.promote.as_deref().unwrap_or("if_not_worse") {
         "never" => Promote::Never,
         "always" => Promote::Always,
+        "canary" => {
+            let params = b
+                .canary
+                .clone()
+                .unwrap_or_else(|| attune_pipeline::rollout::CanaryParams::new(0.1));
+            if let Err((field, rule)) = params.check() {
+                return Err(bad(
+                    &format!("canary.{field}"),
+                    format!("canary.{field} {rule}"),
+                ));
+            }
+            Promote::Canary(params)
+        }
         "if_not_worse" => {
             let margin = b.margin.unwrap_or(0.01);
             if !(margin.is_finite() && margin >= 0.0) {
@@ -133,7 +164,7 @@ fn promote_of(b: &TrainBody) -> Result<Promote, Problem> {
         other => {
             return Err(bad(
                 "promote",
-                format!("promote must be never, always or if_not_worse, got {other:?}"),
+                format!("promote must be never, always, if_not_worse or canary, got {other:?}"),
             ))
         }
     })

@@ -13,6 +13,7 @@ mod metrics;
 mod models;
 mod openapi;
 mod quality;
+mod rollout;
 mod shutdown;
 mod system;
 mod users;

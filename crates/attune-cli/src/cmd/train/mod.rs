@@ -68,10 +68,25 @@ pub fn run(args: TrainArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
         "registered model {name}: {}",
         registered.path.display()
     )?;
-    let policy = if args.activate {
-        Promote::Always
-    } else {
-        Promote::IfFirst
+    let policy = match args.canary {
+        Some(share) => {
+            let params = attune_pipeline::rollout::CanaryParams {
+                min_users: args.canary_min_users,
+                margin: args.canary_margin,
+                ..attune_pipeline::rollout::CanaryParams::new(share)
+            };
+            if let Err((field, rule)) = params.check() {
+                let flag = match field {
+                    "min_users" => "--canary-min-users",
+                    "margin" => "--canary-margin",
+                    _ => "--canary",
+                };
+                anyhow::bail!("{flag} {rule}");
+            }
+            Promote::Canary(params)
+        }
+        None if args.activate => Promote::Always,
+        None => Promote::IfFirst,
     };
     let p = pipeline
         .promote(app, registered.version, &model.metrics, &policy)
