@@ -148,6 +148,13 @@ impl Store for NullStore {
     fn delete_user(&self, app: &str, id: &str) -> attune_store::Result<Erasure> {
         self.0.delete_user(app, id)
     }
+    fn dismissals(
+        &self,
+        app: &str,
+        user_key: &str,
+    ) -> attune_store::Result<Vec<(attune_core::event::Dismissal, i64)>> {
+        self.0.dismissals(app, user_key)
+    }
     fn scan_users(
         &self,
         app: &str,

@@ -3,7 +3,8 @@
 //!
 //! - [`LiveUsers`]: per user, the implicit weights and ratings of events after the model's data
 //!   snapshot (keyed by item id, so they mean the same under any model version), the most
-//!   recent items, consent and onboarding preferences. An entry is created on the user's first
+//!   recent items, consent, onboarding preferences, and what they said they are not interested
+//!   in (read whole from the store's dismissals, whenever they were made). An entry is created on the user's first
 //!   request by reading their events after the snapshot from the store, and kept current by
 //!   [`LiveUsers::observe`] as events are committed; it is bounded (least recently used
 //!   entries are dropped and simply re-read later).
@@ -15,11 +16,11 @@
 //!   ([`crate::shared`]); the engine reloads it when another replica moved that generation.
 //! - [`Trending`]: exponentially decayed interaction counts per item, updated as events arrive.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use attune_core::event::Event;
+use attune_core::event::{Dismissal, Event};
 
 use crate::shared::SharedGeneration;
 use attune_core::event::EventWeighting;
@@ -39,6 +40,10 @@ pub struct LiveUser {
     pub ratings: BTreeMap<String, f32>,
     /// The most recent item ids with a positive weight, newest last.
     pub recent: VecDeque<String>,
+    /// Items the user said they are not interested in: never listed again.
+    pub dismissed_items: BTreeSet<String>,
+    /// Categories the user said they are not interested in: none of their items is listed.
+    pub dismissed_categories: BTreeSet<String>,
     /// The shared generation read just before the events were (`None`: no shared state, or it
     /// was unreachable). Local events observed later do not change it.
     pub shared: Option<SharedGeneration>,
@@ -81,8 +86,9 @@ impl LiveUsers {
     }
 
     /// Load the user: `events` are their stored events after the model's snapshot (oldest
-    /// first), `personalization` and `preferred` from their profile, `shared` the shared
-    /// generation read before them. Events that arrived in the meantime through
+    /// first), `personalization` and `preferred` from their profile, `dismissed` everything
+    /// they said they are not interested in (whenever), `shared` the shared generation read
+    /// before them. Events that arrived in the meantime through
     /// [`LiveUsers::observe`] are part of what the store returned, so the entry simply replaces
     /// any half-built one.
     pub fn load(
@@ -90,6 +96,7 @@ impl LiveUsers {
         user: &str,
         personalization: bool,
         preferred: Vec<String>,
+        dismissed: &[Dismissal],
         events: &[Event],
         weighting: &EventWeighting,
         shared: Option<SharedGeneration>,
@@ -101,6 +108,9 @@ impl LiveUsers {
             shared,
             ..LiveUser::default()
         };
+        for d in dismissed {
+            dismiss(&mut u, d.clone());
+        }
         if personalization {
             for e in events {
                 apply(&mut u, e, weighting, self.max_recent);
@@ -123,6 +133,10 @@ impl LiveUsers {
                 continue;
             };
             let mut u = entry.lock().unwrap_or_else(PoisonError::into_inner);
+            // A dismissal is a control, not a preference: it holds whatever the consent.
+            if let Some(d) = e.dismissal() {
+                dismiss(&mut u, d);
+            }
             if u.personalization {
                 apply(&mut u, e, weighting, self.max_recent);
             }
@@ -149,6 +163,13 @@ impl LiveUsers {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+fn dismiss(u: &mut LiveUser, d: Dismissal) {
+    match d {
+        Dismissal::Item(i) => u.dismissed_items.insert(i),
+        Dismissal::Category(c) => u.dismissed_categories.insert(c),
+    };
 }
 
 fn apply(u: &mut LiveUser, e: &Event, weighting: &EventWeighting, max_recent: usize) {
@@ -274,6 +295,7 @@ mod tests {
             "u1",
             true,
             vec![],
+            &[],
             &[ev("u1", "a", EventType::View, 1)],
             &w,
             None,
@@ -306,7 +328,7 @@ mod tests {
         live.forget("u1");
         assert!(live.get("u1").is_none());
         // A reload gets a generation no earlier state had.
-        let again = live.load("u1", true, vec![], &[], &w, None);
+        let again = live.load("u1", true, vec![], &[], &[], &w, None);
         assert!(again.generation > u.generation);
     }
 
@@ -318,6 +340,7 @@ mod tests {
             "u",
             false,
             vec![],
+            &[Dismissal::Item("z".into())],
             &[ev("u", "a", EventType::View, 1)],
             &w,
             None,
@@ -326,6 +349,13 @@ mod tests {
         live.observe(&[ev("u", "b", EventType::Purchase, 2)], &w);
         let u = live.get("u").unwrap();
         assert!(u.implicit.is_empty() && u.recent.is_empty());
+        // "Not interested" is a control, not a profile: it holds without consent too.
+        assert!(u.dismissed_items.contains("z"));
+        let g = u.generation;
+        live.observe(&[ev("u", "y", EventType::NotInterested, 3)], &w);
+        let u = live.get("u").unwrap();
+        assert!(u.dismissed_items.contains("y") && u.generation > g);
+        assert!(u.implicit.is_empty());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use attune_core::catalog::{Item, User};
-use attune_core::event::Event;
+use attune_core::event::{Dismissal, Event};
 
 use crate::StoreError;
 
@@ -236,6 +236,11 @@ pub trait Store: ExperimentStore + MonitorStore + Send + Sync {
 
     /// Erase a user: profile, every event attributed to them, and their identity links.
     fn delete_user(&self, app: &str, user_id: &str) -> Result<Erasure>;
+
+    /// What `user_key` (a user id, or a device id) said they are not interested in, with
+    /// when: from their stored `not_interested` events, and their devices' once linked
+    /// (`identify`). Oldest first.
+    fn dismissals(&self, app: &str, user_key: &str) -> Result<Vec<(Dismissal, i64)>>;
 
     /// Visit all user profiles in id order.
     fn scan_users(&self, app: &str, visit: &mut dyn FnMut(User) -> bool) -> Result<()>;

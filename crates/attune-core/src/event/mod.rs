@@ -47,13 +47,17 @@ pub enum EventType {
     Rating,
     /// The item was displayed to the user (usually in a recommendation list).
     Impression,
+    /// The user asked not to be shown the item again, or, with `properties.category`, that
+    /// category ([`Event::dismissal`]). It expresses no preference (weight 0) and takes
+    /// effect on the user's next list.
+    NotInterested,
     /// An app-specific type declared in config (`events.custom_types`).
     Custom(String),
 }
 
 impl EventType {
     /// All built-in types, in documentation order.
-    pub const BUILTIN: [EventType; 10] = [
+    pub const BUILTIN: [EventType; 11] = [
         EventType::View,
         EventType::Click,
         EventType::Dwell,
@@ -64,6 +68,7 @@ impl EventType {
         EventType::Purchase,
         EventType::Rating,
         EventType::Impression,
+        EventType::NotInterested,
     ];
 
     /// The canonical wire name (`add_to_cart`, ...).
@@ -79,6 +84,7 @@ impl EventType {
             EventType::Purchase => "purchase",
             EventType::Rating => "rating",
             EventType::Impression => "impression",
+            EventType::NotInterested => "not_interested",
             EventType::Custom(s) => s,
         }
     }
@@ -93,9 +99,10 @@ impl EventType {
         }
     }
 
-    /// Whether an event of this type must name an item.
+    /// Whether an event of this type must name an item (`not_interested` needs an item or
+    /// a category; validation checks that).
     pub fn requires_item(&self) -> bool {
-        !matches!(self, EventType::Custom(_))
+        !matches!(self, EventType::Custom(_) | EventType::NotInterested)
     }
 }
 
@@ -268,6 +275,18 @@ impl Event {
             .filter(|r| r.is_finite())
     }
 
+    /// What a `not_interested` event dismisses: the category named by the
+    /// [`DISMISSED_CATEGORY`] property, else the item. `None` for other types.
+    pub fn dismissal(&self) -> Option<Dismissal> {
+        if self.event_type != EventType::NotInterested {
+            return None;
+        }
+        match self.properties.extra.get(DISMISSED_CATEGORY) {
+            Some(PropValue::Text(c)) if !c.is_empty() => Some(Dismissal::Category(c.clone())),
+            _ => self.item_id.clone().map(Dismissal::Item),
+        }
+    }
+
     /// Revenue of a purchase: `price × quantity` (quantity 1 when absent); `None` for other
     /// types or without a price.
     pub fn revenue(&self) -> Option<f64> {
@@ -276,6 +295,44 @@ impl Event {
         }
         let price = self.properties.price?;
         Some(price * f64::from(self.properties.quantity.unwrap_or(1)))
+    }
+}
+
+/// The property of a `not_interested` event that names a dismissed category.
+pub const DISMISSED_CATEGORY: &str = "category";
+
+/// What a user said they are not interested in.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Dismissal {
+    /// One item.
+    Item(String),
+    /// Every item of a category.
+    Category(String),
+}
+
+impl Dismissal {
+    /// `item` or `category` (the stored kind).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Dismissal::Item(_) => "item",
+            Dismissal::Category(_) => "category",
+        }
+    }
+
+    /// The item or category id.
+    pub fn value(&self) -> &str {
+        match self {
+            Dismissal::Item(v) | Dismissal::Category(v) => v,
+        }
+    }
+
+    /// From the stored kind and value (`None` for an unknown kind).
+    pub fn from_parts(kind: &str, value: String) -> Option<Self> {
+        match kind {
+            "item" => Some(Dismissal::Item(value)),
+            "category" => Some(Dismissal::Category(value)),
+            _ => None,
+        }
     }
 }
 

@@ -139,6 +139,16 @@ pub fn validate(
                 format!("is required for {} events", t.as_str()),
             ));
         }
+        let names_category = matches!(
+            raw.properties.extra.get(super::DISMISSED_CATEGORY),
+            Some(super::PropValue::Text(c)) if !c.is_empty()
+        );
+        if *t == EventType::NotInterested && raw.item_id.is_none() && !names_category {
+            errors.push(FieldError::new(
+                "item_id",
+                "is required for not_interested events unless properties.category names a category",
+            ));
+        }
     }
 
     let timestamp = match raw.timestamp.as_deref() {
@@ -289,6 +299,7 @@ pub fn validate(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::{Dismissal, DISMISSED_CATEGORY};
 
     fn now() -> Timestamp {
         Timestamp::parse_rfc3339("2026-11-28T12:00:00Z").unwrap()
@@ -319,6 +330,35 @@ mod tests {
         assert_eq!(e.timestamp, now());
         assert_eq!(e.event_type, EventType::View);
         assert_eq!(e.actor(), "u1");
+    }
+
+    #[test]
+    fn not_interested_dismisses_an_item_or_a_category() {
+        let mut raw = view();
+        raw.event_type = Some("not_interested".into());
+        let e = validate(raw.clone(), &EventRules::default(), now(), || "g".into()).unwrap();
+        assert_eq!(e.dismissal(), Some(Dismissal::Item("i1".into())));
+        // A category without an item.
+        raw.item_id = None;
+        assert_eq!(fields(raw.clone()), ["item_id"]);
+        raw.properties
+            .extra
+            .insert(DISMISSED_CATEGORY.into(), PropValue::Text("shoes".into()));
+        let e = validate(raw.clone(), &EventRules::default(), now(), || "g".into()).unwrap();
+        assert_eq!(e.dismissal(), Some(Dismissal::Category("shoes".into())));
+        // An empty category names nothing.
+        raw.properties
+            .extra
+            .insert(DISMISSED_CATEGORY.into(), PropValue::Text(String::new()));
+        assert_eq!(fields(raw), ["item_id"]);
+        // Other types dismiss nothing, whatever their properties.
+        let e = validate(view(), &EventRules::default(), now(), || "g".into()).unwrap();
+        assert_eq!(e.dismissal(), None);
+        assert_eq!(
+            Dismissal::from_parts("category", "shoes".into()),
+            Some(Dismissal::Category("shoes".into()))
+        );
+        assert_eq!(Dismissal::from_parts("brand", "x".into()), None);
     }
 
     #[test]

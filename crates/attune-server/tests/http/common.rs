@@ -439,6 +439,14 @@ impl Store for FlakyStore {
         self.check()?;
         self.inner.delete_user(app, user_id)
     }
+    fn dismissals(
+        &self,
+        app: &str,
+        user_key: &str,
+    ) -> attune_store::Result<Vec<(attune_core::event::Dismissal, i64)>> {
+        self.check()?;
+        self.inner.dismissals(app, user_key)
+    }
     fn scan_users(
         &self,
         app: &str,

@@ -5,6 +5,7 @@ mod apps;
 mod auth;
 mod common;
 mod cors;
+mod dismiss;
 mod errors;
 mod events;
 mod experiments;

@@ -2,7 +2,9 @@
 //! user's strongest categories (explanations name them).
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use attune_core::sparse::Interner;
 
 use super::config::RecRequest;
 use crate::catalog::ItemCatalog;
@@ -30,6 +32,47 @@ pub(crate) fn allowed_items<'a>(
                 && (any_category || catalog.categories(i).iter().any(|c| wanted.contains(c)))
         })
         .collect()
+}
+
+/// `allowed` minus what the user said they are not interested in: the items, and every item
+/// of the categories. Borrowed unchanged when they dismissed nothing the model knows.
+pub(crate) fn without_dismissed<'a>(
+    catalog: &ItemCatalog,
+    items: &Interner,
+    allowed: Cow<'a, [bool]>,
+    dismissed_items: &BTreeSet<String>,
+    dismissed_categories: &BTreeSet<String>,
+) -> Cow<'a, [bool]> {
+    let item_ids: Vec<u32> = dismissed_items
+        .iter()
+        .filter_map(|i| items.get(i))
+        .collect();
+    let categories: Vec<u32> = dismissed_categories
+        .iter()
+        .filter_map(|c| catalog.category_names().get(c))
+        .collect();
+    if item_ids.is_empty() && categories.is_empty() {
+        return allowed;
+    }
+    let mut mask = allowed.into_owned();
+    for i in item_ids {
+        if let Some(m) = mask.get_mut(i as usize) {
+            *m = false;
+        }
+    }
+    if !categories.is_empty() {
+        for (i, m) in mask.iter_mut().enumerate() {
+            if *m
+                && catalog
+                    .categories(i as u32)
+                    .iter()
+                    .any(|c| categories.contains(c))
+            {
+                *m = false;
+            }
+        }
+    }
+    Cow::Owned(mask)
 }
 
 /// The user's categories, strongest first (at most five), from the categories of their
@@ -67,6 +110,37 @@ mod tests {
         let c = ItemCatalog::build(&ids, &items);
         let available = (0..6).map(|i| c.available(i)).collect();
         (c, available)
+    }
+
+    #[test]
+    fn dismissed_items_and_categories_are_masked() {
+        let (c, available) = catalog();
+        let ids = Interner::sorted((0..6).map(|i| format!("i{i}")));
+        let set = |xs: &[&str]| {
+            xs.iter()
+                .map(|s| s.to_string())
+                .collect::<BTreeSet<String>>()
+        };
+        let none = without_dismissed(
+            &c,
+            &ids,
+            Cow::Borrowed(&available),
+            &set(&[]),
+            &set(&["gloves"]),
+        );
+        assert!(
+            matches!(none, Cow::Borrowed(_)),
+            "nothing known dismissed: no copy"
+        );
+        let m = without_dismissed(
+            &c,
+            &ids,
+            Cow::Borrowed(&available),
+            &set(&["i0", "unknown"]),
+            &set(&["hats"]),
+        );
+        // i0 dismissed, hats (i1, i4) dismissed, i4 also unavailable.
+        assert_eq!(&*m, &[false, false, true, true, false, true]);
     }
 
     fn req(categories: &[&str], available_only: bool) -> RecRequest {

@@ -99,10 +99,17 @@ impl Serving {
                 true
             })?;
         }
+        let dismissed: Vec<_> = self
+            .store
+            .dismissals(app, user)?
+            .into_iter()
+            .map(|(d, _)| d)
+            .collect();
         Ok(snap.live.load(
             user,
             personalization,
             preferred,
+            &dismissed,
             &events,
             &self.weighting,
             shared,

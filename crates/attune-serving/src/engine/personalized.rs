@@ -195,7 +195,13 @@ impl Serving {
         req: &RecRequest,
     ) -> (Source, Vec<Recommended>) {
         let model = &snap.model;
-        let allowed = snap.allowed(req);
+        let allowed = filters::without_dismissed(
+            &snap.catalog,
+            &model.items,
+            snap.allowed(req),
+            &live.dismissed_items,
+            &live.dismissed_categories,
+        );
         if !live.personalization {
             let picks = lists::popular_items(snap, req, &[], &allowed);
             let items = render::with_reason(snap, picks, Reason::Popular);

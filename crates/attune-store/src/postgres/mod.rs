@@ -28,7 +28,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::Duration;
 
 use attune_core::catalog::{Item, User};
-use attune_core::event::Event;
+use attune_core::event::{Dismissal, Event};
 use postgres::{Client, IsolationLevel, NoTls, Statement};
 
 use crate::codec::{
@@ -416,6 +416,31 @@ impl Store for PgStore {
         for row in &rows {
             accepted.insert(row.try_get(0)?);
         }
+        // Dismissals of the accepted `not_interested` events (rare: one statement each).
+        for p in &fresh {
+            let e = p.event;
+            let Some(d) = e.dismissal() else { continue };
+            if !accepted.contains(&e.event_id) {
+                continue;
+            }
+            let key = e
+                .user_id
+                .as_deref()
+                .or_else(|| {
+                    e.anonymous_id
+                        .as_deref()
+                        .and_then(|a| links.get(a))
+                        .map(String::as_str)
+                })
+                .or(e.anonymous_id.as_deref());
+            if let Some(key) = key {
+                tx.execute(
+                    "INSERT INTO dismissals (app_id, user_key, kind, value, at_micros) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (app_id, user_key, kind, value) DO UPDATE SET at_micros = GREATEST(dismissals.at_micros, excluded.at_micros)",
+                    &[&app_id, &key, &d.kind(), &d.value(), &e.timestamp.utc_micros],
+                )?;
+            }
+        }
         tx.commit()?;
 
         let mut seen: HashSet<&str> = HashSet::with_capacity(events.len());
@@ -620,11 +645,14 @@ impl Store for PgStore {
             "DELETE FROM events WHERE app_id = $1 AND (user_id = $2 OR anonymous_id = ANY($3::text[]))",
             &[&app_id, &user_id, &anonymous],
         )?;
-        // Their experiment exposures too (under the user id and their linked devices).
-        tx.execute(
-            "DELETE FROM experiment_exposures WHERE app_id = $1 AND (user_key = $2 OR user_key = ANY($3::text[]))",
-            &[&app_id, &user_id, &anonymous],
-        )?;
+        // Their experiment exposures and dismissals too (under the user id and their linked
+        // devices).
+        for table in ["experiment_exposures", "dismissals"] {
+            tx.execute(
+                &format!("DELETE FROM {table} WHERE app_id = $1 AND (user_key = $2 OR user_key = ANY($3::text[]))"),
+                &[&app_id, &user_id, &anonymous],
+            )?;
+        }
         let identities = tx.execute(
             "DELETE FROM identities WHERE app_id = $1 AND user_id = $2",
             &[&app_id, &user_id],
@@ -639,6 +667,28 @@ impl Store for PgStore {
             events,
             identities,
         })
+    }
+
+    fn dismissals(&self, app: &str, user_key: &str) -> Result<Vec<(Dismissal, i64)>> {
+        let app_id = self.app_id(app)?;
+        let mut conn = self.conn()?;
+        let rows = conn.client.query(
+            "SELECT kind, value, at_micros FROM dismissals WHERE app_id = $1 AND user_key = $2 \
+             ORDER BY at_micros, kind, value",
+            &[&app_id, &user_key],
+        )?;
+        rows.iter()
+            .map(|r| {
+                let kind: String = r.try_get(0)?;
+                let d = Dismissal::from_parts(&kind, r.try_get(1)?).ok_or_else(|| {
+                    StoreError::Corrupt {
+                        table: "dismissals",
+                        detail: format!("unknown kind {kind:?}"),
+                    }
+                })?;
+                Ok((d, r.try_get(2)?))
+            })
+            .collect()
     }
 
     fn scan_users(&self, app: &str, visit: &mut dyn FnMut(User) -> bool) -> Result<()> {
@@ -677,6 +727,12 @@ impl Store for PgStore {
             &[&app_id, &anonymous_id, &user_id],
         )?;
         experiments::carry_exposures(&mut tx, app_id, anonymous_id, user_id)?;
+        tx.execute(
+            "INSERT INTO dismissals (app_id, user_key, kind, value, at_micros) \
+             SELECT app_id, $3, kind, value, at_micros FROM dismissals WHERE app_id = $1 AND user_key = $2 \
+             ON CONFLICT (app_id, user_key, kind, value) DO NOTHING",
+            &[&app_id, &anonymous_id, &user_id],
+        )?;
         tx.commit()?;
         Ok(n)
     }

@@ -209,6 +209,18 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (app_id, version)
     );
     "#,
+    // 5: what users said they are not interested in (derived from `not_interested` events
+    // when they are stored, so a dismissal outlives the model snapshot it was made after).
+    r#"
+    CREATE TABLE dismissals (
+        app_id    BIGINT NOT NULL REFERENCES apps (id),
+        user_key  TEXT COLLATE "C" NOT NULL,   -- the resolved user id, else the device id
+        kind      TEXT NOT NULL,        -- 'item' | 'category'
+        value     TEXT COLLATE "C" NOT NULL,
+        at_micros BIGINT NOT NULL,
+        PRIMARY KEY (app_id, user_key, kind, value)
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -20,7 +20,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::Duration;
 
 use attune_core::catalog::{Item, User};
-use attune_core::event::Event;
+use attune_core::event::{Dismissal, Event};
 use rusqlite::{
     params, Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior,
 };
@@ -360,6 +360,15 @@ impl Store for SqliteStore {
                     c.variant,
                     received,
                 ])?;
+                if changed == 1 {
+                    if let (Some(d), Some(key)) = (e.dismissal(), user_id.or(e.anonymous_id.as_deref())) {
+                        tx.prepare_cached(
+                            "INSERT INTO dismissals (app_id, user_key, kind, value, at_micros) VALUES (?1, ?2, ?3, ?4, ?5) \
+                             ON CONFLICT (app_id, user_key, kind, value) DO UPDATE SET at_micros = MAX(at_micros, excluded.at_micros)",
+                        )?
+                        .execute(params![app_id, key, d.kind(), d.value(), e.timestamp.utc_micros])?;
+                    }
+                }
                 statuses.push(if changed == 1 {
                     InsertStatus::Accepted
                 } else {
@@ -521,12 +530,15 @@ impl Store for SqliteStore {
                     ")"
                 ))?
                 .execute(params![app_id, user_id])?;
-            // Their experiment exposures too (under the user id and their linked devices).
-            tx.prepare_cached(
-                "DELETE FROM experiment_exposures WHERE app_id = ?1 AND (user_key = ?2 OR user_key IN \
-                 (SELECT anonymous_id FROM identities WHERE app_id = ?1 AND user_id = ?2))",
-            )?
-            .execute(params![app_id, user_id])?;
+            // Their experiment exposures and dismissals too (under the user id and their
+            // linked devices).
+            for table in ["experiment_exposures", "dismissals"] {
+                tx.prepare_cached(&format!(
+                    "DELETE FROM {table} WHERE app_id = ?1 AND (user_key = ?2 OR user_key IN \
+                     (SELECT anonymous_id FROM identities WHERE app_id = ?1 AND user_id = ?2))"
+                ))?
+                .execute(params![app_id, user_id])?;
+            }
             let identities = tx
                 .prepare_cached("DELETE FROM identities WHERE app_id = ?1 AND user_id = ?2")?
                 .execute(params![app_id, user_id])?;
@@ -539,6 +551,26 @@ impl Store for SqliteStore {
                 identities: identities as u64,
             })
         })
+    }
+
+    fn dismissals(&self, app: &str, user_key: &str) -> Result<Vec<(Dismissal, i64)>> {
+        let app_id = self.app_id(app)?;
+        let conn = self.reader()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT kind, value, at_micros FROM dismissals WHERE app_id = ?1 AND user_key = ?2 \
+             ORDER BY at_micros, kind, value",
+        )?;
+        let mut rows = stmt.query(params![app_id, user_key])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let kind: String = r.get(0)?;
+            let d = Dismissal::from_parts(&kind, r.get(1)?).ok_or_else(|| StoreError::Corrupt {
+                table: "dismissals",
+                detail: format!("unknown kind {kind:?}"),
+            })?;
+            out.push((d, r.get(2)?));
+        }
+        Ok(out)
     }
 
     fn scan_users(&self, app: &str, visit: &mut dyn FnMut(User) -> bool) -> Result<()> {
@@ -579,6 +611,12 @@ impl Store for SqliteStore {
                 )?
                 .execute(params![app_id, anonymous_id, user_id])?;
             experiments::carry_exposures(tx, app_id, anonymous_id, user_id)?;
+            tx.prepare_cached(
+                "INSERT INTO dismissals (app_id, user_key, kind, value, at_micros) \
+                 SELECT app_id, ?3, kind, value, at_micros FROM dismissals WHERE app_id = ?1 AND user_key = ?2 \
+                 ON CONFLICT (app_id, user_key, kind, value) DO NOTHING",
+            )?
+            .execute(params![app_id, anonymous_id, user_id])?;
             Ok(n as u64)
         })
     }

@@ -201,6 +201,18 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (app_id, version)
     );
     "#,
+    // 5: what users said they are not interested in (derived from `not_interested` events
+    // when they are stored, so a dismissal outlives the model snapshot it was made after).
+    r#"
+    CREATE TABLE dismissals (
+        app_id    INTEGER NOT NULL REFERENCES apps(id),
+        user_key  TEXT NOT NULL,   -- the resolved user id, else the device id
+        kind      TEXT NOT NULL,        -- 'item' | 'category'
+        value     TEXT NOT NULL,
+        at_micros INTEGER NOT NULL,
+        PRIMARY KEY (app_id, user_key, kind, value)
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -43,6 +43,7 @@ macro_rules! store_suite {
             experiment_exposures,
             monitor_points,
             monitor_alerts_and_profiles,
+            dismissals_from_events,
         );
         $crate::store_suite!(@reopen $fixture;
             durable_across_reopen,

@@ -2130,3 +2130,96 @@ pub fn monitoring_durable_across_reopen(open: &dyn Fn() -> Box<dyn Store>) {
         Some("{}")
     );
 }
+
+/// A `not_interested` event: of `item`, or with `category` of that category.
+fn not_interested(
+    id: &str,
+    user: Option<&str>,
+    anon: Option<&str>,
+    item: Option<&str>,
+    category: Option<&str>,
+    at: i64,
+) -> Event {
+    let mut e = view(id, user, anon, item.unwrap_or(""), at);
+    e.event_type = EventType::NotInterested;
+    e.item_id = item.map(str::to_string);
+    if let Some(c) = category {
+        e.properties.extra.insert(
+            attune_core::event::DISMISSED_CATEGORY.into(),
+            PropValue::Text(c.into()),
+        );
+    }
+    e
+}
+
+/// Dismissals follow stored `not_interested` events: per user key, kept once, carried from a
+/// device to the user at identify, erased with the user, and per app.
+pub fn dismissals_from_events(store: &dyn Store) {
+    use attune_core::event::Dismissal::{Category, Item};
+    let app = new_app(store, "dismiss");
+    let other = new_app(store, "dismiss_other");
+    store
+        .insert_events(
+            &app,
+            &[
+                not_interested("n1", Some("u1"), None, Some("sku-1"), None, T0),
+                not_interested("n2", Some("u1"), None, None, Some("shoes"), T0 + 10),
+                // The same dismissal again, later: one row, the latest time.
+                not_interested("n3", Some("u1"), None, Some("sku-1"), None, T0 + 20),
+                not_interested("n4", None, Some("dev-9"), Some("sku-2"), None, T0 + 30),
+                view("v1", Some("u1"), None, "sku-3", T0 + 40),
+            ],
+        )
+        .unwrap();
+    // A duplicate event id changes nothing.
+    let again = store
+        .insert_events(
+            &app,
+            &[not_interested(
+                "n2",
+                Some("u1"),
+                None,
+                Some("sku-7"),
+                None,
+                T0 + 50,
+            )],
+        )
+        .unwrap();
+    assert_eq!(again, vec![Duplicate]);
+    assert_eq!(
+        store.dismissals(&app, "u1").unwrap(),
+        vec![
+            (Category("shoes".into()), T0 + 10),
+            (Item("sku-1".into()), T0 + 20)
+        ]
+    );
+    assert_eq!(
+        store.dismissals(&app, "dev-9").unwrap(),
+        vec![(Item("sku-2".into()), T0 + 30)]
+    );
+    assert!(store.dismissals(&other, "u1").unwrap().is_empty());
+    // The device logs in: its dismissals are the user's too.
+    store.identify(&app, "dev-9", "u1").unwrap();
+    assert_eq!(store.dismissals(&app, "u1").unwrap().len(), 3);
+    // Later events of the linked device count for the user.
+    store
+        .insert_events(
+            &app,
+            &[not_interested(
+                "n5",
+                None,
+                Some("dev-9"),
+                Some("sku-4"),
+                None,
+                T0 + 60,
+            )],
+        )
+        .unwrap();
+    assert!(store
+        .dismissals(&app, "u1")
+        .unwrap()
+        .contains(&(Item("sku-4".into()), T0 + 60)));
+    store.delete_user(&app, "u1").unwrap();
+    assert!(store.dismissals(&app, "u1").unwrap().is_empty());
+    assert!(store.dismissals(&app, "dev-9").unwrap().is_empty());
+}
