@@ -49,6 +49,17 @@ pub struct LiveUser {
     pub shared: Option<SharedGeneration>,
 }
 
+/// What a user's profile and dismissals say, read with their live state.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UserFacts {
+    /// Personalization allowed (their consent; `true` without a profile).
+    pub personalization: bool,
+    /// Onboarding category preferences, in order.
+    pub preferred: Vec<String>,
+    /// Everything they said they are not interested in.
+    pub dismissed: Vec<Dismissal>,
+}
+
 /// Bounded per-user live state of one app under one model version.
 pub struct LiveUsers {
     users: moka::sync::Cache<String, Arc<Mutex<LiveUser>>>,
@@ -86,32 +97,29 @@ impl LiveUsers {
     }
 
     /// Load the user: `events` are their stored events after the model's snapshot (oldest
-    /// first), `personalization` and `preferred` from their profile, `dismissed` everything
-    /// they said they are not interested in (whenever), `shared` the shared generation read
-    /// before them. Events that arrived in the meantime through
+    /// first), `facts` from their profile and dismissals (whenever made), `shared` the shared
+    /// generation read before them. Events that arrived in the meantime through
     /// [`LiveUsers::observe`] are part of what the store returned, so the entry simply replaces
     /// any half-built one.
     pub fn load(
         &self,
         user: &str,
-        personalization: bool,
-        preferred: Vec<String>,
-        dismissed: &[Dismissal],
+        facts: UserFacts,
         events: &[Event],
         weighting: &EventWeighting,
         shared: Option<SharedGeneration>,
     ) -> LiveUser {
         let mut u = LiveUser {
             generation: self.tick(),
-            personalization,
-            preferred_categories: preferred,
+            personalization: facts.personalization,
+            preferred_categories: facts.preferred,
             shared,
             ..LiveUser::default()
         };
-        for d in dismissed {
-            dismiss(&mut u, d.clone());
+        for d in facts.dismissed {
+            dismiss(&mut u, d);
         }
-        if personalization {
+        if u.personalization {
             for e in events {
                 apply(&mut u, e, weighting, self.max_recent);
             }
@@ -293,9 +301,10 @@ mod tests {
         let live = LiveUsers::new(100, 2);
         let u = live.load(
             "u1",
-            true,
-            vec![],
-            &[],
+            UserFacts {
+                personalization: true,
+                ..UserFacts::default()
+            },
             &[ev("u1", "a", EventType::View, 1)],
             &w,
             None,
@@ -328,7 +337,16 @@ mod tests {
         live.forget("u1");
         assert!(live.get("u1").is_none());
         // A reload gets a generation no earlier state had.
-        let again = live.load("u1", true, vec![], &[], &[], &w, None);
+        let again = live.load(
+            "u1",
+            UserFacts {
+                personalization: true,
+                ..UserFacts::default()
+            },
+            &[],
+            &w,
+            None,
+        );
         assert!(again.generation > u.generation);
     }
 
@@ -338,9 +356,11 @@ mod tests {
         let live = LiveUsers::new(100, 5);
         let u = live.load(
             "u",
-            false,
-            vec![],
-            &[Dismissal::Item("z".into())],
+            UserFacts {
+                personalization: false,
+                preferred: vec![],
+                dismissed: vec![Dismissal::Item("z".into())],
+            },
             &[ev("u", "a", EventType::View, 1)],
             &w,
             None,

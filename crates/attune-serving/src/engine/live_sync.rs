@@ -107,9 +107,11 @@ impl Serving {
             .collect();
         Ok(snap.live.load(
             user,
-            personalization,
-            preferred,
-            &dismissed,
+            crate::live::UserFacts {
+                personalization,
+                preferred,
+                dismissed,
+            },
             &events,
             &self.weighting,
             shared,
