@@ -713,6 +713,10 @@ pub struct RecommendArgs {
     /// Re-rank for diversity (MMR trade-off from 0 to 1), as `?diversity=` over HTTP.
     #[arg(long)]
     pub diversity: Option<f32>,
+    /// Personalization strength from 0 (popular items) to 1 (the model's order, the default),
+    /// as `?strength=` over HTTP.
+    #[arg(long)]
+    pub strength: Option<f32>,
     #[command(flatten)]
     pub model: ModelArg,
     #[command(flatten)]

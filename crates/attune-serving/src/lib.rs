@@ -23,6 +23,7 @@
 #![warn(missing_docs)]
 
 pub mod batch;
+pub mod blend;
 pub mod catalog;
 pub mod catalog_index;
 pub mod engine;

@@ -34,6 +34,7 @@ pub fn run(args: RecommendArgs, settings: &Settings) -> anyhow::Result<ExitCode>
         exclude_seen: args.exclude_seen,
         categories: args.category.clone(),
         diversity: args.diversity,
+        strength: args.strength,
         ..RecRequest::default()
     };
     if args.all_users {

@@ -75,31 +75,34 @@ fn request_of(params: &Params, max_n: usize) -> Result<RecRequest, Problem> {
                 .collect()
         })
         .unwrap_or_default();
-    let diversity = match params.str("diversity") {
-        None => None,
-        Some(t) => Some(
-            t.parse::<f32>()
-                .ok()
-                .filter(|l| (0.0..=1.0).contains(l))
-                .ok_or_else(|| {
-                    Problem::new(
-                        ErrorCode::InvalidRequest,
-                        format!(
-                            "query parameter diversity must be a number from 0 to 1, got {t:?}"
-                        ),
-                    )
-                    .field("diversity")
-                })?,
-        ),
-    };
     Ok(RecRequest {
         n,
         offset,
         categories,
         exclude_seen: bool_param(params, "exclude_seen", true)?,
         available_only: bool_param(params, "available_only", true)?,
-        diversity,
+        diversity: fraction(params, "diversity")?,
+        strength: fraction(params, "strength")?,
     })
+}
+
+/// An optional query parameter that must be a number from 0 to 1.
+fn fraction(params: &Params, name: &'static str) -> Result<Option<f32>, Problem> {
+    match params.str(name) {
+        None => Ok(None),
+        Some(t) => t
+            .parse::<f32>()
+            .ok()
+            .filter(|l| (0.0..=1.0).contains(l))
+            .map(Some)
+            .ok_or_else(|| {
+                Problem::new(
+                    ErrorCode::InvalidRequest,
+                    format!("query parameter {name} must be a number from 0 to 1, got {t:?}"),
+                )
+                .field(name)
+            }),
+    }
 }
 
 /// A list as the JSON response.
@@ -176,6 +179,8 @@ struct BatchRequest {
     available_only: bool,
     #[serde(default)]
     diversity: Option<f32>,
+    #[serde(default)]
+    strength: Option<f32>,
 }
 
 fn ten() -> usize {
@@ -218,6 +223,7 @@ pub(super) async fn batch(
         exclude_seen: b.exclude_seen,
         available_only: b.available_only,
         diversity: b.diversity,
+        strength: b.strength,
     };
     let users = Arc::new(b.users);
     let (a, us) = (app.clone(), users.clone());

@@ -107,3 +107,65 @@ async fn not_interested_removes_the_item_and_the_category_at_once_and_for_good()
     .await
     .assert_problem(422, "validation_failed", Some("item_id"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strength_turns_personalization_down_to_popularity() {
+    let t = TestServer::with_pipeline();
+    let data = attune_testkit::generate(&attune_testkit::SyntheticConfig {
+        n_users: 120,
+        n_items: 80,
+        n_events: 5_000,
+        seed: 14,
+        ..attune_testkit::SyntheticConfig::default()
+    });
+    t.store.upsert_items("default", &data.items).unwrap();
+    t.store.insert_events("default", &data.events).unwrap();
+    let c = t.default_app();
+    let r = c
+        .post_json(
+            "/v1/models/train",
+            &json!({"algorithm": "ease:lambda=50", "promote": "always"}),
+        )
+        .await;
+    let id = r.body["job_id"].as_str().unwrap().to_string();
+    let started = Instant::now();
+    while c.get(&format!("/v1/models/jobs/{id}")).await.body["status"] != "succeeded" {
+        assert!(started.elapsed() < Duration::from_secs(60));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let base = "/v1/users/user-3/recommendations?n=10&exclude_seen=false";
+    let model = c.get(base).await.body;
+    let full = c.get(&format!("{base}&strength=1")).await.body;
+    assert_eq!(ids(&full), ids(&model));
+    let popular = c.get("/v1/popular?n=10").await.body;
+    let none = c.get(&format!("{base}&strength=0")).await.body;
+    assert_eq!(ids(&none), ids(&popular), "strength 0 is the popular list");
+    assert!(none["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|i| i["explanation"]["kind"] == "popular"));
+    assert_ne!(
+        ids(&model),
+        ids(&popular),
+        "the model is personal for this user"
+    );
+    // Half way: a list that is neither, drawing on both.
+    let half = c.get(&format!("{base}&strength=0.5")).await.body;
+    let (h, m, p) = (ids(&half), ids(&model), ids(&popular));
+    assert!(h != m && h != p, "{h:?}");
+    assert!(h.iter().any(|i| m.contains(i) && !p.contains(i)));
+    assert!(h.iter().any(|i| p.contains(i) && !m.contains(i)));
+    c.get(&format!("{base}&strength=1.5")).await.assert_problem(
+        400,
+        "invalid_request",
+        Some("strength"),
+    );
+    let batch = c
+        .post_json(
+            "/v1/recommendations",
+            &json!({"users": ["user-3"], "n": 10, "exclude_seen": false, "strength": 0.0}),
+        )
+        .await;
+    assert_eq!(ids(&batch.body["results"][0]), p);
+}

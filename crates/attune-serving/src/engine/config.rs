@@ -126,6 +126,9 @@ pub struct RecRequest {
     pub available_only: bool,
     /// MMR trade-off λ in `[0, 1]` (`None`: the model's order).
     pub diversity: Option<f32>,
+    /// Personalization strength in `[0, 1]`: 1 (or `None`) ranks by the model, 0 by
+    /// popularity, in between blends the two rankings ([`crate::blend`]).
+    pub strength: Option<f32>,
 }
 
 impl Default for RecRequest {
@@ -137,6 +140,7 @@ impl Default for RecRequest {
             exclude_seen: true,
             available_only: true,
             diversity: None,
+            strength: None,
         }
     }
 }
@@ -149,10 +153,10 @@ impl RecRequest {
                 reason: format!("n must be at least 1 and n + offset at most {max_n}"),
             });
         }
-        if let Some(l) = self.diversity {
-            if !(0.0..=1.0).contains(&l) {
+        for (field, value) in [("diversity", self.diversity), ("strength", self.strength)] {
+            if let Some(l) = value.filter(|l| !(0.0..=1.0).contains(l)) {
                 return Err(ServingError::InvalidRequest {
-                    field: "diversity",
+                    field,
                     reason: format!("must be between 0 and 1, got {l}"),
                 });
             }
@@ -165,13 +169,14 @@ impl RecRequest {
         let mut cats = self.categories.clone();
         cats.sort();
         format!(
-            "{}|{}|{}|{}|{}|{:?}",
+            "{}|{}|{}|{}|{}|{:?}|{:?}",
             self.n,
             self.offset,
             cats.join(","),
             self.exclude_seen,
             self.available_only,
-            self.diversity
+            self.diversity,
+            self.strength.filter(|s| *s < 1.0)
         )
     }
 }

@@ -264,6 +264,27 @@ impl Serving {
             pool,
             !req.categories.is_empty(),
         );
+        // Turned down: blend with popularity among the same allowed, unseen items.
+        let mut popular_part: Vec<u32> = Vec::new();
+        if let Some(s) = req.strength.filter(|s| *s < 1.0) {
+            let wide = RecRequest {
+                n: pool,
+                offset: 0,
+                ..req.clone()
+            };
+            let popular = lists::popular_items(snap, &wide, exclude, &allowed);
+            let blended = crate::blend::blend(&top, &popular, s);
+            popular_part = blended
+                .iter()
+                .filter(|b| !b.personal)
+                .map(|b| b.item)
+                .collect();
+            top = blended
+                .into_iter()
+                .map(|b| (b.item, b.score))
+                .take(pool)
+                .collect();
+        }
         let fitted = model.fitted.model();
         if let Some(lambda) = req.diversity {
             top = mmr(&top, want, lambda, |x, y| {
@@ -293,6 +314,9 @@ impl Serving {
         let items = page
             .into_iter()
             .map(|(i, s)| {
+                if popular_part.contains(&i) {
+                    return recommended(snap, i, s, Reason::Popular);
+                }
                 let reason = explain::personalized(
                     i,
                     &explain_from,
