@@ -6,6 +6,7 @@
 # items, and then activation and rollback during a load run (zero failed requests expected).
 #
 #   scripts/bench-serving.sh                 # RATE=1000 DURATION=15 CONNECTIONS=32
+#   LOG_IMPRESSIONS=true MONITOR_SECS=5 scripts/bench-serving.sh   # with impressions and monitoring ticks
 # DURATION at most 15 at these rates: longer uncached runs would use up their user ranges.
 # Needs wrk (apt-get install wrk). Server and load generator share the machine's cores.
 set -euo pipefail
@@ -15,7 +16,7 @@ command -v wrk >/dev/null || { apt-get install -y wrk >/dev/null 2>&1 || { apt-g
 cargo build --release -q -p attune-cli
 ATTUNE=$PWD/target/release/attune
 DATA=${DATA:-$(mktemp -d)}
-export ATTUNE_DATA_DIR=$DATA ATTUNE_LOG__LEVEL=warn ATTUNE_SERVING__LOG_IMPRESSIONS=${LOG_IMPRESSIONS:-false}
+export ATTUNE_DATA_DIR=$DATA ATTUNE_LOG__LEVEL=warn ATTUNE_SERVING__LOG_IMPRESSIONS=${LOG_IMPRESSIONS:-false} ATTUNE_MONITOR__INTERVAL_SECS=${MONITOR_SECS:-0}
 if [ ! -f "$DATA/models/bench/v0001.attune" ]; then
   "$ATTUNE" bench model --app bench
   "$ATTUNE" bench model --app bench --algorithm "als:factors=64,iterations=15,alpha=1,reg=0.02,confidence=proportional" >/dev/null
