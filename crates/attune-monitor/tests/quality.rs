@@ -177,6 +177,7 @@ fn every_figure_matches_its_hand_computed_value() {
 
     let config = QualityConfig {
         segment_attribute: "country".into(),
+        ..QualityConfig::default()
     };
     let points = quality::record(&store, APP, T0, HOUR, &config).unwrap();
     let get = |metric: &str, l: &[(&str, &str)]| {
@@ -258,4 +259,39 @@ fn an_empty_window_records_zero_lists_and_no_rates() {
     store.create_app(APP).unwrap();
     let points = quality::record(&store, APP, T0, HOUR, &QualityConfig::default()).unwrap();
     assert!(points.is_empty(), "{points:?}");
+}
+
+#[test]
+fn a_busy_window_is_shortened_to_its_latest_part() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("q.db")).unwrap();
+    store.create_app(APP).unwrap();
+    // 60 lists of 2 items, one a minute over the hour: 120 impressions.
+    let mut events = Vec::new();
+    let ids: Vec<String> = (0..60).map(|i| format!("r{i}")).collect();
+    for (i, id) in ids.iter().enumerate() {
+        let l = List {
+            id,
+            user: "u1",
+            items: &["a", "b"],
+            version: 1,
+            source: "personalized",
+            latency_ms: 1.0,
+            variant: None,
+        };
+        events.extend(impressions(&l, T0 - HOUR + i as i64 * 60_000_000));
+    }
+    store.insert_events(APP, &events).unwrap();
+    let all = quality::report(&store, APP, T0, HOUR, &QualityConfig::default()).unwrap();
+    assert_eq!(all.since_micros, T0 - HOUR);
+    assert_eq!(all.series[0].figures[0], ("lists".to_string(), 60.0));
+    // At most 40 events: the first read covers 20 lists (19 minutes of gaps); the window
+    // becomes the last 0.9 × 19 = 17.1 minutes: lists 43..59, 17 of them.
+    let capped = QualityConfig {
+        max_events: 40,
+        ..QualityConfig::default()
+    };
+    let r = quality::report(&store, APP, T0, HOUR, &capped).unwrap();
+    assert_eq!(r.since_micros, T0 - (19.0 * 60e6 * 0.9) as i64);
+    assert_eq!(r.series[0].figures[0], ("lists".to_string(), 17.0));
 }

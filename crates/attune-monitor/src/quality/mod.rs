@@ -44,12 +44,24 @@ pub const METRICS: &[&str] = &[
 ];
 
 /// `[monitor.quality]`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct QualityConfig {
     /// A user profile attribute whose values are segments (`country`, `tier`, `user_type`);
     /// every figure is also recorded per value (label `segment`). Empty: none.
     pub segment_attribute: String,
+    /// Most events one tick reads: a busier window is shortened to its latest part
+    /// ([`Window::read`]), so a tick's cost stays bounded.
+    pub max_events: usize,
+}
+
+impl Default for QualityConfig {
+    fn default() -> Self {
+        Self {
+            segment_attribute: String::new(),
+            max_events: 500_000,
+        }
+    }
 }
 
 /// The figures of one series, for people and the API.
@@ -67,7 +79,8 @@ pub struct SeriesFigures {
 pub struct QualityReport {
     /// The app.
     pub app: String,
-    /// The window, `[since, until)`, UTC micros.
+    /// The window, `[since, until)`, UTC micros (later than asked when the window held more
+    /// than `max_events` events).
     pub since_micros: i64,
     /// Its end.
     pub until_micros: i64,
@@ -89,7 +102,7 @@ pub fn report(
             "must be positive",
         ));
     }
-    let points = measure(store, app, now_micros, window_micros, config)?;
+    let (since, points) = measure_window(store, app, now_micros, window_micros, config)?;
     let mut series: Vec<SeriesFigures> = Vec::new();
     for p in points {
         match series.last_mut().filter(|s| s.labels == p.labels) {
@@ -102,7 +115,7 @@ pub fn report(
     }
     Ok(QualityReport {
         app: app.to_string(),
-        since_micros: now_micros - window_micros,
+        since_micros: since,
         until_micros: now_micros,
         series,
     })
@@ -116,11 +129,24 @@ pub fn measure(
     window_micros: i64,
     config: &QualityConfig,
 ) -> Result<Vec<MetricPoint>> {
+    Ok(measure_window(store, app, now_micros, window_micros, config)?.1)
+}
+
+/// [`measure`], and the start of the events actually read (later than the window's when it
+/// held more than `max_events`).
+fn measure_window(
+    store: &dyn Store,
+    app: &str,
+    now_micros: i64,
+    window_micros: i64,
+    config: &QualityConfig,
+) -> Result<(i64, Vec<MetricPoint>)> {
     let w = Window::read(
         store,
         app,
         now_micros.saturating_sub(window_micros),
         now_micros,
+        config.max_events.max(1),
     )?;
     let segments = if config.segment_attribute.is_empty() {
         None
@@ -139,7 +165,7 @@ pub fn measure(
             });
         }
     }
-    Ok(points)
+    Ok((w.since_micros, points))
 }
 
 /// The latest points each app's quality tick recorded on this replica, for `/metrics` (a

@@ -24,18 +24,41 @@ pub struct Window {
     pub active_users: usize,
     /// Available items in the catalogue (0: no catalogue registered).
     pub catalogue: usize,
+    /// The start of the events read: the window's, or later when it held more than the cap.
+    pub since_micros: i64,
     /// Per item index: its categories (empty when unknown).
     pub categories: Vec<Vec<String>>,
 }
 
 impl Window {
-    /// Read `[since, until)` of `app`.
+    /// Read `[since, until)` of `app`, at most `max_events` events: when the window holds
+    /// more, it is shortened to end at `until` and hold about 90% of the cap at the rate the
+    /// first read saw (one more read), so a tick's cost stays bounded however busy the app.
     pub fn read(
         store: &dyn Store,
         app: &str,
         since_micros: i64,
         until_micros: i64,
+        max_events: usize,
     ) -> Result<Self> {
+        let mut since_micros = since_micros;
+        let mut events = Self::scan(store, app, since_micros, until_micros, max_events)?;
+        if events.len() >= max_events {
+            // The cap covered [since, last); keep the same duration × 0.9, ending now.
+            let covered = events.last().map_or(0, |e| e.timestamp.utc_micros) - since_micros;
+            since_micros = until_micros - (covered as f64 * 0.9) as i64;
+            events = Self::scan(store, app, since_micros, until_micros, max_events)?;
+        }
+        Self::build(store, app, events, since_micros, until_micros)
+    }
+
+    fn scan(
+        store: &dyn Store,
+        app: &str,
+        since_micros: i64,
+        until_micros: i64,
+        max_events: usize,
+    ) -> Result<Vec<Event>> {
         let filter = EventFilter {
             since_micros: Some(since_micros),
             until_micros: Some(until_micros),
@@ -47,8 +70,18 @@ impl Window {
             if e.timestamp.utc_micros < until_micros && e.item_id.is_some() {
                 events.push(e);
             }
-            true
+            events.len() < max_events
         })?;
+        Ok(events)
+    }
+
+    fn build(
+        store: &dyn Store,
+        app: &str,
+        events: Vec<Event>,
+        since_micros: i64,
+        until_micros: i64,
+    ) -> Result<Self> {
         let attribution = attribute(
             &events,
             &AttributionParams {
@@ -102,6 +135,7 @@ impl Window {
             active_users,
             catalogue,
             categories,
+            since_micros,
         })
     }
 
