@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::alerts::{AlertRule, SinksConfig};
 use crate::error::{MonitorError, Result};
 
 /// The `[monitor]` section.
@@ -15,6 +16,10 @@ pub struct MonitorConfig {
     pub window_secs: u64,
     /// Days of metric points kept; older ones are pruned at each tick.
     pub retention_days: f64,
+    /// Alert rules (`[[monitor.alerts]]`), evaluated at every tick.
+    pub alerts: Vec<AlertRule>,
+    /// Where alert notifications go (`[monitor.sinks]`).
+    pub sinks: SinksConfig,
 }
 
 impl Default for MonitorConfig {
@@ -23,6 +28,8 @@ impl Default for MonitorConfig {
             interval_secs: 60,
             window_secs: 3_600,
             retention_days: 30.0,
+            alerts: Vec::new(),
+            sinks: SinksConfig::default(),
         }
     }
 }
@@ -42,6 +49,8 @@ impl MonitorConfig {
                 format!("must be a positive number, got {}", self.retention_days),
             ));
         }
+        crate::alerts::check_rules(&self.alerts, "monitor.alerts")?;
+        self.sinks.check("monitor.sinks")?;
         Ok(())
     }
 
