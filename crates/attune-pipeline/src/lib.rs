@@ -57,6 +57,7 @@ pub mod train;
 use std::path::Path;
 use std::sync::Arc;
 
+use attune_monitor::alerts::Notifier;
 use attune_serving::Serving;
 use attune_store::Store;
 
@@ -75,6 +76,7 @@ pub struct Pipeline {
     engine: Arc<Serving>,
     config: PipelineConfig,
     jobs: Arc<Jobs>,
+    notifier: Arc<Notifier>,
 }
 
 /// Why a training job could not be started.
@@ -89,13 +91,30 @@ pub enum JobError {
 }
 
 impl Pipeline {
-    /// A pipeline publishing through `engine`.
+    /// A pipeline publishing through `engine`. Its alerts go to the log until
+    /// [`Pipeline::with_notifier`] gives it the configured sinks.
     pub fn new(engine: Arc<Serving>, config: PipelineConfig) -> Self {
+        let notifier = Arc::new(Notifier::log_only(engine.store().clone()));
         Self {
             engine,
             config,
             jobs: Arc::default(),
+            notifier,
         }
+    }
+
+    /// Send alerts (rule evaluations of the monitoring tick, and events such as a rollback)
+    /// through `notifier`.
+    pub fn with_notifier(mut self, notifier: Arc<Notifier>) -> Self {
+        self.notifier = notifier;
+        self
+    }
+
+    /// Where alerts go: whatever acts on this pipeline and has news for an operator (the
+    /// guarded rollout rolling a model back) sends it here
+    /// ([`Notifier::send`](attune_monitor::alerts::Notifier::send)).
+    pub fn notifier(&self) -> &Arc<Notifier> {
+        &self.notifier
     }
 
     /// The serving engine.
