@@ -161,6 +161,8 @@ pub struct AppState {
     impressions: impressions::ImpressionLog,
     /// Log impressions of served lists.
     pub log_impressions: bool,
+    /// The alert rules this server's monitoring evaluates (`GET /v1/alerts/rules`).
+    pub alert_rules: Arc<[attune_monitor::alerts::AlertRule]>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -190,6 +192,7 @@ impl AppState {
             serving: None,
             pipeline: None,
             log_impressions: true,
+            alert_rules: Arc::new([]),
         };
         match state.store.create_app(DEFAULT_APP) {
             Ok(()) => state.remember_app(DEFAULT_APP),
@@ -208,6 +211,13 @@ impl AppState {
     pub fn with_pipeline(mut self, pipeline: Arc<Pipeline>) -> Self {
         self.serving = Some(pipeline.engine().clone());
         self.pipeline = Some(pipeline);
+        self
+    }
+
+    /// Publish `rules` as the alert rules in force (`GET /v1/alerts/rules`). They are
+    /// evaluated by the monitoring tick of the pipeline's scheduler, not by the server.
+    pub fn with_alert_rules(mut self, rules: Vec<attune_monitor::alerts::AlertRule>) -> Self {
+        self.alert_rules = rules.into();
         self
     }
 

@@ -441,6 +441,20 @@ impl From<attune_experiment::ExperimentError> for Problem {
     }
 }
 
+impl From<attune_monitor::MonitorError> for Problem {
+    fn from(e: attune_monitor::MonitorError) -> Self {
+        use attune_monitor::MonitorError as E;
+        match e {
+            E::Invalid { field, reason } => {
+                Problem::new(ErrorCode::InvalidRequest, format!("{field}: {reason}")).field(field)
+            }
+            E::NoData(msg) => Problem::new(ErrorCode::Conflict, msg),
+            E::Store(s) => s.into(),
+            E::Experiment(x) => x.into(),
+        }
+    }
+}
+
 impl From<attune_serving::ServingError> for Problem {
     fn from(e: attune_serving::ServingError) -> Self {
         use attune_serving::ServingError as E;
