@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use crate::cli::Command;
 use crate::config::Settings;
 
+mod alerts;
 mod apps;
 mod bench;
 mod clean;
@@ -44,5 +45,6 @@ pub fn run(command: Command, settings: &Settings) -> anyhow::Result<ExitCode> {
         Command::Precompute(args) => precompute::run(args, settings),
         Command::Experiment(c) => experiment::run(c, settings),
         Command::Outcomes(args) => outcomes::run(args, settings),
+        Command::Alerts(args) => alerts::run(args, settings),
     }
 }

@@ -124,7 +124,8 @@ pub async fn app_state(store: Arc<dyn Store>, settings: &Settings) -> anyhow::Re
     let state = tokio::task::spawn_blocking(move || AppState::new(store, config)).await?;
     Ok(state
         .with_pipeline(pipeline)
-        .with_impressions(log_impressions))
+        .with_impressions(log_impressions)
+        .with_alert_rules(settings.monitor.alerts.clone()))
 }
 
 /// A future that completes on the first SIGINT or SIGTERM.

@@ -28,7 +28,7 @@ use crate::alerts::notification::{Notification, Status};
 use crate::alerts::payload;
 use crate::alerts::retry::{self, Attempt, RetryPolicy};
 use crate::alerts::rule::{valid_name, Severity};
-use crate::alerts::sinks::SinksConfig;
+use crate::alerts::sinks::{webhook_sink, SinksConfig};
 use crate::alerts::state::AlertState;
 use crate::alerts::webhook::Webhook;
 use crate::error::{MonitorError, Result};
@@ -68,6 +68,7 @@ pub struct Notifier {
     log: bool,
     external_url: String,
     queues: Vec<Queue>,
+    sinks: Vec<String>,
 }
 
 impl std::fmt::Debug for Notifier {
@@ -156,7 +157,7 @@ impl Notifier {
         let mut queues = Vec::new();
         for w in &config.webhooks {
             let (tx, rx) = mpsc::sync_channel::<Job>(config.queue_capacity);
-            let sink = format!("webhook:{}", w.name);
+            let sink = webhook_sink(&w.name);
             let hook = Webhook::new(&w.url, config.timeout());
             let policy = config.retry();
             let shared = inner.clone();
@@ -190,6 +191,7 @@ impl Notifier {
             log: config.log,
             external_url: config.external_url.clone(),
             queues,
+            sinks: config.names(),
         })
     }
 
@@ -204,11 +206,8 @@ impl Notifier {
     }
 
     /// The sinks' names: `log`, `webhook:<name>`, ...
-    pub fn sinks(&self) -> Vec<String> {
-        let log = self.log.then(|| "log".to_string());
-        log.into_iter()
-            .chain(self.queues.iter().map(|q| q.sink.clone()))
-            .collect()
+    pub fn sinks(&self) -> &[String] {
+        &self.sinks
     }
 
     /// Send an event alert of `app` now (see [`Notifier::send_at`]).

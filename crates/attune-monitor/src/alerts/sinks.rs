@@ -71,6 +71,15 @@ impl SinksConfig {
         }
     }
 
+    /// The sinks' names as delivery records and listings show them: `log` (when on), then
+    /// `webhook:<name>` per webhook.
+    pub fn names(&self) -> Vec<String> {
+        let log = self.log.then(|| "log".to_string());
+        log.into_iter()
+            .chain(self.webhooks.iter().map(|w| webhook_sink(&w.name)))
+            .collect()
+    }
+
     /// One attempt's time limit.
     pub fn timeout(&self) -> Duration {
         Duration::from_millis(self.timeout_ms)
@@ -136,6 +145,11 @@ impl SinksConfig {
     }
 }
 
+/// The sink name of webhook `name`: the key of its delivery records.
+pub fn webhook_sink(name: &str) -> String {
+    format!("webhook:{name}")
+}
+
 fn is_http_url(url: &str) -> bool {
     url.strip_prefix("http://")
         .or_else(|| url.strip_prefix("https://"))
@@ -143,12 +157,11 @@ fn is_http_url(url: &str) -> bool {
 }
 
 /// Whether `url` is one the webhook sink can POST to: plain `http://` with a host. HTTPS
-/// needs a TLS stack this build leaves out; point the webhook at a local relay (or an
-/// Alertmanager) on plain HTTP.
+/// needs a TLS stack this build leaves out; point the webhook at a local relay on plain HTTP.
 pub fn check_webhook_url(url: &str) -> std::result::Result<(), String> {
     if url.starts_with("https://") {
         return Err(format!(
-            "{url:?}: https is not supported by this build (no TLS stack); use an http:// receiver such as a local relay or Alertmanager"
+            "{url:?}: https is not supported by this build (no TLS stack); use an http:// receiver, such as a local relay"
         ));
     }
     match url.strip_prefix("http://") {
@@ -184,6 +197,16 @@ mod tests {
         with_hook("http://127.0.0.1:9093/hook")
             .check("monitor.sinks")
             .unwrap();
+    }
+
+    #[test]
+    fn names_list_the_log_then_each_webhook() {
+        assert_eq!(with_hook("http://a/").names(), vec!["log", "webhook:ops"]);
+        let quiet = SinksConfig {
+            log: false,
+            ..SinksConfig::default()
+        };
+        assert!(quiet.names().is_empty());
     }
 
     #[test]

@@ -28,7 +28,7 @@ pub(super) async fn rules(State(state): State<AppState>, App(_): App) -> Json<Va
     let sinks = state
         .pipeline
         .as_ref()
-        .map(|p| p.notifier().sinks())
+        .map(|p| p.notifier().sinks().to_vec())
         .unwrap_or_default();
     Json(json!({ "rules": &*state.alert_rules, "sinks": sinks }))
 }
