@@ -72,6 +72,50 @@ pub enum Command {
     /// Monitoring: the online quality of served lists and the series monitoring recorded.
     #[command(subcommand)]
     Monitor(MonitorCommand),
+    /// Alerts: the app's alert states (firing first), the configured rules, one evaluation
+    /// now, and a test notification to a webhook.
+    Alerts(AlertsArgs),
+}
+
+/// `attune alerts`: without a subcommand, the app's alerts.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct AlertsArgs {
+    #[command(subcommand)]
+    pub command: Option<AlertsCommand>,
+    /// JSON output (the document GET /v1/alerts returns).
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub app: AppArg,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlertsCommand {
+    /// The rules in force ([[monitor.alerts]]) and the sinks notifications go to.
+    Rules {
+        /// JSON output (the document GET /v1/alerts/rules returns).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Evaluate every rule once now against the stored series, as a server's monitoring tick
+    /// does: save the states, notify the sinks and wait for delivery. Prints what changed.
+    Evaluate {
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        app: AppArg,
+    },
+    /// POST a test notification (Alertmanager webhook JSON, alertname attune_test) to URL,
+    /// or to every configured webhook, with the configured retries; fails if one is not
+    /// delivered.
+    TestWebhook {
+        /// The receiver (http://host[:port]/path); default: every [[monitor.sinks.webhooks]].
+        url: Option<String>,
+        #[command(flatten)]
+        app: AppArg,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -398,6 +398,53 @@ mod tests {
     }
 
     #[test]
+    fn alert_rules_and_sinks_load_from_a_file_and_errors_name_the_key() {
+        let file = r#"
+[[monitor.alerts]]
+name = "ctr_low"
+metric = "ctr"
+match_labels = { source = "model" }
+condition = "below"
+threshold = 0.02
+for_secs = 600
+
+[[monitor.alerts]]
+name = "ctr_drop"
+metric = "ctr"
+condition = "drop"
+threshold = 0.3
+baseline_secs = 86400
+
+[[monitor.sinks.webhooks]]
+name = "ops"
+url = "http://127.0.0.1:5001/alerts"
+"#;
+        let s: Settings = Figment::from(Toml::string(DEFAULT_TOML))
+            .merge(Toml::string(file))
+            .extract()
+            .unwrap();
+        s.check().unwrap();
+        assert_eq!(s.monitor.alerts.len(), 2);
+        assert_eq!(s.monitor.alerts[1].baseline_secs, Some(86_400));
+        assert_eq!(s.monitor.sinks.names(), vec!["log", "webhook:ops"]);
+        assert_eq!(s.monitor.sinks.max_attempts, 5, "defaults kept");
+        // `attune config` prints a file that loads back to the same rules.
+        let again: Settings = Figment::from(Toml::string(&s.to_toml().unwrap()))
+            .extract()
+            .unwrap();
+        assert_eq!(again.monitor, s.monitor);
+
+        let mut bad = s.clone();
+        bad.monitor.alerts[1].threshold = 2.0;
+        let err = bad.check().unwrap_err().to_string();
+        assert!(err.contains("monitor.alerts[1].threshold"), "{err}");
+        let mut bad = s;
+        bad.monitor.sinks.webhooks[0].url = "https://hooks.example/x".into();
+        let err = bad.check().unwrap_err().to_string();
+        assert!(err.contains("monitor.sinks.webhooks[0].url"), "{err}");
+    }
+
+    #[test]
     fn clean_defaults_match_the_core() {
         let s: Settings = Figment::from(Toml::string(DEFAULT_TOML)).extract().unwrap();
         let core = attune_core::clean::CleanConfig::default();

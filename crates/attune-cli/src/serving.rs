@@ -46,10 +46,14 @@ pub fn pipeline_config(settings: &Settings) -> anyhow::Result<PipelineConfig> {
     })
 }
 
-/// The engine and the pipeline publishing through it.
+/// The engine and the pipeline publishing through it, its alerts sent to `[monitor.sinks]`.
 pub fn pipeline(settings: &Settings, store: Arc<dyn Store>) -> anyhow::Result<Arc<Pipeline>> {
+    let notifier = attune_monitor::alerts::Notifier::new(store.clone(), &settings.monitor.sinks)
+        .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
     let engine = engine(settings, store)?;
-    Ok(Arc::new(Pipeline::new(engine, pipeline_config(settings)?)))
+    Ok(Arc::new(
+        Pipeline::new(engine, pipeline_config(settings)?).with_notifier(Arc::new(notifier)),
+    ))
 }
 
 /// What every replica runs in the background: registry polling, and scheduled retraining

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::alerts::{AlertRule, SinksConfig};
 use crate::error::{MonitorError, Result};
 
 /// The `[monitor]` section.
@@ -17,6 +18,10 @@ pub struct MonitorConfig {
     pub retention_days: f64,
     /// `[monitor.quality]`.
     pub quality: crate::quality::QualityConfig,
+    /// Alert rules (`[[monitor.alerts]]`), evaluated at every tick.
+    pub alerts: Vec<AlertRule>,
+    /// Where alert notifications go (`[monitor.sinks]`).
+    pub sinks: SinksConfig,
 }
 
 impl Default for MonitorConfig {
@@ -26,6 +31,8 @@ impl Default for MonitorConfig {
             window_secs: 3_600,
             retention_days: 30.0,
             quality: crate::quality::QualityConfig::default(),
+            alerts: Vec::new(),
+            sinks: SinksConfig::default(),
         }
     }
 }
@@ -45,6 +52,8 @@ impl MonitorConfig {
                 format!("must be a positive number, got {}", self.retention_days),
             ));
         }
+        crate::alerts::check_rules(&self.alerts, "monitor.alerts")?;
+        self.sinks.check("monitor.sinks")?;
         Ok(())
     }
 

@@ -5,12 +5,16 @@
 //!   segment over the sliding window, recorded as series;
 //! - [`series`]: reading and writing the store's metric time series (one series per metric
 //!   and label set; bounded by [`config::MonitorConfig::retention_days`]);
+//! - [`alerts`]: rules over those series, alert states in the store, and notifications to
+//!   the log and Alertmanager-format webhooks;
 //! - [`config`]: the `[monitor]` section.
 //!
 //! **Boundary:** knows the store, the core's pure metrics and statistics, and the experiment
-//! crate's attribution; no HTTP, no serving engine. The pipeline's scheduler runs it.
+//! crate's attribution; no HTTP API and no serving engine (the only HTTP it speaks is the
+//! alert webhooks' client side). The pipeline's scheduler runs it.
 #![warn(missing_docs)]
 
+pub mod alerts;
 pub mod config;
 pub mod error;
 pub mod quality;

@@ -58,6 +58,7 @@ pub mod train;
 use std::path::Path;
 use std::sync::Arc;
 
+use attune_monitor::alerts::Notifier;
 use attune_serving::Serving;
 use attune_store::Store;
 
@@ -77,6 +78,7 @@ pub struct Pipeline {
     config: PipelineConfig,
     jobs: Arc<Jobs>,
     quality: Arc<attune_monitor::quality::Latest>,
+    notifier: Arc<Notifier>,
 }
 
 /// Why a training job could not be started.
@@ -91,19 +93,36 @@ pub enum JobError {
 }
 
 impl Pipeline {
-    /// A pipeline publishing through `engine`.
+    /// A pipeline publishing through `engine`. Its alerts go to the log until
+    /// [`Pipeline::with_notifier`] gives it the configured sinks.
     pub fn new(engine: Arc<Serving>, config: PipelineConfig) -> Self {
+        let notifier = Arc::new(Notifier::log_only(engine.store().clone()));
         Self {
             engine,
             config,
             jobs: Arc::default(),
             quality: Arc::default(),
+            notifier,
         }
     }
 
     /// The quality figures this replica's monitoring last recorded, per app.
     pub fn quality(&self) -> &Arc<attune_monitor::quality::Latest> {
         &self.quality
+    }
+
+    /// Send alerts (rule evaluations of the monitoring tick, and events such as a rollback)
+    /// through `notifier`.
+    pub fn with_notifier(mut self, notifier: Arc<Notifier>) -> Self {
+        self.notifier = notifier;
+        self
+    }
+
+    /// Where alerts go: whatever acts on this pipeline and has news for an operator (the
+    /// guarded rollout rolling a model back) sends it here
+    /// ([`Notifier::send`](attune_monitor::alerts::Notifier::send)).
+    pub fn notifier(&self) -> &Arc<Notifier> {
+        &self.notifier
     }
 
     /// The serving engine.

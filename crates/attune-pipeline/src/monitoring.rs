@@ -1,5 +1,6 @@
 //! One monitoring tick over every app (the scheduler's `attune-monitor` thread): each step
-//! of [`attune_monitor`] in turn, guarded rollouts ([`crate::rollout`]), then retention. A step that fails is logged and the others
+//! of [`attune_monitor`] in turn, guarded rollouts ([`crate::rollout`]), then alert rules
+//! over the series the steps wrote, then retention. A step that fails is logged and the others
 //! still run: monitoring must never stop because one app's data is odd.
 
 use attune_monitor::MonitorConfig;
@@ -35,7 +36,7 @@ pub fn monitor_app(pipeline: &Pipeline, config: &MonitorConfig, app: &str, now_m
         Ok(points) => pipeline.quality().set(app, points),
         Err(e) => tracing::warn!(app, error = %e, "monitoring: quality not recorded"),
     }
-    match crate::rollout::evaluate(pipeline.engine(), app, now_micros) {
+    match crate::rollout::evaluate(pipeline.engine(), pipeline.notifier(), app, now_micros) {
         Ok(decided) => {
             for r in decided {
                 tracing::info!(app, canary = r.canary, verdict = ?r.verdict, reason = r.reason, "guarded rollout decided");
@@ -43,9 +44,84 @@ pub fn monitor_app(pipeline: &Pipeline, config: &MonitorConfig, app: &str, now_m
         }
         Err(e) => tracing::warn!(app, error = %e, "monitoring: guarded rollouts not judged"),
     }
+    // Alerts read what this tick's steps wrote, so they run after them.
+    alerts(pipeline, config, app, now_micros);
     match store.prune_points(app, now_micros.saturating_sub(config.retention_micros())) {
         Ok(0) => {}
         Ok(n) => tracing::debug!(app, points = n, "monitoring: old points pruned"),
         Err(e) => tracing::warn!(app, error = %e, "monitoring: pruning failed"),
+    }
+}
+
+/// Evaluate `app`'s alert rules. Notifications are only enqueued here; delivery runs on the
+/// notifier's threads, so a slow receiver never delays the tick.
+fn alerts(pipeline: &Pipeline, config: &MonitorConfig, app: &str, now_micros: i64) {
+    match attune_monitor::alerts::evaluate(pipeline.notifier(), app, &config.alerts, now_micros) {
+        Ok(changes) if !changes.is_empty() => {
+            tracing::debug!(
+                app,
+                changes = changes.len(),
+                "monitoring: alert states changed"
+            )
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(app, error = %e, "monitoring: alert rules not evaluated"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use attune_core::event::EventWeighting;
+    use attune_monitor::alerts::{AlertRule, Condition};
+    use attune_serving::{Serving, ServingConfig};
+    use attune_store::{MetricPoint, MonitorStore as _, Store as _};
+
+    use super::*;
+    use crate::PipelineConfig;
+
+    #[test]
+    fn the_tick_evaluates_alert_rules() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            Arc::new(attune_store::sqlite::SqliteStore::open(dir.path().join("a.db")).unwrap());
+        store.create_app("shop").unwrap();
+        let engine = Serving::new(
+            store.clone(),
+            dir.path(),
+            ServingConfig::default(),
+            EventWeighting::default(),
+        );
+        let pipeline = Pipeline::new(Arc::new(engine), PipelineConfig::default());
+        let now = 1_700_000_000_000_000;
+        store
+            .put_points(
+                "shop",
+                &[MetricPoint {
+                    metric: "latency_p99_ms".into(),
+                    labels: Default::default(),
+                    at_micros: now - 60_000_000,
+                    value: 900.0,
+                }],
+            )
+            .unwrap();
+        let rule: AlertRule = serde_json::from_value(serde_json::json!({
+            "name": "slow", "metric": "latency_p99_ms", "condition": "above", "threshold": 500.0
+        }))
+        .unwrap();
+        assert_eq!(rule.condition, Condition::Above);
+        let config = MonitorConfig {
+            alerts: vec![rule],
+            ..MonitorConfig::default()
+        };
+        monitor_app(&pipeline, &config, "shop", now);
+        let alerts = store.list_alerts("shop").unwrap();
+        assert_eq!(alerts.len(), 1);
+        assert_eq!(
+            (alerts[0].rule.as_str(), alerts[0].state.as_str()),
+            ("slow", "firing")
+        );
+        assert_eq!(alerts[0].value, Some(900.0));
     }
 }

@@ -24,6 +24,7 @@ use attune_serving::model::version_name;
 use attune_store::{ExperimentStatus, Store};
 use serde::{Deserialize, Serialize};
 
+use attune_monitor::alerts::{EventAlert, Notifier, Severity};
 use attune_serving::Serving;
 
 use crate::error::Result;
@@ -321,8 +322,17 @@ pub fn list(store: &dyn Store, app: &str) -> Result<Vec<Rollout>> {
     Ok(out)
 }
 
-/// Judge every running rollout of `app` at `now_micros`; returns those decided now.
-pub fn evaluate(engine: &Serving, app: &str, now_micros: i64) -> Result<Vec<Rollout>> {
+/// The alert a rollback sends.
+pub const ROLLED_BACK_ALERT: &str = "model_rolled_back";
+
+/// Judge every running rollout of `app` at `now_micros`; returns those decided now. A rollback
+/// is also sent to `notifier` as a critical [`ROLLED_BACK_ALERT`] with the reason.
+pub fn evaluate(
+    engine: &Serving,
+    notifier: &Notifier,
+    app: &str,
+    now_micros: i64,
+) -> Result<Vec<Rollout>> {
     let store = &**engine.store();
     let mut decided = Vec::new();
     for mut r in list(store, app)? {
@@ -401,12 +411,26 @@ pub fn evaluate(engine: &Serving, app: &str, now_micros: i64) -> Result<Vec<Roll
         r.decided_micros = Some(now_micros);
         save(store, app, &r)?;
         match verdict {
-            Verdict::RolledBack => tracing::warn!(
-                app,
-                canary = r.canary,
-                reason = r.reason,
-                "canary rolled back"
-            ),
+            Verdict::RolledBack => {
+                tracing::warn!(
+                    app,
+                    canary = r.canary,
+                    reason = r.reason,
+                    "canary rolled back"
+                );
+                let alert = EventAlert::firing(ROLLED_BACK_ALERT)
+                    .label("model_version", r.canary.to_string())
+                    .label("incumbent", r.incumbent.to_string())
+                    .severity(Severity::Critical)
+                    .annotation(
+                        "summary",
+                        format!("canary {} rolled back", version_name(r.canary)),
+                    )
+                    .annotation("description", r.reason.clone());
+                if let Err(e) = notifier.send_at(app, &alert, now_micros) {
+                    tracing::warn!(app, error = %e, "the rollback alert could not be sent");
+                }
+            }
             _ => tracing::info!(app, canary = r.canary, reason = r.reason, "canary promoted"),
         }
         decided.push(r);

@@ -163,6 +163,8 @@ pub struct AppState {
     pub log_impressions: bool,
     /// The `[monitor]` settings (the window and segments quality reports use).
     pub monitor: Arc<attune_monitor::MonitorConfig>,
+    /// The alert rules this server's monitoring evaluates (`GET /v1/alerts/rules`).
+    pub alert_rules: Arc<[attune_monitor::alerts::AlertRule]>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -193,6 +195,7 @@ impl AppState {
             pipeline: None,
             log_impressions: true,
             monitor: Arc::default(),
+            alert_rules: Arc::new([]),
         };
         match state.store.create_app(DEFAULT_APP) {
             Ok(()) => state.remember_app(DEFAULT_APP),
@@ -214,9 +217,18 @@ impl AppState {
         self
     }
 
-    /// Monitoring settings (default: `MonitorConfig::default()`).
+    /// Monitoring settings (default: `MonitorConfig::default()`); its alert rules are the
+    /// ones `GET /v1/alerts/rules` publishes.
     pub fn with_monitor(mut self, config: attune_monitor::MonitorConfig) -> Self {
+        self.alert_rules = config.alerts.clone().into();
         self.monitor = Arc::new(config);
+        self
+    }
+
+    /// Publish `rules` as the alert rules in force (`GET /v1/alerts/rules`). They are
+    /// evaluated by the monitoring tick of the pipeline's scheduler, not by the server.
+    pub fn with_alert_rules(mut self, rules: Vec<attune_monitor::alerts::AlertRule>) -> Self {
+        self.alert_rules = rules.into();
         self
     }
 

@@ -1,12 +1,16 @@
 //! Fixtures shared by attune's integration tests, written once:
 //! - [`register`]: a fitted model written and registered through the pipeline's register
 //!   flow (`attune_pipeline::publish::register`), exactly as `attune train` publishes;
-//! - [`RedisServer`]: a real `redis-server` of one test, on a free port, killed on drop.
+//! - [`RedisServer`]: a real `redis-server` of one test, on a free port, killed on drop;
+//! - [`HookReceiver`]: a real HTTP receiver for outgoing webhooks (alerts), recording what
+//!   arrives and answering with scripted statuses.
 //!
 //! Dev-only (`publish = false`); the seeded data generators are `attune-testkit`.
 
+mod hook;
 mod redis;
 
+pub use hook::{HookReceiver, Received};
 pub use redis::RedisServer;
 
 use std::collections::BTreeMap;

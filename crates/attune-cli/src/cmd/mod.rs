@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use crate::cli::Command;
 use crate::config::Settings;
 
+mod alerts;
 mod apps;
 mod bench;
 mod clean;
@@ -46,5 +47,6 @@ pub fn run(command: Command, settings: &Settings) -> anyhow::Result<ExitCode> {
         Command::Experiment(c) => experiment::run(c, settings),
         Command::Outcomes(args) => outcomes::run(args, settings),
         Command::Monitor(c) => monitor::run(c, settings),
+        Command::Alerts(args) => alerts::run(args, settings),
     }
 }

@@ -4,6 +4,7 @@
 mod common;
 mod server;
 
+mod alerts;
 mod apps;
 mod clean;
 mod crash;

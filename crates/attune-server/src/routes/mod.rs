@@ -14,6 +14,7 @@ use crate::auth::{Access, Scope};
 use crate::problem::{ErrorCode, Problem};
 use crate::AppState;
 
+mod alerts;
 mod events;
 mod experiments;
 mod items;
@@ -240,6 +241,13 @@ fn table() -> Vec<Route> {
             "/v1/experiments/{name}/results",
             App(Admin),
             get(experiments::results),
+        ),
+        route(Method::GET, "/v1/alerts", App(Admin), get(alerts::list)),
+        route(
+            Method::GET,
+            "/v1/alerts/rules",
+            App(Admin),
+            get(alerts::rules),
         ),
     ]
 }

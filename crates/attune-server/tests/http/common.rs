@@ -68,6 +68,26 @@ impl TestServer {
         }
     }
 
+    /// A router over a fresh store whose state `build` completes (a pipeline, alert rules,
+    /// ...), given the state, the store and the temp directory.
+    pub fn with_state(
+        build: impl FnOnce(AppState, Arc<SqliteStore>, &std::path::Path) -> AppState,
+    ) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Arc::new(SqliteStore::open(dir.path().join("attune.db")).expect("open store"));
+        let state = build(
+            AppState::new(store.clone(), ServerConfig::default()),
+            store.clone(),
+            dir.path(),
+        );
+        Self {
+            store,
+            pipeline: state.pipeline.clone(),
+            router: router(state),
+            _dir: dir,
+        }
+    }
+
     /// Requests to the `default` app (no header).
     pub fn default_app(&self) -> Client<'_> {
         Client {

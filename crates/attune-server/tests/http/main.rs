@@ -1,6 +1,7 @@
 //! HTTP API tests: the real router, in-process (`oneshot`), over a temp SQLite store per test;
 //! `serve` itself on a TCP port where the transport matters (metrics, graceful shutdown).
 
+mod alerts;
 mod apps;
 mod auth;
 mod common;

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use attune_store::Store as _;
+use attune_store::{MonitorStore as _, Store as _};
 use serde_json::{json, Value};
 
 use crate::common::{Client, TestServer};
@@ -126,6 +126,7 @@ async fn a_better_canary_is_promoted_and_a_random_one_rolled_back_without_failed
 
     let c = t.default_app();
     let engine = t.pipeline.as_ref().unwrap().engine().clone();
+    let notifier = t.pipeline.as_ref().unwrap().notifier().clone();
     let v1 = train(&c, json!({"algorithm": RANDOM, "promote": "always"})).await;
     // Bad input: a canary share out of range names the field and starts nothing.
     c.post_json(
@@ -155,7 +156,7 @@ async fn a_better_canary_is_promoted_and_a_random_one_rolled_back_without_failed
     assert_eq!(served.len(), 2, "both versions serve: {served:?}");
     exposed(&c, &format!("rollout-v{v2:04}"), 300).await;
     let now = chrono::Utc::now().timestamp_micros();
-    let decided = attune_pipeline::rollout::evaluate(&engine, "default", now).unwrap();
+    let decided = attune_pipeline::rollout::evaluate(&engine, &notifier, "default", now).unwrap();
     assert_eq!(decided.len(), 1);
     assert_eq!(
         decided[0].verdict,
@@ -217,9 +218,9 @@ async fn a_better_canary_is_promoted_and_a_random_one_rolled_back_without_failed
         })
     };
     let now = chrono::Utc::now().timestamp_micros();
-    let e2 = engine.clone();
+    let (e2, n2) = (engine.clone(), notifier.clone());
     let decided = tokio::task::spawn_blocking(move || {
-        attune_pipeline::rollout::evaluate(&e2, "default", now).unwrap()
+        attune_pipeline::rollout::evaluate(&e2, &n2, "default", now).unwrap()
     })
     .await
     .unwrap();
@@ -246,6 +247,15 @@ async fn a_better_canary_is_promoted_and_a_random_one_rolled_back_without_failed
             .version as u64,
         v2
     );
+    // Alerted, with the reason.
+    let alerts = t.store.list_alerts("default").unwrap();
+    let alert = alerts
+        .iter()
+        .find(|a| a.rule == attune_pipeline::rollout::ROLLED_BACK_ALERT)
+        .unwrap_or_else(|| panic!("{alerts:?}"));
+    assert_eq!(alert.state, "firing");
+    assert_eq!(alert.labels["model_version"], v3.to_string());
+    assert!(alert.detail.contains("worse: ctr"), "{}", alert.detail);
     let after = traffic(&c, 640..680, &wanted).await;
     assert_eq!(
         after.keys().copied().collect::<Vec<_>>(),

@@ -1,0 +1,3 @@
+//! attune-monitor's integration tests: a real SQLite store, real HTTP receivers.
+
+mod alerts;
