@@ -4,7 +4,9 @@
 //! background jobs promoted by metric, and monitoring ([`crate::monitoring`]).
 //!
 //! Plain threads, not async tasks: each step is blocking store and file work, and a thread
-//! that sleeps on a channel stops the moment its [`Scheduler`] is dropped.
+//! that sleeps on a channel stops the moment its [`Scheduler`] is dropped. They run at the
+//! lowest CPU priority ([`background_priority`]): on a busy replica a monitoring tick or a
+//! retrain must wait for the request path, not compete with it.
 
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
@@ -44,14 +46,42 @@ fn every(
     let (tx, rx) = mpsc::channel::<()>();
     let handle = std::thread::Builder::new()
         .name(name.into())
-        .spawn(move || loop {
-            match rx.recv_timeout(every) {
-                Err(RecvTimeoutError::Timeout) => step(),
-                Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
+        .spawn(move || {
+            background_priority();
+            loop {
+                match rx.recv_timeout(every) {
+                    Err(RecvTimeoutError::Timeout) => step(),
+                    Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
+                }
             }
         })
         .expect("spawn a scheduler thread");
     (tx, handle)
+}
+
+/// Lower the calling thread to the weakest CPU priority (nice 19): background work then takes
+/// only the CPU that serving leaves idle. Linux applies `setpriority` to one thread when given
+/// its thread id (setpriority(2), "BUGS"); elsewhere this does nothing. Failing to lower it is
+/// harmless, so the result is only logged.
+pub fn background_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: plain syscalls on the calling thread's own id; no memory is shared.
+        let rc = unsafe {
+            let tid = libc::gettid();
+            libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 19)
+        };
+        if rc != 0 {
+            tracing::debug!(error = %std::io::Error::last_os_error(), "cannot lower a background thread's priority");
+        }
+    }
+}
+
+/// The nice value of the calling thread (Linux), for tests.
+#[cfg(all(test, target_os = "linux"))]
+fn current_nice() -> i32 {
+    // SAFETY: as above; getpriority only reads.
+    unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) }
 }
 
 impl Scheduler {
@@ -159,4 +189,28 @@ pub fn retrain_all(pipeline: &Arc<Pipeline>, request: &TrainRequest) -> Vec<Stri
         }
     }
     started
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn scheduler_threads_run_at_the_lowest_priority_and_the_caller_keeps_its_own() {
+        let before = current_nice();
+        let (seen_tx, seen_rx) = mpsc::channel();
+        let (stop, handle) = every("attune-test", Duration::from_millis(1), move || {
+            let _ = seen_tx.send(current_nice());
+        });
+        let nice = seen_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        drop(stop);
+        handle.join().unwrap();
+        assert_eq!(nice, 19);
+        assert_eq!(
+            current_nice(),
+            before,
+            "only the background thread is lowered"
+        );
+    }
 }

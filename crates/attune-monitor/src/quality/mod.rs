@@ -51,7 +51,9 @@ pub struct QualityConfig {
     /// every figure is also recorded per value (label `segment`). Empty: none.
     pub segment_attribute: String,
     /// Most events one tick reads: a busier window is shortened to its latest part
-    /// ([`Window::read`]), so a tick's cost stays bounded.
+    /// ([`Window::read`]), so a tick's cost stays bounded. The default, 200,000 (about 20,000
+    /// lists of 10), takes a tick about 2 s and 0.5 GB at its peak on the benchmark machine
+    /// (docs/benchmarks.md): ample for app-level rates, and what a replica can spare.
     pub max_events: usize,
 }
 
@@ -59,7 +61,7 @@ impl Default for QualityConfig {
     fn default() -> Self {
         Self {
             segment_attribute: String::new(),
-            max_events: 500_000,
+            max_events: 200_000,
         }
     }
 }
