@@ -18,6 +18,8 @@ pub struct MonitorConfig {
     pub retention_days: f64,
     /// `[monitor.quality]`.
     pub quality: crate::quality::QualityConfig,
+    /// `[monitor.drift]`.
+    pub drift: crate::drift::DriftConfig,
     /// Alert rules (`[[monitor.alerts]]`), evaluated at every tick.
     pub alerts: Vec<AlertRule>,
     /// Where alert notifications go (`[monitor.sinks]`).
@@ -31,6 +33,7 @@ impl Default for MonitorConfig {
             window_secs: 3_600,
             retention_days: 30.0,
             quality: crate::quality::QualityConfig::default(),
+            drift: crate::drift::DriftConfig::default(),
             alerts: Vec::new(),
             sinks: SinksConfig::default(),
         }
@@ -52,6 +55,7 @@ impl MonitorConfig {
                 format!("must be a positive number, got {}", self.retention_days),
             ));
         }
+        self.drift.check("monitor.drift")?;
         crate::alerts::check_rules(&self.alerts, "monitor.alerts")?;
         self.sinks.check("monitor.sinks")?;
         Ok(())

@@ -5,6 +5,8 @@
 //!   segment over the sliding window, recorded as series;
 //! - [`series`]: reading and writing the store's metric time series (one series per metric
 //!   and label set; bounded by [`config::MonitorConfig::retention_days`]);
+//! - [`drift`]: the data of the window ending now against the last window of the active
+//!   model's training data (PSI, KS), recorded as series;
 //! - [`alerts`]: rules over those series, alert states in the store, and notifications to
 //!   the log and Alertmanager-format webhooks;
 //! - [`config`]: the `[monitor]` section.
@@ -16,6 +18,7 @@
 
 pub mod alerts;
 pub mod config;
+pub mod drift;
 pub mod error;
 pub mod quality;
 pub mod series;

@@ -9,6 +9,8 @@
 //! - [`train`]: choose (a spec, a grid, `auto`) on a validation split and fit;
 //! - [`publish`]: write, verify and register the artifact (the one register flow);
 //! - [`promote`]: whether a new version becomes active, activated through the engine;
+//! - [`monitoring`]: the monitoring tick; [`drift`]: drift against the active model's training
+//!   data (one function for the tick, the API and the CLI), and retraining on drift;
 //! - [`jobs`]: training in the background, one job per app; [`schedule`]: registry polling
 //!   and scheduled retraining;
 //! - [`config`]: its settings (`[train]`), [`error`]: what it fails with.
@@ -46,6 +48,7 @@
 pub mod config;
 pub mod data;
 pub mod dataset;
+pub mod drift;
 pub mod error;
 pub mod jobs;
 pub mod monitoring;
@@ -79,6 +82,7 @@ pub struct Pipeline {
     jobs: Arc<Jobs>,
     quality: Arc<attune_monitor::quality::Latest>,
     notifier: Arc<Notifier>,
+    retrain: Option<TrainRequest>,
 }
 
 /// Why a training job could not be started.
@@ -103,7 +107,20 @@ impl Pipeline {
             jobs: Arc::default(),
             quality: Arc::default(),
             notifier,
+            retrain: None,
         }
+    }
+
+    /// What a retraining started by drift trains (the scheduled retraining's request);
+    /// without one, drift is reported but starts nothing.
+    pub fn with_retrain_request(mut self, request: TrainRequest) -> Self {
+        self.retrain = Some(request);
+        self
+    }
+
+    /// See [`Pipeline::with_retrain_request`].
+    pub fn retrain_request(&self) -> Option<&TrainRequest> {
+        self.retrain.as_ref()
     }
 
     /// The quality figures this replica's monitoring last recorded, per app.

@@ -1,14 +1,17 @@
 //! One monitoring tick over every app (the scheduler's `attune-monitor` thread): each step
-//! of [`attune_monitor`] in turn, guarded rollouts ([`crate::rollout`]), then alert rules
+//! of [`attune_monitor`] in turn (quality, then drift against the active model's training
+//! data, [`crate::drift`]), guarded rollouts ([`crate::rollout`]), then alert rules
 //! over the series the steps wrote, then retention. A step that fails is logged and the others
 //! still run: monitoring must never stop because one app's data is odd.
+
+use std::sync::Arc;
 
 use attune_monitor::MonitorConfig;
 
 use crate::Pipeline;
 
 /// Run one tick for every app at the current time.
-pub fn monitor_all(pipeline: &Pipeline, config: &MonitorConfig) {
+pub fn monitor_all(pipeline: &Arc<Pipeline>, config: &MonitorConfig) {
     let store = pipeline.engine().store();
     let apps = match store.list_apps() {
         Ok(apps) => apps,
@@ -24,7 +27,7 @@ pub fn monitor_all(pipeline: &Pipeline, config: &MonitorConfig) {
 }
 
 /// One tick for `app` at `now_micros`.
-pub fn monitor_app(pipeline: &Pipeline, config: &MonitorConfig, app: &str, now_micros: i64) {
+pub fn monitor_app(pipeline: &Arc<Pipeline>, config: &MonitorConfig, app: &str, now_micros: i64) {
     let store = pipeline.engine().store();
     match attune_monitor::quality::record(
         &**store,
@@ -35,6 +38,12 @@ pub fn monitor_app(pipeline: &Pipeline, config: &MonitorConfig, app: &str, now_m
     ) {
         Ok(points) => pipeline.quality().set(app, points),
         Err(e) => tracing::warn!(app, error = %e, "monitoring: quality not recorded"),
+    }
+    if config.drift.enabled {
+        let window = config.window_micros();
+        if let Err(e) = crate::drift::tick(pipeline, app, now_micros, window, &config.drift) {
+            tracing::warn!(app, error = %e, "monitoring: drift not recorded");
+        }
     }
     match crate::rollout::evaluate(pipeline.engine(), pipeline.notifier(), app, now_micros) {
         Ok(decided) => {
@@ -71,8 +80,6 @@ fn alerts(pipeline: &Pipeline, config: &MonitorConfig, app: &str, now_micros: i6
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use attune_core::event::EventWeighting;
     use attune_monitor::alerts::{AlertRule, Condition};
     use attune_serving::{Serving, ServingConfig};
@@ -93,7 +100,7 @@ mod tests {
             ServingConfig::default(),
             EventWeighting::default(),
         );
-        let pipeline = Pipeline::new(Arc::new(engine), PipelineConfig::default());
+        let pipeline = Arc::new(Pipeline::new(Arc::new(engine), PipelineConfig::default()));
         let now = 1_700_000_000_000_000;
         store
             .put_points(

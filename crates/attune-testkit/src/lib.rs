@@ -7,6 +7,9 @@
 //! - [`interactions`] builds a bare `(user, item, weight)` list fast, for scale benchmarks
 //!   (100k users × 50k items × 5M interactions in about a second in release builds).
 //!
+//! [`stream`] simulates a steady live event stream (popularity and activity skew, a fixed
+//! event mix) and shifts of it, for monitoring and drift tests.
+//!
 //! [`model_input`] turns a generated set into dense interactions and item content for models.
 //!
 //! Both are deterministic: the same configuration and seed give identical output on every
@@ -44,6 +47,7 @@ mod dist;
 mod events;
 mod interactions;
 mod matrix;
+pub mod stream;
 mod vocab;
 
 use attune_core::catalog::{Item, User};

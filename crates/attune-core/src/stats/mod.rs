@@ -20,6 +20,8 @@
 //! - [`multiple`]: Holm's step-down adjustment.
 //! - [`bayes`]: Beta–Binomial probability to beat and expected loss.
 //! - [`simulate`]: seeded Monte Carlo checks of the tests' calibration.
+//! - [`psi`], [`ks`]: drift statistics (population stability index, two-sample
+//!   Kolmogorov–Smirnov), checked against `testdata/drift/reference.json`.
 //!
 //! Each module's docs give its formulas and sources and the scipy/statsmodels function it is
 //! tested against (`testdata/stats/reference.json`, from `scripts/stats-reference.sh`);
@@ -43,10 +45,12 @@ pub mod cuped;
 mod delta;
 pub mod dist;
 mod error;
+pub mod ks;
 pub mod means;
 pub mod multiple;
 pub mod power;
 pub mod proportions;
+pub mod psi;
 pub mod ratio;
 pub mod sequential;
 pub mod simulate;
@@ -55,6 +59,8 @@ pub mod srm;
 mod summary;
 mod types;
 
+#[cfg(test)]
+mod drift_reference;
 #[cfg(test)]
 mod reference;
 

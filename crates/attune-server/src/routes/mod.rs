@@ -15,6 +15,7 @@ use crate::problem::{ErrorCode, Problem};
 use crate::AppState;
 
 mod alerts;
+mod drift;
 mod events;
 mod experiments;
 mod items;
@@ -223,6 +224,12 @@ fn table() -> Vec<Route> {
             "/v1/monitor/quality",
             App(Read),
             get(quality::quality),
+        ),
+        route(
+            Method::GET,
+            "/v1/monitor/drift",
+            App(Read),
+            get(drift::drift),
         ),
         route(
             Method::GET,

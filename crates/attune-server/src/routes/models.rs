@@ -211,7 +211,7 @@ pub(super) async fn train(
     ))
 }
 
-fn pipeline(state: &AppState) -> Result<std::sync::Arc<Pipeline>, Problem> {
+pub(super) fn pipeline(state: &AppState) -> Result<std::sync::Arc<Pipeline>, Problem> {
     state.pipeline.clone().ok_or_else(|| {
         Problem::new(
             ErrorCode::Unavailable,

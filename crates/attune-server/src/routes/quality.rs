@@ -12,7 +12,7 @@ use crate::problem::{ErrorCode, Problem};
 use crate::AppState;
 
 /// A positive whole number of seconds (`window_secs`), in micros.
-fn seconds(params: &Params, name: &'static str, default: u64) -> Result<i64, Problem> {
+pub(super) fn seconds(params: &Params, name: &'static str, default: u64) -> Result<i64, Problem> {
     match params.str(name) {
         None => Ok(default as i64 * 1_000_000),
         Some(t) => t

@@ -7,6 +7,7 @@ mod auth;
 mod common;
 mod cors;
 mod dismiss;
+mod drift;
 mod errors;
 mod events;
 mod experiments;

@@ -1,0 +1,142 @@
+//! The drift reference of a model version: what the data looked like when the model was
+//! built. It is the last window of the training data (the events in `[cutoff − window,
+//! cutoff)`, `cutoff` the model's last training event), with the same window length as the
+//! current window so per-item and per-user counts are comparable, plus the popularity
+//! ranking of all the training events (so a new set of popular items shows as events on
+//! unranked or low-ranked items).
+//!
+//! Stored in the store as the version's training profile (one JSON object, one reference per
+//! window length), so it is computed once per version and window and survives restarts and
+//! the deletion of old events.
+
+use std::collections::{BTreeMap, HashMap};
+
+use attune_store::Store;
+use serde::{Deserialize, Serialize};
+
+use super::sample::{ranking, read_events, sample, Sample};
+use super::DriftConfig;
+use crate::error::{MonitorError, Result};
+
+/// Most items the stored ranking holds; items past it rank as new (popularity's tail).
+pub const MAX_RANKED_ITEMS: usize = 100_000;
+
+/// One version's reference for one window length.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reference {
+    /// The model version.
+    pub version: u32,
+    /// The end of its training data, UTC micros (exclusive).
+    pub cutoff_micros: i64,
+    /// The window's start (`cutoff − window`).
+    pub since_micros: i64,
+    /// Items by training popularity, most popular first.
+    pub ranking: Vec<String>,
+    /// The window's feature values (thinned, see `sample::MAX_STORED_VALUES`).
+    pub sample: Sample,
+}
+
+/// The stored training profile: references by window length (seconds, as text keys).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Profile {
+    #[serde(default)]
+    drift: BTreeMap<String, Reference>,
+}
+
+impl Reference {
+    /// Item → ranking position.
+    pub fn rank_index(&self) -> HashMap<String, u32> {
+        self.ranking
+            .iter()
+            .enumerate()
+            .map(|(i, item)| (item.clone(), i as u32))
+            .collect()
+    }
+}
+
+/// Build the reference of `version` trained on events before `cutoff_micros` (scores left
+/// empty; the caller with the model adds them before [`save`]).
+pub fn build(
+    store: &dyn Store,
+    app: &str,
+    version: u32,
+    cutoff_micros: i64,
+    window_micros: i64,
+    config: &DriftConfig,
+) -> Result<Reference> {
+    // Ranking over every training event; reading them is the one full scan of a capture.
+    let all = read_events(store, app, i64::MIN, cutoff_micros, usize::MAX)?;
+    let since = cutoff_micros.saturating_sub(window_micros);
+    let start = all.partition_point(|e| e.timestamp.utc_micros < since);
+    let window = &all[start..];
+    if window.is_empty() {
+        return Err(MonitorError::NoData(format!(
+            "model v{version} of app {app:?} has no training events in the {} s before its \
+             cutoff, so it has no drift reference",
+            window_micros / 1_000_000
+        )));
+    }
+    let mut ranked = ranking(&all);
+    ranked.truncate(MAX_RANKED_ITEMS);
+    let mut reference = Reference {
+        version,
+        cutoff_micros,
+        since_micros: since,
+        ranking: ranked,
+        sample: Sample::default(),
+    };
+    let window = tail(window, config.max_events);
+    reference.sample = sample(
+        store,
+        app,
+        window,
+        &reference.rank_index(),
+        &config.attributes,
+    )?;
+    Ok(reference)
+}
+
+/// The last `max` of `events`.
+fn tail<T>(events: &[T], max: usize) -> &[T] {
+    &events[events.len().saturating_sub(max)..]
+}
+
+fn key(window_micros: i64) -> String {
+    (window_micros / 1_000_000).to_string()
+}
+
+/// The stored reference of `version` for `window_micros`, if any.
+pub fn load(
+    store: &dyn Store,
+    app: &str,
+    version: u32,
+    window_micros: i64,
+) -> Result<Option<Reference>> {
+    let Some(text) = store.get_training_profile(app, version)? else {
+        return Ok(None);
+    };
+    let profile: Profile = match serde_json::from_str(&text) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!(app, version, error = %e, "drift reference unreadable; it is rebuilt");
+            return Ok(None);
+        }
+    };
+    Ok(profile.drift.get(&key(window_micros)).cloned())
+}
+
+/// Store `reference` (thinned) as its version's reference for `window_micros`, beside the
+/// other window lengths'.
+pub fn save(store: &dyn Store, app: &str, window_micros: i64, reference: &Reference) -> Result<()> {
+    let mut profile: Profile = store
+        .get_training_profile(app, reference.version)?
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    let mut stored = reference.clone();
+    stored.sample = stored.sample.thinned();
+    profile.drift.insert(key(window_micros), stored);
+    let text = serde_json::to_string(&profile)
+        .map_err(|e| MonitorError::NoData(format!("cannot encode the drift reference: {e}")))?;
+    store.put_training_profile(app, reference.version, &text)?;
+    Ok(())
+}

@@ -1,0 +1,3 @@
+//! attune-pipeline's integration tests: one binary, a module per feature.
+
+mod drift;
