@@ -133,6 +133,19 @@ pub enum MonitorCommand {
         #[command(flatten)]
         app: AppArg,
     },
+    /// Drift of the window ending now against the active model's training data: PSI and
+    /// Kolmogorov-Smirnov per feature (event-type mix, events per item, popularity rank,
+    /// events per user, configured attributes, model scores).
+    Drift {
+        /// The window, seconds (default: monitor.window_secs).
+        #[arg(long)]
+        window_secs: Option<u64>,
+        /// JSON output (the document GET /v1/monitor/drift returns).
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        app: AppArg,
+    },
     /// The points monitoring recorded for one metric, by series.
     Series {
         /// The metric (`ctr`, `latency_p99_ms`, ...).

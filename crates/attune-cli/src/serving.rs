@@ -52,8 +52,23 @@ pub fn pipeline(settings: &Settings, store: Arc<dyn Store>) -> anyhow::Result<Ar
         .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
     let engine = engine(settings, store)?;
     Ok(Arc::new(
-        Pipeline::new(engine, pipeline_config(settings)?).with_notifier(Arc::new(notifier)),
+        Pipeline::new(engine, pipeline_config(settings)?)
+            .with_notifier(Arc::new(notifier))
+            .with_retrain_request(retrain_request(settings)),
     ))
+}
+
+/// What a retraining trains, scheduled or started by drift (`monitor.drift.retrain_on_drift`):
+/// `serving.retrain_algorithm`, promoted when not worse by `promote_metric`.
+pub fn retrain_request(settings: &Settings) -> TrainRequest {
+    let s = &settings.serving;
+    TrainRequest {
+        algorithm: s.retrain_algorithm.clone(),
+        promote: Promote::IfNotWorse {
+            metric: s.promote_metric.clone(),
+            margin: s.promote_margin,
+        },
+    }
 }
 
 /// What every replica runs in the background: registry polling, and scheduled retraining
@@ -64,13 +79,7 @@ pub fn schedule(settings: &Settings) -> Schedule {
         refresh_every: Duration::from_secs(s.refresh_interval_secs),
         retrain_every: (s.retrain_interval_secs > 0)
             .then(|| Duration::from_secs(s.retrain_interval_secs)),
-        retrain: TrainRequest {
-            algorithm: s.retrain_algorithm.clone(),
-            promote: Promote::IfNotWorse {
-                metric: s.promote_metric.clone(),
-                margin: s.promote_margin,
-            },
-        },
+        retrain: retrain_request(settings),
         bandits_every: (s.bandit_update_secs > 0)
             .then(|| Duration::from_secs(s.bandit_update_secs)),
         monitor: (settings.monitor.interval_secs > 0).then(|| settings.monitor.clone()),

@@ -114,7 +114,12 @@ fn scores(
         let user = &users[k * users.len() / n];
         match pipeline.engine().recommend(app, user, &request, true) {
             Ok(list) if list.model_version == Some(version) => {
-                out.extend(list.items.iter().map(|i| f64::from(i.score)));
+                out.extend(
+                    list.items
+                        .iter()
+                        .map(|i| f64::from(i.score))
+                        .filter(|s| s.is_finite()),
+                );
             }
             Ok(_) => {}
             Err(e) => {

@@ -87,3 +87,55 @@ fn the_cli_and_the_api_report_one_quality_and_ticks_record_series() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--labels"));
 }
+
+#[test]
+fn the_cli_and_the_api_report_one_drift() {
+    let env = Attune::new();
+    env.ok(&[
+        "demo",
+        "--no-serve",
+        "--data-dir",
+        env.path().to_str().unwrap(),
+    ]);
+    let server = Server::start(&env, None);
+    let c = server.client();
+    // Some activity in the window ending now (the demo's data is months old).
+    for u in 0..20 {
+        let a = c
+            .get(&format!("/v1/users/user-{u}/recommendations?n=3"))
+            .unwrap();
+        assert_eq!(a.status, 200, "{}", a.body);
+        let list = a.json();
+        for i in 0..3 {
+            let view = serde_json::json!({"type": "view", "user_id": format!("user-{u}"),
+                "item_id": list["items"][i]["item_id"]});
+            let r = c.post("/v1/events", view.to_string().as_bytes()).unwrap();
+            assert_eq!(r.status, 200, "{}", r.body);
+        }
+    }
+    let a = c.get("/v1/monitor/drift").unwrap();
+    assert_eq!(a.status, 200, "{}", a.body);
+    let api = a.json();
+    let cli: Value = serde_json::from_str(&env.ok(&["monitor", "drift", "--json"])).unwrap();
+    for key in [
+        "model_version",
+        "reference_since_micros",
+        "reference_until_micros",
+        "events",
+        "new_items_share",
+        "features",
+        "drift_detected",
+    ] {
+        assert_eq!(cli[key], api[key], "{key}: {cli} against {api}");
+    }
+    assert_eq!(api["events"], 60, "{api}");
+    let text = env.ok(&["monitor", "drift"]);
+    assert!(text.contains("event_type"), "{text}");
+    assert!(text.contains("insufficient data"), "{text}");
+    let bad = env
+        .command(&["monitor", "drift", "--window-secs", "0"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--window-secs"));
+}

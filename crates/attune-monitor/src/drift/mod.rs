@@ -200,3 +200,69 @@ pub fn points(report: &DriftReport, at_micros: i64) -> Vec<MetricPoint> {
     ));
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reference() -> Reference {
+        Reference {
+            version: 3,
+            cutoff_micros: 2_000,
+            since_micros: 1_000,
+            ranking: vec!["a".into(), "b".into()],
+            sample: Sample {
+                events: 2_000,
+                event_types: [("view".to_string(), 1_800), ("purchase".to_string(), 200)].into(),
+                item_rank: (0..2_000).map(|i| f64::from(i % 2)).collect(),
+                item_events: vec![1.0; 10],
+                ..Sample::default()
+            },
+        }
+    }
+
+    #[test]
+    fn points_name_each_judged_feature_and_skip_insufficient_ones() {
+        let current = Sample {
+            events: 2_000,
+            event_types: [("view".to_string(), 1_000), ("purchase".to_string(), 1_000)].into(),
+            item_rank: (0..2_000).map(|i| f64::from(i % 3)).collect(),
+            new_item_events: 700,
+            item_events: vec![2.0; 10],
+            ..Sample::default()
+        };
+        let r = compare(
+            "shop",
+            &reference(),
+            &current,
+            5,
+            9,
+            &DriftConfig::default(),
+        );
+        assert_eq!(r.model_version, 3);
+        assert!(r.drift_detected);
+        assert_eq!(r.drifted(), ["event_type", "item_rank"]);
+        assert_eq!(r.new_items_share, Some(0.35));
+        let item_events = &r.features[1];
+        assert_eq!(item_events.status, Status::InsufficientData);
+        let names: Vec<(String, String)> = points(&r, 9)
+            .into_iter()
+            .map(|p| {
+                assert_eq!(p.at_micros, 9);
+                let feature = p.labels.get("feature").cloned().unwrap_or_default();
+                (p.metric, feature)
+            })
+            .collect();
+        let expected: Vec<(String, String)> = [
+            ("drift_psi", "event_type"),
+            ("drift_psi", "item_rank"),
+            ("drift_ks", "item_rank"),
+            ("drift_new_items_share", ""),
+            ("drift_detected", ""),
+        ]
+        .iter()
+        .map(|(m, f)| (m.to_string(), f.to_string()))
+        .collect();
+        assert_eq!(names, expected);
+    }
+}

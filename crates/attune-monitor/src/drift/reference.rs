@@ -44,6 +44,13 @@ struct Profile {
 }
 
 impl Reference {
+    /// The reference as stored: every feature thinned to at most
+    /// `sample::MAX_STORED_VALUES` values (what [`load`] returns after [`save`]).
+    pub fn thinned(mut self) -> Self {
+        self.sample = self.sample.thinned();
+        self
+    }
+
     /// Item → ranking position.
     pub fn rank_index(&self) -> HashMap<String, u32> {
         self.ranking
@@ -132,9 +139,9 @@ pub fn save(store: &dyn Store, app: &str, window_micros: i64, reference: &Refere
         .get_training_profile(app, reference.version)?
         .and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or_default();
-    let mut stored = reference.clone();
-    stored.sample = stored.sample.thinned();
-    profile.drift.insert(key(window_micros), stored);
+    profile
+        .drift
+        .insert(key(window_micros), reference.clone().thinned());
     let text = serde_json::to_string(&profile)
         .map_err(|e| MonitorError::NoData(format!("cannot encode the drift reference: {e}")))?;
     store.put_training_profile(app, reference.version, &text)?;

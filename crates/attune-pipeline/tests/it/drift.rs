@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use attune_core::event::{EventType, EventWeighting};
 use attune_monitor::alerts::AlertRule;
+use attune_monitor::drift::Status;
 use attune_monitor::MonitorConfig;
 use attune_pipeline::{JobState, Pipeline, PipelineConfig, Promote, TrainRequest};
 use attune_serving::{Serving, ServingConfig};
@@ -27,6 +28,8 @@ struct Run {
     /// Per tick: minutes since monitoring started, drift_detected, the drifted features, and
     /// the largest judged PSI.
     ticks: Vec<(i64, bool, Vec<String>, f64)>,
+    /// Per feature: the largest PSI seen, and whether every tick had enough data to judge it.
+    features: std::collections::BTreeMap<String, (f64, bool)>,
     firing_alerts: usize,
     retrain_points: usize,
 }
@@ -74,6 +77,7 @@ fn simulate(shift: &Shift, retrain_on_drift: bool) -> Run {
     config.drift.retrain_on_drift = retrain_on_drift;
     let steady = Shift::default();
     let mut ticks = Vec::new();
+    let mut features = std::collections::BTreeMap::<String, (f64, bool)>::new();
     for k in 0..TICKS {
         let (from, to) = (start + k * TICK, start + (k + 1) * TICK);
         let shifted = from - start >= SHIFT_AT;
@@ -99,6 +103,11 @@ fn simulate(shift: &Shift, retrain_on_drift: bool) -> Run {
             .filter(|f| f.judged)
             .filter_map(|f| f.psi)
             .fold(0.0, f64::max);
+        for f in &r.features {
+            let e = features.entry(f.feature.clone()).or_insert((0.0, true));
+            e.0 = e.0.max(f.psi.unwrap_or(0.0));
+            e.1 &= f.status != Status::InsufficientData;
+        }
         let detected = point(&*store, "drift_detected", to);
         assert_eq!(detected, Some(f64::from(u8::from(r.drift_detected))));
         ticks.push((
@@ -137,6 +146,7 @@ fn simulate(shift: &Shift, retrain_on_drift: bool) -> Run {
         .unwrap();
     Run {
         ticks,
+        features,
         firing_alerts,
         retrain_points,
     }
@@ -171,9 +181,14 @@ fn a_stable_stream_raises_no_drift_and_no_alert() {
     let run = simulate(&Shift::default(), false);
     let worst = run.ticks.iter().map(|t| t.3).fold(0.0, f64::max);
     eprintln!(
-        "stable: worst judged PSI {worst:.4} over {} ticks",
-        run.ticks.len()
+        "stable: worst judged PSI {worst:.4} over {} ticks; per feature (worst PSI, always judged): {:?}",
+        run.ticks.len(),
+        run.features
     );
+    // Every built-in feature had enough data at every tick, so "no drift" is a verdict.
+    for name in attune_monitor::drift::FEATURES {
+        assert!(run.features[*name].1, "{name}: {:?}", run.features);
+    }
     assert!(run.ticks.iter().all(|t| !t.1), "{:?}", run.ticks);
     assert!(worst < 0.1, "{worst}");
     assert_eq!(run.firing_alerts, 0);

@@ -1,5 +1,8 @@
-//! `attune monitor quality|series`: what monitoring sees (`attune_monitor`, the same calls as
-//! `GET /v1/monitor/quality` and `GET /v1/monitor/series`).
+//! `attune monitor quality|drift|series`: what monitoring sees (`attune_monitor` and
+//! `attune_pipeline::drift`, the same calls as `GET /v1/monitor/quality`, `/drift` and
+//! `/series`).
+
+mod drift;
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -63,6 +66,11 @@ pub fn run(command: MonitorCommand, settings: &Settings) -> anyhow::Result<ExitC
                 }
             }
         }
+        MonitorCommand::Drift {
+            window_secs,
+            json,
+            app,
+        } => drift::run(&mut out, store, settings, &app.app, window_secs, json)?,
         MonitorCommand::Series {
             metric,
             since,
