@@ -17,6 +17,7 @@
 pub mod alerts;
 pub mod config;
 pub mod error;
+pub mod fairness;
 pub mod quality;
 pub mod series;
 

@@ -10,6 +10,7 @@ mod dismiss;
 mod errors;
 mod events;
 mod experiments;
+mod fairness;
 mod items;
 mod metrics;
 mod models;
