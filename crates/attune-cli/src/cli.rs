@@ -75,6 +75,83 @@ pub enum Command {
     /// Alerts: the app's alert states (firing first), the configured rules, one evaluation
     /// now, and a test notification to a webhook.
     Alerts(AlertsArgs),
+    /// Fairness: exposure of item groups and quality by user group, with exposure-aware
+    /// re-ranking (docs/fairness.md).
+    #[command(subcommand)]
+    Fairness(FairnessCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FairnessCommand {
+    /// Offline audit on an evaluation split: exposure share by item group, NDCG/recall/hit rate
+    /// by user group, demographic-parity and equal-opportunity gaps, item-exposure Gini, as
+    /// ranked and re-ranked toward the target shares at each --rerank-lambda.
+    Audit(FairnessAuditArgs),
+    /// Online figures of the lists served in a window (the impression log): exposure share by
+    /// item group, item-exposure Gini, CTR by user group and the demographic-parity gap; the
+    /// document GET /v1/fairness returns.
+    Online(FairnessOnlineArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FairnessOnlineArgs {
+    /// The window in seconds, ending now (default monitor.window_secs).
+    #[arg(long)]
+    pub window_secs: Option<u64>,
+    /// Item groups: attr:<name>, popularity:<K> (popularity measured in the window), new:<DAYS>.
+    #[arg(long, default_value = "popularity:3")]
+    pub item_groups: attune_core::fairness::ItemGroupSpec,
+    /// User groups for CTR: attr:<name>.
+    #[arg(long)]
+    pub user_groups: Option<attune_core::fairness::UserGroupSpec>,
+    /// JSON output (the document GET /v1/fairness returns).
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub app: AppArg,
+}
+
+#[derive(Debug, Args)]
+pub struct FairnessAuditArgs {
+    /// Algorithm spec of the model audited (one candidate, e.g. ease:lambda=250).
+    #[arg(long, short = 'a', default_value = "ease:lambda=250")]
+    pub algorithm: String,
+    /// Item groups: attr:<name> (attr:category: first category), popularity:<K> (K buckets of
+    /// equal training interaction mass), new:<DAYS>.
+    #[arg(long, default_value = "popularity:3")]
+    pub item_groups: attune_core::fairness::ItemGroupSpec,
+    /// User groups: attr:<name> (a profile attribute) or activity:<K>.
+    #[arg(long)]
+    pub user_groups: Option<attune_core::fairness::UserGroupSpec>,
+    /// Target exposure share per item group: equal, catalogue, or label=share,...
+    #[arg(long, default_value = "equal")]
+    pub targets: attune_core::fairness::TargetSpec,
+    /// λ of the exposure re-ranker (repeatable or comma-separated); λ = 0 is always reported.
+    #[arg(long = "rerank-lambda", value_delimiter = ',')]
+    pub rerank_lambdas: Vec<f64>,
+    /// Candidates per user the re-ranker chooses from.
+    #[arg(long, default_value_t = 100)]
+    pub candidates: usize,
+    /// How to split the data (as `attune evaluate`).
+    #[arg(long, value_enum, default_value = "random")]
+    pub split: crate::cmd::evaluate::SplitKind,
+    /// Share held out (as `attune evaluate`).
+    #[arg(long, default_value_t = 0.2)]
+    pub test_fraction: f64,
+    /// Seed of the split.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// List length.
+    #[arg(short, long, default_value_t = 10)]
+    pub k: usize,
+    /// Skip the [clean] pass.
+    #[arg(long)]
+    pub no_clean: bool,
+    /// JSON output.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub app: AppArg,
 }
 
 /// `attune alerts`: without a subcommand, the app's alerts.

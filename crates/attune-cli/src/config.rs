@@ -52,6 +52,68 @@ pub struct ServingSection {
     pub ann_ef_construction: usize,
     pub ann_ef_search: usize,
     pub bandit_update_secs: u64,
+    #[serde(default)]
+    pub fairness: FairnessSection,
+}
+
+/// `[serving.fairness]`: exposure-aware re-ranking of personalized lists (docs/fairness.md).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FairnessSection {
+    pub enabled: bool,
+    pub item_groups: String,
+    pub targets: String,
+    pub lambda: f64,
+    pub candidates: usize,
+}
+
+impl Default for FairnessSection {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            item_groups: "popularity:3".into(),
+            targets: "equal".into(),
+            lambda: 0.5,
+            candidates: 100,
+        }
+    }
+}
+
+impl FairnessSection {
+    /// The engine's setting (`None` when off); an error names the `serving.fairness.*` key.
+    pub fn to_engine(&self) -> anyhow::Result<Option<attune_serving::fairness::FairnessConfig>> {
+        let bad = |key: &str, rule: String| {
+            anyhow::anyhow!(
+                "invalid configuration: serving.fairness.{key} {rule} (set it in the config file or ATTUNE_SERVING__FAIRNESS__{})",
+                key.to_ascii_uppercase()
+            )
+        };
+        let item_groups = self
+            .item_groups
+            .parse()
+            .map_err(|e| bad("item_groups", format!("{e}")))?;
+        let targets = self
+            .targets
+            .parse()
+            .map_err(|e| bad("targets", format!("{e}")))?;
+        if !(self.lambda.is_finite() && self.lambda >= 0.0) {
+            return Err(bad(
+                "lambda",
+                format!("= {} must be a number >= 0", self.lambda),
+            ));
+        }
+        if self.candidates == 0 {
+            return Err(bad("candidates", "must be at least 1".into()));
+        }
+        Ok(self
+            .enabled
+            .then_some(attune_serving::fairness::FairnessConfig {
+                item_groups,
+                targets,
+                lambda: self.lambda,
+                candidates: self.candidates,
+            }))
+    }
 }
 
 impl ServingSection {
@@ -88,6 +150,7 @@ impl ServingSection {
             list_cache_capacity: self.list_cache_capacity,
             list_cache_ttl: std::time::Duration::from_secs(self.list_cache_ttl_secs.max(1)),
             trending_half_life_micros: (self.trending_half_life_hours * 3.6e9) as i64,
+            fairness: self.fairness.to_engine()?,
             ..attune_serving::ServingConfig::default()
         })
     }

@@ -26,6 +26,7 @@ pub mod clean;
 pub mod error;
 pub mod eval;
 pub mod event;
+pub mod fairness;
 pub mod features;
 pub mod model;
 pub mod profile;

@@ -20,6 +20,7 @@ pub mod alerts;
 pub mod config;
 pub mod drift;
 pub mod error;
+pub mod fairness;
 pub mod quality;
 pub mod series;
 

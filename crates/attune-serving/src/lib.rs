@@ -28,6 +28,7 @@ pub mod catalog;
 pub mod catalog_index;
 pub mod engine;
 pub mod explain;
+pub mod fairness;
 pub mod live;
 pub mod model;
 pub mod rerank;

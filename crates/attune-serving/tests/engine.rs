@@ -424,3 +424,69 @@ fn similar_trending_diversity_and_bad_requests() {
         Err(ServingError::NeedsStore)
     ));
 }
+
+/// `[serving.fairness]` on: the same model's lists move toward the target shares, giving the
+/// long tail more exposure. The catalog marks i00..i11 as `head` and i12..i23 as `tail` (an
+/// item attribute, so the groups are known exactly); the target asks for 80% tail.
+#[test]
+fn fairness_reranking_raises_the_tail_share_of_served_lists() {
+    use attune_core::catalog::{AttrValue, Item};
+    use attune_core::fairness::{discount, ItemGroupSpec, TargetSpec};
+    use attune_serving::fairness::FairnessConfig;
+
+    let shop = shop();
+    let items: Vec<Item> = (0..common::ITEMS)
+        .map(|i| {
+            let mut item = Item {
+                item_id: format!("i{i:02}"),
+                categories: vec![if i % 2 == 0 { "even" } else { "odd" }.into()],
+                available: i != 22,
+                ..Item::default()
+            };
+            let segment = if i < 12 { "head" } else { "tail" };
+            item.attributes
+                .insert("segment".into(), AttrValue::Text(segment.into()));
+            item
+        })
+        .collect();
+    shop.store.upsert_items(APP, &items).unwrap();
+    let v = train(&shop, "item-knn:neighbours=10", true);
+    let fair = Serving::new(
+        shop.store.clone(),
+        &shop.data_dir,
+        ServingConfig {
+            fairness: Some(FairnessConfig {
+                item_groups: ItemGroupSpec::Attribute("segment".into()),
+                targets: "head=0.2,tail=0.8".parse::<TargetSpec>().unwrap(),
+                lambda: 2.0,
+                candidates: 20,
+            }),
+            ..ServingConfig::default()
+        },
+        attune_core::event::EventWeighting::default(),
+    );
+    fair.activate(APP, v).unwrap();
+    let tail_share = |serving: &Serving| {
+        let req = RecRequest {
+            n: 4,
+            ..RecRequest::default()
+        };
+        let (mut tail, mut total) = (0.0, 0.0);
+        for u in 0..common::USERS {
+            let list = serving
+                .recommend(APP, &format!("u{u:02}"), &req, true)
+                .unwrap();
+            for (p, id) in ids(&list).iter().enumerate() {
+                total += discount(p);
+                if id[1..].parse::<u32>().unwrap() >= 12 {
+                    tail += discount(p);
+                }
+            }
+        }
+        tail / total
+    };
+    let off = tail_share(&shop.serving);
+    let on = tail_share(&fair);
+    assert!(on > off + 0.05, "tail share on {on} vs off {off}");
+    assert!((on - 0.8).abs() < (off - 0.8).abs(), "on {on}, off {off}");
+}

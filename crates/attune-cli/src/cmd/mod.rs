@@ -13,6 +13,7 @@ mod demo;
 pub mod evaluate;
 mod experiment;
 mod export;
+mod fairness;
 mod import;
 mod models;
 mod monitor;
@@ -48,5 +49,6 @@ pub fn run(command: Command, settings: &Settings) -> anyhow::Result<ExitCode> {
         Command::Outcomes(args) => outcomes::run(args, settings),
         Command::Monitor(c) => monitor::run(c, settings),
         Command::Alerts(args) => alerts::run(args, settings),
+        Command::Fairness(c) => fairness::run(c, settings),
     }
 }

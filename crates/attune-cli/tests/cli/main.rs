@@ -11,6 +11,7 @@ mod crash;
 mod evaluate;
 mod experiments;
 mod export;
+mod fairness;
 mod import;
 mod models;
 mod monitor;

@@ -180,6 +180,24 @@ pub fn rank_users<M: Recommender + ?Sized>(
     k: usize,
     candidates: Candidates,
 ) -> Vec<Vec<u32>> {
+    rank_users_scored(model, input, users, k, candidates)
+        .into_iter()
+        .map(|l| l.into_iter().map(|e| e.0).collect())
+        .collect()
+}
+
+/// [`rank_users`] with each item's model score, best first: the candidate lists a re-ranker
+/// (diversity, exposure) reorders before the top `k` are cut, offline as in serving.
+///
+/// # Panics
+/// As [`rank_users`].
+pub fn rank_users_scored<M: Recommender + ?Sized>(
+    model: &M,
+    input: &RankInput<'_>,
+    users: &[u32],
+    k: usize,
+    candidates: Candidates,
+) -> Vec<Vec<(u32, f32)>> {
     let exclude = input.exclude.unwrap_or(input.history);
     for (what, m) in [
         ("history", input.history),
@@ -220,7 +238,7 @@ pub fn rank_users<M: Recommender + ?Sized>(
                         top_k_of_into(&pool, &s, k, &[], top);
                     }
                 }
-                top.iter().map(|e| e.0).collect()
+                top.clone()
             },
         )
         .collect()

@@ -32,6 +32,6 @@ pub mod split;
 
 pub use harness::{
     evaluate_lists, evaluate_ranking, evaluate_ranking_with, evaluate_ratings, mean_std,
-    rank_users, test_users, Candidates, RankInput, RankingReport, RatingReport,
+    rank_users, rank_users_scored, test_users, Candidates, RankInput, RankingReport, RatingReport,
 };
 pub use split::Split;

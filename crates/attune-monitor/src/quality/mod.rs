@@ -14,7 +14,7 @@
 
 mod figures;
 mod groups;
-mod window;
+pub(crate) mod window;
 
 use attune_store::{MetricPoint, Store};
 use serde::{Deserialize, Serialize};

@@ -233,6 +233,12 @@ fn table() -> Vec<Route> {
         ),
         route(
             Method::GET,
+            "/v1/fairness",
+            App(Read),
+            get(quality::fairness),
+        ),
+        route(
+            Method::GET,
             "/v1/monitor/series",
             App(Read),
             get(quality::series),

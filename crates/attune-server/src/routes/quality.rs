@@ -98,3 +98,47 @@ pub(super) async fn series(
         "series": series,
     })))
 }
+
+/// A group specification query parameter, parsed (`item_groups`, `user_groups`).
+fn spec<T>(params: &Params, name: &'static str) -> Result<Option<T>, Problem>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    params
+        .str(name)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<T>()
+                .map_err(|e| Problem::new(ErrorCode::InvalidRequest, e.to_string()).field(name))
+        })
+        .transpose()
+}
+
+/// `GET /v1/fairness[?window_secs=&item_groups=popularity:3&user_groups=attr:gender]`: exposure
+/// by item group of the lists served in the window ending now, and CTR by user group
+/// (`attune_monitor::fairness::online_fairness`, as `attune fairness online`).
+pub(super) async fn fairness(
+    State(state): State<AppState>,
+    App(app): App,
+    params: Params,
+) -> Result<Json<Value>, Problem> {
+    let window = seconds(&params, "window_secs", state.monitor.window_secs)?;
+    let item_groups = spec(&params, "item_groups")?
+        .unwrap_or(attune_core::fairness::ItemGroupSpec::Popularity(3));
+    let user_groups = spec(&params, "user_groups")?;
+    let store = state.store.clone();
+    let max_events = state.monitor.quality.max_events.max(1);
+    let doc = blocking(move || {
+        let q = attune_monitor::fairness::FairnessQuery {
+            until_micros: chrono::Utc::now().timestamp_micros() + 1,
+            window_secs: (window / 1_000_000) as u64,
+            item_groups,
+            user_groups,
+            max_events,
+        };
+        Ok(attune_monitor::fairness::online_fairness(&*store, &app, &q)?.to_json(&q))
+    })
+    .await?;
+    Ok(Json(doc))
+}

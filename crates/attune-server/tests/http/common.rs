@@ -43,6 +43,11 @@ impl TestServer {
     /// A router that serves and trains: the serving engine and the training pipeline over it,
     /// in this process, with artifacts in the test's temp directory.
     pub fn with_pipeline() -> Self {
+        Self::with_pipeline_serving(attune_serving::ServingConfig::default())
+    }
+
+    /// [`TestServer::with_pipeline`] with the engine's settings.
+    pub fn with_pipeline_serving(serving: attune_serving::ServingConfig) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Arc::new(SqliteStore::open(dir.path().join("attune.db")).expect("open store"));
         let experiments =
@@ -50,7 +55,7 @@ impl TestServer {
         let engine = attune_serving::Serving::new(
             store.clone(),
             dir.path(),
-            attune_serving::ServingConfig::default(),
+            serving,
             attune_core::event::EventWeighting::default(),
         )
         .with_experiments(Arc::new(experiments));

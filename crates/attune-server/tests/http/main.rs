@@ -11,6 +11,7 @@ mod drift;
 mod errors;
 mod events;
 mod experiments;
+mod fairness;
 mod items;
 mod metrics;
 mod models;

@@ -34,6 +34,8 @@ pub struct ServingConfig {
     /// From which catalog size factor models are served through the approximate index, and
     /// its parameters ([`crate::catalog_index`]).
     pub topk: TopKValidParams,
+    /// Exposure-aware re-ranking of personalized lists (`None`: off).
+    pub fairness: Option<crate::fairness::FairnessConfig>,
 }
 
 impl Default for ServingConfig {
@@ -50,6 +52,7 @@ impl Default for ServingConfig {
             topk: TopKParams::default()
                 .check()
                 .expect("the default top-k parameters are valid"),
+            fairness: None,
         }
     }
 }

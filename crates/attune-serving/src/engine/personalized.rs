@@ -250,11 +250,14 @@ impl Serving {
             model.recommender().fold_in(&h)
         });
         let want = req.offset + req.n;
-        let pool = if req.diversity.is_some() {
+        let mut pool = if req.diversity.is_some() {
             (3 * want).max(50)
         } else {
             want
         };
+        if let Some(f) = &snap.fair {
+            pool = pool.max(f.candidates);
+        }
         let exclude: &[u32] = if req.exclude_seen { &seen } else { &[] };
         let mut top = scoring::top_candidates(
             snap,
@@ -290,6 +293,11 @@ impl Serving {
             top = mmr(&top, want, lambda, |x, y| {
                 snap.similarity.sim(fitted, x, y).max(0.0)
             });
+        }
+        // Exposure toward the target group shares; after MMR (when asked) it reorders MMR's
+        // picks, otherwise it chooses from the whole candidate pool.
+        if let Some(f) = &snap.fair {
+            top = f.rerank(&top, want);
         }
         let page: Vec<(u32, f32)> = top.into_iter().skip(req.offset).take(req.n).collect();
         // Explanations: recent live items first, then the strongest training items.

@@ -60,6 +60,8 @@ pub struct Snapshot {
     pub(crate) lists: moka::sync::Cache<String, Arc<CachedList>>,
     /// Events after this instant are live (the model's last training event).
     pub(crate) since_micros: i64,
+    /// Exposure-aware re-ranking (`[serving.fairness]` on).
+    pub(crate) fair: Option<crate::fairness::FairRanker>,
 }
 
 impl Snapshot {
@@ -92,6 +94,15 @@ impl Snapshot {
             .flatten();
         let similarity = ItemSimilarity::for_model(model.fitted.model(), &model.history);
         let since_micros = last_event_micros(&model).unwrap_or(i64::MIN);
+        // A grouping this version's data cannot give (an attribute no item has) leaves its
+        // lists un-re-ranked rather than refusing the version: fairness is a preference.
+        let fair = config.fairness.as_ref().and_then(|f| {
+            crate::fairness::FairRanker::build(f, &model, &items, since_micros.max(0))
+                .map_err(|e| {
+                    tracing::warn!(app, version, error = %e, "serving.fairness is off for this version")
+                })
+                .ok()
+        });
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
         let similar_half = match (&index, similarity.unit_factors()) {
             (None, Some((unit, k))) => HalfFactors::new(unit, k),
@@ -122,6 +133,7 @@ impl Snapshot {
                 .time_to_live(config.list_cache_ttl)
                 .build(),
             since_micros,
+            fair,
             model,
         })
     }

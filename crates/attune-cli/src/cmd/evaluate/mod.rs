@@ -13,10 +13,10 @@
 //! (by `--select-by`) is the column's result on test — the model is never chosen on test.
 
 mod lists;
-mod plan;
+pub(crate) mod plan;
 mod report;
-mod run;
-mod source;
+pub(crate) mod run;
+pub(crate) mod source;
 
 use std::collections::BTreeMap;
 use std::io::Write as _;

@@ -144,6 +144,31 @@ impl FoldData {
     pub fn has_validation(&self) -> bool {
         self.valid.nnz() > 0
     }
+
+    /// What `model` ranks from in `phase`: the users' history (implicit weights or ratings,
+    /// as the model learns), the items already seen, and the relevant held-out items.
+    pub fn rank_input(&self, model: &Fitted, phase: Phase) -> anyhow::Result<RankInput<'_>> {
+        let source = self.history.as_ref().unwrap_or(&self.training);
+        let history = match model.feedback() {
+            Feedback::Implicit => Some(&source.interactions),
+            Feedback::Explicit => source.ratings.as_ref(),
+        }
+        .with_context(|| {
+            format!(
+                "{} ranks from explicit ratings and the training part has none",
+                model.spec()
+            )
+        })?;
+        let (relevant, exclude) = match phase {
+            Phase::Validation => (&self.valid, &self.exclude_valid),
+            Phase::Test => (&self.test, &self.exclude_test),
+        };
+        Ok(RankInput {
+            history,
+            exclude: Some(exclude),
+            held_out: relevant,
+        })
+    }
 }
 
 /// A fitted candidate, ready to be measured on validation and test.
@@ -180,37 +205,14 @@ pub fn measure(
 ) -> anyhow::Result<Metrics> {
     let mut out = Metrics::new();
     let model = &fc.model;
-    let source = fd.history.as_ref().unwrap_or(&fd.training);
-    let history = match model.feedback() {
-        Feedback::Implicit => Some(&source.interactions),
-        Feedback::Explicit => source.ratings.as_ref(),
-    };
     if m.ranking {
-        let history = history.with_context(|| {
-            format!(
-                "{} ranks from explicit ratings and the training part has none",
-                model.spec()
-            )
-        })?;
-        let (relevant, exclude) = match phase {
-            Phase::Validation => (&fd.valid, &fd.exclude_valid),
-            Phase::Test => (&fd.test, &fd.exclude_test),
-        };
+        let input = fd.rank_input(model, phase)?;
+        let (history, relevant) = (input.history, input.held_out);
         let report = match &fd.candidates {
             Some(items) => evaluate_among(model, history, relevant, items, m.k),
             None => {
                 let users = test_users(relevant);
-                let lists = rank_users(
-                    model,
-                    &RankInput {
-                        history,
-                        exclude: Some(exclude),
-                        held_out: relevant,
-                    },
-                    &users,
-                    m.k,
-                    m.candidates,
-                );
+                let lists = rank_users(model, &input, &users, m.k, m.candidates);
                 let report =
                     evaluate_lists(&fd.training.interactions, relevant, m.k, &users, &lists);
                 out.insert(
