@@ -1,9 +1,14 @@
 //! The drift reference of a model version: what the data looked like when the model was
 //! built. It is the last window of the training data (the events in `[cutoff − window,
 //! cutoff)`, `cutoff` the model's last training event), with the same window length as the
-//! current window so per-item and per-user counts are comparable, plus the popularity
-//! ranking of all the training events (so a new set of popular items shows as events on
-//! unranked or low-ranked items).
+//! current window so per-item and per-user counts are comparable, plus a popularity ranking
+//! of the training events (so a new set of popular items shows as events on unranked or
+//! low-ranked items). Both windows are ranked out of sample and against rankings of the same
+//! number of events: the reference window against the training events before it, the current
+//! window against as many of the latest training events (all of them when fewer than half a
+//! window precede the reference window). Otherwise the reference would never see an unranked
+//! item while a steady stream always does (tail items training happened to miss), and the
+//! rank scales would differ.
 //!
 //! Stored in the store as the version's training profile (one JSON object, one reference per
 //! window length), so it is computed once per version and window and survives restarts and
@@ -30,7 +35,8 @@ pub struct Reference {
     pub cutoff_micros: i64,
     /// The window's start (`cutoff − window`).
     pub since_micros: i64,
-    /// Items by training popularity, most popular first.
+    /// Items by popularity over the latest training events, most popular first (what the
+    /// current window is ranked against).
     pub ranking: Vec<String>,
     /// The window's feature values (thinned, see `sample::MAX_STORED_VALUES`).
     pub sample: Sample,
@@ -53,11 +59,7 @@ impl Reference {
 
     /// Item → ranking position.
     pub fn rank_index(&self) -> HashMap<String, u32> {
-        self.ranking
-            .iter()
-            .enumerate()
-            .map(|(i, item)| (item.clone(), i as u32))
-            .collect()
+        index(&self.ranking)
     }
 }
 
@@ -83,24 +85,38 @@ pub fn build(
             window_micros / 1_000_000
         )));
     }
-    let mut ranked = ranking(&all);
+    // Both windows are ranked out of sample and against the same number of events: the
+    // reference window against the training events before it, the current window (later)
+    // against as many of the latest training events. Rankings of different sizes would differ
+    // in scale (a longer one reaches further into the tail), which KS sees at once.
+    let prior = &all[..start];
+    let (latest, before) = if 2 * prior.len() >= window.len() {
+        (&all[all.len() - prior.len()..], prior)
+    } else {
+        (&all[..], &all[..])
+    };
+    let mut ranked = ranking(latest);
     ranked.truncate(MAX_RANKED_ITEMS);
-    let mut reference = Reference {
+    let mut ranked_before = ranking(before);
+    ranked_before.truncate(MAX_RANKED_ITEMS);
+    let rank = index(&ranked_before);
+    let window = tail(window, config.max_events);
+    let reference = Reference {
         version,
         cutoff_micros,
         since_micros: since,
         ranking: ranked,
-        sample: Sample::default(),
+        sample: sample(store, app, window, &rank, &config.attributes)?,
     };
-    let window = tail(window, config.max_events);
-    reference.sample = sample(
-        store,
-        app,
-        window,
-        &reference.rank_index(),
-        &config.attributes,
-    )?;
     Ok(reference)
+}
+
+fn index(ranking: &[String]) -> HashMap<String, u32> {
+    ranking
+        .iter()
+        .enumerate()
+        .map(|(i, item)| (item.clone(), i as u32))
+        .collect()
 }
 
 /// The last `max` of `events`.
