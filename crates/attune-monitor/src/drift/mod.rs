@@ -25,7 +25,7 @@ use serde::Serialize;
 pub use config::DriftConfig;
 pub use judge::{FeatureDrift, Status};
 pub use reference::Reference;
-pub use sample::{read_events, AttrSample, Sample};
+pub use sample::{read_events, read_window, AttrSample, Sample};
 
 use crate::error::{MonitorError, Result};
 
@@ -47,7 +47,8 @@ pub struct DriftReport {
     pub since_micros: i64,
     /// Its end (now).
     pub until_micros: i64,
-    /// Interaction events in the current window (read, at most `max_events`).
+    /// Interaction events in the current window (at most `max_events`: a busier window is
+    /// shortened to its latest part, and `since_micros` says where it starts).
     pub events: u64,
     /// Share of the window's events on items the ranking does not hold (new items, and tail
     /// items the training period missed).
