@@ -6,7 +6,8 @@
 //! low-ranked items). Both windows are ranked out of sample and against rankings of the same
 //! number of events: the reference window against the training events before it, the current
 //! window against as many of the latest training events (all of them when fewer than half a
-//! window precede the reference window). Otherwise the reference would never see an unranked
+//! window precede the reference window). The history read for ranking is bounded
+//! ([`RANKING_WINDOWS`] windows, at most `max_events` events). Otherwise the reference would never see an unranked
 //! item while a steady stream always does (tail items training happened to miss), and the
 //! rank scales would differ.
 //!
@@ -19,7 +20,7 @@ use std::collections::{BTreeMap, HashMap};
 use attune_store::Store;
 use serde::{Deserialize, Serialize};
 
-use super::sample::{ranking, read_events, sample, Sample};
+use super::sample::{ranking, read_window, sample, Sample};
 use super::DriftConfig;
 use crate::error::{MonitorError, Result};
 
@@ -63,6 +64,11 @@ impl Reference {
     }
 }
 
+/// How much training history before the reference window ranks items: this many windows
+/// (a day with the default hour), at most `max_events` of its latest events, so building a
+/// reference reads at most twice `max_events` events however long the training history.
+pub const RANKING_WINDOWS: i64 = 24;
+
 /// Build the reference of `version` trained on events before `cutoff_micros` (scores left
 /// empty; the caller with the model adds them before [`save`]).
 pub fn build(
@@ -73,23 +79,36 @@ pub fn build(
     window_micros: i64,
     config: &DriftConfig,
 ) -> Result<Reference> {
-    // Ranking over every training event; reading them is the one full scan of a capture.
-    let all = read_events(store, app, i64::MIN, cutoff_micros, usize::MAX)?;
-    let since = cutoff_micros.saturating_sub(window_micros);
-    let start = all.partition_point(|e| e.timestamp.utc_micros < since);
-    let window = &all[start..];
-    if window.is_empty() {
+    let (since, mut all) = read_window(
+        store,
+        app,
+        cutoff_micros.saturating_sub(window_micros),
+        cutoff_micros,
+        config.max_events,
+    )?;
+    if all.is_empty() {
         return Err(MonitorError::NoData(format!(
             "model v{version} of app {app:?} has no training events in the {} s before its \
              cutoff, so it has no drift reference",
             window_micros / 1_000_000
         )));
     }
+    let history = window_micros.saturating_mul(RANKING_WINDOWS);
+    let (_, mut prior) = read_window(
+        store,
+        app,
+        since.saturating_sub(history),
+        since,
+        config.max_events,
+    )?;
+    let start = prior.len();
+    prior.append(&mut all);
+    let all = prior;
+    let (prior, window) = all.split_at(start);
     // Both windows are ranked out of sample and against the same number of events: the
     // reference window against the training events before it, the current window (later)
     // against as many of the latest training events. Rankings of different sizes would differ
     // in scale (a longer one reaches further into the tail), which KS sees at once.
-    let prior = &all[..start];
     let (latest, before) = if 2 * prior.len() >= window.len() {
         (&all[all.len() - prior.len()..], prior)
     } else {
@@ -100,15 +119,13 @@ pub fn build(
     let mut ranked_before = ranking(before);
     ranked_before.truncate(MAX_RANKED_ITEMS);
     let rank = index(&ranked_before);
-    let window = tail(window, config.max_events);
-    let reference = Reference {
+    Ok(Reference {
         version,
         cutoff_micros,
         since_micros: since,
-        ranking: ranked,
         sample: sample(store, app, window, &rank, &config.attributes)?,
-    };
-    Ok(reference)
+        ranking: ranked,
+    })
 }
 
 fn index(ranking: &[String]) -> HashMap<String, u32> {
@@ -117,11 +134,6 @@ fn index(ranking: &[String]) -> HashMap<String, u32> {
         .enumerate()
         .map(|(i, item)| (item.clone(), i as u32))
         .collect()
-}
-
-/// The last `max` of `events`.
-fn tail<T>(events: &[T], max: usize) -> &[T] {
-    &events[events.len().saturating_sub(max)..]
 }
 
 fn key(window_micros: i64) -> String {
