@@ -37,8 +37,13 @@ pub fn report(
     drift::check_window(window_micros)?;
     let reference = reference(pipeline, app, window_micros, config)?;
     let store = pipeline.store();
-    let since = now_micros.saturating_sub(window_micros);
-    let events = drift::read_events(store, app, since, now_micros, config.max_events)?;
+    let (since, events) = drift::read_window(
+        store,
+        app,
+        now_micros.saturating_sub(window_micros),
+        now_micros,
+        config.max_events,
+    )?;
     let mut current = drift::sample_events(store, app, &events, &reference, config)?;
     current.score = scores(pipeline, app, reference.version, &users_of(&events), config);
     Ok(drift::compare(

@@ -123,6 +123,7 @@ fn the_cli_and_the_api_report_one_drift() {
         "reference_until_micros",
         "events",
         "new_items_share",
+        "reference_new_items_share",
         "features",
         "drift_detected",
     ] {

@@ -26,7 +26,8 @@ pub struct DriftConfig {
     pub judge_score: bool,
     /// Most users whose scores are sampled per tick.
     pub score_users: usize,
-    /// Most events one computation reads from the window.
+    /// Most events one computation reads from the window (a busier window is shortened to
+    /// its latest part).
     pub max_events: usize,
     /// Start a retraining when drift is detected (besides the schedule).
     pub retrain_on_drift: bool,

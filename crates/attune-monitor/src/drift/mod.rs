@@ -25,7 +25,7 @@ use serde::Serialize;
 pub use config::DriftConfig;
 pub use judge::{FeatureDrift, Status};
 pub use reference::Reference;
-pub use sample::{read_events, AttrSample, Sample};
+pub use sample::{read_events, read_window, AttrSample, Sample};
 
 use crate::error::{MonitorError, Result};
 
@@ -47,10 +47,15 @@ pub struct DriftReport {
     pub since_micros: i64,
     /// Its end (now).
     pub until_micros: i64,
-    /// Interaction events in the current window (read, at most `max_events`).
+    /// Interaction events in the current window (at most `max_events`: a busier window is
+    /// shortened to its latest part, and `since_micros` says where it starts).
     pub events: u64,
-    /// Share of the window's events on items the training data never saw.
+    /// Share of the window's events on items the ranking does not hold (new items, and tail
+    /// items the training period missed).
     pub new_items_share: Option<f64>,
+    /// The same share in the reference window (against the training before it): the level a
+    /// steady stream has.
+    pub reference_new_items_share: Option<f64>,
     /// Every feature.
     pub features: Vec<FeatureDrift>,
     /// Whether a judged feature drifted.
@@ -160,11 +165,15 @@ pub fn compare(
         since_micros,
         until_micros,
         events: current.events,
-        new_items_share: (current.events > 0)
-            .then(|| current.new_item_events as f64 / current.events as f64),
+        new_items_share: share(current),
+        reference_new_items_share: share(r),
         features,
         drift_detected,
     }
+}
+
+fn share(s: &Sample) -> Option<f64> {
+    (s.events > 0).then(|| s.new_item_events as f64 / s.events as f64)
 }
 
 /// The report as series points at `at_micros`: `drift_psi` and `drift_ks` per judged-or-shown

@@ -1,9 +1,15 @@
 //! The drift reference of a model version: what the data looked like when the model was
 //! built. It is the last window of the training data (the events in `[cutoff − window,
 //! cutoff)`, `cutoff` the model's last training event), with the same window length as the
-//! current window so per-item and per-user counts are comparable, plus the popularity
-//! ranking of all the training events (so a new set of popular items shows as events on
-//! unranked or low-ranked items).
+//! current window so per-item and per-user counts are comparable, plus a popularity ranking
+//! of the training events (so a new set of popular items shows as events on unranked or
+//! low-ranked items). Both windows are ranked out of sample and against rankings of the same
+//! number of events: the reference window against the training events before it, the current
+//! window against as many of the latest training events (all of them when fewer than half a
+//! window precede the reference window). The history read for ranking is bounded
+//! ([`RANKING_WINDOWS`] windows, at most `max_events` events). Otherwise the reference would never see an unranked
+//! item while a steady stream always does (tail items training happened to miss), and the
+//! rank scales would differ.
 //!
 //! Stored in the store as the version's training profile (one JSON object, one reference per
 //! window length), so it is computed once per version and window and survives restarts and
@@ -14,7 +20,7 @@ use std::collections::{BTreeMap, HashMap};
 use attune_store::Store;
 use serde::{Deserialize, Serialize};
 
-use super::sample::{ranking, read_events, sample, Sample};
+use super::sample::{ranking, read_window, sample, Sample};
 use super::DriftConfig;
 use crate::error::{MonitorError, Result};
 
@@ -30,7 +36,8 @@ pub struct Reference {
     pub cutoff_micros: i64,
     /// The window's start (`cutoff − window`).
     pub since_micros: i64,
-    /// Items by training popularity, most popular first.
+    /// Items by popularity over the latest training events, most popular first (what the
+    /// current window is ranked against).
     pub ranking: Vec<String>,
     /// The window's feature values (thinned, see `sample::MAX_STORED_VALUES`).
     pub sample: Sample,
@@ -53,13 +60,14 @@ impl Reference {
 
     /// Item → ranking position.
     pub fn rank_index(&self) -> HashMap<String, u32> {
-        self.ranking
-            .iter()
-            .enumerate()
-            .map(|(i, item)| (item.clone(), i as u32))
-            .collect()
+        index(&self.ranking)
     }
 }
+
+/// How much training history before the reference window ranks items: this many windows
+/// (a day with the default hour), at most `max_events` of its latest events, so building a
+/// reference reads at most twice `max_events` events however long the training history.
+pub const RANKING_WINDOWS: i64 = 24;
 
 /// Build the reference of `version` trained on events before `cutoff_micros` (scores left
 /// empty; the caller with the model adds them before [`save`]).
@@ -71,41 +79,61 @@ pub fn build(
     window_micros: i64,
     config: &DriftConfig,
 ) -> Result<Reference> {
-    // Ranking over every training event; reading them is the one full scan of a capture.
-    let all = read_events(store, app, i64::MIN, cutoff_micros, usize::MAX)?;
-    let since = cutoff_micros.saturating_sub(window_micros);
-    let start = all.partition_point(|e| e.timestamp.utc_micros < since);
-    let window = &all[start..];
-    if window.is_empty() {
+    let (since, mut all) = read_window(
+        store,
+        app,
+        cutoff_micros.saturating_sub(window_micros),
+        cutoff_micros,
+        config.max_events,
+    )?;
+    if all.is_empty() {
         return Err(MonitorError::NoData(format!(
             "model v{version} of app {app:?} has no training events in the {} s before its \
              cutoff, so it has no drift reference",
             window_micros / 1_000_000
         )));
     }
-    let mut ranked = ranking(&all);
+    let history = window_micros.saturating_mul(RANKING_WINDOWS);
+    let (_, mut prior) = read_window(
+        store,
+        app,
+        since.saturating_sub(history),
+        since,
+        config.max_events,
+    )?;
+    let start = prior.len();
+    prior.append(&mut all);
+    let all = prior;
+    let (prior, window) = all.split_at(start);
+    // Both windows are ranked out of sample and against the same number of events: the
+    // reference window against the training events before it, the current window (later)
+    // against as many of the latest training events. Rankings of different sizes would differ
+    // in scale (a longer one reaches further into the tail), which KS sees at once.
+    let (latest, before) = if 2 * prior.len() >= window.len() {
+        (&all[all.len() - prior.len()..], prior)
+    } else {
+        (&all[..], &all[..])
+    };
+    let mut ranked = ranking(latest);
     ranked.truncate(MAX_RANKED_ITEMS);
-    let mut reference = Reference {
+    let mut ranked_before = ranking(before);
+    ranked_before.truncate(MAX_RANKED_ITEMS);
+    let rank = index(&ranked_before);
+    Ok(Reference {
         version,
         cutoff_micros,
         since_micros: since,
+        sample: sample(store, app, window, &rank, &config.attributes)?,
         ranking: ranked,
-        sample: Sample::default(),
-    };
-    let window = tail(window, config.max_events);
-    reference.sample = sample(
-        store,
-        app,
-        window,
-        &reference.rank_index(),
-        &config.attributes,
-    )?;
-    Ok(reference)
+    })
 }
 
-/// The last `max` of `events`.
-fn tail<T>(events: &[T], max: usize) -> &[T] {
-    &events[events.len().saturating_sub(max)..]
+fn index(ranking: &[String]) -> HashMap<String, u32> {
+    ranking
+        .iter()
+        .enumerate()
+        .map(|(i, item)| (item.clone(), i as u32))
+        .collect()
 }
 
 fn key(window_micros: i64) -> String {

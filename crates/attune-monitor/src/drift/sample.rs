@@ -74,6 +74,29 @@ pub fn read_events(
     Ok(events)
 }
 
+/// The interactions of the window `[since, until)`, at most `max_events`, and the start
+/// actually read: when the window holds more, its latest part lasting as long as the first
+/// read covered (one more read), as the quality window does, so a busy app's tick stays
+/// bounded and judges its latest data.
+pub fn read_window(
+    store: &dyn Store,
+    app: &str,
+    since_micros: i64,
+    until_micros: i64,
+    max_events: usize,
+) -> Result<(i64, Vec<Event>)> {
+    let events = read_events(store, app, since_micros, until_micros, max_events)?;
+    if events.len() < max_events {
+        return Ok((since_micros, events));
+    }
+    let covered = events.last().map_or(0, |e| e.timestamp.utc_micros) - since_micros;
+    let since = until_micros - covered.max(1);
+    Ok((
+        since,
+        read_events(store, app, since, until_micros, max_events)?,
+    ))
+}
+
 /// The popularity ranking of every item in `events`: most events first, ties by id.
 pub fn ranking(events: &[Event]) -> Vec<String> {
     let mut counts: HashMap<&str, u64> = HashMap::new();

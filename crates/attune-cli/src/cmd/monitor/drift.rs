@@ -69,7 +69,10 @@ fn print(out: &mut impl Write, r: &DriftReport) -> anyhow::Result<()> {
         )?;
     }
     if let Some(s) = r.new_items_share {
-        writeln!(out, "  new items: {:.2}% of events", s * 100.0)?;
+        let before = r.reference_new_items_share.map_or(String::new(), |b| {
+            format!(" (reference window: {:.2}%)", b * 100.0)
+        });
+        writeln!(out, "  unranked items: {:.2}% of events{before}", s * 100.0)?;
     }
     let drifted = r.drifted();
     if drifted.is_empty() {
