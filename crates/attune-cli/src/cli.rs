@@ -132,6 +132,10 @@ pub struct FairnessAuditArgs {
     /// Candidates per user the re-ranker chooses from.
     #[arg(long, default_value_t = 100)]
     pub candidates: usize,
+    /// Train on interactions re-weighted toward under-exposed popularity buckets with this β
+    /// (overrides [train.fairness] reweight_beta; 0: off).
+    #[arg(long)]
+    pub reweight_beta: Option<f64>,
     /// How to split the data (as `attune evaluate`).
     #[arg(long, value_enum, default_value = "random")]
     pub split: crate::cmd::evaluate::SplitKind,
