@@ -8,6 +8,7 @@ the Rust test reads the same inputs) and every figure computed here independentl
   sorted-rank formula attune uses;
 - popularity buckets, exposure shares, gaps, recall, hit rate and the greedy exposure re-ranker
   in plain numpy, following the definitions in docs/fairness.md.
+- the re-weighting multipliers of `[train.fairness]` on a weighted matrix.
 Keys mirror crates/attune-core/src/fairness/reference.rs.
 """
 
@@ -141,6 +142,29 @@ for lam in LAMBDAS:
         "ndcg_gap": spread("ndcg"),
     })
 
+# Re-weighting at training: a users x items matrix whose column counts are the popularity
+# above (item i in the rows 0..popularity[i]) with weights drawn in [1, 5].
+train = [
+    (u, i, float(np.float32(w)))
+    for i in range(N_ITEMS)
+    for u, w in zip(range(int(popularity[i])), rng.uniform(1, 5, int(popularity[i])))
+]
+
+
+def reweight(k, beta):
+    pop = np.array([sum(1 for t in train if t[1] == i) for i in range(N_ITEMS)], dtype=float)
+    b = popularity_buckets(pop, k)
+    mean = np.array([pop[b == g].mean() if (b == g).any() else 0.0 for g in range(k)])
+    raw = np.array([m ** -beta if m > 0 else 1.0 for m in mean])
+    weight = np.zeros(k)
+    for _, i, w in train:
+        weight[b[i]] += w
+    c = weight.sum() / (weight * raw).sum()
+    return [float(c * raw[b[i]]) for i in range(N_ITEMS)]
+
+
+reweights = [{"buckets": 3, "beta": beta, "multipliers": reweight(3, beta)} for beta in [0.5, 1.0]]
+
 out = {
     "generated_by": "scripts/fairness_reference.py",
     "versions": {"numpy": version("numpy"), "scikit-learn": version("scikit-learn")},
@@ -155,6 +179,8 @@ out = {
     },
     "popularity_buckets": [int(b) for b in buckets],
     "runs": runs,
+    "train": train,
+    "reweight": reweights,
 }
 with open(sys.argv[1], "w") as f:
     json.dump(out, f, indent=1)

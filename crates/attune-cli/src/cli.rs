@@ -101,7 +101,7 @@ pub struct FairnessOnlineArgs {
     /// Item groups: attr:<name>, popularity:<K> (popularity measured in the window), new:<DAYS>.
     #[arg(long, default_value = "popularity:3")]
     pub item_groups: attune_core::fairness::ItemGroupSpec,
-    /// User groups for CTR: attr:<name>.
+    /// User groups for CTR: attr:<name> or attr:<name>:<width> (numbers in bands).
     #[arg(long)]
     pub user_groups: Option<attune_core::fairness::UserGroupSpec>,
     /// JSON output (the document GET /v1/fairness returns).
@@ -120,7 +120,8 @@ pub struct FairnessAuditArgs {
     /// equal training interaction mass), new:<DAYS>.
     #[arg(long, default_value = "popularity:3")]
     pub item_groups: attune_core::fairness::ItemGroupSpec,
-    /// User groups: attr:<name> (a profile attribute) or activity:<K>.
+    /// User groups: attr:<name> (a profile attribute), attr:<name>:<width> (numbers in bands,
+    /// e.g. attr:age:20) or activity:<K>.
     #[arg(long)]
     pub user_groups: Option<attune_core::fairness::UserGroupSpec>,
     /// Target exposure share per item group: equal, catalogue, or label=share,...
@@ -132,6 +133,10 @@ pub struct FairnessAuditArgs {
     /// Candidates per user the re-ranker chooses from.
     #[arg(long, default_value_t = 100)]
     pub candidates: usize,
+    /// Train on interactions re-weighted toward under-exposed popularity buckets with this β
+    /// (overrides [train.fairness] reweight_beta; 0: off).
+    #[arg(long)]
+    pub reweight_beta: Option<f64>,
     /// How to split the data (as `attune evaluate`).
     #[arg(long, value_enum, default_value = "random")]
     pub split: crate::cmd::evaluate::SplitKind,

@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use attune_core::clean::ValidCleanConfig;
 use attune_core::event::weight::EventWeightParams;
 use attune_core::event::EventWeighting;
+use attune_core::fairness::reweight::Reweight;
+use attune_core::fairness::ItemGroupSpec;
 use attune_core::model::ann::TopKValidParams;
 use attune_core::sparse::{DwellCurve, RatingPolicy};
 use attune_core::time::MICROS_PER_DAY;
@@ -36,6 +38,28 @@ pub struct TrainSettings {
     pub rating_policy: String,
     /// Apply the cleaning pass before training.
     pub clean: bool,
+    /// `[train.fairness]`: re-weighting toward under-exposed popularity buckets.
+    #[serde(default)]
+    pub fairness: TrainFairnessSettings,
+}
+
+/// `[train.fairness]` (docs/fairness.md, "Re-weighting at training").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainFairnessSettings {
+    /// Strength β of the re-weighting (0: off).
+    pub reweight_beta: f64,
+    /// The item groups re-weighted: `popularity:K` (the only grouping training knows).
+    pub item_groups: String,
+}
+
+impl Default for TrainFairnessSettings {
+    fn default() -> Self {
+        Self {
+            reweight_beta: 0.0,
+            item_groups: "popularity:3".into(),
+        }
+    }
 }
 
 fn bad(key: &str, rule: impl Into<String>) -> PipelineError {
@@ -97,10 +121,27 @@ impl TrainSettings {
         }
         .check()
         .map_err(|e| bad(e.field, format!("= {} is invalid: {}", e.value, e.rule)))?;
+        let reweight = match self.fairness.item_groups.parse::<ItemGroupSpec>() {
+            _ if self.fairness.reweight_beta == 0.0 => None,
+            Ok(ItemGroupSpec::Popularity(k)) => Some(
+                Reweight::new(k, self.fairness.reweight_beta)
+                    .map_err(|e| bad("fairness.reweight_beta", e.to_string()))?,
+            ),
+            _ => {
+                return Err(bad(
+                    "fairness.item_groups",
+                    format!(
+                        "must be popularity:<K> (K >= 1), got {:?}",
+                        self.fairness.item_groups
+                    ),
+                ))
+            }
+        };
         Ok(TrainConfig {
             weighting,
             rating_policy,
             clean: self.clean,
+            reweight,
         })
     }
 }
@@ -114,6 +155,8 @@ pub struct TrainConfig {
     pub rating_policy: RatingPolicy,
     /// Apply the cleaning pass.
     pub clean: bool,
+    /// Re-weight interactions toward under-exposed popularity buckets (`None`: off).
+    pub reweight: Option<Reweight>,
 }
 
 impl Default for TrainConfig {
@@ -122,6 +165,7 @@ impl Default for TrainConfig {
             weighting: EventWeighting::default(),
             rating_policy: RatingPolicy::Latest,
             clean: true,
+            reweight: None,
         }
     }
 }
@@ -177,7 +221,24 @@ mod tests {
             cap: 0.0,
             rating_policy: "latest".into(),
             clean: true,
+            fairness: TrainFairnessSettings::default(),
         }
+    }
+
+    #[test]
+    fn fairness_reweighting_is_checked() {
+        let mut s = defaults();
+        assert_eq!(s.check().unwrap().reweight, None);
+        s.fairness.reweight_beta = 0.5;
+        let r = s.check().unwrap().reweight.unwrap();
+        assert_eq!((r.buckets(), r.beta()), (3, 0.5));
+        s.fairness.item_groups = "attr:brand".into();
+        let e = s.check().unwrap_err().to_string();
+        assert!(e.contains("train.fairness.item_groups"), "{e}");
+        s.fairness.item_groups = "popularity:2".into();
+        s.fairness.reweight_beta = -1.0;
+        let e = s.check().unwrap_err().to_string();
+        assert!(e.contains("train.fairness.reweight_beta"), "{e}");
     }
 
     #[test]

@@ -22,6 +22,7 @@
 
 use attune_core::clean::CleanReport;
 use attune_core::event::{Event, EventWeighting};
+use attune_core::fairness::reweight::Reweight;
 use attune_core::model::spec::{ItemContent, TrainingSet};
 use attune_core::sparse::{
     ratings_matrix, Csr, Interner, RatingPolicy, Touch, ValidImplicitWeights,
@@ -95,6 +96,9 @@ pub struct Dataset {
     pub snapshot: Snapshot,
     /// The reference time: the latest kept event (0 without events).
     pub now_micros: i64,
+    /// `[train.fairness]`: training matrices are re-weighted toward under-exposed popularity
+    /// buckets (set by [`Dataset::load`] from the configuration; `None`: as the events say).
+    pub reweight: Option<Reweight>,
     touch_cell: Vec<u32>,
     rating_cell: Vec<u32>,
     weights: ValidImplicitWeights,
@@ -111,7 +115,9 @@ impl Dataset {
         clean: Option<bool>,
     ) -> Result<Self> {
         let data = AppData::for_training(store, app, config, clean)?;
-        Self::build(&data, &config.train.weighting, config.train.rating_policy)
+        let mut d = Self::build(&data, &config.train.weighting, config.train.rating_policy)?;
+        d.reweight = config.train.reweight;
+        Ok(d)
     }
 
     /// Build from `data`'s kept events, catalog and user ids (pure; [`Dataset::load`] reads
@@ -256,6 +262,7 @@ impl Dataset {
             clean_report: data.clean_report().cloned(),
             snapshot,
             now_micros,
+            reweight: None,
             touch_cell,
             rating_cell,
             weights,
@@ -309,7 +316,14 @@ impl Dataset {
                 return Err(PipelineError::internal("one keep flag per cell"));
             }
         }
-        let mut t = TrainingSet::new(self.implicit_matrix(keep)?);
+        let implicit = self.implicit_matrix(keep)?;
+        // Popularity buckets of these cells (a split's training part), so evaluation and
+        // training re-weight by the popularity the model learns from.
+        let implicit = match &self.reweight {
+            Some(r) => r.apply(&implicit),
+            None => implicit,
+        };
+        let mut t = TrainingSet::new(implicit);
         let ratings = self.ratings_matrix(keep)?;
         t.ratings = (ratings.nnz() > 0).then_some(ratings);
         t.item_categories =
@@ -377,6 +391,30 @@ mod tests {
             published_at: None,
             available,
         }
+    }
+
+    #[test]
+    fn train_fairness_reweights_the_training_matrix_keeping_its_total() {
+        use EventType::View;
+        // Item a viewed by three users, b by one: K = 2 puts a in the head (mass before it 0),
+        // b in the tail (3 of 4 → bucket 1). β = 1: raw multipliers 1/3 (head mean popularity
+        // 3) and 1 (tail 1); weights head 3, tail 1, total 4, scaled 3·1/3 + 1 = 2 → c = 2:
+        // head 2/3, tail 2.
+        let events = vec![
+            event(0, "u1", "a", View, 100, None),
+            event(1, "u2", "a", View, 100, None),
+            event(2, "u3", "a", View, 100, None),
+            event(3, "u1", "b", View, 100, None),
+        ];
+        let mut d = build(events, vec![], &[], &EventWeighting::default());
+        let plain = d.training_set(None).unwrap().interactions;
+        d.reweight = Some(Reweight::new(2, 1.0).unwrap());
+        let t = d.training_set(None).unwrap().interactions;
+        assert_eq!(t.nnz(), plain.nnz());
+        let total: f32 = t.data().iter().sum();
+        assert!((total - plain.data().iter().sum::<f32>()).abs() < 1e-5);
+        assert!((t.get(0, 0).unwrap() - 2.0 / 3.0).abs() < 1e-6);
+        assert!((t.get(0, 1).unwrap() - 2.0).abs() < 1e-6);
     }
 
     #[test]

@@ -189,3 +189,76 @@ fn bad_group_specs_and_parameters_are_clear_errors() {
         assert!(stderr(&out).contains(want), "{args:?}: {}", describe(&out));
     }
 }
+
+/// The share of position-discounted exposure that odd items (brand zenith) get in every
+/// user's top 5 from `attune recommend`, with `env_vars` set.
+fn zenith_share(env: &Attune, env_vars: &[(&str, &str)]) -> f64 {
+    let (mut zenith, mut total) = (0.0, 0.0);
+    for u in 0..12 {
+        let user = format!("u{u:02}");
+        let mut cmd = env.command(&["recommend", &user, "-n", "5", "--json"]);
+        for (k, v) in env_vars {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{}", describe(&out));
+        let j: Value = serde_json::from_slice(&out.stdout).unwrap();
+        for (p, item) in j["items"].as_array().unwrap().iter().enumerate() {
+            let d = 1.0 / ((p + 2) as f64).log2();
+            total += d;
+            let id = item["item_id"].as_str().unwrap();
+            if id[1..].parse::<u32>().unwrap() % 2 == 1 {
+                zenith += d;
+            }
+        }
+    }
+    zenith / total
+}
+
+#[test]
+fn serving_fairness_reranks_attune_recommend_and_online_figures_answer() {
+    let env = shop();
+    env.ok(&["train", "--algorithm", "item-knn:neighbours=10"]);
+    let fair = [
+        ("ATTUNE_SERVING__FAIRNESS__ENABLED", "true"),
+        ("ATTUNE_SERVING__FAIRNESS__ITEM_GROUPS", "attr:brand"),
+        ("ATTUNE_SERVING__FAIRNESS__TARGETS", "acme=0.1,zenith=0.9"),
+        ("ATTUNE_SERVING__FAIRNESS__LAMBDA", "2"),
+        ("ATTUNE_SERVING__FAIRNESS__CANDIDATES", "30"),
+    ];
+    let off = zenith_share(&env, &[]);
+    let on = zenith_share(&env, &fair);
+    assert!(on > off + 0.05, "zenith share on {on} vs off {off}");
+
+    // A bad [serving.fairness] value stops the command, naming the key.
+    let mut cmd = env.command(&["recommend", "u01"]);
+    cmd.env("ATTUNE_SERVING__FAIRNESS__LAMBDA", "-1");
+    let out = cmd.output().unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("serving.fairness.lambda"),
+        "{}",
+        describe(&out)
+    );
+
+    // The online figures answer (the document GET /v1/fairness returns).
+    let j: Value = serde_json::from_str(&env.ok(&[
+        "fairness",
+        "online",
+        "--window-secs",
+        "3600",
+        "--item-groups",
+        "attr:brand",
+        "--user-groups",
+        "attr:gender",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(j["item_groups"], "attr:brand");
+    assert_eq!(j["exposure"]["groups"].as_array().unwrap().len(), 2);
+    let table = env.ok(&["fairness", "online", "--item-groups", "attr:brand"]);
+    assert!(table.contains("item groups attr:brand"), "{table}");
+    let out = env.run(&["fairness", "online", "--user-groups", "activity:2"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("user_groups"), "{}", describe(&out));
+}

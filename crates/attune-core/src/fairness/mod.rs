@@ -33,6 +33,7 @@ pub mod quality;
 mod reference;
 pub mod rerank;
 pub mod resolve;
+pub mod reweight;
 
 pub use audit::{audit_lists, AuditInput, AuditRun};
 pub use exposure::{exposure_report, gini, ExposureReport, GroupExposure};

@@ -7,6 +7,7 @@ use serde_json::Value;
 use super::audit::{audit_lists, AuditInput};
 use super::groups::{attribute_groups, popularity_buckets};
 use super::rerank::ExposureReranker;
+use super::reweight::Reweight;
 use crate::sparse::Csr;
 
 const JSON: &str = include_str!("../../../../testdata/fairness/reference.json");
@@ -134,6 +135,40 @@ fn figures_match_numpy_and_sklearn() {
             close(&at("group ndcg"), have.ndcg, f(&want["ndcg"]));
             close(&at("group recall"), have.recall, f(&want["recall"]));
             close(&at("group hit rate"), have.hit_rate, f(&want["hit_rate"]));
+        }
+    }
+}
+
+#[test]
+fn reweighting_multipliers_match_numpy() {
+    let r: Value = serde_json::from_str(JSON).expect("reference.json parses");
+    let n_items = r["fixture"]["n_items"].as_u64().unwrap() as usize;
+    let triplets: Vec<(u32, u32, f32)> = r["train"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t[0].as_u64().unwrap() as u32,
+                t[1].as_u64().unwrap() as u32,
+                f(&t[2]) as f32,
+            )
+        })
+        .collect();
+    let n_users = triplets.iter().map(|t| t.0 as usize + 1).max().unwrap();
+    let train = Csr::from_triplets(n_users, n_items, triplets).unwrap();
+    for case in r["reweight"].as_array().unwrap() {
+        let rw =
+            Reweight::new(case["buckets"].as_u64().unwrap() as usize, f(&case["beta"])).unwrap();
+        let got = rw.item_multipliers(&train);
+        for (i, want) in case["multipliers"].as_array().unwrap().iter().enumerate() {
+            let (g, w) = (f64::from(got[i]), f(want));
+            // f32 multipliers: 1e-6 relative.
+            assert!(
+                (g - w).abs() <= 1e-6 * w.abs().max(1.0),
+                "β {}: item {i}: {g} vs {w}",
+                rw.beta()
+            );
         }
     }
 }

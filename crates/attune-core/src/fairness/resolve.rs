@@ -22,6 +22,39 @@ pub fn attr_label(v: &AttrValue) -> String {
     }
 }
 
+/// `name` or `name:width`: an attribute whose numbers are banded by `width` (`age:10` groups
+/// ages 20 to 29.9 as `20-30`). Text and booleans are never banded.
+fn banded(name: &str) -> Result<(&str, Option<f64>), String> {
+    match name.rsplit_once(':') {
+        None => Ok((name, None)),
+        Some((attr, w)) => match w.parse::<f64>() {
+            Ok(w) if w.is_finite() && w > 0.0 => Ok((attr, Some(w))),
+            _ => Err(format!(
+                "band width {w:?} must be a number > 0 (attr:<name>:<width>)"
+            )),
+        },
+    }
+}
+
+/// The group label of an attribute value, banded when asked.
+fn label(v: &AttrValue, band: Option<f64>) -> String {
+    match (v, band) {
+        (AttrValue::Number(n), Some(w)) => {
+            let lo = (n / w).floor() * w;
+            format!("{lo}-{}", lo + w)
+        }
+        _ => attr_label(v),
+    }
+}
+
+fn bad_band(field: &'static str, spec: String, rule: String) -> FairnessError {
+    FairnessError::Spec {
+        field,
+        value: spec,
+        rule,
+    }
+}
+
 fn no_attribute(field: &'static str, spec: String, whose: &str) -> FairnessError {
     FairnessError::Spec {
         field,
@@ -53,13 +86,15 @@ pub fn item_groups(
     match spec {
         ItemGroupSpec::Popularity(k) => popularity_buckets(&popularity[..items.len()], *k),
         ItemGroupSpec::Attribute(name) => {
+            let (name, band) =
+                banded(name).map_err(|r| bad_band("item groups", spec.to_string(), r))?;
             let mut values = vec![None; items.len()];
             for it in catalog {
                 if let Some(i) = index(it) {
                     values[i] = if name == "category" {
                         it.categories.first().cloned()
                     } else {
-                        it.attributes.get(name).map(attr_label)
+                        it.attributes.get(name).map(|v| label(v, band))
                     };
                 }
             }
@@ -84,8 +119,8 @@ pub fn item_groups(
     }
 }
 
-/// User groups over `users`: `attr:<name>` from profiles, `activity:K` from `training`'s row
-/// counts.
+/// User groups over `users`: `attr:<name>` from profiles (`attr:age:10`: numbers in bands of
+/// 10, `20-30`), `activity:K` from `training`'s row counts.
 pub fn user_groups(
     spec: &UserGroupSpec,
     users: &Interner,
@@ -100,10 +135,12 @@ pub fn user_groups(
             activity_buckets(&act, *k)
         }
         UserGroupSpec::Attribute(name) => {
+            let (name, band) =
+                banded(name).map_err(|r| bad_band("user groups", spec.to_string(), r))?;
             let mut values = vec![None; users.len()];
             for p in profiles {
                 if let (Some(u), Some(v)) = (users.get(&p.user_id), p.attributes.get(name)) {
-                    values[u as usize] = Some(attr_label(v));
+                    values[u as usize] = Some(label(v, band));
                 }
             }
             if values.iter().all(Option::is_none) {
@@ -121,6 +158,27 @@ pub fn user_groups(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numeric_attributes_band_by_width() {
+        let users = Interner::sorted(["a", "b", "c"]);
+        let profile = |id: &str, age: f64| {
+            let mut u = User {
+                user_id: id.into(),
+                ..User::default()
+            };
+            u.attributes.insert("age".into(), AttrValue::Number(age));
+            u
+        };
+        let profiles = [profile("a", 24.0), profile("b", 29.5), profile("c", 31.0)];
+        let spec = UserGroupSpec::Attribute("age:10".into());
+        let g = user_groups(&spec, &users, &profiles, &Csr::empty(3, 0)).unwrap();
+        assert_eq!(g.labels(), ["20-30", "30-40"]);
+        assert_eq!((0..3).map(|u| g.group_of(u)).collect::<Vec<_>>(), [0, 0, 1]);
+        let bad = UserGroupSpec::Attribute("age:0".into());
+        let e = user_groups(&bad, &users, &profiles, &Csr::empty(3, 0)).unwrap_err();
+        assert!(e.to_string().contains("band width"), "{e}");
+    }
 
     #[test]
     fn catalog_attributes_and_popularity_resolve_by_model_index() {

@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use attune_core::eval::{rank_users_scored, test_users, Candidates};
-use attune_core::fairness::{audit_lists, AuditInput, ExposureReranker};
+use attune_core::fairness::reweight::Reweight;
+use attune_core::fairness::{audit_lists, AuditInput, ExposureReranker, ItemGroupSpec};
 use attune_core::model::TrainedModel as _;
 use attune_pipeline::train::grid;
 use attune_pipeline::Dataset;
@@ -53,7 +54,18 @@ pub fn run(args: FairnessAuditArgs, settings: &Settings) -> anyhow::Result<ExitC
     let app = args.app.app.as_str();
     require_app(&*store, app)?;
     let config = crate::serving::pipeline_config(settings)?;
-    let data = Dataset::load(&*store, app, &config, args.no_clean.then_some(false))?;
+    let mut data = Dataset::load(&*store, app, &config, args.no_clean.then_some(false))?;
+    if let Some(beta) = args.reweight_beta {
+        // The audit's own popularity buckets, else [train.fairness]'s default of 3.
+        let k = match args.item_groups {
+            ItemGroupSpec::Popularity(k) => k,
+            _ => 3,
+        };
+        data.reweight = (beta > 0.0)
+            .then(|| Reweight::new(k, beta))
+            .transpose()
+            .context("--reweight-beta")?;
+    }
     anyhow::ensure!(
         !data.cells.is_empty(),
         "app {app:?} has no interactions to audit; import events first"
@@ -134,6 +146,7 @@ pub fn run(args: FairnessAuditArgs, settings: &Settings) -> anyhow::Result<ExitC
             item_groups: args.item_groups.to_string(),
             user_groups: args.user_groups.as_ref().map(ToString::to_string),
             targets,
+            reweight_beta: data.reweight.map(|r| r.beta()),
         },
         runs,
     };

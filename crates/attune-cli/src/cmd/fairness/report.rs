@@ -20,6 +20,8 @@ pub struct Setup {
     pub user_groups: Option<String>,
     /// Target exposure share per item group.
     pub targets: Vec<f64>,
+    /// β of the training re-weighting (`None`: off).
+    pub reweight_beta: Option<f64>,
 }
 
 /// Every run of one audit; the first is the model's own ranking (λ = 0).
@@ -91,6 +93,7 @@ impl AuditReport {
             "items": s.items,
             "item_groups": s.item_groups,
             "user_groups": s.user_groups,
+            "reweight_beta": s.reweight_beta,
             "runs": self.runs.iter().map(|r| json!({
                 "lambda": r.lambda,
                 "users": r.users,
@@ -113,6 +116,12 @@ impl AuditReport {
             "fairness audit: {} on app {:?} ({} users, {} items), {}, top {} re-ranked from {} candidates",
             s.algorithm, s.app, s.users, s.items, s.split, s.k, s.candidates
         )?;
+        if let Some(beta) = s.reweight_beta {
+            writeln!(
+                out,
+                "trained on interactions re-weighted toward under-exposed popularity buckets, β = {beta}"
+            )?;
+        }
         let labels: Vec<&str> = base
             .exposure
             .groups
