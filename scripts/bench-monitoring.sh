@@ -7,8 +7,11 @@
 #   monitored  impressions logged and a monitoring tick (quality, guarded rollouts, drift,
 #              alerts, retention) every MONITOR_SECS seconds during the run
 # A run lasts DURATION seconds, long enough to include ticks (the scheduler's first tick comes
-# one interval after start). Impressions accumulate in the store across rounds, so later ticks
-# read a busy window, up to monitor.quality.max_events.
+# one interval after start). Every run starts from a fresh copy of the data directory: logged
+# impressions are events of the users asked for, so runs on an accumulating store would each
+# read more events per user than the one before. At 1,000 lists/s of 10 items a run logs
+# 10,000 impressions/s, so a tick from 20 s on reads a window at monitor.quality.max_events.
+# The arms' order rotates from round to round.
 #
 #   scripts/bench-monitoring.sh          # ROUNDS=2 DURATION=75 MONITOR_SECS=30 RATE=1000
 # Prints one line per run and the median p99 of each arm with its ratio to `off`.
@@ -31,8 +34,11 @@ PORT=${PORT:-18124}
 # starts a new server, so its cache is cold). 90,000..99,999 warm the process.
 N_IDS=$((DURATION * RATE * 11 / 10)); [ "$N_IDS" -le 90000 ] || { echo "DURATION * RATE must stay below ~81,000 users" >&2; exit 1; }
 OUT=$(mktemp)
+RUN=$DATA.run
+trap 'rm -rf "$RUN"' EXIT
 arm() { # name log_impressions monitor_secs
-  ATTUNE_SERVING__LOG_IMPRESSIONS=$2 ATTUNE_MONITOR__INTERVAL_SECS=$3 "$ATTUNE" serve --bind 127.0.0.1:$PORT & local server=$!
+  rm -rf "$RUN"; cp -r "$DATA" "$RUN"
+  ATTUNE_DATA_DIR=$RUN ATTUNE_SERVING__LOG_IMPRESSIONS=$2 ATTUNE_MONITOR__INTERVAL_SECS=$3 "$ATTUNE" serve --bind 127.0.0.1:$PORT & local server=$!
   for _ in $(seq 1 150); do curl -sf http://127.0.0.1:$PORT/ready >/dev/null && break; sleep 0.2; done
   curl -sf -H 'x-attune-app: bench' "http://127.0.0.1:$PORT/v1/users/u000001/recommendations?n=10" | grep -q '"source":"personalized"' \
     || { echo "u000001 is not served a personalized list" >&2; kill $server; exit 1; }
@@ -44,9 +50,13 @@ arm() { # name log_impressions monitor_secs
 }
 for round in $(seq 1 "$ROUNDS"); do
   echo "== round $round" >&2
-  arm off false 0
-  arm logged true 0
-  arm monitored true "$MONITOR_SECS"
+  for k in 0 1 2; do
+    case $(( (k + round - 1) % 3 )) in
+      0) arm off false 0 ;;
+      1) arm logged true 0 ;;
+      2) arm monitored true "$MONITOR_SECS" ;;
+    esac
+  done
 done
 # Median p99 per arm, and its ratio to `off`.
 awk '{ for (i = 2; i <= NF; i++) if ($i ~ /^p99_ms=/) { split($i, kv, "="); p[$1] = p[$1] " " kv[2] } }

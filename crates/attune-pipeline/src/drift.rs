@@ -101,7 +101,12 @@ fn users_of(events: &[attune_core::event::Event]) -> Vec<String> {
 
 /// The scores `version` gives its top 10 items for at most `score_users` of `users`, evenly
 /// spaced through them (deterministic, so replicas agree). Lists served by anything but that
-/// version (cold start, another version) are left out.
+/// version (cold start) are left out.
+///
+/// The lists come from a pinned copy of the version ([`Pipeline::drift_scorer`]), not from
+/// the engine serving requests: through that one, sampling would assign the sampled users to
+/// running experiments (recording exposures they never had), fill the list caches, and join
+/// the serving batchers, where a request could wait on a pass led by this low-priority thread.
 fn scores(
     pipeline: &Pipeline,
     app: &str,
@@ -115,9 +120,19 @@ fn scores(
         ..RecRequest::default()
     };
     let mut out = Vec::new();
+    if n == 0 {
+        return out;
+    }
+    let pinned = match pipeline.drift_scorer(app, version) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!(app, version, error = %e, "drift: the model cannot be loaded for score samples");
+            return out;
+        }
+    };
     for k in 0..n {
         let user = &users[k * users.len() / n];
-        match pipeline.engine().recommend(app, user, &request, true) {
+        match pipeline.engine().recommend_on(&pinned, user, &request) {
             Ok(list) if list.model_version == Some(version) => {
                 out.extend(
                     list.items

@@ -83,6 +83,10 @@ pub struct Pipeline {
     quality: Arc<attune_monitor::quality::Latest>,
     notifier: Arc<Notifier>,
     retrain: Option<TrainRequest>,
+    /// Per app, the version drift's `score` feature samples and its own pinned copy
+    /// ([`drift`]): scoring there never touches serving's batchers, caches or experiments.
+    drift_scorers:
+        std::sync::Mutex<std::collections::HashMap<String, (u32, Arc<attune_serving::AppServing>)>>,
 }
 
 /// Why a training job could not be started.
@@ -108,6 +112,7 @@ impl Pipeline {
             quality: Arc::default(),
             notifier,
             retrain: None,
+            drift_scorers: std::sync::Mutex::default(),
         }
     }
 
@@ -121,6 +126,29 @@ impl Pipeline {
     /// See [`Pipeline::with_retrain_request`].
     pub fn retrain_request(&self) -> Option<&TrainRequest> {
         self.retrain.as_ref()
+    }
+
+    /// `version` of `app` pinned for drift's score samples: loaded once per version and kept
+    /// (one more copy of the model in memory while the feature is sampled).
+    pub(crate) fn drift_scorer(
+        &self,
+        app: &str,
+        version: u32,
+    ) -> Result<Arc<attune_serving::AppServing>, attune_serving::ServingError> {
+        let mut scorers = self
+            .drift_scorers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((v, a)) = scorers.get(app) {
+            if *v == version {
+                return Ok(a.clone());
+            }
+        }
+        let a = self
+            .engine
+            .pinned(app, &attune_serving::Pin::Version(version))?;
+        scorers.insert(app.to_string(), (version, a.clone()));
+        Ok(a)
     }
 
     /// The quality figures this replica's monitoring last recorded, per app.
