@@ -13,6 +13,7 @@ mod events;
 mod experiments;
 mod fairness;
 mod items;
+mod limits;
 mod metrics;
 mod models;
 mod openapi;
