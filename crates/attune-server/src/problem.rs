@@ -171,11 +171,7 @@ impl ErrorCode {
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Internal server error",
             ),
-            ErrorCode::NotReady => (
-                "not_ready",
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Store not ready",
-            ),
+            ErrorCode::NotReady => ("not_ready", StatusCode::SERVICE_UNAVAILABLE, "Not ready"),
             ErrorCode::NoModel => ("no_model", StatusCode::CONFLICT, "No active model"),
             ErrorCode::ModelUnservable => (
                 "model_unservable",
@@ -472,7 +468,9 @@ impl From<attune_serving::ServingError> for Problem {
                 Problem::new(ErrorCode::InvalidRequest, format!("{field}: {reason}")).field(field)
             }
             E::Load(inner) => {
-                Problem::new(ErrorCode::ModelUnservable, inner.to_string()).field("version")
+                // The full message names the server's file; the answer only its name.
+                tracing::warn!(error = %inner, "a model version cannot be served");
+                Problem::new(ErrorCode::ModelUnservable, inner.public_message()).field("version")
             }
             E::Store(inner) => inner.into(),
             E::NeedsStore => Problem::internal("a serving call needed the store", &e),

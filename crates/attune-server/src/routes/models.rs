@@ -131,7 +131,8 @@ fn auto() -> String {
 }
 
 fn promote_of(b: &TrainBody) -> Result<Promote, Problem> {
-    let bad = |field: &str, msg: String| Problem::new(ErrorCode::InvalidRequest, msg).field(field);
+    let bad =
+        |field: &str, msg: String| Problem::new(ErrorCode::ValidationFailed, msg).field(field);
     Ok(match b.promote.as_deref().unwrap_or("if_not_worse") {
         "never" => Promote::Never,
         "always" => Promote::Always,
@@ -189,13 +190,13 @@ pub(super) async fn train(
         algorithm: b.algorithm.clone(),
         promote: promote_of(&b)?,
     };
+    // Up front, with the parser training itself uses: an unknown algorithm or a bad parameter
+    // is a 422 naming `algorithm` (the member sent), never a job that fails in the background.
+    check_algorithm(&request.algorithm)?;
     let pipeline = pipeline(&state)?;
-    // A bad algorithm is refused here (422 naming it), not left to fail in the background; a
-    // promoted version is activated through the engine, so this replica serves it at once.
+    // A promoted version is activated through the engine, so this replica serves it at once.
     let id = pipeline.start_job(&app, request).map_err(|e| match e {
-        JobError::Invalid(e) => {
-            Problem::new(ErrorCode::InvalidRequest, e.to_string()).field("algorithm")
-        }
+        JobError::Invalid(e) => invalid_algorithm(e),
         JobError::Busy(e @ StartError::Busy { .. }) => {
             Problem::new(ErrorCode::Conflict, e.to_string())
         }
@@ -209,6 +210,22 @@ pub(super) async fn train(
             json!({"job_id": id, "status": "running", "status_url": format!("/v1/models/jobs/{id}")}),
         ),
     ))
+}
+
+/// Parse the algorithm text as training will ([`attune_pipeline::train::Algorithm`]).
+fn check_algorithm(text: &str) -> Result<(), Problem> {
+    text.parse::<attune_pipeline::train::Algorithm>()
+        .map(drop)
+        .map_err(invalid_algorithm)
+}
+
+/// A refused algorithm text: 422 naming `algorithm` (or the field a range rule names).
+fn invalid_algorithm(e: attune_pipeline::PipelineError) -> Problem {
+    let field = match &e {
+        attune_pipeline::PipelineError::Invalid { field, .. } => *field,
+        _ => "algorithm",
+    };
+    Problem::new(ErrorCode::ValidationFailed, e.to_string()).field(field)
 }
 
 pub(super) fn pipeline(state: &AppState) -> Result<std::sync::Arc<Pipeline>, Problem> {

@@ -93,6 +93,11 @@ impl TestServer {
         }
     }
 
+    /// The server's data directory (store and model artifacts).
+    pub fn dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     /// Requests to the `default` app (no header).
     pub fn default_app(&self) -> Client<'_> {
         Client {
