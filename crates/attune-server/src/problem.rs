@@ -66,7 +66,8 @@ pub enum ErrorCode {
     ValidationFailed,
     /// The server or its store failed; details are in the server log only.
     Internal,
-    /// The store is unreachable (`/ready`).
+    /// Not ready (`/ready`): the store is unreachable, or an app's active model is not loaded
+    /// (still loading, or refused).
     NotReady,
     /// The app has no active model (train one).
     NoModel,

@@ -18,6 +18,7 @@ mod metrics;
 mod models;
 mod openapi;
 mod quality;
+mod readiness;
 mod rollout;
 mod shutdown;
 mod system;

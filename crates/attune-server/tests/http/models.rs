@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use crate::common::{Client, TestServer};
 
 /// A small synthetic shop (seeded) in the default app.
-fn shop(t: &TestServer) {
+pub(crate) fn shop(t: &TestServer) {
     let data = attune_testkit::generate(&attune_testkit::SyntheticConfig {
         n_users: 120,
         n_items: 60,
@@ -25,7 +25,7 @@ fn shop(t: &TestServer) {
 }
 
 /// Start a training job and wait for it to finish; returns the finished job.
-async fn train(c: &Client<'_>, body: Value) -> Value {
+pub(crate) async fn train(c: &Client<'_>, body: Value) -> Value {
     let r = c.post_json("/v1/models/train", &body).await;
     assert_eq!(r.status.as_u16(), 202, "{}", r.text);
     let id = r.body["job_id"].as_str().unwrap().to_string();
