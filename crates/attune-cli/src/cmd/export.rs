@@ -19,7 +19,7 @@
 //!   Lists are joined with `|`, timestamps are RFC 3339, an absent value is an empty cell.
 //!   `attune import` reads this header back without `--map`, the JSON cells with the API's
 //!   decoder, so properties and attributes keep their names and types exactly.
-
+//!
 //! With `-o FILE` the data goes to a temporary file next to FILE that is renamed into place at
 //! the end, so a failed export never leaves a truncated file that looks complete.
 
