@@ -237,7 +237,18 @@ pub(super) fn pipeline(state: &AppState) -> Result<std::sync::Arc<Pipeline>, Pro
     })
 }
 
-fn job_json(j: &Job) -> Value {
+/// `text` with the server's data directory taken out of every path in it (`<dir>/models/x`
+/// becomes `models/x`): a job's error goes to the client, the directory layout must not.
+fn without_data_dir(text: &str, data_dir: &std::path::Path) -> String {
+    let dir = data_dir.display().to_string();
+    if dir.is_empty() {
+        return text.to_string();
+    }
+    let dir = dir.trim_end_matches('/');
+    text.replace(&format!("{dir}/"), "").replace(dir, ".")
+}
+
+fn job_json(j: &Job, data_dir: &std::path::Path) -> Value {
     json!({
         "job_id": j.id,
         "status": j.state.as_str(),
@@ -249,7 +260,7 @@ fn job_json(j: &Job) -> Value {
         "activated": j.outcome.as_ref().map(|o| o.activated),
         "promotion": j.outcome.as_ref().map(|o| o.promotion.clone()),
         "metrics": j.outcome.as_ref().map(|o| o.metrics.clone()),
-        "error": j.error,
+        "error": j.error.as_deref().map(|e| without_data_dir(e, data_dir)),
     })
 }
 
@@ -266,5 +277,29 @@ pub(super) async fn job(
         )
         .field("job_id")
     })?;
-    Ok(Json(job_json(&j)))
+    let data_dir = pipeline(&state)?.engine().data_dir().to_path_buf();
+    Ok(Json(job_json(&j, &data_dir)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_data_dir;
+    use std::path::Path;
+
+    #[test]
+    fn job_errors_lose_the_data_directory() {
+        let dir = Path::new("/srv/attune/data");
+        assert_eq!(
+            without_data_dir(
+                "cannot write /srv/attune/data/models/shop/v0003.attune: disk full",
+                dir
+            ),
+            "cannot write models/shop/v0003.attune: disk full"
+        );
+        assert_eq!(
+            without_data_dir("/srv/attune/data is read-only", dir),
+            ". is read-only"
+        );
+        assert_eq!(without_data_dir("no interactions", dir), "no interactions");
+    }
 }
