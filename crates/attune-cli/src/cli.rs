@@ -537,9 +537,11 @@ pub struct ImportFileArgs {
 const IMPORT_HELP: &str = "\
 Fields (named as in the HTTP API):
   events: event_id, type (or event_type), user_id, anonymous_id, item_id, timestamp, value,
-          properties.<name>, context.{session_id,device,page,recommendation_id,experiment,variant}
-  items:  item_id, title, description, categories, tags, published_at, available, attributes.<name>
-  users:  user_id, preferred_categories, consent.personalization, attributes.<name>
+          properties, properties.<name>,
+          context.{session_id,device,page,recommendation_id,experiment,variant}
+  items:  item_id, title, description, categories, tags, published_at, available, attributes,
+          attributes.<name>
+  users:  user_id, preferred_categories, consent.personalization, attributes, attributes.<name>
   --map FIELD=COLUMN feeds a field from a differently named CSV column or JSON key. A CSV column
   named like a field feeds that field; a bare context name (session_id, device, page, ...) feeds
   context.<name>; every other column becomes a property (events) or an attribute (items, users).
@@ -547,16 +549,18 @@ Fields (named as in the HTTP API):
 CSV cells:
   An empty cell is an absent field. timestamp and published_at: RFC 3339 with an offset or Z, or
   a bare number = Unix seconds, UTC. categories, tags, preferred_categories: separated by '|'.
-  available, consent.personalization: true/false, 1/0 or yes/no. Other properties and attributes:
-  true/false become booleans, numbers in JSON syntax become numbers (\"007\" stays text), the rest
-  is text.
+  available, consent.personalization: true/false, 1/0 or yes/no. A `properties` or `attributes`
+  column holds a JSON object (what `attune export --format csv` writes), decoded as the API
+  decodes it. Other properties and attributes: true/false become booleans, numbers in JSON
+  syntax become numbers (\"007\" stays text), the rest is text.
 
 JSON lines:
   One object per line in the HTTP API's format (what `attune export --format jsonl` writes).
   Unknown members are errors while server.strict_fields is true (the default), as in the API.
 
 Validation:
-  Every row is validated as the HTTP API validates it. Invalid rows are listed on stderr with their
+  Every row is validated as the HTTP API validates it, [limits] included (property and attribute
+  names and counts; see docs/operations.md). Invalid rows are listed on stderr with their
   line number and every broken rule and counted in the summary; the valid rows are imported.
   --strict validates the whole file first and imports nothing if any row is invalid.
 
@@ -594,16 +598,16 @@ pub enum ImportCommand {
 const EXPORT_HELP: &str = "\
 Formats:
   jsonl  The import format, lossless: export, import elsewhere, export again gives the same bytes.
-  csv    For spreadsheets. Fixed columns, then one column per property / attribute name present:
+  csv    For spreadsheets. Fixed columns, whatever names the data holds; properties and
+         attributes are one JSON object cell:
            events: event_id, type, user_id, anonymous_id, item_id, timestamp, value,
                    context.session_id, context.device, context.page, context.recommendation_id,
-                   context.experiment, context.variant, properties.<name>...
+                   context.experiment, context.variant, properties
            items:  item_id, title, description, categories, tags, published_at, available,
-                   attributes.<name>...
-           users:  user_id, preferred_categories, consent.personalization, attributes.<name>...
+                   attributes
+           users:  user_id, preferred_categories, consent.personalization, attributes
          Lists are joined with '|', timestamps are RFC 3339, absent values are empty cells.
-         `attune import` reads it back without --map; text that looks like a number comes back
-         as a number.";
+         `attune import` reads it back without --map, properties and attributes exactly.";
 
 #[derive(Debug, Args)]
 #[command(after_long_help = EXPORT_HELP)]

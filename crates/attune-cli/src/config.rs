@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use attune_core::clean::{BotRule, CleanConfig, ValidCleanConfig};
 use attune_core::event::EventRules;
+use attune_core::limits::InputLimits;
 use figment::providers::{Env, Format, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
@@ -24,6 +25,7 @@ pub struct Settings {
     pub server: ServerSection,
     pub auth: AuthSection,
     pub events: EventsSection,
+    pub limits: LimitsSection,
     pub clean: CleanSection,
     pub train: attune_pipeline::TrainSettings,
     pub serving: ServingSection,
@@ -257,6 +259,31 @@ pub struct EventsSection {
     pub max_future_skew_secs: i64,
 }
 
+/// `[limits]`: names and counts of event properties and item/user attributes
+/// (`attune_core::limits::InputLimits`), applied by the API and by `attune import` alike.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSection {
+    pub max_name_len: usize,
+    pub max_event_properties: usize,
+    pub max_event_properties_bytes: usize,
+    pub max_item_attributes: usize,
+    pub max_user_attributes: usize,
+}
+
+impl LimitsSection {
+    /// The core's limits (unchecked; [`Settings::load`] checks them).
+    pub fn to_core(&self) -> InputLimits {
+        InputLimits {
+            max_name_len: self.max_name_len,
+            max_event_properties: self.max_event_properties,
+            max_event_properties_bytes: self.max_event_properties_bytes,
+            max_item_attributes: self.max_item_attributes,
+            max_user_attributes: self.max_user_attributes,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CleanSection {
@@ -348,6 +375,10 @@ impl Settings {
             self.server.max_batch_events > 0,
             "invalid configuration: server.max_batch_events must be > 0"
         );
+        self.limits
+            .to_core()
+            .check()
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
         self.auth.to_server()?;
         self.server.cors()?;
         self.train.check()?;
@@ -374,6 +405,7 @@ impl Settings {
             rating_min: self.events.rating_min,
             rating_max: self.events.rating_max,
             max_future_skew_secs: self.events.max_future_skew_secs,
+            limits: self.limits.to_core(),
             ..EventRules::default()
         }
     }
@@ -505,6 +537,19 @@ url = "http://127.0.0.1:5001/alerts"
         bad.monitor.sinks.webhooks[0].url = "https://hooks.example/x".into();
         let err = bad.check().unwrap_err().to_string();
         assert!(err.contains("monitor.sinks.webhooks[0].url"), "{err}");
+    }
+
+    #[test]
+    fn limits_defaults_match_the_core_and_zero_is_refused_by_key() {
+        let s: Settings = Figment::from(Toml::string(DEFAULT_TOML)).extract().unwrap();
+        assert_eq!(s.limits.to_core(), InputLimits::default());
+        assert_eq!(s.event_rules().limits, InputLimits::default());
+        let s: Settings = Figment::from(Toml::string(DEFAULT_TOML))
+            .merge(Toml::string("[limits]\nmax_name_len = 0\n"))
+            .extract()
+            .unwrap();
+        let err = s.check().unwrap_err().to_string();
+        assert!(err.contains("limits.max_name_len"), "{err}");
     }
 
     #[test]

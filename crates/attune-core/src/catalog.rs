@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use crate::error::{FieldError, ValidationError};
 use crate::event::{check_id, check_text};
+use crate::limits::{check_map_names, name_problem, InputLimits};
 
 /// A free-form attribute value on an item or user.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,10 +88,25 @@ fn check_labels(field: &str, labels: &[String], errors: &mut Vec<FieldError>) {
     }
 }
 
-fn check_attrs(field: &str, attrs: &BTreeMap<String, AttrValue>, errors: &mut Vec<FieldError>) {
+/// Attribute names and count (`max_key` names the count limit), then each value.
+fn check_attrs(
+    attrs: &BTreeMap<String, AttrValue>,
+    limits: &InputLimits,
+    max_count: (usize, &str),
+    errors: &mut Vec<FieldError>,
+) {
+    let field = "attributes";
+    check_map_names(
+        field,
+        attrs,
+        max_count.0,
+        max_count.1,
+        limits.max_name_len,
+        errors,
+    );
     for (k, v) in attrs {
-        if let Err(e) = check_id(&format!("{field}.{k}"), k, 128) {
-            errors.push(e);
+        if name_problem(k, limits.max_name_len).is_some() {
+            continue; // reported once, under `attributes`
         }
         match v {
             AttrValue::Number(n) if !n.is_finite() => {
@@ -119,8 +135,8 @@ impl Item {
         }
     }
 
-    /// Check ids, lengths and numbers.
-    pub fn validate(&self) -> Result<(), ValidationError> {
+    /// Check ids, lengths, numbers and the attribute `limits`.
+    pub fn validate(&self, limits: &InputLimits) -> Result<(), ValidationError> {
         let mut errors = Vec::new();
         if let Err(e) = check_id("item_id", &self.item_id, 256) {
             errors.push(e);
@@ -132,7 +148,12 @@ impl Item {
         }
         check_labels("categories", &self.categories, &mut errors);
         check_labels("tags", &self.tags, &mut errors);
-        check_attrs("attributes", &self.attributes, &mut errors);
+        check_attrs(
+            &self.attributes,
+            limits,
+            (limits.max_item_attributes, "limits.max_item_attributes"),
+            &mut errors,
+        );
         if errors.is_empty() {
             Ok(())
         } else {
@@ -150,8 +171,8 @@ impl User {
         }
     }
 
-    /// Check ids and attributes.
-    pub fn validate(&self) -> Result<(), ValidationError> {
+    /// Check ids and attributes (against the attribute `limits`).
+    pub fn validate(&self, limits: &InputLimits) -> Result<(), ValidationError> {
         let mut errors = Vec::new();
         if let Err(e) = check_id("user_id", &self.user_id, 256) {
             errors.push(e);
@@ -161,7 +182,12 @@ impl User {
             &self.preferred_categories,
             &mut errors,
         );
-        check_attrs("attributes", &self.attributes, &mut errors);
+        check_attrs(
+            &self.attributes,
+            limits,
+            (limits.max_user_attributes, "limits.max_user_attributes"),
+            &mut errors,
+        );
         if errors.is_empty() {
             Ok(())
         } else {
@@ -177,14 +203,14 @@ mod tests {
     #[test]
     fn item_validation_names_fields() {
         let mut item = Item::new("sku-1");
-        assert!(item.validate().is_ok());
+        assert!(item.validate(&InputLimits::default()).is_ok());
         item.categories = vec!["books".into(), "".into()];
         item.attributes
             .insert("price".into(), AttrValue::Number(f64::NAN));
         item.attributes
             .insert("brand".into(), AttrValue::Text("Or\0bit".into()));
         item.title = Some("Dune\0".into());
-        let err = item.validate().unwrap_err();
+        let err = item.validate(&InputLimits::default()).unwrap_err();
         let fields: Vec<_> = err.errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
             fields,
@@ -198,10 +224,39 @@ mod tests {
     }
 
     #[test]
+    fn attribute_names_and_counts_are_limited() {
+        let limits = InputLimits {
+            max_item_attributes: 2,
+            max_user_attributes: 1,
+            ..InputLimits::default()
+        };
+        let mut item = Item::new("sku-1");
+        item.attributes.insert("".into(), AttrValue::Bool(true));
+        let err = item.validate(&limits).unwrap_err();
+        assert_eq!(err.first_field(), "attributes");
+        item.attributes.clear();
+        for k in ["a", "b", "c"] {
+            item.attributes.insert(k.into(), AttrValue::Number(1.0));
+        }
+        let err = item.validate(&limits).unwrap_err();
+        assert!(
+            err.errors[0].reason.contains("limits.max_item_attributes"),
+            "{err}"
+        );
+        let mut u = User::new("alice");
+        u.attributes.insert("age".into(), AttrValue::Number(30.0));
+        assert!(u.validate(&limits).is_ok());
+        u.attributes
+            .insert("zip\n".into(), AttrValue::Text("x".into()));
+        let err = u.validate(&limits).unwrap_err();
+        assert_eq!(err.errors.len(), 2, "{err}");
+    }
+
+    #[test]
     fn user_defaults_to_personalization_on() {
         let u = User::new("alice");
         assert!(u.consent.personalization);
-        assert!(u.validate().is_ok());
-        assert!(User::new(" bob").validate().is_err());
+        assert!(u.validate(&InputLimits::default()).is_ok());
+        assert!(User::new(" bob").validate(&InputLimits::default()).is_err());
     }
 }

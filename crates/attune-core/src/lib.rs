@@ -7,6 +7,7 @@
 //! Module map (see `docs/ARCHITECTURE.md`):
 //! - [`event`]: the behavioural event model and its validation.
 //! - [`catalog`]: items and users (profiles, onboarding preferences, consent).
+//! - [`limits`]: how many free-form names a record may carry, and which names are valid.
 //! - [`time`]: RFC 3339 parsing into UTC microseconds plus the original offset.
 //! - [`clean`]: duplicate, bot/outlier and unknown-item detection with a per-reason report.
 //! - [`features`]: normalization, categorical encoding and imputation helpers.
@@ -28,6 +29,7 @@ pub mod eval;
 pub mod event;
 pub mod fairness;
 pub mod features;
+pub mod limits;
 pub mod model;
 pub mod profile;
 pub mod sparse;

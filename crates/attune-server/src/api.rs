@@ -19,7 +19,10 @@ use std::collections::BTreeMap;
 
 use attune_core::catalog::{AttrValue, Consent, Item, User};
 use attune_core::error::{FieldError, ValidationError};
-use attune_core::event::{Context, Event, PropValue, RawEvent, TypedValue};
+use attune_core::event::{
+    Context, Event, PropValue, Properties, RawEvent, RawProperties, TypedValue,
+};
+use attune_core::limits::InputLimits;
 use attune_core::time::Timestamp;
 use attune_serving::RecList;
 use serde::Serialize;
@@ -131,7 +134,7 @@ pub fn event_from_json(v: &Value, strict: bool) -> Result<RawEvent, FieldError> 
             "item_id" => raw.item_id = opt_string(key, val)?,
             "timestamp" => raw.timestamp = opt_string(key, val)?,
             "value" => raw.value = opt_number(key, val)?,
-            "properties" => decode_properties(val, &mut raw)?,
+            "properties" => properties_from_json(val, &mut raw.properties)?,
             "context" => raw.context = decode_context(val, strict)?,
             other if strict => return Err(unknown_field("", other, &EVENT_FIELDS)),
             _ => {}
@@ -140,11 +143,12 @@ pub fn event_from_json(v: &Value, strict: bool) -> Result<RawEvent, FieldError> 
     Ok(raw)
 }
 
-fn decode_properties(v: &Value, raw: &mut RawEvent) -> Result<(), FieldError> {
+/// Decode an event's `properties` object into `p` (typed members into their slots, the rest as
+/// free-form extras). The CSV import reads its `properties` column through this too.
+pub fn properties_from_json(v: &Value, p: &mut RawProperties) -> Result<(), FieldError> {
     if v.is_null() {
         return Ok(());
     }
-    let p = &mut raw.properties;
     for (key, val) in object("properties", v)? {
         let Some(slot) = p.typed_mut(key) else {
             let field = || prefixed("properties.", key);
@@ -220,7 +224,25 @@ pub fn event_to_json(e: &Event) -> Value {
     if let Some(v) = e.value {
         m.insert("value".into(), number(v));
     }
-    let p = &e.properties;
+    let props = properties_to_json(&e.properties);
+    if !props.is_empty() {
+        m.insert("properties".into(), Value::Object(props));
+    }
+    let mut ctx = Map::new();
+    for (name, v) in e.context.fields() {
+        if let Some(v) = v {
+            ctx.insert(name.into(), v.into());
+        }
+    }
+    if !ctx.is_empty() {
+        m.insert("context".into(), Value::Object(ctx));
+    }
+    Value::Object(m)
+}
+
+/// An event's properties as the `properties` object (typed ones first); empty when it has
+/// none. The CSV export writes this object as its `properties` column.
+pub fn properties_to_json(p: &Properties) -> Map<String, Value> {
     let mut props = Map::new();
     for (name, v) in p.typed() {
         let v = match v {
@@ -238,19 +260,7 @@ pub fn event_to_json(e: &Event) -> Value {
         };
         props.insert(k.clone(), v);
     }
-    if !props.is_empty() {
-        m.insert("properties".into(), Value::Object(props));
-    }
-    let mut ctx = Map::new();
-    for (name, v) in e.context.fields() {
-        if let Some(v) = v {
-            ctx.insert(name.into(), v.into());
-        }
-    }
-    if !ctx.is_empty() {
-        m.insert("context".into(), Value::Object(ctx));
-    }
-    Value::Object(m)
+    props
 }
 
 /// Collects decode errors of a record so that one response lists all of them.
@@ -319,7 +329,20 @@ fn decode_attrs(field: &str, v: &Value, errors: &mut Errors) -> BTreeMap<String,
     out
 }
 
-fn attrs_to_json(attrs: &BTreeMap<String, AttrValue>) -> Value {
+/// Decode an `attributes` object on its own (the CSV import's `attributes` column); the
+/// errors name `attributes.<name>`.
+pub fn attrs_from_json(v: &Value) -> Result<BTreeMap<String, AttrValue>, Vec<FieldError>> {
+    let mut errors = Errors::default();
+    let attrs = decode_attrs("attributes", v, &mut errors);
+    if errors.0.is_empty() {
+        Ok(attrs)
+    } else {
+        Err(errors.0)
+    }
+}
+
+/// Attributes as the `attributes` object (the CSV export's `attributes` column too).
+pub fn attrs_to_json(attrs: &BTreeMap<String, AttrValue>) -> Value {
     let m = attrs
         .iter()
         .map(|(k, v)| {
@@ -369,7 +392,12 @@ fn finish<T>(
 /// `item_id` or repeat the same one; a different one is an error naming `item_id`. Without a
 /// path id (bulk import) the body must carry `item_id`. `available` defaults to true.
 /// Every decode error is listed, then [`Item::validate`] runs.
-pub fn item_from_json(id: Option<&str>, v: &Value, strict: bool) -> Result<Item, ValidationError> {
+pub fn item_from_json(
+    id: Option<&str>,
+    v: &Value,
+    strict: bool,
+    limits: &InputLimits,
+) -> Result<Item, ValidationError> {
     let obj = object("item", v).map_err(|e| ValidationError { errors: vec![e] })?;
     let mut errors = Errors::default();
     let mut item = Item::new("");
@@ -404,7 +432,7 @@ pub fn item_from_json(id: Option<&str>, v: &Value, strict: bool) -> Result<Item,
     if let Some(id) = errors.take(resolve_id("item_id", id, body_id)) {
         item.item_id = id;
     }
-    finish(item, errors, Item::validate)
+    finish(item, errors, |i| i.validate(limits))
 }
 
 /// Encode an item in the import format.
@@ -428,7 +456,12 @@ pub fn item_to_json(item: &Item) -> Value {
 
 /// Decode and validate a user profile; `id` works as in [`item_from_json`] (field `user_id`).
 /// `consent.personalization` defaults to true.
-pub fn user_from_json(id: Option<&str>, v: &Value, strict: bool) -> Result<User, ValidationError> {
+pub fn user_from_json(
+    id: Option<&str>,
+    v: &Value,
+    strict: bool,
+    limits: &InputLimits,
+) -> Result<User, ValidationError> {
     let obj = object("user", v).map_err(|e| ValidationError { errors: vec![e] })?;
     let mut errors = Errors::default();
     let mut user = User::new("");
@@ -448,7 +481,7 @@ pub fn user_from_json(id: Option<&str>, v: &Value, strict: bool) -> Result<User,
     if let Some(id) = errors.take(resolve_id("user_id", id, body_id)) {
         user.user_id = id;
     }
-    finish(user, errors, User::validate)
+    finish(user, errors, |u| u.validate(limits))
 }
 
 fn decode_consent(v: &Value, strict: bool, errors: &mut Errors) -> Consent {
@@ -850,6 +883,7 @@ mod tests {
             Some("a"),
             &json!({"attributes": {"brand": null}, "title": null}),
             true,
+            &InputLimits::default(),
         )
         .unwrap();
         assert_eq!(item, Item::new("a"));
@@ -860,30 +894,43 @@ mod tests {
         let v = json!({"title": "Trail shoe", "description": "Waterproof", "categories": ["shoes", "trail"],
                        "tags": ["gore-tex"], "attributes": {"price": 129.9, "brand": "Fjell", "sale": false},
                        "published_at": "2026-03-01T08:00:00Z", "available": false});
-        let item = item_from_json(Some("SKU-1"), &v, true).unwrap();
+        let item = item_from_json(Some("SKU-1"), &v, true, &InputLimits::default()).unwrap();
         assert_eq!(item.item_id, "SKU-1");
         assert!(!item.available);
         assert_eq!(
-            item_from_json(None, &item_to_json(&item), true).unwrap(),
+            item_from_json(None, &item_to_json(&item), true, &InputLimits::default()).unwrap(),
             item
         );
 
-        let err = item_from_json(Some("SKU-1"), &json!({"item_id": "SKU-2"}), true).unwrap_err();
+        let err = item_from_json(
+            Some("SKU-1"),
+            &json!({"item_id": "SKU-2"}),
+            true,
+            &InputLimits::default(),
+        )
+        .unwrap_err();
         assert_eq!(err.first_field(), "item_id");
-        let err = item_from_json(None, &json!({"title": "x"}), true).unwrap_err();
+        let err = item_from_json(None, &json!({"title": "x"}), true, &InputLimits::default())
+            .unwrap_err();
         assert_eq!(err.first_field(), "item_id");
         let err = item_from_json(
             None,
             &json!({"item_id": "a", "categories": ["ok", 5], "price": 3}),
             true,
+            &InputLimits::default(),
         )
         .unwrap_err();
         let fields: Vec<_> = err.errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["categories[1]", "price"]);
         assert!(
-            item_from_json(None, &json!({"item_id": "a"}), true)
-                .unwrap()
-                .available
+            item_from_json(
+                None,
+                &json!({"item_id": "a"}),
+                true,
+                &InputLimits::default()
+            )
+            .unwrap()
+            .available
         );
     }
 
@@ -891,14 +938,18 @@ mod tests {
     fn user_round_trip_and_consent() {
         let v = json!({"user_id": "cust-1", "attributes": {"age": 34, "tier": "gold"},
                        "preferred_categories": ["shoes"], "consent": {"personalization": false}});
-        let u = user_from_json(Some("cust-1"), &v, true).unwrap();
+        let u = user_from_json(Some("cust-1"), &v, true, &InputLimits::default()).unwrap();
         assert!(!u.consent.personalization);
         assert_eq!(user_to_json(&u), v);
-        assert_eq!(user_from_json(None, &user_to_json(&u), true).unwrap(), u);
+        assert_eq!(
+            user_from_json(None, &user_to_json(&u), true, &InputLimits::default()).unwrap(),
+            u
+        );
         let err = user_from_json(
             None,
             &json!({"user_id": "u", "consent": {"personalization": "yes"}}),
             true,
+            &InputLimits::default(),
         )
         .unwrap_err();
         assert_eq!(err.first_field(), "consent.personalization");

@@ -176,6 +176,22 @@ impl std::fmt::Debug for AppState {
     }
 }
 
+/// Load every app's active version on a thread of its own (`Serving::load_all`), so a
+/// server becomes ready without waiting for a first request per app.
+fn start_loading(serving: &Arc<Serving>) {
+    let serving = serving.clone();
+    let spawned = std::thread::Builder::new()
+        .name("attune-load".into())
+        .spawn(move || {
+            if let Err(e) = serving.load_all() {
+                tracing::warn!(error = %e, "could not list the apps to load their models");
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "could not start loading models; they load on first use");
+    }
+}
+
 impl AppState {
     /// Wrap a store and a configuration, creating the `default` app.
     ///
@@ -204,15 +220,20 @@ impl AppState {
         state
     }
 
-    /// Serve recommendations and models with `serving`.
+    /// Serve recommendations and models with `serving`. Every app's active version starts
+    /// loading in the background at once; `/ready` answers 200 only when they are loaded.
     pub fn with_serving(mut self, serving: Arc<Serving>) -> Self {
+        start_loading(&serving);
         self.serving = Some(serving);
         self
     }
 
-    /// Serve and train with `pipeline` (and the engine it publishes through).
+    /// Serve and train with `pipeline` (and the engine it publishes through); models load as
+    /// in [`AppState::with_serving`].
     pub fn with_pipeline(mut self, pipeline: Arc<Pipeline>) -> Self {
-        self.serving = Some(pipeline.engine().clone());
+        let serving = pipeline.engine().clone();
+        start_loading(&serving);
+        self.serving = Some(serving);
         self.pipeline = Some(pipeline);
         self
     }

@@ -412,6 +412,14 @@ impl Metrics {
                 queries += q;
             }
         }
+        // An app whose active version was refused and that serves nothing from it:
+        // `attune_degraded{app,reason="model_refused"}` (also named by `/ready`).
+        for a in serving.apps() {
+            let refused = a
+                .refused()
+                .is_some_and(|(v, _)| a.snapshot().is_none_or(|s| s.version != v));
+            self.set_degraded(&a.app, "model_refused", refused);
+        }
         let stats = &serving.stats;
         if let Some(name) = serving.shared_name() {
             for a in serving.apps() {

@@ -66,7 +66,8 @@ pub enum ErrorCode {
     ValidationFailed,
     /// The server or its store failed; details are in the server log only.
     Internal,
-    /// The store is unreachable (`/ready`).
+    /// Not ready (`/ready`): the store is unreachable, or an app's active model is not loaded
+    /// (still loading, or refused).
     NotReady,
     /// The app has no active model (train one).
     NoModel,
@@ -171,11 +172,7 @@ impl ErrorCode {
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Internal server error",
             ),
-            ErrorCode::NotReady => (
-                "not_ready",
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Store not ready",
-            ),
+            ErrorCode::NotReady => ("not_ready", StatusCode::SERVICE_UNAVAILABLE, "Not ready"),
             ErrorCode::NoModel => ("no_model", StatusCode::CONFLICT, "No active model"),
             ErrorCode::ModelUnservable => (
                 "model_unservable",
@@ -472,7 +469,9 @@ impl From<attune_serving::ServingError> for Problem {
                 Problem::new(ErrorCode::InvalidRequest, format!("{field}: {reason}")).field(field)
             }
             E::Load(inner) => {
-                Problem::new(ErrorCode::ModelUnservable, inner.to_string()).field("version")
+                // The full message names the server's file; the answer only its name.
+                tracing::warn!(error = %inner, "a model version cannot be served");
+                Problem::new(ErrorCode::ModelUnservable, inner.public_message()).field("version")
             }
             E::Store(inner) => inner.into(),
             E::NeedsStore => Problem::internal("a serving call needed the store", &e),

@@ -36,8 +36,8 @@ pub mod shared;
 pub mod similarity;
 
 pub use engine::{
-    Activated, AppServing, ExperimentTag, Pin, RecList, RecRequest, Recommended, Serving,
-    ServingConfig, ServingError, ServingStats, Snapshot, Source,
+    Activated, AppReadiness, AppServing, ExperimentTag, Pin, RecList, RecRequest, Recommended,
+    Serving, ServingConfig, ServingError, ServingStats, Snapshot, Source,
 };
 pub use explain::Reason;
 pub use model::{load_registered, LoadError, LoadedModel};

@@ -89,6 +89,32 @@ pub enum LoadError {
     },
 }
 
+impl LoadError {
+    /// The file this error is about.
+    pub fn path(&self) -> &Path {
+        match self {
+            LoadError::Artifact { path, .. }
+            | LoadError::Spec { path, .. }
+            | LoadError::Corrupt { path, .. }
+            | LoadError::Missing { path, .. }
+            | LoadError::NotRegistered { path, .. }
+            | LoadError::WrongApp { path, .. } => path,
+        }
+    }
+
+    /// The message for a client: the file named by its name only, so an answer never tells
+    /// a client where the server keeps its data (the log has the full message).
+    pub fn public_message(&self) -> String {
+        let path = self.path();
+        let full = path.display().to_string();
+        let name = path.file_name().map_or_else(
+            || "the model file".to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        self.to_string().replace(&full, &name)
+    }
+}
+
 /// `<data_dir>/models/<app>`.
 pub fn app_dir(data_dir: &Path, app: &str) -> PathBuf {
     data_dir.join("models").join(app)

@@ -61,12 +61,12 @@ fn log_is_time_ordered_with_positional_ids_and_exact_size() {
 fn catalog_and_profiles_are_valid_and_rich() {
     let d = small();
     for it in &d.items {
-        it.validate().unwrap();
+        it.validate(&Default::default()).unwrap();
         assert_eq!(it.categories.len(), 2);
         assert!(it.description.as_ref().unwrap().split(' ').count() >= 12);
     }
     for u in &d.users {
-        u.validate().unwrap();
+        u.validate(&Default::default()).unwrap();
     }
     let unavailable = d.items.iter().filter(|i| !i.available).count();
     assert!((5..=40).contains(&unavailable), "{unavailable}");

@@ -5,30 +5,32 @@
 //! - **JSON lines** is exactly the import format (`attune_server::api::*_to_json`, the HTTP
 //!   API's own encoders) and lossless: export → import into another app → export gives the
 //!   same bytes.
-//! - **CSV** is for spreadsheets and other tools. Fixed columns first, then one column per
-//!   property / attribute name present in the data, sorted (found by a first, cheap scan):
+//! - **CSV** is for spreadsheets and other tools. Its columns are fixed, whatever names the data
+//!   holds, so an export stays as large as its data (one column per distinct property name made
+//!   an app of 1,000 events plus one with 50,000 names a 51 MB file); the free-form part of a
+//!   record is one JSON object cell, written by the JSON-lines encoder:
 //!   - events: `event_id, type, user_id, anonymous_id, item_id, timestamp, value,
 //!     context.session_id, context.device, context.page, context.recommendation_id,
-//!     context.experiment, context.variant, properties.<name>...`
+//!     context.experiment, context.variant, properties` (typed and free-form properties);
 //!   - items: `item_id, title, description, categories, tags, published_at, available,
-//!     attributes.<name>...`
-//!   - users: `user_id, preferred_categories, consent.personalization, attributes.<name>...`
+//!     attributes`;
+//!   - users: `user_id, preferred_categories, consent.personalization, attributes`.
 //!
 //!   Lists are joined with `|`, timestamps are RFC 3339, an absent value is an empty cell.
-//!   `attune import` reads this header back without `--map`; what CSV cannot say is lost (a
-//!   text property that looks like a number comes back as a number, an empty text as absent).
+//!   `attune import` reads this header back without `--map`, the JSON cells with the API's
+//!   decoder, so properties and attributes keep their names and types exactly.
 //!
 //! With `-o FILE` the data goes to a temporary file next to FILE that is renamed into place at
 //! the end, so a failed export never leaves a truncated file that looks complete.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 use attune_core::catalog::{AttrValue, Item, User};
-use attune_core::event::{Event, PropValue, TypedValue};
+use attune_core::event::Event;
 use attune_core::time::Timestamp;
 use attune_server::api;
 use attune_store::{EventFilter, Store};
@@ -159,8 +161,9 @@ fn export_jsonl(
     }
 }
 
-/// The fixed leading columns of the CSV export (see the module docs).
-fn fixed_columns(entity: Entity) -> Vec<String> {
+/// The CSV export's columns (see the module docs): the same for every app, whatever property
+/// or attribute names its data holds.
+fn columns(entity: Entity) -> Vec<String> {
     let names: &[&str] = match entity {
         Entity::Events => &[
             "event_id",
@@ -185,6 +188,9 @@ fn fixed_columns(entity: Entity) -> Vec<String> {
     let mut cols: Vec<String> = names.iter().map(|s| s.to_string()).collect();
     if entity == Entity::Events {
         cols.extend(CONTEXT_FIELDS.iter().map(|c| format!("context.{c}")));
+        cols.push("properties".into());
+    } else {
+        cols.push("attributes".into());
     }
     cols
 }
@@ -195,49 +201,14 @@ fn export_csv(
     entity: Entity,
     out: &mut dyn Write,
 ) -> anyhow::Result<u64> {
-    // Pass 1: the property / attribute names, so the header is known before the first row.
-    let mut keys: BTreeSet<String> = BTreeSet::new();
-    match entity {
-        Entity::Events => store.scan_events(app, &EventFilter::default(), &mut |e| {
-            keys.extend(property_cells(&e).into_iter().map(|(k, _)| k));
-            true
-        })?,
-        Entity::Items => store.scan_items(app, &mut |i| {
-            keys.extend(i.attributes.into_keys());
-            true
-        })?,
-        Entity::Users => store.scan_users(app, &mut |u| {
-            keys.extend(u.attributes.into_keys());
-            true
-        })?,
-    }
-    let prefix = if entity == Entity::Events {
-        "properties."
-    } else {
-        "attributes."
-    };
-    let fixed = fixed_columns(entity);
-    let n_fixed = fixed.len();
-    let mut header = fixed;
-    header.extend(keys.iter().map(|k| format!("{prefix}{k}")));
-    let keys: Vec<String> = keys.into_iter().collect();
-
+    // One pass: the header is fixed, whatever names the data holds.
+    let header = columns(entity);
     let mut w = csv::WriterBuilder::new().from_writer(out);
     w.write_record(&header).map_err(csv_error)?;
-    let mut cells: Vec<String> = vec![String::new(); header.len()];
-    // Pass 2: the rows, extra cells placed by key.
-    let put_extras = |cells: &mut Vec<String>, extras: Vec<(String, String)>| {
-        for (k, v) in extras {
-            if let Ok(i) = keys.binary_search(&k) {
-                cells[n_fixed + i] = v;
-            }
-        }
-    };
     let rows = match entity {
         Entity::Events => scan_writing(
             |visit| store.scan_events(app, &EventFilter::default(), visit),
             |e: Event| {
-                cells.iter_mut().for_each(String::clear);
                 let opt = |s: &Option<String>| s.clone().unwrap_or_default();
                 let fixed = [
                     e.event_id.clone(),
@@ -253,10 +224,17 @@ fn export_csv(
                     .context
                     .fields()
                     .map(|(_, v)| v.unwrap_or_default().to_string());
-                for (cell, v) in cells.iter_mut().zip(fixed.into_iter().chain(context)) {
-                    *cell = v;
-                }
-                put_extras(&mut cells, property_cells(&e));
+                let props = api::properties_to_json(&e.properties);
+                let props = if props.is_empty() {
+                    String::new()
+                } else {
+                    serde_json::Value::Object(props).to_string()
+                };
+                let cells: Vec<String> = fixed
+                    .into_iter()
+                    .chain(context)
+                    .chain(std::iter::once(props))
+                    .collect();
                 w.write_record(&cells).map_err(csv_error)?;
                 Ok(())
             },
@@ -264,8 +242,7 @@ fn export_csv(
         Entity::Items => scan_writing(
             |visit| store.scan_items(app, visit),
             |i: Item| {
-                cells.iter_mut().for_each(String::clear);
-                let fixed = [
+                let cells = [
                     i.item_id.clone(),
                     i.title.clone().unwrap_or_default(),
                     i.description.clone().unwrap_or_default(),
@@ -275,11 +252,8 @@ fn export_csv(
                         .map(|p| Timestamp::from_utc_micros(p).to_rfc3339())
                         .unwrap_or_default(),
                     i.available.to_string(),
+                    attributes_cell(&i.attributes),
                 ];
-                for (cell, v) in cells.iter_mut().zip(fixed) {
-                    *cell = v;
-                }
-                put_extras(&mut cells, attribute_cells(&i.attributes));
                 w.write_record(&cells).map_err(csv_error)?;
                 Ok(())
             },
@@ -287,16 +261,12 @@ fn export_csv(
         Entity::Users => scan_writing(
             |visit| store.scan_users(app, visit),
             |u: User| {
-                cells.iter_mut().for_each(String::clear);
-                let fixed = [
+                let cells = [
                     u.user_id.clone(),
                     join("preferred_categories", &u.user_id, &u.preferred_categories)?,
                     u.consent.personalization.to_string(),
+                    attributes_cell(&u.attributes),
                 ];
-                for (cell, v) in cells.iter_mut().zip(fixed) {
-                    *cell = v;
-                }
-                put_extras(&mut cells, attribute_cells(&u.attributes));
                 w.write_record(&cells).map_err(csv_error)?;
                 Ok(())
             },
@@ -304,6 +274,15 @@ fn export_csv(
     };
     w.flush()?;
     Ok(rows)
+}
+
+/// The `attributes` cell: the JSON object, or empty when there are none.
+fn attributes_cell(attrs: &BTreeMap<String, AttrValue>) -> String {
+    if attrs.is_empty() {
+        String::new()
+    } else {
+        api::attrs_to_json(attrs).to_string()
+    }
 }
 
 /// The underlying I/O error of a CSV write when there is one, so that a closed pipe (`| head`)
@@ -324,43 +303,6 @@ fn number(x: f64) -> String {
         // Debug is the shortest text that reads back as the same f64 (`1e300`, not 301 digits).
         format!("{x:?}")
     }
-}
-
-/// Every property of an event as `(name, cell)`, typed ones included.
-fn property_cells(e: &Event) -> Vec<(String, String)> {
-    let p = &e.properties;
-    let mut out = Vec::new();
-    for (name, v) in p.typed() {
-        let cell = match v {
-            None => continue,
-            Some(TypedValue::Whole(w)) => w.to_string(),
-            Some(TypedValue::Number(x)) => number(x),
-        };
-        out.push((name.to_string(), cell));
-    }
-    for (k, v) in &p.extra {
-        let cell = match v {
-            PropValue::Bool(b) => b.to_string(),
-            PropValue::Number(n) => number(*n),
-            PropValue::Text(s) => s.clone(),
-        };
-        out.push((k.clone(), cell));
-    }
-    out
-}
-
-fn attribute_cells(attrs: &std::collections::BTreeMap<String, AttrValue>) -> Vec<(String, String)> {
-    attrs
-        .iter()
-        .map(|(k, v)| {
-            let cell = match v {
-                AttrValue::Bool(b) => b.to_string(),
-                AttrValue::Number(n) => number(*n),
-                AttrValue::Text(s) => s.clone(),
-            };
-            (k.clone(), cell)
-        })
-        .collect()
 }
 
 /// A list cell; a label containing the separator cannot be written to CSV unambiguously.

@@ -39,21 +39,19 @@ fn csv_export_has_the_documented_header_and_reimports() {
     assert_eq!(
         events.lines().next().unwrap(),
         "event_id,type,user_id,anonymous_id,item_id,timestamp,value,context.session_id,context.device,\
-         context.page,context.recommendation_id,context.experiment,context.variant,properties.coupon,\
-         properties.discount,properties.dwell_ms,properties.first_visit,properties.hover_ms,properties.price,\
-         properties.quantity,properties.query,properties.rating,properties.referrer,properties.scroll_depth"
+         context.page,context.recommendation_id,context.experiment,context.variant,properties"
     );
     assert_eq!(events.lines().count(), 51);
     let items = env.ok(&["export", "items", "--format", "csv"]);
     assert_eq!(
         items.lines().next().unwrap(),
-        "item_id,title,description,categories,tags,published_at,available,attributes.brand,attributes.price"
+        "item_id,title,description,categories,tags,published_at,available,attributes"
     );
-    assert!(items.contains("sku-100,Chef's Knife 20 cm,\"Forged steel, full tang; the one knife you need.\",kitchen|knives,bestseller|gift,2025-09-01T08:00:00Z,true,Kuro,89.9"), "{items}");
+    assert!(items.contains("sku-100,Chef's Knife 20 cm,\"Forged steel, full tang; the one knife you need.\",kitchen|knives,bestseller|gift,2025-09-01T08:00:00Z,true,\"{\"\"brand\"\":\"\"Kuro\"\",\"\"price\"\":89.9}\""), "{items}");
     let users = env.ok(&["export", "users", "--format", "csv"]);
     assert_eq!(
         users.lines().next().unwrap(),
-        "user_id,preferred_categories,consent.personalization,attributes.age,attributes.country,attributes.tier"
+        "user_id,preferred_categories,consent.personalization,attributes"
     );
 
     // Read back with no --map: the same data, as the lossless JSON-lines export shows.
@@ -75,6 +73,59 @@ fn csv_export_has_the_documented_header_and_reimports() {
             "{entity} differs after a CSV round trip"
         );
     }
+}
+
+/// Issue 17: one column per distinct property name made the CSV export grow with the number of
+/// names, not of events (1,000 events plus one with 50,000 names: 51 MB), put raw control bytes
+/// in its header and lost the empty name. Now the columns are fixed, the properties one JSON
+/// cell, and every name the limits allow comes back exactly.
+#[test]
+fn csv_export_is_bounded_by_the_data_and_round_trips_any_allowed_name() {
+    let env = Attune::new();
+    env.ok(&["apps", "create", "back"]);
+    // 300 events, each with 60 property names of its own (18,000 distinct names), names with
+    // commas, quotes, spaces, dots and Unicode, values of every type.
+    let mut lines = String::new();
+    for e in 0..300 {
+        let mut props = serde_json::Map::new();
+        for k in 0..57 {
+            props.insert(format!("e{e}.p{k}"), Value::from(k));
+        }
+        props.insert("size, \"EU\"".into(), Value::from("42"));
+        props.insert("größe".into(), Value::from(true));
+        props.insert("price".into(), Value::from(9.5));
+        let ev = serde_json::json!({"event_id": format!("ev-{e}"), "type": "purchase",
+            "user_id": format!("u{}", e % 7), "item_id": format!("i{}", e % 11),
+            "timestamp": "2026-11-27T12:00:00+01:00", "properties": props});
+        lines.push_str(&ev.to_string());
+        lines.push('\n');
+    }
+    let file = env.path().join("wide.jsonl");
+    std::fs::write(&file, &lines).unwrap();
+    env.ok(&["import", "events", file.to_str().unwrap()]);
+
+    let jsonl = env.ok(&["export", "events", "--format", "jsonl"]);
+    let csv = env.ok(&["export", "events", "--format", "csv"]);
+    let header = csv.lines().next().unwrap();
+    assert_eq!(
+        header.split(',').count(),
+        14,
+        "{}",
+        &header[..header.len().min(300)]
+    );
+    // Each row carries its own properties only: the CSV is about the size of the JSON lines
+    // (one column per name made it 300 rows x 18,000 cells).
+    assert!(
+        csv.len() < jsonl.len() * 3 / 2,
+        "csv {} bytes, jsonl {} bytes",
+        csv.len(),
+        jsonl.len()
+    );
+    let back = env.path().join("wide.csv");
+    std::fs::write(&back, &csv).unwrap();
+    let out = env.run(&["import", "events", back.to_str().unwrap(), "--app", "back"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(env.ok(&["export", "events", "--app", "back"]), jsonl);
 }
 
 #[test]

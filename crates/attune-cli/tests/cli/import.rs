@@ -520,3 +520,68 @@ fn broken_json_lines_are_reported_and_skipped() {
         "{err}"
     );
 }
+
+/// Issue 17: names are checked by the same core function on import as on the API, with a
+/// message naming the field and a non-zero exit; the limits come from `[limits]`.
+#[test]
+fn property_and_attribute_names_are_limited_like_the_api() {
+    let env = Attune::new();
+    let events = env.path().join("names.jsonl");
+    std::fs::write(
+        &events,
+        concat!(
+            r#"{"type":"view","user_id":"u1","item_id":"i1","properties":{"ok":1}}"#,
+            "\n",
+            r#"{"type":"view","user_id":"u1","item_id":"i2","properties":{"a\u0000b":1}}"#,
+            "\n",
+            r#"{"type":"view","user_id":"u1","item_id":"i3","properties":{"":1}}"#,
+            "\n",
+        ),
+    )
+    .unwrap();
+    let out = env.run(&["import", "events", events.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("line 2: invalid: properties: name \"a\\0b\" contains control characters"),
+        "{err}"
+    );
+    assert!(
+        err.contains("line 3: invalid: properties: the empty name"),
+        "{err}"
+    );
+    assert_eq!(summary(&out).imported, 1);
+
+    // A CSV column is a property name too: a header with an escape sequence is refused per row.
+    let csv = env.path().join("names.csv");
+    std::fs::write(&csv, "type,user_id,item_id,col\u{1b}[2J\nview,u1,i9,x\n").unwrap();
+    let out = env.run(&["import", "events", csv.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(
+        stderr(&out).contains("properties: name"),
+        "{}",
+        describe(&out)
+    );
+
+    // Items: the count limit, configured.
+    let items = env.path().join("items.jsonl");
+    std::fs::write(
+        &items,
+        r#"{"item_id":"i1","attributes":{"a":1,"b":2,"c":3}}"#,
+    )
+    .unwrap();
+    let out = env
+        .command(&["import", "items", items.to_str().unwrap()])
+        .env("ATTUNE_LIMITS__MAX_ITEM_ATTRIBUTES", "2")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(
+        stderr(&out).contains(
+            "attributes: must have at most 2 members (limits.max_item_attributes), got 3"
+        ),
+        "{}",
+        describe(&out)
+    );
+    env.ok(&["import", "items", items.to_str().unwrap()]);
+}

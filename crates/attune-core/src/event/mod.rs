@@ -233,6 +233,9 @@ pub struct EventRules {
     pub max_future_skew_secs: i64,
     /// Earliest accepted timestamp, UTC microseconds (rejects epoch-zero bugs).
     pub min_timestamp_micros: i64,
+    /// Property names and counts (`[limits]`); items and users are checked against the same
+    /// value.
+    pub limits: crate::limits::InputLimits,
 }
 
 impl Default for EventRules {
@@ -245,6 +248,7 @@ impl Default for EventRules {
             max_future_skew_secs: 24 * 3600,
             // 1990-01-01T00:00:00Z
             min_timestamp_micros: 631_152_000 * 1_000_000,
+            limits: crate::limits::InputLimits::default(),
         }
     }
 }

@@ -4,7 +4,8 @@
 use crate::error::{FieldError, ValidationError};
 use crate::time::Timestamp;
 
-use super::{Event, EventRules, EventType, PropValue, Properties, RawEvent};
+use super::{Event, EventRules, EventType, PropValue, Properties, RawEvent, RawProperties};
+use crate::limits::{check_names, name_problem, InputLimits};
 
 /// Check an id-like field: non-empty, bounded, no control characters, no surrounding space.
 pub fn check_id(field: &str, value: &str, max_len: usize) -> Result<(), FieldError> {
@@ -60,6 +61,51 @@ fn non_negative_int(field: &str, v: f64, errors: &mut Vec<FieldError>) -> Option
         None
     } else {
         Some(v as u64)
+    }
+}
+
+/// The `[limits]` on an event's properties: how many (typed and free-form together), how
+/// large in total, and which names are acceptable (typed names always are).
+fn check_property_names(p: &RawProperties, limits: &InputLimits, errors: &mut Vec<FieldError>) {
+    let n_typed = [
+        p.dwell_ms,
+        p.scroll_depth,
+        p.hover_ms,
+        p.price,
+        p.quantity,
+        p.rating,
+    ]
+    .iter()
+    .filter(|v| v.is_some())
+    .count();
+    check_names(
+        "properties",
+        p.extra.keys().map(String::as_str),
+        n_typed + p.extra.len(),
+        limits.max_event_properties,
+        "limits.max_event_properties",
+        limits.max_name_len,
+        errors,
+    );
+    let n_bytes: usize = p
+        .extra
+        .iter()
+        .map(|(k, v)| {
+            k.len()
+                + match v {
+                    PropValue::Text(t) => t.len(),
+                    PropValue::Number(_) | PropValue::Bool(_) => 8,
+                }
+        })
+        .sum();
+    if n_bytes > limits.max_event_properties_bytes {
+        errors.push(FieldError::new(
+            "properties",
+            format!(
+                "must be at most {} bytes in total, names and text values (limits.max_event_properties_bytes), got {n_bytes}",
+                limits.max_event_properties_bytes
+            ),
+        ));
     }
 }
 
@@ -254,7 +300,11 @@ pub fn validate(
         )),
         _ => {}
     }
+    check_property_names(p, &rules.limits, &mut errors);
     for (k, v) in &p.extra {
+        if name_problem(k, rules.limits.max_name_len).is_some() {
+            continue; // reported once above, under `properties`
+        }
         if let PropValue::Text(t) = v {
             if let Err(e) = check_text(&format!("properties.{k}"), t, MAX_EVENT_TEXT_LEN) {
                 errors.push(e);
@@ -470,6 +520,47 @@ mod tests {
             .extra
             .insert("note".into(), PropValue::Text("a\0b".into()));
         assert_eq!(fields(raw), vec!["context.device", "properties.note"]);
+    }
+
+    #[test]
+    fn property_names_and_counts_are_limited() {
+        let rules = EventRules::default();
+        let mut raw = view();
+        for bad in ["", "a\0b", "\u{1b}[2J", "new\nline"] {
+            raw.properties.extra.clear();
+            raw.properties
+                .extra
+                .insert(bad.into(), PropValue::Text("x".into()));
+            assert_eq!(fields(raw.clone()), vec!["properties"], "{bad:?}");
+        }
+        raw.properties.extra.clear();
+        raw.properties.extra.insert(
+            "n".repeat(rules.limits.max_name_len + 1),
+            PropValue::Bool(true),
+        );
+        assert_eq!(fields(raw.clone()), vec!["properties"]);
+        // Typed properties count toward the total.
+        raw.properties.extra.clear();
+        for k in 0..rules.limits.max_event_properties - 1 {
+            raw.properties
+                .extra
+                .insert(format!("p{k}"), PropValue::Number(1.0));
+        }
+        raw.properties.price = Some(1.0);
+        assert!(validate(raw.clone(), &rules, now(), || "g".into()).is_ok());
+        raw.properties.rating = Some(3.0);
+        let err = validate(raw.clone(), &rules, now(), || "g".into()).unwrap_err();
+        assert_eq!(err.first_field(), "properties");
+        assert!(err.errors[0].reason.contains("at most 64"), "{err}");
+        // Total bytes.
+        let mut raw = view();
+        for k in 0..9 {
+            raw.properties
+                .extra
+                .insert(format!("t{k}"), PropValue::Text("x".repeat(8000)));
+        }
+        let err = validate(raw, &rules, now(), || "g".into()).unwrap_err();
+        assert!(err.errors[0].reason.contains("in total"), "{err}");
     }
 
     #[test]

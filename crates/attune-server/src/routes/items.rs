@@ -40,7 +40,9 @@ pub(super) async fn put(
     let strict = state.config.strict_fields;
     let item = blocking(move || {
         let v = parse_object(&bytes, "item")?;
-        let item = item_from_json(Some(&id), &v, strict).map_err(Problem::invalid_record)?;
+        let limits = &state.config.event_rules.limits;
+        let item =
+            item_from_json(Some(&id), &v, strict, limits).map_err(Problem::invalid_record)?;
         state
             .store
             .upsert_items(&app, std::slice::from_ref(&item))?;
@@ -106,7 +108,7 @@ pub(super) async fn bulk_upsert(
         let mut errors = Vec::new();
         let mut n_rejected = 0;
         for (idx, v) in records.iter().enumerate() {
-            match item_from_json(None, v, config.strict_fields) {
+            match item_from_json(None, v, config.strict_fields, &config.event_rules.limits) {
                 Ok(item) => items.push(item),
                 Err(e) => {
                     n_rejected += 1;

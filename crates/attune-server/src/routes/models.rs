@@ -131,7 +131,8 @@ fn auto() -> String {
 }
 
 fn promote_of(b: &TrainBody) -> Result<Promote, Problem> {
-    let bad = |field: &str, msg: String| Problem::new(ErrorCode::InvalidRequest, msg).field(field);
+    let bad =
+        |field: &str, msg: String| Problem::new(ErrorCode::ValidationFailed, msg).field(field);
     Ok(match b.promote.as_deref().unwrap_or("if_not_worse") {
         "never" => Promote::Never,
         "always" => Promote::Always,
@@ -189,13 +190,13 @@ pub(super) async fn train(
         algorithm: b.algorithm.clone(),
         promote: promote_of(&b)?,
     };
+    // Up front, with the parser training itself uses: an unknown algorithm or a bad parameter
+    // is a 422 naming `algorithm` (the member sent), never a job that fails in the background.
+    check_algorithm(&request.algorithm)?;
     let pipeline = pipeline(&state)?;
-    // A bad algorithm is refused here (422 naming it), not left to fail in the background; a
-    // promoted version is activated through the engine, so this replica serves it at once.
+    // A promoted version is activated through the engine, so this replica serves it at once.
     let id = pipeline.start_job(&app, request).map_err(|e| match e {
-        JobError::Invalid(e) => {
-            Problem::new(ErrorCode::InvalidRequest, e.to_string()).field("algorithm")
-        }
+        JobError::Invalid(e) => invalid_algorithm(e),
         JobError::Busy(e @ StartError::Busy { .. }) => {
             Problem::new(ErrorCode::Conflict, e.to_string())
         }
@@ -211,6 +212,22 @@ pub(super) async fn train(
     ))
 }
 
+/// Parse the algorithm text as training will ([`attune_pipeline::train::Algorithm`]).
+fn check_algorithm(text: &str) -> Result<(), Problem> {
+    text.parse::<attune_pipeline::train::Algorithm>()
+        .map(drop)
+        .map_err(invalid_algorithm)
+}
+
+/// A refused algorithm text: 422 naming `algorithm` (or the field a range rule names).
+fn invalid_algorithm(e: attune_pipeline::PipelineError) -> Problem {
+    let field = match &e {
+        attune_pipeline::PipelineError::Invalid { field, .. } => *field,
+        _ => "algorithm",
+    };
+    Problem::new(ErrorCode::ValidationFailed, e.to_string()).field(field)
+}
+
 pub(super) fn pipeline(state: &AppState) -> Result<std::sync::Arc<Pipeline>, Problem> {
     state.pipeline.clone().ok_or_else(|| {
         Problem::new(
@@ -220,7 +237,18 @@ pub(super) fn pipeline(state: &AppState) -> Result<std::sync::Arc<Pipeline>, Pro
     })
 }
 
-fn job_json(j: &Job) -> Value {
+/// `text` with the server's data directory taken out of every path in it (`<dir>/models/x`
+/// becomes `models/x`): a job's error goes to the client, the directory layout must not.
+fn without_data_dir(text: &str, data_dir: &std::path::Path) -> String {
+    let dir = data_dir.display().to_string();
+    if dir.is_empty() {
+        return text.to_string();
+    }
+    let dir = dir.trim_end_matches('/');
+    text.replace(&format!("{dir}/"), "").replace(dir, ".")
+}
+
+fn job_json(j: &Job, data_dir: &std::path::Path) -> Value {
     json!({
         "job_id": j.id,
         "status": j.state.as_str(),
@@ -232,7 +260,7 @@ fn job_json(j: &Job) -> Value {
         "activated": j.outcome.as_ref().map(|o| o.activated),
         "promotion": j.outcome.as_ref().map(|o| o.promotion.clone()),
         "metrics": j.outcome.as_ref().map(|o| o.metrics.clone()),
-        "error": j.error,
+        "error": j.error.as_deref().map(|e| without_data_dir(e, data_dir)),
     })
 }
 
@@ -249,5 +277,29 @@ pub(super) async fn job(
         )
         .field("job_id")
     })?;
-    Ok(Json(job_json(&j)))
+    let data_dir = pipeline(&state)?.engine().data_dir().to_path_buf();
+    Ok(Json(job_json(&j, &data_dir)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_data_dir;
+    use std::path::Path;
+
+    #[test]
+    fn job_errors_lose_the_data_directory() {
+        let dir = Path::new("/srv/attune/data");
+        assert_eq!(
+            without_data_dir(
+                "cannot write /srv/attune/data/models/shop/v0003.attune: disk full",
+                dir
+            ),
+            "cannot write models/shop/v0003.attune: disk full"
+        );
+        assert_eq!(
+            without_data_dir("/srv/attune/data is read-only", dir),
+            ". is read-only"
+        );
+        assert_eq!(without_data_dir("no interactions", dir), "no interactions");
+    }
 }

@@ -7,6 +7,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
+use attune_serving::AppReadiness;
+
 use super::blocking;
 use crate::api::describe;
 use crate::extract::{body_format, check_app_name, parse_object, read_body};
@@ -18,23 +20,65 @@ pub(super) async fn health() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// `GET /ready`: the store answers a ping; 503 `not_ready` (naming the backend) otherwise.
+/// `GET /ready`: 200 only when the store answers a ping and every app's active model is
+/// loaded (or the app has none), so a load balancer never sends a request that would get "no
+/// active model" for an app that has one. Otherwise 503 `not_ready`, naming the backend and,
+/// per app not serving, whether its model is still `loading` or was refused (`degraded`).
 pub(super) async fn ready(State(state): State<AppState>) -> Result<Json<Value>, Problem> {
     let backend = state.store.backend();
     let store = state.store.clone();
     let ping = tokio::task::spawn_blocking(move || store.ping()).await;
     match ping {
-        Ok(Ok(())) => Ok(Json(json!({"status": "ready", "backend": backend}))),
+        Ok(Ok(())) => {}
         Ok(Err(e)) => {
             tracing::warn!(error = %e, backend, "store ping failed");
-            Err(Problem::new(
+            return Err(Problem::new(
                 ErrorCode::NotReady,
                 format!("the {backend} store does not answer"),
             )
-            .with("backend", backend))
+            .with("backend", backend)
+            .with("readiness", "store_unreachable"));
         }
-        Err(e) => Err(Problem::internal("the readiness check failed", &e)),
+        Err(e) => return Err(Problem::internal("the readiness check failed", &e)),
     }
+    let Some(serving) = state.serving.clone() else {
+        return Ok(Json(json!({"status": "ready", "backend": backend})));
+    };
+    let apps = blocking(move || Ok(serving.readiness()?)).await?;
+    let mut waiting = Vec::new();
+    let mut degraded = false;
+    for (app, r) in apps {
+        match r {
+            AppReadiness::Serving => {}
+            AppReadiness::Loading { version } => waiting.push(json!({
+                "app": app, "state": "loading", "version": version,
+            })),
+            AppReadiness::Degraded { version, reason } => {
+                degraded = true;
+                waiting.push(json!({
+                    "app": app, "state": "degraded", "version": version, "reason": reason,
+                }));
+            }
+        }
+    }
+    if waiting.is_empty() {
+        return Ok(Json(json!({"status": "ready", "backend": backend})));
+    }
+    let (status, what) = if degraded {
+        (
+            "degraded",
+            "an active model was refused and nothing serves it",
+        )
+    } else {
+        ("loading", "active models are still loading")
+    };
+    Err(Problem::new(
+        ErrorCode::NotReady,
+        format!("{what}: {} app(s) not serving", waiting.len()),
+    )
+    .with("backend", backend)
+    .with("readiness", status)
+    .with("apps", Value::Array(waiting)))
 }
 
 /// `GET /metrics`: Prometheus text format (0.0.4), or OpenMetrics 1.0 when the scraper's

@@ -43,7 +43,9 @@ pub(super) async fn put(
     let strict = state.config.strict_fields;
     let user = blocking(move || {
         let v = parse_object(&bytes, "user")?;
-        let user = user_from_json(Some(&id), &v, strict).map_err(Problem::invalid_record)?;
+        let limits = &state.config.event_rules.limits;
+        let user =
+            user_from_json(Some(&id), &v, strict, limits).map_err(Problem::invalid_record)?;
         state
             .store
             .upsert_users(&app, std::slice::from_ref(&user))?;

@@ -50,6 +50,21 @@ impl TestServer {
     pub fn with_pipeline_serving(serving: attune_serving::ServingConfig) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Arc::new(SqliteStore::open(dir.path().join("attune.db")).expect("open store"));
+        Self::serving_over(dir, store, serving)
+    }
+
+    /// The same data directory and store behind a new engine and pipeline: what a restarted
+    /// server sees (nothing loaded yet).
+    pub fn restart(self) -> Self {
+        let TestServer { store, _dir, .. } = self;
+        Self::serving_over(_dir, store, attune_serving::ServingConfig::default())
+    }
+
+    fn serving_over(
+        dir: tempfile::TempDir,
+        store: Arc<SqliteStore>,
+        serving: attune_serving::ServingConfig,
+    ) -> Self {
         let experiments =
             attune_experiment::Router::new(store.clone(), std::time::Duration::from_secs(5));
         let engine = attune_serving::Serving::new(
@@ -91,6 +106,11 @@ impl TestServer {
             router: router(state),
             _dir: dir,
         }
+    }
+
+    /// The server's data directory (store and model artifacts).
+    pub fn dir(&self) -> &std::path::Path {
+        self._dir.path()
     }
 
     /// Requests to the `default` app (no header).

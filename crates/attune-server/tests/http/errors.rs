@@ -139,6 +139,16 @@ async fn invalid_events_are_422_naming_the_field_and_store_nothing() {
             "properties.rating",
         ),
         (
+            // Issue 17: the member the client sent, not the property it stands for.
+            "rating event whose value is off the scale",
+            with(
+                with(view(), &["type"], json!("rating")),
+                &["value"],
+                json!(99),
+            ),
+            "value",
+        ),
+        (
             "rating event without rating",
             with(view(), &["type"], json!("rating")),
             "properties.rating",

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use crate::common::{Client, TestServer};
 
 /// A small synthetic shop (seeded) in the default app.
-fn shop(t: &TestServer) {
+pub(crate) fn shop(t: &TestServer) {
     let data = attune_testkit::generate(&attune_testkit::SyntheticConfig {
         n_users: 120,
         n_items: 60,
@@ -25,7 +25,7 @@ fn shop(t: &TestServer) {
 }
 
 /// Start a training job and wait for it to finish; returns the finished job.
-async fn train(c: &Client<'_>, body: Value) -> Value {
+pub(crate) async fn train(c: &Client<'_>, body: Value) -> Value {
     let r = c.post_json("/v1/models/train", &body).await;
     assert_eq!(r.status.as_u16(), 202, "{}", r.text);
     let id = r.body["job_id"].as_str().unwrap().to_string();
@@ -157,14 +157,39 @@ async fn train_publish_activate_roll_back_and_recommend_in_process() {
 async fn a_bad_algorithm_is_refused_before_any_job_and_a_failed_job_changes_nothing() {
     let t = TestServer::with_pipeline();
     let c = t.default_app();
-    // Refused at once, naming the member: no job, no version.
-    for bad in ["rm -rf /", "als:factors=0", "ease:lambda=1|"] {
+    // Refused at once with 422, naming the member (issue 17): no job, no version.
+    for bad in [
+        "rm -rf /",
+        "als:factors=0",
+        "als:factors=-3",
+        "ease:lambda=1|",
+        "ease:nope=1",
+    ] {
         let r = c
             .post_json("/v1/models/train", &json!({"algorithm": bad}))
             .await;
-        r.assert_problem(400, "invalid_request", Some("algorithm"));
+        r.assert_problem(422, "validation_failed", Some("algorithm"));
+    }
+    for (body, field) in [
+        (
+            json!({"algorithm": "ease", "promote": "sometimes"}),
+            "promote",
+        ),
+        (json!({"algorithm": "ease", "margin": -1}), "margin"),
+    ] {
+        let r = c.post_json("/v1/models/train", &body).await;
+        r.assert_problem(422, "validation_failed", Some(field));
     }
     assert!(t.store.list_models("default").unwrap().is_empty());
+    assert_eq!(t.pipeline.as_ref().unwrap().jobs().list("default").len(), 0);
+    // Checked before anything else, with the parser training uses: a server without the
+    // pipeline says the request is bad, not that training is unavailable.
+    let plain = TestServer::new();
+    let r = plain
+        .default_app()
+        .post_json("/v1/models/train", &json!({"algorithm": "rm -rf /"}))
+        .await;
+    r.assert_problem(422, "validation_failed", Some("algorithm"));
 
     // A valid spec on an app without events fails in the background, and says why.
     let j = train(&c, json!({"algorithm": "popularity"})).await;
@@ -180,4 +205,47 @@ async fn a_bad_algorithm_is_refused_before_any_job_and_a_failed_job_changes_noth
         m.contains("attune_training_jobs{app=\"default\",state=\"failed\"} 1"),
         "{m}"
     );
+}
+
+/// Issue 17: an answer on a model route never carries the server's absolute file paths (the
+/// data directory), whether the artifact is damaged or gone; the log keeps the full message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn model_errors_do_not_reveal_server_paths() {
+    let t = TestServer::with_pipeline();
+    shop(&t);
+    let c = t.default_app();
+    let j = train(&c, json!({"algorithm": "popularity", "promote": "never"})).await;
+    assert_eq!(j["status"], "succeeded", "{j}");
+    let record = &t.store.list_models("default").unwrap()[0];
+    let file = t.dir().join(&record.info.artifact.location);
+    let dir = t.dir().display().to_string();
+    assert!(file.exists(), "{}", file.display());
+
+    // Damaged: a byte in the middle flipped.
+    let mut bytes = std::fs::read(&file).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&file, &bytes).unwrap();
+    let r = c.post_json("/v1/models/v1/activate", &json!({})).await;
+    r.assert_problem(422, "model_unservable", Some("version"));
+    assert!(
+        !r.text.contains(&dir),
+        "the answer names the data directory: {}",
+        r.text
+    );
+    assert!(r.text.contains("v0001.attune"), "{}", r.text);
+
+    // Gone.
+    std::fs::remove_file(&file).unwrap();
+    let r = c.post_json("/v1/models/v1/activate", &json!({})).await;
+    r.assert_problem(422, "model_unservable", Some("version"));
+    assert!(
+        !r.text.contains(&dir),
+        "the answer names the data directory: {}",
+        r.text
+    );
+    for path in ["/v1/models", "/v1/models/rollouts"] {
+        let r = c.get(path).await;
+        assert!(!r.text.contains(&dir), "{path}: {}", r.text);
+    }
 }

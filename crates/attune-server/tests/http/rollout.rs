@@ -134,7 +134,7 @@ async fn a_better_canary_is_promoted_and_a_random_one_rolled_back_without_failed
         &json!({"algorithm": "popularity", "promote": "canary", "canary": {"share": 0.9}}),
     )
     .await
-    .assert_problem(400, "invalid_request", Some("canary.share"));
+    .assert_problem(422, "validation_failed", Some("canary.share"));
 
     // 1. Popularity as a canary on half the users (the other half is the control): promoted.
     let canary = json!({"share": 0.5, "min_users": 80, "margin": 0.05});

@@ -75,8 +75,18 @@ impl Serving {
         if a.snapshot().is_some_and(|s| s.seq >= active.seq) {
             return Ok(());
         }
-        let snap = self.load_version(&a.app, active.version, active.seq)?;
+        let snap = match self.load_version(&a.app, active.version, active.seq) {
+            Ok(snap) => snap,
+            Err(e) => {
+                if let ServingError::Load(inner) = &e {
+                    *a.refused.lock().unwrap_or_else(PoisonError::into_inner) =
+                        Some((active.version, inner.public_message()));
+                }
+                return Err(e);
+            }
+        };
         a.active.store(Some(Arc::new(snap)));
+        *a.refused.lock().unwrap_or_else(PoisonError::into_inner) = None;
         Ok(())
     }
 
@@ -129,6 +139,7 @@ impl Serving {
         }
         snap.seq = seq;
         a.active.store(Some(Arc::new(snap)));
+        *a.refused.lock().unwrap_or_else(PoisonError::into_inner) = None;
     }
 
     /// A snapshot of `app` serving `pin` without activating it: what `attune recommend

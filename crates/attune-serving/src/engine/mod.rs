@@ -81,6 +81,28 @@ pub struct AppServing {
     /// Non-active versions that experiment variants serve, loaded (and verified) on first
     /// use, dropped when no running experiment names them any more.
     variants: RwLock<HashMap<u32, Arc<Snapshot>>>,
+    /// The last load of the registry's active version that was refused (corrupt, missing,
+    /// incompatible): `(version, why)`; cleared when a load succeeds.
+    refused: Mutex<Option<(u32, String)>>,
+}
+
+/// Whether an app serves its active model ([`Serving::readiness`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppReadiness {
+    /// The app has no active model, or a snapshot of one is serving.
+    Serving,
+    /// The app has an active model that is not loaded yet.
+    Loading {
+        /// The registry's active version.
+        version: u32,
+    },
+    /// The active version was refused and nothing is serving: requests get "no active model".
+    Degraded {
+        /// The refused version.
+        version: u32,
+        /// Why it was refused (the file named by its name only).
+        reason: String,
+    },
 }
 
 impl AppServing {
@@ -93,7 +115,16 @@ impl AppServing {
             loading: Mutex::default(),
             pinned,
             variants: RwLock::default(),
+            refused: Mutex::default(),
         }
+    }
+
+    /// The refused active version and why, if its last load was refused.
+    pub fn refused(&self) -> Option<(u32, String)> {
+        self.refused
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// The active snapshot, if any.
@@ -245,6 +276,10 @@ impl Serving {
 
     /// The app's state, setting it up (loading its active version, warming up trending) if
     /// this is its first use. Blocking.
+    ///
+    /// The state is published to other requests only once it is set up: a concurrent first
+    /// request loads too (or waits for the store), and never sees the app without its model
+    /// (issue 17: requests in the first ~100 ms got "no active model" for an app that had one).
     pub fn app(&self, app: &str) -> Result<Arc<AppServing>, ServingError> {
         if let Some(a) = self.loaded(app) {
             return Ok(a);
@@ -254,18 +289,52 @@ impl Serving {
             self.config.trending_half_life_micros,
             false,
         ));
-        {
-            let mut apps = self.apps.write().unwrap_or_else(PoisonError::into_inner);
-            if let Some(existing) = apps.get(app) {
-                return Ok(existing.clone());
-            }
-            apps.insert(app.to_string(), a.clone());
-        }
         if let Err(e) = self.refresh_app(&a) {
             tracing::warn!(app, error = %e, "could not load the active model; serving without it");
         }
         self.warm_trending(&a)?;
-        Ok(a)
+        let mut apps = self.apps.write().unwrap_or_else(PoisonError::into_inner);
+        Ok(apps.entry(app.to_string()).or_insert(a).clone())
+    }
+
+    /// Set up every app of the store (load each active version): what a server does when it
+    /// starts, so `/ready` can turn true. A version that cannot be loaded is logged and
+    /// recorded ([`AppServing::refused`]); the other apps still load.
+    pub fn load_all(&self) -> Result<(), ServingError> {
+        for app in self.store.list_apps()? {
+            if let Err(e) = self.app(&app) {
+                tracing::warn!(app, error = %e, "could not set up the app for serving");
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether every app of the store serves its active model (blocking: reads the registry).
+    /// An app counts as serving when it has no active version or a snapshot is loaded (an
+    /// older one while a newer is loading still answers).
+    pub fn readiness(&self) -> Result<Vec<(String, AppReadiness)>, ServingError> {
+        let mut out = Vec::new();
+        for app in self.store.list_apps()? {
+            let Some(active) = self.store.active_model(&app)? else {
+                out.push((app, AppReadiness::Serving));
+                continue;
+            };
+            let loaded = self.loaded(&app);
+            let state = match &loaded {
+                Some(a) if a.snapshot().is_some() => AppReadiness::Serving,
+                Some(a) => match a.refused() {
+                    Some((version, reason)) => AppReadiness::Degraded { version, reason },
+                    None => AppReadiness::Loading {
+                        version: active.version,
+                    },
+                },
+                None => AppReadiness::Loading {
+                    version: active.version,
+                },
+            };
+            out.push((app, state));
+        }
+        Ok(out)
     }
 
     pub(super) fn warm_trending(&self, a: &AppServing) -> Result<(), ServingError> {

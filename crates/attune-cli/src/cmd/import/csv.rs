@@ -11,6 +11,8 @@
 //!   trimmed, empty segments ignored;
 //! - `available`, `consent.personalization`: true/false, 1/0 or yes/no;
 //! - typed properties (`price`, `rating`, ...) and `value` must be numbers;
+//! - a `properties` or `attributes` column holds a JSON object (the CSV export writes these),
+//!   decoded by the API's own decoder, so names and types come back exactly;
 //! - other properties and attributes: `true`/`false` become booleans, JSON-style numbers
 //!   (`42`, `-1.5`, `2e3`, but not `007`) become numbers, everything else stays text.
 
@@ -240,6 +242,15 @@ fn decode(
                             }
                         }
                     }
+                    Field::Properties => {
+                        if let Some(v) = json_object(cell, "properties", &mut errors) {
+                            if let Err(e) =
+                                attune_server::api::properties_from_json(&v, &mut raw.properties)
+                            {
+                                errors.push(e);
+                            }
+                        }
+                    }
                     Field::Context(c) => {
                         let slot = raw
                             .context
@@ -276,6 +287,7 @@ fn decode(
                     Field::Attribute(name) => {
                         item.attributes.insert(name.clone(), infer_attr(cell));
                     }
+                    Field::Attributes => json_attrs(cell, &mut item.attributes, &mut errors),
                     _ => unreachable!("not an item field: {field:?}"),
                 }
             }
@@ -302,6 +314,7 @@ fn decode(
                     Field::Attribute(name) => {
                         user.attributes.insert(name.clone(), infer_attr(cell));
                     }
+                    Field::Attributes => json_attrs(cell, &mut user.attributes, &mut errors),
                     _ => unreachable!("not a user field: {field:?}"),
                 }
             }
@@ -309,6 +322,35 @@ fn decode(
                 errors.push(FieldError::new("user_id", "is required"));
             }
             (Decoded::User(user), errors)
+        }
+    }
+}
+
+/// A cell holding a JSON object (`properties`, `attributes`), or `None` with the reason
+/// recorded under `field`.
+fn json_object(cell: &str, field: &str, errors: &mut Vec<FieldError>) -> Option<serde_json::Value> {
+    match serde_json::from_str::<serde_json::Value>(cell) {
+        Ok(v @ serde_json::Value::Object(_)) => Some(v),
+        Ok(_) | Err(_) => {
+            errors.push(FieldError::new(
+                field,
+                "expected a JSON object, e.g. {\"coupon\": \"BF26\"}",
+            ));
+            None
+        }
+    }
+}
+
+/// An `attributes` cell, merged into `attrs` through the API's decoder.
+fn json_attrs(
+    cell: &str,
+    attrs: &mut std::collections::BTreeMap<String, AttrValue>,
+    errors: &mut Vec<FieldError>,
+) {
+    if let Some(v) = json_object(cell, "attributes", errors) {
+        match attune_server::api::attrs_from_json(&v) {
+            Ok(decoded) => attrs.extend(decoded),
+            Err(e) => errors.extend(e),
         }
     }
 }

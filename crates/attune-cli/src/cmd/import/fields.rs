@@ -30,6 +30,8 @@ pub enum Field {
     Value,
     /// `properties.<name>`.
     Property(String),
+    /// `properties`: a JSON object of properties (the CSV export's column).
+    Properties,
     /// `context.<name>`, one of [`CONTEXT_FIELDS`].
     Context(&'static str),
     /// `title`.
@@ -46,6 +48,8 @@ pub enum Field {
     Available,
     /// `attributes.<name>` (items and users).
     Attribute(String),
+    /// `attributes`: a JSON object of attributes (items and users; the CSV export's column).
+    Attributes,
     /// `preferred_categories`.
     PreferredCategories,
     /// `consent.personalization`.
@@ -64,6 +68,8 @@ impl Field {
             (Entity::Events | Entity::Items, "item_id") => Field::ItemId,
             (Entity::Events, "timestamp") => Field::Timestamp,
             (Entity::Events, "value") => Field::Value,
+            (Entity::Events, "properties") => Field::Properties,
+            (Entity::Items | Entity::Users, "attributes") => Field::Attributes,
             (Entity::Events, _) if sub("properties.").is_some() => {
                 Field::Property(sub("properties.")?.to_string())
             }
@@ -111,6 +117,8 @@ impl Field {
             Field::Timestamp => "timestamp".into(),
             Field::Value => "value".into(),
             Field::Property(p) => format!("properties.{p}"),
+            Field::Properties => "properties".into(),
+            Field::Attributes => "attributes".into(),
             Field::Context(c) => format!("context.{c}"),
             Field::Title => "title".into(),
             Field::Description => "description".into(),
@@ -129,11 +137,11 @@ impl Field {
 pub fn allowed_fields(entity: Entity) -> &'static str {
     match entity {
         Entity::Events => {
-            "event_id, type, user_id, anonymous_id, item_id, timestamp, value, properties.<name>, \
+            "event_id, type, user_id, anonymous_id, item_id, timestamp, value, properties, properties.<name>, \
              context.{session_id,device,page,recommendation_id,experiment,variant}"
         }
-        Entity::Items => "item_id, title, description, categories, tags, published_at, available, attributes.<name>",
-        Entity::Users => "user_id, preferred_categories, consent.personalization, attributes.<name>",
+        Entity::Items => "item_id, title, description, categories, tags, published_at, available, attributes, attributes.<name>",
+        Entity::Users => "user_id, preferred_categories, consent.personalization, attributes, attributes.<name>",
     }
 }
 

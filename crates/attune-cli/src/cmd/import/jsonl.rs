@@ -9,6 +9,7 @@
 use std::io::BufRead;
 
 use attune_core::error::FieldError;
+use attune_core::limits::InputLimits;
 use serde_json::{Map, Value};
 
 use super::fields::Field;
@@ -21,23 +22,27 @@ pub struct JsonlSource {
     entity: Entity,
     maps: Vec<(Field, String)>,
     strict_fields: bool,
+    limits: InputLimits,
     line: u64,
     buf: Vec<u8>,
 }
 
 impl JsonlSource {
-    /// `strict_fields` rejects unknown members, as `server.strict_fields` does for the API.
+    /// `strict_fields` rejects unknown members, as `server.strict_fields` does for the API;
+    /// `limits` are the `[limits]` the API applies.
     pub fn new(
         reader: Box<dyn BufRead>,
         entity: Entity,
         maps: &[(Field, String)],
         strict_fields: bool,
+        limits: InputLimits,
     ) -> Self {
         Self {
             reader,
             entity,
             maps: maps.to_vec(),
             strict_fields,
+            limits,
             line: 0,
             buf: Vec::new(),
         }
@@ -86,11 +91,11 @@ impl JsonlSource {
                 Ok(raw) => (Some(Decoded::Event(raw)), Vec::new()),
                 Err(e) => (None, vec![e]),
             },
-            Entity::Items => match api::item_from_json(None, v, strict) {
+            Entity::Items => match api::item_from_json(None, v, strict, &self.limits) {
                 Ok(item) => (Some(Decoded::Item(item)), Vec::new()),
                 Err(e) => (None, e.errors),
             },
-            Entity::Users => match api::user_from_json(None, v, strict) {
+            Entity::Users => match api::user_from_json(None, v, strict, &self.limits) {
                 Ok(user) => (Some(Decoded::User(user)), Vec::new()),
                 Err(e) => (None, e.errors),
             },

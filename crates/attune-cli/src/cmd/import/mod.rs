@@ -106,6 +106,11 @@ impl Validator {
         }
     }
 
+    /// The `[limits]` every row is checked against.
+    pub fn limits(&self) -> &attune_core::limits::InputLimits {
+        &self.rules.limits
+    }
+
     /// Validate a record; every problem is listed (decode problems first, then the rules that
     /// concern other fields), sorted by field.
     pub fn finish(&self, record: Record) -> Result<Row, Vec<FieldError>> {
@@ -123,8 +128,8 @@ impl Validator {
                 event::validate(raw, &self.rules, self.now, || id.unwrap_or_default())
                     .map(Row::Event)
             }
-            Decoded::Item(item) => item.validate().map(|()| Row::Item(item)),
-            Decoded::User(user) => user.validate().map(|()| Row::User(user)),
+            Decoded::Item(item) => item.validate(self.limits()).map(|()| Row::Item(item)),
+            Decoded::User(user) => user.validate(self.limits()).map(|()| Row::User(user)),
         };
         match checked {
             Ok(row) if errors.is_empty() => Ok(row),
@@ -426,6 +431,7 @@ fn run_pass(
                 plan.entity,
                 &plan.maps,
                 plan.strict_fields,
+                *plan.validator.limits(),
             ))
         }
     };

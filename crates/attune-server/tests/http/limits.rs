@@ -1,0 +1,119 @@
+//! Issue 17: property and attribute *names* are limited (charset, length, count) like values
+//! are; a record over a `[limits]` value is a 422 naming `properties` or `attributes`, and
+//! nothing is stored.
+
+use attune_core::limits::InputLimits;
+use axum::http::StatusCode;
+use serde_json::{json, Map, Value};
+
+use crate::common::TestServer;
+
+fn view_with(properties: Value) -> Value {
+    json!({"type": "view", "user_id": "cust-1", "item_id": "SKU-1", "properties": properties})
+}
+
+fn many(n: usize, prefix: &str) -> Value {
+    let m: Map<String, Value> = (0..n).map(|k| (format!("{prefix}{k}"), json!(1))).collect();
+    Value::Object(m)
+}
+
+#[tokio::test]
+async fn property_names_are_checked_on_ingestion() {
+    let t = TestServer::new();
+    let c = t.default_app();
+    let cases: Vec<(&str, Value)> = vec![
+        ("empty name", json!({"": "x"})),
+        ("NUL in a name", json!({"a\u{0}b": "x"})),
+        ("escape sequence", json!({"\u{1b}[2Jwipe": 1})),
+        ("newline", json!({"two\nlines": true})),
+        ("10 KB name", json!({ "n".repeat(10 * 1024): 1 })),
+        ("50,000 names", many(50_000, "p")),
+        (
+            "too large in total",
+            json!({"a": "x".repeat(8000), "b": "x".repeat(8000), "c": "x".repeat(8000),
+                   "d": "x".repeat(8000), "e": "x".repeat(8000), "f": "x".repeat(8000),
+                   "g": "x".repeat(8000), "h": "x".repeat(8000), "i": "x".repeat(8000)}),
+        ),
+    ];
+    for (what, props) in cases {
+        let r = c.post_json("/v1/events", &view_with(props)).await;
+        r.assert_problem(422, "validation_failed", Some("properties"));
+        assert_eq!(r.body["errors"][0]["field"], "properties", "{what}");
+        // The answer stays short however large the input was.
+        assert!(r.text.len() < 2_000, "{what}: {} bytes", r.text.len());
+    }
+    assert!(
+        t.snapshot("default").events.is_empty(),
+        "a refused event was stored"
+    );
+    // Within the limits: 64 properties of which one typed, names with spaces, commas, Unicode.
+    let mut ok = many(61, "p");
+    ok["price"] = json!(9.5);
+    ok["gift wrap, red"] = json!(true);
+    ok["größe"] = json!("M");
+    let r = c.post_json("/v1/events", &view_with(ok)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+}
+
+#[tokio::test]
+async fn attribute_names_are_checked_on_items_and_users() {
+    let t = TestServer::new();
+    let c = t.default_app();
+    for (what, attrs) in [
+        ("empty name", json!({"": 1})),
+        ("control character", json!({"br\u{7}and": "x"})),
+        ("257 attributes", many(257, "a")),
+    ] {
+        let r = c
+            .put_json("/v1/items/SKU-1", &json!({ "attributes": attrs }))
+            .await;
+        r.assert_problem(422, "validation_failed", Some("attributes"));
+        let r = c
+            .post_json(
+                "/v1/items",
+                &json!([{"item_id": "SKU-2", "attributes": attrs}]),
+            )
+            .await;
+        assert_eq!(r.status.as_u16(), 422, "{what}: {}", r.text);
+        assert_eq!(r.body["errors"][0]["field"], "attributes", "{what}");
+        let r = c
+            .put_json("/v1/users/cust-1", &json!({ "attributes": attrs }))
+            .await;
+        r.assert_problem(422, "validation_failed", Some("attributes"));
+    }
+    let snap = t.snapshot("default");
+    assert!(
+        snap.items.is_empty() && snap.users.is_empty(),
+        "a refused record was stored"
+    );
+}
+
+#[tokio::test]
+async fn limits_come_from_the_configuration() {
+    let mut config = attune_server::ServerConfig::default();
+    config.event_rules.limits = InputLimits {
+        max_name_len: 8,
+        max_event_properties: 2,
+        max_user_attributes: 1,
+        ..InputLimits::default()
+    };
+    let t = TestServer::with_config(config);
+    let c = t.default_app();
+    let r = c.post_json("/v1/events", &view_with(many(3, "p"))).await;
+    r.assert_problem(422, "validation_failed", Some("properties"));
+    assert!(
+        r.text.contains("limits.max_event_properties"),
+        "the answer names the setting: {}",
+        r.text
+    );
+    let r = c
+        .post_json("/v1/events", &view_with(json!({"ninechars": 1})))
+        .await;
+    r.assert_problem(422, "validation_failed", Some("properties"));
+    let r = c
+        .put_json("/v1/users/u", &json!({"attributes": {"a": 1, "b": 2}}))
+        .await;
+    r.assert_problem(422, "validation_failed", Some("attributes"));
+    let r = c.post_json("/v1/events", &view_with(many(2, "p"))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+}
