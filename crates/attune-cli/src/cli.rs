@@ -656,6 +656,28 @@ pub enum BenchCommand {
     /// Train, register and activate an ALS model on the seeded synthetic matrix (users x
     /// items x nnz, power-law popularity) for serving load tests (`scripts/bench-serving.sh`).
     Model(BenchModelArgs),
+    /// Ingestion latency while a retention pass deletes old impressions (docs/benchmarks.md,
+    /// "Retention's cost to ingestion").
+    Retention(BenchRetentionArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchRetentionArgs {
+    /// Expired impressions the pass deletes.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub impressions: usize,
+    /// Ingestion batches per second (paced), over 4 connections.
+    #[arg(long, default_value_t = 50)]
+    pub rate: u32,
+    /// Events per batch.
+    #[arg(long, default_value_t = 100)]
+    pub batch: usize,
+    /// Seconds of each phase without retention (before and after the pass).
+    #[arg(long, default_value_t = 20)]
+    pub secs: u64,
+    /// Write the report as JSON here too.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

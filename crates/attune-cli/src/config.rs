@@ -30,6 +30,8 @@ pub struct Settings {
     pub train: attune_pipeline::TrainSettings,
     pub serving: ServingSection,
     pub monitor: attune_monitor::MonitorConfig,
+    #[serde(default)]
+    pub retention: attune_pipeline::retention::RetentionConfig,
     pub log: LogSection,
 }
 
@@ -43,6 +45,8 @@ pub struct ServingSection {
     pub list_cache_ttl_secs: u64,
     pub trending_half_life_hours: f64,
     pub log_impressions: bool,
+    pub impression_flush_ms: u64,
+    pub impression_cold_start_sample: f64,
     pub refresh_interval_secs: u64,
     pub retrain_interval_secs: u64,
     pub retrain_algorithm: String,
@@ -383,9 +387,15 @@ impl Settings {
         self.server.cors()?;
         self.train.check()?;
         self.serving.to_engine()?;
+        anyhow::ensure!(
+            (0.0..=1.0).contains(&self.serving.impression_cold_start_sample),
+            "invalid configuration: serving.impression_cold_start_sample must be between 0 and 1, got {}",
+            self.serving.impression_cold_start_sample
+        );
         self.monitor
             .check()
             .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        self.retention.check(&self.events.custom_types)?;
         Ok(())
     }
 

@@ -83,5 +83,9 @@ pub fn schedule(settings: &Settings) -> Schedule {
         bandits_every: (s.bandit_update_secs > 0)
             .then(|| Duration::from_secs(s.bandit_update_secs)),
         monitor: (settings.monitor.interval_secs > 0).then(|| settings.monitor.clone()),
+        retention: settings
+            .retention
+            .enabled()
+            .then(|| settings.retention.clone()),
     }
 }

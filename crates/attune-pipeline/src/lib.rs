@@ -54,6 +54,7 @@ pub mod jobs;
 pub mod monitoring;
 pub mod promote;
 pub mod publish;
+pub mod retention;
 pub mod rollout;
 pub mod schedule;
 pub mod train;

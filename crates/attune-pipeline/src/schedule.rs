@@ -29,6 +29,8 @@ pub struct Schedule {
     pub bandits_every: Option<Duration>,
     /// Monitoring, every `interval_secs` (`None`: off).
     pub monitor: Option<attune_monitor::MonitorConfig>,
+    /// Retention passes, every `interval_secs` (`None`: off).
+    pub retention: Option<crate::retention::RetentionConfig>,
 }
 
 /// The running loops; dropping it stops them (and waits for the current step to end).
@@ -37,11 +39,12 @@ pub struct Scheduler {
     threads: Vec<JoinHandle<()>>,
 }
 
-/// Run `step` every `every` until the sender of the returned channel is dropped.
+/// Run `step` every `every` until the sender of the returned channel is dropped. A long step
+/// can ask the closure it is given whether that happened, and end early.
 fn every(
     name: &str,
     every: Duration,
-    mut step: impl FnMut() + Send + 'static,
+    mut step: impl FnMut(&dyn Fn() -> bool) + Send + 'static,
 ) -> (mpsc::Sender<()>, JoinHandle<()>) {
     let (tx, rx) = mpsc::channel::<()>();
     let handle = std::thread::Builder::new()
@@ -50,7 +53,12 @@ fn every(
             background_priority();
             loop {
                 match rx.recv_timeout(every) {
-                    Err(RecvTimeoutError::Timeout) => step(),
+                    Err(RecvTimeoutError::Timeout) => step(&|| {
+                        matches!(
+                            rx.try_recv(),
+                            Ok(()) | Err(mpsc::TryRecvError::Disconnected)
+                        )
+                    }),
                     Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
                 }
             }
@@ -100,29 +108,38 @@ impl Scheduler {
             threads: Vec::new(),
         };
         let p = pipeline.clone();
-        let (tx, t) = every("attune-refresh", schedule.refresh_every, move || {
+        let (tx, t) = every("attune-refresh", schedule.refresh_every, move |_| {
             refresh_all(&p)
         });
         s.stop.push(tx);
         s.threads.push(t);
         if let Some(interval) = schedule.bandits_every {
             let p = pipeline.clone();
-            let (tx, t) = every("attune-bandits", interval, move || update_bandits(&p));
+            let (tx, t) = every("attune-bandits", interval, move |_| update_bandits(&p));
             s.stop.push(tx);
             s.threads.push(t);
         }
         if let Some(config) = schedule.monitor.filter(|c| c.interval_secs > 0) {
             let p = pipeline.clone();
             let interval = Duration::from_secs(config.interval_secs);
-            let (tx, t) = every("attune-monitor", interval, move || {
+            let (tx, t) = every("attune-monitor", interval, move |_| {
                 crate::monitoring::monitor_all(&p, &config);
+            });
+            s.stop.push(tx);
+            s.threads.push(t);
+        }
+        if let Some(config) = schedule.retention.filter(|c| c.enabled()) {
+            let p = pipeline.clone();
+            let interval = Duration::from_secs(config.interval_secs);
+            let (tx, t) = every("attune-retention", interval, move |stopping| {
+                crate::retention::apply_all(p.store(), &config, stopping);
             });
             s.stop.push(tx);
             s.threads.push(t);
         }
         if let Some(interval) = schedule.retrain_every {
             let request = schedule.retrain.clone();
-            let (tx, t) = every("attune-retrain", interval, move || {
+            let (tx, t) = every("attune-retrain", interval, move |_| {
                 retrain_all(&pipeline, &request);
             });
             s.stop.push(tx);
@@ -208,7 +225,7 @@ mod tests {
     fn scheduler_threads_run_at_the_lowest_priority_and_the_caller_keeps_its_own() {
         let before = current_policy();
         let (seen_tx, seen_rx) = mpsc::channel();
-        let (stop, handle) = every("attune-test", Duration::from_millis(1), move || {
+        let (stop, handle) = every("attune-test", Duration::from_millis(1), move |_| {
             let _ = seen_tx.send(current_policy());
         });
         let policy = seen_rx.recv_timeout(Duration::from_secs(10)).unwrap();

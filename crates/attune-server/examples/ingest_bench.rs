@@ -123,6 +123,20 @@ impl Store for NullStore {
     ) -> attune_store::Result<()> {
         self.0.scan_events(app, f, visit)
     }
+    fn delete_events(
+        &self,
+        app: &str,
+        event_type: &str,
+        from_micros: i64,
+        before_micros: i64,
+        limit: usize,
+    ) -> attune_store::Result<attune_store::DeletedEvents> {
+        self.0
+            .delete_events(app, event_type, from_micros, before_micros, limit)
+    }
+    fn size_bytes(&self) -> attune_store::Result<u64> {
+        self.0.size_bytes()
+    }
     fn upsert_items(&self, app: &str, items: &[Item]) -> attune_store::Result<()> {
         self.0.upsert_items(app, items)
     }

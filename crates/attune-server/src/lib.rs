@@ -63,6 +63,7 @@ pub mod auth;
 mod cors;
 mod extract;
 mod impressions;
+pub use impressions::ImpressionSettings;
 mod ingest;
 pub mod metrics;
 mod openapi;
@@ -159,8 +160,6 @@ pub struct AppState {
     pub pipeline: Option<Arc<Pipeline>>,
     /// Impressions of served lists.
     impressions: impressions::ImpressionLog,
-    /// Log impressions of served lists.
-    pub log_impressions: bool,
     /// The `[monitor]` settings (the window and segments quality reports use).
     pub monitor: Arc<attune_monitor::MonitorConfig>,
     /// The alert rules this server's monitoring evaluates (`GET /v1/alerts/rules`).
@@ -200,16 +199,20 @@ impl AppState {
     pub fn new(store: Arc<dyn Store>, config: ServerConfig) -> Self {
         let metrics = Arc::new(Metrics::new(store.backend()));
         let ingester = ingest::Ingester::start(store.clone(), metrics.clone());
+        let impressions = impressions::ImpressionLog::new(
+            store.clone(),
+            metrics.clone(),
+            ImpressionSettings::default(),
+        );
         let state = Self {
             store,
             config: Arc::new(config),
             metrics,
             apps: Arc::default(),
-            impressions: impressions::ImpressionLog::new(ingester.clone()),
+            impressions,
             ingester,
             serving: None,
             pipeline: None,
-            log_impressions: true,
             monitor: Arc::default(),
             alert_rules: Arc::new([]),
         };
@@ -253,9 +256,11 @@ impl AppState {
         self
     }
 
-    /// Whether served lists are logged as impression events (default on).
-    pub fn with_impressions(mut self, on: bool) -> Self {
-        self.log_impressions = on;
+    /// Whether and how served lists are logged as impression events (default: all, committed
+    /// once a second; why: `impressions.rs`).
+    pub fn with_impressions(mut self, settings: ImpressionSettings) -> Self {
+        self.impressions =
+            impressions::ImpressionLog::new(self.store.clone(), self.metrics.clone(), settings);
         self
     }
 
@@ -326,11 +331,14 @@ pub async fn serve(
         );
     }
     let ingester = state.ingester.clone();
+    let impressions = state.impressions.clone();
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await?;
-    // Every answered request is committed already; this also commits batches whose request
-    // went away while they waited in the queue, before the process may exit.
+    // Impressions still waiting for their timed commit are committed. Every answered request
+    // is committed already; this also commits batches whose request went away while they
+    // waited in the queue, before the process may exit.
+    impressions.flush().await;
     ingester.flush().await;
     tracing::info!("attune API stopped");
     Ok(())

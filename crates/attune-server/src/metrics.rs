@@ -60,6 +60,8 @@ pub const LIVE_USERS: &str = "attune_serving_live_users";
 /// item factors and the queries they scored, since the active versions were loaded
 /// (`scored_queries / score_passes` is the batching of concurrent requests).
 pub const SERVING_EVENTS: &str = "attune_serving_events";
+/// `attune_store_bytes`: what the store occupies (`Store::size_bytes`), read at each scrape.
+pub const STORE_BYTES: &str = "attune_store_bytes";
 /// `attune_model_age_seconds{app,model}`: time since the active model was trained.
 pub const MODEL_AGE: &str = "attune_model_age_seconds";
 /// `attune_ann_recall_at_10{app}`: recall@10 of the approximate index against the exact
@@ -216,6 +218,7 @@ pub struct Metrics {
     ann_recall: Family<AppLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
     training_jobs: Family<JobLabels, Gauge>,
     quality: Family<QualityLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    store_bytes: Gauge,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -320,8 +323,14 @@ impl Metrics {
         let serving_events = Family::<KindLabels, Gauge>::default();
         registry.register(
             SERVING_EVENTS,
-            "Since start: model versions loaded and refused, impressions dropped (queue full); exact-scoring passes and the queries they scored",
+            "Since start: model versions loaded and refused, impressions dropped (queue full) and cold-start lists not logged (sampling); exact-scoring passes and the queries they scored",
             serving_events.clone(),
+        );
+        let store_bytes = Gauge::default();
+        registry.register(
+            STORE_BYTES,
+            "Bytes the store occupies: SQLite's database file and WAL, or PostgreSQL's tables and indexes of this schema",
+            store_bytes.clone(),
         );
         let model_age = Family::default();
         registry.register(
@@ -370,11 +379,23 @@ impl Metrics {
             serving_events,
             model_age,
             ann_recall,
+            store_bytes,
         }
     }
 
+    /// The store's size, as just measured.
+    pub fn set_store_bytes(&self, bytes: u64) {
+        self.store_bytes
+            .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+    }
+
     /// Read the serving engine's state into the gauges (called when `/metrics` is scraped).
-    pub fn observe_serving(&self, serving: &attune_serving::Serving, impressions_dropped: u64) {
+    pub fn observe_serving(
+        &self,
+        serving: &attune_serving::Serving,
+        impressions_dropped: u64,
+        impressions_unsampled: u64,
+    ) {
         use std::sync::atomic::Ordering::Relaxed;
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -432,6 +453,7 @@ impl Metrics {
             ("model_loads", stats.loads.load(Relaxed)),
             ("model_refused", stats.refused.load(Relaxed)),
             ("impressions_dropped", impressions_dropped),
+            ("impressions_unsampled", impressions_unsampled),
             ("score_passes", passes),
             ("scored_queries", queries),
         ] {

@@ -33,6 +33,15 @@ pub struct EventFilter {
     pub until_micros: Option<i64>,
 }
 
+/// One page of a retention deletion ([`Store::delete_events`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DeletedEvents {
+    /// Events deleted.
+    pub deleted: usize,
+    /// The newest timestamp among them (`None` when nothing was deleted).
+    pub last_ts_micros: Option<i64>,
+}
+
 /// Counts of what an app holds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct AppCounts {
@@ -215,6 +224,24 @@ pub trait Store: ExperimentStore + MonitorStore + Send + Sync {
         filter: &EventFilter,
         visit: &mut dyn FnMut(Event) -> bool,
     ) -> Result<()>;
+
+    /// Delete, oldest first, at most `limit` events of type `event_type` (its wire name) with
+    /// `from_micros <= timestamp < before_micros`, in one short transaction (retention).
+    /// Callers page through a large deletion by passing the answer's `last_ts_micros` as the
+    /// next `from_micros`, so rows of other types before it are not scanned again, and each
+    /// transaction holds the writer only briefly (ingestion waits for at most one page).
+    fn delete_events(
+        &self,
+        app: &str,
+        event_type: &str,
+        from_micros: i64,
+        before_micros: i64,
+        limit: usize,
+    ) -> Result<DeletedEvents>;
+
+    /// Bytes the store occupies: the database file and its write-ahead log on SQLite; this
+    /// schema's tables with their indexes on PostgreSQL.
+    fn size_bytes(&self) -> Result<u64>;
 
     /// Insert or replace items (one transaction).
     fn upsert_items(&self, app: &str, items: &[Item]) -> Result<()>;

@@ -7,6 +7,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use attune_server::{AppState, ServerConfig};
@@ -120,11 +121,15 @@ pub async fn serve_until_signal(
 pub async fn app_state(store: Arc<dyn Store>, settings: &Settings) -> anyhow::Result<AppState> {
     let config = server_config(settings);
     let pipeline = crate::serving::pipeline(settings, store.clone())?;
-    let log_impressions = settings.serving.log_impressions;
+    let impressions = attune_server::ImpressionSettings {
+        enabled: settings.serving.log_impressions,
+        flush_every: Duration::from_millis(settings.serving.impression_flush_ms),
+        cold_start_sample: settings.serving.impression_cold_start_sample,
+    };
     let state = tokio::task::spawn_blocking(move || AppState::new(store, config)).await?;
     Ok(state
         .with_pipeline(pipeline)
-        .with_impressions(log_impressions)
+        .with_impressions(impressions)
         .with_monitor(settings.monitor.clone()))
 }
 

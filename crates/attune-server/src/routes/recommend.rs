@@ -111,7 +111,7 @@ pub(crate) fn list_response(list: &RecList, user: Option<&str>) -> Response {
 }
 
 fn log(state: &AppState, app: &str, user: &str, list: &RecList, latency: std::time::Duration) {
-    if state.log_impressions && !list.items.is_empty() {
+    if state.impressions.enabled() && !list.items.is_empty() {
         state.impressions.log(app, user, list, latency);
     }
     // A user's first serve in an experiment's phase is their exposure: recorded off the

@@ -85,11 +85,18 @@ pub(super) async fn ready(State(state): State<AppState>) -> Result<Json<Value>, 
 /// `Accept` asks for `application/openmetrics-text` (Prometheus does).
 pub(super) async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if let Some(serving) = &state.serving {
-        let dropped = state
-            .impressions
-            .dropped
-            .load(std::sync::atomic::Ordering::Relaxed);
-        state.metrics.observe_serving(serving, dropped);
+        use std::sync::atomic::Ordering::Relaxed;
+        let dropped = state.impressions.dropped.load(Relaxed);
+        let unsampled = state.impressions.unsampled.load(Relaxed);
+        state.metrics.observe_serving(serving, dropped, unsampled);
+    }
+    // A file's metadata on SQLite, one catalog query on PostgreSQL; a store that cannot
+    // answer leaves the last value (readiness reports the store itself).
+    let store = state.store.clone();
+    match tokio::task::spawn_blocking(move || store.size_bytes()).await {
+        Ok(Ok(bytes)) => state.metrics.set_store_bytes(bytes),
+        Ok(Err(e)) => tracing::debug!(error = %e, "store size not measured"),
+        Err(e) => tracing::debug!(error = %e, "store size not measured"),
     }
     if let Some(pipeline) = &state.pipeline {
         state.metrics.observe_jobs(pipeline.jobs());

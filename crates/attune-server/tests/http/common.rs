@@ -439,6 +439,22 @@ impl Store for FlakyStore {
     ) -> attune_store::Result<()> {
         self.inner.scan_events(app, filter, visit)
     }
+    fn delete_events(
+        &self,
+        app: &str,
+        event_type: &str,
+        from_micros: i64,
+        before_micros: i64,
+        limit: usize,
+    ) -> attune_store::Result<attune_store::DeletedEvents> {
+        self.check()?;
+        self.inner
+            .delete_events(app, event_type, from_micros, before_micros, limit)
+    }
+    fn size_bytes(&self) -> attune_store::Result<u64> {
+        self.check()?;
+        self.inner.size_bytes()
+    }
     fn upsert_items(
         &self,
         app: &str,

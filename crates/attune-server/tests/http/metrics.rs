@@ -128,6 +128,16 @@ async fn metrics_count_requests_by_route_template_and_events_by_outcome() {
     assert_eq!(get("attune_ingest_commit_requests_sum"), 3.0);
     assert_eq!(get("attune_ingest_commit_duration_seconds_count"), 3.0);
     assert_eq!(get("attune_store_info{backend=\"sqlite\"}"), 1.0);
+    // The store's size is the database file plus its WAL, as on disk right now.
+    let on_disk: u64 = ["attune.db", "attune.db-wal"]
+        .iter()
+        .map(|f| std::fs::metadata(dir.path().join(f)).map_or(0, |m| m.len()))
+        .sum();
+    let reported = get("attune_store_bytes");
+    assert!(
+        reported > 0.0 && reported <= on_disk as f64,
+        "{reported} vs {on_disk}"
+    );
     assert_eq!(
         get(&format!(
             "attune_build_info{{version=\"{}\"}}",

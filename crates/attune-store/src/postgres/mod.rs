@@ -19,6 +19,7 @@
 mod experiments;
 mod monitoring;
 mod registry;
+mod retention;
 mod rows;
 mod schema;
 
@@ -506,6 +507,21 @@ impl Store for PgStore {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    fn delete_events(
+        &self,
+        app: &str,
+        event_type: &str,
+        from_micros: i64,
+        before_micros: i64,
+        limit: usize,
+    ) -> Result<crate::DeletedEvents> {
+        retention::delete_events(self, app, event_type, from_micros, before_micros, limit)
+    }
+
+    fn size_bytes(&self) -> Result<u64> {
+        retention::size_bytes(self)
     }
 
     fn upsert_items(&self, app: &str, items: &[Item]) -> Result<()> {

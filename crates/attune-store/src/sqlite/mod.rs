@@ -10,6 +10,7 @@
 mod experiments;
 mod monitoring;
 mod registry;
+mod retention;
 mod rows;
 mod schema;
 
@@ -407,6 +408,21 @@ impl Store for SqliteStore {
             }
         }
         Ok(())
+    }
+
+    fn delete_events(
+        &self,
+        app: &str,
+        event_type: &str,
+        from_micros: i64,
+        before_micros: i64,
+        limit: usize,
+    ) -> Result<crate::DeletedEvents> {
+        retention::delete_events(self, app, event_type, from_micros, before_micros, limit)
+    }
+
+    fn size_bytes(&self) -> Result<u64> {
+        retention::size_bytes(self)
     }
 
     fn upsert_items(&self, app: &str, items: &[Item]) -> Result<()> {

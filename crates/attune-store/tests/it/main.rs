@@ -44,6 +44,7 @@ macro_rules! store_suite {
             monitor_points,
             monitor_alerts_and_profiles,
             dismissals_from_events,
+            retention_deletes_one_type_by_age,
         );
         $crate::store_suite!(@reopen $fixture;
             durable_across_reopen,

@@ -2223,3 +2223,60 @@ pub fn dismissals_from_events(store: &dyn Store) {
     assert!(store.dismissals(&app, "u1").unwrap().is_empty());
     assert!(store.dismissals(&app, "dev-9").unwrap().is_empty());
 }
+
+/// Retention: pages delete only the asked type within the time range, oldest first; paging by
+/// `last_ts_micros` deletes exactly what one unbounded delete would; other types, newer events
+/// and other apps are untouched; the store reports a size that grows with its data.
+pub fn retention_deletes_one_type_by_age(store: &dyn Store) {
+    let app = new_app(store, "retention");
+    let other = new_app(store, "retention_other");
+    let events = realistic_events(29, 600);
+    insert_in_batches(store, &app, &events, 100);
+    insert_in_batches(store, &other, &events, 100);
+    let size = store.size_bytes().unwrap();
+    assert!(size > 0, "size {size}");
+
+    let cutoff = events[400].timestamp.utc_micros;
+    let doomed =
+        |e: &Event| e.event_type == EventType::Impression && e.timestamp.utc_micros < cutoff;
+    let mut expected: Vec<Event> = scan_all(store, &app);
+    let n_doomed = expected.iter().filter(|e| doomed(e)).count();
+    assert!(
+        n_doomed >= 20,
+        "the fixture holds {n_doomed} old impressions"
+    );
+    expected.retain(|e| !doomed(e));
+
+    let (mut from, mut total, mut pages) = (i64::MIN, 0, 0);
+    loop {
+        let page = store
+            .delete_events(&app, "impression", from, cutoff, 7)
+            .unwrap();
+        assert!(page.deleted <= 7);
+        total += page.deleted;
+        pages += 1;
+        match page.last_ts_micros {
+            Some(t) => {
+                assert!(t < cutoff && t >= from);
+                from = t;
+            }
+            None => assert_eq!(page.deleted, 0),
+        }
+        if page.deleted < 7 {
+            break;
+        }
+    }
+    assert_eq!(total, n_doomed);
+    assert!(pages > n_doomed / 7, "{pages} pages");
+    assert_eq!(scan_all(store, &app), expected);
+    assert_eq!(scan_all(store, &other).len(), events.len());
+    // Nothing left to delete.
+    let again = store
+        .delete_events(&app, "impression", i64::MIN, cutoff, 1000)
+        .unwrap();
+    assert_eq!(again, attune_store::DeletedEvents::default());
+    // An unknown app is an error, not an empty page.
+    assert!(store
+        .delete_events("no_such_app_here", "impression", i64::MIN, cutoff, 10)
+        .is_err());
+}

@@ -34,10 +34,13 @@ use super::serve;
 use crate::cli::{BenchCommand, BenchIngestArgs};
 use crate::config::Settings;
 
+mod retention;
+
 pub fn run(command: BenchCommand, settings: &Settings) -> anyhow::Result<ExitCode> {
     match command {
         BenchCommand::Ingest(args) => ingest(args, settings),
         BenchCommand::Model(args) => model(args, settings),
+        BenchCommand::Retention(args) => retention::run(args, settings),
     }
 }
 
@@ -255,7 +258,7 @@ fn ingest(args: BenchIngestArgs, settings: &Settings) -> anyhow::Result<ExitCode
 
 /// Realistic events (a synthetic shop's log: sessions, funnels, bots, double submits, each with
 /// a unique `event_id`) encoded as JSON array bodies of `batch` events.
-fn bodies(n_events: usize, batch: usize) -> Vec<Bytes> {
+pub(super) fn bodies(n_events: usize, batch: usize) -> Vec<Bytes> {
     let config = SyntheticConfig {
         n_users: (n_events / 50).clamp(100, 200_000),
         n_items: (n_events / 200).clamp(100, 50_000),
@@ -362,7 +365,7 @@ async fn drive(
     Ok((wall, latencies))
 }
 
-fn percentile_ms(sorted: &[Duration], q: f64) -> f64 {
+pub(super) fn percentile_ms(sorted: &[Duration], q: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }
