@@ -189,3 +189,49 @@ async fn reads_have_their_own_buckets_and_made_up_app_names_share_one() {
         "missing {line:?} in\n{metrics}"
     );
 }
+
+/// `GET /v1/items` over a fresh connection from the local address `from`: the status line.
+async fn get_items_from(addr: std::net::SocketAddr, from: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
+    let mut stream = socket.connect(addr).await.unwrap();
+    stream
+        .write_all(b"GET /v1/items HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    text.lines().next().unwrap_or("").to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_without_a_key_are_limited_by_their_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(crate::common::FlakyStore::open(dir.path()));
+    let server = crate::common::LiveServer::start(
+        store,
+        ServerConfig {
+            rate_limits: RateLimits {
+                ingest: None,
+                read: Bucket::new("read", 0.1, 1).unwrap(),
+            },
+            ..ServerConfig::default()
+        },
+    )
+    .await;
+    assert!(get_items_from(server.addr, "127.0.0.1")
+        .await
+        .starts_with("HTTP/1.1 200"));
+    assert!(get_items_from(server.addr, "127.0.0.1")
+        .await
+        .starts_with("HTTP/1.1 429"));
+    // Another address (loopback answers the whole 127/8) has its own bucket.
+    assert!(get_items_from(server.addr, "127.0.0.2")
+        .await
+        .starts_with("HTTP/1.1 200"));
+    assert!(get_items_from(server.addr, "127.0.0.2")
+        .await
+        .starts_with("HTTP/1.1 429"));
+}
