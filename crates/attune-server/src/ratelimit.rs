@@ -192,6 +192,10 @@ pub(crate) async fn limit_rate(
     req: Request,
     next: Next,
 ) -> Response {
+    // Off (the default): no route lookup, nothing.
+    if state.limiter.limits == RateLimits::default() {
+        return next.run(req).await;
+    }
     let access = req
         .extensions()
         .get::<MatchedPath>()
