@@ -202,6 +202,27 @@ pub struct ServerSection {
     pub strict_fields: bool,
     /// Browser origins allowed to call the API (CORS): `https://shop.example`, or `*`.
     pub cors_allowed_origins: Vec<String>,
+    /// Connection and request time limits (`attune_server::Timeouts`), seconds.
+    pub header_read_timeout_secs: f64,
+    pub body_read_timeout_secs: f64,
+    pub idle_timeout_secs: f64,
+    pub request_timeout_secs: f64,
+    /// Most client connections at once; more are answered 503 `overloaded`.
+    pub max_connections: usize,
+    /// `[server.rate_limits]`.
+    #[serde(default)]
+    pub rate_limits: RateLimitsSection,
+}
+
+/// `[server.rate_limits]`: token buckets per API key (or anonymous client) and app, for
+/// ingestion and for reads; a rate of 0 turns that class off (the default).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitsSection {
+    pub ingest_per_sec: f64,
+    pub ingest_burst: u32,
+    pub read_per_sec: f64,
+    pub read_burst: u32,
 }
 
 /// `[auth]`: API keys (see `attune_server::auth`).
@@ -251,6 +272,45 @@ impl ServerSection {
     pub fn cors(&self) -> anyhow::Result<attune_server::CorsConfig> {
         attune_server::CorsConfig::new(&self.cors_allowed_origins)
             .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))
+    }
+
+    /// The checked time limits; an error names the `server.*_timeout_secs` key.
+    pub fn timeouts(&self) -> anyhow::Result<attune_server::Timeouts> {
+        let secs = |key: &str, v: f64| {
+            // A day at most: longer is a mistake, and keeps the Duration conversion exact.
+            anyhow::ensure!(
+                v.is_finite() && v > 0.0 && v <= 86_400.0,
+                "invalid configuration: server.{key} = {v} must be a number of seconds > 0 and at most 86400 (set it in the config file or ATTUNE_SERVER__{})",
+                key.to_ascii_uppercase()
+            );
+            Ok(std::time::Duration::from_secs_f64(v))
+        };
+        let t = attune_server::Timeouts {
+            header_read: secs("header_read_timeout_secs", self.header_read_timeout_secs)?,
+            body_read: secs("body_read_timeout_secs", self.body_read_timeout_secs)?,
+            idle: secs("idle_timeout_secs", self.idle_timeout_secs)?,
+            request: secs("request_timeout_secs", self.request_timeout_secs)?,
+        };
+        anyhow::ensure!(
+            t.body_read <= t.request,
+            "invalid configuration: server.body_read_timeout_secs ({}) must not exceed server.request_timeout_secs ({}): a slow body would get the request's 503 instead of its 408",
+            self.body_read_timeout_secs,
+            self.request_timeout_secs
+        );
+        Ok(t)
+    }
+
+    /// The checked rate limits; an error names the `server.rate_limits.*` key.
+    pub fn rate_limits(&self) -> anyhow::Result<attune_server::RateLimits> {
+        let r = &self.rate_limits;
+        let bucket = |name: &str, per_sec: f64, burst: u32| {
+            attune_server::Bucket::new(name, per_sec, burst)
+                .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))
+        };
+        Ok(attune_server::RateLimits {
+            ingest: bucket("ingest", r.ingest_per_sec, r.ingest_burst)?,
+            read: bucket("read", r.read_per_sec, r.read_burst)?,
+        })
     }
 }
 
@@ -379,6 +439,12 @@ impl Settings {
             self.server.max_batch_events > 0,
             "invalid configuration: server.max_batch_events must be > 0"
         );
+        anyhow::ensure!(
+            self.server.max_connections > 0,
+            "invalid configuration: server.max_connections must be > 0"
+        );
+        self.server.timeouts()?;
+        self.server.rate_limits()?;
         self.limits
             .to_core()
             .check()
@@ -560,6 +626,53 @@ url = "http://127.0.0.1:5001/alerts"
             .unwrap();
         let err = s.check().unwrap_err().to_string();
         assert!(err.contains("limits.max_name_len"), "{err}");
+    }
+
+    #[test]
+    fn server_defaults_match_the_library_and_bad_limits_name_their_key() {
+        let s: Settings = Figment::from(Toml::string(DEFAULT_TOML)).extract().unwrap();
+        let lib = attune_server::ServerConfig::default();
+        assert_eq!(s.server.timeouts().unwrap(), lib.timeouts);
+        assert_eq!(s.server.max_connections, lib.max_connections);
+        assert_eq!(s.server.rate_limits().unwrap(), lib.rate_limits);
+        let load = |toml: &str| {
+            let s: Settings = Figment::from(Toml::string(DEFAULT_TOML))
+                .merge(Toml::string(toml))
+                .extract()
+                .unwrap();
+            s.check().map(|()| s)
+        };
+        let s = load("[server.rate_limits]\ningest_per_sec = 20\ningest_burst = 40\n").unwrap();
+        let limits = s.server.rate_limits().unwrap();
+        assert_eq!(limits.ingest.unwrap().per_sec, 20.0);
+        assert_eq!(limits.ingest.unwrap().burst, 40);
+        assert_eq!(limits.read, None);
+        for (toml, key) in [
+            (
+                "[server]\nidle_timeout_secs = 0\n",
+                "server.idle_timeout_secs",
+            ),
+            (
+                "[server]\nheader_read_timeout_secs = -1\n",
+                "server.header_read_timeout_secs",
+            ),
+            (
+                "[server]\nbody_read_timeout_secs = 120\n",
+                "server.body_read_timeout_secs",
+            ),
+            ("[server]\nmax_connections = 0\n", "server.max_connections"),
+            (
+                "[server.rate_limits]\nread_per_sec = 5\nread_burst = 0\n",
+                "server.rate_limits.read_burst",
+            ),
+            (
+                "[server.rate_limits]\ningest_per_sec = -2\n",
+                "server.rate_limits.ingest_per_sec",
+            ),
+        ] {
+            let err = load(toml).unwrap_err().to_string();
+            assert!(err.contains(key), "{toml}: {err}");
+        }
     }
 
     #[test]

@@ -389,7 +389,7 @@ fn forbidden_scope(key: &ApiKey, scope: Scope, method: &Method, route: &str) -> 
 }
 
 /// The app a request names, read the way the `App` extractor reads it.
-fn requested_app(headers: &HeaderMap) -> String {
+pub(crate) fn requested_app(headers: &HeaderMap) -> String {
     match headers.get(APP_HEADER) {
         None => DEFAULT_APP.to_string(),
         Some(v) => String::from_utf8_lossy(v.as_bytes()).trim().to_string(),

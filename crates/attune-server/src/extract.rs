@@ -211,7 +211,8 @@ fn too_large(limit: usize) -> Problem {
     .with("limit", limit)
 }
 
-/// Read the whole body, at most `limit` bytes; over it, 413 naming `max_body_bytes`.
+/// Read the whole body, at most `limit` bytes; over it, 413 naming `max_body_bytes`; a body
+/// that does not arrive within `server.body_read_timeout_secs` is a 408 (`timeouts.rs`).
 ///
 /// A declared `Content-Length` over the limit is refused before reading anything.
 /// A compressed body (`Content-Encoding` other than `identity`) is refused with 415 naming the
@@ -241,6 +242,9 @@ pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<
             while let Some(s) = source {
                 if s.is::<http_body_util::LengthLimitError>() {
                     return Err(too_large(limit));
+                }
+                if let Some(t) = s.downcast_ref::<crate::timeouts::BodyReadTimeout>() {
+                    return Err(crate::timeouts::body_timeout_problem(t.0));
                 }
                 source = s.source();
             }

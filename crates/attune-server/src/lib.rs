@@ -12,6 +12,10 @@
 //! - [`auth`]: API keys with scopes; [`metrics`]: the Prometheus registry behind `/metrics`;
 //!   [`CorsConfig`]: allowed browser origins. The OpenAPI document (`/v1/openapi.json`) is
 //!   `openapi.json` beside this crate's `Cargo.toml`, checked against the route table by tests.
+//! - Connection hygiene: [`serve`] caps connections and closes idle or half-sent ones
+//!   (`listen.rs`, `watchdog.rs`); bodies and requests have time limits ([`Timeouts`]); keys
+//!   and apps have rate limits ([`RateLimits`]). docs/operations.md says why each answers as
+//!   it does.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -65,17 +69,23 @@ mod extract;
 mod impressions;
 pub use impressions::ImpressionSettings;
 mod ingest;
+mod listen;
 pub mod metrics;
 mod openapi;
 pub mod problem;
+mod ratelimit;
 mod routes;
+mod timeouts;
+mod watchdog;
 
 pub use attune_pipeline::Pipeline;
 pub use attune_serving::Serving;
 pub use auth::{Access, ApiKeySpec, AuthConfig, Scope};
 pub use cors::CorsConfig;
 pub use openapi::DOCUMENT as OPENAPI_DOCUMENT;
+pub use ratelimit::{Bucket, RateLimits};
 pub use routes::RouteInfo;
+pub use timeouts::Timeouts;
 
 use metrics::Metrics;
 use problem::Problem;
@@ -119,6 +129,13 @@ pub struct ServerConfig {
     pub auth: AuthConfig,
     /// Browser origins allowed to call the API (CORS); none by default.
     pub cors: CorsConfig,
+    /// Header-read, body-read, idle and whole-request time limits.
+    pub timeouts: Timeouts,
+    /// Most client connections open at once; over it a connection is answered 503
+    /// `overloaded` and closed (see `listen.rs`).
+    pub max_connections: usize,
+    /// Token buckets per API key (or anonymous client) and app; off by default.
+    pub rate_limits: RateLimits,
 }
 
 impl Default for ServerConfig {
@@ -132,6 +149,9 @@ impl Default for ServerConfig {
             event_rules: EventRules::default(),
             auth: AuthConfig::default(),
             cors: CorsConfig::default(),
+            timeouts: Timeouts::default(),
+            max_connections: 512,
+            rate_limits: RateLimits::default(),
         }
     }
 }
@@ -164,6 +184,8 @@ pub struct AppState {
     pub monitor: Arc<attune_monitor::MonitorConfig>,
     /// The alert rules this server's monitoring evaluates (`GET /v1/alerts/rules`).
     pub alert_rules: Arc<[attune_monitor::alerts::AlertRule]>,
+    /// The rate-limit buckets (`ratelimit.rs`).
+    limiter: Arc<ratelimit::Limiter>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -204,8 +226,10 @@ impl AppState {
             metrics.clone(),
             ImpressionSettings::default(),
         );
+        let limiter = Arc::new(ratelimit::Limiter::new(config.rate_limits));
         let state = Self {
             store,
+            limiter,
             config: Arc::new(config),
             metrics,
             apps: Arc::default(),
@@ -271,14 +295,17 @@ impl AppState {
             .insert(app.to_string());
     }
 
-    /// Whether the app exists: from the cache, else from the store (and then cached).
-    async fn app_exists(&self, app: &str) -> Result<bool, Problem> {
-        if self
-            .apps
+    /// Whether the app is known to exist, from the cache only (no store call).
+    fn knows_app(&self, app: &str) -> bool {
+        self.apps
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .contains(app)
-        {
+    }
+
+    /// Whether the app exists: from the cache, else from the store (and then cached).
+    async fn app_exists(&self, app: &str) -> Result<bool, Problem> {
+        if self.knows_app(app) {
             return Ok(true);
         }
         let store = self.store.clone();
@@ -290,28 +317,30 @@ impl AppState {
 }
 
 /// The whole API over `state`: every route, the problem+json fallback, and the middleware,
-/// outermost first: request log, metrics and problem rendering; CORS (when origins are
-/// configured); API-key checks. `Router::layer` wraps each route after routing, so every layer
-/// sees the matched route template.
+/// outermost first: request log, metrics and problem rendering; the body-read and request
+/// time limits (`timeouts.rs`); CORS (when origins are configured); API-key checks; rate
+/// limits (`ratelimit.rs`, after the key is known). `Router::layer` wraps each route after
+/// routing, so every layer sees the matched route template.
 pub fn router(state: AppState) -> axum::Router {
+    use axum::middleware::from_fn_with_state;
     let cors = state.config.cors.layer();
-    let app = routes::routes().layer(axum::middleware::from_fn_with_state(
-        state.clone(),
-        auth::authorize,
-    ));
+    let app = routes::routes()
+        .layer(from_fn_with_state(state.clone(), ratelimit::limit_rate))
+        .layer(from_fn_with_state(state.clone(), auth::authorize));
     let app = match cors {
         Some(cors) => app.layer(cors),
         None => app,
     };
-    app.layer(axum::middleware::from_fn_with_state(
-        state.clone(),
-        log_and_render,
-    ))
-    .with_state(state)
+    app.layer(from_fn_with_state(state.clone(), timeouts::limit_time))
+        .layer(from_fn_with_state(state.clone(), log_and_render))
+        .with_state(state)
 }
 
 /// Serve the API on `listener` until `shutdown` completes; requests in flight then finish
 /// before this returns (no new connections are accepted).
+///
+/// Connections are held to `config.max_connections` and the header-read and idle timeouts
+/// (`listen.rs`); see [`Timeouts`].
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
@@ -332,9 +361,17 @@ pub async fn serve(
     }
     let ingester = state.ingester.clone();
     let impressions = state.impressions.clone();
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let metrics = state.metrics.clone();
+    let (timeouts, max_connections) = (state.config.timeouts, state.config.max_connections);
+    listen::run(
+        listener,
+        router(state),
+        metrics,
+        timeouts,
+        max_connections,
+        shutdown,
+    )
+    .await;
     // Impressions still waiting for their timed commit are committed. Every answered request
     // is committed already; this also commits batches whose request went away while they
     // waited in the queue, before the process may exit.

@@ -77,6 +77,24 @@ pub const TRAINING_JOBS: &str = "attune_training_jobs";
 /// `segment`), `key` their values.
 pub const QUALITY: &str = "attune_quality";
 
+/// `attune_http_accept_errors_total`: failed `accept` calls other than a client that went
+/// away (`EMFILE` "Too many open files", `ENFILE`, `ENOMEM`, ...); each is followed by a short
+/// pause (`listen.rs`). Exported from the start, at 0.
+pub const ACCEPT_ERRORS: &str = "attune_http_accept_errors";
+/// `attune_http_connections_open`: client connections open now (at most
+/// `server.max_connections`).
+pub const CONNECTIONS_OPEN: &str = "attune_http_connections_open";
+/// `attune_http_connections_rejected_total`: connections over `server.max_connections`,
+/// answered 503 `overloaded` and closed.
+pub const CONNECTIONS_REJECTED: &str = "attune_http_connections_rejected";
+/// `attune_http_connection_timeouts_total{phase}`: connections closed without an answer by
+/// the idle (`phase="idle"`) or header-read (`phase="header"`) timeout.
+pub const CONNECTION_TIMEOUTS: &str = "attune_http_connection_timeouts";
+/// `attune_rate_limited_total{class,app,key}`: requests answered 429 by `server.rate_limits`
+/// (`class` ingest or read, `app` an existing app or `-`, `key` the key's name or
+/// `anonymous`).
+pub const RATE_LIMITED: &str = "attune_rate_limited";
+
 /// Latency buckets (seconds): 0.5 ms to 10 s.
 const LATENCY_BUCKETS: [f64; 14] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -136,6 +154,18 @@ struct KindLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PhaseLabels {
+    phase: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RateLimitLabels {
+    class: &'static str,
+    app: String,
+    key: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct DegradedLabels {
     app: String,
     reason: String,
@@ -171,6 +201,16 @@ fn method_label(m: &Method) -> &'static str {
 pub struct InFlight(Gauge);
 
 impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+/// Keeps a connection counted in `attune_http_connections_open` while alive.
+#[derive(Debug)]
+pub struct OpenConnection(Gauge);
+
+impl Drop for OpenConnection {
     fn drop(&mut self) {
         self.0.dec();
     }
@@ -219,6 +259,11 @@ pub struct Metrics {
     training_jobs: Family<JobLabels, Gauge>,
     quality: Family<QualityLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
     store_bytes: Gauge,
+    accept_errors: Counter,
+    connections_open: Gauge,
+    connections_rejected: Counter,
+    connection_timeouts: Family<PhaseLabels, Counter>,
+    rate_limited: Family<RateLimitLabels, Counter>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -360,8 +405,45 @@ impl Metrics {
              app, metric and series",
             quality.clone(),
         );
+        let accept_errors = Counter::default();
+        registry.register(
+            ACCEPT_ERRORS,
+            "Failed accepts other than a client that went away (EMFILE: too many open files, \
+             ENFILE, ENOMEM, ...), each followed by a short pause",
+            accept_errors.clone(),
+        );
+        let connections_open = Gauge::default();
+        registry.register(
+            CONNECTIONS_OPEN,
+            "Client connections open now",
+            connections_open.clone(),
+        );
+        let connections_rejected = Counter::default();
+        registry.register(
+            CONNECTIONS_REJECTED,
+            "Connections over server.max_connections, answered 503 overloaded and closed",
+            connections_rejected.clone(),
+        );
+        let connection_timeouts = Family::<PhaseLabels, Counter>::default();
+        registry.register(
+            CONNECTION_TIMEOUTS,
+            "Connections closed by the idle or the header-read timeout, by phase",
+            connection_timeouts.clone(),
+        );
+        let rate_limited = Family::<RateLimitLabels, Counter>::default();
+        registry.register(
+            RATE_LIMITED,
+            "Requests refused 429 by server.rate_limits, by class (ingest, read), app and key \
+             (its name, or anonymous)",
+            rate_limited.clone(),
+        );
         Self {
             registry,
+            accept_errors,
+            connections_open,
+            connections_rejected,
+            connection_timeouts,
+            rate_limited,
             training_jobs,
             quality,
             http_requests,
@@ -529,6 +611,40 @@ impl Metrics {
                 method,
                 route: labels.route,
                 status,
+            })
+            .inc();
+    }
+
+    /// An `accept` failed (not a client that went away).
+    pub fn accept_error(&self) {
+        self.accept_errors.inc();
+    }
+
+    /// A connection was accepted within the cap: counted open until the guard is dropped.
+    pub fn connection_opened(&self) -> OpenConnection {
+        self.connections_open.inc();
+        OpenConnection(self.connections_open.clone())
+    }
+
+    /// A connection over `server.max_connections` was refused.
+    pub fn connection_rejected(&self) {
+        self.connections_rejected.inc();
+    }
+
+    /// A connection was closed by the `phase` (`idle`, `header`) timeout.
+    pub fn connection_timed_out(&self, phase: &'static str) {
+        self.connection_timeouts
+            .get_or_create(&PhaseLabels { phase })
+            .inc();
+    }
+
+    /// A request of `class` (`ingest`, `read`) by `key` to `app` was refused 429.
+    pub fn rate_limited(&self, class: &'static str, app: &str, key: &str) {
+        self.rate_limited
+            .get_or_create(&RateLimitLabels {
+                class,
+                app: app.to_string(),
+                key: key.to_string(),
             })
             .inc();
     }

@@ -149,6 +149,28 @@ mod tests {
     }
 
     #[test]
+    fn every_operation_documents_the_answers_of_the_limits_that_apply_to_it() {
+        let doc = doc();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let responses = op["responses"].as_object().unwrap();
+                let access = op["x-attune-access"].as_str().unwrap();
+                // Request timeout and connection cap: any request.
+                assert!(responses.contains_key("503"), "{method} {path}: 503");
+                if op.get("requestBody").is_some() {
+                    assert!(responses.contains_key("408"), "{method} {path}: 408");
+                }
+                let limited = access == "app:ingest" || access == "app:read";
+                assert_eq!(
+                    responses.contains_key("429"),
+                    limited,
+                    "{method} {path}: 429 is documented exactly where rate limits apply"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn problem_codes_match_the_error_table() {
         let doc = doc();
         let documented: BTreeSet<&str> = doc["components"]["schemas"]["Problem"]["properties"]

@@ -80,11 +80,22 @@ pub enum ErrorCode {
     Unavailable,
     /// No experiment with this name in the app.
     ExperimentNotFound,
+    /// The request body did not arrive within `server.body_read_timeout_secs` (the connection
+    /// is closed after the answer).
+    RequestTimeout,
+    /// The server did not answer within `server.request_timeout_secs` (`Retry-After` set).
+    Timeout,
+    /// The server holds `server.max_connections` connections already (`Retry-After` set; the
+    /// connection is closed).
+    Overloaded,
+    /// The API key (or anonymous client) sent more than its rate to this app (`Retry-After`
+    /// set).
+    RateLimited,
 }
 
 impl ErrorCode {
     /// Every code, in table order (the OpenAPI document lists the same set).
-    pub const ALL: [ErrorCode; 22] = [
+    pub const ALL: [ErrorCode; 26] = [
         ErrorCode::InvalidJson,
         ErrorCode::InvalidRequest,
         ErrorCode::Unauthorized,
@@ -107,6 +118,10 @@ impl ErrorCode {
         ErrorCode::JobNotFound,
         ErrorCode::Unavailable,
         ErrorCode::ExperimentNotFound,
+        ErrorCode::RequestTimeout,
+        ErrorCode::Timeout,
+        ErrorCode::Overloaded,
+        ErrorCode::RateLimited,
     ];
 
     /// THE table: code -> (wire code, status, title).
@@ -190,6 +205,26 @@ impl ErrorCode {
                 StatusCode::NOT_FOUND,
                 "Experiment not found",
             ),
+            ErrorCode::RequestTimeout => (
+                "request_timeout",
+                StatusCode::REQUEST_TIMEOUT,
+                "Request body not received in time",
+            ),
+            ErrorCode::Timeout => (
+                "timeout",
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Request took too long",
+            ),
+            ErrorCode::Overloaded => (
+                "overloaded",
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Too many connections",
+            ),
+            ErrorCode::RateLimited => (
+                "rate_limited",
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many requests",
+            ),
         }
     }
 
@@ -218,6 +253,8 @@ impl ErrorCode {
             StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
             StatusCode::UNSUPPORTED_MEDIA_TYPE => ErrorCode::UnsupportedMediaType,
             StatusCode::UNPROCESSABLE_ENTITY => ErrorCode::ValidationFailed,
+            StatusCode::REQUEST_TIMEOUT => ErrorCode::RequestTimeout,
+            StatusCode::TOO_MANY_REQUESTS => ErrorCode::RateLimited,
             StatusCode::SERVICE_UNAVAILABLE => ErrorCode::NotReady,
             s if s.is_client_error() => ErrorCode::InvalidRequest,
             _ => ErrorCode::Internal,

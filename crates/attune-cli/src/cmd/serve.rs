@@ -56,7 +56,8 @@ fn sqlite_path(url: &str) -> Option<&str> {
     )
 }
 
-/// The server's settings from the `[server]`, `[auth]` and `[events]` sections.
+/// The server's settings from the `[server]` (with `[server.rate_limits]`), `[auth]` and
+/// `[events]` sections.
 ///
 /// Keys and origins were checked when the settings were loaded (`Settings::load`), so they
 /// convert here without a second error path.
@@ -76,6 +77,13 @@ pub fn server_config(settings: &Settings) -> ServerConfig {
         cors: s
             .cors()
             .expect("CORS origins are checked by Settings::load"),
+        timeouts: s
+            .timeouts()
+            .expect("time limits are checked by Settings::load"),
+        max_connections: s.max_connections,
+        rate_limits: s
+            .rate_limits()
+            .expect("rate limits are checked by Settings::load"),
     }
 }
 

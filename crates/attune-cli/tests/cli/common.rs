@@ -39,7 +39,20 @@ impl Attune {
     /// A command for the binary with a hermetic environment: no inherited `ATTUNE_*` or
     /// `RUST_LOG`, logging at warn so stderr carries only what the command reports.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_attune"));
+        self.hermetic(Command::new(env!("CARGO_BIN_EXE_attune")), args)
+    }
+
+    /// [`Attune::command`] run by `sh -c "<prefix> && exec attune <args>"`, for what a shell
+    /// sets before starting a service (`ulimit -n 256`); the child's pid is attune's.
+    pub fn shell_command(&self, prefix: &str, args: &[&str]) -> Command {
+        let mut sh = Command::new("sh");
+        sh.arg("-c")
+            .arg(format!("{prefix} && exec \"$0\" \"$@\""))
+            .arg(env!("CARGO_BIN_EXE_attune"));
+        self.hermetic(sh, args)
+    }
+
+    fn hermetic(&self, mut cmd: Command, args: &[&str]) -> Command {
         for (key, _) in std::env::vars_os() {
             if key.to_string_lossy().starts_with("ATTUNE_") {
                 cmd.env_remove(key);

@@ -7,6 +7,7 @@ mod server;
 mod alerts;
 mod apps;
 mod clean;
+mod connections;
 mod crash;
 mod evaluate;
 mod experiments;

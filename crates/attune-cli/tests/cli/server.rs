@@ -101,7 +101,19 @@ impl Server {
         store_url: Option<&str>,
         env: &[(&str, &str)],
     ) -> Server {
-        let mut cmd = attune.command(&["serve"]);
+        Server::spawn(attune.command(&["serve"]), store_url, env)
+    }
+
+    /// `attune serve` started by `sh -c "<prefix> && exec attune serve"` (`ulimit -n 256`).
+    pub fn start_in_shell(attune: &Attune, prefix: &str, env: &[(&str, &str)]) -> Server {
+        Server::spawn(attune.shell_command(prefix, &["serve"]), None, env)
+    }
+
+    fn spawn(
+        mut cmd: std::process::Command,
+        store_url: Option<&str>,
+        env: &[(&str, &str)],
+    ) -> Server {
         cmd.envs(env.iter().copied());
         cmd.env("ATTUNE_SERVER__BIND", "127.0.0.1:0")
             .env("ATTUNE_LOG__LEVEL", "info")

@@ -125,8 +125,9 @@ pub fn run(args: &SimulateArgs, out: &mut dyn std::io::Write) -> anyhow::Result<
     if outside > 0 {
         writeln!(out, "  outside the experiment: {outside} lists")?;
     }
-    // Exposures are written right after each first serve; give the last ones a moment.
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    // Exposures are written right after each first serve, impressions at most
+    // `serving.impression_flush_ms` (default 1 s) after their list: let the last ones land.
+    std::thread::sleep(std::time::Duration::from_millis(1_500));
     let report = c.get(&format!("/v1/experiments/{}/results", args.name))?;
     writeln!(
         out,
