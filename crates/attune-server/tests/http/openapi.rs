@@ -77,3 +77,38 @@ async fn every_request_example_is_accepted() {
     }
     assert_eq!(n_examples, 6);
 }
+
+/// Every array schema describes its elements with one schema object (`items`), never with
+/// `prefixItems` tuples: schemathesis (the API conformance run, `scripts/schemathesis.sh`)
+/// refused the whole `GET /v1/monitor/quality` operation over a `prefixItems` pair, so the
+/// document states the pair as `items` of both types with `minItems = maxItems = 2`.
+#[test]
+fn array_schemas_use_a_single_items_schema() {
+    fn walk(v: &Value, path: &str, bad: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                if m.contains_key("prefixItems") {
+                    bad.push(format!("{path}: prefixItems"));
+                }
+                if m.get("type") == Some(&Value::String("array".into()))
+                    && !m.get("items").is_some_and(Value::is_object)
+                {
+                    bad.push(format!("{path}: an array without an items schema"));
+                }
+                for (k, x) in m {
+                    walk(x, &format!("{path}/{k}"), bad);
+                }
+            }
+            Value::Array(a) => {
+                for (i, x) in a.iter().enumerate() {
+                    walk(x, &format!("{path}/{i}"), bad);
+                }
+            }
+            _ => {}
+        }
+    }
+    let doc: Value = serde_json::from_str(attune_server::OPENAPI_DOCUMENT).unwrap();
+    let mut bad = Vec::new();
+    walk(&doc, "", &mut bad);
+    assert!(bad.is_empty(), "{bad:#?}");
+}

@@ -93,6 +93,10 @@ pub struct SqliteStore {
     path: PathBuf,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
+    /// A connection of its own for checkpoints during retention (opened on first use), so they
+    /// run beside the writer instead of holding it (`retention.rs`).
+    /// With the rows deleted since its last checkpoint.
+    checkpointer: Mutex<(Option<Connection>, usize)>,
     /// Known apps (name -> id). Apps are never deleted, so a cached id stays valid.
     apps: RwLock<HashMap<String, i64>>,
 }
@@ -203,6 +207,7 @@ impl SqliteStore {
             path,
             writer: Mutex::new(writer),
             readers: Mutex::new(Vec::new()),
+            checkpointer: Mutex::new((None, 0)),
             apps: RwLock::new(apps),
         })
     }
