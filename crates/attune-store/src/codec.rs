@@ -366,3 +366,13 @@ mod tests {
         );
     }
 }
+
+/// The event type a scan leaves out: `impression` when the filter asks, else the empty name,
+/// which no event has (validation refuses it), so one statement serves both.
+pub(crate) fn skipped_type(filter: &crate::EventFilter) -> &'static str {
+    if filter.skip_impressions {
+        "impression"
+    } else {
+        ""
+    }
+}

@@ -31,6 +31,9 @@ pub struct EventFilter {
     pub since_micros: Option<i64>,
     /// Only events before this instant (UTC micros).
     pub until_micros: Option<i64>,
+    /// Leave out `impression` events (the server writes ten per served list): readers of
+    /// interactions only (drift) then do not decode rows they would drop.
+    pub skip_impressions: bool,
 }
 
 /// One page of a retention deletion ([`Store::delete_events`]).

@@ -93,6 +93,9 @@ impl Serving {
                 user_id: Some(user.to_string()),
                 since_micros: Some(snap.since_micros.saturating_add(1)),
                 until_micros: None,
+                // Impressions weigh nothing by default but `train.event_weights` may give
+                // them a weight, so the live state reads them like training does.
+                skip_impressions: false,
             };
             self.store.scan_events(app, &filter, &mut |e| {
                 events.push(e);

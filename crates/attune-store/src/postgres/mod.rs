@@ -69,13 +69,14 @@ const INSERT_EVENTS: &str = concat!(
 const SCAN_EVENTS: &str = concat!(
     "SELECT ",
     event_columns!(),
-    " FROM events WHERE app_id = $1 AND ts_micros BETWEEN $2 AND $3 ORDER BY ts_micros, event_id"
+    " FROM events WHERE app_id = $1 AND ts_micros BETWEEN $2 AND $3 AND event_type <> $4 \
+     ORDER BY ts_micros, event_id"
 );
 const SCAN_USER_EVENTS: &str = concat!(
     "SELECT ",
     event_columns!(),
     " FROM events WHERE app_id = $1 AND ts_micros BETWEEN $2 AND $3 AND (user_id = $4 OR anonymous_id = \
-     ANY($5::text[])) ORDER BY ts_micros, event_id"
+     ANY($5::text[])) AND event_type <> $6 ORDER BY ts_micros, event_id"
 );
 const ITEM_COLUMNS: &str =
     "item_id, title, description, categories, tags, attributes, published_at, available";
@@ -468,6 +469,7 @@ impl Store for PgStore {
             return Ok(());
         };
         let mut conn = self.conn()?;
+        let skipped = crate::codec::skipped_type(filter);
         let (scan, devices) = match filter.user_id {
             Some(_) => (
                 conn.prepare(SCAN_USER_EVENTS)?,
@@ -489,9 +491,9 @@ impl Store for PgStore {
                     .iter()
                     .map(|r| r.try_get(0))
                     .collect::<Result<_, _>>()?;
-                tx.bind(&scan, &[&app_id, &since, &until, user, &anonymous])?
+                tx.bind(&scan, &[&app_id, &since, &until, user, &anonymous, &skipped])?
             }
-            _ => tx.bind(&scan, &[&app_id, &since, &until])?,
+            _ => tx.bind(&scan, &[&app_id, &since, &until, &skipped])?,
         };
         loop {
             let rows = tx.query_portal(&portal, SCAN_CHUNK)?;

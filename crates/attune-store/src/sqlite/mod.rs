@@ -72,7 +72,8 @@ const INSERT_EVENT: &str = concat!(
 const SCAN_EVENTS: &str = concat!(
     "SELECT ",
     event_columns!(),
-    " FROM events WHERE app_id = ?1 AND ts_micros BETWEEN ?2 AND ?3 ORDER BY ts_micros, event_id"
+    " FROM events WHERE app_id = ?1 AND ts_micros BETWEEN ?2 AND ?3 AND event_type <> ?4 \
+     ORDER BY ts_micros, event_id"
 );
 /// A user's events: their own (index on user_id) plus their devices' (index on anonymous_id),
 /// by rowid. Written as `seq IN (... UNION ALL ...)` because SQLite plans the equivalent `OR`
@@ -82,7 +83,7 @@ const SCAN_USER_EVENTS: &str = concat!(
     event_columns!(),
     " FROM events WHERE seq IN (",
     user_event_seqs!("?4"),
-    ") AND ts_micros BETWEEN ?2 AND ?3 ORDER BY ts_micros, event_id"
+    ") AND ts_micros BETWEEN ?2 AND ?3 AND event_type <> ?5 ORDER BY ts_micros, event_id"
 );
 const ITEM_COLUMNS: &str =
     "item_id, title, description, categories, tags, attributes, published_at, available";
@@ -396,15 +397,16 @@ impl Store for SqliteStore {
             return Ok(());
         };
         let conn = self.reader()?;
+        let skipped = crate::codec::skipped_type(filter);
         let mut stmt;
         let mut rows = match &filter.user_id {
             Some(user) => {
                 stmt = conn.prepare_cached(SCAN_USER_EVENTS)?;
-                stmt.query(params![app_id, since, until, user])?
+                stmt.query(params![app_id, since, until, user, skipped])?
             }
             None => {
                 stmt = conn.prepare_cached(SCAN_EVENTS)?;
-                stmt.query(params![app_id, since, until])?
+                stmt.query(params![app_id, since, until, skipped])?
             }
         };
         while let Some(row) = rows.next()? {

@@ -892,6 +892,17 @@ pub fn scan_filters_and_order(store: &dyn Store) {
             user_id: Some("alice".into()),
             since_micros: Some(since),
             until_micros: Some(until),
+            ..Default::default()
+        },
+        EventFilter {
+            skip_impressions: true,
+            ..Default::default()
+        },
+        EventFilter {
+            user_id: Some("alice".into()),
+            since_micros: Some(since),
+            skip_impressions: true,
+            ..Default::default()
         },
         EventFilter {
             since_micros: Some(until),
@@ -924,6 +935,7 @@ pub fn scan_filters_and_order(store: &dyn Store) {
             })
             .filter(|e| f.since_micros.is_none_or(|s| e.timestamp.utc_micros >= s))
             .filter(|e| f.until_micros.is_none_or(|u| e.timestamp.utc_micros < u))
+            .filter(|e| !(f.skip_impressions && e.event_type == EventType::Impression))
             .collect();
         let got = scan(store, &app, f);
         assert_eq!(got.iter().collect::<Vec<_>>(), expected, "{f:?}");
