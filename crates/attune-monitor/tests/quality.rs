@@ -285,13 +285,13 @@ fn a_busy_window_is_shortened_to_its_latest_part() {
     let all = quality::report(&store, APP, T0, HOUR, &QualityConfig::default()).unwrap();
     assert_eq!(all.since_micros, T0 - HOUR);
     assert_eq!(all.series[0].figures[0], ("lists".to_string(), 60.0));
-    // At most 40 events: the first read covers 20 lists (19 minutes of gaps); the window
-    // becomes the last 0.9 × 19 = 17.1 minutes: lists 43..59, 17 of them.
+    // At most 40 events: the window becomes its latest part holding 0.9 × 40 = 36 events,
+    // lists 42..59 (two impressions each), starting at list 42's time.
     let capped = QualityConfig {
         max_events: 40,
         ..QualityConfig::default()
     };
     let r = quality::report(&store, APP, T0, HOUR, &capped).unwrap();
-    assert_eq!(r.since_micros, T0 - (19.0 * 60e6 * 0.9) as i64);
-    assert_eq!(r.series[0].figures[0], ("lists".to_string(), 17.0));
+    assert_eq!(r.since_micros, T0 - HOUR + 42 * 60_000_000);
+    assert_eq!(r.series[0].figures[0], ("lists".to_string(), 18.0));
 }

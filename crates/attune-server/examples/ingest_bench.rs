@@ -137,6 +137,14 @@ impl Store for NullStore {
     fn size_bytes(&self) -> attune_store::Result<u64> {
         self.0.size_bytes()
     }
+    fn nth_newest_event_ts(
+        &self,
+        app: &str,
+        until_micros: i64,
+        n: usize,
+    ) -> attune_store::Result<Option<i64>> {
+        self.0.nth_newest_event_ts(app, until_micros, n)
+    }
     fn upsert_items(&self, app: &str, items: &[Item]) -> attune_store::Result<()> {
         self.0.upsert_items(app, items)
     }

@@ -298,6 +298,16 @@ pub(crate) fn relink_conflict(anonymous_id: &str, user_id: &str) -> StoreError {
     ))
 }
 
+/// The event type a scan leaves out: `impression` when the filter asks, else the empty name,
+/// which no event has (validation refuses it), so one statement serves both.
+pub(crate) fn skipped_type(filter: &crate::EventFilter) -> &'static str {
+    if filter.skip_impressions {
+        "impression"
+    } else {
+        ""
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -364,15 +374,5 @@ mod tests {
             event_type_from_str("share"),
             EventType::Custom("share".into())
         );
-    }
-}
-
-/// The event type a scan leaves out: `impression` when the filter asks, else the empty name,
-/// which no event has (validation refuses it), so one statement serves both.
-pub(crate) fn skipped_type(filter: &crate::EventFilter) -> &'static str {
-    if filter.skip_impressions {
-        "impression"
-    } else {
-        ""
     }
 }

@@ -242,6 +242,11 @@ pub trait Store: ExperimentStore + MonitorStore + Send + Sync {
         limit: usize,
     ) -> Result<DeletedEvents>;
 
+    /// The timestamp of the `n`-th newest event (1-based) of `app` before `until_micros`, or
+    /// `None` when it holds fewer. An index-only walk backwards: how a reader with a cap on
+    /// events finds where the latest `n` start without decoding any of them.
+    fn nth_newest_event_ts(&self, app: &str, until_micros: i64, n: usize) -> Result<Option<i64>>;
+
     /// Bytes the store occupies: the database file and its write-ahead log on SQLite; this
     /// schema's tables with their indexes on PostgreSQL.
     fn size_bytes(&self) -> Result<u64>;

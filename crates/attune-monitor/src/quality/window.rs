@@ -32,8 +32,10 @@ pub struct Window {
 
 impl Window {
     /// Read `[since, until)` of `app`, at most `max_events` events: when the window holds
-    /// more, it is shortened to end at `until` and hold about 90% of the cap at the rate the
-    /// first read saw (one more read), so a tick's cost stays bounded however busy the app.
+    /// more, it is shortened to its latest part holding 90% of the cap, so a tick's cost
+    /// stays bounded however busy the app. Where that part starts is found in the store's
+    /// time index ([`Store::nth_newest_event_ts`]) without decoding events: one read of the
+    /// events, not two (a capped window used to be read once to learn its rate).
     pub fn read(
         store: &dyn Store,
         app: &str,
@@ -42,13 +44,17 @@ impl Window {
         max_events: usize,
     ) -> Result<Self> {
         let mut since_micros = since_micros;
-        let mut events = Self::scan(store, app, since_micros, until_micros, max_events)?;
-        if events.len() >= max_events {
-            // The cap covered [since, last); keep the same duration × 0.9, ending now.
-            let covered = events.last().map_or(0, |e| e.timestamp.utc_micros) - since_micros;
-            since_micros = until_micros - (covered as f64 * 0.9) as i64;
-            events = Self::scan(store, app, since_micros, until_micros, max_events)?;
+        let cap = max_events.max(1);
+        let full = store
+            .nth_newest_event_ts(app, until_micros, cap)?
+            .is_some_and(|ts| ts >= since_micros);
+        if full {
+            let keep = ((cap as f64) * 0.9).ceil().max(1.0) as usize;
+            if let Some(ts) = store.nth_newest_event_ts(app, until_micros, keep)? {
+                since_micros = since_micros.max(ts);
+            }
         }
+        let events = Self::scan(store, app, since_micros, until_micros, cap)?;
         Self::build(store, app, events, since_micros, until_micros)
     }
 

@@ -455,6 +455,15 @@ impl Store for FlakyStore {
         self.check()?;
         self.inner.size_bytes()
     }
+    fn nth_newest_event_ts(
+        &self,
+        app: &str,
+        until_micros: i64,
+        n: usize,
+    ) -> attune_store::Result<Option<i64>> {
+        self.check()?;
+        self.inner.nth_newest_event_ts(app, until_micros, n)
+    }
     fn upsert_items(
         &self,
         app: &str,

@@ -491,7 +491,10 @@ impl Store for PgStore {
                     .iter()
                     .map(|r| r.try_get(0))
                     .collect::<Result<_, _>>()?;
-                tx.bind(&scan, &[&app_id, &since, &until, user, &anonymous, &skipped])?
+                tx.bind(
+                    &scan,
+                    &[&app_id, &since, &until, user, &anonymous, &skipped],
+                )?
             }
             _ => tx.bind(&scan, &[&app_id, &since, &until, &skipped])?,
         };
@@ -524,6 +527,10 @@ impl Store for PgStore {
 
     fn size_bytes(&self) -> Result<u64> {
         retention::size_bytes(self)
+    }
+
+    fn nth_newest_event_ts(&self, app: &str, until_micros: i64, n: usize) -> Result<Option<i64>> {
+        retention::nth_newest_event_ts(self, app, until_micros, n)
     }
 
     fn upsert_items(&self, app: &str, items: &[Item]) -> Result<()> {

@@ -32,6 +32,25 @@ pub(super) fn delete_events(
     })
 }
 
+pub(super) fn nth_newest_event_ts(
+    store: &PgStore,
+    app: &str,
+    until_micros: i64,
+    n: usize,
+) -> Result<Option<i64>> {
+    let app_id = store.app_id(app)?;
+    if n == 0 {
+        return Ok(None);
+    }
+    let mut conn = store.conn()?;
+    let row = conn.client.query_opt(
+        "SELECT ts_micros FROM events WHERE app_id = $1 AND ts_micros < $2 \
+         ORDER BY ts_micros DESC LIMIT 1 OFFSET $3",
+        &[&app_id, &until_micros, &((n - 1) as i64)],
+    )?;
+    Ok(row.map(|r| r.get(0)))
+}
+
 /// Every table of this store's schema with its indexes and TOAST data.
 pub(super) fn size_bytes(store: &PgStore) -> Result<u64> {
     let mut conn = store.conn()?;

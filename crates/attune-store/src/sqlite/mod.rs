@@ -432,6 +432,10 @@ impl Store for SqliteStore {
         retention::size_bytes(self)
     }
 
+    fn nth_newest_event_ts(&self, app: &str, until_micros: i64, n: usize) -> Result<Option<i64>> {
+        retention::nth_newest_event_ts(self, app, until_micros, n)
+    }
+
     fn upsert_items(&self, app: &str, items: &[Item]) -> Result<()> {
         let app_id = self.app_id(app)?;
         let encoded = items

@@ -1,6 +1,6 @@
 //! Retention deletes and the store's size on SQLite.
 
-use rusqlite::params;
+use rusqlite::{params, OptionalExtension};
 
 use super::SqliteStore;
 use crate::{DeletedEvents, Result};
@@ -103,6 +103,26 @@ fn page(
     }
     tx.commit()?;
     Ok(out)
+}
+
+pub(super) fn nth_newest_event_ts(
+    store: &SqliteStore,
+    app: &str,
+    until_micros: i64,
+    n: usize,
+) -> Result<Option<i64>> {
+    let app_id = store.app_id(app)?;
+    if n == 0 {
+        return Ok(None);
+    }
+    Ok(store
+        .reader()?
+        .prepare_cached(
+            "SELECT ts_micros FROM events WHERE app_id = ?1 AND ts_micros < ?2 \
+             ORDER BY ts_micros DESC LIMIT 1 OFFSET ?3",
+        )?
+        .query_row(params![app_id, until_micros, (n - 1) as i64], |r| r.get(0))
+        .optional()?)
 }
 
 /// The database file plus its WAL, as on disk (freed pages stay in the file for reuse).

@@ -2247,6 +2247,25 @@ pub fn retention_deletes_one_type_by_age(store: &dyn Store) {
     insert_in_batches(store, &other, &events, 100);
     let size = store.size_bytes().unwrap();
     assert!(size > 0, "size {size}");
+    // The n-th newest event before a time, from the time index.
+    let mut times: Vec<i64> = events.iter().map(|e| e.timestamp.utc_micros).collect();
+    times.sort_unstable();
+    let until = times[500];
+    let before: Vec<i64> = times.iter().copied().filter(|t| *t < until).collect();
+    for n in [1, 2, 37, before.len()] {
+        assert_eq!(
+            store.nth_newest_event_ts(&app, until, n).unwrap(),
+            Some(before[before.len() - n]),
+            "n = {n}"
+        );
+    }
+    assert_eq!(
+        store
+            .nth_newest_event_ts(&app, until, before.len() + 1)
+            .unwrap(),
+        None
+    );
+    assert_eq!(store.nth_newest_event_ts(&app, until, 0).unwrap(), None);
 
     let cutoff = events[400].timestamp.utc_micros;
     let doomed =
