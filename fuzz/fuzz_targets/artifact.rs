@@ -8,7 +8,7 @@
 #![no_main]
 
 use attune_artifact::Artifact;
-use attune_core::model::{FoldIn, Scorer, UserRepr};
+use attune_core::model::UserRepr;
 use attune_serving::model::LoadedModel;
 use libfuzzer_sys::fuzz_target;
 
