@@ -40,7 +40,10 @@ fn check(bytes: Vec<u8>) {
     let anonymous = model.recommender().fold_in(&[(0, 1.0)]);
     model.top_n(&anonymous, 10, &[], &mut scores, &mut out);
     model.top_n(&UserRepr::Anonymous, 10, &[], &mut scores, &mut out);
-    assert!(model.popular(10, &[]).iter().all(|&(i, _)| (i as usize) < n_items));
+    assert!(model
+        .popular(10, &[])
+        .iter()
+        .all(|&(i, _)| (i as usize) < n_items));
 }
 
 fuzz_target!(|data: &[u8]| {

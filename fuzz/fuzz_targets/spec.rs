@@ -8,7 +8,13 @@ use attune_core::sparse::Csr;
 use libfuzzer_sys::fuzz_target;
 
 fn tiny_data() -> TrainingSet {
-    let triplets = [(0, 0, 1.0), (0, 1, 2.0), (1, 1, 1.0), (1, 2, 1.0), (2, 3, 3.0)];
+    let triplets = [
+        (0, 0, 1.0),
+        (0, 1, 2.0),
+        (1, 1, 1.0),
+        (1, 2, 1.0),
+        (2, 3, 3.0),
+    ];
     let mut set = TrainingSet::new(Csr::from_triplets(3, 4, triplets).expect("valid"));
     set.ratings = Some(
         Csr::from_triplets(3, 4, [(0, 0, 4.0), (0, 1, 2.0), (1, 2, 5.0), (2, 3, 1.0)])
@@ -16,10 +22,19 @@ fn tiny_data() -> TrainingSet {
     );
     set.item_categories =
         Some(Csr::from_triplets(4, 2, [(0, 0, 1.0), (1, 0, 1.0), (2, 1, 1.0)]).expect("valid"));
-    set.item_events = vec![(0, 1_000_000, 1.0), (1, 2_000_000, 1.0), (3, 3_000_000, 2.0)];
+    set.item_events = vec![
+        (0, 1_000_000, 1.0),
+        (1, 2_000_000, 1.0),
+        (3, 3_000_000, 2.0),
+    ];
     set.now_micros = 4_000_000;
     set.item_content = Some(ItemContent {
-        titles: vec!["red shoe".into(), "blue shoe".into(), "tent".into(), String::new()],
+        titles: vec![
+            "red shoe".into(),
+            "blue shoe".into(),
+            "tent".into(),
+            String::new(),
+        ],
         descriptions: vec![String::new(); 4],
         tags: vec![vec!["shoes".into()], vec!["shoes".into()], vec![], vec![]],
     });
@@ -53,7 +68,9 @@ fuzz_target!(|data: &[u8]| {
         // "A spec that parses can always fit" (attune_core::model::spec).
         match spec.fit(&tiny_data()) {
             Ok(fitted) => assert_eq!(fitted.model().as_recommender().n_items(), 4),
-            Err(SpecFitError::MissingData { .. }) => panic!("{canonical}: the tiny set has every part"),
+            Err(SpecFitError::MissingData { .. }) => {
+                panic!("{canonical}: the tiny set has every part")
+            }
             Err(e) => panic!("{canonical} parses but does not fit: {e}"),
         }
     }
