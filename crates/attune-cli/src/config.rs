@@ -417,6 +417,17 @@ impl Settings {
             fig = fig.merge(Toml::string(&text));
         }
         fig = fig.merge(Env::prefixed("ATTUNE_").ignore(&["CONFIG"]).split("__"));
+        Self::extract_checked(fig)
+    }
+
+    /// The compiled-in defaults overlaid with `text` (a config file's contents), checked like
+    /// [`Settings::load`] but without reading a file or the environment: what one TOML text
+    /// means on its own, deterministically (the `config` fuzz target drives this).
+    pub fn from_toml(text: &str) -> anyhow::Result<Settings> {
+        Self::extract_checked(Figment::from(Toml::string(DEFAULT_TOML)).merge(Toml::string(text)))
+    }
+
+    fn extract_checked(fig: Figment) -> anyhow::Result<Settings> {
         let settings: Settings = fig
             .extract()
             .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;

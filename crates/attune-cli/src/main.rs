@@ -1,15 +1,12 @@
-//! The `attune` binary: a thin layer of argument parsing over the library crates.
+//! The `attune` binary: a thin layer of argument parsing over the library crates (its commands
+//! are in this package's library target, `lib.rs`).
 //!
 //! `main` → `try_main`; errors print one line (with causes) to stderr and exit 2. A broken pipe
 //! (e.g. `attune export events | head`) is a normal end.
 
-mod cli;
-mod cmd;
-mod config;
-mod models;
-mod serving;
-
 use std::process::ExitCode;
+
+use attune_cli::{cli, config};
 
 /// mimalloc instead of the system allocator: a cached recommendation costs a few dozen small
 /// allocations (ids, strings, the JSON body) and glibc's malloc and free were a quarter of
@@ -36,7 +33,7 @@ fn main() -> ExitCode {
 fn try_main(args: cli::Cli) -> anyhow::Result<ExitCode> {
     let settings = config::Settings::load(args.config.as_deref())?;
     config::init_tracing(&settings, args.verbose);
-    cmd::run(args.command, &settings)
+    attune_cli::run(args.command, &settings)
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {

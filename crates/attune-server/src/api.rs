@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use attune_core::catalog::{AttrValue, Consent, Item, User};
 use attune_core::error::{FieldError, ValidationError};
 use attune_core::event::{
-    Context, Event, PropValue, Properties, RawEvent, RawProperties, TypedValue,
+    validate, Context, Event, PropValue, Properties, RawEvent, RawProperties, TypedValue,
 };
 use attune_core::limits::InputLimits;
 use attune_core::time::Timestamp;
@@ -28,7 +28,13 @@ use attune_serving::RecList;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+/// How a request body is framed (`Content-Type`): what [`decode_event_batch`] reads.
+pub use crate::extract::BodyFormat;
 pub use crate::problem::RecordError;
+
+use crate::extract::parse_records;
+use crate::problem::Problem;
+use crate::ServerConfig;
 
 /// Top-level members of an event object.
 pub const EVENT_FIELDS: [&str; 9] = [
@@ -539,6 +545,79 @@ pub struct IngestedEvent {
     pub event_id: String,
     /// `accepted` (newly stored) or `duplicate` (already stored; nothing changed).
     pub status: &'static str,
+}
+
+/// The valid events of a `POST /v1/events` batch (with their positions in the batch) and why
+/// the others were rejected.
+#[derive(Debug, Clone)]
+pub struct EventBatch {
+    /// The events that decoded and validated, in batch order.
+    pub events: Vec<Event>,
+    /// Each of `events`' position in the batch.
+    pub event_idx: Vec<usize>,
+    /// Every problem of every rejected event (unbounded; the route truncates the list).
+    pub errors: Vec<RecordError>,
+    /// Events rejected.
+    pub n_rejected: usize,
+    /// Records in the body (`events.len() + n_rejected`).
+    pub n_records: usize,
+}
+
+/// Parse, decode and validate a whole `POST /v1/events` body (blocking: milliseconds for large
+/// batches), exactly as the route does: split the body into records (`format` from
+/// `Content-Type`), then [`event_from_json`] and [`attune_core::event::validate`] per record.
+///
+/// `now` is the receive time (events without a timestamp get it; the future-skew rule is
+/// relative to it). It is a parameter so that a replay of the same body (the fuzz targets under
+/// `fuzz/`) decodes the same way. A body that is not well-formed, or that holds more than
+/// `max_batch_events` records, is the route's 400 / 413 problem.
+pub fn decode_event_batch(
+    config: &ServerConfig,
+    bytes: &[u8],
+    format: BodyFormat,
+    now: Timestamp,
+) -> Result<EventBatch, Problem> {
+    let records = parse_records(
+        bytes,
+        format,
+        config.max_batch_events,
+        "max_batch_events",
+        "event",
+    )?;
+    let n_records = records.len();
+    let mut events: Vec<Event> = Vec::with_capacity(n_records);
+    let mut event_idx: Vec<usize> = Vec::with_capacity(n_records);
+    let mut errors: Vec<RecordError> = Vec::new();
+    let mut n_rejected = 0;
+    for (idx, record) in records.iter().enumerate() {
+        let decoded = event_from_json(record, config.strict_fields)
+            .map_err(|e| vec![e])
+            .and_then(|raw| {
+                validate(raw, &config.event_rules, now, new_event_id).map_err(|e| e.errors)
+            });
+        match decoded {
+            Ok(event) => {
+                events.push(event);
+                event_idx.push(idx);
+            }
+            Err(errs) => {
+                n_rejected += 1;
+                errors.extend(errs.into_iter().map(|e| RecordError::new(idx, e)));
+            }
+        }
+    }
+    Ok(EventBatch {
+        events,
+        event_idx,
+        errors,
+        n_rejected,
+        n_records,
+    })
+}
+
+/// A generated event id: UUID v7, so ids sort by arrival time.
+fn new_event_id() -> String {
+    uuid::Uuid::now_v7().hyphenated().to_string()
 }
 
 /// Body of a successful `POST /v1/events`.

@@ -236,6 +236,19 @@ impl std::fmt::Debug for LoadedModel {
 impl LoadedModel {
     /// Open, verify and load `path`.
     pub fn open(path: &Path) -> Result<Self, LoadError> {
+        let artifact = Artifact::open(path).map_err(|source| LoadError::Artifact {
+            path: path.to_path_buf(),
+            source: Box::new(source),
+        })?;
+        Self::from_artifact(&artifact)
+    }
+
+    /// Load the model of a verified artifact: spec, id tables, model arrays, history and
+    /// approximate index, each checked against the others. Errors name [`Artifact::path`].
+    /// Separate from [`LoadedModel::open`] so that artifacts held in memory
+    /// ([`Artifact::from_bytes`]) load through the same checks (the `artifact` fuzz target).
+    pub fn from_artifact(artifact: &Artifact) -> Result<Self, LoadError> {
+        let path = artifact.path();
         let artifact_err = |source| LoadError::Artifact {
             path: path.to_path_buf(),
             source: Box::new(source),
@@ -244,7 +257,6 @@ impl LoadedModel {
             path: path.to_path_buf(),
             reason,
         };
-        let artifact = Artifact::open(path).map_err(artifact_err)?;
         let header = artifact.header().clone();
         let spec = spec_of(&header).map_err(|reason| LoadError::Spec {
             path: path.to_path_buf(),

@@ -14,7 +14,7 @@ pub mod evaluate;
 mod experiment;
 mod export;
 mod fairness;
-mod import;
+pub(crate) mod import;
 mod models;
 mod monitor;
 mod outcomes;

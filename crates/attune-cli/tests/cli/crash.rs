@@ -6,8 +6,8 @@
 //! answer was lost is stored completely or not at all (one transaction), and re-sending a batch
 //! reports duplicates instead of storing them twice. Runs on SQLite and on PostgreSQL (which
 //! must be running: `ATTUNE_TEST_POSTGRES_URL`, default `postgres://postgres@127.0.0.1:5432/test`;
-//! the test works in a private schema, dropped when it passes). The app is still a fresh one
-//! created over the API, as a tenant would be.
+//! the test works in a private schema, dropped when it ends, pass or fail). The app is still a
+//! fresh one created over the API, as a tenant would be.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

@@ -10,20 +10,19 @@
 //! i.e. after the batch is durably committed; duplicates (by `event_id`, in the app or earlier
 //! in the batch) are reported as such and stored once.
 
-use attune_core::event::{validate, Event};
 use attune_core::time::Timestamp;
 use attune_store::InsertStatus;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
 
 use super::blocking;
-use crate::api::{event_from_json, IngestResponse, IngestedEvent, RecordError};
-use crate::extract::{body_format, parse_records, read_body, App, BodyFormat, Params};
+use crate::api::{decode_event_batch, EventBatch, IngestResponse, IngestedEvent};
+use crate::extract::{body_format, read_body, App, Params};
 use crate::metrics::IngestOutcome;
 use crate::problem::{Problem, MAX_LISTED_ERRORS};
-use crate::{AppState, ServerConfig};
+use crate::AppState;
 
 /// The handler: extract, decode off the async workers, write through the group committer.
 pub(super) async fn ingest(
@@ -37,8 +36,9 @@ pub(super) async fn ingest(
     let format = body_format(&headers, true)?;
     let bytes = read_body(&headers, body, state.config.max_body_bytes).await?;
     let config = state.config.clone();
-    let batch = blocking(move || decode_batch(&config, &bytes, format)).await?;
-    let Batch {
+    let now = Timestamp::from_utc_micros(chrono::Utc::now().timestamp_micros());
+    let batch = blocking(move || decode_event_batch(&config, &bytes, format, now)).await?;
+    let EventBatch {
         events,
         event_idx,
         mut errors,
@@ -117,64 +117,4 @@ pub(super) async fn ingest(
         events: listed,
         errors,
     }))
-}
-
-/// A generated event id: UUID v7, so ids sort by arrival time.
-fn new_event_id() -> String {
-    uuid::Uuid::now_v7().hyphenated().to_string()
-}
-
-/// The valid events of a batch (with their positions) and why the others were rejected.
-struct Batch {
-    events: Vec<Event>,
-    event_idx: Vec<usize>,
-    errors: Vec<RecordError>,
-    n_rejected: usize,
-    n_records: usize,
-}
-
-/// Parse, decode and validate a whole batch (blocking: milliseconds for large batches).
-fn decode_batch(
-    config: &ServerConfig,
-    bytes: &Bytes,
-    format: BodyFormat,
-) -> Result<Batch, Problem> {
-    let records = parse_records(
-        bytes,
-        format,
-        config.max_batch_events,
-        "max_batch_events",
-        "event",
-    )?;
-    let n_records = records.len();
-    let now = Timestamp::from_utc_micros(chrono::Utc::now().timestamp_micros());
-
-    let mut events: Vec<Event> = Vec::with_capacity(n_records);
-    let mut event_idx: Vec<usize> = Vec::with_capacity(n_records);
-    let mut errors: Vec<RecordError> = Vec::new();
-    let mut n_rejected = 0;
-    for (idx, record) in records.iter().enumerate() {
-        let decoded = event_from_json(record, config.strict_fields)
-            .map_err(|e| vec![e])
-            .and_then(|raw| {
-                validate(raw, &config.event_rules, now, new_event_id).map_err(|e| e.errors)
-            });
-        match decoded {
-            Ok(event) => {
-                events.push(event);
-                event_idx.push(idx);
-            }
-            Err(errs) => {
-                n_rejected += 1;
-                errors.extend(errs.into_iter().map(|e| RecordError::new(idx, e)));
-            }
-        }
-    }
-    Ok(Batch {
-        events,
-        event_idx,
-        errors,
-        n_rejected,
-        n_records,
-    })
 }

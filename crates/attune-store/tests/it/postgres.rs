@@ -2,17 +2,17 @@
 //! connection handling, and use from async code.
 //!
 //! Server: `ATTUNE_TEST_POSTGRES_URL`, default `postgres://postgres@127.0.0.1:5432/test`. Every
-//! test works in its own uniquely named apps (or its own schema), so tests run in parallel and
-//! rerun without cleanup; shared tables are never dropped. An unreachable server fails the tests
-//! (they never skip).
+//! test works in its own uniquely named apps (or its own schema), so tests run in parallel. An
+//! unreachable server fails the tests (they never skip).
 //!
-//! The shared tables live in a schema named after this build's migrations
-//! (`attune_test_<digest of src/postgres/schema.rs>`), never in `public`: the test server is
-//! shared by several checkouts at once, and a build that migrated a shared schema to a newer
-//! version would make every older checkout's store refuse it ("schema version N is newer").
-//! Checkouts with the same migrations share one schema; any change to them gets a fresh one.
+//! The suite's tables live in a schema of this test process (`attune_test_<pid>_<nanos>`), never
+//! in `public`: the test server is shared by several checkouts at once, and a build that migrated
+//! a shared schema to a newer version would make every other checkout's store refuse it ("schema
+//! version N is newer"). Nothing is left behind: each test deletes its apps' rows and drops its
+//! private schema in a drop guard (pass or fail), and the process schema is dropped when the
+//! process exits (an `atexit` hook, since the test harness has no teardown). Only a test process
+//! that is killed leaves its schema; `\dn attune_test_*` in psql lists such leftovers.
 
-use std::hash::{Hash as _, Hasher as _};
 use std::sync::OnceLock;
 
 use attune_store::postgres::{PgStore, SCHEMA_VERSION};
@@ -30,25 +30,49 @@ fn in_schema(base: &str, schema: &str) -> String {
     format!("{base}{sep}options=-csearch_path%3D{schema}")
 }
 
-/// The suite's shared schema for this build's migrations (created on first use).
+/// The name of this process's suite schema, once created.
+static SUITE_SCHEMA: OnceLock<String> = OnceLock::new();
+
+/// The suite's schema for this test process (created on first use, dropped at exit).
 pub fn url() -> String {
     static URL: OnceLock<String> = OnceLock::new();
     URL.get_or_init(|| {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        include_str!("../../src/postgres/schema.rs").hash(&mut h);
-        let name = format!("attune_test_{:016x}", h.finish());
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let name = format!("attune_test_{}_{nanos}", std::process::id());
         let mut client = postgres::Client::connect(&server_url(), postgres::NoTls)
             .unwrap_or_else(|e| unreachable_server(&server_url(), &e));
-        // Another test process may create it at the same moment: only its existence matters.
-        if let Err(e) = client.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {name}")) {
-            let exists = client
-                .query_opt("SELECT 1 FROM pg_namespace WHERE nspname = $1", &[&name])
-                .unwrap();
-            assert!(exists.is_some(), "cannot create schema {name}: {e}");
-        }
+        client
+            .batch_execute(&format!("CREATE SCHEMA {name}"))
+            .unwrap_or_else(|e| panic!("cannot create schema {name}: {e}"));
+        SUITE_SCHEMA.set(name.clone()).expect("created once");
+        // SAFETY: `atexit` only records the address of a function that takes nothing and
+        // captures nothing; it runs once, when the process exits.
+        let registered = unsafe { libc::atexit(drop_suite_schema) };
+        assert_eq!(registered, 0, "atexit refused the cleanup hook");
         in_schema(&server_url(), &name)
     })
     .clone()
+}
+
+/// The `atexit` hook: drop the suite schema. The work runs on a new thread, because the main
+/// thread's thread-locals (which the PostgreSQL client's runtime uses) are already destroyed
+/// while `exit` runs its hooks; nothing may unwind out of an `extern "C"` function, so every
+/// failure is ignored (the schema is then left behind, as after a killed run).
+extern "C" fn drop_suite_schema() {
+    let Some(name) = SUITE_SCHEMA.get() else {
+        return;
+    };
+    let drop_it = std::thread::Builder::new().spawn(move || {
+        if let Ok(mut client) = postgres::Client::connect(&server_url(), postgres::NoTls) {
+            let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"));
+        }
+    });
+    if let Ok(handle) = drop_it {
+        let _ = handle.join();
+    }
 }
 
 fn unreachable_server(url: &str, e: &dyn std::fmt::Display) -> ! {
@@ -76,22 +100,28 @@ impl Fixture {
     }
 }
 
-/// Remove the rows of the apps the test created (only its own apps; shared tables stay). A failed
-/// test keeps its data for inspection.
+/// Remove the rows of the apps the test created (only its own apps; shared tables stay), whether
+/// the test passed or failed: the server is shared by every checkout, so a failing test must not
+/// leave its rows behind (its assertion message says what went wrong). While unwinding from a
+/// failed test a cleanup error is ignored (a second panic would abort the whole test binary);
+/// after a passing test it fails the test.
 impl Drop for Fixture {
     fn drop(&mut self) {
         let apps = crate::suite::take_created_apps();
-        if apps.is_empty() || std::thread::panicking() {
+        if apps.is_empty() {
             return;
         }
-        delete_apps(&apps);
+        let result = delete_apps(&apps);
+        if !std::thread::panicking() {
+            result.expect("delete the test's apps");
+        }
     }
 }
 
 /// Delete every row of the named apps.
-fn delete_apps(apps: &[String]) {
-    let mut client = admin();
-    let mut tx = client.transaction().unwrap();
+fn delete_apps(apps: &[String]) -> Result<(), postgres::Error> {
+    let mut client = postgres::Client::connect(&url(), postgres::NoTls)?;
+    let mut tx = client.transaction()?;
     // Registry tables first: they reference model_versions and apps.
     for table in [
         "dismissals",
@@ -112,11 +142,10 @@ fn delete_apps(apps: &[String]) {
         let sql = format!(
             "DELETE FROM {table} WHERE app_id IN (SELECT id FROM apps WHERE name = ANY($1))"
         );
-        tx.execute(&sql, &[&apps]).unwrap();
+        tx.execute(&sql, &[&apps])?;
     }
-    tx.execute("DELETE FROM apps WHERE name = ANY($1)", &[&apps])
-        .unwrap();
-    tx.commit().unwrap();
+    tx.execute("DELETE FROM apps WHERE name = ANY($1)", &[&apps])?;
+    tx.commit()
 }
 
 crate::store_suite!(Fixture::new());
@@ -140,9 +169,13 @@ impl PrivateSchema {
     }
 }
 
+/// Dropped whether the test passed or failed (a guard, so a failed assertion cannot skip it).
+/// Errors are ignored: a panic here, during a failed test's unwinding, would abort the binary.
 impl Drop for PrivateSchema {
     fn drop(&mut self) {
-        let _ = admin().batch_execute(&format!("DROP SCHEMA {} CASCADE", self.name));
+        if let Ok(mut client) = postgres::Client::connect(&url(), postgres::NoTls) {
+            let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name));
+        }
     }
 }
 
@@ -283,7 +316,7 @@ fn usable_from_async_code() {
         drop(store);
         app
     });
-    delete_apps(&[app]);
+    delete_apps(&[app]).expect("delete the test's app");
 }
 
 /// Two replicas (separate stores, separate pools) on one database: versions reserved by both
@@ -359,5 +392,5 @@ fn replicas_share_one_registry() {
     assert_ne!(a.active_model(&app).unwrap().unwrap().seq, pa.seq);
     drop((a, b));
     let _ = crate::suite::take_created_apps();
-    delete_apps(&[app]);
+    delete_apps(&[app]).expect("delete the test's app");
 }

@@ -17,6 +17,9 @@ mod ids;
 mod jsonl;
 mod movielens;
 
+pub use self::csv::CsvSource;
+pub use self::jsonl::JsonlSource;
+
 use std::io::{BufReader, IsTerminal as _, Read, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
