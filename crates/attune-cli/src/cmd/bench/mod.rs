@@ -307,14 +307,7 @@ async fn drive(
     // Connect every client before the clock starts.
     let mut senders = Vec::with_capacity(concurrency);
     for _ in 0..concurrency {
-        let stream = tokio::net::TcpStream::connect(addr).await?;
-        stream.set_nodelay(true)?;
-        let (sender, conn) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-                .await
-                .context("HTTP handshake with the in-process server failed")?;
-        tokio::spawn(conn);
-        senders.push(sender);
+        senders.push(connect(addr).await?);
     }
 
     let start = Instant::now();
@@ -326,22 +319,8 @@ async fn drive(
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(body) = bodies.get(i) else { break };
-                let req = hyper::Request::post(format!("http://{addr}/v1/events"))
-                    .header(hyper::header::HOST, addr.to_string())
-                    .header(hyper::header::CONTENT_TYPE, "application/json")
-                    .header("x-attune-app", app.as_str())
-                    .body(Full::new(body.clone()))?;
-                let sent = Instant::now();
-                sender.ready().await?;
-                let res = sender.send_request(req).await?;
-                let status = res.status();
-                let bytes = res.into_body().collect().await?.to_bytes();
-                latencies.push(sent.elapsed());
-                anyhow::ensure!(
-                    status.is_success(),
-                    "batch {i} failed with {status}: {}",
-                    String::from_utf8_lossy(&bytes)
-                );
+                let (took, bytes) = post_batch(&mut sender, addr, &app, body, i).await?;
+                latencies.push(took);
                 let answer: IngestAnswer =
                     serde_json::from_slice(&bytes).context("unexpected ingest answer")?;
                 anyhow::ensure!(
@@ -363,6 +342,48 @@ async fn drive(
     let _ = stop_tx.send(());
     server.await??;
     Ok((wall, latencies))
+}
+
+/// A keep-alive HTTP/1.1 connection to the in-process server.
+pub(super) async fn connect(
+    addr: std::net::SocketAddr,
+) -> anyhow::Result<hyper::client::conn::http1::SendRequest<Full<Bytes>>> {
+    let stream = tokio::net::TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let (sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .context("HTTP handshake with the in-process server failed")?;
+    tokio::spawn(conn);
+    Ok(sender)
+}
+
+/// POST batch `i` to `/v1/events` of `app`; its latency and the answer's body. A non-2xx
+/// answer is an error naming the batch.
+pub(super) async fn post_batch(
+    sender: &mut hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+    addr: std::net::SocketAddr,
+    app: &str,
+    body: &Bytes,
+    i: usize,
+) -> anyhow::Result<(Duration, Bytes)> {
+    let req = hyper::Request::post(format!("http://{addr}/v1/events"))
+        .header(hyper::header::HOST, addr.to_string())
+        .header(hyper::header::CONTENT_TYPE, "application/json")
+        .header("x-attune-app", app)
+        .body(Full::new(body.clone()))?;
+    let sent = Instant::now();
+    sender.ready().await?;
+    let res = sender.send_request(req).await?;
+    let status = res.status();
+    let bytes = res.into_body().collect().await?.to_bytes();
+    let took = sent.elapsed();
+    anyhow::ensure!(
+        status.is_success(),
+        "batch {i} failed with {status}: {}",
+        String::from_utf8_lossy(&bytes)
+    );
+    Ok((took, bytes))
 }
 
 pub(super) fn percentile_ms(sorted: &[Duration], q: f64) -> f64 {

@@ -23,11 +23,10 @@ use attune_core::event::{Event, EventType, PropValue, Properties};
 use attune_core::time::Timestamp;
 use attune_pipeline::retention::{self, RetentionConfig};
 use attune_store::Store;
-use http_body_util::{BodyExt as _, Full};
 use hyper::body::Bytes;
 use serde::Serialize;
 
-use super::{bodies, percentile_ms};
+use super::{bodies, connect, percentile_ms, post_batch};
 use crate::cli::BenchRetentionArgs;
 use crate::cmd::serve;
 use crate::config::Settings;
@@ -290,13 +289,7 @@ async fn pace(
     let start = Instant::now();
     let mut clients = Vec::with_capacity(CONNECTIONS);
     for c in 0..CONNECTIONS {
-        let stream = tokio::net::TcpStream::connect(addr).await?;
-        stream.set_nodelay(true)?;
-        let (mut sender, conn) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-                .await
-                .context("HTTP handshake with the in-process server failed")?;
-        tokio::spawn(conn);
+        let mut sender = connect(addr).await?;
         let (bodies, next, app, until) =
             (bodies.clone(), next.clone(), app.to_string(), until.clone());
         clients.push(tokio::spawn(async move {
@@ -311,22 +304,8 @@ async fn pace(
                 let body = bodies
                     .get(i)
                     .context("ran out of prepared batches; lower --rate or --secs")?;
-                let req = hyper::Request::post(format!("http://{addr}/v1/events"))
-                    .header(hyper::header::HOST, addr.to_string())
-                    .header(hyper::header::CONTENT_TYPE, "application/json")
-                    .header("x-attune-app", app.as_str())
-                    .body(Full::new(body.clone()))?;
-                let sent = Instant::now();
-                sender.ready().await?;
-                let res = sender.send_request(req).await?;
-                let status = res.status();
-                let bytes = res.into_body().collect().await?.to_bytes();
-                latencies.push(sent.elapsed());
-                anyhow::ensure!(
-                    status.is_success(),
-                    "batch {i} failed with {status}: {}",
-                    String::from_utf8_lossy(&bytes)
-                );
+                let (took, _) = post_batch(&mut sender, addr, &app, body, i).await?;
+                latencies.push(took);
             }
             anyhow::Ok(latencies)
         }));
