@@ -1,5 +1,6 @@
-//! Feature preparation: normalization, categorical encoding, imputation, RFM, and item content
-//! vectors (tokenizer, TF-IDF, category and attribute one-hots: [`item_text`]).
+//! Feature preparation: normalization, categorical encoding, imputation, RFM, user features
+//! from behaviour and profile ([`users`]), and item content vectors (tokenizer, TF-IDF,
+//! category and attribute one-hots: [`item_text`]).
 //!
 //! Every transformer follows the same shape: `fit` on a column of training values returns plain
 //! parameters (a struct with public fields, so they can be stored beside a model and reapplied
@@ -27,6 +28,7 @@ pub mod item_text;
 mod rfm;
 mod scale;
 pub mod text;
+pub mod users;
 
 pub use encode::{OneHotEncoder, OrdinalEncoder, OrdinalUnknown, UnknownPolicy, UNKNOWN_COLUMN};
 pub use impute::{MedianImputer, ModeImputer};
@@ -34,6 +36,7 @@ pub use item_text::{Feature, ItemDoc, ItemFeatures, ItemTextParams, ItemTextVali
 pub use rfm::{rfm, rfm_scores, Rfm, RfmScore};
 pub use scale::{MinMaxScaler, NumericTransform, ZScoreScaler};
 pub use text::{StopWords, Tokenizer};
+pub use users::{prepare, user_features, PreparedFeatures, UserFeatureParams, UserFeatures};
 
 /// A feature column could not be fitted or transformed.
 ///
