@@ -323,11 +323,16 @@ pub struct EventsSection {
     pub max_future_skew_secs: i64,
 }
 
-/// `[limits]`: names and counts of event properties and item/user attributes
-/// (`attune_core::limits::InputLimits`), applied by the API and by `attune import` alike.
+/// `[limits]`: id and text lengths, names and counts of event properties and item/user
+/// attributes, labels per record (`attune_core::limits::InputLimits`), applied by the API and by
+/// `attune import` alike.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsSection {
+    pub max_id_len: usize,
+    pub max_event_text_len: usize,
+    pub max_item_text_len: usize,
+    pub max_labels: usize,
     pub max_name_len: usize,
     pub max_event_properties: usize,
     pub max_event_properties_bytes: usize,
@@ -339,6 +344,10 @@ impl LimitsSection {
     /// The core's limits (unchecked; [`Settings::load`] checks them).
     pub fn to_core(&self) -> InputLimits {
         InputLimits {
+            max_id_len: self.max_id_len,
+            max_event_text_len: self.max_event_text_len,
+            max_item_text_len: self.max_item_text_len,
+            max_labels: self.max_labels,
             max_name_len: self.max_name_len,
             max_event_properties: self.max_event_properties,
             max_event_properties_bytes: self.max_event_properties_bytes,

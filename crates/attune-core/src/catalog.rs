@@ -66,23 +66,25 @@ pub struct User {
     pub consent: Consent,
 }
 
-/// Longest title/description accepted, in bytes.
-pub const MAX_TEXT_LEN: usize = 64 * 1024;
-/// Most categories or tags on one item.
-pub const MAX_LABELS: usize = 256;
-
-fn check_labels(field: &str, labels: &[String], errors: &mut Vec<FieldError>) {
-    if labels.len() > MAX_LABELS {
+/// Categories, tags or preferred categories: at most `limits.max_labels`, each an id.
+fn check_labels(
+    field: &str,
+    labels: &[String],
+    limits: &InputLimits,
+    errors: &mut Vec<FieldError>,
+) {
+    if labels.len() > limits.max_labels {
         errors.push(FieldError::new(
             field,
             format!(
-                "must have at most {MAX_LABELS} entries, got {}",
+                "must have at most {} entries (limits.max_labels), got {}",
+                limits.max_labels,
                 labels.len()
             ),
         ));
     }
     for (i, l) in labels.iter().enumerate() {
-        if let Err(e) = check_id(&format!("{field}[{i}]"), l, 256) {
+        if let Err(e) = check_id(&format!("{field}[{i}]"), l, limits.max_id_len) {
             errors.push(e);
         }
     }
@@ -116,7 +118,7 @@ fn check_attrs(
                 ));
             }
             AttrValue::Text(t) => {
-                if let Err(e) = check_text(&format!("{field}.{k}"), t, MAX_TEXT_LEN) {
+                if let Err(e) = check_text(&format!("{field}.{k}"), t, limits.max_item_text_len) {
                     errors.push(e);
                 }
             }
@@ -138,16 +140,19 @@ impl Item {
     /// Check ids, lengths, numbers and the attribute `limits`.
     pub fn validate(&self, limits: &InputLimits) -> Result<(), ValidationError> {
         let mut errors = Vec::new();
-        if let Err(e) = check_id("item_id", &self.item_id, 256) {
+        if let Err(e) = check_id("item_id", &self.item_id, limits.max_id_len) {
             errors.push(e);
         }
         for (field, text) in [("title", &self.title), ("description", &self.description)] {
-            if let Some(Err(e)) = text.as_deref().map(|t| check_text(field, t, MAX_TEXT_LEN)) {
+            if let Some(Err(e)) = text
+                .as_deref()
+                .map(|t| check_text(field, t, limits.max_item_text_len))
+            {
                 errors.push(e);
             }
         }
-        check_labels("categories", &self.categories, &mut errors);
-        check_labels("tags", &self.tags, &mut errors);
+        check_labels("categories", &self.categories, limits, &mut errors);
+        check_labels("tags", &self.tags, limits, &mut errors);
         check_attrs(
             &self.attributes,
             limits,
@@ -174,12 +179,13 @@ impl User {
     /// Check ids and attributes (against the attribute `limits`).
     pub fn validate(&self, limits: &InputLimits) -> Result<(), ValidationError> {
         let mut errors = Vec::new();
-        if let Err(e) = check_id("user_id", &self.user_id, 256) {
+        if let Err(e) = check_id("user_id", &self.user_id, limits.max_id_len) {
             errors.push(e);
         }
         check_labels(
             "preferred_categories",
             &self.preferred_categories,
+            limits,
             &mut errors,
         );
         check_attrs(
@@ -250,6 +256,32 @@ mod tests {
             .insert("zip\n".into(), AttrValue::Text("x".into()));
         let err = u.validate(&limits).unwrap_err();
         assert_eq!(err.errors.len(), 2, "{err}");
+    }
+
+    #[test]
+    fn ids_texts_and_labels_follow_the_configured_limits() {
+        let mut item = Item::new("s".repeat(300));
+        item.title = Some("t".repeat(70 * 1024));
+        item.tags = (0..300).map(|i| format!("tag{i}")).collect();
+        let err = item.validate(&InputLimits::default()).unwrap_err();
+        let fields: Vec<_> = err.errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, vec!["item_id", "title", "tags"]);
+        assert!(err.errors[2].reason.contains("limits.max_labels"), "{err}");
+        let raised = InputLimits {
+            max_id_len: 512,
+            max_item_text_len: 128 * 1024,
+            max_labels: 512,
+            ..InputLimits::default()
+        };
+        assert!(item.validate(&raised).is_ok());
+        let lowered = InputLimits {
+            max_id_len: 4,
+            ..InputLimits::default()
+        };
+        let mut u = User::new("alice");
+        u.preferred_categories = vec!["jazz".into()];
+        let err = u.validate(&lowered).unwrap_err();
+        assert_eq!(err.first_field(), "user_id");
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! Input limits on the free-form parts of a record: the names and the number of an event's
-//! properties and of an item's or user's attributes.
+//! Input limits on every free-form part of a record: ids, free text, the names and the number
+//! of an event's properties and of an item's or user's attributes, and the number of labels.
 //!
 //! Values were always checked (lengths, NUL, finite numbers); names were not, so one event
 //! could carry 50,000 property names, an empty name, or names with NUL, escape sequences or
@@ -13,9 +13,23 @@ use std::collections::BTreeMap;
 
 use crate::error::FieldError;
 
-/// How many free-form names a record may carry and how long they may be.
+/// How long ids and texts may be, and how many free-form names and labels a record may carry.
+///
+/// Nesting needs no limit of its own: property and attribute values are scalars (a bool, a
+/// number or a string; an object or array is refused by name), and the JSON decoder refuses
+/// documents nested deeper than 128 levels before any of this is looked at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InputLimits {
+    /// Longest id, bytes: `event_id`, `user_id`, `item_id`, `anonymous_id`, context ids,
+    /// categories and tags, wherever they arrive (bodies, paths, queries).
+    pub max_id_len: usize,
+    /// Longest free text of an event, bytes: `context.page`, `context.device`, text
+    /// properties.
+    pub max_event_text_len: usize,
+    /// Longest free text of an item or user, bytes: title, description, a text attribute.
+    pub max_item_text_len: usize,
+    /// Most categories or tags on one item, preferred categories on one user.
+    pub max_labels: usize,
     /// Longest property (events) or attribute (items, users) name, bytes.
     pub max_name_len: usize,
     /// Most properties on one event, typed (`price`, `rating`, ...) and free-form together.
@@ -32,6 +46,10 @@ pub struct InputLimits {
 impl Default for InputLimits {
     fn default() -> Self {
         Self {
+            max_id_len: 256,
+            max_event_text_len: 8 * 1024,
+            max_item_text_len: 64 * 1024,
+            max_labels: 256,
             max_name_len: 128,
             max_event_properties: 64,
             max_event_properties_bytes: 64 * 1024,
@@ -45,6 +63,10 @@ impl InputLimits {
     /// Every limit must be positive; the error names the `limits.<key>` at fault.
     pub fn check(&self) -> Result<(), FieldError> {
         for (key, v) in [
+            ("max_id_len", self.max_id_len),
+            ("max_event_text_len", self.max_event_text_len),
+            ("max_item_text_len", self.max_item_text_len),
+            ("max_labels", self.max_labels),
             ("max_name_len", self.max_name_len),
             ("max_event_properties", self.max_event_properties),
             (

@@ -214,6 +214,12 @@ fn start_loading(serving: &Arc<Serving>) {
 }
 
 impl AppState {
+    /// Longest id accepted anywhere in a request (`limits.max_id_len`): bodies, paths and
+    /// queries are held to the same limit as the validation of stored records.
+    pub(crate) fn max_id_len(&self) -> usize {
+        self.config.event_rules.limits.max_id_len
+    }
+
     /// Wrap a store and a configuration, creating the `default` app.
     ///
     /// Creating the default app is a (short, idempotent) blocking store call; if it fails the

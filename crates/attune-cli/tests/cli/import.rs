@@ -584,4 +584,27 @@ fn property_and_attribute_names_are_limited_like_the_api() {
         describe(&out)
     );
     env.ok(&["import", "items", items.to_str().unwrap()]);
+
+    // Ids: 300 bytes is refused by default and accepted once `limits.max_id_len` allows it.
+    let long = env.path().join("long-ids.jsonl");
+    let id = "u".repeat(300);
+    std::fs::write(
+        &long,
+        format!(r#"{{"type":"view","user_id":"{id}","item_id":"i1"}}"#),
+    )
+    .unwrap();
+    let out = env.run(&["import", "events", long.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(
+        stderr(&out).contains("user_id: must be at most 256 bytes, got 300"),
+        "{}",
+        describe(&out)
+    );
+    let out = env
+        .command(&["import", "events", long.to_str().unwrap()])
+        .env("ATTUNE_LIMITS__MAX_ID_LEN", "512")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(summary(&out).imported, 1);
 }

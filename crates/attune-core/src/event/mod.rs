@@ -21,7 +21,7 @@ use crate::time::Timestamp;
 mod validate;
 pub mod weight;
 
-pub use validate::{check_id, check_text, validate, MAX_EVENT_TEXT_LEN};
+pub use validate::{check_id, check_text, validate};
 pub use weight::EventWeighting;
 
 /// What the user did.
@@ -227,14 +227,12 @@ pub struct EventRules {
     pub rating_min: f64,
     /// Highest allowed rating.
     pub rating_max: f64,
-    /// Longest id accepted (bytes), for every id-like field.
-    pub max_id_len: usize,
     /// How far in the future a client timestamp may be (clock skew), in seconds.
     pub max_future_skew_secs: i64,
     /// Earliest accepted timestamp, UTC microseconds (rejects epoch-zero bugs).
     pub min_timestamp_micros: i64,
-    /// Property names and counts (`[limits]`); items and users are checked against the same
-    /// value.
+    /// Ids, texts, property names and counts (`[limits]`); items and users are checked against
+    /// the same value.
     pub limits: crate::limits::InputLimits,
 }
 
@@ -244,7 +242,6 @@ impl Default for EventRules {
             custom_types: Vec::new(),
             rating_min: 1.0,
             rating_max: 5.0,
-            max_id_len: 256,
             max_future_skew_secs: 24 * 3600,
             // 1990-01-01T00:00:00Z
             min_timestamp_micros: 631_152_000 * 1_000_000,

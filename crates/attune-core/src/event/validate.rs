@@ -49,9 +49,6 @@ pub fn check_text(field: &str, value: &str, max_len: usize) -> Result<(), FieldE
     Ok(())
 }
 
-/// Longest free-text value accepted in an event (page, device, string properties), bytes.
-pub const MAX_EVENT_TEXT_LEN: usize = 8 * 1024;
-
 fn non_negative_int(field: &str, v: f64, errors: &mut Vec<FieldError>) -> Option<u64> {
     if !v.is_finite() || v < 0.0 || v.fract() != 0.0 || v > 9.0e15 {
         errors.push(FieldError::new(
@@ -122,7 +119,7 @@ pub fn validate(
     let mut errors = Vec::new();
     let mut check = |field: &str, v: &Option<String>| {
         if let Some(v) = v {
-            if let Err(e) = check_id(field, v, rules.max_id_len) {
+            if let Err(e) = check_id(field, v, rules.limits.max_id_len) {
                 errors.push(e);
             }
         }
@@ -141,7 +138,7 @@ pub fn validate(
     ] {
         if let Some(Err(e)) = text
             .as_deref()
-            .map(|t| check_text(field, t, MAX_EVENT_TEXT_LEN))
+            .map(|t| check_text(field, t, rules.limits.max_event_text_len))
         {
             errors.push(e);
         }
@@ -306,7 +303,11 @@ pub fn validate(
             continue; // reported once above, under `properties`
         }
         if let PropValue::Text(t) = v {
-            if let Err(e) = check_text(&format!("properties.{k}"), t, MAX_EVENT_TEXT_LEN) {
+            if let Err(e) = check_text(
+                &format!("properties.{k}"),
+                t,
+                rules.limits.max_event_text_len,
+            ) {
                 errors.push(e);
             }
         }
@@ -569,5 +570,33 @@ mod tests {
         raw.user_id = Some("a\u{0}b".into());
         raw.item_id = Some("x".repeat(300));
         assert_eq!(fields(raw), vec!["item_id", "user_id"]);
+    }
+
+    #[test]
+    fn id_and_text_lengths_follow_the_configured_limits() {
+        let mut raw = view();
+        raw.item_id = Some("x".repeat(300));
+        raw.context.page = Some("p".repeat(9000));
+        raw.properties
+            .extra
+            .insert("note".into(), PropValue::Text("n".repeat(9000)));
+        // Refused under the defaults (256-byte ids, 8 KiB texts), naming the setting's value.
+        let err = validate(raw.clone(), &EventRules::default(), now(), || "g".into()).unwrap_err();
+        let named: Vec<&str> = err.errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(named, ["context.page", "item_id", "properties.note"]);
+        assert!(err.errors[0].reason.contains("at most 8192"), "{err}");
+        assert!(err.errors[1].reason.contains("at most 256"), "{err}");
+        // Accepted once the operator raises them ...
+        let mut rules = EventRules::default();
+        rules.limits.max_id_len = 512;
+        rules.limits.max_event_text_len = 16 * 1024;
+        assert!(validate(raw.clone(), &rules, now(), || "g".into()).is_ok());
+        // ... and a lowered limit refuses what the default accepts.
+        rules.limits.max_id_len = 8;
+        let mut short = view();
+        short.user_id = Some("user-123456".into());
+        let err = validate(short, &rules, now(), || "g".into()).unwrap_err();
+        assert_eq!(err.first_field(), "user_id");
+        assert!(err.errors[0].reason.contains("at most 8 bytes"), "{err}");
     }
 }

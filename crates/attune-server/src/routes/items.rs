@@ -14,7 +14,6 @@ use crate::problem::{ErrorCode, Problem};
 use crate::AppState;
 
 /// Longest item id (the same bound [`Item::validate`] applies).
-const MAX_ITEM_ID: usize = 256;
 /// Most items in one listing page.
 const MAX_PAGE: usize = 1000;
 
@@ -34,7 +33,7 @@ pub(super) async fn put(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Value>, Problem> {
-    let id = id.check("item_id", MAX_ITEM_ID)?;
+    let id = id.check("item_id", state.max_id_len())?;
     body_format(&headers, false)?;
     let bytes = read_body(&headers, body, state.config.max_body_bytes).await?;
     let strict = state.config.strict_fields;
@@ -58,7 +57,7 @@ pub(super) async fn get(
     App(app): App,
     id: IdPath,
 ) -> Result<Json<Value>, Problem> {
-    let id = id.check("item_id", MAX_ITEM_ID)?;
+    let id = id.check("item_id", state.max_id_len())?;
     let item = blocking(move || {
         state
             .store
@@ -75,7 +74,7 @@ pub(super) async fn delete(
     App(app): App,
     id: IdPath,
 ) -> Result<StatusCode, Problem> {
-    let id = id.check("item_id", MAX_ITEM_ID)?;
+    let id = id.check("item_id", state.max_id_len())?;
     blocking(move || {
         if state.store.delete_item(&app, &id)? {
             Ok(StatusCode::NO_CONTENT)

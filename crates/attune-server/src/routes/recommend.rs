@@ -22,7 +22,6 @@ use crate::AppState;
 
 /// Most users in one `POST /v1/recommendations`.
 pub(crate) const MAX_BATCH_USERS: usize = 1000;
-const MAX_ID: usize = 256;
 
 pub(crate) fn serving(state: &AppState) -> Result<Arc<Serving>, Problem> {
     state.serving.clone().ok_or_else(|| {
@@ -146,7 +145,7 @@ pub(super) async fn for_user(
     id: IdPath,
     params: Params,
 ) -> Result<Response, Problem> {
-    let user = id.check("user_id", MAX_ID)?;
+    let user = id.check("user_id", state.max_id_len())?;
     let engine = serving(&state)?;
     let req = request_of(&params, engine.config().max_n)?;
     let (a, u) = (app.clone(), user.clone());
@@ -213,7 +212,7 @@ pub(super) async fn batch(
         .field("users"));
     }
     for (i, u) in b.users.iter().enumerate() {
-        attune_core::event::check_id(&format!("users[{i}]"), u, MAX_ID)
+        attune_core::event::check_id(&format!("users[{i}]"), u, state.max_id_len())
             .map_err(Problem::invalid_field)?;
     }
     let req = RecRequest {
@@ -259,7 +258,7 @@ pub(super) async fn similar(
     id: IdPath,
     params: Params,
 ) -> Result<Response, Problem> {
-    let item = id.check("item_id", MAX_ID)?;
+    let item = id.check("item_id", state.max_id_len())?;
     let engine = serving(&state)?;
     let req = request_of(&params, engine.config().max_n)?;
     let list = run(move |allow| engine.similar(&app, &item, &req, allow)).await?;

@@ -17,7 +17,6 @@ use crate::problem::{ErrorCode, Problem};
 use crate::AppState;
 
 /// Longest user id (the same bound `User::validate` applies).
-const MAX_USER_ID: usize = 256;
 /// Most events returned by one history request.
 const MAX_HISTORY: usize = 10_000;
 
@@ -37,7 +36,7 @@ pub(super) async fn put(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Value>, Problem> {
-    let id = id.check("user_id", MAX_USER_ID)?;
+    let id = id.check("user_id", state.max_id_len())?;
     body_format(&headers, false)?;
     let bytes = read_body(&headers, body, state.config.max_body_bytes).await?;
     let strict = state.config.strict_fields;
@@ -66,7 +65,7 @@ pub(super) async fn consent(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Value>, Problem> {
-    let id = id.check("user_id", MAX_USER_ID)?;
+    let id = id.check("user_id", state.max_id_len())?;
     body_format(&headers, false)?;
     let bytes = read_body(&headers, body, state.config.max_body_bytes).await?;
     let v = parse_object(&bytes, "consent")?;
@@ -123,7 +122,7 @@ pub(super) async fn get(
     App(app): App,
     id: IdPath,
 ) -> Result<Json<Value>, Problem> {
-    let id = id.check("user_id", MAX_USER_ID)?;
+    let id = id.check("user_id", state.max_id_len())?;
     let user = blocking(move || {
         state
             .store
@@ -141,7 +140,7 @@ pub(super) async fn delete(
     App(app): App,
     id: IdPath,
 ) -> Result<Json<ErasureResponse>, Problem> {
-    let id = id.check("user_id", MAX_USER_ID)?;
+    let id = id.check("user_id", state.max_id_len())?;
     let serving = state.serving.clone();
     let (a, uid) = (app.clone(), id.clone());
     let erased = blocking(move || {
@@ -173,7 +172,7 @@ pub(super) async fn events(
     id: IdPath,
     params: Params,
 ) -> Result<Json<Value>, Problem> {
-    let id = id.check("user_id", MAX_USER_ID)?;
+    let id = id.check("user_id", state.max_id_len())?;
     let limit = params.usize("limit", 100, MAX_HISTORY)?;
     blocking(move || {
         let filter = EventFilter {
@@ -207,7 +206,7 @@ pub(super) async fn identify(
     blocking(move || {
         let v = parse_object(&bytes, "identify")?;
         let obj = v.as_object().expect("parse_object returns objects");
-        let max = state.config.event_rules.max_id_len;
+        let max = state.max_id_len();
         let mut ids = [None, None];
         for (k, val) in obj {
             let slot = match k.as_str() {

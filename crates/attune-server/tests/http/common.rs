@@ -50,20 +50,33 @@ impl TestServer {
     pub fn with_pipeline_serving(serving: attune_serving::ServingConfig) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Arc::new(SqliteStore::open(dir.path().join("attune.db")).expect("open store"));
-        Self::serving_over(dir, store, serving)
+        Self::serving_over(dir, store, serving, ServerConfig::default())
+    }
+
+    /// [`TestServer::with_pipeline`] with the server's settings.
+    pub fn with_pipeline_config(config: ServerConfig) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Arc::new(SqliteStore::open(dir.path().join("attune.db")).expect("open store"));
+        Self::serving_over(dir, store, attune_serving::ServingConfig::default(), config)
     }
 
     /// The same data directory and store behind a new engine and pipeline: what a restarted
     /// server sees (nothing loaded yet).
     pub fn restart(self) -> Self {
         let TestServer { store, _dir, .. } = self;
-        Self::serving_over(_dir, store, attune_serving::ServingConfig::default())
+        Self::serving_over(
+            _dir,
+            store,
+            attune_serving::ServingConfig::default(),
+            ServerConfig::default(),
+        )
     }
 
     fn serving_over(
         dir: tempfile::TempDir,
         store: Arc<SqliteStore>,
         serving: attune_serving::ServingConfig,
+        config: ServerConfig,
     ) -> Self {
         let experiments =
             attune_experiment::Router::new(store.clone(), std::time::Duration::from_secs(5));
@@ -78,8 +91,7 @@ impl TestServer {
             Arc::new(engine),
             attune_pipeline::PipelineConfig::default(),
         ));
-        let state =
-            AppState::new(store.clone(), ServerConfig::default()).with_pipeline(pipeline.clone());
+        let state = AppState::new(store.clone(), config).with_pipeline(pipeline.clone());
         Self {
             store,
             router: router(state),

@@ -1,9 +1,9 @@
-//! Issue 17: property and attribute *names* are limited (charset, length, count) like values
-//! are; a record over a `[limits]` value is a 422 naming `properties` or `attributes`, and
-//! nothing is stored.
+//! Issue 17: every part of an input is limited by `[limits]` — ids, texts, labels, property and
+//! attribute *names* (charset, length, count) — and nesting by shape and depth; a record over a
+//! limit is a 422 naming the field, and nothing is stored.
 
 use attune_core::limits::InputLimits;
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use serde_json::{json, Map, Value};
 
 use crate::common::TestServer;
@@ -116,4 +116,108 @@ async fn limits_come_from_the_configuration() {
     r.assert_problem(422, "validation_failed", Some("attributes"));
     let r = c.post_json("/v1/events", &view_with(many(2, "p"))).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+}
+
+/// Ids and texts follow `[limits]` wherever they arrive: a path, a body, a batch of user ids.
+#[tokio::test]
+async fn id_and_text_limits_come_from_the_configuration() {
+    let mut config = attune_server::ServerConfig::default();
+    config.event_rules.limits = InputLimits {
+        max_id_len: 8,
+        max_event_text_len: 16,
+        max_item_text_len: 32,
+        max_labels: 2,
+        ..InputLimits::default()
+    };
+    let t = TestServer::with_pipeline_config(config);
+    let c = t.default_app();
+    let long_id = "u-123456789";
+    let r = c
+        .post_json(
+            "/v1/events",
+            &json!({"type": "view", "user_id": long_id, "item_id": "i1"}),
+        )
+        .await;
+    r.assert_problem(422, "validation_failed", Some("user_id"));
+    assert!(r.text.contains("at most 8 bytes"), "{}", r.text);
+    let r = c
+        .post_json(
+            "/v1/events",
+            &json!({"type": "view", "user_id": "u1", "item_id": "i1",
+                    "context": {"page": "/a/page/longer/than/sixteen"}}),
+        )
+        .await;
+    r.assert_problem(422, "validation_failed", Some("context.page"));
+    let r = c
+        .put_json(&format!("/v1/users/{long_id}"), &json!({}))
+        .await;
+    r.assert_problem(422, "validation_failed", Some("user_id"));
+    let r = c.get(&format!("/v1/users/{long_id}/recommendations")).await;
+    r.assert_problem(422, "validation_failed", Some("user_id"));
+    let r = c
+        .post_json("/v1/recommendations", &json!({"users": ["u1", long_id]}))
+        .await;
+    assert_eq!(r.status.as_u16(), 422, "{}", r.text);
+    assert!(r.text.contains("users[1]"), "{}", r.text);
+    let r = c
+        .put_json(
+            "/v1/items/i1",
+            &json!({"title": "a title of more than thirty-two bytes"}),
+        )
+        .await;
+    r.assert_problem(422, "validation_failed", Some("title"));
+    let r = c
+        .put_json("/v1/items/i1", &json!({"categories": ["a", "b", "c"]}))
+        .await;
+    r.assert_problem(422, "validation_failed", Some("categories"));
+    assert!(r.text.contains("limits.max_labels"), "{}", r.text);
+    // Within the limits, all of it is accepted.
+    let r = c
+        .put_json(
+            "/v1/items/i1",
+            &json!({"title": "short", "categories": ["a", "b"]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = c
+        .post_json(
+            "/v1/events",
+            &json!({"type": "view", "user_id": "u1", "item_id": "i1",
+                    "context": {"page": "/p/1"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+}
+
+/// Values are scalars, and a body nested past the decoder's depth is refused before anything
+/// else looks at it.
+#[tokio::test]
+async fn nesting_is_refused_by_shape_and_depth() {
+    let t = TestServer::new();
+    let c = t.default_app();
+    let r = c
+        .post_json("/v1/events", &view_with(json!({"nested": {"a": 1}})))
+        .await;
+    r.assert_problem(422, "validation_failed", Some("properties.nested"));
+    let r = c
+        .put_json("/v1/items/i1", &json!({"attributes": {"dims": [1, 2]}}))
+        .await;
+    r.assert_problem(422, "validation_failed", Some("attributes.dims"));
+    let deep = format!(
+        r#"{{"type":"view","user_id":"u1","item_id":"i1","properties":{{"x":{}1{}}}}}"#,
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    let r = c
+        .send(
+            Method::POST,
+            "/v1/events",
+            &[],
+            Some("application/json"),
+            deep,
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 400, "{}", r.text);
+    assert!(r.text.contains("recursion limit"), "{}", r.text);
+    assert!(t.snapshot("default").events.is_empty());
 }
