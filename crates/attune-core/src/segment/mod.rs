@@ -6,7 +6,8 @@
 //! what each one does, how it matches sklearn and the measured errors.
 //!
 //! - [`kmeans`]: Lloyd's k-means with greedy k-means++ seeding (`KMeans(algorithm="lloyd")`).
-//! - [`choose_k`]: silhouette score and the Kneedle elbow over inertia, for picking k.
+//! - [`choose_k`]: k-means over a range of k, choosing by the elbow ([`knee`]) or
+//!   [`silhouette`].
 //! - [`dbscan`]: density clusters with noise (`DBSCAN`) and an eps from the k-distance knee.
 //! - [`pca`]: principal components (`PCA(svd_solver="full")`) by a Jacobi eigen-decomposition.
 
@@ -14,12 +15,20 @@ mod dense;
 mod error;
 mod kmeans_pp;
 
+pub mod choose_k;
 pub mod kmeans;
+pub mod knee;
+pub mod silhouette;
 
+pub use choose_k::{choose_k, KChoice, KScore};
 pub use dense::Dense;
 pub use error::{Result, SegmentError};
 pub use kmeans::{kmeans, Init, KMeansFit, KMeansParams};
+pub use knee::{knee_index, Direction};
+pub use silhouette::{silhouette_samples, silhouette_score};
 
+#[cfg(test)]
+mod choose_k_tests;
 #[cfg(test)]
 mod kmeans_tests;
 #[cfg(test)]
