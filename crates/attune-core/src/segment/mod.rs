@@ -16,11 +16,13 @@ mod error;
 mod kmeans_pp;
 
 pub mod choose_k;
+pub mod dbscan;
 pub mod kmeans;
 pub mod knee;
 pub mod silhouette;
 
 pub use choose_k::{choose_k, KChoice, KScore};
+pub use dbscan::{dbscan, eps_from_knee, k_distances, DbscanFit, DbscanParams, NOISE};
 pub use dense::Dense;
 pub use error::{Result, SegmentError};
 pub use kmeans::{kmeans, Init, KMeansFit, KMeansParams};
@@ -29,6 +31,8 @@ pub use silhouette::{silhouette_samples, silhouette_score};
 
 #[cfg(test)]
 mod choose_k_tests;
+#[cfg(test)]
+mod dbscan_tests;
 #[cfg(test)]
 mod kmeans_tests;
 #[cfg(test)]
