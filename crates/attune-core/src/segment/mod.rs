@@ -12,6 +12,7 @@
 //! - [`pca`]: principal components (`PCA(svd_solver="full")`) by a Jacobi eigen-decomposition.
 
 mod dense;
+mod eigen;
 mod error;
 mod kmeans_pp;
 
@@ -19,6 +20,7 @@ pub mod choose_k;
 pub mod dbscan;
 pub mod kmeans;
 pub mod knee;
+pub mod pca;
 pub mod silhouette;
 
 pub use choose_k::{choose_k, KChoice, KScore};
@@ -27,6 +29,7 @@ pub use dense::Dense;
 pub use error::{Result, SegmentError};
 pub use kmeans::{kmeans, Init, KMeansFit, KMeansParams};
 pub use knee::{knee_index, Direction};
+pub use pca::{pca, Pca};
 pub use silhouette::{silhouette_samples, silhouette_score};
 
 #[cfg(test)]
@@ -35,5 +38,7 @@ mod choose_k_tests;
 mod dbscan_tests;
 #[cfg(test)]
 mod kmeans_tests;
+#[cfg(test)]
+mod pca_tests;
 #[cfg(test)]
 mod reference;
