@@ -19,7 +19,7 @@ impl Dense {
     /// A `rows x cols` matrix from row-major `data`. Errors: `data.len() != rows * cols`, zero
     /// rows or columns, or a NaN/infinite value (the first one is named).
     pub fn new(rows: usize, cols: usize, data: Vec<f64>) -> Result<Self> {
-        let expected = rows.checked_mul(cols).unwrap_or(usize::MAX);
+        let expected = rows.saturating_mul(cols);
         if data.len() != expected {
             return Err(SegmentError::Shape {
                 rows,

@@ -29,7 +29,7 @@ pub fn knee_index(y: &[f64], direction: Direction) -> Option<usize> {
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
             (lo.min(v), hi.max(v))
         });
-    if !(hi > lo) {
+    if hi <= lo || !(hi - lo).is_finite() {
         return None;
     }
     let last = (y.len() - 1) as f64;
