@@ -1,5 +1,5 @@
 //! Choosing the number of segments: k-means for every k in a range, a per-k table of inertia
-//! and silhouette, and the elbow of the inertia curve ([`super::knee`], Kneedle) as the choice.
+//! and silhouette, and the elbow of the inertia curve ([`mod@super::knee`], Kneedle) as the choice.
 //!
 //! Inertia always falls as k grows, so "lowest" is no answer; the elbow is where adding a
 //! cluster stops paying. When the curve has no elbow (fewer than three k, or a straight or flat

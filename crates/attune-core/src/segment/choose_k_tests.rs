@@ -1,4 +1,4 @@
-//! [`super::silhouette`] against `sklearn.metrics.silhouette_score` and [`super::choose_k`]'s
+//! [`mod@super::silhouette`] against `sklearn.metrics.silhouette_score` and [`mod@super::choose_k`]'s
 //! elbow against the Kneedle rule evaluated with numpy on sklearn's inertias.
 
 use super::choose_k::choose_k;

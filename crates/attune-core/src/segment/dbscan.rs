@@ -122,7 +122,7 @@ pub fn k_distances(data: &Dense, k: usize) -> Result<Vec<f64>> {
     Ok(out)
 }
 
-/// An eps for [`dbscan`]: the k-distance at the knee ([`super::knee`], increasing) of the
+/// An eps for [`dbscan`]: the k-distance at the knee ([`mod@super::knee`], increasing) of the
 /// sorted k-distance curve. Rows left of the knee sit in dense regions, the steep part right
 /// of it are outliers, so the knee's distance separates the two. Use `k = min_samples - 1`
 /// (sklearn counts the row itself in `min_samples`; the k-distance does not). Errors: as

@@ -1,4 +1,4 @@
-//! [`super::dbscan`] against `sklearn.cluster.DBSCAN` labels and the numpy k-distance knee.
+//! [`mod@super::dbscan`] against `sklearn.cluster.DBSCAN` labels and the numpy k-distance knee.
 
 use super::dbscan::{dbscan, eps_from_knee, k_distances, DbscanParams, NOISE};
 use super::reference::{assert_rel, cases, count, ints, matrix};

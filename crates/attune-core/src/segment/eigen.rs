@@ -1,5 +1,5 @@
 //! Eigen-decomposition of a small symmetric matrix by the cyclic Jacobi method, for
-//! [`super::pca`] (a covariance matrix is features x features, rarely more than a few dozen).
+//! [`mod@super::pca`] (a covariance matrix is features x features, rarely more than a few dozen).
 //!
 //! Jacobi is chosen over a linear-algebra crate (linfa/ndarray bring a BLAS-shaped build) and
 //! over QR iteration because it is short, needs no shifts or deflation and computes small

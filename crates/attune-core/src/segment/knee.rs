@@ -1,5 +1,5 @@
 //! The knee of a curve, Kneedle-style (Satopää et al., "Finding a 'Kneedle' in a Haystack",
-//! 2011), used for the k-means elbow ([`super::choose_k`]) and DBSCAN's eps
+//! 2011), used for the k-means elbow ([`mod@super::choose_k`]) and DBSCAN's eps
 //! ([`super::dbscan::eps_from_knee`]).
 //!
 //! Both axes are scaled to [0, 1] (x by position, y by its min and max); the knee is the point

@@ -5,11 +5,11 @@
 //! `testdata/segment/reference.json` (`scripts/segment-reference.sh`); docs/segments.md has
 //! what each one does, how it matches sklearn and the measured errors.
 //!
-//! - [`kmeans`]: Lloyd's k-means with greedy k-means++ seeding (`KMeans(algorithm="lloyd")`).
-//! - [`choose_k`]: k-means over a range of k, choosing by the elbow ([`knee`]) or
-//!   [`silhouette`].
-//! - [`dbscan`]: density clusters with noise (`DBSCAN`) and an eps from the k-distance knee.
-//! - [`pca`]: principal components (`PCA(svd_solver="full")`) by a Jacobi eigen-decomposition.
+//! - [`mod@kmeans`]: Lloyd's k-means with greedy k-means++ seeding (`KMeans(algorithm="lloyd")`).
+//! - [`mod@choose_k`]: k-means over a range of k, choosing by the elbow ([`mod@knee`]) or
+//!   [`mod@silhouette`].
+//! - [`mod@dbscan`]: density clusters with noise (`DBSCAN`) and an eps from the k-distance knee.
+//! - [`mod@pca`]: principal components (`PCA(svd_solver="full")`) by a Jacobi eigen-decomposition.
 
 mod dense;
 mod eigen;

@@ -1,4 +1,4 @@
-//! [`super::pca`] against `sklearn.decomposition.PCA(svd_solver="full")`.
+//! [`mod@super::pca`] against `sklearn.decomposition.PCA(svd_solver="full")`.
 
 use super::pca::pca;
 use super::reference::{assert_rel, cases, fixture, matrix, nums};

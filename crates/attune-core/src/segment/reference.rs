@@ -1,6 +1,6 @@
 //! Test helper: the scikit-learn values of `testdata/segment/reference.json` (written by
-//! `scripts/segment_reference.py`) for [`super::kmeans`], [`super::choose_k`],
-//! [`super::dbscan`] and [`super::pca`].
+//! `scripts/segment_reference.py`) for [`mod@super::kmeans`], [`mod@super::choose_k`],
+//! [`mod@super::dbscan`] and [`mod@super::pca`].
 
 use std::sync::OnceLock;
 
