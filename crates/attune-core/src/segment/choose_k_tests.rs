@@ -1,5 +1,6 @@
-//! [`mod@super::silhouette`] against `sklearn.metrics.silhouette_score` and [`mod@super::choose_k`]'s
-//! elbow against the Kneedle rule evaluated with numpy on sklearn's inertias.
+//! [`mod@super::silhouette`] against `sklearn.metrics.silhouette_score`, and
+//! [`mod@super::choose_k`]'s elbow against the Kneedle rule evaluated with numpy on sklearn's
+//! inertias.
 
 use super::choose_k::choose_k;
 use super::kmeans::{Init, KMeansParams};

@@ -1,4 +1,5 @@
-//! [`mod@super::kmeans`] against sklearn's `KMeans(algorithm="lloyd")` and its error and seed rules.
+//! [`mod@super::kmeans`] against sklearn's `KMeans(algorithm="lloyd")`, plus its error and seed
+//! rules.
 
 use super::kmeans::{kmeans, Init, KMeansParams};
 use super::reference::{assert_rel, cases, count, fixture, ints, matrix};
