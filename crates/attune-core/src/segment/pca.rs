@@ -5,8 +5,8 @@
 //! eigenvalues of the covariance `Xcᵀ Xc / (n - 1)`, which is features x features and small, so
 //! it is decomposed here by the cyclic Jacobi method (`eigen.rs`) instead of taking an SVD of
 //! the n x d data. Signs follow sklearn's `svd_flip(u_based_decision=False)`: each component's
-//! entry of largest magnitude (the first such on ties) is positive. The ratio divides by the sum of all
-//! `min(n, d)` variances, as sklearn does before truncating to `n_components`.
+//! entry of largest magnitude (the first such on ties) is positive. The ratio divides by the
+//! sum of all `min(n, d)` variances, as sklearn does before truncating to `n_components`.
 //!
 //! Forming the covariance squares the condition number, so a variance `λ` carries an absolute
 //! error near `1e-16 · λ_max` (SVD: `1e-16 · sqrt(λ_max λ)`): irrelevant for segmentation
