@@ -10,6 +10,9 @@ versions rewrites the same file. Keys mirror the Rust tests in crates/attune-cor
   starts where sklearn's did (k-means++ draws from numpy's Mersenne Twister, which attune does
   not reproduce). `kmeanspp_inertia` is `init="k-means++", n_init=10`: on separated blobs every
   good seeding reaches the same optimum, so attune's own seeding must find the same inertia.
+- k-means++ seeding: `kmeans_plusplus(X, k, random_state=seed)`'s chosen rows, with the uniform
+  draws `np.random.RandomState(seed).random_sample` hands it (one for the first row's
+  `choice`, then `2 + floor(ln k)` per further centre), so Rust can replay the same draws.
 - silhouette: `sklearn.metrics.silhouette_score(X, labels)` (euclidean), on the k-means labels
   and on labels with one point moved into a cluster of its own (a singleton scores 0).
 - elbow: best-of-10 k-means++ inertias for k = 1..10 and the Kneedle knee evaluated here with
@@ -27,7 +30,7 @@ import sys
 from importlib.metadata import version
 
 import numpy as np
-from sklearn.cluster import DBSCAN, KMeans
+from sklearn.cluster import DBSCAN, KMeans, kmeans_plusplus
 from sklearn.datasets import make_blobs
 from sklearn.decomposition import PCA
 from sklearn.metrics import silhouette_score
@@ -91,6 +94,18 @@ def kmeanspp_cases(data):
             for name, (x, k) in data.items()]
 
 
+def seeding_cases(data):
+    out = []
+    for name, (x, k) in data.items():
+        for kk, seed in [(k, 1), (k + 2, 2), (8, 3)]:
+            trials = 2 + int(np.log(kk))
+            draws = np.random.RandomState(seed).random_sample(1 + (kk - 1) * trials)
+            _, indices = kmeans_plusplus(x, kk, random_state=seed)
+            out.append({"fixture": name, "k": kk, "seed": seed, "draws": [f(u) for u in draws],
+                        "indices": [int(i) for i in indices]})
+    return out
+
+
 def elbow_cases(data):
     out = []
     for name in ["blobs_2d_4", "blobs_5d_5"]:
@@ -143,6 +158,7 @@ def main(path):
         "fixtures": {name: rows(x) for name, (x, _) in data.items()},
         "kmeans": kmeans_cases(data),
         "kmeanspp": kmeanspp_cases(data),
+        "seeding": seeding_cases(data),
         "elbow": elbow_cases(data),
         "dbscan": dbscan_cases(),
         "pca": pca_cases(data),
