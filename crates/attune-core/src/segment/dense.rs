@@ -5,7 +5,7 @@
 //! algorithms never meet a NaN (which would make every distance NaN and every comparison false)
 //! and never re-check.
 
-use super::error::{Result, SegmentError};
+use super::error::{invalid, Result, SegmentError};
 
 /// A checked, non-empty, all-finite, row-major matrix.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,13 +44,11 @@ impl Dense {
     /// A matrix from equal-length rows (convenient for tests and small inputs).
     pub fn from_rows(rows: &[Vec<f64>]) -> Result<Self> {
         let cols = rows.first().map_or(0, Vec::len);
-        if let Some(bad) = rows.iter().find(|r| r.len() != cols) {
-            return Err(SegmentError::Shape {
-                rows: rows.len(),
-                cols,
-                expected: cols,
-                got: bad.len(),
-            });
+        if let Some((i, bad)) = rows.iter().enumerate().find(|(_, r)| r.len() != cols) {
+            return Err(invalid(
+                "rows",
+                format!("row {i} has {} values, row 0 has {cols}", bad.len()),
+            ));
         }
         Self::new(rows.len(), cols, rows.concat())
     }

@@ -10,6 +10,26 @@
 //!   [`mod@silhouette`].
 //! - [`mod@dbscan`]: density clusters with noise (`DBSCAN`) and an eps from the k-distance knee.
 //! - [`mod@pca`]: principal components (`PCA(svd_solver="full")`) by a Jacobi eigen-decomposition.
+//!
+//! ```
+//! use attune_core::segment::{choose_k, dbscan, kmeans, pca, DbscanParams, Dense, KMeansParams};
+//!
+//! // Two groups of users, two features each.
+//! let users = Dense::from_rows(&[
+//!     vec![1.0, 1.1], vec![0.9, 1.0], vec![1.1, 0.9],
+//!     vec![5.0, 5.2], vec![5.1, 4.9], vec![4.9, 5.0],
+//! ])?;
+//! let fit = kmeans(&users, &KMeansParams { seed: 7, ..KMeansParams::new(2) })?;
+//! assert_eq!(fit.labels[0], fit.labels[2]);
+//! assert_ne!(fit.labels[0], fit.labels[3]);
+//! let choice = choose_k(&users, 1..=4, &KMeansParams::new(1))?;
+//! assert_eq!(choice.table.len(), 4);
+//! let density = dbscan(&users, &DbscanParams { eps: 0.5, min_samples: 2 })?;
+//! assert_eq!(density.n_clusters, 2);
+//! let components = pca(&users, Some(1))?;
+//! assert!(components.explained_variance_ratio[0] > 0.99);
+//! # Ok::<(), attune_core::segment::SegmentError>(())
+//! ```
 
 mod dense;
 mod eigen;
