@@ -12,6 +12,7 @@
 //! - [`clean`]: duplicate, bot/outlier and unknown-item detection with a per-reason report.
 //! - [`features`]: normalization, categorical encoding and imputation helpers.
 //! - [`profile`]: a statistical profile of an app's interaction data.
+//! - [`segment`]: user segmentation (k-means, choosing k, DBSCAN, PCA), matched to scikit-learn.
 //! - [`sparse`]: CSR interaction matrices.
 //! - [`model`]: recommender algorithms.
 //! - [`eval`]: splits and ranking/rating metrics.
@@ -32,6 +33,7 @@ pub mod features;
 pub mod limits;
 pub mod model;
 pub mod profile;
+pub mod segment;
 pub mod sparse;
 pub mod stats;
 pub mod time;
