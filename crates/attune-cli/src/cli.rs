@@ -79,6 +79,48 @@ pub enum Command {
     /// re-ranking (docs/fairness.md).
     #[command(subcommand)]
     Fairness(FairnessCommand),
+    /// Feature tables, as segmentation and tuning read them (docs/segments.md).
+    #[command(subcommand)]
+    Features(FeaturesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FeaturesCommand {
+    /// One row per user from their behaviour (RFM, sessions, local time of day and weekday,
+    /// category entropy, device mix, tenure) and their attributes; raw (missing cells empty)
+    /// or `--prepared` (imputed, scaled, one-hot encoded).
+    Users(FeaturesUsersArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FeaturesUsersArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value = "csv")]
+    pub format: FileFormat,
+    /// Output file (standard output when absent); written whole or not at all.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    /// Imputed (median), standardized (z-score) and one-hot encoded: the matrix segmentation
+    /// clusters.
+    #[arg(long)]
+    pub prepared: bool,
+    /// With --prepared: a category seen fewer times gets no column of its own.
+    #[arg(long, default_value_t = 5)]
+    pub min_count: u64,
+    /// Only these features (comma-separated raw column names, as in the header).
+    #[arg(long, value_delimiter = ',')]
+    pub columns: Vec<String>,
+    /// Compute as of this time (RFC 3339); later behaviour is ignored. Default: now.
+    #[arg(long)]
+    pub as_of: Option<String>,
+    /// A gap longer than this starts a new session, minutes.
+    #[arg(long, default_value_t = 30)]
+    pub session_gap_mins: u32,
+    /// Days of history frequency and monetary value count.
+    #[arg(long, default_value_t = 365)]
+    pub period_days: u32,
+    #[command(flatten)]
+    pub app: AppArg,
 }
 
 #[derive(Debug, Subcommand)]

@@ -14,7 +14,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use attune_core::catalog::Item;
+use attune_core::catalog::{Item, User};
 use attune_core::clean::{self, AnyItem, CleanReport, Cleaned, ValidCleanConfig};
 use attune_core::event::Event;
 use attune_core::profile::{DataProfile, ProfileBuilder};
@@ -34,6 +34,8 @@ pub struct AppData {
     pub catalog: Vec<Item>,
     /// Every user profile's id.
     pub user_ids: Vec<String>,
+    /// The profiles (attributes) of users who allow personalization: what user features read.
+    pub users: Vec<User>,
     /// Events left out because their user turned personalization off.
     pub withheld_events: usize,
     /// Users who turned personalization off.
@@ -50,12 +52,15 @@ impl AppData {
             true
         })?;
         let mut user_ids = Vec::new();
+        let mut users = Vec::new();
         let mut opted_out: HashSet<String> = HashSet::new();
         store.scan_users(app, &mut |u| {
-            if !u.consent.personalization {
-                opted_out.insert(u.user_id.clone());
+            user_ids.push(u.user_id.clone());
+            if u.consent.personalization {
+                users.push(u);
+            } else {
+                opted_out.insert(u.user_id);
             }
-            user_ids.push(u.user_id);
             true
         })?;
         let mut events = Vec::new();
@@ -81,6 +86,7 @@ impl AppData {
             events,
             catalog,
             user_ids,
+            users,
             withheld_events,
             opted_out_users: opted_out.len(),
             cleaned: None,
@@ -114,6 +120,7 @@ impl AppData {
             events,
             catalog,
             user_ids,
+            users: Vec::new(),
             withheld_events: 0,
             opted_out_users: 0,
             cleaned: None,

@@ -50,6 +50,7 @@ pub mod data;
 pub mod dataset;
 pub mod drift;
 pub mod error;
+pub mod features;
 pub mod jobs;
 pub mod monitoring;
 pub mod promote;

@@ -24,8 +24,7 @@
 //! the end, so a failed export never leaves a truncated file that looks complete.
 
 use std::collections::BTreeMap;
-use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -37,6 +36,7 @@ use attune_store::{EventFilter, Store};
 
 use super::apps::{open_store, require_app};
 use super::import::fields::{CONTEXT_FIELDS, LIST_SEPARATOR};
+use super::output::Output;
 use crate::cli::{Entity, ExportArgs, FileFormat};
 use crate::config::Settings;
 
@@ -54,59 +54,6 @@ pub fn run(args: ExportArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
         eprintln!("attune: exported {rows} rows to {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Standard output, or a temporary file renamed to the target by [`Output::finish`].
-struct Output {
-    writer: BufWriter<Box<dyn Write>>,
-    /// (temporary, final) paths.
-    paths: Option<(PathBuf, PathBuf)>,
-}
-
-impl Output {
-    fn new(path: Option<&Path>) -> anyhow::Result<Self> {
-        let Some(path) = path else {
-            return Ok(Self {
-                writer: BufWriter::new(Box::new(std::io::stdout().lock())),
-                paths: None,
-            });
-        };
-        let name = path
-            .file_name()
-            .with_context(|| format!("{} is not a file name", path.display()))?;
-        let mut tmp_name = std::ffi::OsString::from(".");
-        tmp_name.push(name);
-        tmp_name.push(format!(".tmp-{}", std::process::id()));
-        let tmp = path.with_file_name(tmp_name);
-        let file = std::fs::File::create(&tmp)
-            .with_context(|| format!("cannot create {}", tmp.display()))?;
-        Ok(Self {
-            writer: BufWriter::new(Box::new(file)),
-            paths: Some((tmp, path.to_path_buf())),
-        })
-    }
-
-    fn writer(&mut self) -> &mut dyn Write {
-        &mut self.writer
-    }
-
-    fn finish(mut self) -> anyhow::Result<()> {
-        self.writer.flush().context("writing the export")?;
-        if let Some((tmp, path)) = self.paths.take() {
-            std::fs::rename(&tmp, &path)
-                .with_context(|| format!("cannot move {} to {}", tmp.display(), path.display()))?;
-        }
-        Ok(())
-    }
-}
-
-impl Drop for Output {
-    fn drop(&mut self) {
-        // Reached with paths still set only when the export failed: remove the partial file.
-        if let Some((tmp, _)) = self.paths.take() {
-            let _ = std::fs::remove_file(tmp);
-        }
-    }
 }
 
 /// Run a store scan whose visitor writes; the first write error stops the scan and is returned.

@@ -14,10 +14,12 @@ pub mod evaluate;
 mod experiment;
 mod export;
 mod fairness;
+mod features;
 pub(crate) mod import;
 mod models;
 mod monitor;
 mod outcomes;
+mod output;
 mod precompute;
 mod profile;
 mod recommend;
@@ -50,5 +52,6 @@ pub fn run(command: Command, settings: &Settings) -> anyhow::Result<ExitCode> {
         Command::Monitor(c) => monitor::run(c, settings),
         Command::Alerts(args) => alerts::run(args, settings),
         Command::Fairness(c) => fairness::run(c, settings),
+        Command::Features(c) => features::run(c, settings),
     }
 }

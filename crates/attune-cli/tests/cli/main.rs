@@ -13,6 +13,7 @@ mod evaluate;
 mod experiments;
 mod export;
 mod fairness;
+mod features;
 mod import;
 mod models;
 mod monitor;

@@ -84,4 +84,12 @@ pub enum FeatureError {
     /// A vocabulary or order with no categories.
     #[error("the vocabulary is empty")]
     EmptyVocabulary,
+    /// A feature asked for by name that the table does not have.
+    #[error("unknown feature {name:?}; the table has: {available}")]
+    UnknownColumn {
+        /// The name asked for.
+        name: String,
+        /// Every column the table has, comma-separated.
+        available: String,
+    },
 }

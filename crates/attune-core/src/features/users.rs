@@ -94,6 +94,34 @@ impl UserFeatures {
         self.users.binary_search_by(|u| u.as_str().cmp(user)).ok()
     }
 
+    /// Only the named columns, in the order of the table. An unknown name is an error that
+    /// lists every column there is; nothing is selected on a partial match.
+    pub fn select(&self, names: &[&str]) -> Result<UserFeatures, FeatureError> {
+        let all = self.column_names();
+        if let Some(bad) = names.iter().find(|n| !all.contains(n)) {
+            return Err(FeatureError::UnknownColumn {
+                name: bad.to_string(),
+                available: all.join(", "),
+            });
+        }
+        let keep = |n: &String| names.contains(&n.as_str());
+        Ok(UserFeatures {
+            users: self.users.clone(),
+            numeric: self
+                .numeric
+                .iter()
+                .filter(|(n, _)| keep(n))
+                .cloned()
+                .collect(),
+            categorical: self
+                .categorical
+                .iter()
+                .filter(|(n, _)| keep(n))
+                .cloned()
+                .collect(),
+        })
+    }
+
     /// A numeric column by name.
     pub fn numeric_column(&self, name: &str) -> Option<&[Option<f64>]> {
         self.numeric
@@ -648,6 +676,25 @@ mod tests {
         // Rare categories are left out at min_count 2.
         let p = prepare(&raw, 2).unwrap();
         assert_eq!(p.columns, ["age", "attr.tier=free"]);
+    }
+
+    #[test]
+    fn select_keeps_named_columns_and_refuses_unknown_ones() {
+        let raw = UserFeatures {
+            users: vec!["a".into()],
+            numeric: vec![
+                ("frequency".into(), vec![Some(2.0)]),
+                ("monetary".into(), vec![Some(9.5)]),
+            ],
+            categorical: vec![("attr.tier".into(), vec![Some("gold".into())])],
+        };
+        let s = raw.select(&["attr.tier", "frequency"]).unwrap();
+        assert_eq!(s.column_names(), ["frequency", "attr.tier"]);
+        let err = raw.select(&["frequency", "age"]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unknown feature \"age\"; the table has: frequency, monetary, attr.tier"
+        );
     }
 
     #[test]
