@@ -137,3 +137,24 @@ fn print(rows: &[Row], seeds: u64) -> anyhow::Result<()> {
     )?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compare_reports_every_sampler_at_every_budget() {
+        let rows = compare(&BRANIN, 3, &[5, 12], 12);
+        assert_eq!(rows.len(), 2 * SAMPLERS.len());
+        for r in &rows {
+            assert!(r.mean >= BRANIN.minimum && r.std >= 0.0 && r.mean_gap >= 0.0);
+            match r.win_ratio_vs_random {
+                None => assert_eq!(r.sampler, "random"),
+                Some(w) => assert!((0.0..=1.0).contains(&w)),
+            }
+        }
+        // Same arguments, same numbers: the report has no timings.
+        let again = compare(&BRANIN, 3, &[5, 12], 12);
+        assert!(rows.iter().zip(&again).all(|(a, b)| a.mean == b.mean));
+    }
+}
