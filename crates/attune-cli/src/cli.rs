@@ -701,6 +701,23 @@ pub enum BenchCommand {
     /// Ingestion latency while a retention pass deletes old impressions (docs/benchmarks.md,
     /// "Retention's cost to ingestion").
     Retention(BenchRetentionArgs),
+    /// TPE against random search on Branin and Hartmann-6: mean best value per budget over
+    /// seeds, and how often TPE wins (docs/benchmarks.md, "Tuning: TPE against random").
+    Tune(BenchTuneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchTuneArgs {
+    /// Seeds per sampler, objective and budget (seed s drives every sampler's run s).
+    #[arg(long, default_value_t = 20)]
+    pub seeds: u64,
+    /// Trial budgets to report (each run goes to the largest; smaller budgets read its
+    /// best-so-far, which is what a shorter run with the same seed would have found).
+    #[arg(long, value_delimiter = ',', default_value = "25,50,100")]
+    pub budgets: Vec<usize>,
+    /// Write the report as JSON here too.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -19,6 +19,7 @@
 //! - [`attribution`]: which served list caused which click, cart add, purchase or dwell.
 //! - [`bandit`]: multi-armed and contextual bandits that split serving traffic between arms.
 //! - [`stats`]: experiment statistics (tests, intervals, power, CUPED, sequential, Bayesian).
+//! - [`tune`]: hyperparameter search: spaces, studies, grid/random/TPE samplers, median pruning.
 #![warn(missing_docs)]
 
 pub mod attribution;
@@ -37,5 +38,6 @@ pub mod segment;
 pub mod sparse;
 pub mod stats;
 pub mod time;
+pub mod tune;
 
 pub use error::{FieldError, ValidationError};

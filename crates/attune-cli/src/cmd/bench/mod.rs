@@ -35,12 +35,14 @@ use crate::cli::{BenchCommand, BenchIngestArgs};
 use crate::config::Settings;
 
 mod retention;
+mod tune;
 
 pub fn run(command: BenchCommand, settings: &Settings) -> anyhow::Result<ExitCode> {
     match command {
         BenchCommand::Ingest(args) => ingest(args, settings),
         BenchCommand::Model(args) => model(args, settings),
         BenchCommand::Retention(args) => retention::run(args, settings),
+        BenchCommand::Tune(args) => tune::run(args),
     }
 }
 
