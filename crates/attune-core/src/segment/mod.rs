@@ -41,6 +41,7 @@ pub mod dbscan;
 pub mod kmeans;
 pub mod knee;
 pub mod pca;
+pub mod rules;
 pub mod silhouette;
 
 pub use choose_k::{choose_k, KChoice, KScore};
@@ -50,6 +51,7 @@ pub use error::{Result, SegmentError};
 pub use kmeans::{kmeans, Init, KMeansFit, KMeansParams};
 pub use knee::{knee_index, Direction};
 pub use pca::{pca, Pca};
+pub use rules::{RuleSegment, RuleSegments, ValidRuleSegments};
 pub use silhouette::{silhouette_samples, silhouette_score};
 
 #[cfg(test)]
@@ -62,3 +64,5 @@ mod kmeans_tests;
 mod pca_tests;
 #[cfg(test)]
 mod reference;
+#[cfg(test)]
+mod rules_tests;
