@@ -38,6 +38,7 @@ mod kmeans_pp;
 
 pub mod choose_k;
 pub mod dbscan;
+pub mod describe;
 pub mod kmeans;
 pub mod knee;
 pub mod pca;
@@ -47,6 +48,10 @@ pub mod silhouette;
 pub use choose_k::{choose_k, KChoice, KScore};
 pub use dbscan::{dbscan, eps_from_knee, k_distances, DbscanFit, DbscanParams, NOISE};
 pub use dense::Dense;
+pub use describe::{
+    cluster_labels, dbscan_labels, describe, CategoricalContrast, Description, NumericContrast,
+    SegmentDescription,
+};
 pub use error::{Result, SegmentError};
 pub use kmeans::{kmeans, Init, KMeansFit, KMeansParams};
 pub use knee::{knee_index, Direction};
@@ -58,6 +63,8 @@ pub use silhouette::{silhouette_samples, silhouette_score};
 mod choose_k_tests;
 #[cfg(test)]
 mod dbscan_tests;
+#[cfg(test)]
+mod describe_tests;
 #[cfg(test)]
 mod kmeans_tests;
 #[cfg(test)]

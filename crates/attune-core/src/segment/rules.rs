@@ -139,7 +139,7 @@ impl fmt::Display for RuleSegment {
     }
 }
 
-/// So rule segments can be passed straight to `describe` as labels.
+/// So rule segments can be passed straight to [`describe`](fn@super::describe::describe) as labels.
 impl AsRef<str> for RuleSegment {
     fn as_ref(&self) -> &str {
         self.as_str()
