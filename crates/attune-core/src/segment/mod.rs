@@ -1,7 +1,7 @@
 //! Segmentation: grouping users by their feature vectors (issue 15).
 //!
-//! Pure and I/O-free like the rest of the core. Every algorithm takes a checked [`Dense`]
-//! matrix (one row per user) and is pinned to scikit-learn 1.9 by
+//! Pure and I/O-free like the rest of the core. Every clustering algorithm takes a checked
+//! [`Dense`] matrix (one row per user) and is pinned to scikit-learn 1.9 by
 //! `testdata/segment/reference.json` (`scripts/segment-reference.sh`); docs/segments.md has
 //! what each one does, how it matches sklearn and the measured errors.
 //!
@@ -10,6 +10,10 @@
 //!   [`mod@silhouette`].
 //! - [`mod@dbscan`]: density clusters with noise (`DBSCAN`) and an eps from the k-distance knee.
 //! - [`mod@pca`]: principal components (`PCA(svd_solver="full")`) by a Jacobi eigen-decomposition.
+//! - [`mod@rules`]: new / dormant / heavy / active users from thresholds on the raw user
+//!   feature table, for the segments a business already names.
+//! - [`mod@describe`]: each segment in numbers (size, means against everyone as standardized
+//!   differences, top categories) and in words.
 //!
 //! ```
 //! use attune_core::segment::{choose_k, dbscan, kmeans, pca, DbscanParams, Dense, KMeansParams};
@@ -38,18 +42,25 @@ mod kmeans_pp;
 
 pub mod choose_k;
 pub mod dbscan;
+pub mod describe;
 pub mod kmeans;
 pub mod knee;
 pub mod pca;
+pub mod rules;
 pub mod silhouette;
 
 pub use choose_k::{choose_k, KChoice, KScore};
 pub use dbscan::{dbscan, eps_from_knee, k_distances, DbscanFit, DbscanParams, NOISE};
 pub use dense::Dense;
+pub use describe::{
+    cluster_labels, dbscan_labels, describe, CategoricalContrast, Description, NumericContrast,
+    SegmentDescription,
+};
 pub use error::{Result, SegmentError};
 pub use kmeans::{kmeans, Init, KMeansFit, KMeansParams};
 pub use knee::{knee_index, Direction};
 pub use pca::{pca, Pca};
+pub use rules::{RuleSegment, RuleSegments, ValidRuleSegments};
 pub use silhouette::{silhouette_samples, silhouette_score};
 
 #[cfg(test)]
@@ -57,8 +68,12 @@ mod choose_k_tests;
 #[cfg(test)]
 mod dbscan_tests;
 #[cfg(test)]
+mod describe_tests;
+#[cfg(test)]
 mod kmeans_tests;
 #[cfg(test)]
 mod pca_tests;
 #[cfg(test)]
 mod reference;
+#[cfg(test)]
+mod rules_tests;
