@@ -82,6 +82,12 @@ pub enum PipelineError {
     /// The serving engine refused (an activation whose artifact cannot be served).
     #[error(transparent)]
     Serving(Box<ServingError>),
+    /// User features could not be selected or prepared (user error: an unknown feature).
+    #[error(transparent)]
+    Features(#[from] attune_core::features::FeatureError),
+    /// Segmentation refused its input (user error: k larger than the users, a bad eps).
+    #[error(transparent)]
+    Segment(#[from] attune_core::segment::SegmentError),
     /// A model was registered but a later step failed; the message says what state it is in.
     #[error("{0}")]
     Registered(String),
@@ -107,6 +113,8 @@ impl PipelineError {
                 | PipelineError::NoData(_)
                 | PipelineError::Fit { .. }
                 | PipelineError::NoCandidate(_)
+                | PipelineError::Features(_)
+                | PipelineError::Segment(_)
         )
     }
 

@@ -11,6 +11,8 @@
 //! - [`promote`]: whether a new version becomes active, activated through the engine;
 //! - [`monitoring`]: the monitoring tick; [`drift`]: drift against the active model's training
 //!   data (one function for the tick, the API and the CLI), and retraining on drift;
+//! - [`features`]: the user feature table of that data; [`segments`]: users grouped by rules,
+//!   k-means or DBSCAN and each segment described (`attune features users`, `attune segment`);
 //! - [`jobs`]: training in the background, one job per app; [`schedule`]: registry polling
 //!   and scheduled retraining;
 //! - [`config`]: its settings (`[train]`), [`error`]: what it fails with.
@@ -58,6 +60,7 @@ pub mod publish;
 pub mod retention;
 pub mod rollout;
 pub mod schedule;
+pub mod segments;
 pub mod train;
 
 use std::path::Path;
