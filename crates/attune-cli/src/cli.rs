@@ -82,6 +82,61 @@ pub enum Command {
     /// Feature tables, as segmentation and tuning read them (docs/segments.md).
     #[command(subcommand)]
     Features(FeaturesCommand),
+    /// Group an app's users (rules, k-means, DBSCAN) and describe each segment in numbers and
+    /// words (docs/segments.md).
+    Segment(SegmentArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SegmentMethodArg {
+    /// New / dormant / heavy / active by the thresholds of `[segments.rules]`.
+    Rules,
+    /// k-means with k-means++ on the prepared features; k chosen unless --k.
+    Kmeans,
+    /// Density clusters with noise; eps from the k-distance knee unless --eps.
+    Dbscan,
+}
+
+#[derive(Debug, Args)]
+pub struct SegmentArgs {
+    /// How to group users.
+    #[arg(long, value_enum, default_value = "kmeans")]
+    pub method: SegmentMethodArg,
+    /// k-means: clusters (default: chosen in 2..=--k-max by the elbow, else the silhouette).
+    #[arg(long)]
+    pub k: Option<usize>,
+    /// k-means: the largest k tried when choosing.
+    #[arg(long, default_value_t = 8)]
+    pub k_max: usize,
+    /// DBSCAN: neighbourhood radius in z-score units (default: the k-distance knee).
+    #[arg(long)]
+    pub eps: Option<f64>,
+    /// DBSCAN: neighbours, the user included, that make a core user.
+    #[arg(long, default_value_t = 5)]
+    pub min_samples: usize,
+    /// Only these features (comma-separated, as `attune features users` names them).
+    #[arg(long, value_delimiter = ',')]
+    pub columns: Vec<String>,
+    /// A category seen fewer times gets no one-hot column.
+    #[arg(long, default_value_t = 5)]
+    pub min_count: u64,
+    /// Seed of k-means++ and of the sample choosing k looks at.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Behaviour up to this time (RFC 3339). Default: now.
+    #[arg(long)]
+    pub as_of: Option<String>,
+    /// Principal components to report (0: none).
+    #[arg(long, default_value_t = 2)]
+    pub pca: usize,
+    /// Write each user's segment here (CSV: user_id,segment), whole or not at all.
+    #[arg(long)]
+    pub assignments: Option<PathBuf>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub app: AppArg,
 }
 
 #[derive(Debug, Subcommand)]

@@ -32,7 +32,17 @@ pub struct Settings {
     pub monitor: attune_monitor::MonitorConfig,
     #[serde(default)]
     pub retention: attune_pipeline::retention::RetentionConfig,
+    #[serde(default)]
+    pub segments: SegmentsSection,
     pub log: LogSection,
+}
+
+/// `[segments]`: how users are grouped (`attune segment`, docs/segments.md).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SegmentsSection {
+    /// `[segments.rules]`: the new / dormant / heavy thresholds.
+    pub rules: attune_core::segment::RuleSegments,
 }
 
 /// `[serving]`: the recommendation engine, activation polling and scheduled retraining.
@@ -482,6 +492,11 @@ impl Settings {
             .check()
             .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
         self.retention.check(&self.events.custom_types)?;
+        self.segments
+            .rules
+            .clone()
+            .check()
+            .map_err(|e| anyhow::anyhow!("invalid configuration: segments.rules.{e}"))?;
         Ok(())
     }
 

@@ -46,12 +46,7 @@ fn users(args: FeaturesUsersArgs, settings: &Settings) -> anyhow::Result<ExitCod
         "--session-gap-mins must be positive"
     );
     anyhow::ensure!(args.period_days > 0, "--period-days must be positive");
-    let now = match &args.as_of {
-        Some(text) => Timestamp::parse_rfc3339(text)
-            .map_err(|e| anyhow::anyhow!("{e}"))
-            .with_context(|| format!("--as-of {text:?}"))?,
-        None => Timestamp::from_utc_micros(chrono::Utc::now().timestamp_micros()),
-    };
+    let now = as_of(args.as_of.as_deref())?;
     let store = open_store(settings)?;
     let app = args.app.app.as_str();
     require_app(&*store, app)?;
@@ -92,6 +87,16 @@ fn users(args: FeaturesUsersArgs, settings: &Settings) -> anyhow::Result<ExitCod
             .unwrap_or_default()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--as-of`, or now.
+pub(super) fn as_of(text: Option<&str>) -> anyhow::Result<Timestamp> {
+    Ok(match text {
+        Some(text) => Timestamp::parse_rfc3339(text)
+            .map_err(|e| anyhow::anyhow!("{e}"))
+            .with_context(|| format!("--as-of {text:?}"))?,
+        None => Timestamp::from_utc_micros(chrono::Utc::now().timestamp_micros()),
+    })
 }
 
 fn raw_table(raw: UserFeatures) -> Table {

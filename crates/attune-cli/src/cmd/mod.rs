@@ -23,6 +23,7 @@ mod output;
 mod precompute;
 mod profile;
 mod recommend;
+mod segment;
 mod serve;
 mod similar;
 pub mod train;
@@ -53,5 +54,6 @@ pub fn run(command: Command, settings: &Settings) -> anyhow::Result<ExitCode> {
         Command::Alerts(args) => alerts::run(args, settings),
         Command::Fairness(c) => fairness::run(c, settings),
         Command::Features(c) => features::run(c, settings),
+        Command::Segment(args) => segment::run(args, settings),
     }
 }

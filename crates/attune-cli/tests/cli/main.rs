@@ -21,6 +21,7 @@ mod movielens;
 mod ops;
 mod profile;
 mod redis;
+mod segment;
 mod serve;
 mod serving;
 mod train;

@@ -14,7 +14,7 @@
 //! fitted parameters so the same transformation can be reapplied later. Pure: events, users and
 //! item categories in, numbers out.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::{
     FeatureError, MedianImputer, NumericTransform, OneHotEncoder, UnknownPolicy, ZScoreScaler,
@@ -143,7 +143,8 @@ struct Acc {
     actions: u64,
     times: Vec<i64>,
     items: BTreeSet<String>,
-    categories: HashMap<String, f64>,
+    /// Ordered, so the entropy sums in one order and is bit-for-bit reproducible.
+    categories: BTreeMap<String, f64>,
     day_parts: [u64; 4],
     weekend: u64,
     devices: [u64; 2],
@@ -493,6 +494,7 @@ pub fn prepare(raw: &UserFeatures, min_count: u64) -> Result<PreparedFeatures, F
 mod tests {
     use super::*;
     use crate::event::{Context, Properties};
+    use std::collections::HashMap;
 
     const H: i64 = 3600 * MICROS_PER_SEC;
     /// Monday 2026-11-30 00:00 UTC.
