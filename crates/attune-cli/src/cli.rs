@@ -682,9 +682,11 @@ pub enum ImportCommand {
     /// Import users.
     #[command(after_long_help = IMPORT_HELP)]
     Users(ImportFileArgs),
-    /// Import MovieLens-100K in RecBole's atomic-file layout (ml-100k.inter/.item/.user).
+    /// Import MovieLens as downloaded: RecBole atomic files (<name>.inter/.item/.user), ml-100k
+    /// (u.data), ml-1m/ml-10m (ratings.dat) or ml-20m and later (ratings.csv), detected from
+    /// the files present. ml-10m and later rate from 0.5: set events.rating_min = 0.5.
     Movielens {
-        /// Directory holding ml-100k.inter, ml-100k.item and ml-100k.user.
+        /// Directory holding one of those layouts.
         dir: PathBuf,
         #[command(flatten)]
         app: AppArg,

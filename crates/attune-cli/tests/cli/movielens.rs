@@ -289,3 +289,149 @@ fn on_the_long_tail_the_hybrid_beats_collaborative_and_content_models() {
         "hybrid {hybrid}, als {als}, content {content}"
     );
 }
+
+/// One JSON line of `attune export <what>` whose `key` is `id`.
+fn exported(env: &Attune, what: &str, key: &str, id: &str) -> Value {
+    let out = env.ok(&["export", what]);
+    let needle = format!(r#""{key}":"{id}""#);
+    let line = out
+        .lines()
+        .find(|l| l.contains(&needle))
+        .unwrap_or_else(|| panic!("no {what} {id} in\n{out}"));
+    serde_json::from_str(line).unwrap()
+}
+
+#[test]
+fn every_download_layout_is_detected_and_read() {
+    let fixtures = repo_root().join("testdata/movielens");
+    // (directory, layout named in the report, events, items, users)
+    for (dir, layout, counts_expected) in [
+        ("ml-100k", "ml-100k (u.data)", (5, 4, 3)),
+        ("ml-1m", "ml-1m/ml-10m (ratings.dat)", (4, 3, 2)),
+        ("ml-10m", "ml-1m/ml-10m (ratings.dat)", (3, 2, 0)),
+        ("ml-20m", "ml-20m and later (ratings.csv)", (3, 3, 0)),
+    ] {
+        let env = Attune::new();
+        let path = fixtures.join(dir);
+        // ml-10m and later rate in half stars from 0.5.
+        let out = env
+            .command(&["import", "movielens", path.to_str().unwrap()])
+            .env("ATTUNE_EVENTS__RATING_MIN", "0.5")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{dir}: {}", describe(&out));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains(layout), "{dir}: {text}");
+        assert_eq!(counts(&env, "default"), counts_expected, "{dir}");
+        // Again: nothing new.
+        let again = env
+            .command(&["import", "movielens", path.to_str().unwrap()])
+            .env("ATTUNE_EVENTS__RATING_MIN", "0.5")
+            .output()
+            .unwrap();
+        let again = String::from_utf8_lossy(&again.stdout);
+        assert!(again.contains("(0 new,"), "{dir}: {again}");
+        let toy = exported(&env, "items", "item_id", "1");
+        assert_eq!(toy["title"], "Toy Story", "{dir}");
+        assert_eq!(toy["attributes"]["release_year"], 1995, "{dir}");
+        assert!(
+            toy["categories"]
+                .as_array()
+                .unwrap()
+                .contains(&Value::from("Animation")),
+            "{dir}: {toy}"
+        );
+    }
+
+    // ISO-8859-1 titles, genre flags, users, ratings ids shared with the RecBole layout.
+    let env = Attune::new();
+    env.ok(&[
+        "import",
+        "movielens",
+        fixtures.join("ml-100k").to_str().unwrap(),
+    ]);
+    let les = exported(&env, "items", "item_id", "3");
+    assert_eq!(les["title"], "Misérables, Les");
+    assert_eq!(les["categories"], serde_json::json!(["Drama", "War"]));
+    let unknown = exported(&env, "items", "item_id", "4");
+    assert!(unknown.get("title").is_none(), "{unknown}");
+    assert_eq!(unknown["categories"], serde_json::json!([]));
+    let user = exported(&env, "users", "user_id", "2");
+    assert_eq!(user["attributes"]["zip_code"], "00501");
+    assert_eq!(user["attributes"]["age"], 53);
+    let rating = exported(&env, "events", "event_id", "ml100k-1-1-874965758");
+    assert_eq!(rating["value"], 5.0);
+
+    let env = Attune::new();
+    env.ok(&[
+        "import",
+        "movielens",
+        fixtures.join("ml-1m").to_str().unwrap(),
+    ]);
+    assert_eq!(
+        exported(&env, "items", "item_id", "3")["title"],
+        "Misérables, Les"
+    );
+    let user = exported(&env, "users", "user_id", "1");
+    assert_eq!(
+        user["attributes"],
+        serde_json::json!({"age": 1, "gender": "F", "occupation": "10", "zip_code": "48067"})
+    );
+
+    // Under the default rating range (1 to 5) the half-star row is refused, named, and the
+    // rest imported; with rating_min = 0.5 it is kept.
+    let env = Attune::new();
+    let ml20m = fixtures.join("ml-20m");
+    let out = env.run(&["import", "movielens", ml20m.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("ratings.csv line 4: invalid: value: must be between 1 and 5, got 0.5"),
+        "{err}"
+    );
+    assert_eq!(counts(&env, "default"), (2, 3, 0));
+    let out = env
+        .command(&["import", "movielens", ml20m.to_str().unwrap()])
+        .env("ATTUNE_EVENTS__RATING_MIN", "0.5")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    let president = exported(&env, "items", "item_id", "11");
+    assert_eq!(president["title"], "American President, The");
+    let short = exported(&env, "items", "item_id", "99");
+    assert_eq!(short["categories"], serde_json::json!([]), "{short}");
+    assert_eq!(
+        exported(&env, "events", "event_id", "ml-2-99-1436225310")["value"],
+        0.5
+    );
+}
+
+#[test]
+fn an_unknown_layout_or_a_missing_file_is_refused_before_writing() {
+    let env = Attune::new();
+    let dir = env.path().join("not-movielens");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("links.csv"), "movieId,imdbId\n").unwrap();
+    let out = env.run(&["import", "movielens", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("holds no MovieLens layout") && err.contains("links.csv"),
+        "{err}"
+    );
+
+    // ratings.csv without movies.csv: named, nothing imported.
+    std::fs::write(
+        dir.join("ratings.csv"),
+        "userId,movieId,rating,timestamp\n1,1,4,1\n",
+    )
+    .unwrap();
+    let out = env.run(&["import", "movielens", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("movies.csv is missing"),
+        "{}",
+        describe(&out)
+    );
+    assert!(env.ok(&["apps", "list"]).contains("no apps yet"));
+}

@@ -1,7 +1,5 @@
-//! `attune import movielens DIR`: MovieLens-100K in RecBole's atomic-file layout.
-//!
-//! RecBole ships the data set as three tab-separated files with typed headers
-//! (`name:type`), which `scripts/fetch-movielens.sh` extracts:
+//! RecBole's atomic-file layout of MovieLens-100K (what `scripts/fetch-movielens.sh` extracts):
+//! three tab-separated files with typed headers (`name:type`):
 //!
 //! - `ml-100k.inter`: `user_id:token  item_id:token  rating:float  timestamp:float`
 //! - `ml-100k.item`:  `item_id:token  movie_title:token_seq  release_year:token  class:token_seq`
@@ -16,22 +14,14 @@
 //! catalog: item 267's title and year are `unkonwn` (sic), item 1412's year is `V`, and the
 //! pseudo-genre `unknown` marks a film without genre; those fields are left absent instead.
 
-use std::io::Write as _;
 use std::path::Path;
-use std::process::ExitCode;
-use std::time::Instant;
 
 use anyhow::Context as _;
 use attune_core::catalog::{AttrValue, Item, User};
 use attune_core::event::RawEvent;
-use attune_core::time::Timestamp;
 
-use super::{row_progress, BatchWriter, Decoded, Record, Reporter, Validator};
-use crate::cmd::apps::{ensure_app, open_store};
-use crate::config::Settings;
-
-/// Rows per transaction: the whole item and user files fit in one; events in 20.
-const BATCH: usize = 5000;
+use super::{rating_event, Rows};
+use crate::cmd::import::Decoded;
 
 /// A tab-separated atomic file: typed header, then rows.
 struct AtomicFile {
@@ -45,8 +35,8 @@ impl AtomicFile {
         let path = dir.join(name);
         let file = std::fs::File::open(&path).with_context(|| {
             format!(
-                "cannot open {} (fetch MovieLens-100K with scripts/fetch-movielens.sh, then pass its directory, \
-                 e.g. testdata/ml-100k)",
+                "cannot open {} (a RecBole data set needs its .inter, .item and .user files; \
+                 fetch MovieLens-100K with scripts/fetch-movielens.sh)",
                 path.display()
             )
         })?;
@@ -150,103 +140,30 @@ fn user_row([id, age, gender, occupation, zip]: [&str; 5]) -> User {
 /// A rating row as a raw event; a malformed number leaves the field absent so validation names
 /// it.
 fn rating_row([user, item, rating, ts]: [&str; 4]) -> RawEvent {
-    let secs = ts
-        .parse::<f64>()
-        .ok()
-        .filter(|s| s.is_finite() && s.fract() == 0.0)
-        .map(|s| s as i64);
-    RawEvent {
-        event_id: Some(format!("ml100k-{user}-{item}-{ts}")),
-        event_type: Some("rating".into()),
-        user_id: Some(user.to_string()),
-        item_id: Some(item.to_string()),
-        timestamp: secs.map(|s| Timestamp::from_utc_micros(s * 1_000_000).to_rfc3339()),
-        value: rating.parse::<f64>().ok(),
-        ..Default::default()
-    }
+    rating_event("ml100k", user, item, rating, ts)
 }
 
-pub fn run(dir: &Path, app: &str, settings: &Settings) -> anyhow::Result<ExitCode> {
-    let started = Instant::now();
+/// Visit the three files as decoded rows (items, users, ratings), each with its line.
+pub(super) fn read(dir: &Path, prefix: &str, rows: &mut dyn Rows) -> anyhow::Result<()> {
     // Open all three first: a wrong directory fails before anything is written.
-    let mut items_file = AtomicFile::open(dir, "ml-100k.item")?;
-    let mut users_file = AtomicFile::open(dir, "ml-100k.user")?;
-    let mut inter_file = AtomicFile::open(dir, "ml-100k.inter")?;
-    let item_idx = items_file.indices(["item_id", "movie_title", "release_year", "class"])?;
-    let user_idx = users_file.indices(["user_id", "age", "gender", "occupation", "zip_code"])?;
-    let inter_idx = inter_file.indices(["user_id", "item_id", "rating", "timestamp"])?;
-
-    let store = open_store(settings)?;
-    ensure_app(&*store, app)?;
-    let validator = Validator::new(settings);
-    let pb = row_progress("movielens");
-    let mut reporter = Reporter::new(pb.clone());
-    let mut counts = [(0u64, 0u64); 3];
-
-    let files: [(&mut AtomicFile, usize); 3] = [
-        (&mut items_file, 0),
-        (&mut users_file, 1),
-        (&mut inter_file, 2),
-    ];
-    for (file, k) in files {
-        let mut writer = BatchWriter::new(&*store, app, BATCH);
-        let path = file.path.clone();
-        pb.set_message(path.rsplit('.').next().unwrap_or("rows").to_string());
-        let mut accept = |line: u64, decoded: Decoded| -> anyhow::Result<()> {
-            pb.inc(1);
-            match validator.finish(Record {
-                line,
-                decoded: Some(decoded),
-                errors: Vec::new(),
-            }) {
-                Ok(row) => writer.push(row),
-                Err(errors) => {
-                    reporter.invalid(&path, line, &errors);
-                    Ok(())
-                }
-            }
-        };
-        match k {
-            0 => file.each(item_idx, |line, f| accept(line, Decoded::Item(item_row(f))))?,
-            1 => file.each(user_idx, |line, f| accept(line, Decoded::User(user_row(f))))?,
-            _ => file.each(inter_idx, |line, f| {
-                accept(line, Decoded::Event(rating_row(f)))
-            })?,
-        }
-        writer.flush()?;
-        counts[k] = (writer.imported, writer.duplicates);
-    }
-    reporter.finish();
-
-    let c = store.counts(app)?;
-    let [(items, _), (users, _), (new_events, dup_events)] = counts;
-    let mut out = std::io::stdout().lock();
-    writeln!(
-        out,
-        "MovieLens-100K from {} into app {app:?} in {:.2} s:",
-        dir.display(),
-        started.elapsed().as_secs_f64()
-    )?;
-    writeln!(out, "  items:  {items} upserted")?;
-    writeln!(out, "  users:  {users} upserted")?;
-    writeln!(
-        out,
-        "  events: {} rating events ({new_events} new, {dup_events} already stored)",
-        new_events + dup_events
-    )?;
-    writeln!(
-        out,
-        "  app now holds {} events, {} items, {} users",
-        c.events, c.items, c.users
-    )?;
-    if reporter.invalid > 0 {
-        eprintln!(
-            "attune: {} invalid rows were not imported (listed above)",
-            reporter.invalid
-        );
-        return Ok(ExitCode::from(1));
-    }
-    Ok(ExitCode::SUCCESS)
+    let mut items = AtomicFile::open(dir, &format!("{prefix}.item"))?;
+    let mut users = AtomicFile::open(dir, &format!("{prefix}.user"))?;
+    let mut inter = AtomicFile::open(dir, &format!("{prefix}.inter"))?;
+    let item_idx = items.indices(["item_id", "movie_title", "release_year", "class"])?;
+    let user_idx = users.indices(["user_id", "age", "gender", "occupation", "zip_code"])?;
+    let inter_idx = inter.indices(["user_id", "item_id", "rating", "timestamp"])?;
+    let path = items.path.clone();
+    items.each(item_idx, |line, f| {
+        rows.row(&path, line, Decoded::Item(item_row(f)))
+    })?;
+    let path = users.path.clone();
+    users.each(user_idx, |line, f| {
+        rows.row(&path, line, Decoded::User(user_row(f)))
+    })?;
+    let path = inter.path.clone();
+    inter.each(inter_idx, |line, f| {
+        rows.row(&path, line, Decoded::Event(rating_row(f)))
+    })
 }
 
 #[cfg(test)]
@@ -278,10 +195,8 @@ mod tests {
     }
 
     #[test]
-    fn ratings_get_deterministic_ids_and_utc_times() {
+    fn ratings_get_the_ml100k_ids() {
         let e = rating_row(["196", "242", "3", "881250949"]);
         assert_eq!(e.event_id.as_deref(), Some("ml100k-196-242-881250949"));
-        assert_eq!(e.timestamp.as_deref(), Some("1997-12-04T15:55:49Z"));
-        assert_eq!(e.value, Some(3.0));
     }
 }
