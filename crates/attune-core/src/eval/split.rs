@@ -274,6 +274,31 @@ pub fn ratio_split(
     ratios: &[f64],
     seed: u64,
 ) -> Result<Vec<Vec<usize>>, ParamError> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    parts_by_ratio(users, ratios, |g| shuffle(&mut rng, g))
+}
+
+/// Per-user temporal ratio split: RecBole's `RS` split with `order: TO` and `group_by: user`.
+/// Each user's interactions are ordered by time (ties by position) and cut as
+/// [`ratio_split`] cuts them, so part 0 is each user's earliest history and the last part
+/// their latest: with ratios `0.64, 0.16, 0.2` the latest 20% of every user is test and the
+/// latest 20% of the rest validation, carved from training the same way. Deterministic.
+pub fn user_temporal_split(
+    users: &[u32],
+    times: &[i64],
+    ratios: &[f64],
+) -> Result<Vec<Vec<usize>>, ParamError> {
+    assert_eq!(users.len(), times.len(), "one time per interaction");
+    parts_by_ratio(users, ratios, |g| g.sort_by_key(|&p| (times[p], p)))
+}
+
+/// Cut each user's interactions, in the order `arrange` leaves them, into parts of
+/// [`ratio_counts`] sizes.
+fn parts_by_ratio(
+    users: &[u32],
+    ratios: &[f64],
+    mut arrange: impl FnMut(&mut [usize]),
+) -> Result<Vec<Vec<usize>>, ParamError> {
     if ratios.len() < 2 {
         return Err(ParamError::new(
             "split",
@@ -292,12 +317,11 @@ pub fn ratio_split(
     }
     let total: f64 = ratios.iter().sum();
     let ratios: Vec<f64> = ratios.iter().map(|r| r / total).collect();
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let (ptr, mut order) = groups(users);
     let mut part_of = vec![0usize; users.len()];
     for u in 0..ptr.len().saturating_sub(1) {
         let g = &mut order[ptr[u]..ptr[u + 1]];
-        shuffle(&mut rng, g);
+        arrange(g);
         let counts = ratio_counts(g.len(), &ratios);
         let mut start = 0;
         for (part, &c) in counts.iter().enumerate() {
@@ -546,5 +570,34 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn user_temporal_split_holds_out_each_users_latest_interactions() {
+        // User 0: 10 interactions at times 9, 8, ..., 0 (positions 0..10); user 1: 5 at
+        // times 0..5 interleaved after them; user 2: one interaction.
+        let mut users = vec![0u32; 10];
+        let mut times: Vec<i64> = (0..10).rev().collect();
+        users.extend([1u32; 5]);
+        times.extend(0..5);
+        users.push(2);
+        times.push(7);
+        let parts = user_temporal_split(&users, &times, &[0.64, 0.16, 0.2]).unwrap();
+        // User 0, n = 10: test floor(2.0) = 2, valid floor(1.6) = 1, train 7; the latest two
+        // (times 9 and 8) are positions 0 and 1.
+        // User 1, n = 5: test floor(1.0) = 1, valid floor(0.8) = 0 then +1 (0 < 0.8 < 1),
+        // train 3: times 0, 1, 2 | 3 | 4.
+        // User 2, n = 1: train only (part 0 keeps its single interaction).
+        assert_eq!(parts[2], vec![0, 1, 14]);
+        assert_eq!(parts[1], vec![2, 13]);
+        assert_eq!(parts[0], vec![3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 15]);
+        // Same counts as the shuffled split, other members.
+        let shuffled = ratio_split(&users, &[0.64, 0.16, 0.2], 1).unwrap();
+        let sizes = |p: &Vec<Vec<usize>>| p.iter().map(Vec::len).collect::<Vec<_>>();
+        assert_eq!(sizes(&shuffled), sizes(&parts));
+        // Two parts: train and test only.
+        let two = user_temporal_split(&users, &times, &[0.8, 0.2]).unwrap();
+        assert_eq!(two[1], vec![0, 1, 14]);
+        assert!(user_temporal_split(&users, &times, &[1.0]).is_err());
     }
 }

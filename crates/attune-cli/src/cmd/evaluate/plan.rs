@@ -8,7 +8,7 @@
 use attune_core::eval::cold::item_holdout;
 use attune_core::eval::split::{
     k_fold, leave_last_n, new_user_holdout, random_holdout, ratio_split, temporal_cut,
-    temporal_cut_time, Split,
+    temporal_cut_time, user_temporal_split, Split,
 };
 
 use super::source::EvalData;
@@ -33,6 +33,9 @@ pub enum SplitKind {
     /// Per user, 8:1:1 into train, validation and test (RecBole's `RS` with `group_by: user`);
     /// `--ratios` changes the shares.
     Ratio,
+    /// Per user, the latest `--test-fraction` of their interactions is test and the latest
+    /// `--test-fraction` of the rest validation (RecBole's `RS` with `order: TO`).
+    UserTemporal,
 }
 
 /// Parameters of the split.
@@ -139,8 +142,17 @@ pub fn folds(
             f.candidates = Some(held);
             vec![f]
         }
-        SplitKind::Ratio => {
-            let parts = ratio_split(&users, &opts.ratios, seed)?;
+        SplitKind::Ratio | SplitKind::UserTemporal => {
+            let parts = if opts.kind == SplitKind::Ratio {
+                ratio_split(&users, &opts.ratios, seed)?
+            } else {
+                let t = opts.test_fraction;
+                anyhow::ensure!(
+                    t > 0.0 && t < 1.0,
+                    "--test-fraction must be between 0 and 1 (exclusive), got {t}"
+                );
+                user_temporal_split(&users, &times, &[(1.0 - t) * (1.0 - t), t * (1.0 - t), t])?
+            };
             anyhow::ensure!(
                 parts.len() == 3,
                 "--ratios needs three parts (train, validation, test), got {}",
@@ -225,6 +237,7 @@ mod tests {
             SplitKind::NewItems,
             SplitKind::Kfold,
             SplitKind::Ratio,
+            SplitKind::UserTemporal,
         ] {
             let folds = folds(&d, &eligible, &opts(kind)).unwrap();
             assert_eq!(folds.len(), if kind == SplitKind::Kfold { 4 } else { 1 });
@@ -282,5 +295,34 @@ mod tests {
         let fixed = fixed(&d.in_test);
         assert_eq!(fixed.test.len(), 1);
         assert_eq!(fixed.train.iter().filter(|&&t| t).count(), 120);
+    }
+
+    #[test]
+    fn user_temporal_holds_out_each_users_latest_items() {
+        let d = data();
+        let eligible: Vec<bool> = d.in_test.iter().map(|t| !t).collect();
+        let f = &folds(&d, &eligible, &opts(SplitKind::UserTemporal)).unwrap()[0];
+        let cells = d.cells();
+        // 6 items per user at test fraction 0.2: test floor(1.2) = 1, validation floor(0.96)
+        // = 0 then 1 (0 < 0.96 < 1), train 4.
+        assert_eq!((f.test.len(), f.valid.len()), (20, 20));
+        let users: std::collections::BTreeSet<u32> = (0..cells.len())
+            .filter(|&c| eligible[c])
+            .map(|c| cells[c].user)
+            .collect();
+        assert_eq!(users.len(), 20);
+        for u in users {
+            let time = |c: &usize| cells[*c].first_micros;
+            let of_user = |c: &&usize| cells[**c].user == u;
+            let train_max = (0..cells.len())
+                .filter(|&c| f.train[c] && cells[c].user == u)
+                .map(|c| cells[c].first_micros)
+                .max()
+                .unwrap();
+            let valid: Vec<i64> = f.valid.iter().filter(of_user).map(time).collect();
+            let test: Vec<i64> = f.test.iter().filter(of_user).map(time).collect();
+            assert_eq!((valid.len(), test.len()), (1, 1));
+            assert!(train_max < valid[0] && valid[0] < test[0], "user {u}");
+        }
     }
 }
