@@ -772,6 +772,17 @@ pub struct BenchTuneArgs {
     /// best-so-far, which is what a shorter run with the same seed would have found).
     #[arg(long, value_delimiter = ',', default_value = "25,50,100")]
     pub budgets: Vec<usize>,
+    /// Also tune implicit ALS for validation NDCG@10 on MovieLens-100K: the directory holding
+    /// ml-100k.inter (scripts/fetch-movielens.sh writes testdata/ml-100k).
+    #[arg(long, value_name = "DIR")]
+    pub als: Option<PathBuf>,
+    /// Seeds of the ALS comparison (each trial fits a model).
+    #[arg(long, default_value_t = 20)]
+    pub als_seeds: u64,
+    /// Trial budgets of the ALS comparison (TPE's first 10 trials are random search's, so
+    /// budgets of 10 or less tie by construction).
+    #[arg(long, value_delimiter = ',', default_value = "20,30,50")]
+    pub als_budgets: Vec<usize>,
     /// Write the report as JSON here too.
     #[arg(long)]
     pub json: Option<PathBuf>,

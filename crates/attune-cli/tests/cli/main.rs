@@ -6,6 +6,7 @@ mod server;
 
 mod alerts;
 mod apps;
+mod bench;
 mod clean;
 mod connections;
 mod crash;

@@ -199,7 +199,25 @@ impl FileData {
         let test_rows = read_rows(test)?;
         anyhow::ensure!(!train_rows.is_empty(), "{} has no rows", train.display());
         anyhow::ensure!(!test_rows.is_empty(), "{} has no rows", test.display());
-        let all = || train_rows.iter().chain(&test_rows);
+        Self::from_rows(&train_rows, &test_rows, train, test)
+    }
+
+    /// Every interaction of one file (e.g. RecBole's `ml-100k.inter`), none held out: the
+    /// caller splits the cells (`plan::folds`). Rows are merged as [`FileData::read`] merges them.
+    pub fn read_one(path: &Path) -> anyhow::Result<Self> {
+        let rows = read_rows(path)?;
+        anyhow::ensure!(!rows.is_empty(), "{} has no rows", path.display());
+        Self::from_rows(&rows, &[], path, path)
+    }
+
+    /// Cells of the rows of a train and a test file (named in errors).
+    fn from_rows(
+        train_rows: &[(String, String, Row)],
+        test_rows: &[(String, String, Row)],
+        train: &Path,
+        test: &Path,
+    ) -> anyhow::Result<Self> {
+        let all = || train_rows.iter().chain(test_rows);
         let users = Interner::sorted(all().map(|r| r.0.as_str()));
         let items = Interner::sorted(all().map(|r| r.1.as_str()));
         let index = |r: &(String, String, Row)| {
