@@ -13,7 +13,6 @@ use crate::extract::{body_format, parse_object, parse_records, read_body, App, I
 use crate::problem::{ErrorCode, Problem};
 use crate::AppState;
 
-/// Longest item id (the same bound [`Item::validate`] applies).
 /// Most items in one listing page.
 const MAX_PAGE: usize = 1000;
 

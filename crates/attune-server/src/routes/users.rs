@@ -16,7 +16,6 @@ use crate::extract::{body_format, parse_object, read_body, App, IdPath, Params};
 use crate::problem::{ErrorCode, Problem};
 use crate::AppState;
 
-/// Longest user id (the same bound `User::validate` applies).
 /// Most events returned by one history request.
 const MAX_HISTORY: usize = 10_000;
 
