@@ -132,6 +132,10 @@ pub struct SegmentArgs {
     /// Write each user's segment here (CSV: user_id,segment), whole or not at all.
     #[arg(long)]
     pub assignments: Option<PathBuf>,
+    /// Also store each user's segment in their profile as this text attribute, where
+    /// monitoring (monitor.segment_attribute) and fairness (attr:<name>) read it.
+    #[arg(long)]
+    pub save_as: Option<String>,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,

@@ -192,6 +192,51 @@ pub fn segment_users(data: &AppData, request: &SegmentRequest) -> Result<Segment
     })
 }
 
+/// Users written per store transaction by [`save_segments`].
+const SAVE_BATCH: usize = 1_000;
+
+/// Write each user's segment into their profile as the text attribute `attribute`, so what
+/// reads profile attributes sees it: monitoring by segment (`monitor.segment_attribute`),
+/// fairness by user group (`attr:<attribute>`), the explorer. Users without a profile get one.
+/// Every changed profile is validated (`limits`) before the first write, so a bad attribute
+/// name writes nothing; the writes are batched, and a profile changed by someone else between
+/// the read and the write of its batch is overwritten with the read copy plus the label.
+/// Returns the number of profiles written.
+pub fn save_segments(
+    store: &dyn attune_store::Store,
+    app: &str,
+    report: &SegmentReport,
+    attribute: &str,
+    limits: &attune_core::limits::InputLimits,
+) -> Result<usize> {
+    use attune_core::catalog::{AttrValue, User};
+    let mut profiles: std::collections::HashMap<String, User> = std::collections::HashMap::new();
+    store.scan_users(app, &mut |u| {
+        profiles.insert(u.user_id.clone(), u);
+        true
+    })?;
+    let mut changed = Vec::with_capacity(report.users.len());
+    for (user, label) in report.users.iter().zip(&report.labels) {
+        let mut profile = profiles
+            .remove(user)
+            .unwrap_or_else(|| User::new(user.as_str()));
+        profile
+            .attributes
+            .insert(attribute.to_string(), AttrValue::Text(label.clone()));
+        profile
+            .validate(limits)
+            .map_err(|e| PipelineError::Invalid {
+                field: "attribute",
+                rule: format!("the profile of {user:?} would be refused: {e}"),
+            })?;
+        changed.push(profile);
+    }
+    for batch in changed.chunks(SAVE_BATCH) {
+        store.upsert_users(app, batch)?;
+    }
+    Ok(changed.len())
+}
+
 /// The prepared matrix, refused when no column has a value.
 fn matrix(raw: &UserFeatures, min_count: u64) -> Result<(PreparedFeatures, Dense)> {
     let p = prepare(raw, min_count)?;
@@ -454,6 +499,54 @@ mod tests {
         };
         assert!(clusters >= 2, "{:?}", r.labels);
         buyers_apart(&r);
+    }
+
+    #[test]
+    fn segments_are_saved_into_profiles_or_not_at_all() {
+        use attune_store::sqlite::SqliteStore;
+        use attune_store::Store as _;
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("a.db")).unwrap();
+        store.create_app("shop").unwrap();
+        let data = two_kinds();
+        store.insert_events("shop", &data.events).unwrap();
+        let mut buyer = attune_core::catalog::User::new("buyer0");
+        buyer.attributes.insert(
+            "tier".into(),
+            attune_core::catalog::AttrValue::Text("gold".into()),
+        );
+        store.upsert_users("shop", &[buyer]).unwrap();
+        let data = AppData::read(&store, "shop").unwrap();
+        let rules = attune_core::segment::RuleSegments::default()
+            .check()
+            .unwrap();
+        let r = segment_users(&data, &request(Method::Rules(rules))).unwrap();
+        let limits = attune_core::limits::InputLimits::default();
+
+        let err = save_segments(&store, "shop", &r, "bad\nname", &limits).unwrap_err();
+        assert!(
+            err.is_user_error() && err.to_string().contains("attributes"),
+            "{err}"
+        );
+        assert_eq!(store.counts("shop").unwrap().users, 1, "nothing written");
+
+        assert_eq!(
+            save_segments(&store, "shop", &r, "segment", &limits).unwrap(),
+            20
+        );
+        let b = store.get_user("shop", "buyer0").unwrap().unwrap();
+        let text = |v: Option<&attune_core::catalog::AttrValue>| match v {
+            Some(attune_core::catalog::AttrValue::Text(t)) => t.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            text(b.attributes.get("tier")),
+            "gold",
+            "other attributes kept"
+        );
+        assert_ne!(text(b.attributes.get("segment")), "dormant");
+        let browser = store.get_user("shop", "browser3").unwrap().unwrap();
+        assert_eq!(text(browser.attributes.get("segment")), "dormant");
     }
 
     #[test]

@@ -2,6 +2,9 @@
 //! an app grouped by `attune_pipeline::segments` and each segment described, in numbers (size,
 //! means against everyone as standardized differences, top categories) and in a line of words.
 //!
+//! `--save-as ATTR` stores each user's segment in their profile, where monitoring by segment
+//! and fairness by user group read profile attributes.
+//!
 //! The human report shows, per segment, the five numeric features that differ most; `--json`
 //! has all of them, the choice-of-k table and the PCA loadings.
 
@@ -11,7 +14,7 @@ use std::process::ExitCode;
 use attune_core::features::UserFeatureParams;
 use attune_core::segment::Description;
 use attune_pipeline::segments::{
-    segment_users, Method, MethodReport, PcaSummary, SegmentReport, SegmentRequest,
+    save_segments, segment_users, Method, MethodReport, PcaSummary, SegmentReport, SegmentRequest,
 };
 use serde::Serialize;
 
@@ -55,6 +58,13 @@ pub fn run(args: SegmentArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
     let config = crate::serving::pipeline_config(settings)?;
     let data = attune_pipeline::AppData::for_training(&*store, app, &config, None)?;
     let report = segment_users(&data, &request)?;
+    // Profiles first: a refused attribute name writes neither them nor the assignments.
+    if let Some(attribute) = &args.save_as {
+        let n = save_segments(&*store, app, &report, attribute, &settings.limits.to_core())?;
+        eprintln!(
+            "attune: stored the segment of {n} users in their profiles as attributes.{attribute}"
+        );
+    }
 
     if let Some(path) = &args.assignments {
         let mut out = Output::new(Some(path))?;

@@ -98,6 +98,50 @@ fn kmeans_rules_and_dbscan_segment_every_user() {
 }
 
 #[test]
+fn segments_are_saved_where_monitoring_and_fairness_read_them() {
+    let env = demo();
+    let out = env.run(&[
+        "segment",
+        "--method",
+        "rules",
+        "--save-as",
+        "segment",
+        "--as-of",
+        "2026-12-01T00:00:00Z",
+    ]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(
+        stderr(&out).contains("stored the segment of 2000 users"),
+        "{}",
+        stderr(&out)
+    );
+    let users = env.ok(&["export", "users"]);
+    let labelled = users
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|u| {
+            ["new", "dormant", "heavy", "active"]
+                .contains(&u["attributes"]["segment"].as_str().unwrap_or(""))
+        })
+        .count();
+    assert_eq!(labelled, 2000);
+    // The offline fairness audit reports quality by the stored segment.
+    let audit: Value = serde_json::from_str(&env.ok(&[
+        "fairness",
+        "audit",
+        "--user-groups",
+        "attr:segment",
+        "--json",
+    ]))
+    .unwrap();
+    let text = audit.to_string();
+    assert!(
+        text.contains("dormant") || text.contains("active"),
+        "{text}"
+    );
+}
+
+#[test]
 fn bad_requests_are_refused_before_anything_is_written() {
     let env = demo();
     let assignments = env.path().join("segments.csv");
@@ -113,6 +157,7 @@ fn bad_requests_are_refused_before_anything_is_written() {
         ),
         (vec!["--method", "dbscan", "--eps=-1"], "eps"),
         (vec!["--k-max", "1"], "k_max"),
+        (vec!["--save-as", "bad name\n"], "attributes"),
     ] {
         let mut all = vec!["segment", "--assignments", target];
         all.extend_from_slice(&args);
