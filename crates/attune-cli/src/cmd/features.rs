@@ -91,12 +91,10 @@ fn users(args: FeaturesUsersArgs, settings: &Settings) -> anyhow::Result<ExitCod
 
 /// `--as-of`, or now.
 pub(super) fn as_of(text: Option<&str>) -> anyhow::Result<Timestamp> {
-    Ok(match text {
-        Some(text) => Timestamp::parse_rfc3339(text)
-            .map_err(|e| anyhow::anyhow!("{e}"))
-            .with_context(|| format!("--as-of {text:?}"))?,
-        None => Timestamp::from_utc_micros(chrono::Utc::now().timestamp_micros()),
-    })
+    Ok(Timestamp::from_utc_micros(match text {
+        Some(text) => super::outcomes::time(text, "--as-of")?,
+        None => chrono::Utc::now().timestamp_micros(),
+    }))
 }
 
 fn raw_table(raw: UserFeatures) -> Table {

@@ -7,9 +7,9 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use attune_core::catalog::{AttrValue, Item, User};
+use attune_core::catalog::{AttrValue, Item};
 
-use super::{rating_event, Layout, Rows};
+use super::{is_placeholder, rating_event, user_row, Layout, Rows};
 use crate::cmd::import::Decoded;
 
 /// ml-100k's genre flags, in `u.item` column order (its `u.genre`).
@@ -256,15 +256,11 @@ fn split_title(title: &str) -> (&str, Option<u16>) {
     (t, None)
 }
 
-fn is_placeholder(genre: &str) -> bool {
-    genre.is_empty() || genre == "unknown" || genre == "(no genres listed)"
-}
-
 /// A `movies.dat` / `movies.csv` row: id, "Title (year)", `|`-separated genres.
 fn movie(id: &str, title: &str, genres: &str) -> Item {
     let mut item = Item::new(id);
     let (name, year) = split_title(title);
-    item.title = (!name.is_empty() && name != "unknown").then(|| name.to_string());
+    item.title = (!is_placeholder(name)).then(|| name.to_string());
     item.categories = genres
         .split('|')
         .map(str::trim)
@@ -299,25 +295,6 @@ fn ml100k_item(f: &[&str]) -> Item {
         }
     }
     item
-}
-
-fn user_row(id: &str, age: &str, gender: &str, occupation: &str, zip: &str) -> User {
-    let mut user = User::new(id);
-    let attrs = &mut user.attributes;
-    if let Ok(a) = age.parse::<u16>() {
-        attrs.insert("age".into(), AttrValue::Number(f64::from(a)));
-    }
-    for (k, v) in [
-        ("gender", gender),
-        ("occupation", occupation),
-        ("zip_code", zip),
-    ] {
-        if !v.is_empty() {
-            // Text even when numeric: zip codes keep their leading zeros.
-            attrs.insert(k.into(), AttrValue::Text(v.to_string()));
-        }
-    }
-    user
 }
 
 #[cfg(test)]

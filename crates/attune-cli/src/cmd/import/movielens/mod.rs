@@ -26,6 +26,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context as _;
+use attune_core::catalog::{AttrValue, User};
 use attune_core::event::RawEvent;
 use attune_core::time::Timestamp;
 
@@ -119,6 +120,32 @@ pub(super) fn rating_event(set: &str, user: &str, item: &str, rating: &str, ts: 
         value: rating.parse::<f64>().ok(),
         ..Default::default()
     }
+}
+
+/// The data sets' stand-ins for "no value": RecBole's `unknown` (and its `unkonwn`, sic, on
+/// item 267), GroupLens's `(no genres listed)`. Such fields are left absent.
+pub(super) fn is_placeholder(s: &str) -> bool {
+    s.is_empty() || s == "unknown" || s == "unkonwn" || s == "(no genres listed)"
+}
+
+/// A user of any layout: `age` a number, `gender`, `occupation` and `zip_code` text.
+pub(super) fn user_row(id: &str, age: &str, gender: &str, occupation: &str, zip: &str) -> User {
+    let mut user = User::new(id);
+    let attrs = &mut user.attributes;
+    if let Ok(a) = age.parse::<u16>() {
+        attrs.insert("age".into(), AttrValue::Number(f64::from(a)));
+    }
+    for (k, v) in [
+        ("gender", gender),
+        ("occupation", occupation),
+        ("zip_code", zip),
+    ] {
+        if !v.is_empty() {
+            // Text even when numeric: zip codes keep their leading zeros.
+            attrs.insert(k.into(), AttrValue::Text(v.to_string()));
+        }
+    }
+    user
 }
 
 /// Validates and writes rows, counting per kind (items, users, events).

@@ -20,7 +20,7 @@ use anyhow::Context as _;
 use attune_core::catalog::{AttrValue, Item, User};
 use attune_core::event::RawEvent;
 
-use super::{rating_event, Rows};
+use super::{is_placeholder, rating_event, Rows};
 use crate::cmd::import::Decoded;
 
 /// A tab-separated atomic file: typed header, then rows.
@@ -98,11 +98,6 @@ impl AtomicFile {
     }
 }
 
-/// RecBole's stand-ins for "no value" in this data set.
-fn is_placeholder(s: &str) -> bool {
-    s.is_empty() || s == "unknown" || s == "unkonwn"
-}
-
 fn item_row([id, title, year, genres]: [&str; 4]) -> Item {
     let mut item = Item::new(id);
     item.title = (!is_placeholder(title)).then(|| title.to_string());
@@ -119,22 +114,7 @@ fn item_row([id, title, year, genres]: [&str; 4]) -> Item {
 }
 
 fn user_row([id, age, gender, occupation, zip]: [&str; 5]) -> User {
-    let mut user = User::new(id);
-    let attrs = &mut user.attributes;
-    if let Ok(a) = age.parse::<u16>() {
-        attrs.insert("age".into(), AttrValue::Number(f64::from(a)));
-    }
-    for (k, v) in [
-        ("gender", gender),
-        ("occupation", occupation),
-        ("zip_code", zip),
-    ] {
-        if !v.is_empty() {
-            // Text even when numeric: zip codes keep their leading zeros.
-            attrs.insert(k.into(), AttrValue::Text(v.to_string()));
-        }
-    }
-    user
+    super::user_row(id, age, gender, occupation, zip)
 }
 
 /// A rating row as a raw event; a malformed number leaves the field absent so validation names
