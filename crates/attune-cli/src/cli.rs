@@ -1110,6 +1110,15 @@ pub struct EvaluateArgs {
     /// Validation metric that chooses among a grid's candidates (default: ndcg@K; recbole: mrr@10).
     #[arg(long)]
     pub select_by: Option<String>,
+    /// Half-lives, in interactions, of the per-user recency decay to choose among on
+    /// validation (`0`: off), e.g. `0,5,10,20`; every --algorithm candidate is tried with each.
+    /// Default: `[train] user_recency_half_life`.
+    #[arg(long, value_delimiter = ',', value_name = "H,H,...")]
+    pub user_recency: Vec<f32>,
+    /// After choosing on validation, refit the chosen candidate on training and validation
+    /// together and measure that model on test (the model a deployment would train).
+    #[arg(long)]
+    pub refit: bool,
     /// Training file of a bring-your-own split.
     #[arg(long, requires = "test")]
     pub train: Option<PathBuf>,

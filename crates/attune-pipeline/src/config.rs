@@ -32,6 +32,10 @@ pub struct TrainSettings {
     pub scroll_floor: f32,
     /// Weights halve every this many days before the latest event (0: no decay).
     pub recency_half_life_days: f64,
+    /// Weights halve every this many interactions back in each user's own history (0: no
+    /// decay; docs/evaluation.md measures it).
+    #[serde(default)]
+    pub user_recency_half_life: f32,
     /// Largest weight of one cell (0: no cap).
     pub cap: f32,
     /// `latest` or `mean`.
@@ -95,6 +99,12 @@ impl TrainSettings {
         if !(self.recency_half_life_days.is_finite() && self.recency_half_life_days >= 0.0) {
             return Err(bad("recency_half_life_days", "must be a number >= 0"));
         }
+        if !(self.user_recency_half_life.is_finite() && self.user_recency_half_life >= 0.0) {
+            return Err(bad(
+                "user_recency_half_life",
+                "must be a number of interactions >= 0 (0: off)",
+            ));
+        }
         if !(self.cap.is_finite() && self.cap >= 0.0) {
             return Err(bad("cap", "must be a number >= 0 (0: no cap)"));
         }
@@ -116,6 +126,8 @@ impl TrainSettings {
             recency_half_life_micros: (self.recency_half_life_days > 0.0)
                 .then(|| ((self.recency_half_life_days * MICROS_PER_DAY as f64) as i64).max(1)),
             cap: (self.cap > 0.0).then_some(self.cap),
+            user_recency_half_life: (self.user_recency_half_life > 0.0)
+                .then_some(self.user_recency_half_life),
             min_positive_rating: (self.min_positive_rating > 0.0)
                 .then_some(self.min_positive_rating),
         }
@@ -218,6 +230,7 @@ mod tests {
             dwell_floor: 0.2,
             scroll_floor: 0.5,
             recency_half_life_days: 0.0,
+            user_recency_half_life: 0.0,
             cap: 0.0,
             rating_policy: "latest".into(),
             clean: true,
@@ -267,6 +280,9 @@ mod tests {
                 s.recency_half_life_days = -1.0
             }),
             ("cap", |s| s.cap = f32::NAN),
+            ("user_recency_half_life", |s| {
+                s.user_recency_half_life = -2.0
+            }),
             ("min_positive_rating", |s| {
                 s.min_positive_rating = f64::INFINITY
             }),

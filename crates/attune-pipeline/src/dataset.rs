@@ -25,7 +25,7 @@ use attune_core::event::{Event, EventWeighting};
 use attune_core::fairness::reweight::Reweight;
 use attune_core::model::spec::{ItemContent, TrainingSet};
 use attune_core::sparse::{
-    ratings_matrix, Csr, Interner, RatingPolicy, Touch, ValidImplicitWeights,
+    ratings_matrix, Csr, Interner, RatingPolicy, Touch, UserRecency, ValidImplicitWeights,
 };
 use attune_store::Store;
 
@@ -102,6 +102,8 @@ pub struct Dataset {
     touch_cell: Vec<u32>,
     rating_cell: Vec<u32>,
     weights: ValidImplicitWeights,
+    /// Decay of the history users are folded in from (`[train] user_recency_half_life`).
+    user_recency: Option<UserRecency>,
     rating_policy: RatingPolicy,
 }
 
@@ -266,6 +268,7 @@ impl Dataset {
             touch_cell,
             rating_cell,
             weights,
+            user_recency: weighting.user_recency(),
             rating_policy,
         })
     }
@@ -278,6 +281,39 @@ impl Dataset {
     /// Items (matrix columns).
     pub fn n_items(&self) -> usize {
         self.items.len()
+    }
+
+    /// Decay the history users are folded in from by position in their own history
+    /// ([`Self::history_set`]; `None`: off), overriding `[train] user_recency_half_life` for
+    /// this data set (evaluation compares half-lives this way).
+    pub fn set_user_recency(&mut self, r: Option<UserRecency>) {
+        self.user_recency = r;
+    }
+
+    /// The per-user decay in effect.
+    pub fn user_recency(&self) -> Option<UserRecency> {
+        self.user_recency
+    }
+
+    /// What users are folded in from, over the cells where `keep[cell]`: the training set
+    /// with each user's implicit weights decayed by position in their own history when
+    /// `user_recency` is set (the same set otherwise). Models train on
+    /// [`Self::training_set`]; serving and evaluation score users from this.
+    pub fn history_set(&self, keep: Option<&[bool]>) -> Result<TrainingSet> {
+        let mut t = self.training_set(keep)?;
+        if let Some(r) = self.user_recency {
+            let touches: Vec<Touch> = self.kept_touches(keep).copied().collect();
+            let (m, latest) = self
+                .weights
+                .matrix_with_latest(&touches, self.n_users(), self.n_items())
+                .map_err(PipelineError::internal)?;
+            let decayed = r.apply(&m, &latest).map_err(PipelineError::internal)?;
+            t.interactions = match &self.reweight {
+                Some(w) => w.apply(&decayed),
+                None => decayed,
+            };
+        }
+        Ok(t)
     }
 
     /// The implicit matrix of the cells where `keep[cell]` (every cell for `None`).

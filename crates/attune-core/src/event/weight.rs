@@ -16,7 +16,9 @@ use std::collections::BTreeMap;
 
 use super::Event;
 use crate::model::ParamError;
-use crate::sparse::{DwellCurve, ImplicitWeights, Recency, Touch, ValidImplicitWeights};
+use crate::sparse::{
+    DwellCurve, ImplicitWeights, Recency, Touch, UserRecency, ValidImplicitWeights,
+};
 
 /// The weighting rules, unchecked ([`EventWeightParams::check`]).
 #[derive(Debug, Clone, PartialEq)]
@@ -31,6 +33,9 @@ pub struct EventWeightParams {
     pub recency_half_life_micros: Option<i64>,
     /// Largest weight of one (user, item) cell.
     pub cap: Option<f32>,
+    /// The history a user is folded in from halves every this many interactions back in their
+    /// own history ([`crate::sparse::UserRecency`]); models train on undecayed weights.
+    pub user_recency_half_life: Option<f32>,
     /// Ratings below this express no preference.
     pub min_positive_rating: Option<f64>,
 }
@@ -62,6 +67,7 @@ impl Default for EventWeightParams {
             scroll_floor: Some(0.5),
             recency_half_life_micros: None,
             cap: None,
+            user_recency_half_life: None,
             min_positive_rating: None,
         }
     }
@@ -91,6 +97,10 @@ impl EventWeightParams {
             }),
             cap: self.cap,
         };
+        let user_recency = self
+            .user_recency_half_life
+            .map(UserRecency::new)
+            .transpose()?;
         // Validates kinds, curves, half-life and cap; the checked copy is kept for live use.
         let live = ImplicitWeights {
             recency: None,
@@ -101,6 +111,7 @@ impl EventWeightParams {
             type_names,
             live: live.check()?,
             weights,
+            user_recency,
             min_positive_rating: self.min_positive_rating,
         })
     }
@@ -115,6 +126,8 @@ pub struct EventWeighting {
     weights: ImplicitWeights,
     /// The same without recency, for live events.
     live: ValidImplicitWeights,
+    /// Decay of the history users are folded in from, by position in their own history.
+    user_recency: Option<UserRecency>,
     min_positive_rating: Option<f64>,
 }
 
@@ -165,6 +178,19 @@ impl EventWeighting {
         }
         w.check()
             .expect("checked when the weighting was built; now_micros has no rule")
+    }
+
+    /// The per-user positional decay of the history users are folded in from, if configured.
+    pub fn user_recency(&self) -> Option<UserRecency> {
+        self.user_recency
+    }
+
+    /// The same rules with another per-user decay (`None`: off).
+    pub fn with_user_recency(&self, user_recency: Option<UserRecency>) -> Self {
+        Self {
+            user_recency,
+            ..self.clone()
+        }
     }
 
     /// The implicit weight of a live event: the training weight without recency decay.

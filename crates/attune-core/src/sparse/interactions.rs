@@ -19,6 +19,9 @@
 //!
 //! A cell's weight is the sum over its touches, then capped at [`ImplicitWeights::cap`] if set,
 //! so one obsessive user cannot dominate an item. Cells whose sum is 0 are dropped.
+//! [`ValidImplicitWeights::matrix_with_latest`] also dates each cell by its latest touch, which
+//! a per-user positional decay of the history users are folded in from needs
+//! ([`super::UserRecency`]).
 
 use super::{Csr, CsrBuilder, SparseError};
 use crate::model::ParamError;
@@ -170,20 +173,37 @@ impl ValidImplicitWeights {
         n_users: usize,
         n_items: usize,
     ) -> Result<Csr, SparseError> {
+        Ok(self.matrix_with_latest(touches, n_users, n_items)?.0)
+    }
+
+    /// [`Self::matrix`] and the time of each stored cell's latest touch that has a weight
+    /// (aligned with the matrix's `data`).
+    pub fn matrix_with_latest(
+        &self,
+        touches: &[Touch],
+        n_users: usize,
+        n_items: usize,
+    ) -> Result<(Csr, Vec<i64>), SparseError> {
         // Sum each cell in f64 (the builder would sum in f32): sort the (cell, weight) pairs
         // stably, so cells are contiguous and summed in input order.
-        let mut cells: Vec<(u32, u32, f64)> = touches
+        let mut cells: Vec<(u32, u32, f64, i64)> = touches
             .iter()
-            .map(|t| (t.user, t.item, self.weight(t)))
+            .map(|t| (t.user, t.item, self.weight(t), t.time_micros))
             .collect();
         cells.sort_by_key(|c| (c.0, c.1)); // stable: input order within a cell
         let mut b = CsrBuilder::with_capacity(cells.len());
+        let mut latest = Vec::new();
         let mut k = 0;
         while k < cells.len() {
             let (u, i) = (cells[k].0, cells[k].1);
             let mut sum = 0f64;
+            let mut last = i64::MIN;
             while k < cells.len() && (cells[k].0, cells[k].1) == (u, i) {
                 sum += cells[k].2;
+                // Only touches that count date the cell (an impression is no interaction).
+                if cells[k].2 > 0.0 {
+                    last = last.max(cells[k].3);
+                }
                 k += 1;
             }
             if let Some(cap) = self.0.cap {
@@ -191,9 +211,10 @@ impl ValidImplicitWeights {
             }
             if sum > 0.0 {
                 b.push(u, i, sum as f32)?;
+                latest.push(last);
             }
         }
-        b.build(n_users, n_items)
+        Ok((b.build(n_users, n_items)?, latest))
     }
 }
 

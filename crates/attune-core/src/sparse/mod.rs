@@ -30,6 +30,7 @@
 mod csr;
 mod ids;
 pub mod interactions;
+mod user_recency;
 mod weight;
 
 pub use csr::{Csr, CsrBuilder};
@@ -37,6 +38,7 @@ pub use ids::Interner;
 pub use interactions::{
     ratings_matrix, DwellCurve, ImplicitWeights, RatingPolicy, Recency, Touch, ValidImplicitWeights,
 };
+pub use user_recency::UserRecency;
 pub use weight::{bm25_weight, tfidf_weight, TermScheme, TermWeighting};
 
 /// A matrix could not be built from the given entries.

@@ -26,6 +26,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use attune_core::eval::{evaluate_lists, test_users, Candidates};
 use attune_core::model::TrainedModel as _;
+use attune_core::sparse::UserRecency;
 use serde_json::json;
 
 pub use lists::ListsArg;
@@ -168,7 +169,7 @@ pub fn run(args: EvaluateArgs, settings: &Settings) -> anyhow::Result<ExitCode> 
         }
     }
 
-    let (data, fixed): (Box<dyn EvalData>, Option<Fold>) = match (&args.train, &args.test) {
+    let (mut data, fixed): (Box<dyn EvalData>, Option<Fold>) = match (&args.train, &args.test) {
         (Some(train), Some(test)) => {
             let d = FileData::read(train, test)?;
             let fold = plan::fixed(&d.in_test);
@@ -187,7 +188,19 @@ pub fn run(args: EvaluateArgs, settings: &Settings) -> anyhow::Result<ExitCode> 
             (Box::new(d), None)
         }
     };
-    let data: &dyn EvalData = &*data;
+    let recencies: Vec<Option<UserRecency>> = if args.user_recency.is_empty() {
+        vec![data.user_recency()]
+    } else {
+        args.user_recency
+            .iter()
+            .map(|&h| {
+                (h != 0.0)
+                    .then(|| UserRecency::new(h))
+                    .transpose()
+                    .map_err(|e| anyhow::anyhow!("--user-recency {h}: {}", e.rule))
+            })
+            .collect::<anyhow::Result<_>>()?
+    };
     let eligible: Vec<bool> = data
         .cells()
         .iter()
@@ -198,11 +211,16 @@ pub fn run(args: EvaluateArgs, settings: &Settings) -> anyhow::Result<ExitCode> 
         .collect();
     let folds = match (&fixed, &setup.split) {
         (Some(f), _) => vec![f.clone()],
-        (None, Some(s)) => plan::folds(data, &eligible, s)?,
+        (None, Some(s)) => plan::folds(&*data, &eligible, s)?,
         (None, None) => unreachable!("a split unless files were given"),
     };
+    let has_validation = folds.iter().all(|f| !f.valid.is_empty());
+    anyhow::ensure!(
+        has_validation || (recencies.len() == 1 && !args.refit),
+        "--user-recency with several values and --refit choose on a validation part, and this split has none; use --split user-temporal or ratio"
+    );
     if let Some(dir) = &args.save_split {
-        save_split(dir, data, &folds[0])?;
+        save_split(&*data, dir, &folds[0])?;
     }
     tracing::info!(
         users = data.n_users(),
@@ -228,9 +246,34 @@ pub fn run(args: EvaluateArgs, settings: &Settings) -> anyhow::Result<ExitCode> 
         })
         .collect();
     for (f, fold) in folds.iter().enumerate() {
-        let fd = FoldData::new(data, fold, &setup.measure)?;
+        let mut fds = Vec::with_capacity(recencies.len());
+        for &r in &recencies {
+            data.set_user_recency(r);
+            fds.push(FoldData::new(&*data, fold, &setup.measure)?);
+        }
+        let grid = RecencyGrid {
+            values: &recencies,
+            labelled: !args.user_recency.is_empty(),
+        };
         for ((_, cands), col) in groups.iter().zip(&mut columns) {
-            let g = evaluate_group(cands, &fd, &setup.measure, &setup.select_by, f)?;
+            let chosen = choose(cands, &fds, &grid, &setup.measure, &setup.select_by, f)?;
+            let g = if args.refit {
+                data.set_user_recency(recencies[chosen.recency]);
+                let refit =
+                    FoldData::new(&*data, &fold.with_validation_in_training(), &setup.measure)?;
+                tracing::info!(fold = f + 1, spec = %chosen.fitted.model.spec(), "refitting on training and validation");
+                let fitted = run::fit(chosen.fitted.model.spec(), &refit)?;
+                chosen.finish(
+                    Some(&fitted),
+                    &refit,
+                    &setup.measure,
+                    &setup.select_by,
+                    &grid,
+                )?
+            } else {
+                let fd = &fds[chosen.recency];
+                chosen.finish(None, fd, &setup.measure, &setup.select_by, &grid)?
+            };
             col.specs.push(g.spec);
             col.folds.push(g.metrics);
             col.validation.push(g.validation);
@@ -238,7 +281,7 @@ pub fn run(args: EvaluateArgs, settings: &Settings) -> anyhow::Result<ExitCode> 
         for (l, col) in args.lists.iter().zip(&mut list_columns) {
             col.specs.push(l.path.display().to_string());
             col.folds
-                .push(measure_lists(&l.path, data, fold, &setup.measure)?);
+                .push(measure_lists(&l.path, &*data, fold, &setup.measure)?);
         }
     }
     columns.extend(list_columns);
@@ -287,75 +330,120 @@ pub fn run(args: EvaluateArgs, settings: &Settings) -> anyhow::Result<ExitCode> 
 
 /// One `--algorithm` group's result on one fold.
 struct GroupResult {
-    /// The canonical spec measured on test (the chosen one).
+    /// The canonical spec measured on test (the chosen one), with its user recency when
+    /// `--user-recency` was given.
     spec: String,
     metrics: run::Metrics,
     /// Every candidate's validation score (empty without a validation part).
     validation: Vec<(String, f64)>,
 }
 
-/// Evaluate one `--algorithm` group on one fold: with a validation part and several
-/// candidates, choose on validation and report the chosen one on test.
-fn evaluate_group(
+/// The `--user-recency` half-lives tried, one fold data per value.
+struct RecencyGrid<'a> {
+    values: &'a [Option<UserRecency>],
+    /// Name the half-life in specs (it was asked for).
+    labelled: bool,
+}
+
+impl RecencyGrid<'_> {
+    fn label(&self, spec: &str, r: usize) -> String {
+        match (self.labelled, self.values[r]) {
+            (false, _) => spec.to_string(),
+            (true, None) => format!("{spec} user-recency=off"),
+            (true, Some(h)) => format!("{spec} user-recency={}", h.half_life()),
+        }
+    }
+}
+
+/// The candidate (and half-life) a group chose on validation, or its only candidate.
+struct Chosen {
+    fitted: run::FittedCandidate,
+    recency: usize,
+    validation: Vec<(String, f64)>,
+    score: Option<f64>,
+}
+
+impl Chosen {
+    /// Measure the chosen model (or its refit) on the test part of `fd`.
+    fn finish(
+        self,
+        refit: Option<&run::FittedCandidate>,
+        fd: &FoldData,
+        m: &Measure,
+        select_by: &str,
+        grid: &RecencyGrid,
+    ) -> anyhow::Result<GroupResult> {
+        let fitted = refit.unwrap_or(&self.fitted);
+        let mut metrics = run::measure(fitted, fd, m, Phase::Test)?;
+        if let Some(v) = self.score {
+            metrics.insert(format!("validation_{select_by}"), v);
+        }
+        Ok(GroupResult {
+            spec: grid.label(&fitted.model.spec().to_string(), self.recency),
+            metrics,
+            validation: self.validation,
+        })
+    }
+}
+
+/// Choose among one `--algorithm` group's candidates (times the user-recency half-lives) on
+/// the fold's validation part; without one, the group must be a single candidate.
+fn choose(
     cands: &[grid::Candidate],
-    fd: &FoldData,
+    fds: &[FoldData],
+    grid: &RecencyGrid,
     m: &Measure,
     select_by: &str,
     fold: usize,
-) -> anyhow::Result<GroupResult> {
-    if !fd.has_validation() {
+) -> anyhow::Result<Chosen> {
+    if !fds[0].has_validation() {
         anyhow::ensure!(
             cands.len() == 1,
             "{} is a grid of {} candidates, but this split has no validation part to choose on; use --split ratio (or list them as separate --algorithm values)",
             cands[0].label,
             cands.len()
         );
+        tracing::info!(fold = fold + 1, spec = %cands[0].spec, "fitting");
+        return Ok(Chosen {
+            fitted: run::fit(&cands[0].spec, &fds[0])?,
+            recency: 0,
+            validation: Vec::new(),
+            score: None,
+        });
     }
     let lower_is_better = matches!(select_by, "rmse" | "mae");
     let mut best: Option<(usize, f64, run::FittedCandidate)> = None;
     let mut validation = Vec::new();
-    for (c, cand) in cands.iter().enumerate() {
-        tracing::info!(fold = fold + 1, spec = %cand.spec, "fitting");
-        let fitted = run::fit(&cand.spec, fd)?;
-        if !fd.has_validation() {
-            let metrics = run::measure(&fitted, fd, m, Phase::Test)?;
-            return Ok(GroupResult {
-                spec: fitted.model.spec().to_string(),
-                metrics,
-                validation,
+    for (r, fd) in fds.iter().enumerate() {
+        for cand in cands {
+            tracing::info!(fold = fold + 1, spec = %grid.label(&cand.spec.to_string(), r), "fitting");
+            let fitted = run::fit(&cand.spec, fd)?;
+            let v = run::measure(&fitted, fd, m, Phase::Validation)?;
+            let score = *v.get(select_by).with_context(|| {
+                format!(
+                    "--select-by {select_by:?} is not a validation metric here; one of {}",
+                    v.keys().cloned().collect::<Vec<_>>().join(", ")
+                )
+            })?;
+            validation.push((grid.label(&cand.spec.to_string(), r), score));
+            let better = best.as_ref().is_none_or(|(_, b, _)| {
+                if lower_is_better {
+                    score < *b
+                } else {
+                    score > *b
+                }
             });
-        }
-        let v = run::measure(&fitted, fd, m, Phase::Validation)?;
-        let score = *v.get(select_by).with_context(|| {
-            format!(
-                "--select-by {select_by:?} is not a validation metric here; one of {}",
-                v.keys().cloned().collect::<Vec<_>>().join(", ")
-            )
-        })?;
-        validation.push((cand.spec.to_string(), score));
-        let better = best.as_ref().is_none_or(|(_, b, _)| {
-            if lower_is_better {
-                score < *b
-            } else {
-                score > *b
+            if better {
+                best = Some((r, score, fitted));
             }
-        });
-        if better {
-            best = Some((c, score, fitted));
         }
     }
-    let (_, _, fitted) = best.expect("at least one candidate");
-    let mut metrics = run::measure(&fitted, fd, m, Phase::Test)?;
-    if let Some((_, v)) = validation
-        .iter()
-        .find(|(s, _)| *s == fitted.model.spec().to_string())
-    {
-        metrics.insert(format!("validation_{select_by}"), *v);
-    }
-    Ok(GroupResult {
-        spec: fitted.model.spec().to_string(),
-        metrics,
+    let (recency, score, fitted) = best.expect("at least one candidate");
+    Ok(Chosen {
+        fitted,
+        recency,
         validation,
+        score: Some(score),
     })
 }
 
@@ -390,7 +478,7 @@ fn measure_lists(
 
 /// Write the fold as `train.csv`, `valid.csv` (when there is a validation part) and
 /// `test.csv`: `user_id,item_id,weight,rating,timestamp` (seconds since the epoch).
-fn save_split(dir: &Path, data: &dyn EvalData, fold: &Fold) -> anyhow::Result<()> {
+fn save_split(data: &dyn EvalData, dir: &Path, fold: &Fold) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let train: Vec<usize> = (0..data.cells().len()).filter(|&c| fold.train[c]).collect();
     let mut parts = vec![("train.csv", train), ("test.csv", fold.test.clone())];

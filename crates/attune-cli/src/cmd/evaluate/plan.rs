@@ -66,6 +66,20 @@ pub struct Fold {
     pub candidates: Option<Vec<u32>>,
 }
 
+impl Fold {
+    /// This fold with its validation cells moved into training and history: what `--refit`
+    /// trains the chosen candidate on before measuring it on the same test cells.
+    pub fn with_validation_in_training(&self) -> Fold {
+        let mut f = self.clone();
+        for &c in &self.valid {
+            f.train[c] = true;
+            f.history[c] = true;
+        }
+        f.valid.clear();
+        f
+    }
+}
+
 /// The folds of `opts` over the cells where `eligible[cell]`.
 pub fn folds(
     data: &dyn EvalData,

@@ -46,7 +46,8 @@ pub struct Measure {
 /// The matrices of a fold shared by every candidate.
 pub struct FoldData {
     pub training: TrainingSet,
-    /// Users are folded in from this (implicit weights), when it differs from `training`.
+    /// Users are folded in from this (implicit weights), when it differs from `training`
+    /// (held-out users' fold-in part, a per-user recency decay).
     history: Option<TrainingSet>,
     /// Seen items at validation time (history cells) and at test time (history ∪ validation).
     exclude_valid: Csr,
@@ -72,10 +73,10 @@ fn pattern(data: &dyn EvalData, cells: impl Iterator<Item = usize>) -> anyhow::R
 impl FoldData {
     pub fn new(data: &dyn EvalData, fold: &Fold, m: &Measure) -> anyhow::Result<Self> {
         let training = data.training_set(&fold.train)?;
-        let history = if fold.history == fold.train {
+        let history = if fold.history == fold.train && data.user_recency().is_none() {
             None
         } else {
-            Some(data.training_set(&fold.history)?)
+            Some(data.history_set(&fold.history)?)
         };
         let n = data.cells().len();
         let seen = |extra: &[usize]| {

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use anyhow::Context as _;
 use attune_core::model::spec::TrainingSet;
-use attune_core::sparse::{Csr, CsrBuilder, Interner};
+use attune_core::sparse::{Csr, CsrBuilder, Interner, UserRecency};
 
 use attune_pipeline::dataset::{Cell, Dataset};
 
@@ -22,6 +22,14 @@ pub trait EvalData {
     fn items(&self) -> &Interner;
     /// Everything a model trains from, over the cells where `keep[cell]`.
     fn training_set(&self, keep: &[bool]) -> anyhow::Result<TrainingSet>;
+    /// What users are folded in from, over the cells where `keep[cell]`: the training set,
+    /// decayed per user when a user recency is set.
+    fn history_set(&self, keep: &[bool]) -> anyhow::Result<TrainingSet>;
+    /// Decay the history users are folded in from by position in their own history from now
+    /// on (`None`: off), so `--user-recency` compares half-lives on one data set.
+    fn set_user_recency(&mut self, r: Option<UserRecency>);
+    /// The per-user decay in effect.
+    fn user_recency(&self) -> Option<UserRecency>;
 
     /// Users (rows).
     fn n_users(&self) -> usize {
@@ -46,6 +54,15 @@ impl EvalData for Dataset {
     fn training_set(&self, keep: &[bool]) -> anyhow::Result<TrainingSet> {
         Ok(Dataset::training_set(self, Some(keep))?)
     }
+    fn history_set(&self, keep: &[bool]) -> anyhow::Result<TrainingSet> {
+        Ok(Dataset::history_set(self, Some(keep))?)
+    }
+    fn set_user_recency(&mut self, r: Option<UserRecency>) {
+        Dataset::set_user_recency(self, r);
+    }
+    fn user_recency(&self) -> Option<UserRecency> {
+        Dataset::user_recency(self)
+    }
 }
 
 /// Interactions read from a train file and a test file: cells of both, and which came from
@@ -57,6 +74,8 @@ pub struct FileData {
     cells: Vec<Cell>,
     /// `in_test[cell]`: the cell came from the test file.
     pub in_test: Vec<bool>,
+    /// Per-user positional decay of the history (a cell's time is its first row's).
+    user_recency: Option<UserRecency>,
 }
 
 /// One row of an interaction file.
@@ -268,6 +287,7 @@ impl FileData {
             items,
             cells,
             in_test,
+            user_recency: None,
         })
     }
 }
@@ -305,6 +325,24 @@ impl EvalData for FileData {
             .collect();
         t.now_micros = self.cells.iter().map(|c| c.first_micros).max().unwrap_or(0);
         Ok(t)
+    }
+    fn history_set(&self, keep: &[bool]) -> anyhow::Result<TrainingSet> {
+        let mut t = self.training_set(keep)?;
+        if let Some(r) = self.user_recency {
+            // Kept cells are sorted by (user, item), as the matrix stores them.
+            let times: Vec<i64> = (self.cells.iter().zip(keep))
+                .filter(|(c, &k)| k && c.weight > 0.0)
+                .map(|(c, _)| c.first_micros)
+                .collect();
+            t.interactions = r.apply(&t.interactions, &times)?;
+        }
+        Ok(t)
+    }
+    fn set_user_recency(&mut self, r: Option<UserRecency>) {
+        self.user_recency = r;
+    }
+    fn user_recency(&self) -> Option<UserRecency> {
+        self.user_recency
     }
 }
 
