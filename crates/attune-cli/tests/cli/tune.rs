@@ -211,8 +211,9 @@ fn bad_input_is_refused_and_writes_nothing() {
 }
 
 #[test]
-fn per_segment_studies_are_named_by_segment() {
+fn per_segment_studies_are_named_by_segment_and_an_empty_segment_is_refused() {
     let env = demo();
+    // Rule segments: "new" holds the profiles without any event, so no validation users.
     env.ok(&[
         "segment",
         "--method",
@@ -222,6 +223,25 @@ fn per_segment_studies_are_named_by_segment() {
         "--save-as",
         "segment",
     ]);
+    let out = env.run(&[
+        "tune",
+        "seg",
+        "--algorithm",
+        "ease",
+        "--trials",
+        "2",
+        "--segment-attr",
+        "segment",
+    ]);
+    assert!(!out.status.success(), "{}", describe(&out));
+    assert!(
+        stderr(&out).contains("segment segment=new has no validation users"),
+        "{}",
+        describe(&out)
+    );
+    assert!(env.ok(&["tune", "list"]).contains("no studies"));
+
+    // The demo's profile attribute `tier`: one study per tier, each measured on its users.
     let runs = json(
         &env,
         &[
@@ -232,7 +252,7 @@ fn per_segment_studies_are_named_by_segment() {
             "--trials",
             "2",
             "--segment-attr",
-            "segment",
+            "tier",
         ],
     );
     let names: Vec<&str> = runs
@@ -241,15 +261,15 @@ fn per_segment_studies_are_named_by_segment() {
         .iter()
         .map(|r| r["name"].as_str().unwrap())
         .collect();
-    assert!(names.len() >= 2, "{names:?}");
-    assert!(
-        names.iter().all(|n| n.starts_with("seg/segment=")),
-        "{names:?}"
+    assert_eq!(
+        names,
+        ["seg/tier=free", "seg/tier=plus", "seg/tier=premium"]
     );
     for r in runs.as_array().unwrap() {
         assert!(r["run"]["validation_users"].as_u64().unwrap() > 0);
-        assert_eq!(r["objective"]["segment"][0], "segment");
+        assert_eq!(r["objective"]["segment"][0], "tier");
+        assert_eq!(r["n_trials"], 2);
     }
     let shown = json(&env, &["tune", "show", "seg"]);
-    assert_eq!(shown.as_array().unwrap().len(), names.len());
+    assert_eq!(shown.as_array().unwrap().len(), 3);
 }

@@ -469,16 +469,13 @@ pub fn tune(
         (Some(f), None) => Some(space::default_space(f)),
         (None, _) => None,
     };
-    let validation = match options.folds {
-        Some(folds) => Validation::KFold {
-            folds,
-            seed: options.seed,
-        },
-        None => Validation::Temporal {
-            fraction: config.validation_fraction,
-        },
-    };
-    validation.check()?;
+    let requested_validation = options.folds.map(|folds| Validation::KFold {
+        folds,
+        seed: options.seed,
+    });
+    if let Some(v) = &requested_validation {
+        v.check()?;
+    }
 
     // The data, its splits and the segments.
     let data = Dataset::load(store, app, config, None)?;
@@ -487,7 +484,6 @@ pub fn tune(
             "app {app:?} has no interactions to tune on; import events first"
         )));
     }
-    let splits = Splits::build(&data, &validation)?;
     let targets: Vec<(Option<(String, String)>, Option<Vec<bool>>)> = match &options.segment_attr {
         None => vec![(None, None)],
         Some(attr) => segments(store, app, &data, attr)?
@@ -496,13 +492,47 @@ pub fn tune(
             .collect(),
     };
 
-    // Every study checked before anything is written.
-    let mut planned = Vec::with_capacity(targets.len());
-    for (segment, mask) in &targets {
-        let name = match segment {
+    let names: Vec<String> = targets
+        .iter()
+        .map(|(segment, _)| match segment {
             Some((attr, value)) => format!("{}/{attr}={value}", options.name),
             None => options.name.clone(),
-        };
+        })
+        .collect();
+    let mut stored: Vec<Option<StudyView>> = Vec::with_capacity(names.len());
+    for name in &names {
+        stored.push(
+            store
+                .load_study(app, name)?
+                .map(StudyView::decode)
+                .transpose()?,
+        );
+    }
+    // Resuming without --folds keeps the stored validation, and with the same --folds its
+    // shuffle (the seed may change between runs); anything else must match below.
+    let first_stored = stored
+        .iter()
+        .flatten()
+        .map(|v| v.objective.validation)
+        .next();
+    let validation = match (requested_validation, first_stored) {
+        (None, Some(v)) => v,
+        (Some(Validation::KFold { folds, .. }), Some(v @ Validation::KFold { folds: f, .. }))
+            if folds == f =>
+        {
+            v
+        }
+        (Some(v), _) => v,
+        (None, None) => Validation::Temporal {
+            fraction: config.validation_fraction,
+        },
+    };
+    validation.check()?;
+    let splits = Splits::build(&data, &validation)?;
+
+    // Every study checked before anything is written.
+    let mut planned = Vec::with_capacity(targets.len());
+    for (((segment, mask), name), stored) in targets.iter().zip(names).zip(stored) {
         let what = match segment {
             Some((attr, value)) => format!("segment {attr}={value}"),
             None => format!("app {app:?}"),
@@ -516,7 +546,6 @@ pub fn tune(
             sampler: options.sampler,
             seed: options.seed,
         };
-        let stored = store.load_study(app, &name)?;
         let (study, family, base, resumed) = match stored {
             None => {
                 let (Some(family), Some(space)) = (requested_family, &requested_space) else {
@@ -529,8 +558,7 @@ pub fn tune(
                 let base = new_record(&name, family, &spec, &study)?;
                 (study, family, base, false)
             }
-            Some(record) => {
-                let view = StudyView::decode(record)?;
+            Some(view) => {
                 let resume_err = |reason: String| TuneError::Resume {
                     name: name.clone(),
                     reason,

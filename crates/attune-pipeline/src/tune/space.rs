@@ -9,7 +9,7 @@
 //! positive), and each trial's values by the factory (`ease:lambda=0` is refused there).
 
 use attune_core::model::spec::{Algorithm, ParamDef, ParamKind, Spec};
-use attune_core::tune::{Param, ParamSet, SearchSpace, Value};
+use attune_core::tune::{Distribution, Param, ParamSet, SearchSpace, Value};
 
 use super::TuneError;
 
@@ -219,6 +219,29 @@ fn param_def(algorithm: Algorithm, name: &str) -> Result<&'static ParamDef, Tune
         })
 }
 
+/// A space in `--space` text: [`parse_space`] reads it back to the same space, so what
+/// `attune tune show` prints can be pasted into `--space`.
+pub fn space_text(space: &SearchSpace) -> String {
+    space
+        .params()
+        .iter()
+        .map(|p| match &p.dist {
+            Distribution::Float { low, high, log } => {
+                let kind = if *log { "log" } else { "float" };
+                format!("{}={kind}:{low:?}..{high:?}", p.name)
+            }
+            Distribution::Int { low, high, log } => {
+                let kind = if *log { "logint" } else { "int" };
+                format!("{}={kind}:{low}..{high}", p.name)
+            }
+            Distribution::Categorical { choices } => {
+                format!("{}=cat:{}", p.name, choices.join("|"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// The spec of a trial: the family's defaults with the trial's values.
 pub fn spec_of(algorithm: Algorithm, params: &ParamSet) -> Result<Spec, TuneError> {
     let mut spec = Spec::default_for(algorithm);
@@ -321,6 +344,24 @@ mod tests {
         assert!(e.contains("\"cosine\" is not a weighting"), "{e}");
         let e = err("ease", "");
         assert!(e.contains("no parameters"), "{e}");
+    }
+
+    #[test]
+    fn space_text_reads_back_to_the_same_space() {
+        for algorithm in Algorithm::ALL
+            .into_iter()
+            .filter(|a| !a.params().is_empty())
+        {
+            let space = default_space(algorithm);
+            let text = space_text(&space);
+            assert_eq!(parse_space(algorithm, &text).unwrap(), space, "{text}");
+        }
+        let odd = parse_space(als(), "reg=float:0.1..0.30000000000000004").unwrap();
+        assert_eq!(parse_space(als(), &space_text(&odd)).unwrap(), odd);
+        assert_eq!(
+            space_text(&default_space(als())),
+            "factors=logint:8..256,reg=log:0.001..100.0,alpha=log:0.1..100.0,iterations=int:5..30"
+        );
     }
 
     #[test]

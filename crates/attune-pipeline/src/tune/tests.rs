@@ -202,6 +202,33 @@ fn cross_validation_reports_each_fold_and_prunes_on_the_median() {
             .count()
     );
     assert!(r.pruned > 0, "{rows:?}");
+
+    // Resumed without --folds (and another sampler seed): the stored folds, same shuffle.
+    let resume = TuneOptions {
+        folds: None,
+        space: None,
+        seed: 8,
+        trials: Some(1),
+        ..options.clone()
+    };
+    let again = run(&store, &resume).unwrap().remove(0);
+    assert!(again.resumed);
+    assert_eq!(
+        again.view.objective.validation,
+        Validation::KFold { folds: 3, seed: 7 }
+    );
+    assert_eq!(again.view.objective.seed, 8);
+    assert_eq!(again.view.study.trials().len(), 13);
+    // Other folds are another objective.
+    let other = TuneOptions {
+        folds: Some(4),
+        ..resume
+    };
+    let e = run(&store, &other).unwrap_err().to_string();
+    assert!(
+        e.contains("validated with 3-fold cross-validation (seed 7), not 4-fold"),
+        "{e}"
+    );
 }
 
 #[test]
