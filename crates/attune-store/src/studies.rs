@@ -101,7 +101,8 @@ mod tests {
     #[test]
     fn each_rule_names_its_field() {
         assert!(check_study(&record()).is_ok());
-        let cases: [(&str, fn(&mut StudyRecord)); 7] = [
+        type Break = fn(&mut StudyRecord);
+        let cases: [(&str, Break); 7] = [
             ("name", |r| r.name = " ".into()),
             ("algorithm", |r| r.algorithm.clear()),
             ("state", |r| r.state.clear()),

@@ -77,7 +77,7 @@ pub fn run(args: TuneArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
 
     let mut out = std::io::stdout().lock();
     if args.json {
-        let dto: Vec<StudyDto> = runs.iter().map(|r| StudyDto::of_run(r)).collect();
+        let dto: Vec<StudyDto> = runs.iter().map(StudyDto::of_run).collect();
         serde_json::to_writer_pretty(&mut out, &dto)?;
         writeln!(out)?;
     } else {
@@ -127,8 +127,8 @@ fn list(settings: &Settings, app: &str, json: bool) -> anyhow::Result<ExitCode> 
     }
     writeln!(
         out,
-        "{:<32} {:<10} {:>6} {:>10}  {:<8} {}",
-        "study", "algorithm", "trials", "best", "state", "updated"
+        "{:<32} {:<10} {:>6} {:>10}  {:<8} updated",
+        "study", "algorithm", "trials", "best", "state"
     )?;
     for v in &views {
         let r = &v.record;

@@ -484,7 +484,7 @@ pub fn tune(
             "app {app:?} has no interactions to tune on; import events first"
         )));
     }
-    let targets: Vec<(Option<(String, String)>, Option<Vec<bool>>)> = match &options.segment_attr {
+    let targets: Vec<Target> = match &options.segment_attr {
         None => vec![(None, None)],
         Some(attr) => segments(store, app, &data, attr)?
             .into_iter()
@@ -669,6 +669,10 @@ fn segments(
     }
     Ok(masks.into_iter().collect())
 }
+
+/// One study of a run: the segment (attribute, value) it measures and its users' mask, or
+/// everyone.
+type Target = (Option<(String, String)>, Option<Vec<bool>>);
 
 struct Shared {
     study: Study,
