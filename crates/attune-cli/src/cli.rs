@@ -993,9 +993,17 @@ pub struct TrainArgs {
     /// auto: share of each user's interactions held out for validation.
     #[arg(long, default_value_t = 0.2)]
     pub validation_fraction: f64,
-    /// auto: seed of the validation split.
+    /// auto: seed of the validation split (and of the tuning samplers).
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// auto: first tune each candidate family's parameters with this many TPE trials on the
+    /// validation split (docs/tuning.md).
+    #[arg(long)]
+    pub tune_trials: Option<usize>,
+    /// auto with --tune-trials: start no trial after this many seconds in all (each family
+    /// gets an equal share of what is left).
+    #[arg(long, requires = "tune_trials")]
+    pub tune_timeout: Option<f64>,
     #[command(flatten)]
     pub app: AppArg,
 }

@@ -275,6 +275,7 @@ impl Pipeline {
         let options = TrainOptions {
             algorithm: request.algorithm.parse()?,
             validate: matches!(request.promote, Promote::IfNotWorse { .. }),
+            tune: None,
         };
         let model = self.train(app, &options, progress)?;
         let registered = self.register(&model, progress)?;

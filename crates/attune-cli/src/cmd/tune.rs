@@ -37,12 +37,13 @@ pub fn run(args: TuneArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
     let Some(name) = args.name else {
         anyhow::bail!("name the study to run (attune tune NAME --algorithm FAMILY), or list them (attune tune list)");
     };
-    let timeout = match args.timeout {
-        Some(t) if !(t.is_finite() && t >= 0.0) => {
-            anyhow::bail!("--timeout must be a number of seconds >= 0, got {t}")
-        }
-        t => t.map(Duration::from_secs_f64),
-    };
+    let timeout = args
+        .timeout
+        .map(|t| {
+            Duration::try_from_secs_f64(t)
+                .map_err(|_| anyhow::anyhow!("--timeout must be a number of seconds >= 0, got {t}"))
+        })
+        .transpose()?;
     let options = TuneOptions {
         name,
         algorithm: args.algorithm,

@@ -174,6 +174,10 @@ fn bad_input_is_refused_and_writes_nothing() {
         "at least 2 folds",
     );
     refused(
+        &["tune", "x", "--algorithm", "ease", "--timeout=-1"],
+        "--timeout must be a number of seconds >= 0",
+    );
+    refused(
         &[
             "tune",
             "x",
@@ -272,4 +276,39 @@ fn per_segment_studies_are_named_by_segment_and_an_empty_segment_is_refused() {
     }
     let shown = json(&env, &["tune", "show", "seg"]);
     assert_eq!(shown.as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn auto_with_tuning_says_what_it_chose() {
+    let env = demo();
+    let model = env.path().join("auto.attune");
+    let out = env.ok(&[
+        "train",
+        "--algorithm",
+        "auto",
+        "--tune-trials",
+        "3",
+        "--output",
+        model.to_str().unwrap(),
+    ]);
+    assert!(
+        out.contains("Tuned (TPE on the validation split, NDCG@10):"),
+        "{out}"
+    );
+    for family in ["ease", "als"] {
+        assert!(
+            out.lines()
+                .any(|l| l.trim_start().starts_with(family) && l.contains("3 trials")),
+            "{family}: {out}"
+        );
+    }
+    assert!(out.contains("best: ") && model.is_file(), "{out}");
+
+    let refused = env.run(&["train", "--algorithm", "ease", "--tune-trials", "3"]);
+    assert!(!refused.status.success(), "{}", describe(&refused));
+    assert!(
+        stderr(&refused).contains("tuning applies to --algorithm auto only"),
+        "{}",
+        describe(&refused)
+    );
 }

@@ -717,7 +717,8 @@ fn run_study(
         (None, Some(_)) => usize::MAX,
         (None, None) => DEFAULT_TRIALS,
     };
-    let deadline = options.timeout.map(|t| Instant::now() + t);
+    // A timeout too large to add to the clock is no deadline.
+    let deadline = options.timeout.and_then(|t| Instant::now().checked_add(t));
     let prune = p.objective.folds_with_data() > 1;
     let pruner = MedianPruner::default();
     let save = |study: &Study, state: &str, base: &StudyRecord| -> Result<StudyRecord, TuneError> {

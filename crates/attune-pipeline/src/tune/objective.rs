@@ -207,22 +207,10 @@ impl Objective<'_> {
             if test.nnz() == 0 {
                 continue;
             }
-            let fitted = match spec.fit(&split.train) {
-                Ok(f) => f,
-                Err(e) => return Evaluation::Failed(e.to_string()),
-            };
-            let history = match spec.algorithm().feedback() {
-                Feedback::Implicit => &split.train.interactions,
-                Feedback::Explicit => match &split.train.ratings {
-                    Some(r) => r,
-                    None => return Evaluation::Failed("no ratings in the training part".into()),
-                },
-            };
-            let report = evaluate_ranking(fitted.model().as_recommender(), history, test, self.k);
-            if !report.ndcg.is_finite() {
-                return Evaluation::Failed(format!("NDCG is {}", report.ndcg));
+            match score(spec, &split.train, test, self.k) {
+                Ok(v) => scores.push(v),
+                Err(why) => return Evaluation::Failed(why),
             }
-            scores.push(report.ndcg);
             let mean = scores.iter().sum::<f64>() / scores.len() as f64;
             if scores.len() < self.folds_with_data() && !after_fold(scores.len() as u64 - 1, mean) {
                 return Evaluation::Stopped;
@@ -234,5 +222,24 @@ impl Objective<'_> {
     /// Folds with held-out rows for these users.
     pub fn folds_with_data(&self) -> usize {
         self.tests.iter().filter(|t| t.nnz() > 0).count()
+    }
+}
+
+/// NDCG@k of `spec` fitted on `train`, on the held-out rows of `test` (every item ranked,
+/// training items excluded); why not, when the spec cannot be fitted or scored.
+pub(crate) fn score(spec: &Spec, train: &TrainingSet, test: &Csr, k: usize) -> Result<f64, String> {
+    let fitted = spec.fit(train).map_err(|e| e.to_string())?;
+    let history = match spec.algorithm().feedback() {
+        Feedback::Implicit => &train.interactions,
+        Feedback::Explicit => train
+            .ratings
+            .as_ref()
+            .ok_or_else(|| "no ratings in the training part".to_string())?,
+    };
+    let report = evaluate_ranking(fitted.model().as_recommender(), history, test, k);
+    if report.ndcg.is_finite() {
+        Ok(report.ndcg)
+    } else {
+        Err(format!("NDCG is {}", report.ndcg))
     }
 }
