@@ -14,18 +14,16 @@
 //! seed and budget give the same study.
 
 pub mod objective;
+mod run;
 pub mod space;
+mod view;
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use attune_core::catalog::AttrValue;
 use attune_core::model::spec::{Algorithm, SpecError};
-use attune_core::tune::{
-    Direction, GridSampler, MedianPruner, Outcome, ParamSet, RandomSampler, Sampler, Study,
-    StudyError, TpeConfig, TpeSampler, TrialState,
-};
+use attune_core::tune::{Direction, Outcome, Study, StudyError, TrialState};
 use attune_store::{Store, StoreError, StudyRecord};
 use serde::{Deserialize, Serialize};
 
@@ -34,6 +32,9 @@ use crate::data::AppData;
 use crate::dataset::Dataset;
 use crate::error::PipelineError;
 pub use objective::{Evaluation, Objective, Splits, Validation};
+use run::{run_study, Planned};
+pub use run::{Progress, StudyRun};
+pub use view::{delete, list, show, StudyView, TrialRow};
 
 /// Why a search was refused or failed.
 #[derive(Debug, thiserror::Error)]
@@ -263,165 +264,6 @@ fn describe(v: &Validation) -> String {
         Validation::Temporal { fraction } => format!("a temporal split holding out {fraction}"),
         Validation::KFold { folds, seed } => format!("{folds}-fold cross-validation (seed {seed})"),
     }
-}
-
-/// A stored study, decoded.
-#[derive(Debug, Clone)]
-pub struct StudyView {
-    /// The store's record (times, state, counts).
-    pub record: StudyRecord,
-    /// The family.
-    pub algorithm: Algorithm,
-    /// What it measures.
-    pub objective: ObjectiveSpec,
-    /// The study: space, trials.
-    pub study: Study,
-}
-
-/// One trial, for tables.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TrialRow {
-    /// Its number.
-    pub id: u64,
-    /// The spec it trained (canonical form).
-    pub spec: String,
-    /// Its parameters.
-    pub params: ParamSet,
-    /// Its state.
-    pub state: TrialState,
-    /// Its value when complete.
-    pub value: Option<f64>,
-    /// Per-fold running means reported before it ended.
-    pub intermediate: Vec<f64>,
-}
-
-impl StudyView {
-    fn decode(record: StudyRecord) -> Result<Self, TuneError> {
-        let corrupt = |detail: String| TuneError::Corrupt {
-            name: record.name.clone(),
-            detail,
-        };
-        let algorithm = Algorithm::from_name(&record.algorithm)
-            .ok_or_else(|| corrupt(format!("unknown algorithm {:?}", record.algorithm)))?;
-        let objective: ObjectiveSpec = serde_json::from_str(&record.objective)
-            .map_err(|e| corrupt(format!("objective: {e}")))?;
-        let study: Study =
-            serde_json::from_str(&record.study).map_err(|e| corrupt(format!("study: {e}")))?;
-        Ok(Self {
-            record,
-            algorithm,
-            objective,
-            study,
-        })
-    }
-
-    /// The best complete trial's row.
-    pub fn best(&self) -> Option<TrialRow> {
-        self.study.best().map(|t| self.row(t))
-    }
-
-    /// Every trial's row, in ask order.
-    pub fn rows(&self) -> Vec<TrialRow> {
-        self.study.trials().iter().map(|t| self.row(t)).collect()
-    }
-
-    fn row(&self, t: &attune_core::tune::Trial) -> TrialRow {
-        TrialRow {
-            id: t.id,
-            spec: space::spec_of(self.algorithm, &t.params)
-                .map(|s| s.to_string())
-                .unwrap_or_else(|e| format!("({e})")),
-            params: t.params.clone(),
-            state: t.state,
-            value: t.value,
-            intermediate: t.intermediate.values().copied().collect(),
-        }
-    }
-}
-
-/// Every study of the app, by name.
-pub fn list(store: &dyn Store, app: &str) -> Result<Vec<StudyView>, TuneError> {
-    store
-        .list_studies(app)?
-        .into_iter()
-        .map(StudyView::decode)
-        .collect()
-}
-
-/// The study `name`, or, when there is none of that name, its per-segment studies
-/// (`name/ATTR=VALUE`); [`TuneError::NotFound`] when there is neither.
-pub fn show(store: &dyn Store, app: &str, name: &str) -> Result<Vec<StudyView>, TuneError> {
-    if let Some(r) = store.load_study(app, name)? {
-        return Ok(vec![StudyView::decode(r)?]);
-    }
-    let prefix = format!("{name}/");
-    let views: Vec<StudyView> = list(store, app)?
-        .into_iter()
-        .filter(|v| v.record.name.starts_with(&prefix))
-        .collect();
-    if views.is_empty() {
-        return Err(TuneError::NotFound(name.to_string()));
-    }
-    Ok(views)
-}
-
-/// Delete the study `name` and its per-segment studies; how many were deleted.
-pub fn delete(store: &dyn Store, app: &str, name: &str) -> Result<usize, TuneError> {
-    let names: Vec<String> = show(store, app, name)?
-        .into_iter()
-        .map(|v| v.record.name)
-        .collect();
-    let mut n = 0;
-    for s in names {
-        n += usize::from(store.delete_study(app, &s)?);
-    }
-    Ok(n)
-}
-
-/// Where a run is, for a progress bar.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Progress<'a> {
-    /// The study.
-    pub study: &'a str,
-    /// Trials finished in this run.
-    pub done: usize,
-    /// Trials this run will add, when bounded by a trial count.
-    pub total: Option<usize>,
-    /// The study's best value so far.
-    pub best: Option<f64>,
-}
-
-/// One study's run.
-#[derive(Debug, Clone)]
-pub struct StudyRun {
-    /// The study as stored at the end.
-    pub view: StudyView,
-    /// Whether it continued a stored study.
-    pub resumed: bool,
-    /// Trials this run added.
-    pub new_trials: usize,
-    /// Of them, pruned.
-    pub pruned: usize,
-    /// Of them, failed (with the first failure's message).
-    pub failed: usize,
-    /// The first failure's message.
-    pub first_failure: Option<String>,
-    /// Users the objective measured.
-    pub validation_users: usize,
-    /// Why the run stopped: `trials`, `timeout` or `exhausted` (a grid fully covered).
-    pub stopped: &'static str,
-}
-
-/// What one study of a run is for, checked before anything is written.
-struct Planned<'a> {
-    name: String,
-    family: Algorithm,
-    objective: Objective<'a>,
-    spec: ObjectiveSpec,
-    study: Study,
-    /// The record to save (the stored one when resuming, with the run's objective).
-    base: StudyRecord,
-    resumed: bool,
 }
 
 /// Run the search `options` describe on `app`'s data (as training sees it); one study, or one
@@ -673,189 +515,6 @@ fn segments(
 /// One study of a run: the segment (attribute, value) it measures and its users' mask, or
 /// everyone.
 type Target = (Option<(String, String)>, Option<Vec<bool>>);
-
-struct Shared {
-    study: Study,
-    started: usize,
-    done: usize,
-    pruned: usize,
-    failed: usize,
-    first_failure: Option<String>,
-    exhausted: bool,
-    error: Option<TuneError>,
-}
-
-fn run_study(
-    store: &dyn Store,
-    app: &str,
-    options: &TuneOptions,
-    p: Planned<'_>,
-    progress: &(dyn Fn(&Progress<'_>) + Sync),
-) -> Result<StudyRun, TuneError> {
-    let (resumed, family, base) = (p.resumed, p.family, p.base);
-    let sampler: Box<dyn Sampler + Sync> = match options.sampler {
-        SamplerKind::Tpe => Box::new(TpeSampler::new(
-            options.seed,
-            TpeConfig {
-                multivariate: true,
-                constant_liar: true,
-                ..TpeConfig::default()
-            },
-        )),
-        SamplerKind::Random => Box::new(RandomSampler::new(options.seed)),
-        SamplerKind::Grid => Box::new(
-            GridSampler::even(p.study.space(), options.grid_points).map_err(|e| {
-                TuneError::Invalid {
-                    field: "sampler",
-                    rule: e.to_string(),
-                }
-            })?,
-        ),
-    };
-    let budget = match (options.trials, options.timeout) {
-        (Some(n), _) => n,
-        (None, Some(_)) => usize::MAX,
-        (None, None) => DEFAULT_TRIALS,
-    };
-    // A timeout too large to add to the clock is no deadline.
-    let deadline = options.timeout.and_then(|t| Instant::now().checked_add(t));
-    let prune = p.objective.folds_with_data() > 1;
-    let pruner = MedianPruner::default();
-    let save = |study: &Study, state: &str, base: &StudyRecord| -> Result<StudyRecord, TuneError> {
-        let record = StudyRecord {
-            study: serde_json::to_string(study).map_err(PipelineError::internal)?,
-            state: state.to_string(),
-            n_trials: study.trials().len() as u32,
-            best_value: study.best().and_then(|t| t.value),
-            ..base.clone()
-        };
-        Ok(store.save_study(app, &record)?)
-    };
-    // The first write: the study exists (or is marked running) before its first trial.
-    save(&p.study, "running", &base)?;
-    tracing::info!(app, study = %p.name, algorithm = family.name(), resumed, "tuning");
-
-    let shared = Mutex::new(Shared {
-        study: p.study,
-        started: 0,
-        done: 0,
-        pruned: 0,
-        failed: 0,
-        first_failure: None,
-        exhausted: false,
-        error: None,
-    });
-    let lock = || {
-        shared
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    };
-    let total = options.trials;
-    let worker = || loop {
-        let (id, params) = {
-            let mut g = lock();
-            if g.error.is_some()
-                || g.exhausted
-                || g.started >= budget
-                || deadline.is_some_and(|d| Instant::now() >= d)
-            {
-                return;
-            }
-            match g.study.ask(sampler.as_ref()) {
-                Ok(x) => {
-                    g.started += 1;
-                    x
-                }
-                Err(StudyError::Exhausted) => {
-                    g.exhausted = true;
-                    return;
-                }
-                Err(e) => {
-                    g.error = Some(e.into());
-                    return;
-                }
-            }
-        };
-        let evaluation = match space::spec_of(family, &params) {
-            Err(e) => Evaluation::Failed(e.to_string()),
-            Ok(spec) => {
-                tracing::debug!(study = %p.name, trial = id, spec = %spec, "trial");
-                p.objective.evaluate(&spec, &mut |step, value| {
-                    let mut g = lock();
-                    if g.study.report(id, step, value).is_err() {
-                        return true;
-                    }
-                    !(prune && pruner.should_prune(&g.study, id))
-                })
-            }
-        };
-        let mut g = lock();
-        let outcome = match evaluation {
-            Evaluation::Complete(v) => Outcome::Complete(v),
-            Evaluation::Stopped => {
-                g.pruned += 1;
-                Outcome::Pruned
-            }
-            Evaluation::Failed(why) => {
-                tracing::warn!(study = %p.name, trial = id, error = %why, "trial failed");
-                g.failed += 1;
-                g.first_failure.get_or_insert(why);
-                Outcome::Failed
-            }
-        };
-        if let Err(e) = g.study.tell(id, outcome) {
-            g.error = Some(e.into());
-            return;
-        }
-        g.done += 1;
-        // Saved under the lock: saves are serialized, so the stored trial count only grows.
-        if let Err(e) = save(&g.study, "running", &base) {
-            g.error = Some(e);
-            return;
-        }
-        progress(&Progress {
-            study: &p.name,
-            done: g.done,
-            total,
-            best: g.study.best().and_then(|t| t.value),
-        });
-    };
-    std::thread::scope(|s| {
-        for _ in 1..options.jobs {
-            s.spawn(worker);
-        }
-        worker();
-    });
-    let g = shared
-        .into_inner()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some(e) = g.error {
-        return Err(e);
-    }
-    let record = save(&g.study, "done", &base)?;
-    let stopped = if g.exhausted {
-        "exhausted"
-    } else if g.started >= budget {
-        "trials"
-    } else {
-        "timeout"
-    };
-    Ok(StudyRun {
-        view: StudyView {
-            record,
-            algorithm: family,
-            objective: p.spec,
-            study: g.study,
-        },
-        resumed,
-        new_trials: g.done,
-        pruned: g.pruned,
-        failed: g.failed,
-        first_failure: g.first_failure,
-        validation_users: p.objective.validation_users,
-        stopped,
-    })
-}
 
 #[cfg(test)]
 mod tests;
