@@ -85,6 +85,106 @@ pub enum Command {
     /// Group an app's users (rules, k-means, DBSCAN) and describe each segment in numbers and
     /// words (docs/segments.md).
     Segment(SegmentArgs),
+    /// Tune an algorithm's hyperparameters (grid, random or TPE) on the app's data, with the
+    /// study stored and resumable; `attune tune list`, `attune tune show NAME`
+    /// (docs/tuning.md).
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+    Tune(TuneArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SamplerArg {
+    /// Tree-structured Parzen estimator (multivariate; the first 10 trials random).
+    Tpe,
+    /// Uniform, log-uniform on log scales.
+    Random,
+    /// --grid-points evenly spaced values per numeric parameter, every choice.
+    Grid,
+}
+
+#[derive(Debug, Args)]
+pub struct TuneArgs {
+    #[command(subcommand)]
+    pub command: Option<TuneCommand>,
+    /// The study's name; an existing study of this name is resumed.
+    pub name: Option<String>,
+    /// The algorithm family to tune (ease, als, item-knn, user-knn, bpr, mf, ...); may be left
+    /// out when resuming.
+    #[arg(long)]
+    pub algorithm: Option<String>,
+    /// The search space, replacing the family's default:
+    /// 'reg=log:1e-4..1,factors=int:16..256,weighting=cat:none|bm25' (kinds float, log, int,
+    /// logint, cat). Left out when resuming: the stored space.
+    #[arg(long)]
+    pub space: Option<String>,
+    /// How parameters are proposed.
+    #[arg(long, value_enum, default_value = "tpe")]
+    pub sampler: SamplerArg,
+    /// Grid sampler: values per numeric parameter.
+    #[arg(long, default_value_t = 5)]
+    pub grid_points: usize,
+    /// Trials to add (per study). Default: 20 unless --timeout is given.
+    #[arg(long)]
+    pub trials: Option<usize>,
+    /// Start no trial after this many seconds (per study); running trials finish.
+    #[arg(long)]
+    pub timeout: Option<f64>,
+    /// k-fold cross-validation (mean over folds; folds feed the median pruner) instead of
+    /// the per-user temporal split.
+    #[arg(long)]
+    pub folds: Option<usize>,
+    /// Trials evaluated at once.
+    #[arg(long, default_value_t = 1)]
+    pub jobs: usize,
+    /// Seed of the sampler (and of the folds).
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// The objective is NDCG at this cutoff.
+    #[arg(long, default_value_t = 10)]
+    pub k: usize,
+    /// One study per value of this profile attribute (e.g. `segment`, written by
+    /// `attune segment --save-as segment`), named NAME/ATTR=VALUE, each measured on that
+    /// segment's validation users while training on all the data.
+    #[arg(long)]
+    pub segment_attr: Option<String>,
+    /// List the app's studies (same as `attune tune list`).
+    #[arg(long)]
+    pub list: bool,
+    /// Print JSON (and no progress bar).
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub app: AppArg,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TuneCommand {
+    /// The app's studies: algorithm, trials, best value, state.
+    List(TuneListArgs),
+    /// One study (or NAME's per-segment studies): the best parameters and every trial.
+    Show(TuneShowArgs),
+    /// Delete a study (and NAME's per-segment studies).
+    Delete(TuneShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TuneListArgs {
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub app: AppArg,
+}
+
+#[derive(Debug, Args)]
+pub struct TuneShowArgs {
+    /// The study.
+    pub name: String,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub app: AppArg,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -893,9 +993,17 @@ pub struct TrainArgs {
     /// auto: share of each user's interactions held out for validation.
     #[arg(long, default_value_t = 0.2)]
     pub validation_fraction: f64,
-    /// auto: seed of the validation split.
+    /// auto: seed of the validation split (and of the tuning samplers).
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// auto: first tune each candidate family's parameters with this many TPE trials on the
+    /// validation split (docs/tuning.md).
+    #[arg(long)]
+    pub tune_trials: Option<usize>,
+    /// auto with --tune-trials: start no trial after this many seconds in all (each family
+    /// gets an equal share of what is left).
+    #[arg(long, requires = "tune_trials")]
+    pub tune_timeout: Option<f64>,
     #[command(flatten)]
     pub app: AppArg,
 }

@@ -15,6 +15,8 @@
 //!   k-means or DBSCAN and each segment described (`attune features users`, `attune segment`);
 //! - [`jobs`]: training in the background, one job per app; [`schedule`]: registry polling
 //!   and scheduled retraining;
+//! - [`tune`]: hyperparameter search of one family (`attune tune`), studies stored and
+//!   resumable, per segment or global;
 //! - [`config`]: its settings (`[train]`), [`error`]: what it fails with.
 //!
 //! **Boundary:** knows the store, artifacts and the serving engine (activation goes through
@@ -62,6 +64,7 @@ pub mod rollout;
 pub mod schedule;
 pub mod segments;
 pub mod train;
+pub mod tune;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -272,6 +275,7 @@ impl Pipeline {
         let options = TrainOptions {
             algorithm: request.algorithm.parse()?,
             validate: matches!(request.promote, Promote::IfNotWorse { .. }),
+            tune: None,
         };
         let model = self.train(app, &options, progress)?;
         let registered = self.register(&model, progress)?;

@@ -397,6 +397,29 @@ impl attune_store::ExperimentStore for NullStore {
     }
 }
 
+impl attune_store::StudyStore for NullStore {
+    fn save_study(
+        &self,
+        app: &str,
+        study: &attune_store::StudyRecord,
+    ) -> attune_store::Result<attune_store::StudyRecord> {
+        self.0.save_study(app, study)
+    }
+    fn load_study(
+        &self,
+        app: &str,
+        name: &str,
+    ) -> attune_store::Result<Option<attune_store::StudyRecord>> {
+        self.0.load_study(app, name)
+    }
+    fn list_studies(&self, app: &str) -> attune_store::Result<Vec<attune_store::StudyRecord>> {
+        self.0.list_studies(app)
+    }
+    fn delete_study(&self, app: &str, name: &str) -> attune_store::Result<bool> {
+        self.0.delete_study(app, name)
+    }
+}
+
 impl attune_store::MonitorStore for NullStore {
     fn put_points(
         &self,

@@ -449,7 +449,8 @@ impl From<StoreError> for Problem {
                 Problem::new(ErrorCode::Conflict, e.to_string()).field("traffic")
             }
             StoreError::InvalidExperiment { field, reason }
-            | StoreError::InvalidMonitoring { field, reason } => {
+            | StoreError::InvalidMonitoring { field, reason }
+            | StoreError::InvalidStudy { field, reason } => {
                 Problem::new(ErrorCode::InvalidRequest, format!("{field}: {reason}")).field(field)
             }
             e @ (StoreError::Sqlite(_)

@@ -88,6 +88,14 @@ pub enum StoreError {
         /// Why.
         reason: String,
     },
+    /// A tuning study record breaks a rule (user error): names the field and the rule.
+    #[error("invalid study: {field}: {reason}")]
+    InvalidStudy {
+        /// `name`, `algorithm`, `objective`, `space`, `study`, `state` or `best_value`.
+        field: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// SQLite failed (service error).
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),

@@ -20,7 +20,9 @@
 //! span) and `experiment_exposures` (a user's first serve per experiment phase); monitoring:
 //! `metric_points` (time series keyed by `(app, metric, labels, at)`, pruned to a retention),
 //! `alert_states` (one row per rule and label set) and `training_profiles` (the drift
-//! reference of each model version). Free-form attributes and properties are JSON text; floats come back
+//! reference of each model version); tuning: `studies` (one row per `(app, name)`: algorithm,
+//! objective, search space and the whole study as JSON, trial count, best value, state).
+//! Free-form attributes and properties are JSON text; floats come back
 //! bit-identical. Ids compare bytewise in both backends, so scans order alike.
 //!
 //! Threads: every method blocks. `SqliteStore` may be called from any thread; `PgStore` (sync
@@ -34,6 +36,7 @@ mod monitoring;
 pub mod postgres;
 mod registry;
 pub mod sqlite;
+mod studies;
 mod traits;
 
 pub use error::StoreError;

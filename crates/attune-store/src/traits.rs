@@ -200,7 +200,7 @@ pub struct ActivationOutcome {
 
 /// Durable state of all apps. Implementations are thread-safe; every method is blocking (call
 /// it from `spawn_blocking` in async code).
-pub trait Store: ExperimentStore + MonitorStore + Send + Sync {
+pub trait Store: ExperimentStore + MonitorStore + StudyStore + Send + Sync {
     /// Which backend this is (`sqlite` or `postgres`), for logs and `/ready`.
     fn backend(&self) -> &'static str;
 
@@ -586,4 +586,54 @@ pub trait MonitorStore {
 
     /// The training profile of model `version`.
     fn get_training_profile(&self, app: &str, version: u32) -> Result<Option<String>>;
+}
+
+/// A hyperparameter-tuning study as stored: one row per `(app, name)`.
+///
+/// The store keeps the study's documents as opaque JSON text (the pipeline owns their
+/// format: `attune_core::tune::Study` and its search space) plus a few columns to list studies
+/// without decoding them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StudyRecord {
+    /// The study's name within the app (`ease-lambda`, `als/segment=heavy`); not empty.
+    pub name: String,
+    /// The algorithm family tuned (`ease`, `als`, ...); fixed for the study's life.
+    pub algorithm: String,
+    /// What is optimized and how it is measured (JSON object: metric, k, folds, segment, ...).
+    pub objective: String,
+    /// The search space (JSON); fixed for the study's life.
+    pub space: String,
+    /// The whole study: space, direction and every trial (JSON).
+    pub study: String,
+    /// `running` while a process works on it, `done` when its last run ended (the pipeline
+    /// defines the states; the store keeps text, not empty).
+    pub state: String,
+    /// Trials asked so far; a study never loses trials.
+    pub n_trials: u32,
+    /// The best complete trial's value, if any; finite.
+    pub best_value: Option<f64>,
+    /// When the study was first saved, UTC micros (set by the store).
+    pub created_micros: i64,
+    /// When it was last saved, UTC micros (set by the store).
+    pub updated_micros: i64,
+}
+
+/// Tuning studies, stored after every trial so a search can be listed, shown and resumed.
+/// Part of every [`Store`].
+pub trait StudyStore {
+    /// Insert the study, or update the stored one of that name, in one transaction; returns
+    /// what was stored (with the store's times). Refused, changing nothing: a record breaking
+    /// a rule ([`StoreError::InvalidStudy`]), and an update whose algorithm or space differ
+    /// from the stored ones or that has fewer trials than the stored study
+    /// ([`StoreError::Conflict`]: another search or a concurrent run owns that name).
+    fn save_study(&self, app: &str, study: &StudyRecord) -> Result<StudyRecord>;
+
+    /// The study of that name.
+    fn load_study(&self, app: &str, name: &str) -> Result<Option<StudyRecord>>;
+
+    /// Every study of the app, by name.
+    fn list_studies(&self, app: &str) -> Result<Vec<StudyRecord>>;
+
+    /// Delete the study of that name; whether one existed.
+    fn delete_study(&self, app: &str, name: &str) -> Result<bool>;
 }

@@ -27,6 +27,7 @@ mod segment;
 mod serve;
 mod similar;
 pub mod train;
+mod tune;
 
 pub fn run(command: Command, settings: &Settings) -> anyhow::Result<ExitCode> {
     match command {
@@ -55,5 +56,6 @@ pub fn run(command: Command, settings: &Settings) -> anyhow::Result<ExitCode> {
         Command::Fairness(c) => fairness::run(c, settings),
         Command::Features(c) => features::run(c, settings),
         Command::Segment(args) => segment::run(args, settings),
+        Command::Tune(args) => tune::run(args, settings),
     }
 }

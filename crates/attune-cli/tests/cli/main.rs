@@ -26,3 +26,4 @@ mod segment;
 mod serve;
 mod serving;
 mod train;
+mod tune;

@@ -10,14 +10,15 @@
 //! family the profile ranked higher.
 
 use std::collections::BTreeMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use attune_core::eval::split::random_holdout;
 use attune_core::eval::{evaluate_ranking, RankingReport};
+use attune_core::model::spec::TrainingSet;
 use attune_core::model::spec::{Feedback, Spec};
 use attune_core::profile::advice::advise;
 use attune_core::profile::DataProfile;
-use attune_core::sparse::CsrBuilder;
+use attune_core::sparse::{Csr, CsrBuilder};
 
 use crate::dataset::Dataset;
 use crate::error::{PipelineError, Result};
@@ -45,6 +46,34 @@ pub struct Choice {
     pub skipped: Vec<(String, String)>,
     /// Users with held-out pairs.
     pub validation_users: usize,
+    /// With tuning (`auto` with a budget): how each family's parameters were chosen, in
+    /// candidate order.
+    pub tuned: Vec<Tuned>,
+}
+
+/// The budget of `auto` with tuning: TPE trials per family, and a time limit for all of them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AutoTune {
+    /// Trials per family (each family with parameters; popularity has none).
+    pub trials: usize,
+    /// No trial starts after this much time from the first; `None`: trials only.
+    pub timeout: Option<Duration>,
+}
+
+/// How one family was tuned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tuned {
+    /// The family.
+    pub family: &'static str,
+    /// Trials run (fewer than the budget when the time ran out).
+    pub trials: usize,
+    /// Validation NDCG of the family's defaults.
+    pub default_ndcg: Option<f64>,
+    /// The best trial's NDCG.
+    pub best_ndcg: Option<f64>,
+    /// What became the candidate: the best trial's spec, or the defaults when no trial beat
+    /// them.
+    pub chosen: Spec,
 }
 
 impl Choice {
@@ -73,6 +102,103 @@ pub fn choose(
     validation_fraction: f64,
     seed: u64,
 ) -> Result<Choice> {
+    let (specs, skipped) = suggested(profile);
+    choose_among(data, specs, skipped, validation_fraction, seed)
+}
+
+/// [`choose`] with each suggested family's parameters tuned first: a TPE study per family
+/// (seeded with `seed`, in memory) on the same validation split, its best trial (or the
+/// defaults, when no trial beat them) becoming the family's candidate. The budget is
+/// `tune.trials` per family; with `tune.timeout`, each family gets an equal share of what is
+/// left when its turn comes, and at least its defaults are evaluated.
+pub fn choose_tuned(
+    data: &Dataset,
+    profile: &DataProfile,
+    validation_fraction: f64,
+    seed: u64,
+    tune: &AutoTune,
+) -> Result<Choice> {
+    use attune_core::tune::{Direction, Outcome, Study, TpeConfig, TpeSampler};
+
+    let (specs, skipped) = suggested(profile);
+    let (train, test) = holdout(data, validation_fraction, seed)?;
+    let deadline = tune.timeout.and_then(|t| Instant::now().checked_add(t));
+    let tunable: Vec<&Spec> = specs
+        .iter()
+        .filter(|s| !s.algorithm().params().is_empty())
+        .collect();
+    let mut tuned = Vec::with_capacity(tunable.len());
+    let mut chosen = Vec::with_capacity(specs.len());
+    let mut left = tunable.len();
+    for spec in &specs {
+        let family = spec.algorithm();
+        if family.params().is_empty() {
+            chosen.push(spec.clone());
+            continue;
+        }
+        // An equal share of the time left.
+        let family_deadline = deadline.map(|d| {
+            let now = Instant::now();
+            now + d.saturating_duration_since(now) / left as u32
+        });
+        left -= 1;
+        tracing::info!(
+            family = family.name(),
+            trials = tune.trials,
+            "tuning candidate"
+        );
+        let default_ndcg = crate::tune::objective::score(spec, &train, &test, K).ok();
+        let mut study = Study::new(
+            crate::tune::space::default_space(family),
+            Direction::Maximize,
+        );
+        let sampler = TpeSampler::new(
+            seed,
+            TpeConfig {
+                multivariate: true,
+                ..TpeConfig::default()
+            },
+        );
+        for _ in 0..tune.trials {
+            if family_deadline.is_some_and(|d| Instant::now() >= d) {
+                break;
+            }
+            let (id, params) = study.ask(&sampler).map_err(PipelineError::internal)?;
+            let outcome = crate::tune::space::spec_of(family, &params)
+                .map_err(|e| e.to_string())
+                .and_then(|s| crate::tune::objective::score(&s, &train, &test, K));
+            let outcome = match outcome {
+                Ok(v) => Outcome::Complete(v),
+                Err(_) => Outcome::Failed,
+            };
+            study.tell(id, outcome).map_err(PipelineError::internal)?;
+        }
+        let best = study
+            .best()
+            .and_then(|t| Some((t.value?, t.params.clone())));
+        let best_spec = match &best {
+            Some((v, params)) if default_ndcg.is_none_or(|d| *v > d) => {
+                crate::tune::space::spec_of(family, params).map_err(PipelineError::internal)?
+            }
+            _ => spec.clone(),
+        };
+        tuned.push(Tuned {
+            family: family.name(),
+            trials: study.trials().len(),
+            default_ndcg,
+            best_ndcg: best.map(|b| b.0),
+            chosen: best_spec.clone(),
+        });
+        chosen.push(best_spec);
+    }
+    let mut choice = compare(&train, &test, chosen, skipped)?;
+    choice.tuned = tuned;
+    Ok(choice)
+}
+
+/// The families the profile suggests, as default specs in its order, plus popularity; and
+/// those the factory does not know.
+fn suggested(profile: &DataProfile) -> (Vec<Spec>, Vec<(String, String)>) {
     let mut specs: Vec<Spec> = Vec::new();
     let mut skipped = Vec::new();
     for a in advise(profile) {
@@ -90,8 +216,7 @@ pub fn choose(
                 .expect("popularity is a known algorithm"),
         );
     }
-
-    choose_among(data, specs, skipped, validation_fraction, seed)
+    (specs, skipped)
 }
 
 /// Evaluate `specs` (in priority order) on a validation split of `data` and pick the best;
@@ -103,6 +228,13 @@ pub fn choose_among(
     validation_fraction: f64,
     seed: u64,
 ) -> Result<Choice> {
+    let (train, test) = holdout(data, validation_fraction, seed)?;
+    compare(&train, &test, specs, skipped)
+}
+
+/// The validation split: a seeded random share of each user's cells held out (positives only
+/// in the test matrix), the rest as the training set.
+fn holdout(data: &Dataset, validation_fraction: f64, seed: u64) -> Result<(TrainingSet, Csr)> {
     let users: Vec<u32> = data.cells.iter().map(|c| c.user).collect();
     let split =
         random_holdout(&users, validation_fraction, seed).map_err(|e| PipelineError::Invalid {
@@ -130,12 +262,21 @@ pub fn choose_among(
         ));
     }
     let train = data.training_set(Some(&keep))?;
+    Ok((train, test))
+}
 
+/// Fit every spec on `train`, rank on `test`, pick the best.
+fn compare(
+    train: &TrainingSet,
+    test: &Csr,
+    specs: Vec<Spec>,
+    skipped: Vec<(String, String)>,
+) -> Result<Choice> {
     let mut candidates = Vec::new();
     for spec in specs {
         tracing::info!(spec = %spec, "validating candidate");
         let started = Instant::now();
-        let fitted = spec.fit(&train);
+        let fitted = spec.fit(train);
         let fit_secs = started.elapsed().as_secs_f64();
         let outcome = match fitted {
             Err(e) => Err(e.to_string()),
@@ -145,7 +286,7 @@ pub fn choose_among(
                     Feedback::Explicit => train.ratings.as_ref(),
                 };
                 match history {
-                    Some(h) => Ok(evaluate_ranking(f.model().as_recommender(), h, &test, K)),
+                    Some(h) => Ok(evaluate_ranking(f.model().as_recommender(), h, test, K)),
                     None => Err("no ratings in the training part".into()),
                 }
             }
@@ -180,5 +321,77 @@ pub fn choose_among(
         best,
         skipped,
         validation_users: (0..test.n_rows()).filter(|&u| test.row_nnz(u) > 0).count(),
+        tuned: Vec::new(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::AppData;
+
+    /// A seeded synthetic shop: 150 users, 200 items, 8,000 events.
+    fn shop() -> (Dataset, DataProfile) {
+        let d = attune_testkit::generate(&attune_testkit::SyntheticConfig {
+            n_users: 150,
+            n_items: 200,
+            n_events: 8_000,
+            seed: 9,
+            ..Default::default()
+        });
+        let ids = d.users.iter().map(|u| u.user_id.clone()).collect();
+        let data = AppData::from_parts("shop", d.events, d.items, ids);
+        let set = Dataset::build(
+            &data,
+            &attune_core::event::EventWeighting::default(),
+            attune_core::sparse::RatingPolicy::Latest,
+        )
+        .unwrap();
+        (set, data.profile())
+    }
+
+    #[test]
+    fn tuning_each_family_never_does_worse_than_its_defaults() {
+        let (data, profile) = shop();
+        let plain = choose(&data, &profile, 0.2, 3).unwrap();
+        let tune = AutoTune {
+            trials: 6,
+            timeout: None,
+        };
+        let tuned = choose_tuned(&data, &profile, 0.2, 3, &tune).unwrap();
+        assert!(!tuned.tuned.is_empty());
+        assert_eq!(tuned.candidates.len(), plain.candidates.len());
+        for t in &tuned.tuned {
+            assert_eq!(t.trials, 6, "{t:?}");
+            let default = t.default_ndcg.unwrap();
+            // The candidate is the better of the defaults and the best trial, on one split.
+            let c = tuned
+                .candidates
+                .iter()
+                .find(|c| c.spec.algorithm().name() == t.family)
+                .unwrap();
+            let got = c.outcome.as_ref().unwrap().ndcg;
+            assert!(got >= default, "{}: {got} < {default}", t.family);
+            assert_eq!(c.spec, t.chosen);
+        }
+        let ndcg = |c: &Choice| c.candidates[c.best].outcome.as_ref().unwrap().ndcg;
+        assert!(ndcg(&tuned) >= ndcg(&plain));
+        // Same seed, same choice.
+        let again = choose_tuned(&data, &profile, 0.2, 3, &tune).unwrap();
+        assert_eq!(again.best_spec(), tuned.best_spec());
+        assert_eq!(again.tuned, tuned.tuned);
+    }
+
+    #[test]
+    fn a_spent_time_budget_keeps_the_defaults() {
+        let (data, profile) = shop();
+        let tune = AutoTune {
+            trials: 6,
+            timeout: Some(Duration::ZERO),
+        };
+        let tuned = choose_tuned(&data, &profile, 0.2, 3, &tune).unwrap();
+        let plain = choose(&data, &profile, 0.2, 3).unwrap();
+        assert!(tuned.tuned.iter().all(|t| t.trials == 0));
+        assert_eq!(tuned.best_spec(), plain.best_spec());
+    }
 }

@@ -21,7 +21,7 @@ use crate::config::PipelineConfig;
 use crate::data::AppData;
 use crate::dataset::Dataset;
 use crate::error::{PipelineError, Result};
-pub use auto::{Choice, K};
+pub use auto::{AutoTune, Choice, Tuned, K};
 
 /// What to train.
 #[derive(Debug, Clone)]
@@ -60,6 +60,8 @@ pub struct TrainOptions {
     /// Validate a single spec too, so the model carries `validation.*` metrics (promotion by
     /// metric needs them). `auto` and grids always validate.
     pub validate: bool,
+    /// `auto` only: tune each candidate family's parameters within this budget first.
+    pub tune: Option<AutoTune>,
 }
 
 /// A fitted model with the data it was fitted on, ready to publish.
@@ -88,6 +90,22 @@ pub fn train(
     options: &TrainOptions,
     progress: &dyn Fn(&str),
 ) -> Result<Model> {
+    if let Some(tune) = &options.tune {
+        if !matches!(options.algorithm, Algorithm::Auto) {
+            return Err(PipelineError::Invalid {
+                field: "tune_trials",
+                rule:
+                    "tuning applies to --algorithm auto only (tune one family with `attune tune`)"
+                        .into(),
+            });
+        }
+        if tune.trials == 0 {
+            return Err(PipelineError::Invalid {
+                field: "tune_trials",
+                rule: "must be at least 1".into(),
+            });
+        }
+    }
     progress("loading the app's events");
     let started = Instant::now();
     let app_data = AppData::for_training(store, app, config, None)?;
@@ -139,10 +157,25 @@ pub fn train(
                 seed,
             )?)
         }
-        Algorithm::Auto => {
-            progress("validating the recommended algorithms");
-            Some(auto::choose(&data, &app_data.profile(), fraction, seed)?)
-        }
+        Algorithm::Auto => match &options.tune {
+            None => {
+                progress("validating the recommended algorithms");
+                Some(auto::choose(&data, &app_data.profile(), fraction, seed)?)
+            }
+            Some(tune) => {
+                progress(&format!(
+                    "tuning the recommended algorithms ({} trials each)",
+                    tune.trials
+                ));
+                Some(auto::choose_tuned(
+                    &data,
+                    &app_data.profile(),
+                    fraction,
+                    seed,
+                    tune,
+                )?)
+            }
+        },
     };
     let (spec, metrics) = match (&options.algorithm, &choice) {
         (_, Some(c)) => (c.best_spec().clone(), c.metrics()),

@@ -812,6 +812,33 @@ impl attune_store::ExperimentStore for FlakyStore {
     }
 }
 
+impl attune_store::StudyStore for FlakyStore {
+    fn save_study(
+        &self,
+        app: &str,
+        study: &attune_store::StudyRecord,
+    ) -> attune_store::Result<attune_store::StudyRecord> {
+        self.check()?;
+        self.inner.save_study(app, study)
+    }
+    fn load_study(
+        &self,
+        app: &str,
+        name: &str,
+    ) -> attune_store::Result<Option<attune_store::StudyRecord>> {
+        self.check()?;
+        self.inner.load_study(app, name)
+    }
+    fn list_studies(&self, app: &str) -> attune_store::Result<Vec<attune_store::StudyRecord>> {
+        self.check()?;
+        self.inner.list_studies(app)
+    }
+    fn delete_study(&self, app: &str, name: &str) -> attune_store::Result<bool> {
+        self.check()?;
+        self.inner.delete_study(app, name)
+    }
+}
+
 impl attune_store::MonitorStore for FlakyStore {
     fn put_points(
         &self,

@@ -22,6 +22,7 @@ mod registry;
 mod retention;
 mod rows;
 mod schema;
+mod studies;
 
 use std::collections::{HashMap, HashSet};
 use std::ops::{Deref, DerefMut};
@@ -1008,6 +1009,24 @@ impl crate::ExperimentStore for PgStore {
 
     fn get_experiment_state(&self, app: &str, name: &str) -> Result<Option<(String, i64)>> {
         experiments::get_state(self, app, name)
+    }
+}
+
+impl crate::StudyStore for PgStore {
+    fn save_study(&self, app: &str, study: &crate::StudyRecord) -> Result<crate::StudyRecord> {
+        studies::save(self, app, study)
+    }
+
+    fn load_study(&self, app: &str, name: &str) -> Result<Option<crate::StudyRecord>> {
+        studies::load(self, app, name)
+    }
+
+    fn list_studies(&self, app: &str) -> Result<Vec<crate::StudyRecord>> {
+        studies::list(self, app)
+    }
+
+    fn delete_study(&self, app: &str, name: &str) -> Result<bool> {
+        studies::delete(self, app, name)
     }
 }
 

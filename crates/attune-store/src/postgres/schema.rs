@@ -221,6 +221,23 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (app_id, user_key, kind, value)
     );
     "#,
+    // 6: hyperparameter-tuning studies (`attune tune`), saved after every trial.
+    r#"
+    CREATE TABLE studies (
+        app_id         BIGINT NOT NULL REFERENCES apps (id),
+        name           TEXT COLLATE "C" NOT NULL,
+        algorithm      TEXT NOT NULL,
+        objective      TEXT NOT NULL,
+        space          TEXT NOT NULL,
+        study          TEXT NOT NULL,
+        state          TEXT NOT NULL,
+        n_trials       BIGINT NOT NULL,
+        best_value     DOUBLE PRECISION,
+        created_micros BIGINT NOT NULL,
+        updated_micros BIGINT NOT NULL,
+        PRIMARY KEY (app_id, name)
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -13,6 +13,7 @@ mod registry;
 mod retention;
 mod rows;
 mod schema;
+mod studies;
 
 use std::collections::HashMap;
 use std::ops::Deref;
@@ -788,6 +789,24 @@ impl ExperimentStore for SqliteStore {
 
     fn get_experiment_state(&self, app: &str, name: &str) -> Result<Option<(String, i64)>> {
         experiments::get_state(self, app, name)
+    }
+}
+
+impl crate::StudyStore for SqliteStore {
+    fn save_study(&self, app: &str, study: &crate::StudyRecord) -> Result<crate::StudyRecord> {
+        studies::save(self, app, study)
+    }
+
+    fn load_study(&self, app: &str, name: &str) -> Result<Option<crate::StudyRecord>> {
+        studies::load(self, app, name)
+    }
+
+    fn list_studies(&self, app: &str) -> Result<Vec<crate::StudyRecord>> {
+        studies::list(self, app)
+    }
+
+    fn delete_study(&self, app: &str, name: &str) -> Result<bool> {
+        studies::delete(self, app, name)
     }
 }
 

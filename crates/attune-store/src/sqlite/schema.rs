@@ -213,6 +213,23 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (app_id, user_key, kind, value)
     );
     "#,
+    // 6: hyperparameter-tuning studies (`attune tune`), saved after every trial.
+    r#"
+    CREATE TABLE studies (
+        app_id         INTEGER NOT NULL REFERENCES apps(id),
+        name           TEXT NOT NULL,
+        algorithm      TEXT NOT NULL,
+        objective      TEXT NOT NULL,       -- JSON object
+        space          TEXT NOT NULL,       -- JSON
+        study          TEXT NOT NULL,       -- JSON: space, direction, trials
+        state          TEXT NOT NULL,       -- 'running' | 'done'
+        n_trials       INTEGER NOT NULL,
+        best_value     REAL,
+        created_micros INTEGER NOT NULL,
+        updated_micros INTEGER NOT NULL,
+        PRIMARY KEY (app_id, name)
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

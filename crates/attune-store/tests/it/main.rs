@@ -45,12 +45,15 @@ macro_rules! store_suite {
             monitor_alerts_and_profiles,
             dismissals_from_events,
             retention_deletes_one_type_by_age,
+            studies_round_trip,
+            study_refusals_change_nothing,
         );
         $crate::store_suite!(@reopen $fixture;
             durable_across_reopen,
             registry_durable_across_reopen,
             experiments_durable_across_reopen,
             monitoring_durable_across_reopen,
+            studies_durable_across_reopen,
         );
     };
     (@store $fixture:expr; $($name:ident),* $(,)?) => {

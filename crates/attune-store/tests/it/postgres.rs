@@ -124,6 +124,7 @@ fn delete_apps(apps: &[String]) -> Result<(), postgres::Error> {
     let mut tx = client.transaction()?;
     // Registry tables first: they reference model_versions and apps.
     for table in [
+        "studies",
         "dismissals",
         "metric_points",
         "alert_states",
@@ -236,7 +237,7 @@ fn schema_1_database_gains_the_registry() {
     let mut client = postgres::Client::connect(&schema.url, postgres::NoTls).unwrap();
     client
         .batch_execute(
-            "DROP TABLE dismissals; DROP TABLE training_profiles; DROP TABLE alert_states; DROP TABLE metric_points; DROP TABLE experiment_exposures; DROP TABLE experiment_phases; DROP TABLE experiments; \
+            "DROP TABLE studies; DROP TABLE dismissals; DROP TABLE training_profiles; DROP TABLE alert_states; DROP TABLE metric_points; DROP TABLE experiment_exposures; DROP TABLE experiment_phases; DROP TABLE experiments; \
          DROP TABLE model_activations; DROP TABLE model_registry; DROP TABLE model_versions; \
              DELETE FROM attune_schema_version WHERE version > 1;",
         )

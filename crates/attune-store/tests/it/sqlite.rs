@@ -122,7 +122,7 @@ fn schema_1_database_gains_the_registry() {
     // Turn it back into what the previous release wrote.
     let conn = rusqlite::Connection::open(fx.path()).unwrap();
     conn.execute_batch(
-        "DROP TABLE dismissals; DROP TABLE training_profiles; DROP TABLE alert_states; DROP TABLE metric_points; DROP TABLE experiment_exposures; DROP TABLE experiment_phases; DROP TABLE experiments; \
+        "DROP TABLE studies; DROP TABLE dismissals; DROP TABLE training_profiles; DROP TABLE alert_states; DROP TABLE metric_points; DROP TABLE experiment_exposures; DROP TABLE experiment_phases; DROP TABLE experiments; \
          DROP TABLE model_activations; DROP TABLE model_registry; DROP TABLE model_versions; \
          PRAGMA user_version = 1;",
     )

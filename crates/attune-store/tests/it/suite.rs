@@ -12,7 +12,7 @@ use attune_core::time::Timestamp;
 use attune_store::{
     Activation, ActivationKind, AlertRecord, AppCounts, ArtifactRef, Erasure, EventFilter,
     ExperimentStatus, Exposure, InsertStatus, MetricPoint, ModelInfo, ModelRecord, ModelStatus,
-    Store, StoreError,
+    Store, StoreError, StudyRecord,
 };
 
 use InsertStatus::{Accepted, Duplicate};
@@ -2310,4 +2310,158 @@ pub fn retention_deletes_one_type_by_age(store: &dyn Store) {
     assert!(store
         .delete_events("no_such_app_here", "impression", i64::MIN, cutoff, 10)
         .is_err());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tuning studies
+// ---------------------------------------------------------------------------------------------
+
+/// A real study (EASE's lambda on a log scale, random proposals, values from a smooth curve)
+/// after `n` told trials, as the pipeline stores it.
+fn study_record(name: &str, n: usize) -> StudyRecord {
+    use attune_core::tune::{Direction, Outcome, Param, RandomSampler, SearchSpace, Study};
+    let space = SearchSpace::new(vec![Param::log_float("lambda", 1.0, 10_000.0)]).unwrap();
+    let mut study = Study::new(space.clone(), Direction::Maximize);
+    let sampler = RandomSampler::new(7);
+    for _ in 0..n {
+        let (id, params) = study.ask(&sampler).unwrap();
+        let lambda = params["lambda"].as_f64().unwrap();
+        // NDCG-like: best near lambda = 300, with an irrational tail to test the round trip.
+        let v = 0.3 - 0.01 * (lambda.ln() - 300f64.ln()).powi(2) + 1e-9 / 3.0;
+        study.tell(id, Outcome::Complete(v)).unwrap();
+    }
+    StudyRecord {
+        name: name.into(),
+        algorithm: "ease".into(),
+        objective: r#"{"metric":"ndcg","k":10,"folds":null}"#.into(),
+        space: serde_json::to_string(&space).unwrap(),
+        best_value: study.best().and_then(|t| t.value),
+        n_trials: study.trials().len() as u32,
+        study: serde_json::to_string(&study).unwrap(),
+        state: "running".into(),
+        created_micros: 0,
+        updated_micros: 0,
+    }
+}
+
+pub fn studies_round_trip(store: &dyn Store) {
+    let app = new_app(store, "studies");
+    let other = new_app(store, "studies_other");
+    assert!(store.list_studies(&app).unwrap().is_empty());
+    assert_eq!(store.load_study(&app, "ease").unwrap(), None);
+
+    let first = study_record("ease", 3);
+    let saved = store.save_study(&app, &first).unwrap();
+    assert!(saved.created_micros > 0 && saved.updated_micros == saved.created_micros);
+    let loaded = store.load_study(&app, "ease").unwrap().unwrap();
+    assert_eq!(loaded, saved);
+    // The study comes back bit-exact (floats included), so a resumed search proposes what an
+    // uninterrupted one would.
+    let back: attune_core::tune::Study = serde_json::from_str(&loaded.study).unwrap();
+    let orig: attune_core::tune::Study = serde_json::from_str(&first.study).unwrap();
+    assert_eq!(back, orig);
+    assert_eq!(
+        loaded.best_value.map(f64::to_bits),
+        first.best_value.map(f64::to_bits)
+    );
+
+    // An update after more trials keeps the creation time.
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    let more = StudyRecord {
+        state: "done".into(),
+        ..study_record("ease", 5)
+    };
+    let updated = store.save_study(&app, &more).unwrap();
+    assert_eq!(updated.created_micros, saved.created_micros);
+    assert!(updated.updated_micros > saved.updated_micros);
+    let loaded = store.load_study(&app, "ease").unwrap().unwrap();
+    assert_eq!((loaded.n_trials, loaded.state.as_str()), (5, "done"));
+
+    // A second study; listing is by name; apps are isolated.
+    store
+        .save_study(&app, &study_record("als/segment=heavy", 1))
+        .unwrap();
+    let names: Vec<String> = store
+        .list_studies(&app)
+        .unwrap()
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    assert_eq!(
+        names,
+        vec!["als/segment=heavy".to_string(), "ease".to_string()]
+    );
+    assert!(store.list_studies(&other).unwrap().is_empty());
+    assert_eq!(store.load_study(&other, "ease").unwrap(), None);
+
+    assert!(store.delete_study(&app, "als/segment=heavy").unwrap());
+    assert!(!store.delete_study(&app, "als/segment=heavy").unwrap());
+    assert_eq!(store.list_studies(&app).unwrap().len(), 1);
+    assert!(matches!(
+        store.list_studies("no_such_app_for_studies"),
+        Err(StoreError::UnknownApp(_))
+    ));
+}
+
+pub fn study_refusals_change_nothing(store: &dyn Store) {
+    let app = new_app(store, "studies_refused");
+    let stored = store.save_study(&app, &study_record("ease", 4)).unwrap();
+
+    // Another algorithm, another space, or fewer trials under the same name: a conflict.
+    let als = StudyRecord {
+        algorithm: "als".into(),
+        ..study_record("ease", 6)
+    };
+    let other_space = StudyRecord {
+        space: r#"[{"name":"lambda","kind":"float","low":1.0,"high":10.0,"log":true}]"#.into(),
+        ..study_record("ease", 6)
+    };
+    let fewer = study_record("ease", 2);
+    for bad in [als, other_space, fewer] {
+        assert!(
+            matches!(store.save_study(&app, &bad), Err(StoreError::Conflict(_))),
+            "{bad:?}"
+        );
+    }
+    // Broken records name their field.
+    let cases: [(&str, StudyRecord); 3] = [
+        (
+            "name",
+            StudyRecord {
+                name: "".into(),
+                ..study_record("x", 1)
+            },
+        ),
+        (
+            "study",
+            StudyRecord {
+                study: "{".into(),
+                ..study_record("x", 1)
+            },
+        ),
+        (
+            "best_value",
+            StudyRecord {
+                best_value: Some(f64::INFINITY),
+                ..study_record("x", 1)
+            },
+        ),
+    ];
+    for (field, bad) in cases {
+        assert!(
+            matches!(store.save_study(&app, &bad), Err(StoreError::InvalidStudy { field: ref f, .. }) if f == field),
+            "{field}"
+        );
+    }
+    assert_eq!(store.load_study(&app, "ease").unwrap().unwrap(), stored);
+    assert_eq!(store.list_studies(&app).unwrap(), vec![stored]);
+}
+
+pub fn studies_durable_across_reopen(open: &dyn Fn() -> Box<dyn Store>) {
+    let store = open();
+    let app = new_app(&*store, "studies_durable");
+    let saved = store.save_study(&app, &study_record("ease", 3)).unwrap();
+    drop(store);
+    let store = open();
+    assert_eq!(store.load_study(&app, "ease").unwrap(), Some(saved));
 }

@@ -34,9 +34,24 @@ pub fn run(args: TrainArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
     let pipeline = attune_pipeline::Pipeline::new(engine, config);
     let mut out = std::io::stdout().lock();
 
+    let tune = match args.tune_trials {
+        None => None,
+        Some(trials) => Some(attune_pipeline::train::AutoTune {
+            trials,
+            timeout: args
+                .tune_timeout
+                .map(|t| {
+                    std::time::Duration::try_from_secs_f64(t).map_err(|_| {
+                        anyhow::anyhow!("--tune-timeout must be a number of seconds >= 0, got {t}")
+                    })
+                })
+                .transpose()?,
+        }),
+    };
     let options = TrainOptions {
         algorithm,
         validate: false,
+        tune,
     };
     let model = pipeline.train(app, &options, &|_| {})?;
     if let Some(choice) = &model.choice {
@@ -114,6 +129,21 @@ pub fn run(args: TrainArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
 
 /// The candidates compared on validation, best marked.
 fn write_table(choice: &Choice, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    if !choice.tuned.is_empty() {
+        writeln!(out, "Tuned (TPE on the validation split, NDCG@{K}):")?;
+        let ndcg = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.4}"));
+        for t in &choice.tuned {
+            writeln!(
+                out,
+                "  {:<12} {:>3} trials, defaults {}, best trial {} -> {}",
+                t.family,
+                t.trials,
+                ndcg(t.default_ndcg),
+                ndcg(t.best_ndcg),
+                t.chosen
+            )?;
+        }
+    }
     writeln!(
         out,
         "Candidates (validation: {} users, NDCG@{K} over all items):",
