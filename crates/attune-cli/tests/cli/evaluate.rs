@@ -353,3 +353,95 @@ fn held_out_items_are_reached_by_content_not_by_category_popularity() {
         "hybrid {hybrid} vs category popularity {category}"
     );
 }
+
+/// Users whose taste moves: each first views eight items of one group, then eight of the next
+/// group, in time order. Their latest items (test) come from the second group.
+fn drifting_app() -> Attune {
+    let env = Attune::new();
+    let mut events = String::new();
+    for u in 0..120u32 {
+        let (first, second) = (u % 4, (u + 1) % 4);
+        let items = (0..8)
+            .map(|j| first * 30 + (u + 3 * j) % 30)
+            .chain((0..8).map(|j| second * 30 + (u + 7 * j) % 30));
+        for (n, item) in items.enumerate() {
+            events.push_str(&format!(
+                "{{\"event_id\":\"d{u}-{n}\",\"type\":\"view\",\"user_id\":\"u{u}\",\"item_id\":\"i{item}\",\"timestamp\":\"2026-03-{:02}T10:{:02}:00+02:00\"}}\n",
+                1 + n,
+                u % 60
+            ));
+        }
+    }
+    let path = env.path().join("drift.jsonl");
+    std::fs::write(&path, events).unwrap();
+    env.ok(&["import", "events", path.to_str().unwrap()]);
+    env
+}
+
+#[test]
+fn user_recency_is_chosen_on_validation_and_follows_moving_tastes() {
+    let env = drifting_app();
+    let run = |recency: &str, file: &str| {
+        let path = env.path().join(file);
+        env.ok(&[
+            "evaluate",
+            "--split",
+            "user-temporal",
+            "--refit",
+            "--user-recency",
+            recency,
+            "-a",
+            "ease:lambda=10",
+            "--json",
+            path.to_str().unwrap(),
+        ]);
+        json(&env, file)
+    };
+    let off = run("0", "off.json");
+    let chosen = run("0,2", "chosen.json");
+    let (off, chosen) = (column(&off, "ease:lambda=10"), column(&chosen, "ease:lambda=10"));
+    assert_eq!(off["specs"][0], "ease:lambda=10 user-recency=off", "{off}");
+    assert_eq!(
+        chosen["specs"][0], "ease:lambda=10 user-recency=2",
+        "{chosen}"
+    );
+    let ndcg = |c: &Value| c["folds"][0]["ndcg@10"].as_f64().unwrap();
+    assert!(
+        ndcg(chosen) > ndcg(off) + 0.05,
+        "recent items should predict the next ones: {} vs {}",
+        ndcg(chosen),
+        ndcg(off)
+    );
+    // Both half-lives were scored on validation.
+    assert_eq!(chosen["validation"][0].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn user_recency_and_refit_need_a_validation_part() {
+    let env = drifting_app();
+    for extra in [&["--user-recency", "0,3"][..], &["--refit"][..]] {
+        let mut args = vec!["evaluate", "--split", "random", "-a", "ease"];
+        args.extend_from_slice(extra);
+        let out = env.run(&args);
+        assert!(!out.status.success(), "{}", describe(&out));
+        assert!(
+            stderr(&out).contains("validation part"),
+            "{}",
+            describe(&out)
+        );
+    }
+    let out = env.run(&[
+        "evaluate",
+        "--split",
+        "user-temporal",
+        "--user-recency=-1",
+        "-a",
+        "ease",
+    ]);
+    assert!(!out.status.success(), "{}", describe(&out));
+    assert!(
+        stderr(&out).contains("--user-recency -1"),
+        "{}",
+        describe(&out)
+    );
+}

@@ -195,6 +195,8 @@ pub fn train(
     let fit_secs = fit_started.elapsed().as_secs_f64();
     tracing::info!(app, seconds = fit_secs, "fitted");
     let history = match spec.algorithm().feedback() {
+        // What serving folds users in from: decayed per user when a user recency is set.
+        Feedback::Implicit if data.user_recency().is_some() => data.history_set(None)?.interactions,
         Feedback::Implicit => training.interactions,
         Feedback::Explicit => training
             .ratings

@@ -9,6 +9,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use attune_core::model::spec::Feedback;
+use attune_core::sparse::UserRecency;
 
 use super::config::{ExperimentTag, RecList, RecRequest, Recommended, ServingError, Source};
 use super::render::{list, recommended};
@@ -228,9 +229,14 @@ impl Serving {
                 }
             }
         } else {
-            for (item, &w) in &live.implicit {
-                if let Some(i) = model.items.get(item) {
-                    *history.entry(i).or_insert(0.0) += w;
+            match self.weighting.user_recency() {
+                Some(r) => age_by_live_items(&mut history, live, |item| model.items.get(item), r),
+                None => {
+                    for (item, &w) in &live.implicit {
+                        if let Some(i) = model.items.get(item) {
+                            *history.entry(i).or_insert(0.0) += w;
+                        }
+                    }
                 }
             }
         }
@@ -241,8 +247,11 @@ impl Serving {
                 cold_start::cold_start(a, snap, live, req, &seen, &allowed),
             );
         }
-        let repr = match (trained, has_live) {
-            (Some(u), false) => model.training_repr(u),
+        // A per-user recency decay weighs the history unlike the matrix factors were trained
+        // on: such users are always folded in from it.
+        let stored_repr = !has_live && (explicit || self.weighting.user_recency().is_none());
+        let repr = match (trained, stored_repr) {
+            (Some(u), true) => model.training_repr(u),
             _ => None,
         }
         .unwrap_or_else(|| {
@@ -389,4 +398,59 @@ fn treat(req: &RecRequest, t: &attune_experiment::Treatment) -> RecRequest {
         r.categories = t.categories.clone();
     }
     r
+}
+
+/// Add `live`'s implicit weights to a training history under a per-user recency decay
+/// ([`UserRecency`]): the training row was decayed from the user's latest training item, and
+/// every distinct item touched live since is one later moment, so the row ages by
+/// `factor(live items)` and each live item weighs `factor(its rank among them)` (the newest 1;
+/// items that fell out of the bounded recent list rank after the ones in it).
+fn age_by_live_items(
+    history: &mut BTreeMap<u32, f32>,
+    live: &LiveUser,
+    index: impl Fn(&str) -> Option<u32>,
+    r: UserRecency,
+) {
+    let aged = r.factor(live.implicit.len()) as f32;
+    for w in history.values_mut() {
+        *w *= aged;
+    }
+    let newest_first: Vec<&str> = live.recent.iter().rev().map(String::as_str).collect();
+    for (item, &w) in &live.implicit {
+        let rank = newest_first
+            .iter()
+            .position(|&i| i == item)
+            .unwrap_or(newest_first.len());
+        if let Some(i) = index(item) {
+            *history.entry(i).or_insert(0.0) += w * r.factor(rank) as f32;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn live_items_age_the_training_row_and_rank_newest_first() {
+        let r = UserRecency::new(1.0).unwrap();
+        // Training row: item 0 at the user's latest training moment, item 1 one before.
+        let mut history = BTreeMap::from([(0u32, 1.0f32), (1, 0.5)]);
+        let live = LiveUser {
+            implicit: [("b".to_string(), 2.0f32), ("a".to_string(), 1.0)].into(),
+            recent: ["a".to_string(), "b".to_string()].into(), // b is the newest
+            ..LiveUser::default()
+        };
+        let index = |id: &str| match id {
+            "a" => Some(0),
+            "b" => Some(2),
+            _ => None,
+        };
+        age_by_live_items(&mut history, &live, index, r);
+        // Two live items: the row ages by 2^-2; a (rank 1) adds 1·0.5 to item 0; b weighs 2.
+        assert_eq!(
+            history,
+            BTreeMap::from([(0, 0.25 + 0.5), (1, 0.125), (2, 2.0)])
+        );
+    }
 }
