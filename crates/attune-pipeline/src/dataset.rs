@@ -23,7 +23,7 @@
 use attune_core::clean::CleanReport;
 use attune_core::event::{Event, EventWeighting};
 use attune_core::fairness::reweight::Reweight;
-use attune_core::model::spec::{ItemContent, TrainingSet};
+use attune_core::model::spec::{ItemContent, ItemSequences, TrainingSet};
 use attune_core::sparse::{
     ratings_matrix, Csr, Interner, RatingPolicy, Touch, UserRecency, ValidImplicitWeights,
 };
@@ -290,6 +290,21 @@ impl Dataset {
         self.user_recency = r;
     }
 
+    /// Each user's items of the kept cells in the order of their first touch that has a weight.
+    fn sequences(&self, keep: Option<&[bool]>) -> ItemSequences {
+        let mut first = vec![i64::MAX; self.cells.len()];
+        for (t, &c) in self.touches.iter().zip(&self.touch_cell) {
+            if keep.is_none_or(|k| k[c as usize]) && self.weights.weight(t) > 0.0 {
+                first[c as usize] = first[c as usize].min(t.time_micros);
+            }
+        }
+        let cells = (self.cells.iter().zip(first))
+            .filter(|(_, time)| *time != i64::MAX)
+            .map(|(cell, time)| (cell.user, time, cell.item))
+            .collect();
+        ItemSequences::from_timed(self.n_users(), cells)
+    }
+
     /// The per-user decay in effect.
     pub fn user_recency(&self) -> Option<UserRecency> {
         self.user_recency
@@ -371,6 +386,7 @@ impl Dataset {
             .collect();
         t.now_micros = self.now_micros;
         t.item_content = Some(self.item_content.clone());
+        t.sequences = Some(self.sequences(keep));
         Ok(t)
     }
 }

@@ -399,7 +399,10 @@ fn user_recency_is_chosen_on_validation_and_follows_moving_tastes() {
     };
     let off = run("0", "off.json");
     let chosen = run("0,2", "chosen.json");
-    let (off, chosen) = (column(&off, "ease:lambda=10"), column(&chosen, "ease:lambda=10"));
+    let (off, chosen) = (
+        column(&off, "ease:lambda=10"),
+        column(&chosen, "ease:lambda=10"),
+    );
     assert_eq!(off["specs"][0], "ease:lambda=10 user-recency=off", "{off}");
     assert_eq!(
         chosen["specs"][0], "ease:lambda=10 user-recency=2",

@@ -196,6 +196,13 @@ pub struct ItemKnnModel {
 }
 
 impl ItemKnnModel {
+    /// A model over a square item-to-item weight matrix built elsewhere (the transition
+    /// model's successors).
+    pub(crate) fn from_neighbours(neighbours: Csr) -> Self {
+        debug_assert_eq!(neighbours.n_rows(), neighbours.n_cols());
+        Self { neighbours }
+    }
+
     /// Neighbours of item `i` (sorted by item index) and their similarities: "similar items".
     pub fn similar(&self, i: u32) -> (&[u32], &[f32]) {
         self.neighbours.row(i as usize)

@@ -65,6 +65,7 @@ pub mod scan;
 pub mod similar;
 pub mod spec;
 pub mod topk;
+pub mod transition;
 pub mod userknn;
 
 pub use als::{AlsModel, AlsParams, AlsSolver, AlsTrainer, AlsValidParams, Confidence};
@@ -80,6 +81,7 @@ pub use popularity::{CategoryPopularity, Popularity, TrendingParams, TrendingVal
 pub use spec::{
     Algorithm, Fitted, FittedModel, Spec, SpecError, SpecFitError, TrainedModel, TrainingSet,
 };
+pub use transition::{TransitionParams, TransitionValidParams};
 pub use userknn::{UserKnnModel, UserKnnParams, UserKnnValidParams};
 
 use crate::sparse::Csr;

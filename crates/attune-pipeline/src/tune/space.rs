@@ -71,6 +71,11 @@ pub fn default_space(algorithm: Algorithm) -> SearchSpace {
             Param::int("epochs", 10, 60),
         ],
         Algorithm::Trending => vec![Param::log_float("half_life_days", 0.5, 60.0)],
+        Algorithm::Transition => vec![
+            Param::int("window", 1, 20),
+            Param::float("decay", 0.1, 1.0),
+            Param::log_int("neighbours", 10, 1000),
+        ],
         Algorithm::Content => vec![
             Param::int("min_df", 1, 10),
             Param::float("max_df", 0.1, 1.0),

@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use anyhow::Context as _;
-use attune_core::model::spec::TrainingSet;
+use attune_core::model::spec::{ItemSequences, TrainingSet};
 use attune_core::sparse::{Csr, CsrBuilder, Interner, UserRecency};
 
 use attune_pipeline::dataset::{Cell, Dataset};
@@ -324,6 +324,13 @@ impl EvalData for FileData {
             .map(|c| (c.item, c.first_micros, c.weight))
             .collect();
         t.now_micros = self.cells.iter().map(|c| c.first_micros).max().unwrap_or(0);
+        t.sequences = Some(ItemSequences::from_timed(
+            n_users,
+            kept()
+                .filter(|c| c.weight > 0.0)
+                .map(|c| (c.user, c.first_micros, c.item))
+                .collect(),
+        ));
         Ok(t)
     }
     fn history_set(&self, keep: &[bool]) -> anyhow::Result<TrainingSet> {

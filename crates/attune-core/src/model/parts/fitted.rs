@@ -33,7 +33,9 @@ impl FittedModel {
             Algorithm::CategoryPopularity => {
                 FittedModel::CategoryPopularity(CategoryPopularity::from_parts(parts)?)
             }
-            Algorithm::ItemKnn => FittedModel::ItemKnn(ItemKnnModel::from_parts(parts)?),
+            Algorithm::ItemKnn | Algorithm::Transition => {
+                FittedModel::ItemKnn(ItemKnnModel::from_parts(parts)?)
+            }
             Algorithm::UserKnn => FittedModel::UserKnn(UserKnnModel::from_parts(parts)?),
             Algorithm::Als => FittedModel::Als(AlsModel::from_parts(parts)?),
             Algorithm::Ease => FittedModel::Ease(EaseModel::from_parts(parts)?),
@@ -61,6 +63,17 @@ mod tests {
         );
         data.item_events = (0..30u32).map(|i| (i, i64::from(i) * 1000, 1.0)).collect();
         data.now_micros = 40_000;
+        data.sequences = Some(crate::model::spec::ItemSequences::from_timed(
+            x.n_rows(),
+            (0..x.n_rows() as u32)
+                .flat_map(|u| {
+                    x.row(u as usize)
+                        .0
+                        .iter()
+                        .map(move |&i| (u, i64::from(i), i))
+                })
+                .collect(),
+        ));
         for algorithm in Algorithm::ALL {
             let spec: Spec = match algorithm {
                 Algorithm::Als | Algorithm::Bpr | Algorithm::Mf => {

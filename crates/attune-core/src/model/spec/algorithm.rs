@@ -30,6 +30,9 @@ pub enum Algorithm {
     Als,
     /// EASE ([`EaseParams`]).
     Ease,
+    /// Item-to-item transitions ([`crate::model::TransitionParams`]); needs
+    /// [`TrainingSet::sequences`].
+    Transition,
     /// BPR ([`BprParams`]).
     Bpr,
     /// Biased MF on explicit ratings ([`BiasedMfParams`]).
@@ -193,6 +196,16 @@ const ALS_PARAMS: &[ParamDef] = &[
 
 const EASE_PARAMS: &[ParamDef] = &[float("lambda", 500.0, "L2 penalty on the item weights")];
 
+const TRANSITION_PARAMS: &[ParamDef] = &[
+    int("window", 5, "following items that count as a transition"),
+    float(
+        "decay",
+        0.5,
+        "weight of a transition d steps ahead: decay^(d-1), (0, 1]",
+    ),
+    int("neighbours", 200, "strongest successors kept per item"),
+];
+
 const BPR_PARAMS: &[ParamDef] = &[
     int("factors", 64, "latent dimensions"),
     float("learning_rate", 0.01, "SGD step size"),
@@ -294,7 +307,7 @@ const TRENDING_PARAMS: &[ParamDef] = &[float(
 
 impl Algorithm {
     /// Every algorithm, in documentation order.
-    pub const ALL: [Algorithm; 11] = [
+    pub const ALL: [Algorithm; 12] = [
         Algorithm::Popularity,
         Algorithm::Trending,
         Algorithm::CategoryPopularity,
@@ -302,6 +315,7 @@ impl Algorithm {
         Algorithm::UserKnn,
         Algorithm::Als,
         Algorithm::Ease,
+        Algorithm::Transition,
         Algorithm::Bpr,
         Algorithm::Mf,
         Algorithm::Content,
@@ -318,6 +332,7 @@ impl Algorithm {
             Algorithm::UserKnn => "user-knn",
             Algorithm::Als => "als",
             Algorithm::Ease => "ease",
+            Algorithm::Transition => "transition",
             Algorithm::Bpr => "bpr",
             Algorithm::Mf => "mf",
             Algorithm::Content => "content",
@@ -339,6 +354,7 @@ impl Algorithm {
             Algorithm::UserKnn => USER_KNN_PARAMS,
             Algorithm::Als => ALS_PARAMS,
             Algorithm::Ease => EASE_PARAMS,
+            Algorithm::Transition => TRANSITION_PARAMS,
             Algorithm::Bpr => BPR_PARAMS,
             Algorithm::Mf => MF_PARAMS,
             Algorithm::Content => CONTENT_PARAMS,
@@ -364,6 +380,9 @@ impl Algorithm {
             Algorithm::UserKnn => "user-user cosine kNN",
             Algorithm::Als => "implicit-feedback matrix factorization (alternating least squares)",
             Algorithm::Ease => "EASE linear autoencoder (closed form)",
+            Algorithm::Transition => {
+                "what users go on to after their latest items (needs event times)"
+            }
             Algorithm::Bpr => "Bayesian personalized ranking (SGD)",
             Algorithm::Mf => "biased matrix factorization of explicit ratings",
             Algorithm::Content => "content-based: item text and categories like the history",

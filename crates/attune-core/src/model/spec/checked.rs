@@ -8,7 +8,8 @@ use crate::model::{
     AlsParams, AlsSolver, AlsValidParams, BiasedMfParams, BiasedMfValidParams, BprParams,
     BprValidParams, Confidence, ContentParams, ContentValidParams, EaseParams, EaseValidParams,
     HybridLoss, HybridParams, HybridValidParams, ItemKnnParams, ItemKnnValidParams, MfSolver,
-    ParamError, TrendingParams, TrendingValidParams, UserKnnParams, UserKnnValidParams, Weighting,
+    ParamError, TransitionParams, TransitionValidParams, TrendingParams, TrendingValidParams,
+    UserKnnParams, UserKnnValidParams, Weighting,
 };
 use crate::time::MICROS_PER_DAY;
 
@@ -23,6 +24,8 @@ pub enum CheckedParams {
     CategoryPopularity,
     /// [`Algorithm::ItemKnn`].
     ItemKnn(ItemKnnValidParams),
+    /// [`Algorithm::Transition`].
+    Transition(TransitionValidParams),
     /// [`Algorithm::UserKnn`].
     UserKnn(UserKnnValidParams),
     /// [`Algorithm::Als`].
@@ -86,6 +89,13 @@ impl Spec {
                     .neighbours(v("neighbours").usize())
                     .shrink(v("shrink").f32())
                     .weighting(weighting())
+                    .check()?,
+            ),
+            Algorithm::Transition => CheckedParams::Transition(
+                TransitionParams::default()
+                    .window(v("window").usize())
+                    .decay(v("decay").f32())
+                    .neighbours(v("neighbours").usize())
                     .check()?,
             ),
             Algorithm::UserKnn => CheckedParams::UserKnn(

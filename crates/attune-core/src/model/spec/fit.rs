@@ -40,6 +40,12 @@ impl Spec {
                 FittedModel::CategoryPopularity(CategoryPopularity::fit(x, cats)?)
             }
             CheckedParams::ItemKnn(p) => FittedModel::ItemKnn(p.fit(x)),
+            CheckedParams::Transition(p) => match &data.sequences {
+                Some(s) if s.n_users() == data.n_users() => {
+                    FittedModel::ItemKnn(p.fit(s, data.n_items()))
+                }
+                _ => return Err(self.missing("event times (item sequences)")),
+            },
             CheckedParams::UserKnn(p) => FittedModel::UserKnn(p.fit(x)),
             CheckedParams::Als(p) => FittedModel::Als(p.fit(x)?),
             CheckedParams::Ease(p) => FittedModel::Ease(p.fit(x)?),
@@ -127,6 +133,7 @@ mod tests {
             ("mf", "ratings"),
             ("category-popularity", "categories"),
             ("trending", "times"),
+            ("transition", "sequences"),
         ] {
             let e = parse(s).unwrap().fit(&bare).unwrap_err();
             assert!(e.to_string().contains(what), "{s}: {e}");

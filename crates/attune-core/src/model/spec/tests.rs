@@ -34,6 +34,18 @@ pub(super) fn data() -> TrainingSet {
         Some(Csr::from_triplets(5, 2, [(0, 0, 1.0), (1, 0, 1.0), (4, 1, 1.0)]).unwrap());
     t.item_events = vec![(0, 10, 1.0), (3, 20, 1.0)];
     t.now_micros = 20;
+    t.sequences = Some(ItemSequences::from_timed(
+        4,
+        vec![
+            (0, 1, 0),
+            (0, 2, 1),
+            (1, 1, 1),
+            (1, 2, 2),
+            (2, 1, 3),
+            (3, 1, 0),
+            (3, 2, 4),
+        ],
+    ));
     t
 }
 

@@ -24,6 +24,8 @@ pub struct TrainingSet {
     pub now_micros: i64,
     /// Item text and tags, for content-based models.
     pub item_content: Option<ItemContent>,
+    /// Each user's items in time order, for order-aware models ([`Algorithm::Transition`]).
+    pub sequences: Option<ItemSequences>,
 }
 
 impl TrainingSet {
@@ -36,6 +38,7 @@ impl TrainingSet {
             item_events: Vec::new(),
             now_micros: 0,
             item_content: None,
+            sequences: None,
         }
     }
 
@@ -59,4 +62,48 @@ pub struct ItemContent {
     pub descriptions: Vec<String>,
     /// Free tags.
     pub tags: Vec<Vec<String>>,
+}
+
+/// Every user's items in the order they first touched them (ties by item index), stored
+/// like a CSR without values: `items[indptr[u]..indptr[u + 1]]` is user `u`'s sequence.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ItemSequences {
+    indptr: Vec<usize>,
+    items: Vec<u32>,
+}
+
+impl ItemSequences {
+    /// From `(user, time, item)` cells, one per (user, item); `n_users` rows.
+    ///
+    /// # Panics
+    /// If a user index is `>= n_users`.
+    pub fn from_timed(n_users: usize, mut cells: Vec<(u32, i64, u32)>) -> Self {
+        cells.sort_unstable();
+        let mut indptr = vec![0usize; n_users + 1];
+        for &(u, _, _) in &cells {
+            indptr[u as usize + 1] += 1;
+        }
+        for u in 0..n_users {
+            indptr[u + 1] += indptr[u];
+        }
+        Self {
+            indptr,
+            items: cells.into_iter().map(|c| c.2).collect(),
+        }
+    }
+
+    /// Users (rows).
+    pub fn n_users(&self) -> usize {
+        self.indptr.len().saturating_sub(1)
+    }
+
+    /// User `u`'s items, oldest first.
+    pub fn user(&self, u: usize) -> &[u32] {
+        &self.items[self.indptr[u]..self.indptr[u + 1]]
+    }
+
+    /// Every user's sequence, by user index.
+    pub fn iter(&self) -> impl Iterator<Item = &[u32]> {
+        (0..self.n_users()).map(|u| self.user(u))
+    }
 }
