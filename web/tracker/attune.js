@@ -1,0 +1,460 @@
+/*! attune.js 0.1.0 — the attune browser tracker and recommendation widget. Apache-2.0.
+ *
+ * Plain ES2017, no dependencies, no build step. Served by `attune serve` at /v1/tracker.js.
+ * What it records and how it delivers: docs/web.md. In short: every event gets a UUID
+ * `event_id` when it is queued; the queue lives in localStorage until the server has answered
+ * for it, so retries (offline, 5xx, 429, a page closed mid-request) are counted once.
+ */
+(function (root) {
+  'use strict';
+  const doc = root.document;
+  const nav = root.navigator;
+  const K = 'attune.'; // localStorage / sessionStorage key prefix
+  const ITEM = 'data-attune-item';
+  const LIST = 'data-attune-rec'; // a rendered list: its recommendation_id
+  const HOVER_MS = 500; // a hover shorter than this is a pointer passing by
+  const SEEN_MS = 1000; // an impression: at least half visible this long
+  const MAX_QUEUE = 1000; // oldest events are dropped beyond this (a long outage)
+
+  let cfg = null;
+  let queue = [];
+  let inflight = null; // the send in progress
+  let timer = 0;
+  let attempt = 0; // failed sends in a row: the backoff exponent
+  let retryAt = 0;
+  let consent = null; // true / false once stated; null: not stated (Do-Not-Track decides)
+  let page = null; // the item page being viewed: {item, visible, since, ms, depth, sent}
+  let hover = null;
+  let seen = new Set(); // `${recommendation_id} ${item}` already counted
+  let io = null;
+  let prefetch = null; // {key, promise}: the next list, fetched after an interaction
+  let lastList = null; // the key of the last list asked for: what to prefetch
+
+  // ---- storage: localStorage (sessionStorage for the session id); memory when disabled ----
+  const mem = {};
+  const area = (s) => (s ? root.sessionStorage : root.localStorage);
+  const store = {
+    get(k, s) {
+      try {
+        const v = area(s).getItem(K + k);
+        if (v !== null) return v;
+      } catch (e) { /* disabled */ }
+      return k in mem ? mem[k] : null;
+    },
+    set(k, v, s) {
+      if (v === null) delete mem[k];
+      else mem[k] = v;
+      try {
+        if (v === null) area(s).removeItem(K + k);
+        else area(s).setItem(K + k, v);
+      } catch (e) { /* full or disabled: memory only */ }
+    },
+  };
+
+  function uuid() {
+    if (root.crypto && root.crypto.randomUUID) return root.crypto.randomUUID();
+    const b = root.crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 15) | 64;
+    b[8] = (b[8] & 63) | 128;
+    const h = Array.from(b, (x) => (x + 256).toString(16).slice(1)).join('');
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  }
+
+  // RFC 3339 in the browser's local time with its UTC offset: the server refuses naive times,
+  // and keeps the offset (local-clock features need it).
+  function stamp(d) {
+    const p = (n, w) => String(n).padStart(w || 2, '0');
+    const off = -d.getTimezoneOffset();
+    const a = Math.abs(off);
+    return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:` +
+      `${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}` +
+      `${off < 0 ? '-' : '+'}${p((a / 60) | 0)}:${p(a % 60)}`;
+  }
+
+  const now = () => Date.now();
+  const dnt = () => nav.doNotTrack === '1' || root.doNotTrack === '1' || nav.globalPrivacyControl === true;
+  // Explicit consent wins either way; without it, Do-Not-Track (or GPC) means nothing is sent.
+  const allowed = () => !!cfg && (consent === null ? !dnt() : consent);
+
+  function anonymousId() {
+    let id = store.get('aid');
+    if (!id) store.set('aid', (id = uuid()));
+    return id;
+  }
+
+  function sessionId() {
+    let id = store.get('sid', 1);
+    if (!id) store.set('sid', (id = uuid()), 1);
+    return id;
+  }
+
+  function headers(json) {
+    const h = {};
+    if (json) h['Content-Type'] = 'application/json';
+    if (cfg.app) h['X-Attune-App'] = cfg.app;
+    if (cfg.apiKey) h['X-Api-Key'] = cfg.apiKey;
+    return h;
+  }
+
+  // ---- the queue ----
+  function load() {
+    try { queue = JSON.parse(store.get('q') || '[]'); } catch (e) { queue = []; }
+    if (!Array.isArray(queue)) queue = [];
+  }
+  const save = () => store.set('q', queue.length ? JSON.stringify(queue) : null);
+
+  /** Queue one event (`type` is an attune event type); returns its event_id, or null if not allowed. */
+  function track(type, item, properties, context) {
+    if (!allowed()) return null;
+    const e = {
+      event_id: uuid(),
+      type,
+      anonymous_id: anonymousId(),
+      timestamp: stamp(new Date()),
+      context: Object.assign({
+        session_id: sessionId(),
+        page: (root.location.pathname + root.location.search).slice(0, 200),
+      }, context),
+    };
+    const user = store.get('uid');
+    if (user) e.user_id = user;
+    if (item != null) e.item_id = String(item);
+    if (properties && Object.keys(properties).length) e.properties = properties;
+    queue.push(e);
+    if (queue.length > MAX_QUEUE) queue.splice(0, queue.length - MAX_QUEUE);
+    save();
+    if (queue.length >= cfg.batchSize || /^(click|add_to_cart|purchase)$/.test(type)) flush();
+    else schedule(cfg.flushMs);
+    return e.event_id;
+  }
+
+  function schedule(ms) {
+    if (!timer) timer = setTimeout(() => { timer = 0; flush(); }, ms);
+  }
+
+  function backoff(retryAfterSecs) {
+    attempt++;
+    const ms = retryAfterSecs > 0 ? retryAfterSecs * 1000
+      : Math.min(60000, 1000 * 2 ** attempt) * (0.5 + Math.random() / 2);
+    retryAt = now() + ms;
+    schedule(ms);
+  }
+
+  /**
+   * Send queued events. `leaving`: the page is going away — send everything now with
+   * `fetch(..., {keepalive: true})`, which outlives the page like sendBeacon but can carry the
+   * app and key headers and a JSON content type (sendBeacon can set no header at all). The
+   * events stay queued until an answer arrives, so if the page dies first they are sent again
+   * from the next page and the server stores them once (same event_id).
+   */
+  function flush(leaving) {
+    if (!cfg || !queue.length || !allowed()) return Promise.resolve();
+    if (leaving) {
+      for (let i = 0, bytes = 0; i < queue.length; i += cfg.batchSize) {
+        const body = JSON.stringify(queue.slice(i, i + cfg.batchSize));
+        bytes += body.length;
+        if (bytes > 60000) break; // keepalive bodies are capped at 64 KiB in flight
+        post(body, true).catch(() => {});
+      }
+      return Promise.resolve();
+    }
+    if (inflight) return inflight.then(() => flush());
+    if (now() < retryAt) return Promise.resolve();
+    if (timer) { clearTimeout(timer); timer = 0; }
+    const batch = queue.slice(0, cfg.batchSize);
+    const ids = new Set(batch.map((e) => e.event_id));
+    const interaction = batch.some((e) => /^(click|add_to_cart|purchase)$/.test(e.type));
+    inflight = post(JSON.stringify(batch), false).then((res) => {
+      inflight = null;
+      // 2xx: stored (accepted or duplicate; with partial=true invalid ones are listed and
+      // dropped). Another 4xx but 408/429 will never pass: drop rather than block the queue.
+      if (res.status === 408 || res.status === 429 || res.status >= 500) {
+        return backoff(+res.headers.get('Retry-After'));
+      }
+      if (!res.ok && root.console) console.warn('attune: events refused', res.status);
+      attempt = 0;
+      retryAt = 0;
+      queue = queue.filter((e) => !ids.has(e.event_id));
+      save();
+      if (interaction) prefetchNext();
+      if (queue.length) return flush();
+    }, () => {
+      inflight = null; // offline or the server is down: keep the events, try later
+      backoff(0);
+    });
+    return inflight;
+  }
+
+  const post = (body, keepalive) => root.fetch(`${cfg.endpoint}/v1/events?partial=true`, {
+    method: 'POST', headers: headers(true), body, keepalive, credentials: 'omit',
+  });
+
+  // ---- item pages: view, dwell (visible time only), scroll depth ----
+  /** Start an item page (a `view`); ends the previous one (its dwell and scroll). */
+  function pageView(item) {
+    endPage();
+    if (item == null) return;
+    page = { item: String(item), since: now(), ms: 0, depth: 0, sent: 0 };
+    track('view', page.item);
+    onScroll();
+  }
+
+  // Send what the page has accumulated: dwell since the last send, and the deepest scroll if
+  // deeper than sent. Called when the page is hidden (it may never come back) and when it ends.
+  function settle() {
+    if (!page) return;
+    if (page.since) {
+      page.ms += now() - page.since;
+      page.since = doc.hidden ? 0 : now();
+    }
+    if (page.ms >= 1) track('dwell', page.item, { dwell_ms: Math.round(page.ms) });
+    page.ms = 0;
+    if (page.depth > page.sent) {
+      track('scroll', page.item, { scroll_depth: page.depth });
+      page.sent = page.depth;
+    }
+  }
+
+  function endPage() {
+    settle();
+    page = null;
+  }
+
+  function onScroll() {
+    if (!page) return;
+    const el = doc.documentElement;
+    const h = Math.max(el.scrollHeight, 1);
+    const d = Math.min(1, Math.round(((root.scrollY + root.innerHeight) / h) * 100) / 100);
+    if (d > page.depth) page.depth = d;
+  }
+
+  function onVisibility() {
+    if (doc.hidden) {
+      endHover();
+      settle();
+      flush(true);
+    } else if (page && !page.since) {
+      page.since = now();
+    }
+  }
+
+  // ---- clicks, hovers, impressions ----
+  const itemOf = (el) => el && el.closest && el.closest(`[${ITEM}]`);
+  function listContext(el) {
+    const list = el.closest(`[${LIST}]`);
+    return list ? { recommendation_id: list.getAttribute(LIST) } : undefined;
+  }
+
+  function onClick(ev) {
+    const el = itemOf(ev.target);
+    if (el) track('click', el.getAttribute(ITEM), null, listContext(el));
+  }
+
+  function onOver(ev) {
+    const el = itemOf(ev.target);
+    if (hover && hover.el === el) return;
+    endHover();
+    if (el) hover = { el, t: now() };
+  }
+
+  function onOut(ev) {
+    if (hover && !hover.el.contains(ev.relatedTarget)) endHover();
+  }
+
+  function endHover() {
+    if (!hover) return;
+    const ms = now() - hover.t;
+    const el = hover.el;
+    hover = null;
+    if (ms >= HOVER_MS) track('hover', el.getAttribute(ITEM), { hover_ms: Math.round(ms) }, listContext(el));
+  }
+
+  function onIntersect(entries) {
+    for (const en of entries) {
+      const el = en.target;
+      if (en.intersectionRatio >= 0.5) {
+        if (!el._attuneT) {
+          el._attuneT = setTimeout(() => { el._attuneT = 0; impression(el); }, SEEN_MS);
+        }
+      } else if (el._attuneT) {
+        clearTimeout(el._attuneT);
+        el._attuneT = 0;
+      }
+    }
+  }
+
+  function impression(el) {
+    const ctx = listContext(el);
+    if (!ctx || doc.hidden || !el.isConnected) return;
+    const key = `${ctx.recommendation_id} ${el.getAttribute(ITEM)}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    io.unobserve(el);
+    // The list's id goes in context, as on clicks: as a property it would make this event look
+    // like one of the server's own "served" impressions, from which attribution rebuilds lists.
+    const props = { position: +el.getAttribute('data-attune-pos') || undefined };
+    track('impression', el.getAttribute(ITEM), props.position ? props : null, ctx);
+  }
+
+  /** Watch the items of every rendered list under `el` (default: the document) for impressions. */
+  function observe(el) {
+    if (!io || !root.IntersectionObserver) return;
+    (el || doc).querySelectorAll(`[${LIST}] [${ITEM}]`).forEach((x) => io.observe(x));
+  }
+
+  // ---- recommendations ----
+  function listKey(user, opts) {
+    const q = new URLSearchParams();
+    Object.keys(opts || {}).sort().forEach((k) => q.set(k, opts[k]));
+    const s = q.toString();
+    // Without consent an anonymous visitor gets the popular list: no id is created or sent.
+    if (user == null && !allowed()) return `/v1/popular${s ? `?${s}` : ''}`;
+    const id = user == null ? store.get('uid') || anonymousId() : user;
+    return `/v1/users/${encodeURIComponent(id)}/recommendations${s ? `?${s}` : ''}`;
+  }
+
+  function fetchList(key) {
+    return root.fetch(cfg.endpoint + key, { headers: headers(false), credentials: 'omit' })
+      .then((r) => (r.ok ? r.json() : Promise.reject(new Error(`attune: ${r.status} for ${key}`))));
+  }
+
+  /**
+   * The list for `user` (default: the identified user, else this device); `opts` are the
+   * route's query parameters (`n`, `category`, `diversity`, ...). After a click, cart add or
+   * purchase has been stored the next list is fetched ahead, and the next call returns it;
+   * otherwise queued events are sent first, so the list reflects them.
+   */
+  function recommendations(user, opts) {
+    const key = listKey(user, opts);
+    lastList = key;
+    if (prefetch && prefetch.key === key) {
+      const p = prefetch.promise;
+      prefetch = null;
+      return p;
+    }
+    // Queued events first, so the list reflects what the visitor just did.
+    return flush().then(() => fetchList(key));
+  }
+
+  function prefetchNext() {
+    if (!lastList) return;
+    const p = fetchList(lastList);
+    p.catch(() => { if (prefetch && prefetch.promise === p) prefetch = null; });
+    prefetch = { key: lastList, promise: p };
+  }
+
+  /**
+   * Render `list` (a recommendations body) into `el`: each item with its reason, marked for
+   * click, hover and impression tracking. `opts.href(item_id)` makes titles links.
+   */
+  function renderWidget(el, list, opts) {
+    const o = opts || {};
+    const ol = doc.createElement('ol');
+    ol.className = 'attune-widget';
+    ol.setAttribute(LIST, list.recommendation_id);
+    (list.items || []).forEach((it, i) => {
+      const li = doc.createElement('li');
+      li.setAttribute(ITEM, it.item_id);
+      li.setAttribute('data-attune-pos', i + 1);
+      const t = doc.createElement(o.href ? 'a' : 'span');
+      if (o.href) t.href = o.href(it.item_id);
+      t.className = 'attune-title';
+      t.textContent = it.title || it.item_id;
+      const why = doc.createElement('small');
+      why.className = 'attune-reason';
+      why.textContent = (it.explanation && it.explanation.text) || '';
+      li.append(t, ' ', why);
+      ol.append(li);
+    });
+    el.replaceChildren(ol);
+    observe(el);
+    return ol;
+  }
+
+  // ---- identity and consent ----
+  /** The visitor is `userId` from now on; this device is linked to them on the server. */
+  function identify(userId) {
+    const id = String(userId);
+    const was = store.get('uid');
+    store.set('uid', id);
+    if (!cfg || !allowed() || was === id) return Promise.resolve();
+    return root.fetch(`${cfg.endpoint}/v1/identify`, {
+      method: 'POST',
+      headers: headers(true),
+      body: JSON.stringify({ anonymous_id: anonymousId(), user_id: id }),
+      credentials: 'omit',
+    }).then((r) => r.ok || r.status === 409);
+  }
+
+  /** Forget the user on this device (logout): later events are anonymous again. */
+  function reset() {
+    store.set('uid', null);
+    store.set('aid', null);
+  }
+
+  /** State (or withdraw) consent. `false` stops sending and clears the queue. */
+  function setConsent(granted) {
+    consent = !!granted;
+    store.set('consent', consent ? '1' : '0');
+    if (!consent) {
+      queue = [];
+      save();
+      if (timer) clearTimeout(timer);
+      timer = 0;
+    } else {
+      flush();
+    }
+  }
+
+  /**
+   * Start tracking. `endpoint`: the attune base URL ('' = this origin); `app`, `apiKey`:
+   * sent as X-Attune-App / X-Api-Key (use an ingest+read key scoped to one app); `consent`:
+   * true or false when known; `item`: this page's item (a view, then dwell and scroll).
+   */
+  function init(options) {
+    cfg = Object.assign({ endpoint: '', batchSize: 20, flushMs: 5000 }, options);
+    cfg.endpoint = String(cfg.endpoint).replace(/\/+$/, '');
+    const stored = store.get('consent');
+    if (typeof cfg.consent === 'boolean') setConsent(cfg.consent);
+    else consent = stored === null ? null : stored === '1';
+    load();
+    if (root.IntersectionObserver && !io) io = new IntersectionObserver(onIntersect, { threshold: [0, 0.5, 1] });
+    if (!init.done) {
+      init.done = true;
+      doc.addEventListener('click', onClick, true);
+      doc.addEventListener('pointerover', onOver, true);
+      doc.addEventListener('pointerout', onOut, true);
+      doc.addEventListener('visibilitychange', onVisibility);
+      root.addEventListener('pagehide', () => { endHover(); settle(); flush(true); });
+      root.addEventListener('scroll', onScroll, { passive: true });
+      root.addEventListener('online', () => { attempt = 0; retryAt = 0; flush(); });
+    }
+    observe();
+    if (cfg.item != null) pageView(cfg.item);
+    if (queue.length) schedule(0); // left by an earlier page: send them now
+    return api;
+  }
+
+  const api = {
+    version: '0.1.0',
+    init,
+    track: (type, props) => {
+      const p = Object.assign({}, props);
+      const item = p.item_id;
+      const ctx = p.recommendation_id ? { recommendation_id: p.recommendation_id } : undefined;
+      delete p.item_id;
+      delete p.recommendation_id;
+      return track(type, item, p, ctx);
+    },
+    page: pageView,
+    identify,
+    reset,
+    consent: setConsent,
+    flush: () => flush(false),
+    recommendations,
+    renderWidget,
+    observe,
+    queue: () => queue.slice(),
+  };
+  root.attune = api;
+})(window);
