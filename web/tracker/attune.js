@@ -1,36 +1,33 @@
-/*! attune.js 0.1.0 — the attune browser tracker and recommendation widget. Apache-2.0.
- *
- * Plain ES2017, no dependencies, no build step. Served by `attune serve` at /v1/tracker.js.
- * What it records and how it delivers: docs/web.md. In short: every event gets a UUID
- * `event_id` when it is queued; the queue lives in localStorage until the server has answered
- * for it, so retries (offline, 5xx, 429, a page closed mid-request) are counted once.
- */
+/*! attune.js 0.1.0, the attune browser tracker and widget. Apache-2.0. Docs: docs/web.md
+ * Plain ES2017, no dependencies, no build step; served at /v1/tracker.js. Each event gets a
+ * UUID event_id when queued and stays in localStorage until the server answered for it, so
+ * retries are counted once (the server deduplicates by event_id). */
 (function (root) {
   'use strict';
   const doc = root.document;
   const nav = root.navigator;
-  const K = 'attune.'; // localStorage / sessionStorage key prefix
+  const K = 'attune.';
   const ITEM = 'data-attune-item';
   const LIST = 'data-attune-rec'; // a rendered list: its recommendation_id
-  const HOVER_MS = 500; // a hover shorter than this is a pointer passing by
-  const SEEN_MS = 1000; // an impression: at least half visible this long
-  const MAX_QUEUE = 1000; // oldest events are dropped beyond this (a long outage)
+  const HOVER_MS = 500;
+  const SEEN_MS = 1000; // an impression: half visible this long
+  const MAX_QUEUE = 1000; // then the oldest are dropped
 
   let cfg = null;
   let queue = [];
-  let inflight = null; // the send in progress
+  let inflight = null;
   let timer = 0;
-  let attempt = 0; // failed sends in a row: the backoff exponent
+  let attempt = 0; // failed sends in a row
   let retryAt = 0;
-  let consent = null; // true / false once stated; null: not stated (Do-Not-Track decides)
-  let page = null; // the item page being viewed: {item, visible, since, ms, depth, sent}
+  let consent = null; // null: not stated, Do-Not-Track decides
+  let page = null; // the item page being viewed
   let hover = null;
-  let seen = new Set(); // `${recommendation_id} ${item}` already counted
+  const seen = new Set(); // impressions counted: `${recommendation_id} ${item}`
   let io = null;
   let prefetch = null; // {key, promise}: the next list, fetched after an interaction
-  let lastList = null; // the key of the last list asked for: what to prefetch
+  let lastList = null;
 
-  // ---- storage: localStorage (sessionStorage for the session id); memory when disabled ----
+  // ---- storage: local (session for the session id); memory when disabled ----
   const mem = {};
   const area = (s) => (s ? root.sessionStorage : root.localStorage);
   const store = {
@@ -47,7 +44,7 @@
       try {
         if (v === null) area(s).removeItem(K + k);
         else area(s).setItem(K + k, v);
-      } catch (e) { /* full or disabled: memory only */ }
+      } catch (e) { /* full or disabled */ }
     },
   };
 
@@ -60,8 +57,7 @@
     return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
   }
 
-  // RFC 3339 in the browser's local time with its UTC offset: the server refuses naive times,
-  // and keeps the offset (local-clock features need it).
+  // RFC 3339 local time with the UTC offset (the server refuses naive times, keeps offsets).
   function stamp(d) {
     const p = (n, w) => String(n).padStart(w || 2, '0');
     const off = -d.getTimezoneOffset();
@@ -73,7 +69,7 @@
 
   const now = () => Date.now();
   const dnt = () => nav.doNotTrack === '1' || root.doNotTrack === '1' || nav.globalPrivacyControl === true;
-  // Explicit consent wins either way; without it, Do-Not-Track (or GPC) means nothing is sent.
+  // Explicit consent wins; without it, Do-Not-Track (or GPC) means nothing is sent.
   const allowed = () => !!cfg && (consent === null ? !dnt() : consent);
 
   function anonymousId() {
@@ -103,7 +99,7 @@
   }
   const save = () => store.set('q', queue.length ? JSON.stringify(queue) : null);
 
-  /** Queue one event (`type` is an attune event type); returns its event_id, or null if not allowed. */
+  /** Queue an event; its event_id, or null when not allowed. */
   function track(type, item, properties, context) {
     if (!allowed()) return null;
     const e = {
@@ -141,11 +137,9 @@
   }
 
   /**
-   * Send queued events. `leaving`: the page is going away — send everything now with
-   * `fetch(..., {keepalive: true})`, which outlives the page like sendBeacon but can carry the
-   * app and key headers and a JSON content type (sendBeacon can set no header at all). The
-   * events stay queued until an answer arrives, so if the page dies first they are sent again
-   * from the next page and the server stores them once (same event_id).
+   * Send queued events. `leaving`: the page goes away; send all with a keepalive fetch, which
+   * outlives the page like sendBeacon but can send the key and app headers (sendBeacon sends
+   * none). They stay queued until answered: if the page dies first, the next page resends.
    */
   function flush(leaving) {
     if (!cfg || !queue.length || !allowed()) return Promise.resolve();
@@ -153,7 +147,7 @@
       for (let i = 0, bytes = 0; i < queue.length; i += cfg.batchSize) {
         const body = JSON.stringify(queue.slice(i, i + cfg.batchSize));
         bytes += body.length;
-        if (bytes > 60000) break; // keepalive bodies are capped at 64 KiB in flight
+        if (bytes > 60000) break; // keepalive bodies: 64 KiB at most
         post(body, true).catch(() => {});
       }
       return Promise.resolve();
@@ -166,8 +160,7 @@
     const interaction = batch.some((e) => /^(click|add_to_cart|purchase)$/.test(e.type));
     inflight = post(JSON.stringify(batch), false).then((res) => {
       inflight = null;
-      // 2xx: stored (accepted or duplicate; with partial=true invalid ones are listed and
-      // dropped). Another 4xx but 408/429 will never pass: drop rather than block the queue.
+      // 2xx: stored (or duplicate; invalid ones are listed, dropped). Other 4xx never pass.
       if (res.status === 408 || res.status === 429 || res.status >= 500) {
         return backoff(+res.headers.get('Retry-After'));
       }
@@ -179,7 +172,7 @@
       if (interaction) prefetchNext();
       if (queue.length) return flush();
     }, () => {
-      inflight = null; // offline or the server is down: keep the events, try later
+      inflight = null; // offline or down: keep them, try later
       backoff(0);
     });
     return inflight;
@@ -199,8 +192,8 @@
     onScroll();
   }
 
-  // Send what the page has accumulated: dwell since the last send, and the deepest scroll if
-  // deeper than sent. Called when the page is hidden (it may never come back) and when it ends.
+  // Dwell since the last send, scroll if deeper than sent: when hidden (it may never come
+  // back) and when the page ends.
   function settle() {
     if (!page) return;
     if (page.since) {
@@ -290,13 +283,13 @@
     if (seen.has(key)) return;
     seen.add(key);
     io.unobserve(el);
-    // The list's id goes in context, as on clicks: as a property it would make this event look
-    // like one of the server's own "served" impressions, from which attribution rebuilds lists.
+    // The list's id in context, as on clicks: as a property it would pass for one of the
+    // server's "served" impressions, from which attribution rebuilds lists.
     const props = { position: +el.getAttribute('data-attune-pos') || undefined };
     track('impression', el.getAttribute(ITEM), props.position ? props : null, ctx);
   }
 
-  /** Watch the items of every rendered list under `el` (default: the document) for impressions. */
+  /** Watch the items of the rendered lists under `el` (default: all) for impressions. */
   function observe(el) {
     if (!io || !root.IntersectionObserver) return;
     (el || doc).querySelectorAll(`[${LIST}] [${ITEM}]`).forEach((x) => io.observe(x));
@@ -307,7 +300,7 @@
     const q = new URLSearchParams();
     Object.keys(opts || {}).sort().forEach((k) => q.set(k, opts[k]));
     const s = q.toString();
-    // Without consent an anonymous visitor gets the popular list: no id is created or sent.
+    // Without consent an anonymous visitor gets the popular list: no id is sent.
     if (user == null && !allowed()) return `/v1/popular${s ? `?${s}` : ''}`;
     const id = user == null ? store.get('uid') || anonymousId() : user;
     return `/v1/users/${encodeURIComponent(id)}/recommendations${s ? `?${s}` : ''}`;
@@ -319,21 +312,20 @@
   }
 
   /**
-   * The list for `user` (default: the identified user, else this device); `opts` are the
-   * route's query parameters (`n`, `category`, `diversity`, ...). After a click, cart add or
-   * purchase has been stored the next list is fetched ahead, and the next call returns it;
-   * otherwise queued events are sent first, so the list reflects them.
+   * The list for `user` (default: the identified user, else this device); `opts`: the query
+   * (`n`, `category`, ...). A click, cart add or purchase once stored prefetches the next list.
    */
   function recommendations(user, opts) {
     const key = listKey(user, opts);
     lastList = key;
-    if (prefetch && prefetch.key === key) {
-      const p = prefetch.promise;
-      prefetch = null;
-      return p;
-    }
     // Queued events first, so the list reflects what the visitor just did.
-    return flush().then(() => fetchList(key));
+    return taken(key) || flush().then(() => taken(key) || fetchList(key));
+  }
+
+  function taken(key) {
+    const p = prefetch && prefetch.key === key && prefetch.promise;
+    if (p) prefetch = null;
+    return p;
   }
 
   function prefetchNext() {
@@ -343,10 +335,7 @@
     prefetch = { key: lastList, promise: p };
   }
 
-  /**
-   * Render `list` (a recommendations body) into `el`: each item with its reason, marked for
-   * click, hover and impression tracking. `opts.href(item_id)` makes titles links.
-   */
+  /** Render `list` into `el`, each item with its reason, tracked; `opts.href(id)`: links. */
   function renderWidget(el, list, opts) {
     const o = opts || {};
     const ol = doc.createElement('ol');
@@ -372,7 +361,7 @@
   }
 
   // ---- identity and consent ----
-  /** The visitor is `userId` from now on; this device is linked to them on the server. */
+  /** The visitor is `userId` now; this device is linked to them. */
   function identify(userId) {
     const id = String(userId);
     const was = store.get('uid');
@@ -386,7 +375,7 @@
     }).then((r) => r.ok || r.status === 409);
   }
 
-  /** Forget the user on this device (logout): later events are anonymous again. */
+  /** Logout: later events are anonymous. */
   function reset() {
     store.set('uid', null);
     store.set('aid', null);
@@ -406,11 +395,7 @@
     }
   }
 
-  /**
-   * Start tracking. `endpoint`: the attune base URL ('' = this origin); `app`, `apiKey`:
-   * sent as X-Attune-App / X-Api-Key (use an ingest+read key scoped to one app); `consent`:
-   * true or false when known; `item`: this page's item (a view, then dwell and scroll).
-   */
+  /** Start: {endpoint ('' = this origin), app, apiKey, consent, batchSize, flushMs, item}. */
   function init(options) {
     cfg = Object.assign({ endpoint: '', batchSize: 20, flushMs: 5000 }, options);
     cfg.endpoint = String(cfg.endpoint).replace(/\/+$/, '');
@@ -431,7 +416,7 @@
     }
     observe();
     if (cfg.item != null) pageView(cfg.item);
-    if (queue.length) schedule(0); // left by an earlier page: send them now
+    if (queue.length) schedule(0); // left by an earlier page
     return api;
   }
 

@@ -1,0 +1,220 @@
+// The tracker in a real browser against the real server: the demo shop of `attune demo`,
+// browsed by script in Debian's headless Chromium; what arrives is read back from the API.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+
+import { fromTracker, launchChromium, sleep, startDemo, storedEvents, trackerSource } from './harness.mjs';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+// A zone without daylight saving time, so the expected offset never depends on the date.
+const TIMEZONE = 'Asia/Kolkata';
+const OFFSET = '+05:30';
+
+let demo;
+let browser;
+
+before(async () => {
+  [demo, browser] = await Promise.all([startDemo(), launchChromium()]);
+}, { timeout: 620_000 });
+
+after(async () => {
+  await browser?.close();
+  await demo?.stop();
+});
+
+/** A fresh browser profile (own localStorage) showing the demo page. */
+async function open(query, init) {
+  const context = await browser.newContext({ timezoneId: TIMEZONE, viewport: { width: 1200, height: 800 } });
+  if (init) await context.addInitScript(init);
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  const posts = [];
+  page.on('request', (r) => { if (r.method() === 'POST') posts.push(r.url()); });
+  await page.goto(`${demo.base}/demo?${query}`);
+  await page.evaluate(() => window.demo.ready);
+  return { context, page, errors, posts };
+}
+
+const drained = (page) => page.waitForFunction(() => window.attune.queue().length === 0, null, { timeout: 20_000 });
+const itemIds = (list) => list.items.map((i) => i.item_id);
+
+describe('attune.js in Chromium on the demo shop', () => {
+  test('the tracker is served from the binary as the package source', async () => {
+    const r = await fetch(`${demo.base}/v1/tracker.js`);
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get('content-type'), 'text/javascript; charset=utf-8');
+    assert.equal(await r.text(), trackerSource);
+  });
+
+  test('browsing sends view, click, dwell, scroll, hover, impression and cart events with their fields, and the next list changes', async () => {
+    const user = 'web-browse-1';
+    const { context, page, errors } = await open(`user=${user}&flushMs=300`);
+    const first = await page.evaluate(() => window.demo.lists[0]);
+    assert.ok(first.items.length >= 4, JSON.stringify(first));
+    // The widget is on screen: after a second its items count as seen.
+    await page.waitForSelector('.attune-widget li');
+    await sleep(1600);
+
+    // Hover a catalog card for 0.7 s, then leave it.
+    const card = page.locator('#grid .card').nth(5);
+    const hovered = await card.getAttribute('data-attune-item');
+    await card.hover();
+    await sleep(700);
+    await page.mouse.move(5, 5);
+
+    // Click the first recommended item: its page opens.
+    const clicked = first.items[0].item_id;
+    await page.locator(`.attune-widget li[data-attune-item="${clicked}"] a`).click();
+    await page.waitForSelector('#item-title');
+    await page.waitForFunction((n) => window.demo.lists.length > n, 1);
+    // Read to the end of the page and stay a while; put it in the cart.
+    await page.mouse.wheel(0, 5000);
+    await sleep(300);
+    await page.evaluate(() => window.scrollTo(0, document.body.scrollHeight));
+    await sleep(1200);
+    await page.click('#add-to-cart');
+    // Back to the catalog: the item page ends (its dwell and scroll are sent).
+    await page.click('header a[href="#/"]');
+    await page.waitForSelector('#grid');
+    await page.evaluate(() => window.attune.flush());
+    await drained(page);
+    const lists = await page.evaluate(() => window.demo.lists);
+    assert.deepEqual(errors, []);
+    await context.close();
+
+    const events = fromTracker(await storedEvents(demo.base, user));
+    const one = (type, item) => {
+      const found = events.filter((e) => e.type === type && (!item || e.item_id === item));
+      assert.ok(found.length >= 1, `no ${type} of ${item}: ${JSON.stringify(events.map((e) => [e.type, e.item_id]))}`);
+      return found[0];
+    };
+    for (const e of events) {
+      assert.match(e.event_id, UUID);
+      assert.ok(e.timestamp.endsWith(OFFSET), `${e.type} at ${e.timestamp}: the browser's offset is kept`);
+      assert.equal(e.user_id, user);
+      assert.ok(e.anonymous_id);
+    }
+    assert.equal(new Set(events.map((e) => e.event_id)).size, events.length, 'no event stored twice');
+
+    const click = one('click', clicked);
+    assert.equal(click.context.recommendation_id, first.recommendation_id);
+    one('view', clicked);
+    const dwell = one('dwell', clicked);
+    assert.ok(dwell.properties.dwell_ms >= 1200 && dwell.properties.dwell_ms < 60_000, JSON.stringify(dwell));
+    const scroll = one('scroll', clicked);
+    assert.ok(scroll.properties.scroll_depth >= 0.95 && scroll.properties.scroll_depth <= 1, JSON.stringify(scroll));
+    const hover = one('hover', hovered);
+    assert.ok(hover.properties.hover_ms >= 500 && hover.properties.hover_ms < 5_000, JSON.stringify(hover));
+    const cart = one('add_to_cart', clicked);
+    assert.equal(cart.properties.quantity, 1);
+    assert.equal(typeof cart.properties.price, 'number');
+
+    // Impressions of the first list: its items, once each, carrying its recommendation_id.
+    const seen = events.filter((e) => e.type === 'impression' && e.context.recommendation_id === first.recommendation_id);
+    assert.ok(seen.length >= 4, `impressions of the first list: ${seen.length}`);
+    const seenItems = seen.map((e) => e.item_id);
+    assert.equal(new Set(seenItems).size, seenItems.length, 'one impression per item per list');
+    for (const e of seen) {
+      assert.ok(itemIds(first).includes(e.item_id));
+      assert.equal(e.properties.position, itemIds(first).indexOf(e.item_id) + 1);
+    }
+
+    // The list after the click is another one, with other items.
+    const next = lists[1];
+    assert.notEqual(next.recommendation_id, first.recommendation_id);
+    assert.notDeepEqual(itemIds(next), itemIds(first));
+    assert.ok(!itemIds(next).includes(clicked), 'the clicked item is seen now, so not listed again');
+  });
+
+  test('offline: queued events arrive exactly once after the connection returns, and a resend changes nothing', async () => {
+    const user = 'web-offline-1';
+    const { context, page } = await open(`user=${user}&flushMs=200`);
+    await drained(page);
+    await context.setOffline(true);
+    // Hover, then open two item pages from the catalog and add one to the cart.
+    const cards = page.locator('#grid .card');
+    await cards.nth(1).hover();
+    await sleep(600);
+    await cards.nth(2).click();
+    await page.waitForSelector('#item-title');
+    await page.click('#add-to-cart');
+    await page.click('header a[href="#/"]');
+    await page.waitForSelector('#grid');
+    await cards.nth(3).click();
+    await page.waitForSelector('#item-title');
+    await sleep(1500); // at least one retry fails meanwhile
+    const queued = await page.evaluate(() => window.attune.queue().map((e) => e.event_id));
+    assert.ok(queued.length >= 6, `queued while offline: ${queued.length}`);
+    const saved = await page.evaluate(() => localStorage.getItem('attune.q'));
+    assert.ok(saved && JSON.parse(saved).length === queued.length, 'the queue is in localStorage');
+
+    await context.setOffline(false);
+    await drained(page);
+    let events = fromTracker(await storedEvents(demo.base, user));
+    const count = (ids) => ids.map((id) => events.filter((e) => e.event_id === id).length);
+    assert.deepEqual(count(queued), queued.map(() => 1), 'every queued event stored once');
+
+    // A page that died before the answer came leaves its queue behind: the next page sends it
+    // again, and the server keeps one copy of each (same event_id).
+    await page.evaluate((q) => localStorage.setItem('attune.q', q), saved);
+    await page.reload();
+    await page.evaluate(() => window.demo.ready);
+    await drained(page);
+    await context.close();
+    events = fromTracker(await storedEvents(demo.base, user));
+    assert.deepEqual(count(queued), queued.map(() => 1), 'resent events are not stored twice');
+    assert.equal(new Set(events.map((e) => e.event_id)).size, events.length);
+  });
+
+  test('Do-Not-Track: nothing is sent, until the visitor explicitly consents', async () => {
+    const user = 'web-dnt-1';
+    const { context, page, posts } = await open(`user=${user}&flushMs=200`,
+      () => Object.defineProperty(Navigator.prototype, 'doNotTrack', { get: () => '1' }));
+    const card = page.locator('#grid .card').nth(4);
+    await card.hover();
+    await sleep(700);
+    await card.click();
+    await page.waitForSelector('#item-title');
+    await page.evaluate(() => window.scrollTo(0, document.body.scrollHeight));
+    await sleep(1500);
+    await page.click('#add-to-cart');
+    await sleep(500);
+    assert.deepEqual(posts, [], 'no POST at all (no events, no identify)');
+    assert.equal(await page.evaluate(() => window.attune.queue().length), 0);
+    assert.equal(await page.evaluate(() => localStorage.getItem('attune.aid')), null, 'no device id is even created');
+    assert.deepEqual(fromTracker(await storedEvents(demo.base, user)), []);
+
+    // An explicit opt-in overrides the browser-wide signal.
+    await page.evaluate(() => window.attune.consent(true));
+    await page.click('#add-to-cart');
+    await drained(page);
+    await context.close();
+    const events = fromTracker(await storedEvents(demo.base, user));
+    assert.deepEqual(events.map((e) => e.type), ['add_to_cart']);
+  });
+
+  test('consent withdrawn: the queue is cleared and nothing more is sent', async () => {
+    const user = 'web-consent-1';
+    const { context, page, posts } = await open(`user=${user}&flushMs=60000`);
+    // A hover waits for the flush timer (a minute here): still queued.
+    await page.locator('#grid .card').nth(2).hover();
+    await sleep(700);
+    await page.mouse.move(5, 5);
+    assert.equal(await page.evaluate(() => window.attune.queue().length), 1);
+    await page.evaluate(() => window.attune.consent(false));
+    assert.equal(await page.evaluate(() => window.attune.queue().length), 0);
+    assert.equal(await page.evaluate(() => localStorage.getItem('attune.q')), null);
+    const before = posts.length;
+    await page.click('#add-to-cart');
+    await page.click('header a[href="#/"]');
+    await page.waitForSelector('#grid');
+    await page.locator('#grid .card').nth(1).click();
+    await page.waitForSelector('#item-title');
+    await page.evaluate(() => window.attune.flush());
+    await sleep(500);
+    assert.deepEqual(posts.slice(before), [], 'nothing sent after consent(false)');
+    await context.close();
+    assert.deepEqual(fromTracker(await storedEvents(demo.base, user)), []);
+  });
+});

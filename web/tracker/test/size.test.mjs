@@ -1,0 +1,16 @@
+// The tracker's budget: at most 6 KiB after gzip -9, as served (there is no minified copy).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import zlib from 'node:zlib';
+
+import { trackerSource } from './harness.mjs';
+
+test('attune.js is at most 6144 bytes gzipped', () => {
+  const gz = zlib.gzipSync(Buffer.from(trackerSource), { level: 9 }).length;
+  assert.ok(gz <= 6144, `attune.js is ${gz} bytes gzipped`);
+});
+
+test('attune.js stays plain ES2017: no syntax newer than the browsers it targets', () => {
+  // Optional chaining, nullish coalescing and class fields are ES2020+; the source avoids them.
+  assert.doesNotMatch(trackerSource, /\?\.|\?\?|#[a-z]\w*\s*=/);
+});
