@@ -14,7 +14,6 @@
   const MAX_QUEUE = 1000; // then the oldest are dropped
 
   let cfg = null;
-  let queue = [];
   let inflight = null;
   let timer = 0;
   let attempt = 0; // failed sends in a row
@@ -92,12 +91,15 @@
     return h;
   }
 
-  // ---- the queue ----
+  // ---- the queue: in localStorage, read and written whole at each change, so the pages and
+  // tabs of a site share one queue and none overwrites events another has queued ----
   function load() {
-    try { queue = JSON.parse(store.get('q') || '[]'); } catch (e) { queue = []; }
-    if (!Array.isArray(queue)) queue = [];
+    try {
+      const q = JSON.parse(store.get('q') || '[]');
+      return Array.isArray(q) ? q : [];
+    } catch (e) { return []; }
   }
-  const save = () => store.set('q', queue.length ? JSON.stringify(queue) : null);
+  const save = (q) => store.set('q', q.length ? JSON.stringify(q) : null);
 
   /** Queue an event; its event_id, or null when not allowed. */
   function track(type, item, properties, context) {
@@ -116,9 +118,10 @@
     if (user) e.user_id = user;
     if (item != null) e.item_id = String(item);
     if (properties && Object.keys(properties).length) e.properties = properties;
+    const queue = load();
     queue.push(e);
     if (queue.length > MAX_QUEUE) queue.splice(0, queue.length - MAX_QUEUE);
-    save();
+    save(queue);
     if (queue.length >= cfg.batchSize || /^(click|add_to_cart|purchase)$/.test(type)) flush();
     else schedule(cfg.flushMs);
     return e.event_id;
@@ -142,6 +145,7 @@
    * none). They stay queued until answered: if the page dies first, the next page resends.
    */
   function flush(leaving) {
+    const queue = load();
     if (!cfg || !queue.length || !allowed()) return Promise.resolve();
     if (leaving) {
       for (let i = 0, bytes = 0; i < queue.length; i += cfg.batchSize) {
@@ -167,10 +171,10 @@
       if (!res.ok && root.console) console.warn('attune: events refused', res.status);
       attempt = 0;
       retryAt = 0;
-      queue = queue.filter((e) => !ids.has(e.event_id));
-      save();
+      const rest = load().filter((e) => !ids.has(e.event_id));
+      save(rest);
       if (interaction) prefetchNext();
-      if (queue.length) return flush();
+      if (rest.length) return flush();
     }, () => {
       inflight = null; // offline or down: keep them, try later
       backoff(0);
@@ -193,13 +197,11 @@
   }
 
   // Dwell since the last send, scroll if deeper than sent: when hidden (it may never come
-  // back) and when the page ends.
+  // back) and when the page ends. The clock stops until the page is visible again.
   function settle() {
     if (!page) return;
-    if (page.since) {
-      page.ms += now() - page.since;
-      page.since = doc.hidden ? 0 : now();
-    }
+    if (page.since) page.ms += now() - page.since;
+    page.since = 0;
     if (page.ms >= 1) track('dwell', page.item, { dwell_ms: Math.round(page.ms) });
     page.ms = 0;
     if (page.depth > page.sent) {
@@ -383,14 +385,19 @@
 
   /** State (or withdraw) consent. `false` stops sending and clears the queue. */
   function setConsent(granted) {
+    const was = allowed();
     consent = !!granted;
     store.set('consent', consent ? '1' : '0');
     if (!consent) {
-      queue = [];
-      save();
+      save([]);
       if (timer) clearTimeout(timer);
       timer = 0;
     } else {
+      // Dwell and scroll count from the moment of consent, not before.
+      if (!was && page) {
+        Object.assign(page, { ms: 0, since: doc.hidden ? 0 : now(), depth: 0, sent: 0 });
+        onScroll();
+      }
       flush();
     }
   }
@@ -402,7 +409,6 @@
     const stored = store.get('consent');
     if (typeof cfg.consent === 'boolean') setConsent(cfg.consent);
     else consent = stored === null ? null : stored === '1';
-    load();
     if (root.IntersectionObserver && !io) io = new IntersectionObserver(onIntersect, { threshold: [0, 0.5, 1] });
     if (!init.done) {
       init.done = true;
@@ -416,7 +422,7 @@
     }
     observe();
     if (cfg.item != null) pageView(cfg.item);
-    if (queue.length) schedule(0); // left by an earlier page
+    if (load().length) schedule(0); // left by an earlier page
     return api;
   }
 
@@ -439,7 +445,7 @@
     recommendations,
     renderWidget,
     observe,
-    queue: () => queue.slice(),
+    queue: load,
   };
   root.attune = api;
 })(window);

@@ -30,14 +30,30 @@ async function open(query, init) {
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
   const posts = [];
-  page.on('request', (r) => { if (r.method() === 'POST') posts.push(r.url()); });
+  const lists = []; // list requests (recommendations)
+  page.on('request', (r) => {
+    if (r.method() === 'POST') posts.push(r.url());
+    else if (r.url().includes('/recommendations')) lists.push(r.url());
+  });
+  const answers = []; // bodies of POST /v1/events answers
+  page.on('response', async (r) => {
+    if (r.request().method() === 'POST' && r.url().includes('/v1/events')) answers.push(await r.json().catch(() => null));
+  });
   await page.goto(`${demo.base}/demo?${query}`);
   await page.evaluate(() => window.demo.ready);
-  return { context, page, errors, posts };
+  return { context, page, errors, posts, lists, answers };
 }
 
 const drained = (page) => page.waitForFunction(() => window.attune.queue().length === 0, null, { timeout: 20_000 });
 const itemIds = (list) => list.items.map((i) => i.item_id);
+
+async function waitFor(condition, what) {
+  for (let t = 0; t < 100; t++) {
+    if (condition()) return;
+    await sleep(100);
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
 
 describe('attune.js in Chromium on the demo shop', () => {
   test('the tracker is served from the binary as the package source', async () => {
@@ -49,7 +65,7 @@ describe('attune.js in Chromium on the demo shop', () => {
 
   test('browsing sends view, click, dwell, scroll, hover, impression and cart events with their fields, and the next list changes', async () => {
     const user = 'web-browse-1';
-    const { context, page, errors } = await open(`user=${user}&flushMs=300`);
+    const { context, page, errors, lists: requested } = await open(`user=${user}&flushMs=300`);
     const first = await page.evaluate(() => window.demo.lists[0]);
     assert.ok(first.items.length >= 4, JSON.stringify(first));
     // The widget is on screen: after a second its items count as seen.
@@ -73,10 +89,17 @@ describe('attune.js in Chromium on the demo shop', () => {
     await sleep(300);
     await page.evaluate(() => window.scrollTo(0, document.body.scrollHeight));
     await sleep(1200);
+    // A cart add, once stored, prefetches the next list: the catalog shows it without asking.
+    const asked = requested.length;
     await page.click('#add-to-cart');
+    await drained(page);
+    await waitFor(() => requested.length === asked + 1, 'the prefetch');
+    const shown = await page.evaluate(() => window.demo.lists.length);
     // Back to the catalog: the item page ends (its dwell and scroll are sent).
     await page.click('header a[href="#/"]');
     await page.waitForSelector('#grid');
+    await page.waitForFunction((n) => window.demo.lists.length > n, shown);
+    assert.equal(requested.length, asked + 1, 'the prefetched list was used');
     await page.evaluate(() => window.attune.flush());
     await drained(page);
     const lists = await page.evaluate(() => window.demo.lists);
@@ -129,7 +152,7 @@ describe('attune.js in Chromium on the demo shop', () => {
 
   test('offline: queued events arrive exactly once after the connection returns, and a resend changes nothing', async () => {
     const user = 'web-offline-1';
-    const { context, page } = await open(`user=${user}&flushMs=200`);
+    const { context, page, answers } = await open(`user=${user}&flushMs=200`);
     await drained(page);
     await context.setOffline(true);
     // Hover, then open two item pages from the catalog and add one to the cart.
@@ -158,9 +181,13 @@ describe('attune.js in Chromium on the demo shop', () => {
     // A page that died before the answer came leaves its queue behind: the next page sends it
     // again, and the server keeps one copy of each (same event_id).
     await page.evaluate((q) => localStorage.setItem('attune.q', q), saved);
+    const before = answers.length;
     await page.reload();
     await page.evaluate(() => window.demo.ready);
     await drained(page);
+    const duplicates = () => new Set(answers.slice(before).flatMap((a) => (a ? a.events : []))
+      .filter((e) => e.status === 'duplicate').map((e) => e.event_id));
+    await waitFor(() => queued.every((id) => duplicates().has(id)), 'every resent event answered as a duplicate');
     await context.close();
     events = fromTracker(await storedEvents(demo.base, user));
     assert.deepEqual(count(queued), queued.map(() => 1), 'resent events are not stored twice');
@@ -190,8 +217,12 @@ describe('attune.js in Chromium on the demo shop', () => {
     await page.click('#add-to-cart');
     await drained(page);
     await context.close();
+    // The cart add, then the item page's dwell and scroll counted from the opt-in on (sent
+    // when the page closed); nothing of what happened before it.
     const events = fromTracker(await storedEvents(demo.base, user));
-    assert.deepEqual(events.map((e) => e.type), ['add_to_cart']);
+    assert.deepEqual(events.map((e) => e.type).sort(), ['add_to_cart', 'dwell', 'scroll'], JSON.stringify(events));
+    const dwell = events.find((e) => e.type === 'dwell');
+    assert.ok(dwell.properties.dwell_ms < 1500, `dwell before the opt-in is not counted: ${dwell.properties.dwell_ms}`);
   });
 
   test('consent withdrawn: the queue is cleared and nothing more is sent', async () => {
@@ -206,11 +237,11 @@ describe('attune.js in Chromium on the demo shop', () => {
     assert.equal(await page.evaluate(() => window.attune.queue().length), 0);
     assert.equal(await page.evaluate(() => localStorage.getItem('attune.q')), null);
     const before = posts.length;
+    await page.locator('#grid .card').nth(1).click();
+    await page.waitForSelector('#item-title');
     await page.click('#add-to-cart');
     await page.click('header a[href="#/"]');
     await page.waitForSelector('#grid');
-    await page.locator('#grid .card').nth(1).click();
-    await page.waitForSelector('#item-title');
     await page.evaluate(() => window.attune.flush());
     await sleep(500);
     assert.deepEqual(posts.slice(before), [], 'nothing sent after consent(false)');
