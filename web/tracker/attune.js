@@ -168,7 +168,8 @@
       if (res.status === 408 || res.status === 429 || res.status >= 500) {
         return backoff(+res.headers.get('Retry-After'));
       }
-      if (!res.ok && root.console) console.warn('attune: events refused', res.status);
+      if (!res.ok) console.warn('attune: events refused', res.status);
+      else res.json().then((b) => b.rejected && console.warn('attune: invalid events', b.errors), () => {});
       attempt = 0;
       retryAt = 0;
       const rest = load().filter((e) => !ids.has(e.event_id));
@@ -268,9 +269,7 @@
     for (const en of entries) {
       const el = en.target;
       if (en.intersectionRatio >= 0.5) {
-        if (!el._attuneT) {
-          el._attuneT = setTimeout(() => { el._attuneT = 0; impression(el); }, SEEN_MS);
-        }
+        if (!el._attuneT) arm(el);
       } else if (el._attuneT) {
         clearTimeout(el._attuneT);
         el._attuneT = 0;
@@ -278,9 +277,14 @@
     }
   }
 
+  function arm(el) {
+    el._attuneT = setTimeout(() => { el._attuneT = 0; impression(el); }, SEEN_MS);
+  }
+
   function impression(el) {
     const ctx = listContext(el);
-    if (!ctx || doc.hidden || !el.isConnected) return;
+    if (!ctx || !el.isConnected) return;
+    if (doc.hidden) return arm(el); // in a background tab: seen once it shows
     const key = `${ctx.recommendation_id} ${el.getAttribute(ITEM)}`;
     if (seen.has(key)) return;
     seen.add(key);

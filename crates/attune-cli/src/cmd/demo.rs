@@ -143,9 +143,8 @@ pub fn run(args: DemoArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
         writeln!(out)?;
         writeln!(
             out,
-            "Open the demo shop (tracker and recommendations in a browser): http://{addr}/demo"
+            "Serving on http://{addr} (the demo shop: http://{addr}/demo); press Ctrl-C to stop."
         )?;
-        writeln!(out, "Serving on http://{addr}; press Ctrl-C to stop.")?;
         out.flush()?;
         drop(out);
         serve::serve_until_signal(listener, store, &settings, |state| {
