@@ -215,10 +215,13 @@ describe('attune.js in Chromium on the demo shop', () => {
     // An explicit opt-in overrides the browser-wide signal.
     await page.evaluate(() => window.attune.consent(true));
     await page.click('#add-to-cart');
+    await page.click('header a[href="#/"]');
+    await page.waitForSelector('#grid');
+    await page.evaluate(() => window.attune.flush());
     await drained(page);
     await context.close();
     // The cart add, then the item page's dwell and scroll counted from the opt-in on (sent
-    // when the page closed); nothing of what happened before it.
+    // when the page ended); nothing of what happened before it.
     const events = fromTracker(await storedEvents(demo.base, user));
     assert.deepEqual(events.map((e) => e.type).sort(), ['add_to_cart', 'dwell', 'scroll'], JSON.stringify(events));
     const dwell = events.find((e) => e.type === 'dwell');
