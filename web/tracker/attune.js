@@ -136,6 +136,8 @@
     const ms = retryAfterSecs > 0 ? retryAfterSecs * 1000
       : Math.min(60000, 1000 * 2 ** attempt) * (0.5 + Math.random() / 2);
     retryAt = now() + ms;
+    clearTimeout(timer);
+    timer = 0;
     schedule(ms);
   }
 
@@ -157,7 +159,7 @@
       return Promise.resolve();
     }
     if (inflight) return inflight.then(() => flush());
-    if (now() < retryAt) return Promise.resolve();
+    if (now() < retryAt) return Promise.resolve(schedule(retryAt - now()));
     if (timer) { clearTimeout(timer); timer = 0; }
     const batch = queue.slice(0, cfg.batchSize);
     const ids = new Set(batch.map((e) => e.event_id));
