@@ -14,7 +14,9 @@ let demo;
 let browser;
 
 before(async () => {
-  [demo, browser] = await Promise.all([startDemo(), launchChromium()]);
+  // One after the other: if the server fails to start, after() still closes the browser.
+  browser = await launchChromium();
+  demo = await startDemo();
 }, { timeout: 620_000 });
 
 after(async () => {

@@ -34,28 +34,39 @@ function freePort() {
  * Start `attune demo` (synthetic shop loaded, a model trained and activated) and resolve once it
  * prints its "Serving on" line. `stop()` sends SIGTERM and removes the data directory.
  */
-export async function startDemo() {
+export async function startDemo(configToml) {
   const bin = attuneBin();
   if (!fs.existsSync(bin)) throw new Error(`no attune binary at ${bin}: build it or set ATTUNE_BIN`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'attune-web-'));
   const port = await freePort();
   // Only the settings the test means: no ATTUNE_* of the caller's shell.
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ATTUNE_')));
-  const child = spawn(bin, ['demo', '--bind', `127.0.0.1:${port}`, '--data-dir', path.join(dir, 'demo')], {
+  const args = ['demo', '--bind', `127.0.0.1:${port}`, '--data-dir', path.join(dir, 'demo')];
+  if (configToml) {
+    fs.writeFileSync(path.join(dir, 'attune.toml'), configToml);
+    args.push('--config', path.join(dir, 'attune.toml'));
+  }
+  const child = spawn(bin, args, {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
   child.stdout.on('data', (d) => { out += d; });
   child.stderr.on('data', (d) => { out += d; });
-  await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`attune demo did not start in 600 s:\n${out}`)), 600_000);
-    const check = () => {
-      if (/Serving on http:\/\//.test(out)) { clearTimeout(timer); resolve(); }
-    };
-    child.stdout.on('data', check);
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`attune demo exited ${code}:\n${out}`)); });
-  });
+  try {
+    await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`attune demo did not start in 600 s:\n${out}`)), 600_000);
+      const check = () => {
+        if (/Serving on http:\/\//.test(out)) { clearTimeout(timer); resolve(); }
+      };
+      child.stdout.on('data', check);
+      child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`attune demo exited ${code}:\n${out}`)); });
+    });
+  } catch (e) {
+    child.kill('SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
   const base = `http://127.0.0.1:${port}`;
   return {
     base,
@@ -81,8 +92,9 @@ export function launchChromium() {
 }
 
 /** Every stored event of `user` (stitched across their devices), oldest first. */
-export async function storedEvents(base, user) {
-  const r = await fetch(`${base}/v1/users/${encodeURIComponent(user)}/events?limit=10000`);
+export async function storedEvents(base, user, key) {
+  const r = await fetch(`${base}/v1/users/${encodeURIComponent(user)}/events?limit=10000`,
+    { headers: key ? { 'X-Api-Key': key } : {} });
   if (!r.ok) throw new Error(`events of ${user}: ${r.status} ${await r.text()}`);
   return (await r.json()).events;
 }
