@@ -117,6 +117,7 @@ describe('attune.js in Chromium on the demo shop', () => {
     for (const e of events) {
       assert.match(e.event_id, UUID);
       assert.ok(e.timestamp.endsWith(OFFSET), `${e.type} at ${e.timestamp}: the browser's offset is kept`);
+      assert.ok(Math.abs(Date.parse(e.timestamp) - Date.now()) < 300_000, `${e.timestamp}: the right instant`);
       assert.equal(e.user_id, user);
       assert.ok(e.anonymous_id);
     }
@@ -150,6 +151,22 @@ describe('attune.js in Chromium on the demo shop', () => {
     assert.notEqual(next.recommendation_id, first.recommendation_id);
     assert.notDeepEqual(itemIds(next), itemIds(first));
     assert.ok(!itemIds(next).includes(clicked), 'the clicked item is seen now, so not listed again');
+  });
+
+  test('west of UTC too: the offset is negative and the instant is right', async () => {
+    const user = 'web-tz-1';
+    const context = await browser.newContext({ timezoneId: 'Pacific/Marquesas' }); // -09:30, no DST
+    const page = await context.newPage();
+    await page.goto(`${demo.base}/demo?user=${user}`);
+    await page.evaluate(() => window.demo.ready);
+    await page.evaluate(() => window.attune.track('purchase', { item_id: 'item-1', price: 9.5, quantity: 2 }));
+    await drained(page);
+    await context.close();
+    const [purchase] = fromTracker(await storedEvents(demo.base, user)).filter((e) => e.type === 'purchase');
+    assert.ok(purchase, 'the purchase arrived');
+    assert.match(purchase.timestamp, /-09:30$/);
+    assert.ok(Math.abs(Date.parse(purchase.timestamp) - Date.now()) < 300_000, purchase.timestamp);
+    assert.deepEqual(purchase.properties, { price: 9.5, quantity: 2 });
   });
 
   test('offline: queued events arrive exactly once after the connection returns, and a resend changes nothing', async () => {
