@@ -169,6 +169,44 @@ describe('attune.js in Chromium on the demo shop', () => {
     assert.deepEqual(purchase.properties, { price: 9.5, quantity: 2 });
   });
 
+  test('a lost answer and a 503 are retried, the event is stored once; a 403 drops the batch', async () => {
+    const user = 'web-retry-1';
+    const { context, page, answers } = await open(`user=${user}&flushMs=200`);
+    await drained(page);
+    let attempts = 0;
+    await page.route('**/v1/events?*', async (route) => {
+      attempts++;
+      if (attempts === 1) {
+        await route.fetch(); // the server stores the batch...
+        return route.abort('connectionreset'); // ...and its answer never arrives
+      }
+      if (attempts === 2) {
+        return route.fulfill({ status: 503, headers: { 'Retry-After': '1' }, body: '' });
+      }
+      return route.continue();
+    });
+    const id = await page.evaluate(() => window.attune.track('add_to_cart', { item_id: 'item-2', price: 3, quantity: 1 }));
+    await drained(page);
+    assert.equal(attempts, 3);
+    // The third send carries the event again (with the list's impressions, queued since):
+    // the server already had it from the first.
+    await waitFor(() => answers.some((a) => a && a.events.some((e) => e.event_id === id && e.status === 'duplicate')),
+      'the answer to the third send, naming the event a duplicate');
+    const stored = fromTracker(await storedEvents(demo.base, user)).filter((e) => e.event_id === id);
+    assert.equal(stored.length, 1);
+
+    // An answer that will never change (a wrong key, say) drops the batch, not the queue.
+    await page.unroute('**/v1/events?*');
+    await page.route('**/v1/events?*', (route) => route.fulfill({ status: 403, body: '' }));
+    const warnings = [];
+    page.on('console', (m) => { if (m.type() === 'warning') warnings.push(m.text()); });
+    const refused = await page.evaluate(() => window.attune.track('purchase', { item_id: 'item-2', price: 3, quantity: 1 }));
+    await drained(page);
+    await context.close();
+    assert.ok(warnings.some((w) => w.includes('refused')), warnings.join('\n'));
+    assert.deepEqual(fromTracker(await storedEvents(demo.base, user)).filter((e) => e.event_id === refused), []);
+  });
+
   test('offline: queued events arrive exactly once after the connection returns, and a resend changes nothing', async () => {
     const user = 'web-offline-1';
     const { context, page, answers } = await open(`user=${user}&flushMs=200`);
@@ -250,11 +288,12 @@ describe('attune.js in Chromium on the demo shop', () => {
   test('consent withdrawn: the queue is cleared and nothing more is sent', async () => {
     const user = 'web-consent-1';
     const { context, page, posts } = await open(`user=${user}&flushMs=60000`);
-    // A hover waits for the flush timer (a minute here): still queued.
+    // A hover (and the list's impressions) wait for the flush timer, a minute here: queued.
     await page.locator('#grid .card').nth(2).hover();
     await sleep(700);
     await page.mouse.move(5, 5);
-    assert.equal(await page.evaluate(() => window.attune.queue().length), 1);
+    const types = await page.evaluate(() => window.attune.queue().map((e) => e.type));
+    assert.ok(types.includes('hover'), `${types}`);
     await page.evaluate(() => window.attune.consent(false));
     assert.equal(await page.evaluate(() => window.attune.queue().length), 0);
     assert.equal(await page.evaluate(() => localStorage.getItem('attune.q')), null);
