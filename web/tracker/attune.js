@@ -1,7 +1,4 @@
-/*! attune.js 0.1.0, the attune browser tracker and widget. Apache-2.0. Docs: docs/web.md
- * Plain ES2017, no dependencies, no build step; served at /v1/tracker.js. Each event gets a
- * UUID event_id when queued and stays in localStorage until the server answered for it, so
- * retries are counted once (the server deduplicates by event_id). */
+/*! attune.js 0.1.0, the attune browser tracker and widget (ES2017). Apache-2.0. docs/web.md */
 (function (root) {
   'use strict';
   const doc = root.document;
@@ -12,6 +9,7 @@
   const HOVER_MS = 500;
   const SEEN_MS = 1000; // an impression: half visible this long
   const MAX_QUEUE = 1000; // then the oldest are dropped
+  const INTERACTION = /^(click|add_to_cart|purchase)$/; // sent at once; prefetch after
 
   let cfg = null;
   let inflight = null;
@@ -47,14 +45,10 @@
     },
   };
 
-  function uuid() {
-    if (root.crypto && root.crypto.randomUUID) return root.crypto.randomUUID();
-    const b = root.crypto.getRandomValues(new Uint8Array(16));
-    b[6] = (b[6] & 15) | 64;
-    b[8] = (b[8] & 63) | 128;
-    const h = Array.from(b, (x) => (x + 256).toString(16).slice(1)).join('');
-    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-  }
+  // A random (v4) UUID; randomUUID exists on https and localhost pages only.
+  const uuid = () => (root.crypto.randomUUID ? root.crypto.randomUUID()
+    : '10000000-1000-4000-8000-100000000000'.replace(/[018]/g, (c) =>
+      (c ^ (root.crypto.getRandomValues(new Uint8Array(1))[0] & (15 >> (c / 4)))).toString(16)));
 
   // RFC 3339 local time with the UTC offset (the server refuses naive times, keeps offsets).
   function stamp(d) {
@@ -91,8 +85,9 @@
     return h;
   }
 
-  // ---- the queue: in localStorage, read and written whole at each change, so the pages and
-  // tabs of a site share one queue and none overwrites events another has queued ----
+  // ---- the queue: in localStorage until the server answered for each event (its event_id,
+  // made once, makes resends count once); rewritten whole at each change, so the pages and
+  // tabs of a site share it and none overwrites another's events ----
   function load() {
     try {
       const q = JSON.parse(store.get('q') || '[]');
@@ -122,7 +117,7 @@
     queue.push(e);
     if (queue.length > MAX_QUEUE) queue.splice(0, queue.length - MAX_QUEUE);
     save(queue);
-    if (queue.length >= cfg.batchSize || /^(click|add_to_cart|purchase)$/.test(type)) flush();
+    if (queue.length >= cfg.batchSize || INTERACTION.test(type)) flush();
     else schedule(cfg.flushMs);
     return e.event_id;
   }
@@ -163,7 +158,7 @@
     if (timer) { clearTimeout(timer); timer = 0; }
     const batch = queue.slice(0, cfg.batchSize);
     const ids = new Set(batch.map((e) => e.event_id));
-    const interaction = batch.some((e) => /^(click|add_to_cart|purchase)$/.test(e.type));
+    const interaction = batch.some((e) => INTERACTION.test(e.type));
     inflight = post(JSON.stringify(batch), false).then((res) => {
       inflight = null;
       // 2xx: stored (or duplicate; invalid ones are listed, dropped). Other 4xx never pass.
@@ -293,8 +288,8 @@
     io.unobserve(el);
     // The list's id in context, as on clicks: as a property it would pass for one of the
     // server's "served" impressions, from which attribution rebuilds lists.
-    const props = { position: +el.getAttribute('data-attune-pos') || undefined };
-    track('impression', el.getAttribute(ITEM), props.position ? props : null, ctx);
+    const pos = +el.getAttribute('data-attune-pos');
+    track('impression', el.getAttribute(ITEM), pos ? { position: pos } : null, ctx);
   }
 
   /** Watch the items of the rendered lists under `el` (default: all) for impressions. */
@@ -369,24 +364,26 @@
   }
 
   // ---- identity and consent ----
-  /** The visitor is `userId` now; this device is linked to them. */
+  /** The visitor is `userId` now; this device is linked to them (retried by later pages). */
   function identify(userId) {
     const id = String(userId);
-    const was = store.get('uid');
     store.set('uid', id);
-    if (!cfg || !allowed() || was === id) return Promise.resolve();
+    if (!cfg || !allowed() || store.get('linked') === id) return Promise.resolve(true);
     return root.fetch(`${cfg.endpoint}/v1/identify`, {
       method: 'POST',
       headers: headers(true),
       body: JSON.stringify({ anonymous_id: anonymousId(), user_id: id }),
       credentials: 'omit',
-    }).then((r) => r.ok || r.status === 409);
+    }).then((r) => {
+      // 409: this device is linked to someone else; their events still carry user_id.
+      if (r.ok || r.status === 409) store.set('linked', id);
+      return r.ok;
+    }, () => false);
   }
 
-  /** Logout: later events are anonymous. */
+  /** Logout: later events are anonymous, from a new device id. */
   function reset() {
-    store.set('uid', null);
-    store.set('aid', null);
+    ['uid', 'aid', 'linked'].forEach((k) => store.set(k, null));
   }
 
   /** State (or withdraw) consent. `false` stops sending and clears the queue. */
@@ -427,6 +424,8 @@
       root.addEventListener('online', () => { attempt = 0; retryAt = 0; flush(); });
     }
     observe();
+    const user = store.get('uid');
+    if (user) identify(user); // a link an earlier page could not make
     if (cfg.item != null) pageView(cfg.item);
     if (load().length) schedule(0); // left by an earlier page
     return api;

@@ -207,6 +207,23 @@ describe('attune.js in Chromium on the demo shop', () => {
     assert.deepEqual(fromTracker(await storedEvents(demo.base, user)).filter((e) => e.event_id === refused), []);
   });
 
+  test('identify: a link that failed is made by the next page, and then never again', async () => {
+    const { context, page, posts } = await open('flushMs=200');
+    const identifies = () => posts.filter((u) => u.endsWith('/v1/identify')).length;
+    await page.route('**/v1/identify', (route) => route.abort('connectionreset'));
+    assert.equal(await page.evaluate(() => window.attune.identify('web-identify-1')), false);
+    await page.unroute('**/v1/identify');
+    await page.goto(`${demo.base}/demo?flushMs=200`); // a later page, same browser
+    await page.evaluate(() => window.demo.ready);
+    await page.waitForFunction(() => localStorage.getItem('attune.linked') === 'web-identify-1');
+    assert.equal(identifies(), 2);
+    await page.reload();
+    await page.evaluate(() => window.demo.ready);
+    await sleep(300);
+    assert.equal(identifies(), 2, 'linked once, not on every page');
+    await context.close();
+  });
+
   test('offline: queued events arrive exactly once after the connection returns, and a resend changes nothing', async () => {
     const user = 'web-offline-1';
     const { context, page, answers } = await open(`user=${user}&flushMs=200`);
