@@ -186,6 +186,8 @@ pub struct AppState {
     pub alert_rules: Arc<[attune_monitor::alerts::AlertRule]>,
     /// The rate-limit buckets (`ratelimit.rs`).
     limiter: Arc<ratelimit::Limiter>,
+    /// The page `GET /demo` serves (`attune demo` sets it); `None`: that route is a 404.
+    pub demo_page: Option<&'static str>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -245,6 +247,7 @@ impl AppState {
             pipeline: None,
             monitor: Arc::default(),
             alert_rules: Arc::new([]),
+            demo_page: None,
         };
         match state.store.create_app(DEFAULT_APP) {
             Ok(()) => state.remember_app(DEFAULT_APP),
@@ -291,6 +294,13 @@ impl AppState {
     pub fn with_impressions(mut self, settings: ImpressionSettings) -> Self {
         self.impressions =
             impressions::ImpressionLog::new(self.store.clone(), self.metrics.clone(), settings);
+        self
+    }
+
+    /// Serve `html` at `GET /demo` (the demo shop of `attune demo`, which loads the tracker
+    /// from `/v1/tracker.js`).
+    pub fn with_demo_page(mut self, html: &'static str) -> Self {
+        self.demo_page = Some(html);
         self
     }
 

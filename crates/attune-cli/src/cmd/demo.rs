@@ -21,6 +21,10 @@ use super::serve;
 use crate::cli::DemoArgs;
 use crate::config::Settings;
 
+/// The demo shop page served at `GET /demo` (`web/demo/index.html`): the catalog, item pages
+/// and the visitor's list, tracked by `/v1/tracker.js`.
+const DEMO_PAGE: &str = include_str!("../../../../web/demo/index.html");
+
 /// The database file inside a data directory; its presence is what marks a directory as ours.
 const DB_FILE: &str = "attune.db";
 /// Events per insert transaction: large enough that fsyncs do not dominate, small enough that
@@ -137,10 +141,16 @@ pub fn run(args: DemoArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
         let addr = listener.local_addr()?.to_string();
         write_examples(&mut out, &addr, &sample)?;
         writeln!(out)?;
-        writeln!(out, "Serving on http://{addr}; press Ctrl-C to stop.")?;
+        writeln!(
+            out,
+            "Serving on http://{addr} (the demo shop: http://{addr}/demo); press Ctrl-C to stop."
+        )?;
         out.flush()?;
         drop(out);
-        serve::serve_until_signal(listener, store, &settings).await
+        serve::serve_until_signal(listener, store, &settings, |state| {
+            state.with_demo_page(DEMO_PAGE)
+        })
+        .await
     })?;
     Ok(ExitCode::SUCCESS)
 }

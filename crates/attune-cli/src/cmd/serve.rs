@@ -22,7 +22,7 @@ pub fn run(args: ServeArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
     let runtime = runtime()?;
     runtime.block_on(async {
         let listener = bind_listener(&bind).await?;
-        serve_until_signal(listener, store, settings).await
+        serve_until_signal(listener, store, settings, |state| state).await
     })?;
     Ok(ExitCode::SUCCESS)
 }
@@ -104,18 +104,20 @@ pub async fn bind_listener(addr: &str) -> anyhow::Result<tokio::net::TcpListener
 }
 
 /// Serve the API on `listener` until SIGINT (Ctrl-C) or SIGTERM; requests in flight finish
-/// before this returns.
+/// before this returns. `extend` adds to the configured state what only some commands serve
+/// (`attune demo`'s page).
 pub async fn serve_until_signal(
     listener: tokio::net::TcpListener,
     store: Arc<dyn Store>,
     settings: &Settings,
+    extend: impl FnOnce(AppState) -> AppState,
 ) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     // Registering the handlers before announcing the address means a signal sent by whoever
     // waits for that line is never lost to the default (terminating) disposition.
     let shutdown = shutdown_signal()?;
     let backend = store.backend();
-    let state = app_state(store, settings).await?;
+    let state = extend(app_state(store, settings).await?);
     // Registry polling and scheduled retraining, until the server stops (dropping it stops
     // them).
     let _scheduler = state.pipeline.clone().map(|p| {

@@ -290,7 +290,30 @@ fn demo_serves_and_its_example_requests_work() {
     assert!(answers.contains("\"source\":\"similar\""), "{answers}");
     assert!(answers.contains("Because you viewed"), "{answers}");
     assert!(answers.contains("\"job_id\""), "{answers}");
+    // The demo shop page, and the tracker it loads (docs/web.md; the browser tests in
+    // web/tracker drive them in Chromium).
+    let base = printed
+        .split("Serving on ")
+        .nth(1)
+        .and_then(|l| l.split_whitespace().next())
+        .expect("the address")
+        .to_string();
+    assert!(printed.contains(&format!("{base}/demo")), "{printed}");
+    let page = curl(&format!("{base}/demo"));
+    assert!(page.contains("<script src=\"/v1/tracker.js\">"), "{page}");
+    let tracker = curl(&format!("{base}/v1/tracker.js"));
+    assert!(tracker.contains("root.attune = api"), "{tracker}");
     drop(guard);
+}
+
+/// The body of a GET that must succeed.
+fn curl(url: &str) -> String {
+    let out = std::process::Command::new("curl")
+        .args(["-sSf", url])
+        .output()
+        .expect("run curl");
+    assert!(out.status.success(), "GET {url}: {}", describe(&out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 struct KillOnDrop(std::process::Child);

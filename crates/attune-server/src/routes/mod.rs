@@ -24,6 +24,7 @@ mod quality;
 pub(crate) mod recommend;
 mod system;
 mod users;
+mod web;
 
 /// One route of the API: method, path template, who may call it, handler.
 struct Route {
@@ -57,6 +58,8 @@ fn table() -> Vec<Route> {
         route(Method::GET, "/ready", Open, get(system::ready)),
         route(Method::GET, "/metrics", Metrics, get(system::metrics)),
         route(Method::GET, "/v1/openapi.json", Open, get(system::openapi)),
+        route(Method::GET, "/v1/tracker.js", Open, get(web::tracker)),
+        route(Method::GET, "/demo", Open, get(web::demo)),
         route(
             Method::GET,
             "/v1/apps",

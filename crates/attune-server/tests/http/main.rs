@@ -25,3 +25,4 @@ mod rollout;
 mod shutdown;
 mod system;
 mod users;
+mod web;
