@@ -62,7 +62,7 @@ impl ItemSimilarity {
                 let k = m.item_factors(0).len();
                 factors(k, &|i| m.item_factors(i).to_vec())
             }
-            FittedModel::Ease(_) => Self::Ease,
+            FittedModel::Ease(_) | FittedModel::EaseTransition(_) => Self::Ease,
             FittedModel::ItemKnn(_) => Self::Knn,
             _ => Self::Cooccurrence(ItemCosine::new(history)),
         }
@@ -86,7 +86,12 @@ impl ItemSimilarity {
                     _ => 0.0,
                 }
             }
-            (Self::Ease, FittedModel::Ease(m)) => {
+            (Self::Ease, FittedModel::Ease(_) | FittedModel::EaseTransition(_)) => {
+                let m = match model {
+                    FittedModel::EaseTransition(b) => b.ease(),
+                    FittedModel::Ease(m) => m,
+                    _ => unreachable!("matched above"),
+                };
                 let n = m.n_items();
                 let w = m.weights();
                 // B[a][b] is a's contribution to b's score; use the larger direction.

@@ -107,6 +107,12 @@ pub struct EaseModel {
 }
 
 impl EaseModel {
+    /// A model over stored weights (`n_items²`, row-major), read back by a blend's parts.
+    pub(crate) fn from_weights(n_items: usize, weights: Vec<f32>) -> Self {
+        debug_assert_eq!(weights.len(), n_items * n_items);
+        Self { n_items, weights }
+    }
+
     /// `B_ij`: how much interacting with item `i` raises the score of item `j`.
     pub fn weight(&self, i: u32, j: u32) -> f32 {
         self.weights[i as usize * self.n_items + j as usize]

@@ -62,6 +62,11 @@ pub fn similar_items(
             v.truncate(n);
             v
         }
+        FittedModel::EaseTransition(b) => {
+            let m = b.ease();
+            let row = &m.weights()[item as usize * n_items..(item as usize + 1) * n_items];
+            top_k(row, n, &[item])
+        }
         FittedModel::Ease(m) => {
             let row = &m.weights()[item as usize * n_items..(item as usize + 1) * n_items];
             top_k(row, n, &[item])

@@ -71,6 +71,11 @@ pub fn default_space(algorithm: Algorithm) -> SearchSpace {
             Param::int("epochs", 10, 60),
         ],
         Algorithm::Trending => vec![Param::log_float("half_life_days", 0.5, 60.0)],
+        Algorithm::EaseTransition => vec![
+            Param::log_float("lambda", 1.0, 10_000.0),
+            Param::int("window", 1, 20),
+            Param::float("mix", 0.0, 1.0),
+        ],
         Algorithm::Transition => vec![
             Param::int("window", 1, 20),
             Param::float("decay", 0.1, 1.0),

@@ -3,8 +3,8 @@
 use super::{ModelParts, Parts, PartsError};
 use crate::model::spec::{Algorithm, FittedModel};
 use crate::model::{
-    AlsModel, BiasedMfModel, BprModel, CategoryPopularity, ContentModel, EaseModel, HybridModel,
-    ItemKnnModel, Popularity, UserKnnModel,
+    AlsModel, BiasedMfModel, BprModel, CategoryPopularity, ContentModel, EaseModel,
+    EaseTransitionModel, HybridModel, ItemKnnModel, Popularity, UserKnnModel,
 };
 
 impl FittedModel {
@@ -18,6 +18,7 @@ impl FittedModel {
             FittedModel::UserKnn(m) => m.to_parts(),
             FittedModel::Als(m) => m.to_parts(),
             FittedModel::Ease(m) => m.to_parts(),
+            FittedModel::EaseTransition(m) => m.to_parts(),
             FittedModel::Bpr(m) => m.to_parts(),
             FittedModel::Mf(m) => m.to_parts(),
             FittedModel::Content(m) => m.to_parts(),
@@ -39,6 +40,9 @@ impl FittedModel {
             Algorithm::UserKnn => FittedModel::UserKnn(UserKnnModel::from_parts(parts)?),
             Algorithm::Als => FittedModel::Als(AlsModel::from_parts(parts)?),
             Algorithm::Ease => FittedModel::Ease(EaseModel::from_parts(parts)?),
+            Algorithm::EaseTransition => {
+                FittedModel::EaseTransition(EaseTransitionModel::from_parts(parts)?)
+            }
             Algorithm::Bpr => FittedModel::Bpr(BprModel::from_parts(parts)?),
             Algorithm::Mf => FittedModel::Mf(BiasedMfModel::from_parts(parts)?),
             Algorithm::Content => FittedModel::Content(ContentModel::from_parts(parts)?),

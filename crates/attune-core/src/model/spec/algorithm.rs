@@ -33,6 +33,9 @@ pub enum Algorithm {
     /// Item-to-item transitions ([`crate::model::TransitionParams`]); needs
     /// [`TrainingSet::sequences`].
     Transition,
+    /// EASE blended with transitions ([`crate::model::EaseTransitionModel`]); needs
+    /// [`TrainingSet::sequences`].
+    EaseTransition,
     /// BPR ([`BprParams`]).
     Bpr,
     /// Biased MF on explicit ratings ([`BiasedMfParams`]).
@@ -196,6 +199,22 @@ const ALS_PARAMS: &[ParamDef] = &[
 
 const EASE_PARAMS: &[ParamDef] = &[float("lambda", 500.0, "L2 penalty on the item weights")];
 
+const EASE_TRANSITION_PARAMS: &[ParamDef] = &[
+    float("lambda", 500.0, "L2 penalty on the EASE item weights"),
+    int("window", 5, "following items that count as a transition"),
+    float(
+        "decay",
+        0.5,
+        "weight of a transition d steps ahead: decay^(d-1), (0, 1]",
+    ),
+    int("neighbours", 200, "strongest successors kept per item"),
+    float(
+        "mix",
+        0.2,
+        "weight of the standardised transition scores, [0, 1]",
+    ),
+];
+
 const TRANSITION_PARAMS: &[ParamDef] = &[
     int("window", 5, "following items that count as a transition"),
     float(
@@ -307,7 +326,7 @@ const TRENDING_PARAMS: &[ParamDef] = &[float(
 
 impl Algorithm {
     /// Every algorithm, in documentation order.
-    pub const ALL: [Algorithm; 12] = [
+    pub const ALL: [Algorithm; 13] = [
         Algorithm::Popularity,
         Algorithm::Trending,
         Algorithm::CategoryPopularity,
@@ -316,6 +335,7 @@ impl Algorithm {
         Algorithm::Als,
         Algorithm::Ease,
         Algorithm::Transition,
+        Algorithm::EaseTransition,
         Algorithm::Bpr,
         Algorithm::Mf,
         Algorithm::Content,
@@ -333,6 +353,7 @@ impl Algorithm {
             Algorithm::Als => "als",
             Algorithm::Ease => "ease",
             Algorithm::Transition => "transition",
+            Algorithm::EaseTransition => "ease-transition",
             Algorithm::Bpr => "bpr",
             Algorithm::Mf => "mf",
             Algorithm::Content => "content",
@@ -355,6 +376,7 @@ impl Algorithm {
             Algorithm::Als => ALS_PARAMS,
             Algorithm::Ease => EASE_PARAMS,
             Algorithm::Transition => TRANSITION_PARAMS,
+            Algorithm::EaseTransition => EASE_TRANSITION_PARAMS,
             Algorithm::Bpr => BPR_PARAMS,
             Algorithm::Mf => MF_PARAMS,
             Algorithm::Content => CONTENT_PARAMS,
@@ -382,6 +404,9 @@ impl Algorithm {
             Algorithm::Ease => "EASE linear autoencoder (closed form)",
             Algorithm::Transition => {
                 "what users go on to after their latest items (needs event times)"
+            }
+            Algorithm::EaseTransition => {
+                "EASE and transitions, standardised and mixed (needs event times)"
             }
             Algorithm::Bpr => "Bayesian personalized ranking (SGD)",
             Algorithm::Mf => "biased matrix factorization of explicit ratings",

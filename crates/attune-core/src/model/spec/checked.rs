@@ -26,6 +26,15 @@ pub enum CheckedParams {
     ItemKnn(ItemKnnValidParams),
     /// [`Algorithm::Transition`].
     Transition(TransitionValidParams),
+    /// [`Algorithm::EaseTransition`].
+    EaseTransition {
+        /// The EASE part.
+        ease: EaseValidParams,
+        /// The transition part.
+        transition: TransitionValidParams,
+        /// Weight of the transition part.
+        mix: f32,
+    },
     /// [`Algorithm::UserKnn`].
     UserKnn(UserKnnValidParams),
     /// [`Algorithm::Als`].
@@ -98,6 +107,27 @@ impl Spec {
                     .neighbours(v("neighbours").usize())
                     .check()?,
             ),
+            Algorithm::EaseTransition => {
+                let mix = v("mix").f32();
+                if !(0.0..=1.0).contains(&mix) {
+                    return Err(ParamError::new(
+                        "ease-transition",
+                        "mix",
+                        mix,
+                        "must be in [0, 1]",
+                    )
+                    .into());
+                }
+                CheckedParams::EaseTransition {
+                    ease: EaseParams::default().reg(v("lambda").f32()).check()?,
+                    transition: TransitionParams::default()
+                        .window(v("window").usize())
+                        .decay(v("decay").f32())
+                        .neighbours(v("neighbours").usize())
+                        .check()?,
+                    mix,
+                }
+            }
             Algorithm::UserKnn => CheckedParams::UserKnn(
                 UserKnnParams::default()
                     .neighbours(v("neighbours").usize())

@@ -1,9 +1,9 @@
 //! Training: [`Spec::fit`] turns checked parameters and a [`TrainingSet`] into a [`Fitted`]
 //! model, naming the data an algorithm needs but did not get ([`SpecFitError`]).
 
-use super::{CheckedParams, Fitted, FittedModel, Spec, TrainingSet};
+use super::{CheckedParams, Fitted, FittedModel, ItemSequences, Spec, TrainingSet};
 use crate::features::ItemDoc;
-use crate::model::{CategoryPopularity, FitError, Popularity};
+use crate::model::{CategoryPopularity, EaseTransitionModel, FitError, Popularity};
 
 /// Training failed. User error: the data does not suit the algorithm.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -40,12 +40,17 @@ impl Spec {
                 FittedModel::CategoryPopularity(CategoryPopularity::fit(x, cats)?)
             }
             CheckedParams::ItemKnn(p) => FittedModel::ItemKnn(p.fit(x)),
-            CheckedParams::Transition(p) => match &data.sequences {
-                Some(s) if s.n_users() == data.n_users() => {
-                    FittedModel::ItemKnn(p.fit(s, data.n_items()))
-                }
-                _ => return Err(self.missing("event times (item sequences)")),
-            },
+            CheckedParams::Transition(p) => {
+                FittedModel::ItemKnn(p.fit(self.sequences(data)?, data.n_items()))
+            }
+            CheckedParams::EaseTransition {
+                ease,
+                transition,
+                mix,
+            } => {
+                let t = transition.fit(self.sequences(data)?, data.n_items());
+                FittedModel::EaseTransition(EaseTransitionModel::new(ease.fit(x)?, t, *mix))
+            }
             CheckedParams::UserKnn(p) => FittedModel::UserKnn(p.fit(x)),
             CheckedParams::Als(p) => FittedModel::Als(p.fit(x)?),
             CheckedParams::Ease(p) => FittedModel::Ease(p.fit(x)?),
@@ -111,6 +116,14 @@ impl Spec {
             .collect())
     }
 
+    /// Every user's item sequence, for the order-aware models.
+    fn sequences<'a>(&self, data: &'a TrainingSet) -> Result<&'a ItemSequences, SpecFitError> {
+        match &data.sequences {
+            Some(s) if s.n_users() == data.n_users() => Ok(s),
+            _ => Err(self.missing("event times (item sequences)")),
+        }
+    }
+
     fn missing(&self, what: &'static str) -> SpecFitError {
         SpecFitError::MissingData {
             algorithm: self.algorithm.name(),
@@ -134,6 +147,7 @@ mod tests {
             ("category-popularity", "categories"),
             ("trending", "times"),
             ("transition", "sequences"),
+            ("ease-transition", "sequences"),
         ] {
             let e = parse(s).unwrap().fit(&bare).unwrap_err();
             assert!(e.to_string().contains(what), "{s}: {e}");

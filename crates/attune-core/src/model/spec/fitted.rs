@@ -6,8 +6,9 @@ use std::any::Any;
 
 use super::{Algorithm, Feedback, ParamValue, Spec};
 use crate::model::{
-    AlsModel, BiasedMfModel, BprModel, CategoryPopularity, ContentModel, EaseModel, FoldIn,
-    HybridModel, ItemKnnModel, Popularity, Recommender, Scorer, UserKnnModel, UserRepr,
+    AlsModel, BiasedMfModel, BprModel, CategoryPopularity, ContentModel, EaseModel,
+    EaseTransitionModel, FoldIn, HybridModel, ItemKnnModel, Popularity, Recommender, Scorer,
+    UserKnnModel, UserRepr,
 };
 
 /// A fitted model of any algorithm. Concrete types stay reachable (serialization, model-specific
@@ -28,6 +29,8 @@ pub enum FittedModel {
     Als(AlsModel),
     /// EASE.
     Ease(EaseModel),
+    /// EASE blended with transitions.
+    EaseTransition(EaseTransitionModel),
     /// BPR.
     Bpr(BprModel),
     /// Biased MF.
@@ -48,6 +51,7 @@ impl FittedModel {
             FittedModel::UserKnn(m) => m,
             FittedModel::Als(m) => m,
             FittedModel::Ease(m) => m,
+            FittedModel::EaseTransition(m) => m,
             FittedModel::Bpr(m) => m,
             FittedModel::Mf(m) => m,
             FittedModel::Content(m) => m,
