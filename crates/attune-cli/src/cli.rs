@@ -1227,6 +1227,11 @@ pub struct EvaluateArgs {
     /// together and measure that model on test (the model a deployment would train).
     #[arg(long)]
     pub refit: bool,
+    /// Also measure each --algorithm per value of this user profile attribute (e.g. `segment`
+    /// from `attune segment --save-as segment`): the global choice against a choice made on
+    /// each segment's own validation users. Needs a validation part.
+    #[arg(long, value_name = "ATTR", conflicts_with = "train")]
+    pub by: Option<String>,
     /// Training file of a bring-your-own split.
     #[arg(long, requires = "test")]
     pub train: Option<PathBuf>,

@@ -12,6 +12,9 @@
 //! runs on everyone); DBSCAN refuses more than [`DBSCAN_MAX_USERS`] users rather than run for
 //! hours.
 
+use std::collections::BTreeMap;
+
+use attune_core::catalog::AttrValue;
 use attune_core::features::{prepare, PreparedFeatures, UserFeatureParams, UserFeatures};
 use attune_core::segment::rules::{assign, heavy_threshold};
 use attune_core::segment::{
@@ -19,11 +22,13 @@ use attune_core::segment::{
     DbscanParams, Dense, Description, KChoice, KMeansParams, ValidRuleSegments,
 };
 use attune_core::time::Timestamp;
+use attune_store::Store;
 use rand::seq::index::sample;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::data::AppData;
+use crate::dataset::Dataset;
 use crate::error::{PipelineError, Result};
 use crate::features::app_user_features;
 
@@ -209,7 +214,7 @@ pub fn save_segments(
     attribute: &str,
     limits: &attune_core::limits::InputLimits,
 ) -> Result<usize> {
-    use attune_core::catalog::{AttrValue, User};
+    use attune_core::catalog::User;
     let mut profiles: std::collections::HashMap<String, User> = std::collections::HashMap::new();
     store.scan_users(app, &mut |u| {
         profiles.insert(u.user_id.clone(), u);
@@ -238,6 +243,42 @@ pub fn save_segments(
 }
 
 /// The prepared matrix, refused when no column has a value.
+/// Users grouped by the value of profile attribute `attr` (numbers and booleans as text): one
+/// mask over `data`'s user rows per value, in value order. Users without the attribute, or
+/// without interactions, are in no group. Tuning per segment and evaluation by segment read
+/// segments this way, whether `attune segment --save-as` wrote them or an import did.
+pub fn attribute_masks(
+    store: &dyn Store,
+    app: &str,
+    data: &Dataset,
+    attr: &str,
+) -> Result<Vec<(String, Vec<bool>)>> {
+    let mut masks: BTreeMap<String, Vec<bool>> = BTreeMap::new();
+    let app_data = AppData::read(store, app)?;
+    for user in &app_data.users {
+        let Some(value) = user.attributes.get(attr) else {
+            continue;
+        };
+        let Some(row) = data.users.get(&user.user_id) else {
+            continue;
+        };
+        let value = match value {
+            AttrValue::Text(s) => s.clone(),
+            AttrValue::Number(n) => n.to_string(),
+            AttrValue::Bool(b) => b.to_string(),
+        };
+        masks
+            .entry(value)
+            .or_insert_with(|| vec![false; data.n_users()])[row as usize] = true;
+    }
+    if masks.is_empty() {
+        return Err(PipelineError::NoData(format!(
+            "no user profile has attribute {attr:?} (write it with `attune segment --save-as {attr}` or import users with it)"
+        )));
+    }
+    Ok(masks.into_iter().collect())
+}
+
 fn matrix(raw: &UserFeatures, min_count: u64) -> Result<(PreparedFeatures, Dense)> {
     let p = prepare(raw, min_count)?;
     if p.columns.is_empty() {

@@ -448,3 +448,97 @@ fn user_recency_and_refit_need_a_validation_part() {
         describe(&out)
     );
 }
+
+#[test]
+fn by_segment_compares_the_global_choice_with_each_segments_own() {
+    let env = drifting_app();
+    // Two tiers by user parity; a third tier whose only user has no interactions.
+    let mut users = String::from("user_id,tier\n");
+    for u in 0..120u32 {
+        users.push_str(&format!(
+            "u{u},{}\n",
+            if u % 2 == 0 { "even" } else { "odd" }
+        ));
+    }
+    users.push_str("ghost,vip\n");
+    let path = env.path().join("users.csv");
+    std::fs::write(&path, users).unwrap();
+    env.ok(&["import", "users", path.to_str().unwrap()]);
+    let report = env.path().join("by.json");
+    let out = env.ok(&[
+        "evaluate",
+        "--split",
+        "user-temporal",
+        "--refit",
+        "--user-recency",
+        "0,2",
+        "--by",
+        "tier",
+        "-a",
+        "ease:lambda=1|100",
+        "--json",
+        report.to_str().unwrap(),
+    ]);
+    assert!(out.contains("by tier (ndcg@10 on test"), "{out}");
+    let rows = json(&env, "by.json")["by_segment"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let tiers: Vec<&str> = rows
+        .iter()
+        .map(|r| r["segment"].as_str().unwrap())
+        .collect();
+    assert_eq!(tiers, ["even", "odd", "vip"], "{rows:?}");
+    // The ghost's tier has no interactions: reported empty, not scored.
+    let vip = &rows[2];
+    assert_eq!(vip["users"], 0, "{vip}");
+    assert!(
+        vip["global"].is_null() && vip["per_segment"].is_null(),
+        "{vip}"
+    );
+    assert!(out.contains("no validation users"), "{out}");
+    let global = column(&json(&env, "by.json"), "ease:lambda=1|100")["specs"][0].clone();
+    for r in &rows[..2] {
+        assert_eq!(r["users"], 60, "{r}");
+        assert_eq!(r["global_spec"], global, "{r}");
+        let (g, own) = (
+            r["global"].as_f64().unwrap(),
+            r["per_segment"].as_f64().unwrap(),
+        );
+        assert!(
+            (0.0..=1.0).contains(&g) && (0.0..=1.0).contains(&own),
+            "{r}"
+        );
+        // A segment's own choice is at least as good as the global one on its validation users.
+        assert!(
+            r["segment_validation"].as_f64().unwrap() >= r["global_validation"].as_f64().unwrap(),
+            "{r}"
+        );
+    }
+    // Without a validation part there is nothing to choose on.
+    let out = env.run(&[
+        "evaluate", "--split", "random", "--by", "tier", "-a", "ease",
+    ]);
+    assert!(!out.status.success(), "{}", describe(&out));
+    assert!(
+        stderr(&out).contains("--by chooses per segment"),
+        "{}",
+        describe(&out)
+    );
+    // An attribute nobody has.
+    let out = env.run(&[
+        "evaluate",
+        "--split",
+        "user-temporal",
+        "--by",
+        "nope",
+        "-a",
+        "ease",
+    ]);
+    assert!(!out.status.success(), "{}", describe(&out));
+    assert!(
+        stderr(&out).contains("attribute \"nope\""),
+        "{}",
+        describe(&out)
+    );
+}

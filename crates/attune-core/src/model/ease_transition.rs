@@ -187,7 +187,10 @@ mod tests {
     #[test]
     fn mix_zero_ranks_as_ease_and_one_as_transitions() {
         let (blend, ease, transitions) = orders(0.0);
-        assert_ne!(ease, transitions, "the parts must disagree for this to test anything");
+        assert_ne!(
+            ease, transitions,
+            "the parts must disagree for this to test anything"
+        );
         assert_eq!(blend, ease);
         let (blend, _, transitions) = orders(1.0);
         assert_eq!(blend, transitions);

@@ -18,17 +18,14 @@ mod run;
 pub mod space;
 mod view;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use attune_core::catalog::AttrValue;
 use attune_core::model::spec::{Algorithm, SpecError};
 use attune_core::tune::{Direction, Outcome, Study, StudyError, TrialState};
 use attune_store::{Store, StoreError, StudyRecord};
 use serde::{Deserialize, Serialize};
 
 use crate::config::PipelineConfig;
-use crate::data::AppData;
 use crate::dataset::Dataset;
 use crate::error::PipelineError;
 pub use objective::{Evaluation, Objective, Splits, Validation};
@@ -328,7 +325,11 @@ pub fn tune(
     }
     let targets: Vec<Target> = match &options.segment_attr {
         None => vec![(None, None)],
-        Some(attr) => segments(store, app, &data, attr)?
+        Some(attr) => crate::segments::attribute_masks(store, app, &data, attr)
+            .map_err(|e| match e {
+                PipelineError::NoData(m) => TuneError::NoValidation(m),
+                other => other.into(),
+            })?
             .into_iter()
             .map(|(value, mask)| (Some((attr.clone(), value)), Some(mask)))
             .collect(),
@@ -480,38 +481,6 @@ fn new_record(
 
 /// The users of each value of profile attribute `attr` (text, number or boolean, as text),
 /// as masks over the dataset's users, by value.
-fn segments(
-    store: &dyn Store,
-    app: &str,
-    data: &Dataset,
-    attr: &str,
-) -> Result<Vec<(String, Vec<bool>)>, TuneError> {
-    let mut masks: BTreeMap<String, Vec<bool>> = BTreeMap::new();
-    let app_data = AppData::read(store, app)?;
-    for user in &app_data.users {
-        let Some(value) = user.attributes.get(attr) else {
-            continue;
-        };
-        let Some(row) = data.users.get(&user.user_id) else {
-            continue;
-        };
-        let value = match value {
-            AttrValue::Text(s) => s.clone(),
-            AttrValue::Number(n) => n.to_string(),
-            AttrValue::Bool(b) => b.to_string(),
-        };
-        masks
-            .entry(value)
-            .or_insert_with(|| vec![false; data.n_users()])[row as usize] = true;
-    }
-    if masks.is_empty() {
-        return Err(TuneError::NoValidation(format!(
-            "no user profile has attribute {attr:?} (write it with `attune segment --save-as {attr}` or import users with it)"
-        )));
-    }
-    Ok(masks.into_iter().collect())
-}
-
 /// One study of a run: the segment (attribute, value) it measures and its users' mask, or
 /// everyone.
 type Target = (Option<(String, String)>, Option<Vec<bool>>);

@@ -16,6 +16,7 @@ mod lists;
 pub(crate) mod plan;
 mod report;
 pub(crate) mod run;
+mod segments;
 pub(crate) mod source;
 
 use std::collections::BTreeMap;
@@ -169,6 +170,7 @@ pub fn run(args: EvaluateArgs, settings: &Settings) -> anyhow::Result<ExitCode> 
         }
     }
 
+    let mut masks: Vec<(String, Vec<bool>)> = Vec::new();
     let (mut data, fixed): (Box<dyn EvalData>, Option<Fold>) = match (&args.train, &args.test) {
         (Some(train), Some(test)) => {
             let d = FileData::read(train, test)?;
@@ -185,6 +187,9 @@ pub fn run(args: EvaluateArgs, settings: &Settings) -> anyhow::Result<ExitCode> 
                 !d.cells.is_empty(),
                 "app {app:?} has no interactions to evaluate on; import events first"
             );
+            if let Some(attr) = &args.by {
+                masks = attune_pipeline::segments::attribute_masks(&*store, app, &d, attr)?;
+            }
             (Box::new(d), None)
         }
     };
@@ -219,9 +224,14 @@ pub fn run(args: EvaluateArgs, settings: &Settings) -> anyhow::Result<ExitCode> 
         has_validation || (recencies.len() == 1 && !args.refit),
         "--user-recency with several values and --refit choose on a validation part, and this split has none; use --split user-temporal or ratio"
     );
+    anyhow::ensure!(
+        args.by.is_none() || (has_validation && folds.len() == 1),
+        "--by chooses per segment on validation: use a split with one validation part (user-temporal, ratio or --protocol recbole)"
+    );
     if let Some(dir) = &args.save_split {
         save_split(&*data, dir, &folds[0])?;
     }
+    let mut segment_rows = Vec::new();
     tracing::info!(
         users = data.n_users(),
         items = data.n_items(),
@@ -257,6 +267,20 @@ pub fn run(args: EvaluateArgs, settings: &Settings) -> anyhow::Result<ExitCode> 
         };
         for ((_, cands), col) in groups.iter().zip(&mut columns) {
             let chosen = choose(cands, &fds, &grid, &setup.measure, &setup.select_by, f)?;
+            if !masks.is_empty() {
+                let inputs = segments::Inputs {
+                    fold,
+                    fds: &fds,
+                    grid: &grid,
+                    measure: &setup.measure,
+                    select_by: &setup.select_by,
+                    refit: args.refit,
+                };
+                let global = (chosen.recency, chosen.candidate);
+                segment_rows.extend(segments::compare(
+                    &mut *data, &inputs, &col.label, cands, global, &masks,
+                )?);
+            }
             let g = if args.refit {
                 data.set_user_recency(recencies[chosen.recency]);
                 let refit =
@@ -319,8 +343,15 @@ pub fn run(args: EvaluateArgs, settings: &Settings) -> anyhow::Result<ExitCode> 
     };
     let mut out = std::io::stdout().lock();
     report.write_table(&mut out)?;
+    if let Some(attr) = &args.by {
+        segments::write_table(&mut out, attr, &setup.select_by, &segment_rows)?;
+    }
     if let Some(path) = &args.json {
-        let text = serde_json::to_string_pretty(&report.to_json())?;
+        let mut json = report.to_json();
+        if args.by.is_some() {
+            json["by_segment"] = segments::to_json(&segment_rows);
+        }
+        let text = serde_json::to_string_pretty(&json)?;
         std::fs::write(path, text + "\n")
             .with_context(|| format!("cannot write {}", path.display()))?;
         writeln!(out, "wrote {}", path.display())?;
@@ -359,6 +390,8 @@ impl RecencyGrid<'_> {
 struct Chosen {
     fitted: run::FittedCandidate,
     recency: usize,
+    /// Index of the chosen candidate in its group.
+    candidate: usize,
     validation: Vec<(String, f64)>,
     score: Option<f64>,
 }
@@ -407,15 +440,16 @@ fn choose(
         return Ok(Chosen {
             fitted: run::fit(&cands[0].spec, &fds[0])?,
             recency: 0,
+            candidate: 0,
             validation: Vec::new(),
             score: None,
         });
     }
     let lower_is_better = matches!(select_by, "rmse" | "mae");
-    let mut best: Option<(usize, f64, run::FittedCandidate)> = None;
+    let mut best: Option<(usize, usize, f64, run::FittedCandidate)> = None;
     let mut validation = Vec::new();
     for (r, fd) in fds.iter().enumerate() {
-        for cand in cands {
+        for (c, cand) in cands.iter().enumerate() {
             tracing::info!(fold = fold + 1, spec = %grid.label(&cand.spec.to_string(), r), "fitting");
             let fitted = run::fit(&cand.spec, fd)?;
             let v = run::measure(&fitted, fd, m, Phase::Validation)?;
@@ -426,7 +460,7 @@ fn choose(
                 )
             })?;
             validation.push((grid.label(&cand.spec.to_string(), r), score));
-            let better = best.as_ref().is_none_or(|(_, b, _)| {
+            let better = best.as_ref().is_none_or(|(_, _, b, _)| {
                 if lower_is_better {
                     score < *b
                 } else {
@@ -434,14 +468,15 @@ fn choose(
                 }
             });
             if better {
-                best = Some((r, score, fitted));
+                best = Some((r, c, score, fitted));
             }
         }
     }
-    let (recency, score, fitted) = best.expect("at least one candidate");
+    let (recency, candidate, score, fitted) = best.expect("at least one candidate");
     Ok(Chosen {
         fitted,
         recency,
+        candidate,
         validation,
         score: Some(score),
     })

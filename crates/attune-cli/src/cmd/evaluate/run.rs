@@ -204,15 +204,35 @@ pub fn measure(
     m: &Measure,
     phase: Phase,
 ) -> anyhow::Result<Metrics> {
+    measure_users(fc, fd, m, phase, None)
+}
+
+/// [`measure`] over the users where `only[user]` (every user for `None`): one segment's
+/// metrics for `--by`.
+pub fn measure_users(
+    fc: &FittedCandidate,
+    fd: &FoldData,
+    m: &Measure,
+    phase: Phase,
+    only: Option<&[bool]>,
+) -> anyhow::Result<Metrics> {
     let mut out = Metrics::new();
     let model = &fc.model;
     if m.ranking {
         let input = fd.rank_input(model, phase)?;
         let (history, relevant) = (input.history, input.held_out);
         let report = match &fd.candidates {
+            Some(_) if only.is_some() => {
+                anyhow::bail!(
+                    "metrics by segment (--by) rank every item; this split ranks candidates"
+                )
+            }
             Some(items) => evaluate_among(model, history, relevant, items, m.k),
             None => {
-                let users = test_users(relevant);
+                let mut users = test_users(relevant);
+                if let Some(only) = only {
+                    users.retain(|&u| only.get(u as usize).copied().unwrap_or(false));
+                }
                 let lists = rank_users(model, &input, &users, m.k, m.candidates);
                 let report =
                     evaluate_lists(&fd.training.interactions, relevant, m.k, &users, &lists);
