@@ -1,5 +1,6 @@
 //! `tune` over a real store (SQLite in a temp directory) and a seeded synthetic shop.
 
+use attune_core::catalog::AttrValue;
 use attune_store::sqlite::SqliteStore;
 use attune_store::{Store as _, StudyStore as _};
 
