@@ -3,6 +3,7 @@
 //! validation users. The question it answers is whether a model (or parameter set) per
 //! segment beats one global model, segment by segment, without ever choosing on test.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::io::Write;
 
@@ -103,21 +104,17 @@ pub fn compare(
         let mut test = |key: (usize, usize)| -> anyhow::Result<(f64, usize)> {
             let (r, c) = key;
             let fd = if inp.refit {
-                if !refits.contains_key(&r) {
+                if let Entry::Vacant(e) = refits.entry(r) {
                     data.set_user_recency(inp.grid.values[r]);
-                    let fd = FoldData::new(
-                        &*data,
-                        &inp.fold.with_validation_in_training(),
-                        inp.measure,
-                    )?;
-                    refits.insert(r, fd);
+                    let refit = inp.fold.with_validation_in_training();
+                    e.insert(FoldData::new(&*data, &refit, inp.measure)?);
                 }
                 &refits[&r]
             } else {
                 &inp.fds[r]
             };
-            if !models.contains_key(&key) {
-                models.insert(key, run::fit(&cands[c].spec, fd)?);
+            if let Entry::Vacant(e) = models.entry(key) {
+                e.insert(run::fit(&cands[c].spec, fd)?);
             }
             let v = run::measure_users(&models[&key], fd, inp.measure, Phase::Test, Some(mask))?;
             Ok((
