@@ -9,8 +9,6 @@
 //!
 //! All matrices are row-major. "Lower" means the lower triangle including the diagonal.
 
-use rayon::prelude::*;
-
 const LANES: usize = 8;
 const WIDE: usize = 4 * LANES;
 
@@ -429,164 +427,13 @@ pub fn cholesky_solve(l: &[f64], n: usize, b: &mut [f64]) {
     }
 }
 
-/// Rows per block of the blocked inverse; a block of `L` rows (64 x n f64) stays in L2 for
-/// the catalog sizes EASE is meant for.
-const BLOCK: usize = 64;
-
-/// Inverse of the symmetric positive-definite `n x n` matrix `a` (full storage, row-major),
-/// written back into `a` (both triangles).
-///
-/// Two phases, both multi-threaded with rayon and both built from contiguous dot products:
-/// 1. blocked Cholesky–Crout: for each block of `BLOCK` pivot rows, factor the block, then every
-///    row below computes its entries in those columns in parallel (they depend only on their own
-///    earlier columns and on the finished block);
-/// 2. `A⁻¹ = L⁻ᵀ L⁻¹` column block by column block: each thread solves `L Lᵀ X = E` for a slab
-///    of identity columns, stored right-hand-side-major so the inner loop runs over the slab.
-///
-/// Cost about `n³/3 + n³` flops; memory is `a` plus one `n x BLOCK` slab per thread.
-pub fn spd_inverse(a: &mut [f64], n: usize) -> Result<(), NotPositiveDefinite> {
-    assert_eq!(a.len(), n * n, "matrix must be n x n");
-    // Phase 1: Cholesky, lower triangle.
-    let mut b0 = 0;
-    while b0 < n {
-        let b1 = (b0 + BLOCK).min(n);
-        // Factor the diagonal block rows b0..b1 (their columns < b0 are already final).
-        for i in b0..b1 {
-            let (done, rest) = a.split_at_mut(i * n);
-            let row_i = &mut rest[..n];
-            for j in b0..i {
-                let row_j = &done[j * n..j * n + j + 1];
-                row_i[j] = (row_i[j] - dot64(&row_i[..j], &row_j[..j])) / row_j[j];
-            }
-            let d = row_i[i] - dot64(&row_i[..i], &row_i[..i]);
-            if d <= 0.0 || !d.is_finite() {
-                return Err(NotPositiveDefinite { row: i });
-            }
-            row_i[i] = d.sqrt();
-        }
-        // Rows below: columns b0..b1, in parallel.
-        let (top, below) = a.split_at_mut(b1 * n);
-        let block = &top[b0 * n..b1 * n];
-        let fast = has_avx2_fma();
-        below.par_chunks_mut(n).for_each(|row_i| {
-            #[cfg(target_arch = "x86_64")]
-            if fast {
-                // SAFETY: `fast` is only true when the CPU has AVX2 and FMA.
-                unsafe { panel_row_avx2(row_i, block, b0, b1, n) };
-                return;
-            }
-            let _ = fast;
-            panel_row(row_i, block, b0, b1, n);
-        });
-        b0 = b1;
-    }
-    // Phase 2: solve for identity columns in slabs. Column c of the inverse only needs
-    // z[c..] in the forward pass (e_c is zero above c).
-    let l: &[f64] = a;
-    let slabs: Vec<(usize, Vec<f64>)> = (0..n.div_ceil(BLOCK))
-        .into_par_iter()
-        .map(|s| {
-            let c0 = s * BLOCK;
-            #[cfg(target_arch = "x86_64")]
-            if has_avx2_fma() {
-                // SAFETY: only taken when the CPU has AVX2 and FMA.
-                return (c0, unsafe { solve_slab_avx2(l, n, c0) });
-            }
-            (c0, solve_slab(l, n, c0))
-        })
-        .collect();
-    for (c0, x) in slabs {
-        let w = x.len() / n.max(1);
-        for i in 0..n {
-            a[i * n + c0..i * n + c0 + w].copy_from_slice(&x[i * w..(i + 1) * w]);
-        }
-    }
-    Ok(())
-}
-
-/// Entries `b0..b1` of one row below the pivot block (phase 1 of [`spd_inverse`]).
-#[inline(always)]
-fn panel_row(row_i: &mut [f64], block: &[f64], b0: usize, b1: usize, n: usize) {
-    for j in b0..b1 {
-        let row_j = &block[(j - b0) * n..(j - b0) * n + j + 1];
-        row_i[j] = (row_i[j] - dot64(&row_i[..j], &row_j[..j])) / row_j[j];
-    }
-}
-
-/// [`panel_row`] compiled for AVX2.
-///
-/// # Safety
-/// The CPU must support AVX2 and FMA.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn panel_row_avx2(row_i: &mut [f64], block: &[f64], b0: usize, b1: usize, n: usize) {
-    panel_row(row_i, block, b0, b1, n);
-}
-
-/// Columns `c0..c0 + BLOCK` of the inverse from the Cholesky factor `l` (phase 2 of
-/// [`spd_inverse`]), right-hand-side-major: `x[i * w + t]` is row `i` of column `c0 + t`.
-#[inline(always)]
-fn solve_slab(l: &[f64], n: usize, c0: usize) -> Vec<f64> {
-    let w = BLOCK.min(n - c0);
-    // x[i * w + t] = entry i of the solution for identity column c0 + t.
-    let mut x = vec![0f64; n * w];
-    for t in 0..w {
-        x[(c0 + t) * w + t] = 1.0;
-    }
-    // Forward L z = e, rows from c0 on.
-    let mut acc = vec![0f64; w];
-    for i in c0..n {
-        acc.copy_from_slice(&x[i * w..(i + 1) * w]);
-        let row = &l[i * n..i * n + i];
-        for j in c0..i {
-            let lij = row[j];
-            let xj = &x[j * w..(j + 1) * w];
-            for t in 0..w {
-                acc[t] -= lij * xj[t];
-            }
-        }
-        let d = l[i * n + i];
-        for t in 0..w {
-            x[i * w + t] = acc[t] / d;
-        }
-    }
-    // Backward Lᵀ x = z, axpy form over rows of L.
-    for i in (0..n).rev() {
-        let d = l[i * n + i];
-        let (head, tail) = x.split_at_mut(i * w);
-        let xi = &mut tail[..w];
-        for v in xi.iter_mut() {
-            *v /= d;
-        }
-        let row = &l[i * n..i * n + i];
-        for (j, &lij) in row.iter().enumerate() {
-            let xj = &mut head[j * w..(j + 1) * w];
-            for t in 0..w {
-                xj[t] -= lij * xi[t];
-            }
-        }
-    }
-    x
-}
-
-/// [`solve_slab`] compiled for AVX2.
-///
-/// # Safety
-/// The CPU must support AVX2 and FMA.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn solve_slab_avx2(l: &[f64], n: usize, c0: usize) -> Vec<f64> {
-    solve_slab(l, n, c0)
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use proptest::prelude::*;
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
-    /// Naive Gauss–Jordan inverse with partial pivoting: the oracle for `spd_inverse`.
+    /// Naive Gauss–Jordan inverse with partial pivoting: the oracle for EASE's inverse.
     pub(crate) fn gauss_jordan_inverse(a: &[f64], n: usize) -> Vec<f64> {
         let mut m = a.to_vec();
         let mut inv = vec![0f64; n * n];
@@ -757,57 +604,5 @@ pub(crate) mod tests {
         }
         let mut bad = vec![1.0, 2.0, 2.0, 1.0];
         assert_eq!(cholesky(&mut bad, 2), Err(NotPositiveDefinite { row: 1 }));
-        assert!(spd_inverse(&mut [1.0, 2.0, 2.0, 1.0], 2).is_err());
-    }
-
-    #[test]
-    fn f64_kernels_are_bit_identical_with_and_without_avx2() {
-        // No fused operations in f64 code: vectorizing keeps every element's order of
-        // operations, so models that use only these kernels agree across machines.
-        let n = BLOCK + 9;
-        let mut l = random_spd(n, 3);
-        cholesky(&mut l, n).unwrap();
-        #[cfg(target_arch = "x86_64")]
-        if has_avx2_fma() {
-            for c0 in [0, BLOCK] {
-                // SAFETY: guarded by the feature check above.
-                assert_eq!(solve_slab(&l, n, c0), unsafe { solve_slab_avx2(&l, n, c0) });
-            }
-            let (mut a, mut b) = (l.clone(), l.clone());
-            let block = l[..BLOCK * n].to_vec();
-            panel_row(&mut a[BLOCK * n..(BLOCK + 1) * n], &block, 0, BLOCK, n);
-            // SAFETY: guarded by the feature check above.
-            unsafe { panel_row_avx2(&mut b[BLOCK * n..(BLOCK + 1) * n], &block, 0, BLOCK, n) };
-            assert_eq!(a, b);
-        }
-    }
-
-    #[test]
-    fn blocked_inverse_spans_several_blocks() {
-        let n = 2 * BLOCK + 7;
-        let a = random_spd(n, 2);
-        let mut inv = a.clone();
-        spd_inverse(&mut inv, n).unwrap();
-        for i in (0..n).step_by(13) {
-            for j in 0..n {
-                let v: f64 = (0..n).map(|t| a[i * n + t] * inv[t * n + j]).sum();
-                let want = if i == j { 1.0 } else { 0.0 };
-                assert!((v - want).abs() < 1e-6, "A·A⁻¹[{i}][{j}] = {v}");
-            }
-        }
-    }
-
-    proptest! {
-        #[test]
-        fn inverse_matches_gauss_jordan(n in 1usize..20, seed in 0u64..1000) {
-            let a = random_spd(n, seed);
-            let mut inv = a.clone();
-            spd_inverse(&mut inv, n).unwrap();
-            let want = gauss_jordan_inverse(&a, n);
-            let scale = want.iter().fold(0f64, |m, v| m.max(v.abs()));
-            for (g, w) in inv.iter().zip(&want) {
-                prop_assert!((g - w).abs() <= 1e-8 * scale.max(1.0), "{} vs {}", g, w);
-            }
-        }
     }
 }
