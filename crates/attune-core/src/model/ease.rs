@@ -79,8 +79,9 @@ impl EaseValidParams {
             row[i] += f64::from(self.reg);
         });
         // P = G⁻¹ through faer's blocked, SIMD Cholesky (G is symmetric, so its row-major
-        // buffer is also its column-major one); measured 2-4x faster than the hand-written
-        // blocked inverse this replaced (docs/benchmarks.md, "EASE against numpy").
+        // buffer is also its column-major one). The hand-written blocked inverse it replaced
+        // was slower than numpy; this is 0.41x numpy's CPU time (docs/benchmarks.md, "EASE
+        // against numpy").
         let p = match MatRef::from_column_major_slice(&g, n, n).llt(Side::Lower) {
             Ok(llt) => llt.inverse(),
             Err(LltError::NonPositivePivot { index }) => {
