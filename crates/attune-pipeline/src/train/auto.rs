@@ -121,7 +121,7 @@ pub fn choose_tuned(
     use attune_core::tune::{Direction, Outcome, Study, TpeConfig, TpeSampler};
 
     let (specs, skipped) = suggested(profile);
-    let (train, test) = holdout(data, validation_fraction, seed)?;
+    let (train, history, test) = holdout(data, validation_fraction, seed)?;
     let deadline = tune.timeout.and_then(|t| Instant::now().checked_add(t));
     let tunable: Vec<&Spec> = specs
         .iter()
@@ -147,7 +147,7 @@ pub fn choose_tuned(
             trials = tune.trials,
             "tuning candidate"
         );
-        let default_ndcg = crate::tune::objective::score(spec, &train, &test, K).ok();
+        let default_ndcg = crate::tune::objective::score(spec, &train, &history, &test, K).ok();
         let mut study = Study::new(
             crate::tune::space::default_space(family),
             Direction::Maximize,
@@ -166,7 +166,7 @@ pub fn choose_tuned(
             let (id, params) = study.ask(&sampler).map_err(PipelineError::internal)?;
             let outcome = crate::tune::space::spec_of(family, &params)
                 .map_err(|e| e.to_string())
-                .and_then(|s| crate::tune::objective::score(&s, &train, &test, K));
+                .and_then(|s| crate::tune::objective::score(&s, &train, &history, &test, K));
             let outcome = match outcome {
                 Ok(v) => Outcome::Complete(v),
                 Err(_) => Outcome::Failed,
@@ -191,7 +191,7 @@ pub fn choose_tuned(
         });
         chosen.push(best_spec);
     }
-    let mut choice = compare(&train, &test, chosen, skipped)?;
+    let mut choice = compare(&train, &history, &test, chosen, skipped)?;
     choice.tuned = tuned;
     Ok(choice)
 }
@@ -228,13 +228,13 @@ pub fn choose_among(
     validation_fraction: f64,
     seed: u64,
 ) -> Result<Choice> {
-    let (train, test) = holdout(data, validation_fraction, seed)?;
-    compare(&train, &test, specs, skipped)
+    let (train, history, test) = holdout(data, validation_fraction, seed)?;
+    compare(&train, &history, &test, specs, skipped)
 }
 
 /// The validation split: a seeded random share of each user's cells held out (positives only
 /// in the test matrix), the rest as the training set.
-fn holdout(data: &Dataset, validation_fraction: f64, seed: u64) -> Result<(TrainingSet, Csr)> {
+fn holdout(data: &Dataset, validation_fraction: f64, seed: u64) -> Result<(TrainingSet, Csr, Csr)> {
     let users: Vec<u32> = data.cells.iter().map(|c| c.user).collect();
     let split =
         random_holdout(&users, validation_fraction, seed).map_err(|e| PipelineError::Invalid {
@@ -262,12 +262,15 @@ fn holdout(data: &Dataset, validation_fraction: f64, seed: u64) -> Result<(Train
         ));
     }
     let train = data.training_set(Some(&keep))?;
-    Ok((train, test))
+    // Users are folded in as serving folds them in (decayed per user when configured).
+    let history = data.history_set(Some(&keep))?.interactions;
+    Ok((train, history, test))
 }
 
 /// Fit every spec on `train`, rank on `test`, pick the best.
 fn compare(
     train: &TrainingSet,
+    history: &Csr,
     test: &Csr,
     specs: Vec<Spec>,
     skipped: Vec<(String, String)>,
@@ -282,7 +285,7 @@ fn compare(
             Err(e) => Err(e.to_string()),
             Ok(f) => {
                 let history = match spec.algorithm().feedback() {
-                    Feedback::Implicit => Some(&train.interactions),
+                    Feedback::Implicit => Some(history),
                     Feedback::Explicit => train.ratings.as_ref(),
                 };
                 match history {

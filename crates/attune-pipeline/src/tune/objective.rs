@@ -68,6 +68,9 @@ impl Validation {
 /// One training part and what it holds out.
 pub struct Split {
     train: TrainingSet,
+    /// What users are folded in from: `train`'s interactions, decayed per user when
+    /// `[train] user_recency_half_life` is set (as serving and `attune evaluate` do).
+    history: Csr,
     /// Held-out cells with a positive signal (value 1), users x items.
     test: Csr,
 }
@@ -117,7 +120,12 @@ impl Splits {
                 .build(data.n_users(), data.n_items())
                 .map_err(PipelineError::internal)?;
             let train = data.training_set(Some(&keep))?;
-            splits.push(Split { train, test });
+            let history = data.history_set(Some(&keep))?.interactions;
+            splits.push(Split {
+                train,
+                history,
+                test,
+            });
         }
         if splits.iter().all(|s| s.test.nnz() == 0) {
             return Err(TuneError::NoValidation(
@@ -207,7 +215,7 @@ impl Objective<'_> {
             if test.nnz() == 0 {
                 continue;
             }
-            match score(spec, &split.train, test, self.k) {
+            match score(spec, &split.train, &split.history, test, self.k) {
                 Ok(v) => scores.push(v),
                 Err(why) => return Evaluation::Failed(why),
             }
@@ -225,12 +233,20 @@ impl Objective<'_> {
     }
 }
 
-/// NDCG@k of `spec` fitted on `train`, on the held-out rows of `test` (every item ranked,
-/// training items excluded); why not, when the spec cannot be fitted or scored.
-pub(crate) fn score(spec: &Spec, train: &TrainingSet, test: &Csr, k: usize) -> Result<f64, String> {
+/// NDCG@k of `spec` fitted on `train`, users folded in from `history` (implicit models; the
+/// training interactions, decayed per user when a user recency is set), on the held-out rows
+/// of `test` (every item ranked, training items excluded); why not, when the spec cannot be
+/// fitted or scored.
+pub(crate) fn score(
+    spec: &Spec,
+    train: &TrainingSet,
+    history: &Csr,
+    test: &Csr,
+    k: usize,
+) -> Result<f64, String> {
     let fitted = spec.fit(train).map_err(|e| e.to_string())?;
     let history = match spec.algorithm().feedback() {
-        Feedback::Implicit => &train.interactions,
+        Feedback::Implicit => history,
         Feedback::Explicit => train
             .ratings
             .as_ref()
