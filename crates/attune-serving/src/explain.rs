@@ -147,6 +147,9 @@ mod tests {
         );
         assert_eq!(Reason::Trending.kind(), "trending");
         let new = Reason::NewItemLike { item: 3 };
-        assert_eq!((new.kind(), new.text(name, cat).as_str()), ("new_item_like", "New, like item 3"));
+        assert_eq!(
+            (new.kind(), new.text(name, cat).as_str()),
+            ("new_item_like", "New, like item 3")
+        );
     }
 }

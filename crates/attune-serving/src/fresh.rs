@@ -57,7 +57,11 @@ pub(crate) struct FreshItems {
 
 impl FreshItems {
     /// Fit the vocabulary on `catalog` and collect the items `model_items` does not know.
-    pub(crate) fn build(params: FreshValidParams, model_items: &Interner, catalog: &[Item]) -> Self {
+    pub(crate) fn build(
+        params: FreshValidParams,
+        model_items: &Interner,
+        catalog: &[Item],
+    ) -> Self {
         let n_model = model_items.len();
         let mut docs = vec![ItemDoc::default(); n_model];
         let mut unknown: Vec<&Item> = Vec::new();
@@ -77,7 +81,10 @@ impl FreshItems {
             .enumerate()
             .map(|(k, it)| {
                 let (cols, vals) = features.matrix().row(n_model + k);
-                (it.item_id.clone(), fresh_item(it, cols.to_vec(), vals.to_vec()))
+                (
+                    it.item_id.clone(),
+                    fresh_item(it, cols.to_vec(), vals.to_vec()),
+                )
             })
             .collect();
         Self {
@@ -96,7 +103,10 @@ impl FreshItems {
 
     /// Fresh items now.
     pub(crate) fn len(&self) -> usize {
-        self.items.read().unwrap_or_else(PoisonError::into_inner).len()
+        self.items
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 
     /// Apply upserted catalog items: those the model does not know enter (or replace their
@@ -222,11 +232,7 @@ mod tests {
     #[test]
     fn items_unknown_to_the_model_are_fresh_and_upserts_enter_at_once() {
         let model = Interner::sorted(["s1", "s2", "s3", "k1", "k2", "l1", "l2"]);
-        let f = FreshItems::build(
-            FreshParams::new().check().unwrap(),
-            &model,
-            &catalog(),
-        );
+        let f = FreshItems::build(FreshParams::new().check().unwrap(), &model, &catalog());
         assert_eq!(f.len(), 1);
         let g0 = f.generation();
         let shoes: Vec<u32> = ["s1", "s2"].iter().map(|i| model.get(i).unwrap()).collect();
@@ -237,13 +243,19 @@ mod tests {
         assert!(shoes.contains(&picks[0].because));
         assert!(f.pick(&knives, |_, _| true).is_empty());
         // An upsert of a model item changes nothing; of a new one, the set and its generation.
-        f.upsert(&model, &[item("s1", "Trail running shoes Alpha 2", &["shoes"])]);
+        f.upsert(
+            &model,
+            &[item("s1", "Trail running shoes Alpha 2", &["shoes"])],
+        );
         assert_eq!(f.generation(), g0);
         f.upsert(&model, &[item("k9", "Paring kitchen knife", &["kitchen"])]);
         assert_eq!((f.len(), f.generation() > g0), (2, true));
         let picks = f.pick(&knives, |_, _| true);
         assert_eq!(picks.len(), 1);
-        assert_eq!((picks[0].item_id.as_str(), picks[0].because), ("k9", knives[0]));
+        assert_eq!(
+            (picks[0].item_id.as_str(), picks[0].because),
+            ("k9", knives[0])
+        );
         assert!(f.pick(&knives, |id, _| id != "k9").is_empty());
         let g1 = f.generation();
         f.remove(&["k9".to_string(), "nope".to_string()]);

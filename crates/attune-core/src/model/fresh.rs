@@ -186,7 +186,11 @@ impl FreshValidParams {
                 })
             })
             .collect();
-        out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.candidate.cmp(&b.candidate)));
+        out.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then(a.candidate.cmp(&b.candidate))
+        });
         out.truncate(self.0.slots);
         out
     }
@@ -245,7 +249,11 @@ mod tests {
             .min_similarity(0.3)
             .check()
             .unwrap();
-        let (lamp, shoe, old_shoe) = (row(&[9], &[1.0]), row(&[1, 2], &[1.0, 1.0]), row(&[1], &[1.0]));
+        let (lamp, shoe, old_shoe) = (
+            row(&[9], &[1.0]),
+            row(&[1, 2], &[1.0, 1.0]),
+            row(&[1], &[1.0]),
+        );
         // Newest first: a lamp, a shoe (weight 1/2), an older shoe (weight 1/4).
         let history = [view(&lamp), view(&shoe), view(&old_shoe)];
         let candidate = row(&[1, 2], &[1.0, 1.0]);
@@ -267,10 +275,10 @@ mod tests {
         let p = FreshParams::new().slots(2).check().unwrap();
         let h = row(&[1, 2], &[1.0, 1.0]);
         let cands = [
-            row(&[1], &[1.0]),            // cos 0.71
-            row(&[5], &[1.0]),            // 0
-            row(&[1, 2], &[1.0, 1.0]),    // 1
-            row(&[2], &[1.0]),            // 0.71, tie with the first: later position
+            row(&[1], &[1.0]),                 // cos 0.71
+            row(&[5], &[1.0]),                 // 0
+            row(&[1, 2], &[1.0, 1.0]),         // 1
+            row(&[2], &[1.0]),                 // 0.71, tie with the first: later position
             row(&[1, 2, 3], &[1.0, 1.0, 1.0]), // 0.82
         ];
         let picks = p.pick(&[view(&h)], cands.iter().map(view));
@@ -290,7 +298,10 @@ mod tests {
 
     #[test]
     fn interleave_never_displaces_the_first_pick_and_drops_nothing() {
-        assert_eq!(interleave(vec![1, 2, 3, 4], vec![10, 20]), [1, 10, 2, 20, 3, 4]);
+        assert_eq!(
+            interleave(vec![1, 2, 3, 4], vec![10, 20]),
+            [1, 10, 2, 20, 3, 4]
+        );
         assert_eq!(interleave(vec![1], vec![10, 20]), [1, 10, 20]);
         assert_eq!(interleave(Vec::new(), vec![10]), [10]);
         assert_eq!(interleave(vec![1, 2], Vec::new()), [1, 2]);

@@ -91,7 +91,11 @@ async fn an_item_put_after_training_is_listed_within_a_second_for_users_it_match
     let t = TestServer::with_pipeline();
     let c = t.default_app();
     let viewed = shop(&c).await;
-    let j = train(&c, json!({"algorithm": "ease:lambda=50", "promote": "always"})).await;
+    let j = train(
+        &c,
+        json!({"algorithm": "ease:lambda=50", "promote": "always"}),
+    )
+    .await;
     assert_eq!(j["status"], "succeeded", "{j}");
     let (runner, runner_viewed) = &viewed[0];
     // Cached before the item exists: the catalog change must reach it anyway.
@@ -117,7 +121,10 @@ async fn an_item_put_after_training_is_listed_within_a_second_for_users_it_match
     let because = why["item_id"].as_str().unwrap();
     assert!(runner_viewed.iter().any(|v| v == because), "{l}");
     assert!(
-        why["text"].as_str().unwrap().starts_with("New, like Trail running shoe "),
+        why["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("New, like Trail running shoe "),
         "{l}"
     );
     assert_eq!(item["title"], "Trail running shoe Zephyr");
@@ -130,7 +137,10 @@ async fn an_item_put_after_training_is_listed_within_a_second_for_users_it_match
     assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{l}");
     // The next request is a cache hit again, with the item.
     let again = list(&c, runner).await;
-    assert_eq!((again["cached"].as_bool(), ids(&again)), (Some(true), ids(&l)));
+    assert_eq!(
+        (again["cached"].as_bool(), ids(&again)),
+        (Some(true), ids(&l))
+    );
 
     // A user whose history is about knives does not get it, nor does a user with no history.
     let (cook, _) = &viewed[8];
@@ -170,6 +180,9 @@ async fn an_item_put_after_training_is_listed_within_a_second_for_users_it_match
     assert_eq!(r.status.as_u16(), 200, "{}", r.text);
     let l = within_a_second(&c, runner, "shoes-Yarrow").await;
     assert!(ids(&l).contains(&"shoes-Zephyr"), "two slots: {l}");
-    assert_eq!(c.delete("/v1/items/shoes-Zephyr").await.status.as_u16(), 204);
+    assert_eq!(
+        c.delete("/v1/items/shoes-Zephyr").await.status.as_u16(),
+        204
+    );
     assert!(!ids(&list(&c, runner).await).contains(&"shoes-Zephyr"));
 }

@@ -402,7 +402,9 @@ fn fresh_allowed(
     (available || !req.available_only)
         && (req.categories.is_empty() || categories.iter().any(|c| req.categories.contains(c)))
         && !live.dismissed_items.contains(id)
-        && !categories.iter().any(|c| live.dismissed_categories.contains(c))
+        && !categories
+            .iter()
+            .any(|c| live.dismissed_categories.contains(c))
         && !(req.exclude_seen && (live.implicit.contains_key(id) || live.ratings.contains_key(id)))
 }
 
