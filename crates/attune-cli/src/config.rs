@@ -68,8 +68,23 @@ pub struct ServingSection {
     pub ann_ef_construction: usize,
     pub ann_ef_search: usize,
     pub bandit_update_secs: u64,
+    /// New items without retraining: most items the active model does not know in one list
+    /// (0: off).
+    #[serde(default = "default_fresh_slots")]
+    pub fresh_slots: usize,
+    /// ... and the least recency-weighted cosine to a recent history item they need.
+    #[serde(default = "default_fresh_min_similarity")]
+    pub fresh_min_similarity: f32,
     #[serde(default)]
     pub fairness: FairnessSection,
+}
+
+fn default_fresh_slots() -> usize {
+    2
+}
+
+fn default_fresh_min_similarity() -> f32 {
+    0.2
 }
 
 /// `[serving.fairness]`: exposure-aware re-ranking of personalized lists (docs/fairness.md).
@@ -167,6 +182,19 @@ impl ServingSection {
             list_cache_ttl: std::time::Duration::from_secs(self.list_cache_ttl_secs.max(1)),
             trending_half_life_micros: (self.trending_half_life_hours * 3.6e9) as i64,
             fairness: self.fairness.to_engine()?,
+            fresh: attune_core::model::fresh::FreshParams::new()
+                .slots(self.fresh_slots)
+                .min_similarity(self.fresh_min_similarity)
+                .check()
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "invalid configuration: serving.fresh_{} = {}: {} (set it in the config file or ATTUNE_SERVING__FRESH_{})",
+                        e.field,
+                        e.value,
+                        e.rule,
+                        e.field.to_ascii_uppercase()
+                    )
+                })?,
             ..attune_serving::ServingConfig::default()
         })
     }

@@ -4,6 +4,8 @@
 //! own similarity ("Because you viewed *Dune*"); when none is similar enough, by a category the
 //! user engages with ("Matches your interest in *Sci-fi*"); otherwise "Recommended for you".
 //! Non-personalized lists say what they are ("Popular in *Books*", "Trending now", "Popular").
+//! An item added since the model was trained says which recent item it is like ("New, like
+//! *Trail shoe Alpha*").
 
 /// The reason for one item (indices are the model's item and category indices).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -29,13 +31,19 @@ pub enum Reason {
     },
     /// Trending (time-decayed interactions).
     Trending,
+    /// A catalog item newer than the model, listed by its content's similarity to an item of
+    /// the user's recent history ([`attune_core::model::fresh`]).
+    NewItemLike {
+        /// The history item (a model item).
+        item: u32,
+    },
     /// Popular overall.
     Popular,
 }
 
 impl Reason {
     /// A short machine-readable kind: `because`, `interest`, `for_you`, `popular_in`,
-    /// `trending`, `popular`.
+    /// `trending`, `popular`, `new_item_like`.
     pub fn kind(&self) -> &'static str {
         match self {
             Reason::Because { .. } => "because",
@@ -44,6 +52,7 @@ impl Reason {
             Reason::PopularIn { .. } => "popular_in",
             Reason::Trending => "trending",
             Reason::Popular => "popular",
+            Reason::NewItemLike { .. } => "new_item_like",
         }
     }
 
@@ -67,6 +76,7 @@ impl Reason {
             Reason::PopularIn { category } => format!("Popular in {}", category_name(category)),
             Reason::Trending => "Trending now".into(),
             Reason::Popular => "Popular".into(),
+            Reason::NewItemLike { item } => format!("New, like {}", item_name(item)),
         }
     }
 }
@@ -136,5 +146,10 @@ mod tests {
             "Popular in cat 2"
         );
         assert_eq!(Reason::Trending.kind(), "trending");
+        let new = Reason::NewItemLike { item: 3 };
+        assert_eq!(
+            (new.kind(), new.text(name, cat).as_str()),
+            ("new_item_like", "New, like item 3")
+        );
     }
 }

@@ -10,6 +10,8 @@
 //!   is unreachable every replica answers from its own memory (degraded mode);
 //! - [`explain`]: reasons in words; [`similarity`]: each model's item-item similarity;
 //!   [`rerank`]: MMR diversity; [`catalog`]: titles, categories, availability per model item;
+//! - `fresh`: catalog items the active model does not know (created after training), listed
+//!   by content similarity to the user's recent history ([`Serving::observe_items`]);
 //! - [`batch`]: exact scoring of concurrent requests in one pass over the item factors;
 //! - [`catalog_index`]: the approximate (HNSW) index large ALS catalogs are served through.
 //!
@@ -29,6 +31,7 @@ pub mod catalog_index;
 pub mod engine;
 pub mod explain;
 pub mod fairness;
+mod fresh;
 pub mod live;
 pub mod model;
 pub mod rerank;

@@ -633,3 +633,42 @@ fn the_cli_and_the_api_give_one_answer() {
         "{top} is unavailable: {user12}"
     );
 }
+
+/// New items without retraining, through the CLI: an item imported after training (a copy of
+/// the catalog entry of an item that explains user-8's list, under a new id) is in
+/// `attune recommend`'s list for user-8, explained as `new_item_like` with a history item.
+#[test]
+fn an_item_imported_after_training_is_recommended_by_content() {
+    let env = Attune::new();
+    demo(&env);
+    let list: Value =
+        serde_json::from_str(&env.ok(&["recommend", "user-8", "-n", "10", "--json"])).unwrap();
+    let liked = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["explanation"]["kind"] == "because")
+        .map(|i| i["explanation"]["item_id"].as_str().unwrap().to_string())
+        .expect("a list explained by a history item");
+    let mut item: Value = env
+        .ok(&["export", "items"])
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|v| v["item_id"] == liked.as_str())
+        .unwrap();
+    item["item_id"] = Value::from("brand-new-item");
+    item["available"] = Value::Bool(true);
+    let file = env.path().join("new.jsonl");
+    std::fs::write(&file, format!("{item}\n")).unwrap();
+    env.ok(&["import", "items", file.to_str().unwrap()]);
+    let after: Value =
+        serde_json::from_str(&env.ok(&["recommend", "user-8", "-n", "10", "--json"])).unwrap();
+    let new = after["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["item_id"] == "brand-new-item")
+        .unwrap_or_else(|| panic!("the new item is not listed: {after}"));
+    assert_eq!(new["explanation"]["kind"], "new_item_like", "{after}");
+    assert!(new["explanation"]["item_id"].is_string(), "{after}");
+}

@@ -69,7 +69,7 @@ fn sparse_dot(cols: &[u32], vals: &[f32], dense: &[f32]) -> f32 {
 }
 
 /// Dot product of two sparse rows with sorted columns (a merge).
-fn sparse_sparse_dot(a: (&[u32], &[f32]), b: (&[u32], &[f32])) -> f32 {
+pub(crate) fn sparse_sparse_dot(a: (&[u32], &[f32]), b: (&[u32], &[f32])) -> f32 {
     let (mut i, mut j, mut s) = (0, 0, 0f32);
     while i < a.0.len() && j < b.0.len() {
         match a.0[i].cmp(&b.0[j]) {

@@ -55,6 +55,7 @@ pub mod coldstart;
 pub mod content;
 pub mod ease;
 pub mod ease_transition;
+pub mod fresh;
 pub mod half_scan;
 pub mod hybrid;
 pub mod knn;

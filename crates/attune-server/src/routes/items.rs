@@ -44,6 +44,10 @@ pub(super) async fn put(
         state
             .store
             .upsert_items(&app, std::slice::from_ref(&item))?;
+        // Stored: an item the active model does not know is listable from the next request.
+        if let Some(serving) = &state.serving {
+            serving.observe_items(&app, std::slice::from_ref(&item));
+        }
         Ok(item)
     })
     .await?;
@@ -76,6 +80,9 @@ pub(super) async fn delete(
     let id = id.check("item_id", state.max_id_len())?;
     blocking(move || {
         if state.store.delete_item(&app, &id)? {
+            if let Some(serving) = &state.serving {
+                serving.forget_items(&app, std::slice::from_ref(&id));
+            }
             Ok(StatusCode::NO_CONTENT)
         } else {
             Err(not_found(&id))
@@ -123,6 +130,9 @@ pub(super) async fn bulk_upsert(
         }
         if !items.is_empty() {
             state.store.upsert_items(&app, &items)?;
+            if let Some(serving) = &state.serving {
+                serving.observe_items(&app, &items);
+            }
         }
         Ok(Json(json!({"upserted": items.len()})))
     })

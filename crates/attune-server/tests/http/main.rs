@@ -13,6 +13,7 @@ mod errors;
 mod events;
 mod experiments;
 mod fairness;
+mod fresh_items;
 mod items;
 mod limits;
 mod metrics;

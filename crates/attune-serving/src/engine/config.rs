@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use attune_core::model::ann::{TopKParams, TopKValidParams};
+use attune_core::model::fresh::{FreshParams, FreshValidParams};
 use attune_core::model::similar::SimilarError;
 use attune_store::StoreError;
 
@@ -36,6 +37,10 @@ pub struct ServingConfig {
     pub topk: TopKValidParams,
     /// Exposure-aware re-ranking of personalized lists (`None`: off).
     pub fairness: Option<crate::fairness::FairnessConfig>,
+    /// Catalog items the active model does not know (created after training): how many may
+    /// enter a personalized list and how similar to the user's recent history they must be
+    /// ([`attune_core::model::fresh`]; 0 slots: off, and no vocabulary is fitted at load).
+    pub fresh: FreshValidParams,
 }
 
 impl Default for ServingConfig {
@@ -53,6 +58,9 @@ impl Default for ServingConfig {
                 .check()
                 .expect("the default top-k parameters are valid"),
             fairness: None,
+            fresh: FreshParams::new()
+                .check()
+                .expect("the default fresh-item parameters are valid"),
         }
     }
 }

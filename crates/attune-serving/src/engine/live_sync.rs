@@ -1,6 +1,7 @@
 //! Committed events into live state: the users loaded here and, with shared state, every
 //! replica (a new shared generation per user); and a user's live state loaded from the store.
 
+use attune_core::catalog::Item;
 use attune_core::event::Event;
 use attune_store::EventFilter;
 
@@ -39,6 +40,47 @@ impl Serving {
             users.sort_unstable();
             users.dedup();
             shared.bump_users(&self.stats, app, &users);
+        }
+    }
+
+    /// Apply upserted catalog items (call after the store acknowledged them): items the
+    /// serving versions do not know become listable at once, by content ([`crate::fresh`]),
+    /// and every cached list of the app is stale from now on. Never blocks on the store. Only
+    /// this process learns of them: other replicas and the CLI see them when they next load a
+    /// version (they read the whole catalog then).
+    pub fn observe_items(&self, app: &str, items: &[Item]) {
+        self.each_snapshot(app, |snap| {
+            if let Some(f) = &snap.fresh {
+                f.upsert(&snap.model.items, items);
+            }
+        });
+    }
+
+    /// Deleted catalog items: no longer listed as fresh items. (Items the model knows keep
+    /// being served until the next version, as before.)
+    pub fn forget_items(&self, app: &str, ids: &[String]) {
+        self.each_snapshot(app, |snap| {
+            if let Some(f) = &snap.fresh {
+                f.remove(ids);
+            }
+        });
+    }
+
+    /// `f` on the app's active snapshot and every loaded variant's.
+    fn each_snapshot(&self, app: &str, f: impl Fn(&Snapshot)) {
+        let Some(a) = self.loaded(app) else {
+            return;
+        };
+        if let Some(snap) = a.snapshot() {
+            f(&snap);
+        }
+        for snap in a
+            .variants
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .values()
+        {
+            f(snap);
         }
     }
 

@@ -24,8 +24,9 @@
 //! **Invariants.** A version is swapped in only after its artifact was loaded and verified, so
 //! a corrupt or incompatible file never replaces what serves; readers hold an `Arc` to the
 //! snapshot they started with, so a swap never fails or slows a request in flight. Cached
-//! lists are keyed by the user's live generation and belong to one snapshot, so a new event or
-//! a new version makes them unreachable at once.
+//! lists are keyed by the user's live generation, carry the snapshot's fresh-item generation
+//! and belong to one snapshot, so a new event, a new item the model does not know
+//! ([`Serving::observe_items`]) or a new version makes them unreachable at once.
 //!
 //! With shared state ([`Serving::with_shared`], see [`crate::shared`]) the in-process path stays
 //! in front: a request reads the user's shared generation (one round trip), reloads the user

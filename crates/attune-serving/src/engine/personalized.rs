@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use attune_core::model::fresh::interleave;
 use attune_core::model::spec::Feedback;
 use attune_core::sparse::UserRecency;
 
@@ -98,6 +99,9 @@ impl Serving {
             req_key.push_str("|holdout");
         }
         let key = list_cache_key(user, &req_key);
+        // Read before anything is computed: a catalog change racing this request leaves the
+        // list cached at the older generation, so the next request recomputes it.
+        let fresh_generation = snap.fresh_generation();
         let tagged = |mut l: RecList| {
             l.experiment = assignment.as_ref().map(|x| ExperimentTag {
                 name: x.experiment.clone(),
@@ -112,7 +116,7 @@ impl Serving {
         if let Some((local, at_shared)) = snap.live.generation(user) {
             if generation.is_none() || at_shared == generation {
                 if let Some(hit) = snap.lists.get(&key) {
-                    if hit.generation == local {
+                    if hit.generation == local && hit.fresh == fresh_generation {
                         self.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
                         return Ok(tagged(list(&snap, hit.source, hit.items.clone(), true)));
                     }
@@ -122,7 +126,10 @@ impl Serving {
         // Past the hot path the user is reloaded (a new generation no cached list has) or was
         // current without a cached list: either way the list is not in the local cache.
         let live = self.live_user(app, &snap, user, allow_store, generation)?;
+        // Fresh items are not model items, so the shared form cannot hold them, and another
+        // replica may not know them: with any, lists are computed here and kept here.
         let shared_key = shared
+            .filter(|_| snap.fresh_items() == 0)
             .zip(generation)
             .map(|(s, g)| (s, list_key(app, snap.version, g, user, &req_key)));
         let from_shared = shared_key
@@ -158,6 +165,7 @@ impl Serving {
             key,
             Arc::new(CachedList {
                 generation: live.generation,
+                fresh: fresh_generation,
                 source,
                 items: items.clone(),
             }),
@@ -308,7 +316,6 @@ impl Serving {
         if let Some(f) = &snap.fair {
             top = f.rerank(&top, want);
         }
-        let page: Vec<(u32, f32)> = top.into_iter().skip(req.offset).take(req.n).collect();
         // Explanations: recent live items first, then the strongest training items.
         let mut explain_from: Vec<u32> = live
             .recent
@@ -327,26 +334,78 @@ impl Serving {
             }
         }
         explain_from.truncate(self.config.explain_history);
-        let user_categories = filters::top_categories(&snap.catalog, &history);
-        let items = page
-            .into_iter()
-            .map(|(i, s)| {
-                if popular_part.contains(&i) {
-                    return recommended(snap, i, s, Reason::Popular);
-                }
-                let reason = explain::personalized(
-                    i,
-                    &explain_from,
-                    explicit,
-                    |x, y| snap.similarity.sim(fitted, x, y),
-                    snap.catalog.categories(i),
-                    &user_categories,
-                );
-                recommended(snap, i, s, reason)
+        // Items newer than the model, by content similarity to the same recent history, at
+        // the positions `fresh::interleave` gives them (after every re-ranking: the model's
+        // picks keep their order).
+        let fresh = snap.fresh.as_ref().map_or_else(Vec::new, |f| {
+            f.pick(&explain_from, |id, it| {
+                fresh_allowed(req, live, id, &it.categories, it.available)
             })
-            .collect();
+        });
+        let merged = interleave(
+            top.into_iter().map(|(i, s)| Pick::Model(i, s)).collect(),
+            fresh.into_iter().map(Pick::Fresh).collect(),
+        );
+        let user_categories = filters::top_categories(&snap.catalog, &history);
+        // A fresh item takes the score of the item before it, so scores never rise down the
+        // list (a fresh item first, behind no model pick, has its similarity).
+        let mut previous: Option<f32> = None;
+        let mut items = Vec::with_capacity(req.n);
+        for (at, p) in merged.into_iter().enumerate().take(want) {
+            let score = match &p {
+                Pick::Model(_, s) => *s,
+                Pick::Fresh(f) => previous.unwrap_or(f.similarity),
+            };
+            previous = Some(score);
+            if at < req.offset {
+                continue;
+            }
+            let item = match p {
+                Pick::Fresh(f) => render::fresh(snap, f, score),
+                Pick::Model(i, s) if popular_part.contains(&i) => {
+                    recommended(snap, i, s, Reason::Popular)
+                }
+                Pick::Model(i, s) => {
+                    let reason = explain::personalized(
+                        i,
+                        &explain_from,
+                        explicit,
+                        |x, y| snap.similarity.sim(fitted, x, y),
+                        snap.catalog.categories(i),
+                        &user_categories,
+                    );
+                    recommended(snap, i, s, reason)
+                }
+            };
+            items.push(item);
+        }
         (Source::Personalized, items)
     }
+}
+
+/// One position of a personalized list: a model item with its score, or a fresh item.
+enum Pick {
+    Model(u32, f32),
+    Fresh(crate::fresh::FreshPick),
+}
+
+/// Whether a fresh item passes the request's and the user's filters: availability, the
+/// request's categories, the user's dismissed items and categories, and (when asked) what
+/// the user already touched since the model was trained.
+fn fresh_allowed(
+    req: &RecRequest,
+    live: &LiveUser,
+    id: &str,
+    categories: &[String],
+    available: bool,
+) -> bool {
+    (available || !req.available_only)
+        && (req.categories.is_empty() || categories.iter().any(|c| req.categories.contains(c)))
+        && !live.dismissed_items.contains(id)
+        && !categories
+            .iter()
+            .any(|c| live.dismissed_categories.contains(c))
+        && !(req.exclude_seen && (live.implicit.contains_key(id) || live.ratings.contains_key(id)))
 }
 
 /// A list in the shared form ([`codec`]): model indices, scores, reasons.

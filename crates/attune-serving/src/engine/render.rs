@@ -42,7 +42,9 @@ pub(crate) fn recommended(snap: &Snapshot, i: u32, score: f32, reason: Reason) -
             .to_string()
     };
     let (reason_item, reason_category) = match reason {
-        Reason::Because { item, .. } => (Some(snap.model.item_id(item).to_string()), None),
+        Reason::Because { item, .. } | Reason::NewItemLike { item } => {
+            (Some(snap.model.item_id(item).to_string()), None)
+        }
         Reason::InterestIn { category } | Reason::PopularIn { category } => {
             (None, Some(cat_name(category)))
         }
@@ -56,6 +58,20 @@ pub(crate) fn recommended(snap: &Snapshot, i: u32, score: f32, reason: Reason) -
         reason,
         reason_item,
         reason_category,
+    }
+}
+
+/// A fresh item (unknown to the model) as served: its reason names the history item it is like.
+pub(crate) fn fresh(snap: &Snapshot, pick: crate::fresh::FreshPick, score: f32) -> Recommended {
+    let reason = Reason::NewItemLike { item: pick.because };
+    Recommended {
+        explanation: reason.text(|x| item_name(snap, x), |_| String::new()),
+        reason_item: Some(snap.model.item_id(pick.because).to_string()),
+        reason_category: None,
+        item_id: pick.item_id,
+        score,
+        title: pick.title,
+        reason,
     }
 }
 

@@ -17,12 +17,15 @@ use super::config::{Recommended, ServingConfig, ServingError, Source};
 use crate::batch::ScoreBatcher;
 use crate::catalog::ItemCatalog;
 use crate::catalog_index::CatalogIndex;
+use crate::fresh::FreshItems;
 use crate::live::LiveUsers;
 use crate::model::{LoadError, LoadedModel};
 use crate::similarity::ItemSimilarity;
 
 pub(crate) struct CachedList {
     pub(crate) generation: u64,
+    /// The fresh items' generation it was computed at ([`Snapshot::fresh_generation`]).
+    pub(crate) fresh: u64,
     pub(crate) source: Source,
     pub(crate) items: Arc<[Recommended]>,
 }
@@ -62,6 +65,8 @@ pub struct Snapshot {
     pub(crate) since_micros: i64,
     /// Exposure-aware re-ranking (`[serving.fairness]` on).
     pub(crate) fair: Option<crate::fairness::FairRanker>,
+    /// Catalog items the model does not know, listed by content (`serving.fresh` slots > 0).
+    pub(crate) fresh: Option<FreshItems>,
 }
 
 impl Snapshot {
@@ -103,6 +108,19 @@ impl Snapshot {
                 })
                 .ok()
         });
+        let fresh = (config.fresh.n_slots() > 0).then(|| {
+            let started = Instant::now();
+            let f = FreshItems::build(config.fresh.clone(), &model.items, &items);
+            tracing::debug!(
+                app,
+                version,
+                fresh = f.len(),
+                catalog = items.len(),
+                took_ms = started.elapsed().as_millis() as u64,
+                "fresh items vectorized"
+            );
+            f
+        });
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
         let similar_half = match (&index, similarity.unit_factors()) {
             (None, Some((unit, k))) => HalfFactors::new(unit, k),
@@ -134,6 +152,7 @@ impl Snapshot {
                 .build(),
             since_micros,
             fair,
+            fresh,
             model,
         })
     }
@@ -141,6 +160,17 @@ impl Snapshot {
     /// Per model item: passes `req`'s availability and category filters.
     pub(crate) fn allowed(&self, req: &super::RecRequest) -> std::borrow::Cow<'_, [bool]> {
         super::filters::allowed_items(&self.catalog, &self.available, req)
+    }
+
+    /// Catalog items this version does not know and serves by content (0 when off).
+    pub fn fresh_items(&self) -> usize {
+        self.fresh.as_ref().map_or(0, FreshItems::len)
+    }
+
+    /// The fresh items' generation: moves with every change of them, so lists cached before
+    /// a catalog change are not served after it.
+    pub(crate) fn fresh_generation(&self) -> u64 {
+        self.fresh.as_ref().map_or(0, FreshItems::generation)
     }
 
     /// Users with live state.

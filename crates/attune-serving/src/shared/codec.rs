@@ -94,6 +94,9 @@ fn reason_code(r: Reason) -> (u8, u32) {
         Reason::PopularIn { category } => (4, category),
         Reason::Trending => (5, 0),
         Reason::Popular => (6, 0),
+        // Lists with fresh items are never shared (their items are not model items); the
+        // code is here so every reason has one.
+        Reason::NewItemLike { item } => (7, item),
     }
 }
 
@@ -206,6 +209,9 @@ pub fn decode(
             },
             5 => Reason::Trending,
             6 => Reason::Popular,
+            7 => Reason::NewItemLike {
+                item: item_index(payload, at)?,
+            },
             code => {
                 return Err(DecodeError::Code {
                     what: "reason",
@@ -253,6 +259,7 @@ mod tests {
             (7, 42.0, Reason::PopularIn { category: 0 }),
             (8, 3.5, Reason::Trending),
             (9, 1.0, Reason::Popular),
+            (1, 0.5, Reason::NewItemLike { item: 2 }),
         ]
     }
 
