@@ -41,15 +41,29 @@ impl Default for EaseParams {
 }
 
 impl EaseParams {
+    /// The smallest penalty [`EaseParams::check`] accepts.
+    pub const MIN_REG: f32 = 1e-3;
+
     /// The L2 penalty `λ` added to the Gram diagonal.
     pub fn reg(mut self, reg: f32) -> Self {
         self.reg = reg;
         self
     }
 
-    /// Validate: `λ > 0` makes `XᵀX + λI` positive definite, so the inverse always exists.
+    /// Validate: `λ ≥ MIN_REG` makes `XᵀX + λI` positive definite with room to spare for
+    /// rounding. Any `λ > 0` does in exact arithmetic, but a subnormal one (fuzzing found
+    /// `λ = 7.7e-45`) adds nothing to a singular Gram matrix in f64 and the Cholesky fails.
     pub fn check(self) -> Result<EaseValidParams, ParamError> {
         check_positive_finite("ease", "reg", self.reg)?;
+        if self.reg < Self::MIN_REG {
+            return Err(ParamError::new(
+                "ease",
+                "reg",
+                self.reg,
+                "must be at least 0.001: smaller penalties leave the item Gram matrix \
+                 numerically singular (useful values are 10 to 5000)",
+            ));
+        }
         Ok(EaseValidParams { reg: self.reg })
     }
 }
@@ -248,6 +262,16 @@ mod tests {
             "reg"
         );
         assert_eq!(EaseParams::default().check().unwrap().reg(), 500.0);
+        // The fuzzer's subnormal penalty (fuzz/artifacts/spec crash, stop 26).
+        assert_eq!(
+            EaseParams::default()
+                .reg(7.665e-45)
+                .check()
+                .unwrap_err()
+                .field,
+            "reg"
+        );
+        assert!(EaseParams::default().reg(1e-3).check().is_ok());
     }
 
     #[test]
@@ -257,7 +281,7 @@ mod tests {
         let w = 2f32.powi(60);
         let data = Csr::from_triplets(1, 2, [(0, 0, w), (0, 1, w)]).unwrap();
         let fit = |reg: f32| EaseParams::default().reg(reg).check().unwrap().fit(&data);
-        let err = fit(1e-30).unwrap_err();
+        let err = fit(1.0).unwrap_err();
         assert!(
             matches!(
                 err,

@@ -263,6 +263,13 @@ mod tests {
             parse("ease:lambda=0").unwrap_err(),
             SpecError::Param(_)
         ));
+        // A subnormal penalty parsed but could not fit (the spec fuzz target, stop 26).
+        for spec in ["ease:lambda=7.665e-45", "ease-transition:lambda=0.0001"] {
+            assert!(
+                matches!(parse(spec).unwrap_err(), SpecError::Param(_)),
+                "{spec}"
+            );
+        }
         assert!(matches!(
             parse("trending:half_life_days=0").unwrap_err(),
             SpecError::Param(_)
