@@ -64,6 +64,7 @@ pub mod mf;
 pub mod parts;
 pub mod popularity;
 pub mod scan;
+pub mod segment_popularity;
 pub mod similar;
 pub mod spec;
 pub mod topk;
@@ -81,6 +82,7 @@ pub use knn::{ItemKnnModel, ItemKnnParams, ItemKnnValidParams, Weighting};
 pub use mf::{BiasedMfModel, BiasedMfParams, BiasedMfValidParams, MfSolver};
 pub use parts::{ModelParts, Param, Parts, PartsError};
 pub use popularity::{CategoryPopularity, Popularity, TrendingParams, TrendingValidParams};
+pub use segment_popularity::SegmentPopularity;
 pub use spec::{
     Algorithm, Fitted, FittedModel, Spec, SpecError, SpecFitError, TrainedModel, TrainingSet,
 };
