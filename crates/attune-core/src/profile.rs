@@ -18,6 +18,9 @@
 //!   is `x[⌊h⌋] + (h - ⌊h⌋)·(x[⌊h⌋+1] - x[⌊h⌋])`.
 //! - *Gini* of counts sorted ascending `x_1..x_n`: `Σ (2i - n - 1)·x_i / (n·Σ x_i)`; 0 when every
 //!   count is equal (or all are 0), approaching 1 when one entry holds everything.
+//! - *Activity histograms* bin per-user and per-item interaction counts by powers of two
+//!   (`0`, `1`, `2–3`, `4–7`, ...): activity is heavy-tailed, so equal-width bins would put
+//!   nearly everyone in the first one. See [`activity_histogram`].
 
 pub mod advice;
 
@@ -121,6 +124,46 @@ pub fn gini_sorted(sorted: &[u64]) -> f64 {
     weighted / (n * total)
 }
 
+/// One bin of an activity histogram: how many users (or items) have between `min` and `max`
+/// interactions, both included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ActivityBin {
+    /// Fewest interactions in the bin.
+    pub min: u64,
+    /// Most interactions in the bin.
+    pub max: u64,
+    /// Users (or items) in it.
+    pub count: u64,
+}
+
+/// Counts binned by powers of two: `[0]`, `[1]`, `[2, 3]`, `[4, 7]`, ... up to the bin of the
+/// largest count, empty bins included (a chart's x axis). Empty for no counts.
+pub fn activity_histogram(counts: &[u64]) -> Vec<ActivityBin> {
+    let Some(&top) = counts.iter().max() else {
+        return Vec::new();
+    };
+    // Bin 0 holds 0; bin k ≥ 1 holds [2^(k-1), 2^k - 1], i.e. the counts of bit length k.
+    let bin = |c: u64| (u64::BITS - c.leading_zeros()) as usize;
+    let mut bins: Vec<ActivityBin> = (0..=bin(top))
+        .map(|k| match k {
+            0 => ActivityBin {
+                min: 0,
+                max: 0,
+                count: 0,
+            },
+            k => ActivityBin {
+                min: 1 << (k - 1),
+                max: (1u64 << (k - 1)) - 1 + (1u64 << (k - 1)),
+                count: 0,
+            },
+        })
+        .collect();
+    for &c in counts {
+        bins[bin(c)].count += 1;
+    }
+    bins
+}
+
 /// The profile of one app's data.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DataProfile {
@@ -177,6 +220,13 @@ pub struct DataProfile {
     pub cold_items_share: f64,
     /// Events per type.
     pub events_by_type: BTreeMap<EventType, u64>,
+    /// Events per UTC day, keyed by days since 1970-01-01, days without events left out.
+    pub events_per_day: BTreeMap<i64, u64>,
+    /// Users by their number of interactions ([`activity_histogram`] of the counts `per_user`
+    /// summarizes).
+    pub users_by_activity: Vec<ActivityBin>,
+    /// Items by their number of interactions (the counts `per_item` summarizes).
+    pub items_by_activity: Vec<ActivityBin>,
 }
 
 impl DataProfile {
@@ -295,6 +345,7 @@ impl ProfileBuilder {
             .count();
         item_counts.resize(item_counts.len() + untouched, 0);
         let cold_items = item_counts.iter().filter(|&&c| c < COLD_THRESHOLD).count() as u64;
+        let items_by_activity = activity_histogram(&item_counts);
         let per_item = CountSummary::from_counts(&mut item_counts);
 
         let users = self.user_interactions.len() as u64;
@@ -304,6 +355,7 @@ impl ProfileBuilder {
             .iter()
             .filter(|&&c| c < COLD_THRESHOLD)
             .count() as u64;
+        let users_by_activity = activity_histogram(&self.user_interactions);
         let mut user_counts = self.user_interactions;
         let per_user = CountSummary::from_counts(&mut user_counts);
 
@@ -335,6 +387,13 @@ impl ProfileBuilder {
             (Some(f), Some(l)) => (l.utc_micros - f.utc_micros) as f64 / MICROS_PER_DAY as f64,
             _ => 0.0,
         };
+        let minutes_per_day = MICROS_PER_DAY / MICROS_PER_MINUTE;
+        let mut events_per_day = BTreeMap::new();
+        for (minute, n) in &self.per_minute {
+            *events_per_day
+                .entry(minute.div_euclid(minutes_per_day))
+                .or_insert(0) += n;
+        }
 
         DataProfile {
             events: self.events,
@@ -362,6 +421,9 @@ impl ProfileBuilder {
             cold_users_share: share(cold_users, users),
             cold_items,
             events_by_type: self.by_type,
+            events_per_day,
+            users_by_activity,
+            items_by_activity,
         }
     }
 }
@@ -472,6 +534,65 @@ mod tests {
     }
 
     #[test]
+    fn bookshop_days_and_activity_histograms_match_hand_computation() {
+        let p = DataProfile::compute(&log(), &catalog());
+        // LAST_DAY is day 20785; events 40, 20, 10, 6, 3, 2, 1, 0.5 and 0 days before it
+        // (half a day before midnight is the previous day).
+        let day = LAST_DAY / MICROS_PER_DAY;
+        let want: BTreeMap<i64, u64> = [
+            (day - 40, 2),
+            (day - 20, 2),
+            (day - 10, 1),
+            (day - 6, 2),
+            (day - 3, 1),
+            (day - 2, 1),
+            (day - 1, 2),
+            (day, 1),
+        ]
+        .into();
+        assert_eq!(p.events_per_day, want);
+        assert_eq!(p.events_per_day.values().sum::<u64>(), p.events);
+        // Users: ann 6, bob 2, anon-7 1 → bins [1] 1, [2,3] 1, [4,7] 1.
+        let bins = |h: &[ActivityBin]| {
+            h.iter()
+                .map(|b| (b.min, b.max, b.count))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            bins(&p.users_by_activity),
+            vec![(0, 0, 0), (1, 1, 1), (2, 3, 1), (4, 7, 1)]
+        );
+        // Items: a 5, b 1, c 2, x 1, d 0.
+        assert_eq!(
+            bins(&p.items_by_activity),
+            vec![(0, 0, 1), (1, 1, 2), (2, 3, 1), (4, 7, 1)]
+        );
+    }
+
+    #[test]
+    fn activity_bins_are_powers_of_two_up_to_the_largest_count() {
+        let h = activity_histogram(&[8, 0, 15, 16]);
+        let got: Vec<_> = h.iter().map(|b| (b.min, b.max, b.count)).collect();
+        assert_eq!(
+            got,
+            vec![
+                (0, 0, 1),
+                (1, 1, 0),
+                (2, 3, 0),
+                (4, 7, 0),
+                (8, 15, 2),
+                (16, 31, 1)
+            ]
+        );
+        assert!(activity_histogram(&[]).is_empty());
+        let top = activity_histogram(&[u64::MAX]);
+        assert_eq!(
+            top.last().map(|b| (b.min, b.max)),
+            Some((1 << 63, u64::MAX))
+        );
+    }
+
+    #[test]
     fn streaming_order_does_not_matter() {
         let mut events = log();
         let forward = DataProfile::compute(&events, &catalog());
@@ -527,5 +648,6 @@ mod tests {
         );
         assert_eq!(p.first_event, None);
         assert_eq!(p.per_user.n, 0);
+        assert!(p.events_per_day.is_empty() && p.users_by_activity.is_empty());
     }
 }

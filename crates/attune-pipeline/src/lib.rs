@@ -4,7 +4,8 @@
 //! see the same data and publish the same way.
 //!
 //! - [`data`]: an app's data as training sees it (consent applied, cleaned); the profile and
-//!   the cleaning report are of this data;
+//!   the cleaning report are of this data; [`profile`]: the profile report (`attune profile`,
+//!   `GET /v1/profile`);
 //! - [`dataset`]: that data interned into the matrices models train from;
 //! - [`train`]: choose (a spec, a grid, `auto`) on a validation split and fit;
 //! - [`publish`]: write, verify and register the artifact (the one register flow);
@@ -57,6 +58,7 @@ pub mod error;
 pub mod features;
 pub mod jobs;
 pub mod monitoring;
+pub mod profile;
 pub mod promote;
 pub mod publish;
 pub mod retention;

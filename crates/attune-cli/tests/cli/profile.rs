@@ -3,6 +3,7 @@
 use serde_json::{json, Value};
 
 use crate::common::{describe, Attune};
+use crate::server::Server;
 
 const ITEMS: &str = r#"{"item_id":"i1","title":"Kettle","categories":["kitchen"]}
 {"item_id":"i2","description":"A sturdy teapot"}
@@ -116,6 +117,21 @@ fn profile_numbers_match_a_hand_computation() {
             "cold_items": 5,
             "cold_items_share": 1.0,
             "events_by_type": {"click": 1, "impression": 1, "purchase": 1, "view": 5},
+            // UTC days: #8 (11:00+01:00) is 10:00Z on the 15th.
+            "events_per_day": [
+                {"day": "2026-01-05", "events": 3}, {"day": "2026-01-06", "events": 1},
+                {"day": "2026-01-07", "events": 1}, {"day": "2026-01-08", "events": 1},
+                {"day": "2026-01-09", "events": 1}, {"day": "2026-01-15", "events": 1},
+            ],
+            // Power-of-two bins of the per_user and per_item counts above.
+            "users_by_activity": [
+                {"min": 0, "max": 0, "count": 0}, {"min": 1, "max": 1, "count": 2},
+                {"min": 2, "max": 3, "count": 2},
+            ],
+            "items_by_activity": [
+                {"min": 0, "max": 0, "count": 1}, {"min": 1, "max": 1, "count": 2},
+                {"min": 2, "max": 3, "count": 2},
+            ],
         })
     );
 
@@ -173,4 +189,25 @@ fn profile_and_clean_report_see_what_training_sees() {
         json!({"click": 1, "impression": 1, "view": 3}),
         "{p}"
     );
+}
+
+/// `attune profile --json` and `GET /v1/profile` of `attune serve` are one report (one code
+/// path: `attune_pipeline::profile::ProfileReport`), cleaned by the same `[train].clean`.
+#[test]
+fn the_cli_and_the_api_give_one_profile() {
+    let env = hand_computed();
+    let server = Server::start(&env, None);
+    let mut api = server.client().get("/v1/profile").unwrap().json();
+    let mut cli: Value = serde_json::from_str(&env.ok(&["profile", "--json"])).unwrap();
+    for p in [&mut api, &mut cli] {
+        let age = p
+            .as_object_mut()
+            .unwrap()
+            .remove("days_since_last_event")
+            .unwrap();
+        assert!(age.as_f64().unwrap() > 300.0, "{age}");
+    }
+    assert_eq!(api, cli);
+    // Cleaning is on by default: the unknown item's event is not what training sees.
+    assert_eq!(api["unknown_items"], 0, "{api}");
 }

@@ -20,9 +20,11 @@ mod events;
 mod experiments;
 mod items;
 mod models;
+mod profile;
 mod quality;
 pub(crate) mod recommend;
 mod system;
+mod ui;
 mod users;
 mod web;
 
@@ -60,6 +62,8 @@ fn table() -> Vec<Route> {
         route(Method::GET, "/v1/openapi.json", Open, get(system::openapi)),
         route(Method::GET, "/v1/tracker.js", Open, get(web::tracker)),
         route(Method::GET, "/demo", Open, get(web::demo)),
+        route(Method::GET, "/ui", Open, get(ui::index)),
+        route(Method::GET, "/ui/{file}", Open, get(ui::asset)),
         route(
             Method::GET,
             "/v1/apps",
@@ -84,6 +88,7 @@ fn table() -> Vec<Route> {
             App(Ingest),
             post(users::identify),
         ),
+        route(Method::GET, "/v1/profile", App(Read), get(profile::profile)),
         route(Method::GET, "/v1/items", App(Read), get(items::list)),
         route(
             Method::POST,

@@ -19,7 +19,7 @@ async fn the_document_is_served_and_every_operation_is_routed() {
     for (path, item) in paths {
         for method in item.as_object().unwrap().keys() {
             n_ops += 1;
-            let concrete = path.replace("{id}", "probe-1");
+            let concrete = path.replace("{id}", "probe-1").replace("{file}", "app.js");
             let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let res = t
                 .default_app()
