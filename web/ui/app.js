@@ -53,9 +53,8 @@ function signOut() {
 function showNav() {
   nav.replaceChildren(...PAGES.map(([id, title]) => h('a', { href: `#/${id}`, 'data-page': id }, title)));
   nav.hidden = false;
-  who.replaceChildren(
-    h('span', { class: 'muted' }, `app: ${session.app()}`),
-    session.key() ? h('button', { type: 'button', id: 'sign-out', onclick: signOut }, 'Forget key') : null);
+  who.replaceChildren(h('span', { class: 'muted' }, `app: ${session.app()}`));
+  if (session.key()) who.append(h('button', { type: 'button', id: 'sign-out', onclick: signOut }, 'Forget key'));
 }
 
 let ready = false;

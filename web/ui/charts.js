@@ -46,7 +46,7 @@ export function bars(data, { label = 'bar chart', fmt = plain } = {}) {
   const iw = W - PAD.left - PAD.right;
   const ih = H - PAD.top - PAD.bottom;
   const bw = iw / Math.max(1, data.length);
-  const every = Math.ceil(data.length / 12);
+  const every = Math.ceil(data.length / 8);
   data.forEach((d, i) => {
     const bh = (ih * d.value) / max;
     const x = PAD.left + i * bw;
@@ -60,8 +60,11 @@ export function bars(data, { label = 'bar chart', fmt = plain } = {}) {
   return svg;
 }
 
-/** Lines over time: `series` is `[{name, points: [[epochMillis, value]]}]`. */
-export function lines(series, { label = 'line chart', fmt = plain } = {}) {
+/**
+ * Lines over time: `series` is `[{name, points: [[epochMillis, value]]}]`. Points further apart
+ * than `gapMs` are not joined: no line is drawn across a stretch without data.
+ */
+export function lines(series, { label = 'line chart', fmt = plain, gapMs = Infinity } = {}) {
   const svg = frame(label);
   const all = series.flatMap((x) => x.points);
   const xs = all.map((p) => p[0]);
@@ -73,13 +76,17 @@ export function lines(series, { label = 'line chart', fmt = plain } = {}) {
   const ih = H - PAD.top - PAD.bottom;
   const X = (t) => PAD.left + (x1 > x0 ? ((t - x0) / (x1 - x0)) * iw : iw / 2);
   const Y = (v) => PAD.top + ih - (ih * v) / max;
-  for (const t of [x0, (x0 + x1) / 2, x1]) {
+  const ends = x1 > x0 ? [[x0, 'start'], [(x0 + x1) / 2, 'middle'], [x1, 'end']] : [[x0, 'middle']];
+  for (const [t, anchor] of ends) {
     const day = new Date(t).toISOString().slice(0, 10);
-    svg.append(s('text', { x: X(t), y: H - PAD.bottom + 16, 'text-anchor': 'middle', class: 'tick' }, day));
+    svg.append(s('text', { x: X(t), y: H - PAD.bottom + 16, 'text-anchor': anchor, class: 'tick' }, day));
   }
   series.forEach((line, k) => {
     const color = COLORS[k % COLORS.length];
-    const d = line.points.map((p, i) => `${i ? 'L' : 'M'}${X(p[0]).toFixed(1)},${Y(p[1]).toFixed(1)}`).join('');
+    const d = line.points.map((p, i) => {
+      const join = i > 0 && p[0] - line.points[i - 1][0] <= gapMs;
+      return `${join ? 'L' : 'M'}${X(p[0]).toFixed(1)},${Y(p[1]).toFixed(1)}`;
+    }).join('');
     svg.append(s('path', { d, fill: 'none', stroke: color, 'stroke-width': 2 }));
     for (const p of line.points) svg.append(s('circle', { cx: X(p[0]), cy: Y(p[1]), r: 2.5, fill: color }));
     svg.append(s('text', { x: PAD.left + 8 + 140 * k, y: H - 6, fill: color, class: 'legend' }, line.name));
@@ -98,8 +105,8 @@ export function intervals(rows, { label = 'confidence intervals', fmt = plain } 
   const iw = W - left - PAD.right;
   const X = (v) => left + ((Math.max(-span, Math.min(span, v)) + span) / (2 * span)) * iw;
   svg.append(s('line', { x1: X(0), x2: X(0), y1: PAD.top - 4, y2: h - 20, class: 'zero' }));
-  for (const v of [-span, 0, span]) {
-    svg.append(s('text', { x: X(v), y: h - 6, 'text-anchor': 'middle', class: 'tick' }, fmt(v)));
+  for (const [v, anchor] of [[-span, 'start'], [0, 'middle'], [span, 'end']]) {
+    svg.append(s('text', { x: X(v), y: h - 6, 'text-anchor': anchor, class: 'tick' }, fmt(v)));
   }
   rows.forEach((r, i) => {
     const y = PAD.top + i * rowH + rowH / 2;

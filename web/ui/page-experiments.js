@@ -63,7 +63,7 @@ async function experiment(e) {
   }
   const series = (await overTime(e.name)).filter((x) => x.points.length);
   box.append(h('h3', {}, `CTR per day, last ${DAYS} days`));
-  box.append(series.length ? lines(series, { label: 'CTR per variant per day', fmt: (v) => `${(100 * v).toFixed(1)}%` }) : note('No lists served in the last week.'));
+  box.append(series.length ? lines(series, { label: 'CTR per variant per day', fmt: (v) => `${(100 * v).toFixed(1)}%`, gapMs: DAY_MS }) : note('No lists served in the last week.'));
   return box;
 }
 

@@ -21,13 +21,14 @@ async function part(title, build) {
 
 async function quality() {
   const q = await api('/v1/monitor/quality');
-  const rows = q.series.map((s) => [labelText(s.labels), ...['lists', 'impressions', 'clicks', 'ctr'].map((m) => {
+  const shown = ['lists', 'impressions', 'users', 'ctr', 'coverage', 'latency_p99_ms'];
+  const rows = q.series.map((s) => [labelText(s.labels), ...shown.map((m) => {
     const f = s.figures.find((x) => x[0] === m);
     return f ? num(f[1], 4) : '–';
   })]);
   return [
     h('p', { class: 'muted' }, `Lists served from ${time(q.since_micros)} to ${time(q.until_micros)} (UTC).`),
-    rows.length ? table(['series', 'lists', 'impressions', 'clicks', 'ctr'], rows) : note('No list served in the window.'),
+    rows.length ? table(['series', ...shown], rows) : note('No list served in the window.'),
     q.series.length ? h('details', {}, h('summary', {}, 'every figure'), table(['series', 'metric', 'value'],
       q.series.flatMap((s) => s.figures.map(([m, v]) => [labelText(s.labels), m, num(v, 4)])))) : null,
   ];

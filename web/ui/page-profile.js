@@ -22,7 +22,7 @@ export async function render(el) {
   el.append(section('Events per day (UTC)',
     p.events_per_day.length
       ? lines([{ name: 'events', points: p.events_per_day.map((d) => [Date.parse(`${d.day}T00:00:00Z`), d.events]) }],
-        { label: 'events per day' })
+        { label: 'events per day', gapMs: 86_400_000 })
       : note('No events yet.'),
     h('p', { class: 'muted' }, `From ${p.first_event || '–'} to ${p.last_event || '–'} (${num(p.span_days, 1)} days).`)));
 
@@ -42,7 +42,7 @@ export async function render(el) {
     bars([
       { label: 'cold users', value: p.cold_users_share },
       { label: 'cold items', value: p.cold_items_share },
-    ], { label: 'cold-start shares', fmt: (v) => `${Math.round(100 * v)}%` }),
+    ], { label: 'cold-start shares', fmt: (v) => `${+(100 * v).toFixed(1)}%` }),
     table(['', 'cold', 'share'], [
       ['users', p.cold_users, pct(p.cold_users_share)],
       ['items', p.cold_items, pct(p.cold_items_share)],
