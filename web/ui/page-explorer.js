@@ -7,22 +7,22 @@ import { errorBox, h, note, num, section, table } from './dom.js';
 async function show(out, user) {
   out.replaceChildren(h('p', { class: 'muted' }, 'Loading…'));
   const [events, list] = await Promise.allSettled([
-    api(`/v1/users/${encodeURIComponent(user)}/events${query({ limit: 50 })}`),
+    api(`/v1/users/${encodeURIComponent(user)}/events${query({ limit: 20 })}`),
     api(`/v1/users/${encodeURIComponent(user)}/recommendations${query({ n: 10 })}`),
   ]);
   for (const r of [events, list]) if (r.status === 'rejected' && r.reason.status === 401) throw r.reason;
   out.replaceChildren(
+    section('Their list now',
+      list.status === 'rejected' ? errorBox(list.reason) : h('div', {},
+        h('p', { class: 'muted' }, `source ${list.value.source}, model ${list.value.model_version === null ? '–' : `v${list.value.model_version}`}, recommendation_id ${list.value.recommendation_id}`),
+        table(['#', 'item', 'title', 'score', 'why'], list.value.items.map((it, i) => [
+          i + 1, it.item_id, it.title || '', num(it.score, 3), h('span', { class: 'reason' }, it.explanation.text)]), { id: 'list' })),
     section('Recent history',
       events.status === 'rejected' ? errorBox(events.reason)
         : events.value.events.length
           ? table(['time', 'type', 'item', 'details'], events.value.events.slice().reverse().map((e) => [
             e.timestamp, e.type, e.item_id || '–', JSON.stringify({ ...(e.properties || {}), ...(e.context || {}) })]), { id: 'history' })
-          : note('No stored events for this user.')),
-    section('Their list now',
-      list.status === 'rejected' ? errorBox(list.reason) : h('div', {},
-        h('p', { class: 'muted' }, `source ${list.value.source}, model ${list.value.model_version === null ? '–' : `v${list.value.model_version}`}, recommendation_id ${list.value.recommendation_id}`),
-        table(['#', 'item', 'title', 'score', 'why'], list.value.items.map((it, i) => [
-          i + 1, it.item_id, it.title || '', num(it.score, 3), h('span', { class: 'reason' }, it.explanation.text)]), { id: 'list' }))));
+          : note('No stored events for this user.'))));
 }
 
 export async function render(el) {
