@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The browser tests of the tracker (web/tracker, docs/web.md): the real `attune demo` driven by
-# Debian's headless Chromium through playwright-core, plus the 6 KiB gzip budget of attune.js.
+# The browser tests of the tracker and the dashboard (web/tracker, web/ui, docs/web.md): the real
+# `attune demo` driven by Debian's headless Chromium through playwright-core, plus the 6 KiB gzip
+# budget of attune.js. The dashboard tests rewrite the screenshots in docs/img/.
 #
 #   scripts/web-test.sh                 # build the debug binary, then npm test
 #   ATTUNE_BIN=/path/to/attune scripts/web-test.sh   # test that binary instead (no build)

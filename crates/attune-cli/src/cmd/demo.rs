@@ -143,7 +143,7 @@ pub fn run(args: DemoArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
         writeln!(out)?;
         writeln!(
             out,
-            "Serving on http://{addr} (the demo shop: http://{addr}/demo); press Ctrl-C to stop."
+            "Serving on http://{addr} (the demo shop: http://{addr}/demo, the dashboard: http://{addr}/ui); press Ctrl-C to stop."
         )?;
         out.flush()?;
         drop(out);
