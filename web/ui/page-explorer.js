@@ -16,13 +16,14 @@ async function show(out, user) {
       list.status === 'rejected' ? errorBox(list.reason) : h('div', {},
         h('p', { class: 'muted' }, `source ${list.value.source}, model ${list.value.model_version === null ? '–' : `v${list.value.model_version}`}, recommendation_id ${list.value.recommendation_id}`),
         table(['#', 'item', 'title', 'score', 'why'], list.value.items.map((it, i) => [
-          i + 1, it.item_id, it.title || '', num(it.score, 3), h('span', { class: 'reason' }, it.explanation.text)]), { id: 'list' })),
+          i + 1, it.item_id, it.title || '', num(it.score, 3), h('span', { class: 'reason' }, it.explanation.text)]), { id: 'list' }))),
     section('Recent history',
       events.status === 'rejected' ? errorBox(events.reason)
         : events.value.events.length
           ? table(['time', 'type', 'item', 'details'], events.value.events.slice().reverse().map((e) => [
-            e.timestamp, e.type, e.item_id || '–', JSON.stringify({ ...(e.properties || {}), ...(e.context || {}) })]), { id: 'history' })
-          : note('No stored events for this user.'))));
+            h('span', { class: 'nowrap' }, e.timestamp.replace('T', ' ')), e.type, h('span', { class: 'nowrap' }, e.item_id || '–'),
+            h('code', {}, JSON.stringify({ ...(e.properties || {}), ...(e.context || {}) }))]), { id: 'history' })
+          : note('No stored events for this user.')));
 }
 
 export async function render(el) {

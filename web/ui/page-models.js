@@ -35,7 +35,7 @@ export async function render(el) {
         h('span', { class: isActive ? 'badge active' : 'badge' }, m.name),
         isActive ? 'active' : m.status,
         m.algorithm,
-        time(m.created_micros),
+        h('span', { class: 'nowrap' }, time(m.created_micros)),
         metrics(m.metrics),
         isActive
           ? ''
