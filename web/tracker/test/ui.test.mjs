@@ -75,7 +75,7 @@ describe('the dashboard on attune demo', () => {
     demo = await startDemo();
     // A second version (the demo trained and activated the first), so there is something to
     // activate and to roll back to.
-    await trainVersion(demo.base, 'ease:lambda=100');
+    await trainVersion(demo.base, 'ease:lambda=100|500'); // a grid: chosen on validation, so it has metrics
     // A running experiment with served lists and a click, so its results exist.
     await call(demo.base, 'POST', '/v1/experiments', {
       name: 'diverse-lists', start: true, metric: 'ctr',
