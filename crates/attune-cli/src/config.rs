@@ -77,6 +77,65 @@ pub struct ServingSection {
     pub fresh_min_similarity: f32,
     #[serde(default)]
     pub fairness: FairnessSection,
+    #[serde(default)]
+    pub segments: ServingSegmentsSection,
+}
+
+/// `[serving.segments]`: a model version per user segment and the segment's cold-start list
+/// (docs/segments.md).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServingSegmentsSection {
+    /// The profile attribute holding the segment; empty: off.
+    pub attribute: String,
+    pub prior_users: f32,
+    pub models: std::collections::BTreeMap<String, u32>,
+}
+
+impl Default for ServingSegmentsSection {
+    fn default() -> Self {
+        Self {
+            attribute: String::new(),
+            prior_users: 20.0,
+            models: std::collections::BTreeMap::new(),
+        }
+    }
+}
+
+impl ServingSegmentsSection {
+    /// The engine's setting (`None` when off); an error names the `serving.segments.*` key.
+    pub fn to_engine(&self) -> anyhow::Result<Option<attune_serving::segments::SegmentServing>> {
+        let bad = |key: &str, rule: String| {
+            anyhow::anyhow!("invalid configuration: serving.segments.{key} {rule}")
+        };
+        if self.attribute.is_empty() {
+            if !self.models.is_empty() {
+                return Err(bad(
+                    "models",
+                    "needs serving.segments.attribute: which profile attribute holds the segment"
+                        .into(),
+                ));
+            }
+            return Ok(None);
+        }
+        if !(self.prior_users.is_finite() && self.prior_users >= 0.0) {
+            return Err(bad(
+                "prior_users",
+                format!("= {} must be a number >= 0", self.prior_users),
+            ));
+        }
+        if let Some((segment, _)) = self.models.iter().find(|(_, &v)| v == 0) {
+            return Err(bad(
+                &format!("models.{segment}"),
+                "= 0 is not a model version (versions start at 1; see `attune models list`)".into(),
+            ));
+        }
+        Ok(Some(attune_serving::segments::SegmentServing {
+            attribute: self.attribute.clone(),
+            models: self.models.clone(),
+            prior_users: self.prior_users,
+        }))
+    }
 }
 
 fn default_fresh_slots() -> usize {
@@ -182,6 +241,7 @@ impl ServingSection {
             list_cache_ttl: std::time::Duration::from_secs(self.list_cache_ttl_secs.max(1)),
             trending_half_life_micros: (self.trending_half_life_hours * 3.6e9) as i64,
             fairness: self.fairness.to_engine()?,
+            segments: self.segments.to_engine()?,
             fresh: attune_core::model::fresh::FreshParams::new()
                 .slots(self.fresh_slots)
                 .min_similarity(self.fresh_min_similarity)
@@ -585,6 +645,40 @@ pub fn init_tracing(settings: &Settings, verbose: u8) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn serving_segments_are_off_by_default_and_bad_values_name_their_key() {
+        let s: Settings = Figment::from(Toml::string(DEFAULT_TOML)).extract().unwrap();
+        assert_eq!(s.serving.segments.to_engine().unwrap(), None);
+        let on = Figment::from(Toml::string(DEFAULT_TOML))
+            .merge(Toml::string(
+                "[serving.segments]\nattribute = \"segment\"\n[serving.segments.models]\nheavy = 7\n",
+            ))
+            .extract::<Settings>()
+            .unwrap();
+        let engine = on.serving.segments.to_engine().unwrap().unwrap();
+        assert_eq!(engine.version_for(Some("heavy")), Some(7));
+        assert_eq!(engine.prior_users, 20.0);
+        let err = |section: ServingSegmentsSection| section.to_engine().unwrap_err().to_string();
+        let models = std::collections::BTreeMap::from([("heavy".to_string(), 0u32)]);
+        assert!(err(ServingSegmentsSection {
+            models: models.clone(),
+            ..ServingSegmentsSection::default()
+        })
+        .contains("serving.segments.models needs serving.segments.attribute"));
+        assert!(err(ServingSegmentsSection {
+            attribute: "segment".into(),
+            models,
+            ..ServingSegmentsSection::default()
+        })
+        .contains("serving.segments.models.heavy = 0"));
+        assert!(err(ServingSegmentsSection {
+            attribute: "segment".into(),
+            prior_users: -1.0,
+            ..ServingSegmentsSection::default()
+        })
+        .contains("serving.segments.prior_users = -1"));
+    }
 
     #[test]
     fn defaults_parse_and_point_at_sqlite() {

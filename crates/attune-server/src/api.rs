@@ -678,6 +678,9 @@ pub struct ListBody<'a> {
     /// The experiment variant the list was served under.
     #[serde(skip_serializing_if = "Option::is_none")]
     experiment: Option<ExperimentBody<'a>>,
+    /// The user's segment, when serving by segment is on (`[serving.segments]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    segment: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -735,6 +738,7 @@ impl<'a> ListBody<'a> {
                 phase: x.phase,
                 variant: &x.variant,
             }),
+            segment: list.segment.as_deref(),
         }
     }
 }

@@ -345,6 +345,7 @@ mod tests {
             items: items.into(),
             cached: false,
             experiment: None,
+            segment: None,
         }
     }
 

@@ -46,6 +46,10 @@ pub const BUILD: &str = "attune_build";
 pub const STORE: &str = "attune_store";
 /// Hook: `attune_cache_lookups_total{cache,outcome=hit|miss}` (hit ratio = hits / all).
 pub const CACHE_LOOKUPS: &str = "attune_cache_lookups";
+/// Hook: `attune_segment_lists_total{app,segment,model_version}`: lists served to users of a
+/// segment when serving by segment is on (`[serving.segments]`; one series per segment value,
+/// so keep the attribute a segment, not an id).
+pub const SEGMENT_LISTS: &str = "attune_segment_lists";
 /// Hook: `attune_model_version{app,model}`: the active model version.
 pub const MODEL_VERSION: &str = "attune_model_version";
 /// Hook: `attune_model_trained_timestamp_seconds{app,model}` (age = `time() - value`).
@@ -127,6 +131,13 @@ struct IngestLabels {
 struct CacheLabels {
     cache: String,
     outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SegmentLabels {
+    app: String,
+    segment: String,
+    model_version: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -249,6 +260,7 @@ pub struct Metrics {
     commit_requests: Histogram,
     commit_duration: Histogram,
     cache_lookups: Family<CacheLabels, Counter>,
+    segment_lists: Family<SegmentLabels, Counter>,
     model_version: Family<ModelLabels, Gauge>,
     model_trained: Family<ModelLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
     degraded: Family<DegradedLabels, Gauge>,
@@ -340,6 +352,12 @@ impl Metrics {
             CACHE_LOOKUPS,
             "Cache lookups by cache and outcome (hit, miss)",
             cache_lookups.clone(),
+        );
+        let segment_lists = Family::<SegmentLabels, Counter>::default();
+        registry.register(
+            SEGMENT_LISTS,
+            "Lists served by user segment and the model version that served them",
+            segment_lists.clone(),
         );
         let model_version = Family::<ModelLabels, Gauge>::default();
         registry.register(
@@ -454,6 +472,7 @@ impl Metrics {
             commit_requests,
             commit_duration,
             cache_lookups,
+            segment_lists,
             model_version,
             model_trained,
             degraded,
@@ -675,6 +694,17 @@ impl Metrics {
             .get_or_create(&CacheLabels {
                 cache: cache.to_string(),
                 outcome: if hit { "hit" } else { "miss" },
+            })
+            .inc();
+    }
+
+    /// Hook: a list served to a user of `segment` by `model_version`.
+    pub fn segment_list(&self, app: &str, segment: &str, model_version: Option<u32>) {
+        self.segment_lists
+            .get_or_create(&SegmentLabels {
+                app: app.to_string(),
+                segment: segment.to_string(),
+                model_version: model_version.map_or_else(|| "none".into(), |v| v.to_string()),
             })
             .inc();
     }

@@ -37,13 +37,18 @@ pub enum Reason {
         /// The history item (a model item).
         item: u32,
     },
+    /// Among the most popular items of the user's segment (cold start, `[serving.segments]`).
+    PopularInSegment {
+        /// The segment, an index into the snapshot's segments.
+        segment: u32,
+    },
     /// Popular overall.
     Popular,
 }
 
 impl Reason {
     /// A short machine-readable kind: `because`, `interest`, `for_you`, `popular_in`,
-    /// `trending`, `popular`, `new_item_like`.
+    /// `trending`, `popular`, `new_item_like`, `popular_in_segment`.
     pub fn kind(&self) -> &'static str {
         match self {
             Reason::Because { .. } => "because",
@@ -53,14 +58,17 @@ impl Reason {
             Reason::Trending => "trending",
             Reason::Popular => "popular",
             Reason::NewItemLike { .. } => "new_item_like",
+            Reason::PopularInSegment { .. } => "popular_in_segment",
         }
     }
 
-    /// The sentence shown to a user; `item_name` and `category_name` turn indices into titles.
+    /// The sentence shown to a user; `item_name`, `category_name` and `segment_name` turn
+    /// indices into names.
     pub fn text(
         &self,
         item_name: impl Fn(u32) -> String,
         category_name: impl Fn(u32) -> String,
+        segment_name: impl Fn(u32) -> String,
     ) -> String {
         match *self {
             Reason::Because { item, rated: false } => {
@@ -77,6 +85,9 @@ impl Reason {
             Reason::Trending => "Trending now".into(),
             Reason::Popular => "Popular".into(),
             Reason::NewItemLike { item } => format!("New, like {}", item_name(item)),
+            Reason::PopularInSegment { segment } => {
+                format!("Popular with users like you ({})", segment_name(segment))
+            }
         }
     }
 }
@@ -135,21 +146,30 @@ mod tests {
         );
         let name = |i: u32| format!("item {i}");
         let cat = |c: u32| format!("cat {c}");
-        assert_eq!(r.text(name, cat), "Because you viewed item 1");
+        let seg = |s: u32| format!("segment {s}");
+        assert_eq!(r.text(name, cat, seg), "Because you viewed item 1");
         // Nothing similar: the user's first category the item is in.
         let r = personalized(8, &[2], false, sim, &[4, 5], &[5, 4]);
         assert_eq!(r, Reason::InterestIn { category: 5 });
-        assert_eq!(r.text(name, cat), "Matches your interest in cat 5");
+        assert_eq!(r.text(name, cat, seg), "Matches your interest in cat 5");
         assert_eq!(personalized(8, &[], true, sim, &[1], &[2]), Reason::ForYou);
         assert_eq!(
-            Reason::PopularIn { category: 2 }.text(name, cat),
+            Reason::PopularIn { category: 2 }.text(name, cat, seg),
             "Popular in cat 2"
         );
         assert_eq!(Reason::Trending.kind(), "trending");
         let new = Reason::NewItemLike { item: 3 };
         assert_eq!(
-            (new.kind(), new.text(name, cat).as_str()),
+            (new.kind(), new.text(name, cat, seg).as_str()),
             ("new_item_like", "New, like item 3")
+        );
+        let r = Reason::PopularInSegment { segment: 1 };
+        assert_eq!(
+            (r.kind(), r.text(name, cat, seg).as_str()),
+            (
+                "popular_in_segment",
+                "Popular with users like you (segment 1)"
+            )
         );
     }
 }

@@ -35,6 +35,7 @@ mod fresh;
 pub mod live;
 pub mod model;
 pub mod rerank;
+pub mod segments;
 pub mod shared;
 pub mod similarity;
 

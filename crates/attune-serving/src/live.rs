@@ -47,6 +47,8 @@ pub struct LiveUser {
     /// The shared generation read just before the events were (`None`: no shared state, or it
     /// was unreachable). Local events observed later do not change it.
     pub shared: Option<SharedGeneration>,
+    /// Their segment (`[serving.segments]`: the profile attribute), read with their profile.
+    pub segment: Option<String>,
 }
 
 /// What a user's profile and dismissals say, read with their live state.
@@ -58,6 +60,8 @@ pub struct UserFacts {
     pub preferred: Vec<String>,
     /// Everything they said they are not interested in.
     pub dismissed: Vec<Dismissal>,
+    /// Their segment, when serving by segment is on.
+    pub segment: Option<String>,
 }
 
 /// Bounded per-user live state of one app under one model version.
@@ -96,6 +100,15 @@ impl LiveUsers {
         Some((u.generation, u.shared))
     }
 
+    /// The user's segment if the user is loaded and current with the shared generation
+    /// `shared` (as [`LiveUsers::generation`] would have it): what routing by segment needs on
+    /// the hot path, without copying the state. `Some(None)`: loaded, without a segment.
+    pub fn segment(&self, user: &str, shared: Option<SharedGeneration>) -> Option<Option<String>> {
+        let entry = self.users.get(user)?;
+        let u = entry.lock().unwrap_or_else(PoisonError::into_inner);
+        (shared.is_none() || u.shared == shared).then(|| u.segment.clone())
+    }
+
     /// Load the user: `events` are their stored events after the model's snapshot (oldest
     /// first), `facts` from their profile and dismissals (whenever made), `shared` the shared
     /// generation read before them. Events that arrived in the meantime through
@@ -114,6 +127,7 @@ impl LiveUsers {
             personalization: facts.personalization,
             preferred_categories: facts.preferred,
             shared,
+            segment: facts.segment,
             ..LiveUser::default()
         };
         for d in facts.dismissed {
@@ -360,6 +374,7 @@ mod tests {
                 personalization: false,
                 preferred: vec![],
                 dismissed: vec![Dismissal::Item("z".into())],
+                segment: Some("heavy".into()),
             },
             &[ev("u", "a", EventType::View, 1)],
             &w,
@@ -371,6 +386,9 @@ mod tests {
         assert!(u.implicit.is_empty() && u.recent.is_empty());
         // "Not interested" is a control, not a profile: it holds without consent too.
         assert!(u.dismissed_items.contains("z"));
+        // The segment is a profile fact, read whatever the consent (it picks the version).
+        assert_eq!(live.segment("u", None), Some(Some("heavy".to_string())));
+        assert_eq!(live.segment("nobody", None), None);
         let g = u.generation;
         live.observe(&[ev("u", "y", EventType::NotInterested, 3)], &w);
         let u = live.get("u").unwrap();

@@ -152,13 +152,17 @@ pub(super) async fn for_user(
     let started = std::time::Instant::now();
     let list = run(move |allow| engine.recommend(&a, &u, &req, allow)).await?;
     let latency = started.elapsed();
-    record_cache(&state, &list);
+    record_cache(&state, &app, &list);
     log(&state, &app, &user, &list, latency);
     Ok(list_response(&list, Some(&user)))
 }
 
-fn record_cache(state: &AppState, list: &RecList) {
+/// Metrics of one served list: the cache lookup, and its segment when serving by segment.
+fn record_cache(state: &AppState, app: &str, list: &RecList) {
     state.metrics.cache_lookup("recommendations", list.cached);
+    if let Some(segment) = &list.segment {
+        state.metrics.segment_list(app, segment, list.model_version);
+    }
 }
 
 /// The body of `POST /v1/recommendations`.
@@ -243,7 +247,7 @@ pub(super) async fn batch(
         .iter()
         .zip(&lists)
         .map(|(u, l)| {
-            record_cache(&state, l);
+            record_cache(&state, &app, l);
             log(&state, &app, u, l, latency);
             ListBody::of(l, Some(u))
         })

@@ -216,7 +216,10 @@ impl Serving {
         let Some(router) = &self.experiments else {
             return;
         };
-        let keep = router.versions_in_use(&a.app);
+        let mut keep = router.versions_in_use(&a.app);
+        if let Some(s) = &self.config.segments {
+            keep.extend(s.versions());
+        }
         a.variants
             .write()
             .unwrap_or_else(PoisonError::into_inner)

@@ -1,5 +1,6 @@
 //! The cold-start chain for a user without history: popular in their onboarding categories,
-//! then trending, then popular overall, without repeats and without what they have seen.
+//! then popular in their segment (`[serving.segments]`), then trending, then popular overall,
+//! without repeats and without what they have seen.
 //! Each stage runs only while the list is short ([`chain`], pure and tested on its own).
 
 use attune_core::model::topk::top_k_into;
@@ -93,6 +94,31 @@ pub(crate) fn cold_start(
             })
             .collect()
     });
+    let in_segment: Stage<'_, Pick> = Box::new(|taken| {
+        let Some((prefs, segment)) = snap
+            .segments
+            .as_ref()
+            .zip(live.segment.as_deref())
+            .and_then(|(p, s)| Some((p, p.get(s)?)))
+        else {
+            return Vec::new();
+        };
+        let mut scores = vec![0f32; snap.model.items.len()];
+        if !prefs.popularity.scores_into(segment, &mut scores) {
+            return Vec::new();
+        }
+        for (s, ok) in scores.iter_mut().zip(allowed) {
+            if !ok {
+                *s = f32::NEG_INFINITY;
+            }
+        }
+        let mut top = Vec::new();
+        top_k_into(&scores, want, taken, &mut top);
+        top.into_iter()
+            .filter(|e| e.1 > 0.0 && e.1.is_finite())
+            .map(|(i, s)| (i, (i, s, Reason::PopularInSegment { segment })))
+            .collect()
+    });
     let trending: Stage<'_, Pick> = Box::new(|taken| {
         trending_items(a, snap, &full, taken, allowed)
             .into_iter()
@@ -105,12 +131,16 @@ pub(crate) fn cold_start(
             .map(|(i, s)| (i, (i, s, Reason::Popular)))
             .collect()
     });
-    chain(want, seen, vec![in_preferred, trending, popular])
-        .into_iter()
-        .skip(req.offset)
-        .take(req.n)
-        .map(|(i, s, r)| recommended(snap, i, s, r))
-        .collect()
+    chain(
+        want,
+        seen,
+        vec![in_preferred, in_segment, trending, popular],
+    )
+    .into_iter()
+    .skip(req.offset)
+    .take(req.n)
+    .map(|(i, s, r)| recommended(snap, i, s, r))
+    .collect()
 }
 
 #[cfg(test)]

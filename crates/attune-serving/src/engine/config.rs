@@ -41,6 +41,9 @@ pub struct ServingConfig {
     /// enter a personalized list and how similar to the user's recent history they must be
     /// ([`attune_core::model::fresh`]; 0 slots: off, and no vocabulary is fitted at load).
     pub fresh: FreshValidParams,
+    /// Serving by user segment: a version per segment and the segment's cold-start list
+    /// (`None`: off).
+    pub segments: Option<crate::segments::SegmentServing>,
 }
 
 impl Default for ServingConfig {
@@ -61,6 +64,7 @@ impl Default for ServingConfig {
             fresh: FreshParams::new()
                 .check()
                 .expect("the default fresh-item parameters are valid"),
+            segments: None,
         }
     }
 }
@@ -261,6 +265,8 @@ pub struct RecList {
     pub cached: bool,
     /// The experiment variant the list was served under, if any.
     pub experiment: Option<ExperimentTag>,
+    /// The user's segment, when serving by segment is on and they have one.
+    pub segment: Option<String>,
 }
 
 /// The experiment a list was served under.

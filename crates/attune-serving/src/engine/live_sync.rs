@@ -126,6 +126,11 @@ impl Serving {
             return Err(ServingError::NeedsStore);
         }
         let profile = self.store.get_user(app, user)?;
+        let segment = self
+            .config
+            .segments
+            .as_ref()
+            .and_then(|s| attune_experiment::assign::attribute(profile.as_ref(), &s.attribute));
         let (personalization, preferred) = profile.map_or((true, Vec::new()), |p| {
             (p.consent.personalization, p.preferred_categories)
         });
@@ -156,6 +161,7 @@ impl Serving {
                 personalization,
                 preferred,
                 dismissed,
+                segment,
             },
             &events,
             &self.weighting,

@@ -76,11 +76,16 @@ impl Serving {
         allow_store: bool,
     ) -> Result<RecList, ServingError> {
         let app = a.app.as_str();
-        // An experiment variant may serve another version with other parameters.
+        // A pinned snapshot is this process's alone: nothing of it is shared.
+        let shared = self.shared.as_ref().filter(|_| !a.pinned);
+        let generation = shared.and_then(|s| s.user_generation(&self.stats, app, user));
+        // An experiment variant may serve another version with other parameters; else the
+        // user's segment may have its own version.
         let assignment = self.assignment(a, user, allow_store)?;
+        let segment = self.segment_of(a, user, allow_store, generation)?;
         let snap = match assignment.as_ref().and_then(|x| x.treatment.model_version) {
             Some(v) => self.variant_snapshot(a, v, allow_store)?,
-            None => a.require_snapshot()?,
+            None => self.segment_snapshot(a, segment.as_deref(), allow_store)?,
         };
         let treated;
         let req = match &assignment {
@@ -91,9 +96,6 @@ impl Serving {
             }
         };
         let holdout = assignment.as_ref().is_some_and(|x| x.treatment.holdout);
-        // A pinned snapshot is this process's alone: nothing of it is shared.
-        let shared = self.shared.as_ref().filter(|_| !a.pinned);
-        let generation = shared.and_then(|s| s.user_generation(&self.stats, app, user));
         let mut req_key = req.key();
         if holdout {
             req_key.push_str("|holdout");
@@ -109,6 +111,7 @@ impl Serving {
                 variant: x.variant.clone(),
                 first: x.first,
             });
+            l.segment.clone_from(&segment);
             l
         };
         // The hot path: the user's live state is here and current, and a list computed at its
@@ -192,6 +195,54 @@ impl Serving {
             attune_experiment::Routed::In(x) => Ok(Some(x)),
             attune_experiment::Routed::Out => Ok(None),
             attune_experiment::Routed::NeedsStore => Err(ServingError::NeedsStore),
+        }
+    }
+
+    /// The user's segment when serving by segment is on: from their live state on the active
+    /// snapshot (loaded from the store if need be, as any request would), so the hot path
+    /// reads no profile.
+    fn segment_of(
+        &self,
+        a: &AppServing,
+        user: &str,
+        allow_store: bool,
+        generation: Option<crate::shared::SharedGeneration>,
+    ) -> Result<Option<String>, ServingError> {
+        if self.config.segments.is_none() {
+            return Ok(None);
+        }
+        let active = a.require_snapshot()?;
+        if let Some(segment) = active.live.segment(user, generation) {
+            return Ok(segment);
+        }
+        Ok(self
+            .live_user(&a.app, &active, user, allow_store, generation)?
+            .segment)
+    }
+
+    /// The snapshot that serves `segment`: its configured version, else the active one (also
+    /// when that version cannot be loaded: a segment is never left without lists).
+    fn segment_snapshot(
+        &self,
+        a: &AppServing,
+        segment: Option<&str>,
+        allow_store: bool,
+    ) -> Result<Arc<Snapshot>, ServingError> {
+        let version = self
+            .config
+            .segments
+            .as_ref()
+            .filter(|_| !a.pinned)
+            .and_then(|s| s.version_for(segment));
+        match version.map(|v| self.variant_snapshot(a, v, allow_store)) {
+            None => a.require_snapshot(),
+            Some(Ok(snap)) => Ok(snap),
+            Some(Err(ServingError::NeedsStore)) => Err(ServingError::NeedsStore),
+            Some(Err(e)) => {
+                tracing::warn!(app = %a.app, ?segment, ?version, error = %e,
+                    "the segment's version cannot be served; serving the active one");
+                a.require_snapshot()
+            }
         }
     }
 
@@ -421,7 +472,8 @@ fn encode_list(snap: &Snapshot, source: Source, items: &[Recommended]) -> Vec<u8
 /// for it is a miss, and the fresh list computed instead replaces it.
 fn shared_list(snap: &Snapshot, key: &str, bytes: &[u8]) -> Option<(Source, Vec<Recommended>)> {
     let n_categories = snap.catalog.category_names().len();
-    match codec::decode(bytes, snap.model.items.len(), n_categories) {
+    let n_segments = snap.segments.as_ref().map_or(0, |s| s.len());
+    match codec::decode(bytes, snap.model.items.len(), n_categories, n_segments) {
         Ok((source, items)) => Some((
             source,
             items

@@ -22,6 +22,7 @@ pub(crate) fn list(
         items: items.into(),
         cached,
         experiment: None,
+        segment: None,
     }
 }
 
@@ -30,6 +31,15 @@ pub(crate) fn item_name(snap: &Snapshot, i: u32) -> String {
     snap.catalog
         .title(i)
         .map_or_else(|| snap.model.item_id(i).to_string(), str::to_string)
+}
+
+/// The name of segment `s` of the snapshot (empty if it has none such).
+fn segment_name(snap: &Snapshot, s: u32) -> String {
+    snap.segments
+        .as_ref()
+        .and_then(|p| p.name(s))
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// Model item `i` with `score` and `reason`, as served.
@@ -54,7 +64,7 @@ pub(crate) fn recommended(snap: &Snapshot, i: u32, score: f32, reason: Reason) -
         item_id: snap.model.item_id(i).to_string(),
         score,
         title: snap.catalog.title(i).map(str::to_string),
-        explanation: reason.text(|x| item_name(snap, x), cat_name),
+        explanation: reason.text(|x| item_name(snap, x), cat_name, |s| segment_name(snap, s)),
         reason,
         reason_item,
         reason_category,
@@ -65,7 +75,7 @@ pub(crate) fn recommended(snap: &Snapshot, i: u32, score: f32, reason: Reason) -
 pub(crate) fn fresh(snap: &Snapshot, pick: crate::fresh::FreshPick, score: f32) -> Recommended {
     let reason = Reason::NewItemLike { item: pick.because };
     Recommended {
-        explanation: reason.text(|x| item_name(snap, x), |_| String::new()),
+        explanation: reason.text(|x| item_name(snap, x), |_| String::new(), |_| String::new()),
         reason_item: Some(snap.model.item_id(pick.because).to_string()),
         reason_category: None,
         item_id: pick.item_id,

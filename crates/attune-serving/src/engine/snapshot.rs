@@ -20,6 +20,7 @@ use crate::catalog_index::CatalogIndex;
 use crate::fresh::FreshItems;
 use crate::live::LiveUsers;
 use crate::model::{LoadError, LoadedModel};
+use crate::segments::SegmentPrefs;
 use crate::similarity::ItemSimilarity;
 
 pub(crate) struct CachedList {
@@ -67,6 +68,8 @@ pub struct Snapshot {
     pub(crate) fair: Option<crate::fairness::FairRanker>,
     /// Catalog items the model does not know, listed by content (`serving.fresh` slots > 0).
     pub(crate) fresh: Option<FreshItems>,
+    /// Segments and their popularity, for cold start (`[serving.segments]` on).
+    pub(crate) segments: Option<SegmentPrefs>,
 }
 
 impl Snapshot {
@@ -121,6 +124,11 @@ impl Snapshot {
             );
             f
         });
+        let segments = config
+            .segments
+            .as_ref()
+            .map(|s| SegmentPrefs::build(store, app, &model, s))
+            .transpose()?;
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
         let similar_half = match (&index, similarity.unit_factors()) {
             (None, Some((unit, k))) => HalfFactors::new(unit, k),
@@ -153,6 +161,7 @@ impl Snapshot {
             since_micros,
             fair,
             fresh,
+            segments,
             model,
         })
     }

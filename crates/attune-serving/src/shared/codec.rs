@@ -4,7 +4,7 @@
 //!
 //! Layout (little-endian): a format byte ([`FORMAT`]), the source (`u8`), the item count
 //! (`u32`), then per item its model index (`u32`), score (`f32`), reason kind (`u8`) and the
-//! reason's payload (`u32`: the history item or the category, else 0). 13 bytes per item.
+//! reason's payload (`u32`: the history item, the category or the segment, else 0). 13 bytes per item.
 //!
 //! **Invariant:** decoding never panics and never yields an index the snapshot does not have:
 //! every byte is checked (format, source, kinds, exact length, item and category ranges,
@@ -97,6 +97,7 @@ fn reason_code(r: Reason) -> (u8, u32) {
         // Lists with fresh items are never shared (their items are not model items); the
         // code is here so every reason has one.
         Reason::NewItemLike { item } => (7, item),
+        Reason::PopularInSegment { segment } => (8, segment),
     }
 }
 
@@ -121,6 +122,7 @@ pub fn decode(
     bytes: &[u8],
     n_items: usize,
     n_categories: usize,
+    n_segments: usize,
 ) -> Result<(Source, Vec<ListItem>), DecodeError> {
     if bytes.len() < HEADER {
         return Err(DecodeError::Length {
@@ -182,6 +184,18 @@ pub fn decode(
             })
         }
     };
+    let segment_index = |index: u32, at: usize| {
+        if (index as usize) < n_segments {
+            Ok(index)
+        } else {
+            Err(DecodeError::OutOfRange {
+                what: "segment",
+                index,
+                len: n_segments,
+                at,
+            })
+        }
+    };
     let mut items = Vec::with_capacity(n);
     for at in 0..n {
         let o = HEADER + at * PER_ITEM;
@@ -211,6 +225,9 @@ pub fn decode(
             6 => Reason::Popular,
             7 => Reason::NewItemLike {
                 item: item_index(payload, at)?,
+            },
+            8 => Reason::PopularInSegment {
+                segment: segment_index(payload, at)?,
             },
             code => {
                 return Err(DecodeError::Code {
@@ -260,6 +277,7 @@ mod tests {
             (8, 3.5, Reason::Trending),
             (9, 1.0, Reason::Popular),
             (1, 0.5, Reason::NewItemLike { item: 2 }),
+            (2, 0.25, Reason::PopularInSegment { segment: 1 }),
         ]
     }
 
@@ -274,30 +292,33 @@ mod tests {
             let items = every_reason();
             let bytes = encode(source, &items);
             assert_eq!(bytes.len(), HEADER + PER_ITEM * items.len());
-            assert_eq!(decode(&bytes, 10, 3).unwrap(), (source, items));
+            assert_eq!(decode(&bytes, 10, 3, 2).unwrap(), (source, items));
         }
         let empty = encode(Source::ColdStart, &[]);
-        assert_eq!(decode(&empty, 0, 0).unwrap(), (Source::ColdStart, vec![]));
+        assert_eq!(
+            decode(&empty, 0, 0, 2).unwrap(),
+            (Source::ColdStart, vec![])
+        );
     }
 
     #[test]
     fn truncated_or_extended_bytes_are_errors() {
         let bytes = encode(Source::Personalized, &every_reason());
         for cut in 0..bytes.len() {
-            let err = decode(&bytes[..cut], 10, 3).unwrap_err();
+            let err = decode(&bytes[..cut], 10, 3, 2).unwrap_err();
             assert!(matches!(err, DecodeError::Length { .. }), "{cut}: {err}");
         }
         let mut longer = bytes.clone();
         longer.push(0);
         assert!(matches!(
-            decode(&longer, 10, 3),
+            decode(&longer, 10, 3, 2),
             Err(DecodeError::Length { .. })
         ));
         // A count so large the expected length overflows.
         let mut huge = bytes;
         huge[2..6].copy_from_slice(&u32::MAX.to_le_bytes());
         assert!(matches!(
-            decode(&huge, 10, 3),
+            decode(&huge, 10, 3, 2),
             Err(DecodeError::Length { .. })
         ));
     }
@@ -311,33 +332,41 @@ mod tests {
             v
         };
         assert_eq!(
-            decode(&with(0, FORMAT + 1), 10, 3),
+            decode(&with(0, FORMAT + 1), 10, 3, 2),
             Err(DecodeError::Format { found: FORMAT + 1 })
         );
         assert!(matches!(
-            decode(&with(1, 9), 10, 3),
+            decode(&with(1, 9), 10, 3, 2),
             Err(DecodeError::Code { what: "source", .. })
         ));
         // The first item's reason kind.
         assert!(matches!(
-            decode(&with(HEADER + 8, 200), 10, 3),
+            decode(&with(HEADER + 8, 200), 10, 3, 2),
             Err(DecodeError::Code { what: "reason", .. })
         ));
         // Fewer items or categories than the list names (another version's snapshot).
         assert!(matches!(
-            decode(&good, 9, 3),
+            decode(&good, 9, 3, 2),
             Err(DecodeError::OutOfRange { what: "item", .. })
         ));
         assert!(matches!(
-            decode(&good, 10, 2),
+            decode(&good, 10, 2, 2),
             Err(DecodeError::OutOfRange {
                 what: "category",
                 ..
             })
         ));
+        // A segment the decoding snapshot does not have (it counted fewer segments).
+        assert!(matches!(
+            decode(&good, 10, 3, 1),
+            Err(DecodeError::OutOfRange {
+                what: "segment",
+                ..
+            })
+        ));
         let nan = encode(Source::Popular, &[(1, f32::NAN, Reason::Popular)]);
         assert!(matches!(
-            decode(&nan, 10, 3),
+            decode(&nan, 10, 3, 2),
             Err(DecodeError::Score { .. })
         ));
     }
@@ -361,7 +390,7 @@ mod tests {
                 let n = ((len - HEADER) / PER_ITEM) as u32;
                 bytes[2..6].copy_from_slice(&n.to_le_bytes());
             }
-            if let Ok((_, items)) = decode(&bytes, 16, 4) {
+            if let Ok((_, items)) = decode(&bytes, 16, 4, 2) {
                 assert!(items.iter().all(|&(i, s, _)| i < 16 && s.is_finite()));
             }
         }
