@@ -44,6 +44,25 @@ pub(crate) fn chain<T>(want: usize, seen: &[u32], stages: Vec<Stage<'_, T>>) -> 
     picked
 }
 
+/// The best `want` of `scores` among `allowed` items not `taken`, keeping only positive
+/// scores: an item nobody in the category or segment touched is no pick of that stage.
+fn best_positive(
+    mut scores: Vec<f32>,
+    allowed: &[bool],
+    want: usize,
+    taken: &[u32],
+) -> Vec<(u32, f32)> {
+    for (s, ok) in scores.iter_mut().zip(allowed) {
+        if !ok {
+            *s = f32::NEG_INFINITY;
+        }
+    }
+    let mut top = Vec::new();
+    top_k_into(&scores, want, taken, &mut top);
+    top.retain(|e| e.1 > 0.0 && e.1.is_finite());
+    top
+}
+
 /// The chain for `live`'s user (see the module docs), one page of `req`.
 pub(crate) fn cold_start(
     a: &AppServing,
@@ -75,15 +94,8 @@ pub(crate) fn cold_start(
         let repr = cp.for_categories(&preferred);
         let mut scores = vec![0f32; snap.model.items.len()];
         cp.score_all_into(&repr, &mut scores);
-        for (s, ok) in scores.iter_mut().zip(allowed) {
-            if !ok {
-                *s = f32::NEG_INFINITY;
-            }
-        }
-        let mut top = Vec::new();
-        top_k_into(&scores, want, taken, &mut top);
-        top.into_iter()
-            .filter(|e| e.1 > 0.0 && e.1.is_finite())
+        best_positive(scores, allowed, want, taken)
+            .into_iter()
             .map(|(i, s)| {
                 let category = preferred
                     .iter()
@@ -107,15 +119,8 @@ pub(crate) fn cold_start(
         if !prefs.popularity.scores_into(segment, &mut scores) {
             return Vec::new();
         }
-        for (s, ok) in scores.iter_mut().zip(allowed) {
-            if !ok {
-                *s = f32::NEG_INFINITY;
-            }
-        }
-        let mut top = Vec::new();
-        top_k_into(&scores, want, taken, &mut top);
-        top.into_iter()
-            .filter(|e| e.1 > 0.0 && e.1.is_finite())
+        best_positive(scores, allowed, want, taken)
+            .into_iter()
             .map(|(i, s)| (i, (i, s, Reason::PopularInSegment { segment })))
             .collect()
     });

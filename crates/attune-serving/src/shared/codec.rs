@@ -160,42 +160,9 @@ pub fn decode(
             found: bytes.len(),
         });
     }
-    let item_index = |index: u32, at: usize| {
-        if (index as usize) < n_items {
-            Ok(index)
-        } else {
-            Err(DecodeError::OutOfRange {
-                what: "item",
-                index,
-                len: n_items,
-                at,
-            })
-        }
-    };
-    let category_index = |index: u32, at: usize| {
-        if (index as usize) < n_categories {
-            Ok(index)
-        } else {
-            Err(DecodeError::OutOfRange {
-                what: "category",
-                index,
-                len: n_categories,
-                at,
-            })
-        }
-    };
-    let segment_index = |index: u32, at: usize| {
-        if (index as usize) < n_segments {
-            Ok(index)
-        } else {
-            Err(DecodeError::OutOfRange {
-                what: "segment",
-                index,
-                len: n_segments,
-                at,
-            })
-        }
-    };
+    let item_index = |index: u32, at: usize| in_range("item", index, n_items, at);
+    let category_index = |index: u32, at: usize| in_range("category", index, n_categories, at);
+    let segment_index = |index: u32, at: usize| in_range("segment", index, n_segments, at);
     let mut items = Vec::with_capacity(n);
     for at in 0..n {
         let o = HEADER + at * PER_ITEM;
@@ -240,6 +207,20 @@ pub fn decode(
         items.push((item, score, reason));
     }
     Ok((source, items))
+}
+
+/// `index` if it is below `len`, else the error naming `what` and the item position `at`.
+fn in_range(what: &'static str, index: u32, len: usize, at: usize) -> Result<u32, DecodeError> {
+    if (index as usize) < len {
+        Ok(index)
+    } else {
+        Err(DecodeError::OutOfRange {
+            what,
+            index,
+            len,
+            at,
+        })
+    }
 }
 
 /// The `u32` at `o` (the caller checked the length).
