@@ -6,33 +6,23 @@ use attune_server::{ApiKeySpec, AuthConfig, ServerConfig};
 use axum::http::{Method, StatusCode};
 use serde_json::json;
 
-use crate::common::{shop_items, Client, Resp, TestServer};
+use crate::common::{api_key, shop_items, Client, Resp, TestServer};
 
 const TRACKER: &str = "tracker-key-shop-0001";
 const READER: &str = "reader-key-shop-00001";
 const SHOP_ADMIN: &str = "admin-key-shop-000001";
 const ROOT: &str = "root-key-every-app-01";
 
-fn key(name: &str, key: &str, scopes: &[&str], apps: &[&str]) -> ApiKeySpec {
-    ApiKeySpec {
-        name: name.into(),
-        key: Some(key.into()),
-        key_sha256: None,
-        scopes: scopes.iter().map(|s| s.to_string()).collect(),
-        apps: apps.iter().map(|s| s.to_string()).collect(),
-    }
-}
-
 fn keys() -> Vec<ApiKeySpec> {
     vec![
-        key("shop-tracker", TRACKER, &["ingest"], &["shop"]),
-        key("shop-storefront", READER, &["read"], &["shop"]),
-        key("shop-admin", SHOP_ADMIN, &["admin"], &["shop"]),
+        api_key("shop-tracker", TRACKER, &["ingest"], &["shop"]),
+        api_key("shop-storefront", READER, &["read"], &["shop"]),
+        api_key("shop-admin", SHOP_ADMIN, &["admin"], &["shop"]),
         // The root key is configured by hash only.
         ApiKeySpec {
             key: None,
             key_sha256: Some(sha256_hex(ROOT)),
-            ..key("root", "unused-unused-unused", &["admin"], &["*"])
+            ..api_key("root", "unused-unused-unused", &["admin"], &["*"])
         },
     ]
 }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use attune_server::api::{event_to_json, item_to_json, user_to_json};
-use attune_server::{router, AppState, ServerConfig};
+use attune_server::{router, ApiKeySpec, AppState, AuthConfig, ServerConfig};
 use attune_store::sqlite::SqliteStore;
 use attune_store::{AppCounts, EventFilter, Store};
 use axum::body::Body;
@@ -353,6 +353,25 @@ impl Client<'_> {
 }
 
 /// A small shop: SKUs with categories and prices.
+/// An API key given in clear (not by hash) with `scopes` on `apps` (`*`: every app).
+pub fn api_key(name: &str, key: &str, scopes: &[&str], apps: &[&str]) -> ApiKeySpec {
+    ApiKeySpec {
+        name: name.into(),
+        key: Some(key.into()),
+        key_sha256: None,
+        scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        apps: apps.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+/// The default server settings with keys required and these keys (metrics open).
+pub fn keys_required(keys: &[ApiKeySpec]) -> ServerConfig {
+    ServerConfig {
+        auth: AuthConfig::new(true, false, keys).unwrap(),
+        ..ServerConfig::default()
+    }
+}
+
 pub fn shop_items() -> Value {
     json!([
         {"item_id": "SKU-1001-RED", "title": "Trail runner, red", "categories": ["shoes", "running"],

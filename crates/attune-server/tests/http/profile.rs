@@ -1,24 +1,13 @@
 //! `GET /v1/profile`: the report `attune profile --json` prints, read scope, over what training
 //! sees.
 
-use attune_server::{ApiKeySpec, AuthConfig, ServerConfig};
 use axum::http::{Method, StatusCode};
 use serde_json::json;
 
-use crate::common::{session_events, shop_items, TestServer};
+use crate::common::{api_key, keys_required, session_events, shop_items, TestServer};
 
 const READER: &str = "shop-read-key-000000001";
 const TRACKER: &str = "shop-ingest-key-0000001";
-
-fn key(name: &str, key: &str, scope: &str) -> ApiKeySpec {
-    ApiKeySpec {
-        name: name.into(),
-        key: Some(key.into()),
-        key_sha256: None,
-        scopes: vec![scope.into()],
-        apps: vec!["default".into()],
-    }
-}
 
 async fn with_data(t: &TestServer, headers: &[(&str, &str)]) {
     let c = t.default_app();
@@ -89,19 +78,11 @@ async fn the_profile_has_sizes_days_histograms_cold_start_and_advice() {
 
 #[tokio::test]
 async fn the_profile_needs_a_key_with_read_scope_when_keys_are_required() {
-    let t = TestServer::with_pipeline_config(ServerConfig {
-        auth: AuthConfig::new(
-            true,
-            false,
-            &[
-                key("reader", READER, "read"),
-                key("tracker", TRACKER, "ingest"),
-                key("admin", "default-admin-key-00001", "admin"),
-            ],
-        )
-        .unwrap(),
-        ..ServerConfig::default()
-    });
+    let t = TestServer::with_pipeline_config(keys_required(&[
+        api_key("reader", READER, &["read"], &["default"]),
+        api_key("tracker", TRACKER, &["ingest"], &["default"]),
+        api_key("admin", "default-admin-key-00001", &["admin"], &["default"]),
+    ]));
     with_data(&t, &[("x-api-key", "default-admin-key-00001")]).await;
     let c = t.default_app();
     c.get("/v1/profile")

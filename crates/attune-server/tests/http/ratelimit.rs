@@ -4,32 +4,22 @@
 
 use std::time::Duration;
 
-use attune_server::{ApiKeySpec, AuthConfig, Bucket, RateLimits, ServerConfig};
+use attune_server::{AuthConfig, Bucket, RateLimits, ServerConfig};
 use axum::body::Body;
 use axum::http::{Method, StatusCode};
 use serde_json::json;
 
-use crate::common::{Resp, TestServer};
+use crate::common::{api_key, Resp, TestServer};
 
 const TRACKER: &str = "tracker-key-limits-01";
 const OTHER: &str = "other-tracker-key-002";
 const READER: &str = "reader-key-limits-003";
 
-fn key(name: &str, key: &str, scopes: &[&str], apps: &[&str]) -> ApiKeySpec {
-    ApiKeySpec {
-        name: name.into(),
-        key: Some(key.into()),
-        key_sha256: None,
-        scopes: scopes.iter().map(|s| s.to_string()).collect(),
-        apps: apps.iter().map(|s| s.to_string()).collect(),
-    }
-}
-
 fn server(limits: RateLimits) -> TestServer {
     let keys = [
-        key("tracker", TRACKER, &["ingest"], &["shop", "blog"]),
-        key("other-tracker", OTHER, &["ingest"], &["shop"]),
-        key("reader", READER, &["read"], &["shop"]),
+        api_key("tracker", TRACKER, &["ingest"], &["shop", "blog"]),
+        api_key("other-tracker", OTHER, &["ingest"], &["shop"]),
+        api_key("reader", READER, &["read"], &["shop"]),
     ];
     TestServer::with_config(ServerConfig {
         auth: AuthConfig::new(false, false, &keys).unwrap(),

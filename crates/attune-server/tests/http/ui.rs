@@ -1,24 +1,18 @@
 //! The dashboard's files: `/ui` and every file of `web/ui/` served open, with its content
 //! type, from the binary; nothing in them points outside this server (it works offline).
 
-use attune_server::{ApiKeySpec, AuthConfig, ServerConfig};
 use axum::http::StatusCode;
 
-use crate::common::TestServer;
+use crate::common::{api_key, keys_required, TestServer};
 
 /// Keys required: the files must still load (they hold code, never data).
 fn required_auth() -> TestServer {
-    let key = ApiKeySpec {
-        name: "ops".into(),
-        key: Some("ops-key-0000000000001".into()),
-        key_sha256: None,
-        scopes: vec!["admin".into()],
-        apps: vec!["*".into()],
-    };
-    TestServer::with_config(ServerConfig {
-        auth: AuthConfig::new(true, false, &[key]).unwrap(),
-        ..ServerConfig::default()
-    })
+    TestServer::with_config(keys_required(&[api_key(
+        "ops",
+        "ops-key-0000000000001",
+        &["admin"],
+        &["*"],
+    )]))
 }
 
 /// Every file of `web/ui/` with its name, read from the repository.

@@ -1,23 +1,13 @@
 //! What a browser loads: `/v1/tracker.js` (open even when keys are required, cacheable,
 //! revalidated by ETag) and `/demo` (only when the binary gave a page).
 
-use attune_server::{ApiKeySpec, AuthConfig, ServerConfig};
+use attune_server::ServerConfig;
 use axum::http::{Method, StatusCode};
 
-use crate::common::TestServer;
+use crate::common::{api_key, keys_required, TestServer};
 
 fn required_auth() -> ServerConfig {
-    let key = ApiKeySpec {
-        name: "ops".into(),
-        key: Some("ops-key-0000000000001".into()),
-        key_sha256: None,
-        scopes: vec!["admin".into()],
-        apps: vec!["*".into()],
-    };
-    ServerConfig {
-        auth: AuthConfig::new(true, false, &[key]).unwrap(),
-        ..ServerConfig::default()
-    }
+    keys_required(&[api_key("ops", "ops-key-0000000000001", &["admin"], &["*"])])
 }
 
 #[tokio::test]
