@@ -30,6 +30,9 @@ pub struct AppArg {
 pub enum Command {
     /// Run the HTTP service.
     Serve(ServeArgs),
+    /// Consume events from Kafka into the store (`[ingest.kafka]`, docs/streaming.md) until
+    /// SIGINT or SIGTERM; needs a binary built with `--features kafka`.
+    Consume(ConsumeArgs),
     /// Start the service on a fresh data directory loaded with deterministic demo data.
     Demo(DemoArgs),
     /// Print the effective configuration (defaults + file + ATTUNE_* environment).
@@ -665,6 +668,29 @@ pub struct ServeArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ConsumeArgs {
+    /// Brokers, `host:port[,host:port]` (overrides ingest.kafka.brokers).
+    #[arg(long)]
+    pub brokers: Option<String>,
+    /// The events topic (overrides ingest.kafka.topic).
+    #[arg(long)]
+    pub topic: Option<String>,
+    /// The consumer group (overrides ingest.kafka.group_id).
+    #[arg(long)]
+    pub group: Option<String>,
+    /// The app the events belong to (overrides ingest.kafka.app).
+    #[arg(long)]
+    pub app: Option<String>,
+    /// Stop after this many seconds without a message (and print the totals); for batch
+    /// loads and benchmarks. Without it, run until a signal.
+    #[arg(long)]
+    pub idle_exit_secs: Option<f64>,
+    /// Print the totals as JSON when stopping.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Listen address.
     #[arg(long, default_value = "127.0.0.1:8080")]
@@ -865,6 +891,36 @@ pub enum BenchCommand {
     /// TPE against random search on Branin and Hartmann-6: mean best value per budget over
     /// seeds, and how often TPE wins (docs/benchmarks.md, "Tuning: TPE against random").
     Tune(BenchTuneArgs),
+    /// Events through Kafka into the store against HTTP ingestion in the same run, 0 lost and
+    /// 0 duplicated, and produce-to-changed-list latency (docs/streaming.md; needs the
+    /// `kafka` feature and a broker).
+    Kafka(BenchKafkaArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchKafkaArgs {
+    /// Brokers (default: ingest.kafka.brokers).
+    #[arg(long)]
+    pub brokers: Option<String>,
+    /// Events to send each way.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub events: usize,
+    /// Partitions of the benchmark's events topic.
+    #[arg(long, default_value_t = 4)]
+    pub partitions: i32,
+    /// HTTP: events per batch.
+    #[arg(long, default_value_t = 1000)]
+    pub batch: usize,
+    /// HTTP: concurrent connections.
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: usize,
+    /// Produce-to-changed-list probes against the configured store's `default` app (it needs
+    /// an active model, e.g. `attune demo --no-serve`); 0 skips them.
+    #[arg(long, default_value_t = 0)]
+    pub latency_probes: usize,
+    /// Write the report as JSON here too.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

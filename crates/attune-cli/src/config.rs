@@ -34,6 +34,9 @@ pub struct Settings {
     pub retention: attune_pipeline::retention::RetentionConfig,
     #[serde(default)]
     pub segments: SegmentsSection,
+    /// `[ingest.kafka]` (docs/streaming.md).
+    #[serde(default)]
+    pub ingest: crate::ingest::IngestSection,
     pub log: LogSection,
 }
 
@@ -580,6 +583,7 @@ impl Settings {
             .check()
             .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
         self.retention.check(&self.events.custom_types)?;
+        self.ingest.kafka.check()?;
         self.segments
             .rules
             .clone()

@@ -9,8 +9,11 @@
 pub mod cli;
 mod cmd;
 pub mod config;
+pub mod ingest;
 mod models;
 mod serving;
+#[cfg(feature = "kafka")]
+mod stream;
 
 pub use cmd::run;
 

@@ -35,6 +35,7 @@ use tokio::sync::{mpsc, oneshot};
 use attune_store::Store;
 
 use crate::metrics::Metrics;
+use crate::streams::{publish_events, Published, Publisher};
 
 /// Impressions waiting for the writer, at most.
 const QUEUE: usize = 100_000;
@@ -81,6 +82,8 @@ pub(crate) struct ImpressionLog {
     store: Arc<dyn Store>,
     metrics: Arc<Metrics>,
     settings: ImpressionSettings,
+    /// Stored impressions are published here too, when a publisher is set.
+    publisher: Arc<OnceLock<Arc<dyn Publisher>>>,
     tx: Arc<OnceLock<mpsc::Sender<Message>>>,
     /// Impressions dropped because the queue was full.
     pub dropped: Arc<AtomicU64>,
@@ -94,11 +97,13 @@ impl ImpressionLog {
         store: Arc<dyn Store>,
         metrics: Arc<Metrics>,
         settings: ImpressionSettings,
+        publisher: Arc<OnceLock<Arc<dyn Publisher>>>,
     ) -> Self {
         Self {
             store,
             metrics,
             settings,
+            publisher,
             tx: Arc::default(),
             dropped: Arc::default(),
             unsampled: Arc::default(),
@@ -113,7 +118,11 @@ impl ImpressionLog {
     fn sender(&self) -> &mpsc::Sender<Message> {
         self.tx.get_or_init(|| {
             let (tx, rx) = mpsc::channel(QUEUE);
-            let writer = Writer::start(self.store.clone(), self.metrics.clone());
+            let writer = Writer::start(
+                self.store.clone(),
+                self.metrics.clone(),
+                self.publisher.clone(),
+            );
             tokio::spawn(run(writer, rx, self.settings.flush_every));
             tx
         })
@@ -185,14 +194,18 @@ struct Writer {
 }
 
 impl Writer {
-    fn start(store: Arc<dyn Store>, metrics: Arc<Metrics>) -> Self {
+    fn start(
+        store: Arc<dyn Store>,
+        metrics: Arc<Metrics>,
+        publisher: Arc<OnceLock<Arc<dyn Publisher>>>,
+    ) -> Self {
         let (tx, rx) = std::sync::mpsc::channel::<Job>();
         let spawned = std::thread::Builder::new()
             .name("attune-impressions".into())
             .spawn(move || {
                 attune_pipeline::schedule::background_priority();
                 while let Ok((batch, done)) = rx.recv() {
-                    commit(store.as_ref(), &metrics, batch);
+                    commit(store.as_ref(), &metrics, publisher.get(), batch);
                     let _ = done.send(());
                 }
             });
@@ -220,7 +233,12 @@ impl Writer {
 }
 
 /// One insert per app, each app's impressions in the order they were served.
-fn commit(store: &dyn Store, metrics: &Metrics, mut batch: Vec<(String, Event)>) {
+fn commit(
+    store: &dyn Store,
+    metrics: &Metrics,
+    publisher: Option<&Arc<dyn Publisher>>,
+    mut batch: Vec<(String, Event)>,
+) {
     batch.sort_by(|a, b| a.0.cmp(&b.0));
     let mut by_app: Vec<(String, Vec<Event>)> = Vec::new();
     for (app, e) in batch {
@@ -236,7 +254,11 @@ fn commit(store: &dyn Store, metrics: &Metrics, mut batch: Vec<(String, Event)>)
         }));
         metrics.commit(events.len(), 1, start.elapsed());
         match result {
-            Ok(Ok(_)) => {}
+            Ok(Ok(_)) => {
+                if let Some(p) = publisher {
+                    publish_events(p.as_ref(), Published::Impression, &app, &events);
+                }
+            }
             Ok(Err(e)) => tracing::warn!(app, error = %e, "impressions could not be stored"),
             Err(_) => tracing::warn!(app, "the store panicked while storing impressions"),
         }
@@ -373,7 +395,7 @@ mod tests {
         (
             dir,
             store.clone(),
-            ImpressionLog::new(store, metrics, settings),
+            ImpressionLog::new(store, metrics, settings, Arc::default()),
         )
     }
 

@@ -75,6 +75,7 @@ mod openapi;
 pub mod problem;
 mod ratelimit;
 mod routes;
+pub mod streams;
 mod timeouts;
 mod watchdog;
 
@@ -188,6 +189,11 @@ pub struct AppState {
     limiter: Arc<ratelimit::Limiter>,
     /// The page `GET /demo` serves (`attune demo` sets it); `None`: that route is a 404.
     pub demo_page: Option<&'static str>,
+    /// Stream sources run beside the API (`[ingest.kafka]`): in `/ready` and `/metrics`.
+    pub streams: Arc<[Arc<dyn streams::StreamSource>]>,
+    /// Where served lists, impressions and attributed outcomes are published (set once; the
+    /// impression writer holds the same cell).
+    pub publisher: Arc<std::sync::OnceLock<Arc<dyn streams::Publisher>>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -229,10 +235,12 @@ impl AppState {
     pub fn new(store: Arc<dyn Store>, config: ServerConfig) -> Self {
         let metrics = Arc::new(Metrics::new(store.backend()));
         let ingester = ingest::Ingester::start(store.clone(), metrics.clone());
+        let publisher: Arc<std::sync::OnceLock<Arc<dyn streams::Publisher>>> = Arc::default();
         let impressions = impressions::ImpressionLog::new(
             store.clone(),
             metrics.clone(),
             ImpressionSettings::default(),
+            publisher.clone(),
         );
         let limiter = Arc::new(ratelimit::Limiter::new(config.rate_limits));
         let state = Self {
@@ -248,6 +256,8 @@ impl AppState {
             monitor: Arc::default(),
             alert_rules: Arc::new([]),
             demo_page: None,
+            streams: Arc::new([]),
+            publisher,
         };
         match state.store.create_app(DEFAULT_APP) {
             Ok(()) => state.remember_app(DEFAULT_APP),
@@ -292,8 +302,12 @@ impl AppState {
     /// Whether and how served lists are logged as impression events (default: all, committed
     /// once a second; why: `impressions.rs`).
     pub fn with_impressions(mut self, settings: ImpressionSettings) -> Self {
-        self.impressions =
-            impressions::ImpressionLog::new(self.store.clone(), self.metrics.clone(), settings);
+        self.impressions = impressions::ImpressionLog::new(
+            self.store.clone(),
+            self.metrics.clone(),
+            settings,
+            self.publisher.clone(),
+        );
         self
     }
 
@@ -301,6 +315,23 @@ impl AppState {
     /// from `/v1/tracker.js`).
     pub fn with_demo_page(mut self, html: &'static str) -> Self {
         self.demo_page = Some(html);
+        self
+    }
+
+    /// Publish served lists, impressions and attributed outcomes to `publisher` (set once).
+    pub fn with_publisher(self, publisher: Arc<dyn streams::Publisher>) -> Self {
+        if self.publisher.set(publisher).is_err() {
+            tracing::warn!("a publisher was set already; the second one is ignored");
+        }
+        self
+    }
+
+    /// Report `source` in `/ready` (not ready while its broker is unreachable) and its
+    /// per-stage counts in `/metrics`.
+    pub fn with_stream(mut self, source: Arc<dyn streams::StreamSource>) -> Self {
+        let mut all: Vec<_> = self.streams.iter().cloned().collect();
+        all.push(source);
+        self.streams = all.into();
         self
     }
 

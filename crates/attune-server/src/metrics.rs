@@ -50,6 +50,14 @@ pub const CACHE_LOOKUPS: &str = "attune_cache_lookups";
 /// segment when serving by segment is on (`[serving.segments]`; one series per segment value,
 /// so keep the attribute a segment, not an id).
 pub const SEGMENT_LISTS: &str = "attune_segment_lists";
+/// `attune_stream_messages_total{source,stage}`: messages of a stream source (`[ingest.kafka]`)
+/// by stage: received, written, duplicate, rejected, dead_lettered, committed.
+pub const STREAM_MESSAGES: &str = "attune_stream_messages";
+/// `attune_stream_connected{source}`: 1 while the source's broker answers.
+pub const STREAM_CONNECTED: &str = "attune_stream_connected";
+/// `attune_stream_commit_lag_seconds{source}`: produce-to-commit time of the newest committed
+/// message.
+pub const STREAM_COMMIT_LAG: &str = "attune_stream_commit_lag_seconds";
 /// Hook: `attune_model_version{app,model}`: the active model version.
 pub const MODEL_VERSION: &str = "attune_model_version";
 /// Hook: `attune_model_trained_timestamp_seconds{app,model}` (age = `time() - value`).
@@ -138,6 +146,17 @@ struct SegmentLabels {
     app: String,
     segment: String,
     model_version: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StreamLabels {
+    source: &'static str,
+    stage: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SourceLabels {
+    source: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -261,6 +280,9 @@ pub struct Metrics {
     commit_duration: Histogram,
     cache_lookups: Family<CacheLabels, Counter>,
     segment_lists: Family<SegmentLabels, Counter>,
+    stream_messages: Family<StreamLabels, Counter>,
+    stream_connected: Family<SourceLabels, Gauge>,
+    stream_lag: Family<SourceLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
     model_version: Family<ModelLabels, Gauge>,
     model_trained: Family<ModelLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
     degraded: Family<DegradedLabels, Gauge>,
@@ -358,6 +380,25 @@ impl Metrics {
             SEGMENT_LISTS,
             "Lists served by user segment and the model version that served them",
             segment_lists.clone(),
+        );
+        let stream_messages = Family::<StreamLabels, Counter>::default();
+        registry.register(
+            STREAM_MESSAGES,
+            "Messages of a stream source by stage (received, written, duplicate, rejected, dead_lettered, committed)",
+            stream_messages.clone(),
+        );
+        let stream_connected = Family::<SourceLabels, Gauge>::default();
+        registry.register(
+            STREAM_CONNECTED,
+            "1 while the stream source's broker answers",
+            stream_connected.clone(),
+        );
+        let stream_lag =
+            Family::<SourceLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+        registry.register(
+            STREAM_COMMIT_LAG,
+            "Produce-to-commit time of the newest committed message, in seconds",
+            stream_lag.clone(),
         );
         let model_version = Family::<ModelLabels, Gauge>::default();
         registry.register(
@@ -473,6 +514,9 @@ impl Metrics {
             commit_duration,
             cache_lookups,
             segment_lists,
+            stream_messages,
+            stream_connected,
+            stream_lag,
             model_version,
             model_trained,
             degraded,
@@ -562,6 +606,26 @@ impl Metrics {
                 .get_or_create(&KindLabels { kind })
                 .set(v as i64);
         }
+    }
+
+    /// Read a stream source's counts into its series (called when `/metrics` is scraped). The
+    /// source's totals only grow, so each counter is moved up to its total.
+    pub fn observe_stream(&self, source: &'static str, status: &crate::streams::StreamStatus) {
+        for (stage, total) in status.stages() {
+            let counter = self
+                .stream_messages
+                .get_or_create(&StreamLabels { source, stage });
+            let seen = counter.get();
+            if total > seen {
+                counter.inc_by(total - seen);
+            }
+        }
+        self.stream_connected
+            .get_or_create(&SourceLabels { source })
+            .set(i64::from(status.connected));
+        self.stream_lag
+            .get_or_create(&SourceLabels { source })
+            .set(status.commit_lag_secs);
     }
 
     /// Read the training jobs' counts into the gauges (called when `/metrics` is scraped).

@@ -31,6 +31,7 @@ pub mod catalog_index;
 pub mod engine;
 pub mod explain;
 pub mod fairness;
+pub mod feed;
 mod fresh;
 pub mod live;
 pub mod model;

@@ -2,15 +2,18 @@
 //! - [`register`]: a fitted model written and registered through the pipeline's register
 //!   flow (`attune_pipeline::publish::register`), exactly as `attune train` publishes;
 //! - [`RedisServer`]: a real `redis-server` of one test, on a free port, killed on drop;
+//! - [`KafkaBroker`]: a real Kafka-protocol broker (tansu) of one test, the same way;
 //! - [`HookReceiver`]: a real HTTP receiver for outgoing webhooks (alerts), recording what
 //!   arrives and answering with scripted statuses.
 //!
 //! Dev-only (`publish = false`); the seeded data generators are `attune-testkit`.
 
 mod hook;
+mod kafka;
 mod redis;
 
 pub use hook::{HookReceiver, Received};
+pub use kafka::{tansu, KafkaBroker};
 pub use redis::RedisServer;
 
 use std::collections::BTreeMap;

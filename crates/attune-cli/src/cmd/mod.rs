@@ -9,6 +9,7 @@ mod alerts;
 mod apps;
 mod bench;
 mod clean;
+mod consume;
 mod demo;
 pub mod evaluate;
 mod experiment;
@@ -32,6 +33,7 @@ mod tune;
 pub fn run(command: Command, settings: &Settings) -> anyhow::Result<ExitCode> {
     match command {
         Command::Serve(args) => serve::run(args, settings),
+        Command::Consume(args) => consume::run(args, settings),
         Command::Demo(args) => demo::run(args, settings),
         Command::Config => {
             print!("{}", settings.to_toml()?);

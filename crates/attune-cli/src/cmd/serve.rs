@@ -118,6 +118,13 @@ pub async fn serve_until_signal(
     let shutdown = shutdown_signal()?;
     let backend = store.backend();
     let state = extend(app_state(store, settings).await?);
+    // `[ingest.kafka]`: the consumer and the replica fan-out, stopped when this returns.
+    #[cfg(feature = "kafka")]
+    let (state, _stream) = crate::stream::start_in_serve(settings, state)?;
+    #[cfg(not(feature = "kafka"))]
+    if settings.ingest.kafka.serves() {
+        return Err(crate::ingest::not_built());
+    }
     // Registry polling and scheduled retraining, until the server stops (dropping it stops
     // them).
     let _scheduler = state.pipeline.clone().map(|p| {
@@ -144,7 +151,8 @@ pub async fn app_state(store: Arc<dyn Store>, settings: &Settings) -> anyhow::Re
 }
 
 /// A future that completes on the first SIGINT or SIGTERM.
-fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + Send + 'static> {
+pub(crate) fn shutdown_signal(
+) -> anyhow::Result<impl std::future::Future<Output = ()> + Send + 'static> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};

@@ -16,6 +16,8 @@ mod export;
 mod fairness;
 mod features;
 mod import;
+#[cfg(feature = "kafka")]
+mod kafka;
 mod models;
 mod monitor;
 mod movielens;

@@ -103,18 +103,25 @@ impl Server {
         store_url: Option<&str>,
         env: &[(&str, &str)],
     ) -> Server {
-        Server::spawn(attune.command(&["serve"]), store_url, env)
+        Server::spawn(attune.command(&["serve"]), store_url, env, true)
+    }
+
+    /// [`Server::start_with_env`] that returns once it listens, ready or not (a broker that
+    /// is down keeps it unready).
+    pub fn start_listening(attune: &Attune, env: &[(&str, &str)]) -> Server {
+        Server::spawn(attune.command(&["serve"]), None, env, false)
     }
 
     /// `attune serve` started by `sh -c "<prefix> && exec attune serve"` (`ulimit -n 256`).
     pub fn start_in_shell(attune: &Attune, prefix: &str, env: &[(&str, &str)]) -> Server {
-        Server::spawn(attune.shell_command(prefix, &["serve"]), None, env)
+        Server::spawn(attune.shell_command(prefix, &["serve"]), None, env, true)
     }
 
     fn spawn(
         mut cmd: std::process::Command,
         store_url: Option<&str>,
         env: &[(&str, &str)],
+        wait_ready: bool,
     ) -> Server {
         cmd.envs(env.iter().copied());
         cmd.env("ATTUNE_SERVER__BIND", "127.0.0.1:0")
@@ -164,11 +171,13 @@ impl Server {
             log,
             agent,
         };
-        server.wait_ready();
+        if wait_ready {
+            server.wait_ready();
+        }
         server
     }
 
-    fn wait_ready(&self) {
+    pub fn wait_ready(&self) {
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
             if let Ok(res) = self.agent.get(self.url("/ready")).call() {

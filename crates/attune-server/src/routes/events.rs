@@ -22,6 +22,7 @@ use crate::api::{decode_event_batch, EventBatch, IngestResponse, IngestedEvent};
 use crate::extract::{body_format, read_body, App, Params};
 use crate::metrics::IngestOutcome;
 use crate::problem::{Problem, MAX_LISTED_ERRORS};
+use crate::streams::Published;
 use crate::AppState;
 
 /// The handler: extract, decode off the async workers, write through the group committer.
@@ -70,6 +71,10 @@ pub(super) async fn ingest(
             .filter(|(_, s)| **s == InsertStatus::Accepted)
             .map(|(e, _)| e.clone())
             .collect();
+        if let Some(p) = state.publisher.get() {
+            let outcomes = crate::streams::attributed_outcomes(&fresh);
+            crate::streams::publish_events(p.as_ref(), Published::Outcome, &app, outcomes);
+        }
         if !fresh.is_empty() {
             let a = app.clone();
             blocking(move || {

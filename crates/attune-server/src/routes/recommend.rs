@@ -104,6 +104,24 @@ fn fraction(params: &Params, name: &'static str) -> Result<Option<f32>, Problem>
     }
 }
 
+/// A served list to the publisher: the response body with the app, the user and the time.
+fn publish_list(p: &dyn crate::streams::Publisher, app: &str, user: &str, list: &RecList) {
+    match serde_json::to_value(ListBody::of(list, Some(user))) {
+        Ok(mut v) => {
+            v["app"] = app.into();
+            v["served_at"] = chrono::Utc::now()
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+                .into();
+            p.publish(
+                crate::streams::Published::List,
+                user,
+                v.to_string().into_bytes(),
+            );
+        }
+        Err(e) => tracing::warn!(error = %e, "list not published"),
+    }
+}
+
 /// A list as the JSON response.
 pub(crate) fn list_response(list: &RecList, user: Option<&str>) -> Response {
     Json(ListBody::of(list, user)).into_response()
@@ -112,6 +130,9 @@ pub(crate) fn list_response(list: &RecList, user: Option<&str>) -> Response {
 fn log(state: &AppState, app: &str, user: &str, list: &RecList, latency: std::time::Duration) {
     if state.impressions.enabled() && !list.items.is_empty() {
         state.impressions.log(app, user, list, latency);
+    }
+    if let Some(p) = state.publisher.get() {
+        publish_list(p.as_ref(), app, user, list);
     }
     // A user's first serve in an experiment's phase is their exposure: recorded off the
     // request path (the first recorded variant stands, whichever replica wrote it).

@@ -41,6 +41,25 @@ pub(super) async fn ready(State(state): State<AppState>) -> Result<Json<Value>, 
         }
         Err(e) => return Err(Problem::internal("the readiness check failed", &e)),
     }
+    // A stream source whose broker is away: events sent through it wait in the broker (or
+    // the producer), so this replica is not doing its whole job; say which and why.
+    let down: Vec<Value> = state
+        .streams
+        .iter()
+        .filter_map(|s| {
+            let st = s.status();
+            (!st.connected).then(|| json!({"source": s.name(), "reason": st.detail}))
+        })
+        .collect();
+    if !down.is_empty() {
+        return Err(Problem::new(
+            ErrorCode::NotReady,
+            format!("{} stream source(s) cannot reach their broker", down.len()),
+        )
+        .with("backend", backend)
+        .with("readiness", "stream_unreachable")
+        .with("streams", down));
+    }
     let Some(serving) = state.serving.clone() else {
         return Ok(Json(json!({"status": "ready", "backend": backend})));
     };
@@ -97,6 +116,11 @@ pub(super) async fn metrics(State(state): State<AppState>, headers: HeaderMap) -
         Ok(Ok(bytes)) => state.metrics.set_store_bytes(bytes),
         Ok(Err(e)) => tracing::debug!(error = %e, "store size not measured"),
         Err(e) => tracing::debug!(error = %e, "store size not measured"),
+    }
+    for source in state.streams.iter() {
+        state
+            .metrics
+            .observe_stream(source.name(), &source.status());
     }
     if let Some(pipeline) = &state.pipeline {
         state.metrics.observe_jobs(pipeline.jobs());

@@ -14,8 +14,18 @@ impl Serving {
     /// Apply committed events: live user state, trending. Call after the store acknowledged
     /// them. Never blocks on the store; with shared state, one round trip gives every user of
     /// the events a new shared generation (after the local update, so a replica that sees it
-    /// reloads from a store that has the events).
+    /// reloads from a store that has the events). With a change feed, the events go to the
+    /// other replicas too.
     pub fn observe(&self, app: &str, events: &[Event]) {
+        self.apply_events(app, events);
+        if let Some(feed) = self.feed.get() {
+            feed.events(app, events);
+        }
+    }
+
+    /// [`Serving::observe`] without the change feed: for events another replica committed
+    /// and sent through it.
+    pub fn apply_events(&self, app: &str, events: &[Event]) {
         if let Some(a) = self.loaded(app) {
             a.trending.observe(events, &self.weighting);
             if let Some(snap) = a.snapshot() {
@@ -47,8 +57,16 @@ impl Serving {
     /// serving versions do not know become listable at once, by content ([`crate::fresh`]),
     /// and every cached list of the app is stale from now on. Never blocks on the store. Only
     /// this process learns of them: other replicas and the CLI see them when they next load a
-    /// version (they read the whole catalog then).
+    /// version (they read the whole catalog then), unless a change feed carries them.
     pub fn observe_items(&self, app: &str, items: &[Item]) {
+        self.apply_items(app, items);
+        if let Some(feed) = self.feed.get() {
+            feed.items_upserted(app, items);
+        }
+    }
+
+    /// [`Serving::observe_items`] without the change feed (items from another replica).
+    pub fn apply_items(&self, app: &str, items: &[Item]) {
         self.each_snapshot(app, |snap| {
             if let Some(f) = &snap.fresh {
                 f.upsert(&snap.model.items, items);
@@ -59,6 +77,14 @@ impl Serving {
     /// Deleted catalog items: no longer listed as fresh items. (Items the model knows keep
     /// being served until the next version, as before.)
     pub fn forget_items(&self, app: &str, ids: &[String]) {
+        self.apply_deleted_items(app, ids);
+        if let Some(feed) = self.feed.get() {
+            feed.items_deleted(app, ids);
+        }
+    }
+
+    /// [`Serving::forget_items`] without the change feed (deletions from another replica).
+    pub fn apply_deleted_items(&self, app: &str, ids: &[String]) {
         self.each_snapshot(app, |snap| {
             if let Some(f) = &snap.fresh {
                 f.remove(ids);

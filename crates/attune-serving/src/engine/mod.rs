@@ -180,6 +180,8 @@ pub struct Serving {
     shared: Option<Shared>,
     /// Routes users into running experiments (`None`: no experiments on this engine).
     experiments: Option<Arc<attune_experiment::Router>>,
+    /// Where this replica's own changes go for the other replicas (set once, after start).
+    feed: std::sync::OnceLock<Arc<dyn crate::feed::ChangeFeed>>,
     /// Counters.
     pub stats: ServingStats,
 }
@@ -211,6 +213,7 @@ impl Serving {
             apps: RwLock::default(),
             shared: None,
             experiments: None,
+            feed: std::sync::OnceLock::new(),
             stats: ServingStats::default(),
         }
     }
@@ -229,6 +232,12 @@ impl Serving {
     pub fn with_experiments(mut self, router: Arc<attune_experiment::Router>) -> Self {
         self.experiments = Some(router);
         self
+    }
+
+    /// Send every change applied from this process's own writes to `feed` too (the replica
+    /// fan-out). Set once; a second call is ignored and returns `false`.
+    pub fn set_feed(&self, feed: Arc<dyn crate::feed::ChangeFeed>) -> bool {
+        self.feed.set(feed).is_ok()
     }
 
     /// The experiment router, when experiments are served.

@@ -34,6 +34,8 @@ use super::serve;
 use crate::cli::{BenchCommand, BenchIngestArgs};
 use crate::config::Settings;
 
+#[cfg(feature = "kafka")]
+mod kafka;
 mod retention;
 mod tune;
 
@@ -43,6 +45,10 @@ pub fn run(command: BenchCommand, settings: &Settings) -> anyhow::Result<ExitCod
         BenchCommand::Model(args) => model(args, settings),
         BenchCommand::Retention(args) => retention::run(args, settings),
         BenchCommand::Tune(args) => tune::run(args),
+        #[cfg(feature = "kafka")]
+        BenchCommand::Kafka(args) => kafka::run(args, settings),
+        #[cfg(not(feature = "kafka"))]
+        BenchCommand::Kafka(_) => Err(crate::ingest::not_built()),
     }
 }
 
@@ -287,7 +293,7 @@ pub(super) fn bodies(n_events: usize, batch: usize) -> Vec<Bytes> {
 
 /// Start the server, send every body over `concurrency` connections, stop the server.
 /// Returns the wall time of the sending phase and each batch's latency.
-async fn drive(
+pub(super) async fn drive(
     store: Arc<dyn Store>,
     settings: &Settings,
     app: &str,

