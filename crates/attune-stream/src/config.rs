@@ -110,14 +110,17 @@ impl KafkaConfig {
         Ok(())
     }
 
-    /// The librdkafka settings every client of this source shares, then `[ingest.kafka.client]`
-    /// (which may override them).
-    pub(crate) fn client_config(&self) -> ClientConfig {
+    /// The librdkafka settings of one client: those every client of this source shares,
+    /// then the client's own (`specific`), then `[ingest.kafka.client]`, which overrides both.
+    pub(crate) fn client_config(&self, specific: &[(&str, &str)]) -> ClientConfig {
         let mut c = ClientConfig::new();
         c.set("bootstrap.servers", &self.brokers)
             // Fail fast and retry ourselves: the health check reports a broker that is away.
             .set("socket.connection.setup.timeout.ms", "3000")
             .set("reconnect.backoff.max.ms", "1000");
+        for (k, v) in specific {
+            c.set(*k, *v);
+        }
         for (k, v) in &self.client {
             c.set(k, v);
         }

@@ -144,12 +144,17 @@ impl Consumer {
     ) -> Result<Self, StreamError> {
         config.validate()?;
         let consumer: BaseConsumer<Context> = config
-            .client_config()
-            .set("group.id", &config.group_id)
-            .set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false")
-            .set("auto.offset.reset", "earliest")
-            .set("enable.partition.eof", "false")
+            .client_config(&[
+                ("group.id", &config.group_id),
+                ("enable.auto.commit", "false"),
+                ("enable.auto.offset.store", "false"),
+                ("auto.offset.reset", "earliest"),
+                ("enable.partition.eof", "false"),
+                // A broker may hold a fetch this long when nothing new arrived (tansu does even
+                // when something did): short, so a click reaches the store and every list
+                // within tens of milliseconds. `[ingest.kafka.client]` may raise it.
+                ("fetch.wait.max.ms", "20"),
+            ])
             .create_with_context(Context {
                 status: status.clone(),
             })

@@ -115,11 +115,12 @@ impl Follower {
             reason: "following other replicas needs a changes topic".into(),
         })?;
         let consumer: BaseConsumer<DefaultConsumerContext> = config
-            .client_config()
-            // Assigned partitions, no group: the id only names the client.
-            .set("group.id", format!("attune-follower-{origin}"))
-            .set("enable.auto.commit", "false")
-            .set("fetch.wait.max.ms", "10")
+            .client_config(&[
+                // Assigned partitions, no group: the id only names the client.
+                ("group.id", &format!("attune-follower-{origin}")),
+                ("enable.auto.commit", "false"),
+                ("fetch.wait.max.ms", "10"),
+            ])
             .create()
             .map_err(StreamError::kafka("follower"))?;
         Ok(Self {

@@ -42,9 +42,10 @@ impl Producer {
     /// A producer for `config`'s brokers. `linger` trades latency for batching.
     pub(crate) fn new(config: &KafkaConfig, linger: Duration) -> Result<Self, StreamError> {
         let inner = config
-            .client_config()
-            .set("linger.ms", linger.as_millis().to_string())
-            .set("message.timeout.ms", "30000")
+            .client_config(&[
+                ("linger.ms", &linger.as_millis().to_string()),
+                ("message.timeout.ms", "30000"),
+            ])
             .create_with_context(Deliveries::default())
             .map_err(StreamError::kafka("producer"))?;
         Ok(Self { inner })

@@ -17,7 +17,7 @@ use crate::{KafkaConfig, StreamError};
 /// Create each `(topic, partitions)` that does not exist yet.
 pub fn create_topics(config: &KafkaConfig, topics: &[(&str, i32)]) -> Result<(), StreamError> {
     let admin: AdminClient<DefaultClientContext> = config
-        .client_config()
+        .client_config(&[])
         .create()
         .map_err(StreamError::kafka("admin client"))?;
     let new: Vec<NewTopic<'_>> = topics
@@ -103,9 +103,10 @@ pub fn read_topic(
     timeout: Duration,
 ) -> Result<Vec<Vec<u8>>, StreamError> {
     let consumer: BaseConsumer = config
-        .client_config()
-        .set("group.id", "attune-reader")
-        .set("enable.auto.commit", "false")
+        .client_config(&[
+            ("group.id", "attune-reader"),
+            ("enable.auto.commit", "false"),
+        ])
         .create()
         .map_err(StreamError::kafka("reader"))?;
     let meta = consumer
