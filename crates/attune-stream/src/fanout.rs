@@ -58,13 +58,10 @@ impl Fanout {
 
     fn publish(&self, app: &str, change: (&str, Value)) {
         let body = json!({"origin": self.origin, "app": app, change.0: change.1});
-        if let Err(e) = self
-            .producer
-            .send(&self.topic, app, body.to_string().as_bytes())
-        {
-            // The change is stored; other replicas see it at their next load.
-            tracing::warn!(error = %e, app, "change not sent to the other replicas");
-        }
+        // A change that cannot be queued is dropped: it is stored, and the other replicas
+        // see it when they next load the user or the catalog.
+        self.producer
+            .try_send(&self.topic, app, body.to_string().as_bytes());
     }
 
     /// Wait for queued changes (shutdown).

@@ -17,6 +17,8 @@ use crate::{KafkaConfig, StreamError};
 #[derive(Default)]
 pub(crate) struct Deliveries {
     failed: AtomicU64,
+    /// Messages [`Producer::try_send`] could not queue.
+    dropped: AtomicU64,
     last_error: Mutex<Option<String>>,
 }
 
@@ -62,6 +64,21 @@ impl Producer {
                     std::thread::sleep(Duration::from_millis(5));
                 }
                 Err((e, _)) => return Err(e),
+            }
+        }
+    }
+
+    /// Queue one message if there is room, else drop it; never waits (the request path's
+    /// producers: a broker away for long must not stall ingestion or serving). Drops are
+    /// counted and logged at 1, 2, 4, 8... so an outage does not flood the log.
+    pub(crate) fn try_send(&self, topic: &str, key: &str, payload: &[u8]) {
+        if let Err((e, _)) = self
+            .inner
+            .send(BaseRecord::to(topic).key(key).payload(payload))
+        {
+            let dropped = self.inner.context().dropped.fetch_add(1, Relaxed) + 1;
+            if dropped.is_power_of_two() {
+                tracing::warn!(error = %e, topic, dropped, "messages dropped: the producer queue is full or the broker refuses them");
             }
         }
     }

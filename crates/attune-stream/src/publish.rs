@@ -42,8 +42,6 @@ impl Publisher for TopicPublisher {
             Published::Impression => &self.topics.impressions,
             Published::Outcome => &self.topics.outcomes,
         };
-        if let Err(e) = self.producer.send(topic, key, &payload) {
-            tracing::debug!(error = %e, topic, "record not published");
-        }
+        self.producer.try_send(topic, key, &payload);
     }
 }

@@ -308,6 +308,27 @@ fn a_click_on_one_replica_changes_the_other_replicas_next_list() {
     assert!(metrics.contains(&format!("{written} 2")), "{metrics}");
     assert!(metrics.contains("attune_stream_connected{source=\"kafka-changes\"} 1"));
 
+    // A catalog change on A reaches B the same way: B applies one more change.
+    let applied = |s: &Server| {
+        let body = s.client().get("/metrics").unwrap().body;
+        let line = "attune_stream_messages_total{source=\"kafka-changes\",stage=\"written\"} ";
+        body.lines()
+            .find_map(|l| l.strip_prefix(line))
+            .map_or(0.0, |v| v.parse::<f64>().unwrap())
+    };
+    let before = applied(&b);
+    let item = json!({"title": "Trail running shoes", "categories": ["shoes"]}).to_string();
+    let r = a
+        .client()
+        .put("/v1/items/sku-new-1", item.as_bytes())
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while applied(&b) < before + 1.0 {
+        assert!(Instant::now() < deadline, "B never applied the item change");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+
     // A published the list it served, its impressions and the purchase that named it.
     let read = |topic: &str, n: usize| -> Vec<Value> {
         read_topic(&c, topic, n, Duration::from_secs(15))
