@@ -37,6 +37,9 @@ struct Report {
     cores: usize,
     produce_secs: f64,
     produce_events_per_sec: f64,
+    /// From the consumer's start to its first message: joining the group.
+    kafka_join_secs: f64,
+    /// From its first message to the commit of the last.
     kafka_consume_secs: f64,
     kafka_events_per_sec: f64,
     kafka_stored: u64,
@@ -139,9 +142,13 @@ pub fn run(args: BenchKafkaArgs, settings: &Settings) -> anyhow::Result<ExitCode
         std::thread::spawn(move || consumer.run(&sink, &stop))
     };
     let mut last = (0, Instant::now());
+    let mut first: Option<Instant> = None;
     loop {
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(5));
         let s = status.status();
+        if s.received > 0 && first.is_none() {
+            first = Some(Instant::now());
+        }
         if s.committed as usize >= args.events {
             break;
         }
@@ -155,7 +162,9 @@ pub fn run(args: BenchKafkaArgs, settings: &Settings) -> anyhow::Result<ExitCode
             args.events
         );
     }
-    let kafka_secs = start.elapsed().as_secs_f64();
+    let first = first.unwrap_or(start);
+    let join_secs = (first - start).as_secs_f64();
+    let kafka_secs = first.elapsed().as_secs_f64();
     stop.store(true, Relaxed);
     let _ = thread.join();
     let kafka_stored = store.counts(app)?.events;
@@ -166,7 +175,7 @@ pub fn run(args: BenchKafkaArgs, settings: &Settings) -> anyhow::Result<ExitCode
         args.events,
         s.rejected
     );
-    eprintln!("consumed in {kafka_secs:.1} s; HTTP ingestion of the same events");
+    eprintln!("joined in {join_secs:.1} s, consumed in {kafka_secs:.1} s; HTTP ingestion of the same events");
 
     let (http_store, _http_dir) = temp_store()?;
     http_store.create_app(app)?;
@@ -202,6 +211,7 @@ pub fn run(args: BenchKafkaArgs, settings: &Settings) -> anyhow::Result<ExitCode
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         produce_secs,
         produce_events_per_sec: args.events as f64 / produce_secs,
+        kafka_join_secs: join_secs,
         kafka_consume_secs: kafka_secs,
         kafka_events_per_sec: args.events as f64 / kafka_secs,
         kafka_stored,
@@ -217,7 +227,7 @@ pub fn run(args: BenchKafkaArgs, settings: &Settings) -> anyhow::Result<ExitCode
         note: "producer, broker (tansu, memory), consumer and SQLite share the cores",
     };
     println!(
-        "{} events, {} partitions, {} cores\n  produce: {:.1} s ({:.0} events/s)\n  Kafka → store: {:.1} s ({:.0} events/s), stored {} (duplicates {})\n  HTTP → store:  {:.1} s ({:.0} events/s), stored {}\n  produce → changed list: {}",
+        "{} events, {} partitions, {} cores\n  produce: {:.1} s ({:.0} events/s)\n  Kafka → store: {:.1} s ({:.0} events/s) after {:.1} s joining the group, stored {} (duplicates {})\n  HTTP → store:  {:.1} s ({:.0} events/s), stored {}\n  produce → changed list: {}",
         report.events,
         report.partitions,
         report.cores,
@@ -225,6 +235,7 @@ pub fn run(args: BenchKafkaArgs, settings: &Settings) -> anyhow::Result<ExitCode
         report.produce_events_per_sec,
         report.kafka_consume_secs,
         report.kafka_events_per_sec,
+        report.kafka_join_secs,
         report.kafka_stored,
         report.kafka_duplicates,
         report.http_secs,
