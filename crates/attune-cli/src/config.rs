@@ -142,9 +142,7 @@ impl ServingSegmentsSection {
             prior_users: self.prior_users,
         }))
     }
-}
 
-impl ServingSegmentsSection {
     /// How often `attune serve` recomputes the rule segments (`None`: never); an error names
     /// `serving.segments.recompute_every_secs`.
     pub fn recompute_every(&self) -> anyhow::Result<Option<std::time::Duration>> {
