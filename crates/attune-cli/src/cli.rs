@@ -256,11 +256,11 @@ pub enum FeaturesCommand {
 
 #[derive(Debug, Args)]
 pub struct FeaturesUsersArgs {
-    /// Output format.
+    /// Output format (parquet needs a build with `--features parquet` and an output file).
     #[arg(long, value_enum, default_value = "csv")]
-    pub format: FileFormat,
+    pub format: TableFormat,
     /// Output file (standard output when absent); written whole or not at all.
-    #[arg(long, short)]
+    #[arg(long, short, visible_alias = "out")]
     pub output: Option<PathBuf>,
     /// Imputed (median), standardized (z-score) and one-hot encoded: the matrix segmentation
     /// clusters.
@@ -726,6 +726,18 @@ pub enum FileFormat {
     Csv,
     /// One JSON object per line.
     Jsonl,
+}
+
+/// How `attune features users` writes its table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TableFormat {
+    /// Comma-separated values with a header row.
+    Csv,
+    /// One JSON object per line.
+    Jsonl,
+    /// Apache Parquet: typed columns (text, nullable float64), for pandas, polars, Spark,
+    /// DuckDB (a build with `--features parquet`).
+    Parquet,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

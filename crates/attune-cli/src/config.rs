@@ -93,6 +93,10 @@ pub struct ServingSegmentsSection {
     pub attribute: String,
     pub prior_users: f32,
     pub models: std::collections::BTreeMap<String, u32>,
+    /// Seconds between recomputations of the rule segments into `attribute` inside `attune
+    /// serve`; absent: never (signed, so a negative value is refused by name, not by serde).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recompute_every_secs: Option<i64>,
 }
 
 impl Default for ServingSegmentsSection {
@@ -101,6 +105,7 @@ impl Default for ServingSegmentsSection {
             attribute: String::new(),
             prior_users: 20.0,
             models: std::collections::BTreeMap::new(),
+            recompute_every_secs: None,
         }
     }
 }
@@ -111,6 +116,7 @@ impl ServingSegmentsSection {
         let bad = |key: &str, rule: String| {
             anyhow::anyhow!("invalid configuration: serving.segments.{key} {rule}")
         };
+        self.recompute_every()?;
         if self.attribute.is_empty() {
             if !self.models.is_empty() {
                 return Err(bad(
@@ -138,6 +144,25 @@ impl ServingSegmentsSection {
             models: self.models.clone(),
             prior_users: self.prior_users,
         }))
+    }
+
+    /// How often `attune serve` recomputes the rule segments (`None`: never); an error names
+    /// `serving.segments.recompute_every_secs`.
+    pub fn recompute_every(&self) -> anyhow::Result<Option<std::time::Duration>> {
+        let Some(secs) = self.recompute_every_secs else {
+            return Ok(None);
+        };
+        anyhow::ensure!(
+            secs > 0,
+            "invalid configuration: serving.segments.recompute_every_secs = {secs} must be a \
+             positive number of seconds (leave the key out to never recompute)"
+        );
+        anyhow::ensure!(
+            !self.attribute.is_empty(),
+            "invalid configuration: serving.segments.recompute_every_secs needs \
+             serving.segments.attribute: the profile attribute the segments are saved into"
+        );
+        Ok(Some(std::time::Duration::from_secs(secs as u64)))
     }
 }
 
@@ -682,6 +707,44 @@ mod tests {
             ..ServingSegmentsSection::default()
         })
         .contains("serving.segments.prior_users = -1"));
+    }
+
+    #[test]
+    fn segment_recomputation_is_off_by_default_and_its_interval_must_be_positive() {
+        let s: Settings = Figment::from(Toml::string(DEFAULT_TOML)).extract().unwrap();
+        assert_eq!(s.serving.segments.recompute_every().unwrap(), None);
+        assert!(crate::serving::schedule(&s).unwrap().segments.is_none());
+        let with = |extra: &str| {
+            Figment::from(Toml::string(DEFAULT_TOML))
+                .merge(Toml::string(extra))
+                .extract::<Settings>()
+                .unwrap()
+        };
+        let on = with("[serving.segments]\nattribute = \"segment\"\nrecompute_every_secs = 600\n");
+        assert!(on.check().is_ok());
+        let (every, schedule) = crate::serving::schedule(&on).unwrap().segments.unwrap();
+        assert_eq!(every, std::time::Duration::from_secs(600));
+        assert_eq!(schedule.save.attribute, "segment");
+        for bad in ["0", "-5"] {
+            let s = with(&format!(
+                "[serving.segments]\nattribute = \"segment\"\nrecompute_every_secs = {bad}\n"
+            ));
+            let err = s.check().unwrap_err().to_string();
+            assert!(
+                err.contains(&format!(
+                    "serving.segments.recompute_every_secs = {bad} must be a positive"
+                )),
+                "{err}"
+            );
+        }
+        let err = with("[serving.segments]\nrecompute_every_secs = 60\n")
+            .check()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("recompute_every_secs needs serving.segments.attribute"),
+            "{err}"
+        );
     }
 
     #[test]

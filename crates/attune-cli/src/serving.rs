@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use attune_pipeline::resegment::{SaveAs, SegmentSchedule};
 use attune_pipeline::schedule::Schedule;
 use attune_pipeline::{Pipeline, PipelineConfig, Promote, TrainRequest};
 use attune_serving::Serving;
@@ -71,11 +72,16 @@ pub fn retrain_request(settings: &Settings) -> TrainRequest {
     }
 }
 
-/// What every replica runs in the background: registry polling, and scheduled retraining
-/// promoted by metric when `serving.retrain_interval_secs` is set.
-pub fn schedule(settings: &Settings) -> Schedule {
+/// What every replica runs in the background: registry polling, scheduled retraining
+/// promoted by metric when `serving.retrain_interval_secs` is set, and rule segments
+/// recomputed when `serving.segments.recompute_every_secs` is.
+pub fn schedule(settings: &Settings) -> anyhow::Result<Schedule> {
     let s = &settings.serving;
-    Schedule {
+    let segments = match s.segments.recompute_every()? {
+        None => None,
+        Some(every) => Some((every, segment_schedule(settings)?)),
+    };
+    Ok(Schedule {
         refresh_every: Duration::from_secs(s.refresh_interval_secs),
         retrain_every: (s.retrain_interval_secs > 0)
             .then(|| Duration::from_secs(s.retrain_interval_secs)),
@@ -87,5 +93,23 @@ pub fn schedule(settings: &Settings) -> Schedule {
             .retention
             .enabled()
             .then(|| settings.retention.clone()),
-    }
+        segments,
+    })
+}
+
+/// Rule segments (`[segments.rules]`) saved into `serving.segments.attribute` under
+/// `[limits]`: what `attune serve` recomputes on its schedule.
+pub fn segment_schedule(settings: &Settings) -> anyhow::Result<SegmentSchedule> {
+    Ok(SegmentSchedule {
+        rules: settings
+            .segments
+            .rules
+            .clone()
+            .check()
+            .map_err(|e| anyhow::anyhow!("invalid configuration: segments.rules.{e}"))?,
+        save: SaveAs {
+            attribute: settings.serving.segments.attribute.clone(),
+            limits: settings.limits.to_core(),
+        },
+    })
 }

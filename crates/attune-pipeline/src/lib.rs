@@ -14,8 +14,10 @@
 //!   data (one function for the tick, the API and the CLI), and retraining on drift;
 //! - [`features`]: the user feature table of that data; [`segments`]: users grouped by rules,
 //!   k-means or DBSCAN and each segment described (`attune features users`, `attune segment`);
-//! - [`jobs`]: training in the background, one job per app; [`schedule`]: registry polling
-//!   and scheduled retraining;
+//!   [`resegment`]: segments saved into profiles and serving told (`attune segment
+//!   --save-as` and the scheduler's segment loop);
+//! - [`jobs`]: training in the background, one job per app; [`schedule`]: registry polling,
+//!   scheduled retraining and segment recomputation;
 //! - [`tune`]: hyperparameter search of one family (`attune tune`), studies stored and
 //!   resumable, per segment or global;
 //! - [`config`]: its settings (`[train]`), [`error`]: what it fails with.
@@ -61,6 +63,7 @@ pub mod monitoring;
 pub mod profile;
 pub mod promote;
 pub mod publish;
+pub mod resegment;
 pub mod retention;
 pub mod rollout;
 pub mod schedule;

@@ -1,7 +1,8 @@
 //! The loops every replica runs in the background: following the registry (an activation or
 //! rollback made by another replica or the CLI is picked up within `refresh_every`), bandit
 //! experiments' allocation updates, and scheduled retraining of every app with events, as
-//! background jobs promoted by metric, and monitoring ([`crate::monitoring`]).
+//! background jobs promoted by metric, monitoring ([`crate::monitoring`]) and rule segments
+//! recomputed into profiles, which serving routes by at once ([`crate::resegment`]).
 //!
 //! Plain threads, not async tasks: each step is blocking store and file work, and a thread
 //! that sleeps on a channel stops the moment its [`Scheduler`] is dropped. They run at the
@@ -31,6 +32,8 @@ pub struct Schedule {
     pub monitor: Option<attune_monitor::MonitorConfig>,
     /// Retention passes, every `interval_secs` (`None`: off).
     pub retention: Option<crate::retention::RetentionConfig>,
+    /// Rule segments recomputed into profiles, this often (`None`: never).
+    pub segments: Option<(Duration, crate::resegment::SegmentSchedule)>,
 }
 
 /// The running loops; dropping it stops them (and waits for the current step to end).
@@ -133,6 +136,14 @@ impl Scheduler {
             let interval = Duration::from_secs(config.interval_secs);
             let (tx, t) = every("attune-retention", interval, move |stopping| {
                 crate::retention::apply_all(p.store(), &config, stopping);
+            });
+            s.stop.push(tx);
+            s.threads.push(t);
+        }
+        if let Some((interval, config)) = schedule.segments {
+            let p = pipeline.clone();
+            let (tx, t) = every("attune-segments", interval, move |_| {
+                crate::resegment::resegment_all(&p, &config);
             });
             s.stop.push(tx);
             s.threads.push(t);

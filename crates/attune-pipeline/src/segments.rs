@@ -202,18 +202,21 @@ const SAVE_BATCH: usize = 1_000;
 
 /// Write each user's segment into their profile as the text attribute `attribute`, so what
 /// reads profile attributes sees it: monitoring by segment (`monitor.segment_attribute`),
-/// fairness by user group (`attr:<attribute>`), the explorer. Users without a profile get one.
-/// Every changed profile is validated (`limits`) before the first write, so a bad attribute
-/// name writes nothing; the writes are batched, and a profile changed by someone else between
-/// the read and the write of its batch is overwritten with the read copy plus the label.
-/// Returns the number of profiles written.
+/// fairness by user group (`attr:<attribute>`), the explorer, serving by segment. Users
+/// without a profile get one. Only profiles whose segment changes are written: a scheduled
+/// recomputation where few users move rewrites few profiles, and the users written are the
+/// ones serving must reload ([`crate::resegment`]). Every changed profile is validated
+/// (`limits`) before the first write, so a bad attribute name writes nothing; the writes are
+/// batched, and a profile changed by someone else between the read and the write of its
+/// batch is overwritten with the read copy plus the label. Returns the users written, in the
+/// report's order.
 pub fn save_segments(
     store: &dyn attune_store::Store,
     app: &str,
     report: &SegmentReport,
     attribute: &str,
     limits: &attune_core::limits::InputLimits,
-) -> Result<usize> {
+) -> Result<Vec<String>> {
     use attune_core::catalog::User;
     let mut profiles: std::collections::HashMap<String, User> = std::collections::HashMap::new();
     store.scan_users(app, &mut |u| {
@@ -225,9 +228,11 @@ pub fn save_segments(
         let mut profile = profiles
             .remove(user)
             .unwrap_or_else(|| User::new(user.as_str()));
-        profile
-            .attributes
-            .insert(attribute.to_string(), AttrValue::Text(label.clone()));
+        let value = AttrValue::Text(label.clone());
+        if profile.attributes.get(attribute) == Some(&value) {
+            continue;
+        }
+        profile.attributes.insert(attribute.to_string(), value);
         profile
             .validate(limits)
             .map_err(|e| PipelineError::Invalid {
@@ -239,10 +244,9 @@ pub fn save_segments(
     for batch in changed.chunks(SAVE_BATCH) {
         store.upsert_users(app, batch)?;
     }
-    Ok(changed.len())
+    Ok(changed.into_iter().map(|u| u.user_id).collect())
 }
 
-/// The prepared matrix, refused when no column has a value.
 /// Users grouped by the value of profile attribute `attr` (numbers and booleans as text): one
 /// mask over `data`'s user rows per value, in value order. Users without the attribute, or
 /// without interactions, are in no group. Tuning per segment and evaluation by segment read
@@ -279,6 +283,7 @@ pub fn attribute_masks(
     Ok(masks.into_iter().collect())
 }
 
+/// The prepared matrix, refused when no column has a value.
 fn matrix(raw: &UserFeatures, min_count: u64) -> Result<(PreparedFeatures, Dense)> {
     let p = prepare(raw, min_count)?;
     if p.columns.is_empty() {
@@ -572,9 +577,15 @@ mod tests {
         assert_eq!(store.counts("shop").unwrap().users, 1, "nothing written");
 
         assert_eq!(
-            save_segments(&store, "shop", &r, "segment", &limits).unwrap(),
+            save_segments(&store, "shop", &r, "segment", &limits)
+                .unwrap()
+                .len(),
             20
         );
+        // Saved again, nothing changed: nothing is written.
+        assert!(save_segments(&store, "shop", &r, "segment", &limits)
+            .unwrap()
+            .is_empty());
         let b = store.get_user("shop", "buyer0").unwrap().unwrap();
         let text = |v: Option<&attune_core::catalog::AttrValue>| match v {
             Some(attune_core::catalog::AttrValue::Text(t)) => t.clone(),

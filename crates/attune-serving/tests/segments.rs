@@ -132,3 +132,56 @@ fn users_without_history_get_what_their_segment_engaged_with() {
         .all(|r| !matches!(r.reason, Reason::PopularInSegment { .. })));
     assert_eq!(list.items.len(), 5);
 }
+
+/// Segments recomputed and saved by another replica: this one saw no change in the store, so
+/// it compares the users it has loaded with the new segments and reloads only those that
+/// moved; their next list comes from their new segment's version.
+#[test]
+fn recomputed_segments_reload_only_the_loaded_users_that_moved() {
+    let shop = shop();
+    let profiles: Vec<User> = (0..USERS)
+        .map(|u| profile(&format!("u{u:02}"), ["even", "odd"][(u % 2) as usize]))
+        .collect();
+    shop.store.upsert_users(APP, &profiles).unwrap();
+    let active = train(&shop, "item-knn:neighbours=10", false);
+    let odd = train(&shop, ALS, false);
+    let serving = by_segment(&shop, odd);
+    serving.activate(APP, active).unwrap();
+    for user in ["u03", "u05"] {
+        assert_eq!(
+            serving
+                .recommend(APP, user, &five(), true)
+                .unwrap()
+                .model_version,
+            Some(odd)
+        );
+    }
+    // Another replica moved u03 to "even" and wrote it; u05 stays "odd"; u07 is not loaded.
+    shop.store
+        .upsert_users(APP, &[profile("u03", "even"), profile("u07", "even")])
+        .unwrap();
+    let still = serving.recommend(APP, "u03", &five(), true).unwrap();
+    assert_eq!(
+        (still.model_version, still.segment.as_deref()),
+        (Some(odd), Some("odd")),
+        "a loaded user keeps the segment read with their profile"
+    );
+    let recomputed = [("u03", "even"), ("u05", "odd"), ("u07", "even")];
+    assert_eq!(serving.segments_changed(APP, recomputed, &[]), 1);
+    let moved = serving.recommend(APP, "u03", &five(), true).unwrap();
+    assert_eq!(
+        (moved.model_version, moved.segment.as_deref()),
+        (Some(active), Some("even"))
+    );
+    assert!(!moved.cached);
+    let kept = serving.recommend(APP, "u05", &five(), true).unwrap();
+    assert!(
+        kept.cached,
+        "a user whose segment did not move keeps their cached list"
+    );
+    // Users named as changed are forgotten whether or not they were loaded.
+    assert_eq!(
+        serving.segments_changed(APP, recomputed, &["u07".to_string()]),
+        1
+    );
+}

@@ -13,9 +13,8 @@ use std::process::ExitCode;
 
 use attune_core::features::UserFeatureParams;
 use attune_core::segment::Description;
-use attune_pipeline::segments::{
-    save_segments, segment_users, Method, MethodReport, PcaSummary, SegmentReport, SegmentRequest,
-};
+use attune_pipeline::resegment::{resegment, segment_app, SaveAs};
+use attune_pipeline::segments::{Method, MethodReport, PcaSummary, SegmentReport, SegmentRequest};
 use serde::Serialize;
 
 use super::apps::{open_store, require_app};
@@ -56,15 +55,26 @@ pub fn run(args: SegmentArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
     let app = args.app.app.as_str();
     require_app(&*store, app)?;
     let config = crate::serving::pipeline_config(settings)?;
-    let data = attune_pipeline::AppData::for_training(&*store, app, &config, None)?;
-    let report = segment_users(&data, &request)?;
-    // Profiles first: a refused attribute name writes neither them nor the assignments.
-    if let Some(attribute) = &args.save_as {
-        let n = save_segments(&*store, app, &report, attribute, &settings.limits.to_core())?;
-        eprintln!(
-            "attune: stored the segment of {n} users in their profiles as attributes.{attribute}"
-        );
-    }
+    // One library call either way; with --save-as it is the scheduler's (`attune serve` with
+    // `serving.segments.recompute_every_secs`). Profiles first: a refused attribute name
+    // writes neither them nor the assignments.
+    let report = match &args.save_as {
+        None => segment_app(&*store, app, &config, &request)?,
+        Some(attribute) => {
+            let save = SaveAs {
+                attribute: attribute.clone(),
+                limits: settings.limits.to_core(),
+            };
+            let done = resegment(&*store, app, &config, &request, &save, None)?;
+            eprintln!(
+                "attune: stored the segment of {} users in their profiles as attributes.{attribute} \
+                 ({} changed)",
+                done.report.users.len(),
+                done.changed.len()
+            );
+            done.report
+        }
+    };
 
     if let Some(path) = &args.assignments {
         let mut out = Output::new(Some(path))?;

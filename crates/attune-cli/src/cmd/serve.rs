@@ -125,11 +125,13 @@ pub async fn serve_until_signal(
     if settings.ingest.kafka.serves() {
         return Err(crate::ingest::not_built());
     }
-    // Registry polling and scheduled retraining, until the server stops (dropping it stops
-    // them).
-    let _scheduler = state.pipeline.clone().map(|p| {
-        attune_pipeline::schedule::Scheduler::start(p, crate::serving::schedule(settings))
-    });
+    // Registry polling, scheduled retraining and segment recomputation, until the server
+    // stops (dropping it stops them).
+    let schedule = crate::serving::schedule(settings)?;
+    let _scheduler = state
+        .pipeline
+        .clone()
+        .map(|p| attune_pipeline::schedule::Scheduler::start(p, schedule));
     tracing::info!(backend, "listening on http://{addr}");
     attune_server::serve(listener, state, shutdown).await
 }

@@ -174,3 +174,89 @@ fn bad_input_is_refused_and_writes_nothing() {
     assert!(out.status.success(), "{}", describe(&out));
     assert_eq!(std::fs::read_to_string(&target).unwrap().lines().count(), 4);
 }
+
+/// The Parquet export holds the CSV export's table: the same header, rows and values (absent
+/// cells null, numbers as float64, attributes with text as text), raw and prepared.
+#[cfg(feature = "parquet")]
+#[test]
+fn parquet_export_reads_back_as_the_csv_export() {
+    use arrow_array::{Array, Float64Array, StringArray};
+    use arrow_schema::DataType;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    let env = shop();
+    for extra in [&[][..], &["--prepared", "--min-count", "1"][..]] {
+        let csv_out = features(&env, extra);
+        assert!(csv_out.status.success(), "{}", describe(&csv_out));
+        let mut csv = csv::Reader::from_reader(&csv_out.stdout[..]);
+        let header: Vec<String> = csv.headers().unwrap().iter().map(String::from).collect();
+        let rows: Vec<Vec<String>> = csv
+            .records()
+            .map(|r| r.unwrap().iter().map(String::from).collect())
+            .collect();
+
+        let path = env.path().join("users.parquet");
+        let mut args = vec!["--format", "parquet", "--out", path.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let out = features(&env, &args);
+        assert!(out.status.success(), "{}", describe(&out));
+        let file = std::fs::File::open(&path).unwrap();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+            .unwrap()
+            .build()
+            .unwrap();
+        let batches: Vec<_> = reader.map(Result::unwrap).collect();
+        let schema = batches[0].schema();
+        let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+        assert_eq!(names, header, "{extra:?}");
+        if extra.is_empty() {
+            let kind = |name: &str| schema.field_with_name(name).unwrap().data_type().clone();
+            assert_eq!(kind("attr.tier"), DataType::Utf8);
+            assert_eq!(kind("frequency"), DataType::Float64);
+            assert_eq!(kind("attr.age"), DataType::Float64);
+        }
+        let mut read: Vec<Vec<String>> = Vec::new();
+        for batch in &batches {
+            for i in 0..batch.num_rows() {
+                let row = batch
+                    .columns()
+                    .iter()
+                    .map(|col| {
+                        if col.is_null(i) {
+                            String::new()
+                        } else if let Some(f) = col.as_any().downcast_ref::<Float64Array>() {
+                            f.value(i).to_string()
+                        } else {
+                            let s = col.as_any().downcast_ref::<StringArray>().unwrap();
+                            s.value(i).to_string()
+                        }
+                    })
+                    .collect();
+                read.push(row);
+            }
+        }
+        assert_eq!(read.len(), rows.len(), "{extra:?}");
+        assert!(!rows.is_empty());
+        assert_eq!(read, rows, "{extra:?}");
+    }
+    // A binary format is not written to a terminal or pipe.
+    let out = features(&env, &["--format", "parquet"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("-o/--out FILE"), "{}", stderr(&out));
+}
+
+/// Without the `parquet` feature the format is refused by name, saying how to get it.
+#[cfg(not(feature = "parquet"))]
+#[test]
+fn parquet_needs_the_parquet_feature() {
+    let env = shop();
+    let path = env.path().join("users.parquet");
+    let out = features(&env, &["--format", "parquet", "-o", path.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("--format parquet") && stderr(&out).contains("--features parquet"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!path.exists(), "nothing written");
+}

@@ -111,10 +111,21 @@ fn segments_are_saved_where_monitoring_and_fairness_read_them() {
     ]);
     assert!(out.status.success(), "{}", describe(&out));
     assert!(
-        stderr(&out).contains("stored the segment of 2000 users"),
+        stderr(&out).contains("stored the segment of 2000 users in their profiles as attributes.segment (2000 changed)"),
         "{}",
         stderr(&out)
     );
+    // The same run again (as the scheduler repeats it): nothing moved, nothing written.
+    let again = env.run(&[
+        "segment",
+        "--method",
+        "rules",
+        "--save-as",
+        "segment",
+        "--as-of",
+        "2026-12-01T00:00:00Z",
+    ]);
+    assert!(stderr(&again).contains("(0 changed)"), "{}", stderr(&again));
     let users = env.ok(&["export", "users"]);
     let labelled = users
         .lines()

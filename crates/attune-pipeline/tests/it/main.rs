@@ -1,3 +1,4 @@
 //! attune-pipeline's integration tests: one binary, a module per feature.
 
 mod drift;
+mod resegment;

@@ -39,17 +39,22 @@ pub(super) async fn put(
     body_format(&headers, false)?;
     let bytes = read_body(&headers, body, state.config.max_body_bytes).await?;
     let strict = state.config.strict_fields;
+    let serving = state.serving.clone();
+    let a = app.clone();
     let user = blocking(move || {
         let v = parse_object(&bytes, "user")?;
         let limits = &state.config.event_rules.limits;
         let user =
             user_from_json(Some(&id), &v, strict, limits).map_err(Problem::invalid_record)?;
-        state
-            .store
-            .upsert_users(&app, std::slice::from_ref(&user))?;
+        state.store.upsert_users(&a, std::slice::from_ref(&user))?;
         Ok(user)
     })
     .await?;
+    // The profile holds consent, onboarding categories and the segment, all read with the
+    // user's live state: the next list reads them again.
+    if let Some(s) = serving {
+        s.forget_user(&app, &user.user_id);
+    }
     Ok(Json(user_to_json(&user)))
 }
 

@@ -200,3 +200,53 @@ async fn delete_user_with_only_events() {
         r.text
     );
 }
+
+/// A profile replaced through `PUT /v1/users/{id}` is read again for the very next list: here
+/// the segment serving by segment routes by (it is read with the user's live state, which the
+/// first list loaded).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replaced_profile_is_what_the_next_list_reads() {
+    use attune_store::Store as _;
+    let t = TestServer::with_pipeline_serving(attune_serving::ServingConfig {
+        segments: Some(attune_serving::segments::SegmentServing {
+            attribute: "segment".into(),
+            models: Default::default(),
+            prior_users: 20.0,
+        }),
+        ..attune_serving::ServingConfig::default()
+    });
+    let data = attune_testkit::generate(&attune_testkit::SyntheticConfig {
+        n_users: 50,
+        n_items: 60,
+        n_events: 2_000,
+        ..attune_testkit::SyntheticConfig::default()
+    });
+    t.store.upsert_items("default", &data.items).unwrap();
+    t.store.insert_events("default", &data.events).unwrap();
+    let c = t.default_app();
+    let r = c
+        .post_json(
+            "/v1/models/train",
+            &json!({"algorithm": "popularity", "promote": "always"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
+    let job = format!("/v1/models/jobs/{}", r.body["job_id"].as_str().unwrap());
+    let started = std::time::Instant::now();
+    while c.get(&job).await.body["status"] != "succeeded" {
+        assert!(started.elapsed() < std::time::Duration::from_secs(60));
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let path = "/v1/users/user-7/recommendations?n=5";
+    for segment in ["heavy", "dormant"] {
+        let r = c
+            .put_json(
+                "/v1/users/user-7",
+                &json!({"attributes": {"segment": segment}}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let list = c.get(path).await;
+        assert_eq!(list.body["segment"], segment, "{}", list.text);
+    }
+}

@@ -113,22 +113,53 @@ impl Serving {
     /// Forget what is known live about a user (consent or profile changed, user erased), here
     /// and, through a new shared generation, on every replica.
     pub fn forget_user(&self, app: &str, user: &str) {
-        if let Some(a) = self.loaded(app) {
-            if let Some(snap) = a.snapshot() {
-                snap.live.forget(user);
-            }
-            for snap in a
-                .variants
-                .read()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .values()
-            {
-                snap.live.forget(user);
-            }
+        self.forget_users(app, &[user.to_string()]);
+    }
+
+    /// [`Serving::forget_user`] for many users at once: one shared round trip, not one per
+    /// user (a segment recomputation may move thousands).
+    pub fn forget_users(&self, app: &str, users: &[String]) {
+        if users.is_empty() {
+            return;
         }
+        self.each_snapshot(app, |snap| {
+            for user in users {
+                snap.live.forget(user);
+            }
+        });
         if let Some(shared) = &self.shared {
-            shared.bump_users(&self.stats, app, &[user.to_string()]);
+            shared.bump_users(&self.stats, app, users);
         }
+    }
+
+    /// Segments were recomputed and saved into profiles (`attune_pipeline::resegment`):
+    /// `segments` is each user's new segment, `changed` the users whose stored segment the
+    /// save changed. Both kinds are forgotten through [`Serving::forget_users`] (the path a
+    /// profile change through the API takes), so their next request re-reads the profile and
+    /// is routed by the new segment at once: the changed users here and, with shared state,
+    /// on every replica; and any user loaded here with another segment than `segments` says
+    /// (another replica saved the change first, so this one saw no change in the store).
+    /// Returns how many users were forgotten. Segment popularity for cold start is counted
+    /// when a version loads and is not recounted here.
+    pub fn segments_changed<'a>(
+        &self,
+        app: &str,
+        segments: impl IntoIterator<Item = (&'a str, &'a str)>,
+        changed: &[String],
+    ) -> usize {
+        let mut stale: Vec<String> = changed.to_vec();
+        if self.config.segments.is_some() {
+            if let Some(active) = self.loaded(app).and_then(|a| a.snapshot()) {
+                stale.extend(segments.into_iter().filter_map(|(user, segment)| {
+                    let loaded = active.live.segment(user, None)?;
+                    (loaded.as_deref() != Some(segment)).then(|| user.to_string())
+                }));
+            }
+        }
+        stale.sort_unstable();
+        stale.dedup();
+        self.forget_users(app, &stale);
+        stale.len()
     }
 
     /// The user's live state, current with the shared generation `shared` when there is one

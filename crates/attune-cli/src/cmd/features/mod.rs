@@ -1,10 +1,11 @@
-//! `attune features users [--prepared] [--columns ..] [--format csv|jsonl] [-o FILE]`: the user
+//! `attune features users [--prepared] [--columns ..] [--format csv|jsonl|parquet] [-o FILE]`: the user
 //! feature table of `attune_pipeline::features` (what training sees: consent applied, cleaned
 //! under `[train].clean`), raw or prepared, one row per user.
 //!
 //! Raw cells keep their meaning (days, counts, shares, attribute values) with absent values
 //! empty (CSV) or `null` (JSON lines); `--prepared` writes the imputed, z-scored, one-hot
-//! matrix that segmentation clusters. Columns come in table order whatever order `--columns`
+//! matrix that segmentation clusters. Parquet ([`parquet`], behind the `parquet` cargo feature)
+//! has the same columns, typed. Columns come in table order whatever order `--columns`
 //! names them in. Nothing is written unless the whole table is: an unknown feature or an app
 //! without users is refused before any output, and `-o` goes through a temporary file.
 
@@ -18,7 +19,10 @@ use attune_pipeline::features::app_user_features;
 
 use super::apps::{open_store, require_app};
 use super::output::Output;
-use crate::cli::{FeaturesCommand, FeaturesUsersArgs, FileFormat};
+use crate::cli::{FeaturesCommand, FeaturesUsersArgs, TableFormat};
+
+#[cfg(feature = "parquet")]
+mod parquet;
 use crate::config::Settings;
 
 pub fn run(command: FeaturesCommand, settings: &Settings) -> anyhow::Result<ExitCode> {
@@ -28,13 +32,13 @@ pub fn run(command: FeaturesCommand, settings: &Settings) -> anyhow::Result<Exit
 }
 
 /// One output table: row names, column names, cells (`None`: absent).
-struct Table {
+pub(super) struct Table {
     users: Vec<String>,
     columns: Vec<String>,
     cells: Vec<Vec<Cell>>,
 }
 
-enum Cell {
+pub(super) enum Cell {
     Number(f64),
     Text(String),
     Missing,
@@ -46,6 +50,7 @@ fn users(args: FeaturesUsersArgs, settings: &Settings) -> anyhow::Result<ExitCod
         "--session-gap-mins must be positive"
     );
     anyhow::ensure!(args.period_days > 0, "--period-days must be positive");
+    check_format(args.format, args.output.is_some())?;
     let now = as_of(args.as_of.as_deref())?;
     let store = open_store(settings)?;
     let app = args.app.app.as_str();
@@ -73,8 +78,12 @@ fn users(args: FeaturesUsersArgs, settings: &Settings) -> anyhow::Result<ExitCod
     };
     let mut out = Output::new(args.output.as_deref())?;
     match args.format {
-        FileFormat::Csv => write_csv(&table, out.writer())?,
-        FileFormat::Jsonl => write_jsonl(&table, out.writer())?,
+        TableFormat::Csv => write_csv(&table, out.writer())?,
+        TableFormat::Jsonl => write_jsonl(&table, out.writer())?,
+        #[cfg(feature = "parquet")]
+        TableFormat::Parquet => parquet::write(&table, out.writer())?,
+        #[cfg(not(feature = "parquet"))]
+        TableFormat::Parquet => unreachable!("refused by check_format"),
     }
     out.finish()?;
     eprintln!(
@@ -87,6 +96,24 @@ fn users(args: FeaturesUsersArgs, settings: &Settings) -> anyhow::Result<ExitCod
             .unwrap_or_default()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuse, before any work, a format this build cannot write or a binary format bound for
+/// standard output.
+fn check_format(format: TableFormat, to_file: bool) -> anyhow::Result<()> {
+    if format != TableFormat::Parquet {
+        return Ok(());
+    }
+    anyhow::ensure!(
+        cfg!(feature = "parquet"),
+        "--format parquet: this attune was built without Parquet support; build it with \
+         `cargo build --release -p attune-cli --features parquet`, or use --format csv|jsonl"
+    );
+    anyhow::ensure!(
+        to_file,
+        "--format parquet writes a binary file: give it one with -o/--out FILE"
+    );
+    Ok(())
 }
 
 /// `--as-of`, or now.
