@@ -667,18 +667,30 @@ pub struct ServeArgs {
     pub bind: Option<String>,
 }
 
+/// `attune consume --source`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StreamSourceArg {
+    Kafka,
+    Rabbitmq,
+}
+
 #[derive(Debug, Args)]
 pub struct ConsumeArgs {
+    /// Where the events come from: `kafka` (`[ingest.kafka]`) or `rabbitmq`
+    /// (`[ingest.rabbitmq]`).
+    #[arg(long, value_enum, default_value = "kafka")]
+    pub source: StreamSourceArg,
     /// Brokers, `host:port[,host:port]` (overrides ingest.kafka.brokers).
     #[arg(long)]
     pub brokers: Option<String>,
-    /// The events topic (overrides ingest.kafka.topic).
+    /// The events topic (overrides ingest.kafka.topic), or with `--source rabbitmq` the
+    /// queue (overrides ingest.rabbitmq.queue).
     #[arg(long)]
     pub topic: Option<String>,
     /// The consumer group (overrides ingest.kafka.group_id).
     #[arg(long)]
     pub group: Option<String>,
-    /// The app the events belong to (overrides ingest.kafka.app).
+    /// The app the events belong to (overrides ingest.kafka.app / ingest.rabbitmq.app).
     #[arg(long)]
     pub app: Option<String>,
     /// Stop after this many seconds without a message (and print the totals); for batch

@@ -609,6 +609,7 @@ impl Settings {
             .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
         self.retention.check(&self.events.custom_types)?;
         self.ingest.kafka.check()?;
+        self.ingest.rabbitmq.check()?;
         self.segments
             .rules
             .clone()

@@ -14,6 +14,77 @@ use serde::{Deserialize, Serialize};
 #[serde(default, deny_unknown_fields)]
 pub struct IngestSection {
     pub kafka: KafkaSection,
+    pub rabbitmq: RabbitSection,
+}
+
+/// `[ingest.rabbitmq]`: RabbitMQ as a second source (same validation, ids and dead letters).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RabbitSection {
+    /// `attune serve` also consumes `queue`.
+    pub consume: bool,
+    pub url: String,
+    pub queue: String,
+    pub dead_letter_queue: String,
+    pub app: String,
+    pub max_batch: usize,
+    pub max_wait_ms: u64,
+}
+
+impl Default for RabbitSection {
+    fn default() -> Self {
+        Self {
+            consume: false,
+            url: "amqp://guest:guest@127.0.0.1:5672/%2f".into(),
+            queue: "attune.events".into(),
+            dead_letter_queue: "attune.events.dead".into(),
+            app: "default".into(),
+            max_batch: 2_000,
+            max_wait_ms: 20,
+        }
+    }
+}
+
+impl RabbitSection {
+    /// Check every key (the same checks with or without the `kafka` feature, which also
+    /// brings RabbitMQ).
+    pub fn check(&self) -> anyhow::Result<()> {
+        let ok = |key: &str, bad: bool, why: &str| {
+            anyhow::ensure!(!bad, "invalid configuration: ingest.rabbitmq.{key} {why}");
+            Ok(())
+        };
+        ok(
+            "url",
+            !(self.url.starts_with("amqp://") || self.url.starts_with("amqps://")),
+            "must be an amqp:// URL",
+        )?;
+        ok("queue", self.queue.trim().is_empty(), "must not be empty")?;
+        ok("app", self.app.trim().is_empty(), "must not be empty")?;
+        ok(
+            "dead_letter_queue",
+            self.dead_letter_queue.trim().is_empty() || self.dead_letter_queue == self.queue,
+            "must be a queue of its own (a rejected message would come back)",
+        )?;
+        ok(
+            "max_batch",
+            !(1..=65_535).contains(&self.max_batch),
+            "must be between 1 and 65535",
+        )?;
+        Ok(())
+    }
+
+    /// The stream crate's settings.
+    #[cfg(feature = "kafka")]
+    pub fn to_stream(&self) -> attune_stream::rabbit::RabbitConfig {
+        attune_stream::rabbit::RabbitConfig {
+            url: self.url.clone(),
+            queue: self.queue.clone(),
+            dead_letter_queue: self.dead_letter_queue.clone(),
+            app: self.app.clone(),
+            max_batch: self.max_batch,
+            max_wait: std::time::Duration::from_millis(self.max_wait_ms),
+        }
+    }
 }
 
 /// `[ingest.kafka]`.
@@ -176,5 +247,37 @@ mod tests {
         };
         let e = s.check().unwrap_err().to_string();
         assert!(e.contains("ingest.kafka.dead_letter_topic"), "{e}");
+    }
+
+    #[test]
+    fn rabbitmq_defaults_pass_and_bad_keys_are_named() {
+        RabbitSection::default().check().unwrap();
+        let cases = [
+            (
+                "url",
+                RabbitSection {
+                    url: "http://x".into(),
+                    ..RabbitSection::default()
+                },
+            ),
+            (
+                "dead_letter_queue",
+                RabbitSection {
+                    dead_letter_queue: "attune.events".into(),
+                    ..RabbitSection::default()
+                },
+            ),
+            (
+                "max_batch",
+                RabbitSection {
+                    max_batch: 70_000,
+                    ..RabbitSection::default()
+                },
+            ),
+        ];
+        for (key, s) in cases {
+            let e = s.check().unwrap_err().to_string();
+            assert!(e.contains(&format!("ingest.rabbitmq.{key}")), "{e}");
+        }
     }
 }

@@ -9,6 +9,7 @@ use std::thread::JoinHandle;
 use anyhow::Context as _;
 use attune_server::streams::Publisher;
 use attune_server::AppState;
+use attune_stream::rabbit::RabbitConsumer;
 use attune_stream::{Consumer, Fanout, Follower, Status, StoreSink, TopicPublisher};
 
 use crate::config::Settings;
@@ -108,11 +109,13 @@ pub fn start_in_serve(
     mut state: AppState,
 ) -> anyhow::Result<(AppState, Option<Running>)> {
     let section = &settings.ingest.kafka;
-    if !section.serves() {
+    if !section.serves() && !settings.ingest.rabbitmq.consume {
         return Ok((state, None));
     }
     let config = section.to_stream();
-    ensure_topics(&config, section.publish);
+    if section.serves() {
+        ensure_topics(&config, section.publish);
+    }
     let mut running = Running::new();
     let origin = origin();
     if section.fanout {
@@ -149,6 +152,23 @@ pub fn start_in_serve(
             publisher,
         };
         running.spawn("attune-consume", move |stop| consumer.run(&sink, stop))?;
+        state = state.with_stream(status);
+    }
+    if settings.ingest.rabbitmq.consume {
+        let status = Arc::new(Status::new("rabbitmq"));
+        let consumer = RabbitConsumer::new(
+            &settings.ingest.rabbitmq.to_stream(),
+            settings.event_rules(),
+            settings.server.strict_fields,
+            status.clone(),
+        )?;
+        let sink = StoreSink {
+            store: state.store.clone(),
+            serving: state.serving.clone(),
+            fanout: None,
+            publisher: state.publisher.get().cloned(),
+        };
+        running.spawn("attune-rabbitmq", move |stop| consumer.run(&sink, stop))?;
         state = state.with_stream(status);
     }
     tracing::info!(
@@ -192,6 +212,40 @@ pub fn start_consumer(
         publisher: running.publisher.clone().map(|p| p as Arc<dyn Publisher>),
     };
     running.spawn("attune-consume", move |stop| consumer.run(&sink, stop))?;
+    running.fanout = fanout;
+    Ok((running, status))
+}
+
+/// `attune consume --source rabbitmq`: the RabbitMQ consumer alone (and the Kafka fan-out of
+/// what it writes, when `[ingest.kafka] fanout` is on).
+pub fn start_rabbit_consumer(
+    settings: &Settings,
+    config: &attune_stream::rabbit::RabbitConfig,
+    store: Arc<dyn attune_store::Store>,
+) -> anyhow::Result<(Running, Arc<Status>)> {
+    let mut running = Running::new();
+    let status = Arc::new(Status::new("rabbitmq"));
+    let kafka = &settings.ingest.kafka;
+    let fanout = if kafka.fanout {
+        Some(Arc::new(Fanout::new(&kafka.to_stream(), &origin())?))
+    } else {
+        None
+    };
+    let consumer = RabbitConsumer::new(
+        config,
+        settings.event_rules(),
+        settings.server.strict_fields,
+        status.clone(),
+    )?;
+    let sink = StoreSink {
+        store,
+        serving: None,
+        fanout: fanout
+            .clone()
+            .map(|f| f as Arc<dyn attune_serving::feed::ChangeFeed>),
+        publisher: None,
+    };
+    running.spawn("attune-rabbitmq", move |stop| consumer.run(&sink, stop))?;
     running.fanout = fanout;
     Ok((running, status))
 }

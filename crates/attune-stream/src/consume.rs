@@ -18,7 +18,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use attune_core::event::{Event, EventRules};
-use attune_core::time::Timestamp;
 use attune_server::streams::{attributed_outcomes, publish_events, Published, Publisher};
 use attune_serving::feed::ChangeFeed;
 use attune_serving::Serving;
@@ -28,7 +27,8 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
-use crate::decode::{dead_letter, decode_event, Position};
+use crate::batch::{write_batch, DeadLetters, Incoming, Rules};
+use crate::decode::Position;
 use crate::producer::Producer;
 use crate::{KafkaConfig, Status, StreamError};
 
@@ -128,8 +128,6 @@ pub struct Consumer {
     status: Arc<Status>,
 }
 
-/// Longest pause between retries of a failed write or dead-letter delivery.
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// How often an idle consumer asks the broker whether it is there.
 const HEALTH_EVERY: Duration = Duration::from_secs(1);
 
@@ -243,65 +241,29 @@ impl Consumer {
     }
 
     fn handle(&self, batch: &[OwnedMessage], sink: &dyn EventSink, stop: &AtomicBool) {
-        let now = Timestamp::from_utc_micros(chrono::Utc::now().timestamp_micros());
-        let mut events = Vec::with_capacity(batch.len());
-        let mut dead = Vec::new();
-        for m in batch {
-            let at = Position {
-                topic: m.topic(),
-                partition: m.partition(),
-                offset: m.offset(),
-                timestamp_millis: m.timestamp().to_millis(),
-            };
-            match decode_event(m.payload(), &at, &self.rules, self.strict, now) {
-                Ok(e) => events.push(e),
-                Err(errors) => {
-                    let letter = dead_letter(m.payload(), m.key(), &at, &errors);
-                    let key = m.key().map(|k| String::from_utf8_lossy(k).into_owned());
-                    dead.push((key.unwrap_or_default(), letter.to_string().into_bytes()));
-                }
-            }
-        }
-        Status::add(&self.status.received, batch.len());
-        Status::add(&self.status.rejected, dead.len());
-        let app = &self.config.app;
-        // 1. The durable write, retried until it works: offsets never pass an unwritten event.
-        let statuses = if events.is_empty() {
-            Vec::new()
-        } else {
-            let Some(s) = retry("store write", stop, || {
-                sink.write(app, &events).map_err(|e| e.to_string())
-            }) else {
-                return;
-            };
-            s
-        };
-        // 2. The dead letters, acknowledged by the broker.
-        if !dead.is_empty() {
-            let topic = &self.config.dead_letter_topic;
-            if retry("dead letters", stop, || {
-                self.dead.send_all(topic, &dead, Duration::from_secs(30))
+        let incoming: Vec<Incoming<'_>> = batch
+            .iter()
+            .map(|m| Incoming {
+                payload: m.payload(),
+                key: m.key(),
+                at: Position {
+                    topic: m.topic(),
+                    partition: m.partition(),
+                    offset: Some(m.offset()),
+                    timestamp_millis: m.timestamp().to_millis(),
+                    message_id: None,
+                },
             })
-            .is_none()
-            {
-                return;
-            }
-            Status::add(&self.status.dead_lettered, dead.len());
-        }
-        // 3. Live state here and on every replica.
-        let fresh: Vec<Event> = events
-            .into_iter()
-            .zip(&statuses)
-            .filter(|(_, s)| **s == InsertStatus::Accepted)
-            .map(|(e, _)| e)
             .collect();
-        Status::add(&self.status.written, fresh.len());
-        Status::add(&self.status.duplicates, statuses.len() - fresh.len());
-        if !fresh.is_empty() {
-            sink.committed(app, &fresh);
+        let rules = Rules {
+            events: &self.rules,
+            strict: self.strict,
+            app: &self.config.app,
+        };
+        if write_batch(&incoming, &rules, sink, self, &self.status, stop) {
+            // The offsets: the next message of each partition.
+            self.commit(batch);
         }
-        // 4. The offsets: the next message of each partition.
-        self.commit(batch);
     }
 
     fn commit(&self, batch: &[OwnedMessage]) {
@@ -335,25 +297,12 @@ impl Consumer {
     }
 }
 
-/// Run `step` until it succeeds, backing off up to [`MAX_BACKOFF`]; `None` when `stop` was
-/// set while it was failing.
-fn retry<T>(
-    what: &str,
-    stop: &AtomicBool,
-    mut step: impl FnMut() -> Result<T, String>,
-) -> Option<T> {
-    let mut backoff = Duration::from_millis(100);
-    loop {
-        match step() {
-            Ok(v) => return Some(v),
-            Err(e) => {
-                tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "{what} failed");
-                if stop.load(Relaxed) {
-                    return None;
-                }
-                std::thread::sleep(backoff);
-                backoff = (backoff * 2).min(MAX_BACKOFF);
-            }
-        }
+impl DeadLetters for Consumer {
+    fn deliver(&self, letters: &[(String, Vec<u8>)]) -> Result<(), String> {
+        self.dead.send_all(
+            &self.config.dead_letter_topic,
+            letters,
+            Duration::from_secs(30),
+        )
     }
 }

@@ -20,16 +20,24 @@ pub struct Position<'a> {
     pub topic: &'a str,
     /// Its partition.
     pub partition: i32,
-    /// Its offset in the partition.
-    pub offset: i64,
+    /// Its offset in the partition (`None` on a broker without stable positions).
+    pub offset: Option<i64>,
     /// The producer's (or broker's) timestamp, milliseconds since the epoch.
     pub timestamp_millis: Option<i64>,
+    /// The message's own id (AMQP `message_id`): a broker without stable offsets names the
+    /// event by it instead.
+    pub message_id: Option<&'a str>,
 }
 
 impl Position<'_> {
-    /// The event id of a message that carries none: stable across redeliveries.
-    pub fn event_id(&self) -> String {
-        format!("{}-{}-{}", self.topic, self.partition, self.offset)
+    /// The event id of a message that carries none, stable across redeliveries: its
+    /// `message_id`, else its log position; `None` when it has neither.
+    pub fn event_id(&self) -> Option<String> {
+        match (self.message_id, self.offset) {
+            (Some(id), _) => Some(format!("{}-{id}", self.topic)),
+            (None, Some(offset)) => Some(format!("{}-{}-{offset}", self.topic, self.partition)),
+            (None, None) => None,
+        }
     }
 }
 
@@ -53,7 +61,15 @@ pub fn decode_event(
     if raw.timestamp.is_none() {
         raw.timestamp = Some(received.to_rfc3339());
     }
-    validate(raw, rules, now, || at.event_id()).map_err(|e| e.errors)
+    if raw.event_id.is_none() {
+        raw.event_id = Some(at.event_id().ok_or_else(|| {
+            vec![FieldError::new(
+                "event_id",
+                "required on this source unless the message has a message_id: a redelivery could not be recognized",
+            )]
+        })?);
+    }
+    validate(raw, rules, now, String::new).map_err(|e| e.errors)
 }
 
 /// The dead letter of a rejected message: where it was, why, and the payload as it came
@@ -85,8 +101,9 @@ mod tests {
     const AT: Position<'static> = Position {
         topic: "attune.events",
         partition: 2,
-        offset: 41,
+        offset: Some(41),
         timestamp_millis: Some(1_764_000_000_000),
+        message_id: None,
     };
 
     fn now() -> Timestamp {
@@ -143,6 +160,33 @@ mod tests {
         assert_eq!(errs[0].field, "message");
         let errs = decode_event(None, &AT, &EventRules::default(), false, now()).unwrap_err();
         assert_eq!(errs[0].reason, "the message is empty");
+    }
+
+    #[test]
+    fn without_a_stable_position_the_message_id_names_the_event_or_it_is_refused() {
+        let at = Position {
+            offset: None,
+            message_id: Some("m-7"),
+            ..AT
+        };
+        let body = br#"{"type":"click","user_id":"u1","item_id":"i9"}"#;
+        let rules = EventRules::default();
+        let e = decode_event(Some(body), &at, &rules, false, now()).unwrap();
+        assert_eq!(e.event_id, "attune.events-m-7");
+        let at = Position {
+            message_id: None,
+            ..at
+        };
+        let errs = decode_event(Some(body), &at, &rules, false, now()).unwrap_err();
+        assert_eq!(errs[0].field, "event_id");
+        // With its own id it needs neither.
+        let body = br#"{"event_id":"e-2","type":"click","user_id":"u1","item_id":"i9"}"#;
+        assert_eq!(
+            decode_event(Some(body), &at, &rules, false, now())
+                .unwrap()
+                .event_id,
+            "e-2"
+        );
     }
 
     #[test]

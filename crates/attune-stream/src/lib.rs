@@ -8,6 +8,7 @@
 //! - [`fanout`]: every change a replica commits (events from HTTP or Kafka, catalog upserts
 //!   and deletions) to a changes topic, applied by every other replica's live state, so a
 //!   click received by one replica changes the next list on all of them.
+//! - [`rabbit`]: RabbitMQ as a second source, through the same batch logic.
 //! - [`publish`]: served lists, impressions and attributed outcomes to topics.
 //! - [`status`]: what each source has done and whether its broker answers, for `/ready`
 //!   and `/metrics`.
@@ -15,6 +16,7 @@
 //! librdkafka is built from source (`cmake-build`); only this crate links it, and the binary
 //! only with its `kafka` feature.
 
+mod batch;
 pub mod config;
 pub mod consume;
 pub mod decode;
@@ -22,6 +24,7 @@ pub mod error;
 pub mod fanout;
 mod producer;
 pub mod publish;
+pub mod rabbit;
 pub mod status;
 pub mod tools;
 

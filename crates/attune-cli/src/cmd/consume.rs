@@ -4,6 +4,8 @@
 use std::process::ExitCode;
 
 use crate::cli::ConsumeArgs;
+#[cfg(feature = "kafka")]
+use crate::cli::StreamSourceArg;
 use crate::config::Settings;
 
 #[cfg(not(feature = "kafka"))]
@@ -18,30 +20,58 @@ pub fn run(args: ConsumeArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
 
     use attune_server::streams::StreamSource as _;
 
-    let mut section = settings.ingest.kafka.clone();
-    if let Some(b) = args.brokers {
-        section.brokers = b;
-    }
-    if let Some(t) = args.topic {
-        section.topic = t;
-    }
-    if let Some(g) = args.group {
-        section.group_id = g;
-    }
-    if let Some(a) = args.app {
-        section.app = a;
-    }
-    section.check()?;
     if let Some(s) = args.idle_exit_secs {
         anyhow::ensure!(
             s.is_finite() && s > 0.0,
             "--idle-exit-secs must be a positive number of seconds, got {s}"
         );
     }
-    let config = section.to_stream();
     let store = super::serve::open_configured_store(settings)?;
-    store.create_app(&config.app)?;
-    let (running, status) = crate::stream::start_consumer(settings, &config, store)?;
+    let (running, status, what) = match args.source {
+        StreamSourceArg::Kafka => {
+            let mut section = settings.ingest.kafka.clone();
+            if let Some(b) = args.brokers {
+                section.brokers = b;
+            }
+            if let Some(t) = args.topic {
+                section.topic = t;
+            }
+            if let Some(g) = args.group {
+                section.group_id = g;
+            }
+            if let Some(a) = args.app {
+                section.app = a;
+            }
+            section.check()?;
+            let config = section.to_stream();
+            store.create_app(&config.app)?;
+            let what = format!(
+                "kafka topic {} (group {}, app {})",
+                config.topic, config.group_id, config.app
+            );
+            let (r, s) = crate::stream::start_consumer(settings, &config, store)?;
+            (r, s, what)
+        }
+        StreamSourceArg::Rabbitmq => {
+            anyhow::ensure!(
+                args.brokers.is_none() && args.group.is_none(),
+                "--brokers and --group are Kafka settings; RabbitMQ is configured by [ingest.rabbitmq] url"
+            );
+            let mut section = settings.ingest.rabbitmq.clone();
+            if let Some(q) = args.topic {
+                section.queue = q;
+            }
+            if let Some(a) = args.app {
+                section.app = a;
+            }
+            section.check()?;
+            let config = section.to_stream();
+            store.create_app(&config.app)?;
+            let what = format!("rabbitmq queue {} (app {})", config.queue, config.app);
+            let (r, s) = crate::stream::start_rabbit_consumer(settings, &config, store)?;
+            (r, s, what)
+        }
+    };
     // Signals set the threads' stop flag.
     let stop = running.stop_flag();
     let runtime = super::serve::runtime()?;
@@ -51,12 +81,7 @@ pub fn run(args: ConsumeArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
         signal.await;
         on_signal.store(true, Relaxed);
     });
-    tracing::info!(
-        topic = config.topic,
-        group = config.group_id,
-        app = config.app,
-        "consuming"
-    );
+    tracing::info!("consuming {what}");
     let start = Instant::now();
     let mut last_received = 0;
     let mut last_change = Instant::now();

@@ -122,7 +122,7 @@ pub async fn serve_until_signal(
     #[cfg(feature = "kafka")]
     let (state, _stream) = crate::stream::start_in_serve(settings, state)?;
     #[cfg(not(feature = "kafka"))]
-    if settings.ingest.kafka.serves() {
+    if settings.ingest.kafka.serves() || settings.ingest.rabbitmq.consume {
         return Err(crate::ingest::not_built());
     }
     // Registry polling, scheduled retraining and segment recomputation, until the server

@@ -441,3 +441,124 @@ fn send_events(c: &KafkaConfig, from: usize, to: usize) {
         .collect();
     p.send_all(&c.topic, &records).unwrap();
 }
+
+/// RabbitMQ (the machine's broker on 5672, queues unique to this test): two competing
+/// consumers, one killed mid-stream; every valid event stored once, every invalid one (and
+/// every one that has neither an `event_id` nor a `message_id`) in the dead-letter queue.
+#[test]
+fn rabbitmq_stores_every_valid_event_once_through_a_kill() {
+    use attune_stream::rabbit::{drain_queue, publish_all};
+    let url = "amqp://guest:guest@127.0.0.1:5672/%2f";
+    let tag = format!(
+        "{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_micros()
+    );
+    let queue = format!("attune-test-{tag}");
+    let dead_queue = format!("attune-test-{tag}-dead");
+    const N: usize = 12_000;
+    // Message i: every 50th invalid (a rating out of range); of the valid ones, every 3rd
+    // without an event_id but with a message_id, and every 997th with neither (refused).
+    let messages: Vec<(Option<String>, Vec<u8>, &str)> = (0..N)
+        .map(|i| {
+            let (_, mut v, valid) = message(i);
+            v.as_object_mut().unwrap().remove("event_id");
+            let (id, kind) = if !valid {
+                v["event_id"] = json!(format!("bad-{i}"));
+                (None, "invalid")
+            } else if i % 997 == 0 {
+                (None, "anonymous")
+            } else if i % 3 == 0 {
+                (Some(format!("m-{i}")), "message_id")
+            } else {
+                v["event_id"] = json!(format!("e-{i}"));
+                (None, "event_id")
+            };
+            (id, v.to_string().into_bytes(), kind)
+        })
+        .collect();
+    let to_send: Vec<(Option<String>, Vec<u8>)> = messages
+        .iter()
+        .map(|(id, p, _)| (id.clone(), p.clone()))
+        .collect();
+    publish_all(url, &queue, &to_send).unwrap();
+
+    let env = Attune::new();
+    let cfg = env.path().join("rabbit.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[ingest.rabbitmq]\nurl = \"{url}\"\nqueue = \"{queue}\"\ndead_letter_queue = \"{dead_queue}\"\nmax_batch = 500\n"
+        ),
+    )
+    .unwrap();
+    let consumer = || {
+        env.command(&[
+            "consume",
+            "--source",
+            "rabbitmq",
+            "--idle-exit-secs",
+            "4",
+            "--json",
+        ])
+        .env("ATTUNE_CONFIG", &cfg)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn attune consume")
+    };
+    let mut a = consumer();
+    let b = consumer();
+    std::thread::sleep(Duration::from_millis(1200));
+    // A dies holding unacknowledged deliveries: the broker gives them to B.
+    a.kill().unwrap();
+    a.wait().unwrap();
+    let out = b.wait_with_output().unwrap();
+    assert!(out.status.success(), "consumer B: {}", describe(&out));
+    let totals: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert!(
+        (totals["received"].as_u64().unwrap() as usize) < N,
+        "A consumed nothing: {totals}"
+    );
+
+    let stored_ids = stored_event_ids(&env);
+    let unique: BTreeSet<&String> = stored_ids.iter().collect();
+    assert_eq!(unique.len(), stored_ids.len(), "an event stored twice");
+    let expected: BTreeSet<String> = messages
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (_, _, kind))| match *kind {
+            "event_id" => Some(format!("e-{i}")),
+            "message_id" => Some(format!("{queue}-m-{i}")),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(unique.len(), expected.len());
+    assert!(expected.iter().all(|id| unique.contains(id)));
+
+    let n_dead = messages
+        .iter()
+        .filter(|m| m.2 == "invalid" || m.2 == "anonymous")
+        .count();
+    let letters = drain_queue(url, &dead_queue, n_dead * 2, Duration::from_secs(5)).unwrap();
+    let mut fields = BTreeSet::new();
+    let mut dead = BTreeSet::new();
+    for l in &letters {
+        let v: Value = serde_json::from_slice(l).unwrap();
+        fields.insert(v["errors"][0]["field"].as_str().unwrap().to_string());
+        dead.insert(v["payload"].as_str().unwrap().to_string());
+    }
+    let expected_dead: BTreeSet<String> = messages
+        .iter()
+        .filter(|m| m.2 == "invalid" || m.2 == "anonymous")
+        .map(|m| String::from_utf8(m.1.clone()).unwrap())
+        .collect();
+    assert_eq!(dead, expected_dead);
+    assert_eq!(
+        fields,
+        BTreeSet::from(["event_id".to_string(), "value".to_string()])
+    );
+}

@@ -177,6 +177,29 @@ impl Drop for Reader<'_> {
     }
 }
 
+/// Switch to WAL, retrying "database is locked" for as long as `busy_timeout` would wait.
+/// Two `attune consume` processes started together on a fresh data directory failed here
+/// once with "database is locked" (the RabbitMQ test); a journal-mode change needs the file to
+/// itself, and the retry makes the second opener wait for the first instead of exiting. (Not
+/// reproduced in-process, so no unit test; the consumers' test is the check.)
+fn enable_wal(conn: &Connection) -> Result<String> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match conn.pragma_update_and_check(None, "journal_mode", "wal", |r| r.get(0)) {
+            Ok(mode) => return Ok(mode),
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(
+                    e.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
 impl SqliteStore {
     /// Open (creating if needed) the database file at `path`, with its parent directories,
     /// and migrate its schema to [`SCHEMA_VERSION`]. A file written by a newer attune is refused
@@ -190,8 +213,7 @@ impl SqliteStore {
             })?;
         }
         let mut writer = open_connection(&path, false)?;
-        let mode: String =
-            writer.pragma_update_and_check(None, "journal_mode", "wal", |r| r.get(0))?;
+        let mode = enable_wal(&writer)?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(io_error(
                 &path,
