@@ -49,6 +49,10 @@ pub struct LiveUser {
     pub shared: Option<SharedGeneration>,
     /// Their segment (`[serving.segments]`: the profile attribute), read with their profile.
     pub segment: Option<String>,
+    /// Their profile encoded as the snapshot's hybrid model's user features (empty for other
+    /// models, or without a usable attribute): encoded once at load, so a request only sums a
+    /// few embeddings.
+    pub profile_features: Vec<(u32, f32)>,
 }
 
 /// What a user's profile and dismissals say, read with their live state.
@@ -62,6 +66,8 @@ pub struct UserFacts {
     pub dismissed: Vec<Dismissal>,
     /// Their segment, when serving by segment is on.
     pub segment: Option<String>,
+    /// Their profile as the model's user features ([`LiveUser::profile_features`]).
+    pub profile_features: Vec<(u32, f32)>,
 }
 
 /// Bounded per-user live state of one app under one model version.
@@ -128,6 +134,7 @@ impl LiveUsers {
             preferred_categories: facts.preferred,
             shared,
             segment: facts.segment,
+            profile_features: facts.profile_features,
             ..LiveUser::default()
         };
         for d in facts.dismissed {
