@@ -382,12 +382,16 @@ mod tests {
                 preferred: vec![],
                 dismissed: vec![Dismissal::Item("z".into())],
                 segment: Some("heavy".into()),
+                profile_features: vec![(0, 1.5)],
             },
             &[ev("u", "a", EventType::View, 1)],
             &w,
             None,
         );
         assert!(u.implicit.is_empty());
+        // The encoded profile is kept as loaded (even without personalization: it is not a
+        // history, and `compute` never reads it for such users).
+        assert_eq!(u.profile_features, [(0, 1.5)]);
         live.observe(&[ev("u", "b", EventType::Purchase, 2)], &w);
         let u = live.get("u").unwrap();
         assert!(u.implicit.is_empty() && u.recent.is_empty());
