@@ -42,7 +42,9 @@
 //! [`FoldIn`] learns a new user's vector against the fixed item representations with the
 //! training loss (a few Adagrad epochs, seeded from the history, so the same history gives the
 //! same vector); [`HybridModel::fold_in_with_features`] starts from the user's feature
-//! embeddings instead of zero. [`HybridModel::item_representation`] turns the feature row of an
+//! embeddings instead of zero, and [`HybridModel::fold_in_profile`] does so from a profile
+//! through the [`UserFeatureEncoding`] the model was trained with (profile attributes, see
+//! `user_encoding`). [`HybridModel::item_representation`] turns the feature row of an
 //! item added after training into a vector to score.
 
 mod parts;
