@@ -23,7 +23,7 @@
 use attune_core::clean::CleanReport;
 use attune_core::event::{Event, EventWeighting};
 use attune_core::fairness::reweight::Reweight;
-use attune_core::model::spec::{ItemContent, ItemSequences, TrainingSet};
+use attune_core::model::spec::{ItemContent, ItemSequences, TrainingSet, UserFeatureRows};
 use attune_core::sparse::{
     ratings_matrix, Csr, Interner, RatingPolicy, Touch, UserRecency, ValidImplicitWeights,
 };
@@ -102,6 +102,9 @@ pub struct Dataset {
     touch_cell: Vec<u32>,
     rating_cell: Vec<u32>,
     weights: ValidImplicitWeights,
+    /// Users' encoded profile attributes, for the hybrid ([`crate::user_profiles`]; `None`
+    /// when no profile has a usable attribute).
+    pub user_profiles: Option<UserFeatureRows>,
     /// Decay of the history users are folded in from (`[train] user_recency_half_life`).
     user_recency: Option<UserRecency>,
     rating_policy: RatingPolicy,
@@ -247,7 +250,9 @@ impl Dataset {
             first_event_micros: kept.iter().map(|e| e.timestamp.utc_micros).min(),
             last_event_micros: kept.iter().map(|e| e.timestamp.utc_micros).max(),
         };
+        let user_profiles = crate::user_profiles::profile_rows(&data.users, &users)?;
         Ok(Self {
+            user_profiles,
             users,
             items,
             categories,
@@ -387,6 +392,7 @@ impl Dataset {
         t.now_micros = self.now_micros;
         t.item_content = Some(self.item_content.clone());
         t.sequences = Some(self.sequences(keep));
+        t.user_features = self.user_profiles.clone();
         Ok(t)
     }
 }

@@ -70,6 +70,7 @@ pub mod schedule;
 pub mod segments;
 pub mod train;
 pub mod tune;
+pub mod user_profiles;
 
 use std::path::Path;
 use std::sync::Arc;

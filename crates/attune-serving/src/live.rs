@@ -49,6 +49,10 @@ pub struct LiveUser {
     pub shared: Option<SharedGeneration>,
     /// Their segment (`[serving.segments]`: the profile attribute), read with their profile.
     pub segment: Option<String>,
+    /// Their profile encoded as the snapshot's hybrid model's user features (empty for other
+    /// models, or without a usable attribute): encoded once at load, so a request only sums a
+    /// few embeddings.
+    pub profile_features: Vec<(u32, f32)>,
 }
 
 /// What a user's profile and dismissals say, read with their live state.
@@ -62,6 +66,8 @@ pub struct UserFacts {
     pub dismissed: Vec<Dismissal>,
     /// Their segment, when serving by segment is on.
     pub segment: Option<String>,
+    /// Their profile as the model's user features ([`LiveUser::profile_features`]).
+    pub profile_features: Vec<(u32, f32)>,
 }
 
 /// Bounded per-user live state of one app under one model version.
@@ -128,6 +134,7 @@ impl LiveUsers {
             preferred_categories: facts.preferred,
             shared,
             segment: facts.segment,
+            profile_features: facts.profile_features,
             ..LiveUser::default()
         };
         for d in facts.dismissed {
@@ -375,12 +382,16 @@ mod tests {
                 preferred: vec![],
                 dismissed: vec![Dismissal::Item("z".into())],
                 segment: Some("heavy".into()),
+                profile_features: vec![(0, 1.5)],
             },
             &[ev("u", "a", EventType::View, 1)],
             &w,
             None,
         );
         assert!(u.implicit.is_empty());
+        // The encoded profile is kept as loaded (even without personalization: it is not a
+        // history, and `compute` never reads it for such users).
+        assert_eq!(u.profile_features, [(0, 1.5)]);
         live.observe(&[ev("u", "b", EventType::Purchase, 2)], &w);
         let u = live.get("u").unwrap();
         assert!(u.implicit.is_empty() && u.recent.is_empty());

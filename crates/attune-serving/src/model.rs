@@ -331,6 +331,15 @@ impl LoadedModel {
         self.fitted.model().as_recommender()
     }
 
+    /// The hybrid model when it was trained with profile features: then a user's profile
+    /// changes their scores ([`attune_core::model::HybridModel::fold_in_profile`]).
+    pub fn profile_model(&self) -> Option<&attune_core::model::HybridModel> {
+        match self.fitted.model() {
+            FittedModel::Hybrid(m) if m.uses_profiles() => Some(m),
+            _ => None,
+        }
+    }
+
     /// Which feedback a history for fold-in must be.
     pub fn feedback(&self) -> Feedback {
         self.fitted.spec().algorithm().feedback()

@@ -77,7 +77,9 @@ pub use coldstart::{ColdStartChain, ColdStartUser, Pick, Reason, Stage};
 pub use content::{ContentModel, ContentParams, ContentValidParams};
 pub use ease::{EaseModel, EaseParams, EaseValidParams};
 pub use ease_transition::EaseTransitionModel;
-pub use hybrid::{HybridLoss, HybridModel, HybridParams, HybridValidParams};
+pub use hybrid::{
+    HybridLoss, HybridModel, HybridParams, HybridValidParams, UserColumn, UserFeatureEncoding,
+};
 pub use knn::{ItemKnnModel, ItemKnnParams, ItemKnnValidParams, Weighting};
 pub use mf::{BiasedMfModel, BiasedMfParams, BiasedMfValidParams, MfSolver};
 pub use parts::{ModelParts, Param, Parts, PartsError};
@@ -85,6 +87,7 @@ pub use popularity::{CategoryPopularity, Popularity, TrendingParams, TrendingVal
 pub use segment_popularity::SegmentPopularity;
 pub use spec::{
     Algorithm, Fitted, FittedModel, Spec, SpecError, SpecFitError, TrainedModel, TrainingSet,
+    UserFeatureRows,
 };
 pub use transition::{TransitionParams, TransitionValidParams};
 pub use userknn::{UserKnnModel, UserKnnParams, UserKnnValidParams};

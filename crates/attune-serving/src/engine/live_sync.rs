@@ -188,6 +188,12 @@ impl Serving {
             .segments
             .as_ref()
             .and_then(|s| attune_experiment::assign::attribute(profile.as_ref(), &s.attribute));
+        let profile_features = snap
+            .model
+            .profile_model()
+            .zip(profile.as_ref())
+            .map(|(m, p)| m.user_encoding().encode(&p.attributes))
+            .unwrap_or_default();
         let (personalization, preferred) = profile.map_or((true, Vec::new()), |p| {
             (p.consent.personalization, p.preferred_categories)
         });
@@ -219,6 +225,7 @@ impl Serving {
                 preferred,
                 dismissed,
                 segment,
+                profile_features,
             },
             &events,
             &self.weighting,

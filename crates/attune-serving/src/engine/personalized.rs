@@ -300,7 +300,12 @@ impl Serving {
             }
         }
         let seen: Vec<u32> = history.keys().copied().collect();
-        if history.values().all(|&w| w <= 0.0) {
+        // A hybrid trained on profiles scores a user from their profile even before any
+        // history; its items are explained as "Recommended for you" (no history item to name).
+        let profiled = model
+            .profile_model()
+            .filter(|_| !live.profile_features.is_empty());
+        if history.values().all(|&w| w <= 0.0) && profiled.is_none() {
             return (
                 Source::ColdStart,
                 cold_start::cold_start(a, snap, live, req, &seen, &allowed),
@@ -315,7 +320,10 @@ impl Serving {
         }
         .unwrap_or_else(|| {
             let h: Vec<(u32, f32)> = history.iter().map(|(&i, &w)| (i, w)).collect();
-            model.recommender().fold_in(&h)
+            match profiled {
+                Some(m) => m.fold_in_with_features(&h, &live.profile_features),
+                None => model.recommender().fold_in(&h),
+            }
         });
         let want = req.offset + req.n;
         let mut pool = if req.diversity.is_some() {

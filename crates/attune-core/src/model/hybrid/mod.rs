@@ -42,11 +42,16 @@
 //! [`FoldIn`] learns a new user's vector against the fixed item representations with the
 //! training loss (a few Adagrad epochs, seeded from the history, so the same history gives the
 //! same vector); [`HybridModel::fold_in_with_features`] starts from the user's feature
-//! embeddings instead of zero. [`HybridModel::item_representation`] turns the feature row of an
+//! embeddings instead of zero, and [`HybridModel::fold_in_profile`] does so from a profile
+//! through the [`UserFeatureEncoding`] the model was trained with (profile attributes, see
+//! `user_encoding`). [`HybridModel::item_representation`] turns the feature row of an
 //! item added after training into a vector to score.
 
 mod parts;
 mod train;
+mod user_encoding;
+
+pub use self::user_encoding::{UserColumn, UserFeatureEncoding};
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -347,6 +352,7 @@ impl HybridValidParams {
             item_feature_emb,
             item_feature_bias,
             user_feature_emb,
+            user_encoding: UserFeatureEncoding::default(),
             epoch_losses,
         })
     }
@@ -363,12 +369,53 @@ pub struct HybridModel {
     item_feature_emb: Vec<f32>,
     item_feature_bias: Vec<f32>,
     user_feature_emb: Vec<f32>,
+    /// How a profile becomes the row `user_feature_emb` is indexed by (empty when training had
+    /// no user features, or they were not profile attributes).
+    user_encoding: UserFeatureEncoding,
     epoch_losses: Vec<f64>,
 }
 
 impl HybridModel {
     fn k(&self) -> usize {
         self.params.0.factors
+    }
+
+    /// Keep how profiles were encoded into the user features this model was trained with, so
+    /// [`Self::fold_in_profile`] can encode new users the same way. The width must be the
+    /// number of user feature embeddings.
+    pub fn with_user_encoding(mut self, encoding: UserFeatureEncoding) -> Result<Self, FitError> {
+        let got = self.user_feature_emb.len() / self.k();
+        if encoding.width() != got {
+            return Err(FitError::ShapeMismatch {
+                what: "user feature encoding columns",
+                expected: got,
+                got: encoding.width(),
+            });
+        }
+        self.user_encoding = encoding;
+        Ok(self)
+    }
+
+    /// The profile encoding of the user features (empty without them).
+    pub fn user_encoding(&self) -> &UserFeatureEncoding {
+        &self.user_encoding
+    }
+
+    /// Whether a profile changes this model's scores: it was trained with profile features.
+    pub fn uses_profiles(&self) -> bool {
+        self.user_encoding.width() > 0
+    }
+
+    /// Fold a user in from a history, starting from the embeddings of their encoded profile
+    /// ([`Self::fold_in_with_features`]); a user without history is scored from the profile
+    /// alone. Without profile features this is [`FoldIn::fold_in`].
+    pub fn fold_in_profile(
+        &self,
+        interactions: &[(u32, f32)],
+        attributes: &std::collections::BTreeMap<String, crate::catalog::AttrValue>,
+    ) -> UserRepr {
+        let row = self.user_encoding.encode(attributes);
+        self.fold_in_with_features(interactions, &row)
     }
 
     /// Mean monitoring loss of each epoch (see the module docs); empty when there was nothing

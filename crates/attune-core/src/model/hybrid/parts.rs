@@ -1,8 +1,11 @@
 //! [`HybridModel`] as model parts: the hyperparameters (fold-in reuses them), the item and
 //! training-user representations, and the external feature embeddings for items and users
-//! that arrive after training. The per-epoch training losses are diagnostics and are not kept.
+//! that arrive after training, and the profile encoding of the user features (the text param
+//! `user_columns`, absent in files without it). The per-epoch training losses are diagnostics and are not kept.
 
-use super::{HybridLoss, HybridModel, HybridParams, HybridValidParams};
+use super::{
+    HybridLoss, HybridModel, HybridParams, HybridValidParams, UserColumn, UserFeatureEncoding,
+};
 use crate::model::parts::{float, int, ModelParts, Param, Parts, PartsError};
 
 const KIND: &str = "hybrid";
@@ -30,7 +33,16 @@ impl ModelParts for HybridModel {
     fn to_parts(&self) -> Parts<'_> {
         let p = &self.params.0;
         let k = p.factors;
-        Parts::new(KIND)
+        let parts = Parts::new(KIND);
+        let parts = if self.user_encoding.width() > 0 {
+            parts.param(
+                "user_columns",
+                Param::Text(write_columns(self.user_encoding.columns())),
+            )
+        } else {
+            parts
+        };
+        parts
             .param("factors", int(k))
             .param(
                 "loss",
@@ -107,8 +119,19 @@ impl ModelParts for HybridModel {
             parts.take_f32_matrix(KIND, "item_feature_emb", None, Some(k))?;
         let item_feature_bias =
             parts.take_f32_vector(KIND, "item_feature_bias", Some(n_item_features))?;
-        let (user_feature_emb, _, _) =
+        let (user_feature_emb, n_user_features, _) =
             parts.take_f32_matrix(KIND, "user_feature_emb", None, Some(k))?;
+        let user_encoding = match parts.params.get("user_columns") {
+            None => UserFeatureEncoding::default(),
+            Some(Param::Text(t)) => UserFeatureEncoding::new(read_columns(t)?),
+            Some(other) => return Err(bad_columns(other.to_string(), "must be text")),
+        };
+        if user_encoding.width() != n_user_features {
+            return Err(bad_columns(
+                user_encoding.width().to_string(),
+                "must have one column per user feature embedding",
+            ));
+        }
         Ok(Self {
             params,
             item_vecs,
@@ -117,7 +140,90 @@ impl ModelParts for HybridModel {
             item_feature_emb,
             item_feature_bias,
             user_feature_emb,
+            user_encoding,
             epoch_losses: Vec::new(),
         })
     }
+}
+
+fn bad_columns(value: String, rule: &'static str) -> PartsError {
+    PartsError::BadParam {
+        kind: KIND,
+        name: "user_columns",
+        value,
+        rule,
+    }
+}
+
+/// One line per column, fields separated by tabs: `num <attr> <fill> <mean> <std>` (floats in
+/// Rust's shortest round-trip form, so they read back bit-identical) or `hot <attr> <value>`.
+/// Names and values are escaped (`\\`, `\t`, `\n`) so any text survives.
+fn write_columns(columns: &[UserColumn]) -> String {
+    let esc = |s: &str| {
+        s.replace('\\', "\\\\")
+            .replace('\t', "\\t")
+            .replace('\n', "\\n")
+    };
+    let lines: Vec<String> = columns
+        .iter()
+        .map(|c| match c {
+            UserColumn::Numeric {
+                attr,
+                fill,
+                mean,
+                std,
+            } => format!("num\t{}\t{fill:?}\t{mean:?}\t{std:?}", esc(attr)),
+            UserColumn::OneHot { attr, value } => format!("hot\t{}\t{}", esc(attr), esc(value)),
+        })
+        .collect();
+    lines.join("\n")
+}
+
+fn unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('t') => out.push('\t'),
+            Some('n') => out.push('\n'),
+            Some(other) => out.push(other),
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
+fn read_columns(text: &str) -> Result<Vec<UserColumn>, PartsError> {
+    let float = |s: &str, line: &str| {
+        s.parse::<f64>()
+            .ok()
+            .filter(|x| x.is_finite())
+            .ok_or_else(|| bad_columns(line.to_string(), "numbers must be finite"))
+    };
+    text.split('\n')
+        .filter(|l| !l.is_empty())
+        .map(|line| {
+            let f: Vec<&str> = line.split('\t').collect();
+            match f.as_slice() {
+                ["num", attr, fill, mean, std] => Ok(UserColumn::Numeric {
+                    attr: unescape(attr),
+                    fill: float(fill, line)?,
+                    mean: float(mean, line)?,
+                    std: float(std, line)?,
+                }),
+                ["hot", attr, value] => Ok(UserColumn::OneHot {
+                    attr: unescape(attr),
+                    value: unescape(value),
+                }),
+                _ => Err(bad_columns(
+                    line.to_string(),
+                    "must be `num attr fill mean std` or `hot attr value`",
+                )),
+            }
+        })
+        .collect()
 }

@@ -327,3 +327,155 @@ fn parts_round_trip_scores_identically() {
         .insert("loss".into(), crate::model::Param::Text("hinge".into()));
     assert!(HybridModel::from_parts(bad).is_err());
 }
+
+mod profiles {
+    //! User features from profile attributes, end to end through the core: profiles →
+    //! `user_features` → `prepare` → [`UserFeatureEncoding`] → [`Spec::fit`] → a new user
+    //! scored from their profile alone.
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::catalog::{AttrValue, User};
+    use crate::features::{prepare, user_features, UserFeatureParams};
+    use crate::model::spec::{ItemContent, Spec, TrainingSet, UserFeatureRows};
+    use crate::model::FittedModel;
+    use crate::time::Timestamp;
+
+    const N_USERS: usize = 80;
+    const N_ITEMS: usize = 40;
+
+    /// Two taste groups (even and odd items); a user's group shows in their profile as
+    /// `club` (text) and, noisily, in `age` (number).
+    fn profile(u: usize) -> BTreeMap<String, AttrValue> {
+        let g = u % 2;
+        BTreeMap::from([
+            ("club".to_string(), AttrValue::Text(format!("club{g}"))),
+            (
+                "age".to_string(),
+                AttrValue::Number(25.0 + 20.0 * g as f64 + (u % 7) as f64),
+            ),
+        ])
+    }
+
+    fn users() -> Vec<User> {
+        (0..N_USERS)
+            .map(|u| User {
+                user_id: format!("u{u:03}"),
+                attributes: profile(u),
+                ..User::default()
+            })
+            .collect()
+    }
+
+    fn fit(with_features: bool) -> HybridModel {
+        let x = taste_matrix(N_USERS, N_ITEMS, 2, 6, 7);
+        let mut t = TrainingSet::new(x);
+        t.item_content = Some(ItemContent {
+            titles: vec![String::new(); N_ITEMS],
+            descriptions: vec![String::new(); N_ITEMS],
+            tags: vec![Vec::new(); N_ITEMS],
+        });
+        if with_features {
+            let raw = user_features(
+                std::iter::empty(),
+                &users(),
+                |_| None,
+                Timestamp::from_utc_micros(0),
+                &UserFeatureParams::default(),
+            )
+            .select(&["attr.age", "attr.club"])
+            .unwrap();
+            let prepared = prepare(&raw, 1).unwrap();
+            // Ids sort like their indices, so rows are the matrix's users.
+            assert_eq!(prepared.users[5], "u005");
+            let (encoding, matrix) = UserFeatureEncoding::from_prepared(&prepared).unwrap();
+            t.user_features = Some(UserFeatureRows { encoding, matrix });
+        }
+        let spec: Spec = "hybrid:factors=16,epochs=40,seed=3".parse().unwrap();
+        match spec.fit(&t).unwrap().into_parts().1 {
+            FittedModel::Hybrid(m) => m,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// How many of the top 10 items of a new user with `profile` (and no history) are in
+    /// taste group `g`.
+    fn group_hits(m: &HybridModel, profile: &BTreeMap<String, AttrValue>, g: u32) -> usize {
+        let mut scores = vec![0f32; N_ITEMS];
+        m.score_all_into(&m.fold_in_profile(&[], profile), &mut scores);
+        let mut order: Vec<u32> = (0..N_ITEMS as u32).collect();
+        order.sort_by(|&a, &b| scores[b as usize].total_cmp(&scores[a as usize]));
+        order[..10].iter().filter(|&&i| i % 2 == g).count()
+    }
+
+    #[test]
+    fn a_new_user_gets_the_items_of_the_group_their_profile_resembles() {
+        let m = fit(true);
+        assert!(m.uses_profiles());
+        for g in 0..2u32 {
+            // A new user: the group's club and an age typical of it.
+            let p = profile(N_USERS + g as usize);
+            let hits = group_hits(&m, &p, g);
+            assert!(hits >= 8, "group {g}: {hits} of 10 from the group");
+        }
+    }
+
+    #[test]
+    fn without_user_features_the_profile_changes_nothing() {
+        let m = fit(false);
+        assert!(!m.uses_profiles());
+        let (a, b) = (profile(N_USERS), profile(N_USERS + 1));
+        // The same list for both groups: at most one of them can be well served.
+        assert_eq!(
+            group_hits(&m, &a, 0) + group_hits(&m, &b, 0),
+            2 * group_hits(&m, &a, 0)
+        );
+    }
+
+    #[test]
+    fn the_encoding_reproduces_the_prepared_rows_and_survives_the_model_file() {
+        use crate::model::ModelParts;
+        let m = fit(true);
+        let names = m.user_encoding().names();
+        assert_eq!(names, ["attr.age", "attr.club=club0", "attr.club=club1"]);
+        // A training user's profile encodes to the row `prepare` gave them.
+        let raw = user_features(
+            std::iter::empty(),
+            &users(),
+            |_| None,
+            Timestamp::from_utc_micros(0),
+            &UserFeatureParams::default(),
+        )
+        .select(&["attr.age", "attr.club"])
+        .unwrap();
+        let (_, matrix) = UserFeatureEncoding::from_prepared(&prepare(&raw, 1).unwrap()).unwrap();
+        for u in [0, 1, 13] {
+            let (cols, vals) = matrix.row(u);
+            let want: Vec<(u32, f32)> = cols.iter().copied().zip(vals.iter().copied()).collect();
+            assert_eq!(m.user_encoding().encode(&profile(u)), want);
+        }
+        let back = HybridModel::from_parts(m.to_parts()).unwrap();
+        assert_eq!(back.user_encoding(), m.user_encoding());
+        let p = profile(N_USERS);
+        assert_eq!(back.fold_in_profile(&[], &p), m.fold_in_profile(&[], &p));
+        // Unseen category and missing age: all zeros for the club, the median age.
+        let odd = BTreeMap::from([("club".to_string(), AttrValue::Text("chess".into()))]);
+        let row = m.user_encoding().encode(&odd);
+        assert!(row.iter().all(|&(j, _)| j == 0), "{row:?}");
+    }
+
+    #[test]
+    fn behaviour_columns_are_refused_by_name() {
+        let raw = user_features(
+            std::iter::empty(),
+            &users(),
+            |_| None,
+            Timestamp::from_utc_micros(0),
+            &UserFeatureParams::default(),
+        )
+        .select(&["frequency", "attr.club"])
+        .unwrap();
+        let err = UserFeatureEncoding::from_prepared(&prepare(&raw, 1).unwrap()).unwrap_err();
+        assert!(err.to_string().contains("frequency"), "{err}");
+    }
+}

@@ -75,7 +75,12 @@ impl Spec {
             CheckedParams::Content(p) => FittedModel::Content(p.fit(&self.item_docs(data)?)),
             CheckedParams::Hybrid { features, model } => {
                 let f = features.fit(&self.item_docs(data)?);
-                FittedModel::Hybrid(model.fit(x, f.matrix(), None)?)
+                let users = data.user_features.as_ref();
+                let m = model.fit(x, f.matrix(), users.map(|u| &u.matrix))?;
+                FittedModel::Hybrid(match users {
+                    Some(u) => m.with_user_encoding(u.encoding.clone())?,
+                    None => m,
+                })
             }
         };
         Ok(Fitted::from_parts(self.clone(), model))

@@ -38,7 +38,7 @@ pub use checked::CheckedParams;
 pub use fit::SpecFitError;
 pub use fitted::{Fitted, FittedModel, TrainedModel};
 pub use parse::SpecError;
-pub use training_set::{ItemContent, ItemSequences, TrainingSet};
+pub use training_set::{ItemContent, ItemSequences, TrainingSet, UserFeatureRows};
 
 // `Spec` is the module's hub, so it lives here with its accessors; the rest of its methods sit
 // with their purpose: `with`, `FromStr` and `Display` in `parse.rs`, `build` (values to

@@ -26,6 +26,19 @@ pub struct TrainingSet {
     pub item_content: Option<ItemContent>,
     /// Each user's items in time order, for order-aware models ([`Algorithm::Transition`]).
     pub sequences: Option<ItemSequences>,
+    /// Users' profile features, for [`Algorithm::Hybrid`] (absent: it learns from identities
+    /// alone, as before).
+    pub user_features: Option<UserFeatureRows>,
+}
+
+/// Every user's encoded profile (rows in user order) and the encoding, which the model keeps
+/// to encode users who arrive later.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserFeatureRows {
+    /// How profiles were encoded.
+    pub encoding: crate::model::hybrid::UserFeatureEncoding,
+    /// Users x encoded columns.
+    pub matrix: Csr,
 }
 
 impl TrainingSet {
@@ -39,6 +52,7 @@ impl TrainingSet {
             now_micros: 0,
             item_content: None,
             sequences: None,
+            user_features: None,
         }
     }
 
