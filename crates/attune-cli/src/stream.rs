@@ -181,38 +181,28 @@ pub fn start_in_serve(
     Ok((state, Some(running)))
 }
 
-/// `attune consume`: the consumer alone (and the fan-out of what it writes, when on).
+/// `attune consume`: the Kafka consumer alone (and the fan-out of what it writes, when on).
 pub fn start_consumer(
     settings: &Settings,
     config: &attune_stream::KafkaConfig,
     store: Arc<dyn attune_store::Store>,
 ) -> anyhow::Result<(Running, Arc<Status>)> {
     ensure_topics(config, settings.ingest.kafka.publish);
-    let mut running = Running::new();
-    if settings.ingest.kafka.publish {
-        running.publisher = Some(Arc::new(TopicPublisher::new(config)?));
-    }
     let status = Arc::new(Status::new("kafka"));
-    let fanout = match &config.changes_topic {
-        Some(_) => Some(Arc::new(Fanout::new(config, &origin())?)),
-        None => None,
-    };
     let consumer = Consumer::new(
         config,
         settings.event_rules(),
         settings.server.strict_fields,
         status.clone(),
     )?;
-    let sink = StoreSink {
+    let publish = settings.ingest.kafka.publish;
+    let running = run_alone(
+        config,
+        publish,
         store,
-        serving: None,
-        fanout: fanout
-            .clone()
-            .map(|f| f as Arc<dyn attune_serving::feed::ChangeFeed>),
-        publisher: running.publisher.clone().map(|p| p as Arc<dyn Publisher>),
-    };
-    running.spawn("attune-consume", move |stop| consumer.run(&sink, stop))?;
-    running.fanout = fanout;
+        "attune-consume",
+        move |sink, stop| consumer.run(sink, stop),
+    )?;
     Ok((running, status))
 }
 
@@ -223,29 +213,50 @@ pub fn start_rabbit_consumer(
     config: &attune_stream::rabbit::RabbitConfig,
     store: Arc<dyn attune_store::Store>,
 ) -> anyhow::Result<(Running, Arc<Status>)> {
-    let mut running = Running::new();
     let status = Arc::new(Status::new("rabbitmq"));
-    let kafka = &settings.ingest.kafka;
-    let fanout = if kafka.fanout {
-        Some(Arc::new(Fanout::new(&kafka.to_stream(), &origin())?))
-    } else {
-        None
-    };
     let consumer = RabbitConsumer::new(
         config,
         settings.event_rules(),
         settings.server.strict_fields,
         status.clone(),
     )?;
+    let kafka = settings.ingest.kafka.to_stream();
+    let running = run_alone(
+        &kafka,
+        false,
+        store,
+        "attune-rabbitmq",
+        move |sink, stop| consumer.run(sink, stop),
+    )?;
+    Ok((running, status))
+}
+
+/// Run a consumer without a serving engine here: its sink is the store, the fan-out of what
+/// it writes (when `kafka` has a changes topic, i.e. `fanout` is on) and, with `publish`,
+/// the attributed outcomes.
+fn run_alone(
+    kafka: &attune_stream::KafkaConfig,
+    publish: bool,
+    store: Arc<dyn attune_store::Store>,
+    thread: &str,
+    consume: impl FnOnce(&StoreSink, &AtomicBool) + Send + 'static,
+) -> anyhow::Result<Running> {
+    let mut running = Running::new();
+    if publish {
+        running.publisher = Some(Arc::new(TopicPublisher::new(kafka)?));
+    }
+    if kafka.changes_topic.is_some() {
+        running.fanout = Some(Arc::new(Fanout::new(kafka, &origin())?));
+    }
     let sink = StoreSink {
         store,
         serving: None,
-        fanout: fanout
+        fanout: running
+            .fanout
             .clone()
             .map(|f| f as Arc<dyn attune_serving::feed::ChangeFeed>),
-        publisher: None,
+        publisher: running.publisher.clone().map(|p| p as Arc<dyn Publisher>),
     };
-    running.spawn("attune-rabbitmq", move |stop| consumer.run(&sink, stop))?;
-    running.fanout = fanout;
-    Ok((running, status))
+    running.spawn(thread, move |stop| consume(&sink, stop))?;
+    Ok(running)
 }

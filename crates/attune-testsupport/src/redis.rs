@@ -3,10 +3,10 @@
 //! disturbs nothing else.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A test's own `redis-server`.
 pub struct RedisServer {
@@ -18,13 +18,9 @@ pub struct RedisServer {
 impl RedisServer {
     /// Start one and wait until it answers `PING`.
     pub fn start() -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
         let mut r = Self {
             child: None,
-            port,
+            port: crate::process::free_port(),
             dir: tempfile::tempdir().expect("a temp dir"),
         };
         r.spawn();
@@ -60,30 +56,12 @@ impl RedisServer {
             .stderr(Stdio::null())
             .spawn()
             .expect("redis-server on PATH (apt-get install redis-server)");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Some(status) = self
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten())
-            {
-                panic!(
-                    "redis-server on port {} exited ({status}): {}",
-                    self.port,
-                    std::fs::read_to_string(self.log()).unwrap_or_default()
-                );
-            }
-            if ping(self.port) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        panic!(
-            "redis-server on port {} did not answer PING: {}",
-            self.port,
-            std::fs::read_to_string(self.log()).unwrap_or_default()
-        );
+        let port = self.port;
+        let what = format!("redis-server on port {port}");
+        let child = self.child.insert(child);
+        crate::process::wait_ready(child, &what, &self.dir.path().join("redis.log"), || {
+            ping(port)
+        });
     }
 
     /// SIGKILL: no shutdown, no goodbye to clients.
