@@ -50,6 +50,10 @@ impl ItemSimilarity {
         };
         match model {
             FittedModel::Als(m) => factors(m.factors(), &|i| m.item_factors(i).to_vec()),
+            FittedModel::AlsTransition(b) => {
+                let m = b.base();
+                factors(m.factors(), &|i| m.item_factors(i).to_vec())
+            }
             FittedModel::Bpr(m) => {
                 let k = m.item_factors(0).len();
                 factors(k, &|i| m.item_factors(i).to_vec())
@@ -88,7 +92,7 @@ impl ItemSimilarity {
             }
             (Self::Ease, FittedModel::Ease(_) | FittedModel::EaseTransition(_)) => {
                 let m = match model {
-                    FittedModel::EaseTransition(b) => b.ease(),
+                    FittedModel::EaseTransition(b) => b.base(),
                     FittedModel::Ease(m) => m,
                     _ => unreachable!("matched above"),
                 };

@@ -54,7 +54,6 @@ pub mod bpr;
 pub mod coldstart;
 pub mod content;
 pub mod ease;
-pub mod ease_transition;
 pub mod fresh;
 pub mod half_scan;
 pub mod hybrid;
@@ -65,10 +64,12 @@ pub mod parts;
 pub mod popularity;
 pub mod scan;
 pub mod segment_popularity;
+pub mod seqknn;
 pub mod similar;
 pub mod spec;
 pub mod topk;
 pub mod transition;
+pub mod transition_blend;
 pub mod userknn;
 
 pub use als::{AlsModel, AlsParams, AlsSolver, AlsTrainer, AlsValidParams, Confidence};
@@ -76,7 +77,6 @@ pub use bpr::{BprModel, BprParams, BprValidParams};
 pub use coldstart::{ColdStartChain, ColdStartUser, Pick, Reason, Stage};
 pub use content::{ContentModel, ContentParams, ContentValidParams};
 pub use ease::{EaseModel, EaseParams, EaseValidParams};
-pub use ease_transition::EaseTransitionModel;
 pub use hybrid::{
     HybridLoss, HybridModel, HybridParams, HybridValidParams, UserColumn, UserFeatureEncoding,
 };
@@ -85,11 +85,13 @@ pub use mf::{BiasedMfModel, BiasedMfParams, BiasedMfValidParams, MfSolver};
 pub use parts::{ModelParts, Param, Parts, PartsError};
 pub use popularity::{CategoryPopularity, Popularity, TrendingParams, TrendingValidParams};
 pub use segment_popularity::SegmentPopularity;
+pub use seqknn::{SeqKnnModel, SeqKnnParams, SeqKnnValidParams};
 pub use spec::{
     Algorithm, Fitted, FittedModel, Spec, SpecError, SpecFitError, TrainedModel, TrainingSet,
     UserFeatureRows,
 };
 pub use transition::{TransitionParams, TransitionValidParams};
+pub use transition_blend::{AlsTransitionModel, EaseTransitionModel, TransitionBlend};
 pub use userknn::{UserKnnModel, UserKnnParams, UserKnnValidParams};
 
 use crate::sparse::Csr;

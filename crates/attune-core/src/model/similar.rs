@@ -63,7 +63,7 @@ pub fn similar_items(
             v
         }
         FittedModel::EaseTransition(b) => {
-            let m = b.ease();
+            let m = b.base();
             let row = &m.weights()[item as usize * n_items..(item as usize + 1) * n_items];
             top_k(row, n, &[item])
         }
@@ -76,6 +76,12 @@ pub fn similar_items(
             .into_iter()
             .next()
             .unwrap_or_default(),
+        FittedModel::AlsTransition(b) => b
+            .base()
+            .similar_items(&[item], n)
+            .into_iter()
+            .next()
+            .unwrap_or_default(),
         FittedModel::Bpr(m) => cosine(|i| m.item_factors(i), n_items, item, n),
         FittedModel::Mf(m) => cosine(|i| m.item_factors(i), n_items, item, n),
         FittedModel::Content(m) => m.similar_items(item, n),
@@ -84,6 +90,7 @@ pub fn similar_items(
         FittedModel::Trending(_) => return unsupported("trending"),
         FittedModel::CategoryPopularity(_) => return unsupported("category-popularity"),
         FittedModel::UserKnn(_) => return unsupported("user-knn"),
+        FittedModel::SeqKnn(_) => return unsupported("seq-knn"),
     })
 }
 

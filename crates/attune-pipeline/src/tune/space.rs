@@ -76,6 +76,18 @@ pub fn default_space(algorithm: Algorithm) -> SearchSpace {
             Param::int("window", 1, 20),
             Param::float("mix", 0.0, 1.0),
         ],
+        Algorithm::AlsTransition => vec![
+            Param::log_int("factors", 8, 256),
+            Param::log_float("reg", 1e-3, 100.0),
+            Param::log_float("alpha", 0.1, 100.0),
+            Param::int("window", 1, 20),
+            Param::float("mix", 0.0, 1.0),
+        ],
+        Algorithm::SeqKnn => vec![
+            Param::log_int("neighbours", 10, 1000),
+            Param::float("position_decay", 0.0, 20.0),
+            Param::float("shrink", 0.0, 100.0),
+        ],
         Algorithm::Transition => vec![
             Param::int("window", 1, 20),
             Param::float("decay", 0.1, 1.0),

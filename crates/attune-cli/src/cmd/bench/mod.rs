@@ -57,7 +57,7 @@ pub fn run(command: BenchCommand, settings: &Settings) -> anyhow::Result<ExitCod
 /// User and item ids are `u{n}` and `i{n}`; the app has no catalog (every item available).
 fn model(args: crate::cli::BenchModelArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
     use attune_artifact::DataSnapshot;
-    use attune_core::model::spec::{Spec, TrainingSet};
+    use attune_core::model::spec::{ItemSequences, Spec, TrainingSet};
     use attune_core::sparse::{CsrBuilder, Interner};
     use attune_pipeline::publish::{self, ModelFile};
 
@@ -77,12 +77,20 @@ fn model(args: crate::cli::BenchModelArgs, settings: &Settings) -> anyhow::Resul
     let users = Interner::sorted((0..args.users).map(|u| format!("u{u:0width_u$}")));
     let items = Interner::sorted((0..args.items).map(|i| format!("i{i:0width_i$}")));
     let mut b = CsrBuilder::with_capacity(triples.len());
-    for (u, i, w) in triples {
+    for &(u, i, w) in &triples {
         b.push(u, i, w)?;
     }
     let history = b.build(args.users as usize, args.items as usize)?;
+    let mut training = TrainingSet::new(history.clone());
+    // The generator has no clock: each user's items in generation order stand in for their
+    // timeline (order-aware models need one). Transitions then carry no taste signal, but they
+    // have the size and shape (`neighbours` successors per item) that serving pays for.
+    let timed = triples.iter().enumerate();
+    let timed = timed.map(|(k, &(u, i, _))| (u, k as i64, i)).collect();
+    training.sequences = Some(ItemSequences::from_timed(args.users as usize, timed));
+    drop(triples);
     let generated = started.elapsed().as_secs_f64();
-    let fitted = spec.fit(&TrainingSet::new(history.clone()))?;
+    let fitted = spec.fit(&training)?;
     let fit_secs = started.elapsed().as_secs_f64() - generated;
     let file = ModelFile {
         fitted: &fitted,

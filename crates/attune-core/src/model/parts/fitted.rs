@@ -3,8 +3,9 @@
 use super::{ModelParts, Parts, PartsError};
 use crate::model::spec::{Algorithm, FittedModel};
 use crate::model::{
-    AlsModel, BiasedMfModel, BprModel, CategoryPopularity, ContentModel, EaseModel,
-    EaseTransitionModel, HybridModel, ItemKnnModel, Popularity, UserKnnModel,
+    AlsModel, AlsTransitionModel, BiasedMfModel, BprModel, CategoryPopularity, ContentModel,
+    EaseModel, EaseTransitionModel, HybridModel, ItemKnnModel, Popularity, SeqKnnModel,
+    UserKnnModel,
 };
 
 impl FittedModel {
@@ -19,6 +20,8 @@ impl FittedModel {
             FittedModel::Als(m) => m.to_parts(),
             FittedModel::Ease(m) => m.to_parts(),
             FittedModel::EaseTransition(m) => m.to_parts(),
+            FittedModel::AlsTransition(m) => m.to_parts(),
+            FittedModel::SeqKnn(m) => m.to_parts(),
             FittedModel::Bpr(m) => m.to_parts(),
             FittedModel::Mf(m) => m.to_parts(),
             FittedModel::Content(m) => m.to_parts(),
@@ -42,6 +45,10 @@ impl FittedModel {
             Algorithm::Ease => FittedModel::Ease(EaseModel::from_parts(parts)?),
             Algorithm::EaseTransition => {
                 FittedModel::EaseTransition(EaseTransitionModel::from_parts(parts)?)
+            }
+            Algorithm::SeqKnn => FittedModel::SeqKnn(SeqKnnModel::from_parts(parts)?),
+            Algorithm::AlsTransition => {
+                FittedModel::AlsTransition(AlsTransitionModel::from_parts(parts)?)
             }
             Algorithm::Bpr => FittedModel::Bpr(BprModel::from_parts(parts)?),
             Algorithm::Mf => FittedModel::Mf(BiasedMfModel::from_parts(parts)?),

@@ -36,6 +36,12 @@ pub enum Algorithm {
     /// EASE blended with transitions ([`crate::model::EaseTransitionModel`]); needs
     /// [`TrainingSet::sequences`].
     EaseTransition,
+    /// Sequence-aware user-kNN ([`crate::model::SeqKnnParams`]); needs
+    /// [`TrainingSet::sequences`].
+    SeqKnn,
+    /// ALS blended with transitions ([`crate::model::AlsTransitionModel`]); needs
+    /// [`TrainingSet::sequences`].
+    AlsTransition,
     /// BPR ([`BprParams`]).
     Bpr,
     /// Biased MF on explicit ratings ([`BiasedMfParams`]).
@@ -180,7 +186,9 @@ const USER_KNN_PARAMS: &[ParamDef] = &[
     float("bm25_b", 0.8, "BM25 length normalization, 0..1"),
 ];
 
-const ALS_PARAMS: &[ParamDef] = &[
+const ALS_PARAMS: &[ParamDef] = &ALS_DEFS;
+
+const ALS_DEFS: [ParamDef; 9] = [
     int("factors", 64, "latent dimensions"),
     float("reg", 0.01, "L2 regularization"),
     float("alpha", 40.0, "confidence slope"),
@@ -197,17 +205,14 @@ const ALS_PARAMS: &[ParamDef] = &[
     float("epsilon", 1.0, "scale of the log confidence"),
 ];
 
-const EASE_PARAMS: &[ParamDef] = &[float("lambda", 500.0, "L2 penalty on the item weights")];
+/// ALS's parameters, then the transition part's and the mix.
+const ALS_TRANSITION_PARAMS: &[ParamDef] = &concat::<9, 4, 13>(ALS_DEFS, BLEND_DEFS);
 
-const EASE_TRANSITION_PARAMS: &[ParamDef] = &[
-    float("lambda", 500.0, "L2 penalty on the EASE item weights"),
-    int("window", 5, "following items that count as a transition"),
-    float(
-        "decay",
-        0.5,
-        "weight of a transition d steps ahead: decay^(d-1), (0, 1]",
-    ),
-    int("neighbours", 200, "strongest successors kept per item"),
+/// What a blend with transitions adds to its base model's parameters.
+const BLEND_DEFS: [ParamDef; 4] = [
+    TRANSITION_DEFS[0],
+    TRANSITION_DEFS[1],
+    TRANSITION_DEFS[2],
     float(
         "mix",
         0.2,
@@ -215,7 +220,39 @@ const EASE_TRANSITION_PARAMS: &[ParamDef] = &[
     ),
 ];
 
-const TRANSITION_PARAMS: &[ParamDef] = &[
+/// `a` then `b`: parameter tables built from shared parts stay declared once.
+const fn concat<const A: usize, const B: usize, const C: usize>(
+    a: [ParamDef; A],
+    b: [ParamDef; B],
+) -> [ParamDef; C] {
+    assert!(A + B == C, "C must be A + B");
+    let mut out = [a[0]; C];
+    let mut k = 0;
+    while k < A {
+        out[k] = a[k];
+        k += 1;
+    }
+    while k < C {
+        out[k] = b[k - A];
+        k += 1;
+    }
+    out
+}
+
+const EASE_PARAMS: &[ParamDef] = &[float("lambda", 500.0, "L2 penalty on the item weights")];
+
+const EASE_TRANSITION_PARAMS: &[ParamDef] = &concat::<1, 4, 5>(
+    [float(
+        "lambda",
+        500.0,
+        "L2 penalty on the EASE item weights",
+    )],
+    BLEND_DEFS,
+);
+
+const TRANSITION_PARAMS: &[ParamDef] = &TRANSITION_DEFS;
+
+const TRANSITION_DEFS: [ParamDef; 3] = [
     int("window", 5, "following items that count as a transition"),
     float(
         "decay",
@@ -223,6 +260,16 @@ const TRANSITION_PARAMS: &[ParamDef] = &[
         "weight of a transition d steps ahead: decay^(d-1), (0, 1]",
     ),
     int("neighbours", 200, "strongest successors kept per item"),
+];
+
+const SEQ_KNN_PARAMS: &[ParamDef] = &[
+    int("neighbours", 100, "neighbours who vote"),
+    float(
+        "position_decay",
+        5.0,
+        "steps from the anchor in a neighbour's timeline over which a vote falls to 1/e; 0 = off",
+    ),
+    float("shrink", 0.0, "added to the similarity's denominator"),
 ];
 
 const BPR_PARAMS: &[ParamDef] = &[
@@ -326,7 +373,7 @@ const TRENDING_PARAMS: &[ParamDef] = &[float(
 
 impl Algorithm {
     /// Every algorithm, in documentation order.
-    pub const ALL: [Algorithm; 13] = [
+    pub const ALL: [Algorithm; 15] = [
         Algorithm::Popularity,
         Algorithm::Trending,
         Algorithm::CategoryPopularity,
@@ -336,6 +383,8 @@ impl Algorithm {
         Algorithm::Ease,
         Algorithm::Transition,
         Algorithm::EaseTransition,
+        Algorithm::AlsTransition,
+        Algorithm::SeqKnn,
         Algorithm::Bpr,
         Algorithm::Mf,
         Algorithm::Content,
@@ -354,6 +403,8 @@ impl Algorithm {
             Algorithm::Ease => "ease",
             Algorithm::Transition => "transition",
             Algorithm::EaseTransition => "ease-transition",
+            Algorithm::AlsTransition => "als-transition",
+            Algorithm::SeqKnn => "seq-knn",
             Algorithm::Bpr => "bpr",
             Algorithm::Mf => "mf",
             Algorithm::Content => "content",
@@ -377,6 +428,8 @@ impl Algorithm {
             Algorithm::Ease => EASE_PARAMS,
             Algorithm::Transition => TRANSITION_PARAMS,
             Algorithm::EaseTransition => EASE_TRANSITION_PARAMS,
+            Algorithm::AlsTransition => ALS_TRANSITION_PARAMS,
+            Algorithm::SeqKnn => SEQ_KNN_PARAMS,
             Algorithm::Bpr => BPR_PARAMS,
             Algorithm::Mf => MF_PARAMS,
             Algorithm::Content => CONTENT_PARAMS,
@@ -407,6 +460,12 @@ impl Algorithm {
             }
             Algorithm::EaseTransition => {
                 "EASE and transitions, standardised and mixed (needs event times)"
+            }
+            Algorithm::AlsTransition => {
+                "ALS and transitions, standardised and mixed (needs event times)"
+            }
+            Algorithm::SeqKnn => {
+                "users whose timelines pass where the user is now (STAN-style kNN; needs event times)"
             }
             Algorithm::Bpr => "Bayesian personalized ranking (SGD)",
             Algorithm::Mf => "biased matrix factorization of explicit ratings",

@@ -8,8 +8,8 @@ use crate::model::{
     AlsParams, AlsSolver, AlsValidParams, BiasedMfParams, BiasedMfValidParams, BprParams,
     BprValidParams, Confidence, ContentParams, ContentValidParams, EaseParams, EaseValidParams,
     HybridLoss, HybridParams, HybridValidParams, ItemKnnParams, ItemKnnValidParams, MfSolver,
-    ParamError, TransitionParams, TransitionValidParams, TrendingParams, TrendingValidParams,
-    UserKnnParams, UserKnnValidParams, Weighting,
+    ParamError, SeqKnnParams, SeqKnnValidParams, TransitionParams, TransitionValidParams,
+    TrendingParams, TrendingValidParams, UserKnnParams, UserKnnValidParams, Weighting,
 };
 use crate::time::MICROS_PER_DAY;
 
@@ -35,6 +35,17 @@ pub enum CheckedParams {
         /// Weight of the transition part.
         mix: f32,
     },
+    /// [`Algorithm::AlsTransition`].
+    AlsTransition {
+        /// The ALS part.
+        als: AlsValidParams,
+        /// The transition part.
+        transition: TransitionValidParams,
+        /// Weight of the transition part.
+        mix: f32,
+    },
+    /// [`Algorithm::SeqKnn`].
+    SeqKnn(SeqKnnValidParams),
     /// [`Algorithm::UserKnn`].
     UserKnn(UserKnnValidParams),
     /// [`Algorithm::Als`].
@@ -76,6 +87,49 @@ impl Spec {
             "tfidf" => Weighting::TfIdf,
             _ => Weighting::None,
         };
+        let transition = || {
+            TransitionParams::default()
+                .window(v("window").usize())
+                .decay(v("decay").f32())
+                .neighbours(v("neighbours").usize())
+                .check()
+        };
+        let mix = || {
+            let mix = v("mix").f32();
+            if (0.0..=1.0).contains(&mix) {
+                Ok(mix)
+            } else {
+                Err(ParamError::new(
+                    algorithm.name(),
+                    "mix",
+                    mix,
+                    "must be in [0, 1]",
+                ))
+            }
+        };
+        let als = || {
+            let solver = match v("solver").choice() {
+                "cholesky" => AlsSolver::Cholesky,
+                _ => AlsSolver::Cg {
+                    steps: v("cg_steps").usize(),
+                },
+            };
+            let confidence = match v("confidence").choice() {
+                "proportional" => Confidence::Proportional,
+                "log" => Confidence::Log {
+                    epsilon: v("epsilon").f32(),
+                },
+                _ => Confidence::Linear,
+            };
+            AlsParams::new(v("factors").usize())
+                .reg(v("reg").f32())
+                .alpha(v("alpha").f32())
+                .iterations(v("iterations").usize())
+                .seed(v("seed").int())
+                .solver(solver)
+                .confidence(confidence)
+                .check()
+        };
         let checked = match algorithm {
             Algorithm::Popularity => CheckedParams::Popularity,
             Algorithm::CategoryPopularity => CheckedParams::CategoryPopularity,
@@ -100,34 +154,17 @@ impl Spec {
                     .weighting(weighting())
                     .check()?,
             ),
-            Algorithm::Transition => CheckedParams::Transition(
-                TransitionParams::default()
-                    .window(v("window").usize())
-                    .decay(v("decay").f32())
-                    .neighbours(v("neighbours").usize())
-                    .check()?,
-            ),
-            Algorithm::EaseTransition => {
-                let mix = v("mix").f32();
-                if !(0.0..=1.0).contains(&mix) {
-                    return Err(ParamError::new(
-                        "ease-transition",
-                        "mix",
-                        mix,
-                        "must be in [0, 1]",
-                    )
-                    .into());
-                }
-                CheckedParams::EaseTransition {
-                    ease: EaseParams::default().reg(v("lambda").f32()).check()?,
-                    transition: TransitionParams::default()
-                        .window(v("window").usize())
-                        .decay(v("decay").f32())
-                        .neighbours(v("neighbours").usize())
-                        .check()?,
-                    mix,
-                }
-            }
+            Algorithm::Transition => CheckedParams::Transition(transition()?),
+            Algorithm::EaseTransition => CheckedParams::EaseTransition {
+                ease: EaseParams::default().reg(v("lambda").f32()).check()?,
+                transition: transition()?,
+                mix: mix()?,
+            },
+            Algorithm::AlsTransition => CheckedParams::AlsTransition {
+                als: als()?,
+                transition: transition()?,
+                mix: mix()?,
+            },
             Algorithm::UserKnn => CheckedParams::UserKnn(
                 UserKnnParams::default()
                     .neighbours(v("neighbours").usize())
@@ -135,31 +172,14 @@ impl Spec {
                     .weighting(weighting())
                     .check()?,
             ),
-            Algorithm::Als => {
-                let solver = match v("solver").choice() {
-                    "cholesky" => AlsSolver::Cholesky,
-                    _ => AlsSolver::Cg {
-                        steps: v("cg_steps").usize(),
-                    },
-                };
-                let confidence = match v("confidence").choice() {
-                    "proportional" => Confidence::Proportional,
-                    "log" => Confidence::Log {
-                        epsilon: v("epsilon").f32(),
-                    },
-                    _ => Confidence::Linear,
-                };
-                CheckedParams::Als(
-                    AlsParams::new(v("factors").usize())
-                        .reg(v("reg").f32())
-                        .alpha(v("alpha").f32())
-                        .iterations(v("iterations").usize())
-                        .seed(v("seed").int())
-                        .solver(solver)
-                        .confidence(confidence)
-                        .check()?,
-                )
-            }
+            Algorithm::Als => CheckedParams::Als(als()?),
+            Algorithm::SeqKnn => CheckedParams::SeqKnn(
+                SeqKnnParams::default()
+                    .neighbours(v("neighbours").usize())
+                    .position_decay(v("position_decay").f32())
+                    .shrink(v("shrink").f32())
+                    .check()?,
+            ),
             Algorithm::Ease => {
                 CheckedParams::Ease(EaseParams::default().reg(v("lambda").f32()).check()?)
             }

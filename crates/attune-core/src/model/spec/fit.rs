@@ -3,7 +3,9 @@
 
 use super::{CheckedParams, Fitted, FittedModel, ItemSequences, Spec, TrainingSet};
 use crate::features::ItemDoc;
-use crate::model::{CategoryPopularity, EaseTransitionModel, FitError, Popularity};
+use crate::model::{
+    AlsTransitionModel, CategoryPopularity, EaseTransitionModel, FitError, Popularity,
+};
 
 /// Training failed. User error: the data does not suit the algorithm.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -51,7 +53,18 @@ impl Spec {
                 let t = transition.fit(self.sequences(data)?, data.n_items());
                 FittedModel::EaseTransition(EaseTransitionModel::new(ease.fit(x)?, t, *mix))
             }
+            CheckedParams::AlsTransition {
+                als,
+                transition,
+                mix,
+            } => {
+                let t = transition.fit(self.sequences(data)?, data.n_items());
+                FittedModel::AlsTransition(AlsTransitionModel::new(als.fit(x)?, t, *mix))
+            }
             CheckedParams::UserKnn(p) => FittedModel::UserKnn(p.fit(x)),
+            CheckedParams::SeqKnn(p) => {
+                FittedModel::SeqKnn(p.fit(self.sequences(data)?, data.n_items()))
+            }
             CheckedParams::Als(p) => FittedModel::Als(p.fit(x)?),
             CheckedParams::Ease(p) => FittedModel::Ease(p.fit(x)?),
             CheckedParams::Bpr(p) => FittedModel::Bpr(p.fit(x)?),

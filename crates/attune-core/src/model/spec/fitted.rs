@@ -6,9 +6,9 @@ use std::any::Any;
 
 use super::{Algorithm, Feedback, ParamValue, Spec};
 use crate::model::{
-    AlsModel, BiasedMfModel, BprModel, CategoryPopularity, ContentModel, EaseModel,
-    EaseTransitionModel, FoldIn, HybridModel, ItemKnnModel, Popularity, Recommender, Scorer,
-    UserKnnModel, UserRepr,
+    AlsModel, AlsTransitionModel, BiasedMfModel, BprModel, CategoryPopularity, ContentModel,
+    EaseModel, EaseTransitionModel, FoldIn, HybridModel, ItemKnnModel, Popularity, Recommender,
+    Scorer, SeqKnnModel, UserKnnModel, UserRepr,
 };
 
 /// A fitted model of any algorithm. Concrete types stay reachable (serialization, model-specific
@@ -31,6 +31,10 @@ pub enum FittedModel {
     Ease(EaseModel),
     /// EASE blended with transitions.
     EaseTransition(EaseTransitionModel),
+    /// Sequence-aware user-kNN.
+    SeqKnn(SeqKnnModel),
+    /// ALS blended with transitions.
+    AlsTransition(AlsTransitionModel),
     /// BPR.
     Bpr(BprModel),
     /// Biased MF.
@@ -52,6 +56,8 @@ impl FittedModel {
             FittedModel::Als(m) => m,
             FittedModel::Ease(m) => m,
             FittedModel::EaseTransition(m) => m,
+            FittedModel::AlsTransition(m) => m,
+            FittedModel::SeqKnn(m) => m,
             FittedModel::Bpr(m) => m,
             FittedModel::Mf(m) => m,
             FittedModel::Content(m) => m,
