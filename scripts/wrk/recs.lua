@@ -5,6 +5,7 @@
 -- Ids are zero-padded to WIDTH digits, as `attune bench model` writes them: the width of the
 -- count (u000000..u099999 for 100,000 users, i00000..i49999 for 50,000 items).
 local kind = os.getenv("PATH_KIND") or "users"
+local app = os.getenv("APP") or "bench"
 local n_ids = tonumber(os.getenv("N_IDS") or "100000")
 local width = tonumber(os.getenv("WIDTH") or "6")
 local rate = tonumber(os.getenv("RATE") or "0")
@@ -58,9 +59,9 @@ function request()
    end
    local id = string.format("%0" .. width .. "d", pick)
    if kind == "items" then
-      return wrk.format("GET", "/v1/items/i" .. id .. "/similar?n=10", {["x-attune-app"] = "bench"})
+      return wrk.format("GET", "/v1/items/i" .. id .. "/similar?n=10", {["x-attune-app"] = app})
    end
-   return wrk.format("GET", "/v1/users/u" .. id .. "/recommendations?n=10", {["x-attune-app"] = "bench"})
+   return wrk.format("GET", "/v1/users/u" .. id .. "/recommendations?n=10", {["x-attune-app"] = app})
 end
 
 function response(status, headers, body)

@@ -14,9 +14,13 @@
 //!    most; `position_decay = 0` turns it off (every item votes fully: user-kNN on binary
 //!    rows).
 //!
-//! The model keeps each training user's items with their positions (a CSR whose values are
-//! positions) and rebuilds the item → users index on load, so a user who arrived a second ago
-//! is scored like any other from their live history. Explanations name the history item most
+//! Neighbours are looked up through an item → users index. A popular item is shared by a large
+//! part of the user base, so, as V-SKNN samples sessions, each item's list keeps at most
+//! `sample` users (a fixed pseudo-random subset, the same on every load); a query then touches
+//! at most `sample` users per history item, whatever the catalog's head looks like (on
+//! MovieLens-100K, 500 keeps every list whole). The model keeps each training user's items with
+//! their positions (a CSR whose values are positions) and rebuilds the index on load, so a user
+//! who arrived a second ago is scored like any other from their live history. Explanations name the history item most
 //! alike the pick, as for every model without item weights of its own.
 
 use super::topk::top_k_of_into;
@@ -31,6 +35,7 @@ use crate::sparse::{Csr, CsrBuilder};
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SeqKnnParams {
     neighbours: usize,
+    sample: usize,
     position_decay: f32,
     shrink: f32,
 }
@@ -40,10 +45,12 @@ pub struct SeqKnnParams {
 pub struct SeqKnnValidParams(SeqKnnParams);
 
 impl Default for SeqKnnParams {
-    /// 100 neighbours, votes halve about every 3.5 steps away from the anchor, no shrinkage.
+    /// 100 neighbours out of at most 500 users per item, votes halve about every 3.5 steps
+    /// away from the anchor, no shrinkage.
     fn default() -> Self {
         Self {
             neighbours: 100,
+            sample: 500,
             position_decay: 5.0,
             shrink: 0.0,
         }
@@ -54,6 +61,12 @@ impl SeqKnnParams {
     /// Neighbours who vote (`K`).
     pub fn neighbours(mut self, neighbours: usize) -> Self {
         self.neighbours = neighbours;
+        self
+    }
+
+    /// Users per item considered as neighbours (see the module docs).
+    pub fn sample(mut self, sample: usize) -> Self {
+        self.sample = sample;
         self
     }
 
@@ -75,6 +88,14 @@ impl SeqKnnParams {
             return Err(ParamError::new(
                 "seq-knn",
                 "neighbours",
+                0,
+                "must be at least 1",
+            ));
+        }
+        if self.sample == 0 {
+            return Err(ParamError::new(
+                "seq-knn",
+                "sample",
                 0,
                 "must be at least 1",
             ));
@@ -114,7 +135,8 @@ pub struct SeqKnnModel {
     params: SeqKnnParams,
     /// Users × items; the value is the item's position in the user's timeline.
     positions: Csr,
-    /// Items × users, the same positions (the neighbour index).
+    /// Items × users, the same positions, at most `sample` users per item (the neighbour
+    /// index).
     by_item: Csr,
 }
 
@@ -131,7 +153,7 @@ pub struct SeqNeighbour {
 
 impl SeqKnnModel {
     fn new(params: SeqKnnParams, positions: Csr) -> Self {
-        let by_item = positions.transpose();
+        let by_item = sampled(positions.transpose(), params.sample);
         Self {
             params,
             positions,
@@ -197,6 +219,47 @@ impl SeqKnnModel {
     }
 }
 
+/// `by_item` with each row cut to the `sample` users of smallest `hash(item, user)`, kept in
+/// user order: a pseudo-random subset that depends on nothing but the pair.
+fn sampled(by_item: Csr, sample: usize) -> Csr {
+    let longest = (0..by_item.n_rows())
+        .map(|i| by_item.row(i).0.len())
+        .max()
+        .unwrap_or(0);
+    if longest <= sample {
+        return by_item;
+    }
+    let mut b = CsrBuilder::with_capacity(by_item.n_rows() * sample);
+    let mut keep: Vec<(u64, u32, f32)> = Vec::new();
+    for i in 0..by_item.n_rows() {
+        let (users, pos) = by_item.row(i);
+        keep.clear();
+        keep.extend(
+            users
+                .iter()
+                .zip(pos)
+                .map(|(&u, &p)| (mix(u64::from(i as u32) << 32 | u64::from(u)), u, p)),
+        );
+        if keep.len() > sample {
+            keep.select_nth_unstable_by_key(sample - 1, |e| e.0);
+            keep.truncate(sample);
+            keep.sort_unstable_by_key(|e| e.1);
+        }
+        for &(_, u, p) in &keep {
+            b.push(i as u32, u, p).expect("rows in order, users sorted");
+        }
+    }
+    b.build(by_item.n_rows(), by_item.n_cols())
+        .expect("indices from a valid matrix")
+}
+
+/// SplitMix64's finaliser: a well-spread hash of a pair packed into 64 bits.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 impl Scorer for SeqKnnModel {
     fn n_items(&self) -> usize {
         self.positions.n_cols()
@@ -246,6 +309,7 @@ impl ModelParts for SeqKnnModel {
         use super::parts::{float, int};
         Parts::new(Self::KIND)
             .param("neighbours", int(self.params.neighbours))
+            .param("sample", int(self.params.sample))
             .param("position_decay", float(self.params.position_decay))
             .param("shrink", float(self.params.shrink))
             .csr("positions", &self.positions)
@@ -256,6 +320,7 @@ impl ModelParts for SeqKnnModel {
         parts.expect_kind(KIND)?;
         let params = SeqKnnParams::default()
             .neighbours(parts.usize_param(KIND, "neighbours", 1)?)
+            .sample(parts.usize_param(KIND, "sample", 1)?)
             .position_decay(parts.f32_param(KIND, "position_decay")?)
             .shrink(parts.f32_param(KIND, "shrink")?)
             .check()
@@ -340,6 +405,33 @@ mod tests {
         // An unknown or empty history has no neighbours and scores nothing.
         assert!(m.neighbours_of(&[]).is_empty());
         assert!(scores(&m, &[(9, 1.0)]).iter().all(|&v| v == 0.0));
+    }
+
+    #[test]
+    fn each_item_keeps_at_most_sample_users_and_the_same_ones_on_every_load() {
+        // 30 users share item 0; each also has one item of their own.
+        let cells = (0..30u32)
+            .flat_map(|u| [(u, 0i64, 0u32), (u, 1, 1 + u)])
+            .collect();
+        let seq = ItemSequences::from_timed(30, cells);
+        let m = SeqKnnParams::default()
+            .sample(8)
+            .check()
+            .unwrap()
+            .fit(&seq, 31);
+        let (users, _) = m.by_item.row(0);
+        assert_eq!(users.len(), 8);
+        assert!(users.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(SeqKnnModel::from_parts(m.to_parts()).unwrap(), m);
+        // Short lists are whole, and the neighbours come from the sample only.
+        assert_eq!(m.by_item.row(5).0, &[4]);
+        let found: Vec<u32> = m
+            .neighbours_of(&[(0, 1.0)])
+            .iter()
+            .map(|n| n.user)
+            .collect();
+        assert!(found.iter().all(|u| users.contains(u)), "{found:?}");
+        assert!(SeqKnnParams::default().sample(0).check().is_err());
     }
 
     #[test]

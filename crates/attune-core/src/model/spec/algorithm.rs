@@ -264,6 +264,11 @@ const TRANSITION_DEFS: [ParamDef; 3] = [
 
 const SEQ_KNN_PARAMS: &[ParamDef] = &[
     int("neighbours", 100, "neighbours who vote"),
+    int(
+        "sample",
+        500,
+        "users per item considered as neighbours (a fixed pseudo-random subset)",
+    ),
     float(
         "position_decay",
         5.0,

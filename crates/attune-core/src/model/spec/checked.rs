@@ -176,6 +176,7 @@ impl Spec {
             Algorithm::SeqKnn => CheckedParams::SeqKnn(
                 SeqKnnParams::default()
                     .neighbours(v("neighbours").usize())
+                    .sample(v("sample").usize())
                     .position_decay(v("position_decay").f32())
                     .shrink(v("shrink").f32())
                     .check()?,
