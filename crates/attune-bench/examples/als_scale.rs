@@ -144,7 +144,10 @@ fn main() {
     let exact_secs = t.elapsed().as_secs_f64();
     let exact_cpu = cpu_seconds() - cpu0;
     let identical = lists.iter().zip(&exact).all(|(a, b)| {
-        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.0 == y.0 && x.1.to_bits() == y.1.to_bits())
+        a.len() == b.len()
+            && a.iter()
+                .zip(b)
+                .all(|(x, y)| x.0 == y.0 && x.1.to_bits() == y.1.to_bits())
     });
     println!(
         "{}",

@@ -187,6 +187,10 @@ struct UserState<'a> {
     heap: Vec<(u32, f32)>,
     /// Every tile score that passed (a superset of what passes at the end).
     cands: Vec<(u32, f32)>,
+    /// `cands` is pruned to what passes now when it grows past this length, which then
+    /// doubles what is left (amortized: a user whose scores all tie, such as a zero vector,
+    /// keeps every item and must not prune per item).
+    prune_at: usize,
 }
 
 impl<'a> UserState<'a> {
@@ -202,6 +206,7 @@ impl<'a> UserState<'a> {
             },
             heap: Vec::with_capacity(k),
             cands: Vec::new(),
+            prune_at: 8 * k + 256,
         }
     }
 
@@ -225,9 +230,10 @@ impl<'a> UserState<'a> {
             let two_delta = self.two_delta.unwrap_or(f64::NAN);
             // Rounded down: the f32 threshold must not exceed the real `t − 2δ`.
             self.admit = (t - two_delta - t.abs() * f64::from(f32::EPSILON) * 4.0) as f32;
-            if self.cands.len() > 8 * k + 256 {
+            if self.cands.len() > self.prune_at {
                 let admit = self.admit;
                 self.cands.retain(|c| c.1 >= admit);
+                self.prune_at = self.prune_at.max(2 * self.cands.len());
             }
         }
     }
@@ -359,7 +365,11 @@ unsafe fn walk_avx2(panels: &Panels, xs: &[f32], states: &mut [UserState<'_>], k
         xs.len() == states.len() * dim && states.len().is_multiple_of(MR),
         "walk: whole register tiles of users"
     );
-    assert_eq!(panels.data.len(), panels.n_panels * dim * NR, "walk: panel shapes");
+    assert_eq!(
+        panels.data.len(),
+        panels.n_panels * dim * NR,
+        "walk: panel shapes"
+    );
     let mut tile = [0f32; NR];
     for p in 0..panels.n_panels {
         for (b, block) in states.chunks_exact_mut(MR).enumerate() {
@@ -534,6 +544,21 @@ mod tests {
                     .collect();
                 prop_assert_eq!(&got[u], &top_k(&scores, k, &excl[u]));
             }
+        }
+    }
+
+    /// A zero user (no history) ties every item at 0: the list is the first `k` items, and the
+    /// candidate list is pruned without going quadratic.
+    #[test]
+    fn a_zero_user_ties_everything_and_gets_the_lowest_indices() {
+        let dim = 16;
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let items = rough_factors(5000, dim, &mut rng);
+        let users = vec![0f32; 7 * dim];
+        let excl = vec![1u32, 4];
+        let got = top_k_dot_batch(&users, &items, None, dim, 4, |_| &excl);
+        for list in &got {
+            assert_eq!(list, &vec![(0, 0.0), (2, 0.0), (3, 0.0), (5, 0.0)]);
         }
     }
 
