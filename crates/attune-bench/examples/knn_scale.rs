@@ -39,9 +39,7 @@ fn parse() -> Result<Args, String> {
             "--items" => a.items = num(value()?).parse().map_err(|e| format!("--items: {e}"))?,
             "--nnz" => a.nnz = num(value()?).parse().map_err(|e| format!("--nnz: {e}"))?,
             "--neighbours" => {
-                a.neighbours = value()?
-                    .parse()
-                    .map_err(|e| format!("--neighbours: {e}"))?
+                a.neighbours = value()?.parse().map_err(|e| format!("--neighbours: {e}"))?
             }
             "--threads" => a.threads = value()?.parse().map_err(|e| format!("--threads: {e}"))?,
             "--dump" => a.dump = Some(value()?),

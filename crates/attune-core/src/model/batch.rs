@@ -169,7 +169,7 @@ impl Slack {
             .sum::<f64>()
             .sqrt();
         let m = nx * self.max_y + self.max_b;
-        (m.is_finite() && m < 1e30).then(|| 2.0 * (self.rel * m + 1e-40 * x.len() as f64))
+        (m.is_finite() && m < 1e30).then_some(2.0 * (self.rel * m + 1e-40 * x.len() as f64))
     }
 }
 
