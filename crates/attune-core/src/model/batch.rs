@@ -15,7 +15,7 @@
 //! k-th best `t` only grows. A tile score `g` becomes a *candidate* only when `g ≥ t − 2δ`
 //! (one vector compare per eight scores; after the first few hundred items almost nothing
 //! passes), where `δ` bounds the difference between any two fp32 evaluations of the same dot
-//! product ([`Slack`]). Seen items are dropped when they pass, never before.
+//! product (`Slack`). Seen items are dropped when they pass, never before.
 //!
 //! **Why the lists are exact.** Tile scores are summed in another order than [`gemv`]'s, so they
 //! differ from the exact scores `e` by at most `δ`. If `t*` is the final k-th best tile score,
@@ -25,8 +25,9 @@
 //! selected by [`top_k_of_into`] with the same order as [`top_k_into`] (higher score, then lower
 //! index). A user whose bound is not finite is scored by the exact path.
 //!
-//! Groups (24 KB of user factors: 96 users at 64 factors) run in parallel with rayon; results come back in input order.
-//! Without AVX2+FMA every user takes the exact path.
+//! Groups (24 KB of user factors: 96 users at 64 factors) run in parallel with rayon; results
+//! come back in input order. Without AVX2+FMA every user takes the exact path. No AVX-512 copy:
+//! the development VM does not expose AVX-512, so it could not be tested.
 
 use rayon::prelude::*;
 
