@@ -25,7 +25,7 @@ if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import implicit' 2>/d
 fi
 
 cargo build --release -q -p attune-bench --example als_scale
-BIN=target/release/examples/als_scale
+BIN=${CARGO_TARGET_DIR:-target}/release/examples/als_scale
 WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT
 RESULTS=$WORK/results.jsonl
 
@@ -49,13 +49,13 @@ python3 - "$RESULTS" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
 print()
-print("| nnz | library | train wall s | train CPU s | loss | peak RSS MiB | top-10 x %d users s |" % rows[0]["top10_users"])
-print("|---|---|---|---|---|---|---|")
+print("| nnz | library | train wall s | train CPU s | loss | peak RSS MiB | top-10 x %d users wall s | top-10 CPU s |" % rows[0]["top10_users"])
+print("|---|---|---|---|---|---|---|---|")
 for r in rows:
-    print(f"| {r['nnz']:,} | {r['library']} | {r['train_wall_s']:.2f} | {r['train_cpu_s']:.2f} | {r['loss']:.7g} | {r['peak_rss_mib']:.0f} | {r['top10_wall_s']:.3f} |")
+    print(f"| {r['nnz']:,} | {r['library']} | {r['train_wall_s']:.2f} | {r['train_cpu_s']:.2f} | {r['loss']:.7g} | {r['peak_rss_mib']:.0f} | {r['top10_wall_s']:.3f} | {r['top10_cpu_s']:.3f} |")
 print()
-print("| nnz | wall ratio | CPU ratio | loss ratio | peak RSS ratio | top-10 ratio |")
-print("|---|---|---|---|---|---|")
+print("| nnz | wall ratio | CPU ratio | loss ratio | peak RSS ratio | top-10 wall ratio | top-10 CPU ratio | attune lists = exact path |")
+print("|---|---|---|---|---|---|---|---|")
 for a, b in zip(rows[0::2], rows[1::2]):
-    print(f"| {a['nnz']:,} | {a['train_wall_s']/b['train_wall_s']:.2f} | {a['train_cpu_s']/b['train_cpu_s']:.2f} | {a['loss']/b['loss']:.5f} | {a['peak_rss_mib']/b['peak_rss_mib']:.2f} | {a['top10_wall_s']/b['top10_wall_s']:.2f} |")
+    print(f"| {a['nnz']:,} | {a['train_wall_s']/b['train_wall_s']:.2f} | {a['train_cpu_s']/b['train_cpu_s']:.2f} | {a['loss']/b['loss']:.5f} | {a['peak_rss_mib']/b['peak_rss_mib']:.2f} | {a['top10_wall_s']/b['top10_wall_s']:.2f} | {a['top10_cpu_s']/b['top10_cpu_s']:.2f} | {a['top10_identical_to_exact']} (exact path {a['exact_top10_wall_s']:.2f} s) |")
 PY

@@ -9,7 +9,8 @@ use std::hint::black_box;
 use attune_bench::matrix;
 use attune_core::model::half_scan::{exact_top_k_from_scan, HalfFactors};
 use attune_core::model::{
-    topk, AlsModel, AlsParams, Confidence, EaseParams, FoldIn, ItemKnnParams, Scorer, UserRepr,
+    batch, topk, AlsModel, AlsParams, Confidence, EaseParams, FoldIn, ItemKnnParams, Scorer,
+    UserRepr,
 };
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use rand::{Rng, SeedableRng};
@@ -99,6 +100,42 @@ fn topk_one_user(c: &mut Criterion) {
     });
 }
 
+/// Top-10 for 1,000 users over 50,000 items x 64 factors, ~50 seen items each: the batch path
+/// (`model::batch`: register-tiled GEMM, fused selection, exact rescoring) against the
+/// single-user path it equals (gemv + top-k per user), both over rayon's pool.
+fn topk_batch(c: &mut Criterion) {
+    let (n_users, n_items, k) = (1_000, 50_000, 64);
+    let users = factors(n_users, k, 3);
+    let items = factors(n_items, k, 2);
+    let seen: Vec<Vec<u32>> = (0..n_users as u32)
+        .map(|u| {
+            let mut s: Vec<u32> = (0..50u32)
+                .map(|i| (i * 997 + u * 31) % n_items as u32)
+                .collect();
+            s.sort_unstable();
+            s.dedup();
+            s
+        })
+        .collect();
+    let mut group = c.benchmark_group("topk");
+    group.sample_size(10);
+    group.bench_function("batch_top10_1k_users_50k_items_64f", |b| {
+        b.iter(|| {
+            black_box(batch::top_k_dot_batch(&users, &items, None, k, 10, |r| {
+                &seen[r]
+            }))
+        })
+    });
+    group.bench_function("exact_top10_1k_users_50k_items_64f", |b| {
+        b.iter(|| {
+            black_box(batch::top_k_dot_exact(&users, &items, None, k, 10, |r| {
+                &seen[r]
+            }))
+        })
+    });
+    group.finish();
+}
+
 /// Folding a new user in from 20 interactions (one k x k solve): the real-time update path.
 fn als_fold_in(c: &mut Criterion) {
     let (n_items, k) = (50_000, 64);
@@ -156,6 +193,7 @@ fn item_knn_fit(c: &mut Criterion) {
 criterion_group!(
     kernels,
     topk_one_user,
+    topk_batch,
     als_fold_in,
     als_iteration,
     ease_fit,

@@ -125,10 +125,30 @@ fn main() {
     let cpu = cpu_seconds() - cpu0;
     let loss = model.loss(&data) / normalizer;
     let users: Vec<u32> = (0..(a.score_users as u32).min(a.users)).collect();
-    let t = Instant::now();
+    let (t, cpu0) = (Instant::now(), cpu_seconds());
     let lists = model.recommend_batch(&users, 10, &data);
     let score_secs = t.elapsed().as_secs_f64();
+    let score_cpu = cpu_seconds() - cpu0;
     assert_eq!(lists.len(), users.len());
+    // The single-user path (gemv + top-k per user) on the same users: the batch lists must
+    // equal it bit for bit.
+    let (t, cpu0) = (Instant::now(), cpu_seconds());
+    let exact = attune_core::model::batch::top_k_dot_exact(
+        &model.all_user_factors()[..users.len() * a.factors],
+        model.all_item_factors(),
+        None,
+        a.factors,
+        10,
+        |r| data.row(users[r] as usize).0,
+    );
+    let exact_secs = t.elapsed().as_secs_f64();
+    let exact_cpu = cpu_seconds() - cpu0;
+    let identical = lists.iter().zip(&exact).all(|(a, b)| {
+        a.len() == b.len()
+            && a.iter()
+                .zip(b)
+                .all(|(x, y)| x.0 == y.0 && x.1.to_bits() == y.1.to_bits())
+    });
     println!(
         "{}",
         serde_json::json!({
@@ -139,7 +159,9 @@ fn main() {
             "alpha": a.alpha, "reg": a.reg,
             "train_wall_s": wall, "train_cpu_s": cpu, "loss": loss,
             "peak_rss_mib": peak_rss_mib(), "rss_before_fit_mib": rss_before,
-            "top10_users": users.len(), "top10_wall_s": score_secs,
+            "top10_users": users.len(), "top10_wall_s": score_secs, "top10_cpu_s": score_cpu,
+            "exact_top10_wall_s": exact_secs, "exact_top10_cpu_s": exact_cpu,
+            "top10_identical_to_exact": identical,
         })
     );
 }

@@ -10,8 +10,9 @@ use super::metrics::{
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::model::batch::top_k_dot_batch;
 use crate::model::topk::{top_k_into, top_k_of_into};
-use crate::model::Recommender;
+use crate::model::{Recommender, UserRepr};
 use crate::sparse::Csr;
 
 /// Mean ranking metrics over the evaluated users, plus beyond-accuracy metrics of their lists.
@@ -210,6 +211,11 @@ pub fn rank_users_scored<M: Recommender + ?Sized>(
             "{what} items must match the model"
         );
     }
+    if let (Candidates::All, Some((items, dim))) = (candidates, model.dense_item_factors()) {
+        if let Some(lists) = rank_dense(model, input.history, exclude, users, k, items, dim) {
+            return lists;
+        }
+    }
     users
         .par_iter()
         .map_init(
@@ -242,6 +248,39 @@ pub fn rank_users_scored<M: Recommender + ?Sized>(
             },
         )
         .collect()
+}
+
+/// [`rank_users_scored`] over all items for a model that scores dense users by `gemv` over
+/// `items` ([`crate::model::Scorer::dense_item_factors`]): every user folded in, then all
+/// ranked at once by the batch kernel, whose lists equal the per-user path's bit for bit.
+/// `None` if some user's representation is not a dense vector of `dim` floats.
+fn rank_dense<M: Recommender + ?Sized>(
+    model: &M,
+    history: &Csr,
+    exclude: &Csr,
+    users: &[u32],
+    k: usize,
+    items: &[f32],
+    dim: usize,
+) -> Option<Vec<Vec<(u32, f32)>>> {
+    let reprs: Vec<Option<Vec<f32>>> = users
+        .par_iter()
+        .map(|&u| {
+            let (cols, vals) = history.row(u as usize);
+            let hist: Vec<(u32, f32)> = cols.iter().copied().zip(vals.iter().copied()).collect();
+            match model.fold_in(&hist) {
+                UserRepr::Dense(x) if x.len() == dim => Some(x),
+                UserRepr::Dense(_) | UserRepr::Sparse(_) | UserRepr::Anonymous => None,
+            }
+        })
+        .collect();
+    let mut xs = Vec::with_capacity(users.len() * dim);
+    for x in reprs {
+        xs.extend_from_slice(&x?);
+    }
+    Some(top_k_dot_batch(&xs, items, None, dim, k, |r| {
+        exclude.row(users[r] as usize).0
+    }))
 }
 
 /// Users with at least one held-out item, ascending: the users every report averages over.
@@ -380,6 +419,71 @@ mod tests {
     use crate::eval::split::random_holdout;
     use crate::model::testdata::taste_matrix;
     use crate::model::{AlsParams, EaseParams, ItemKnnParams, Popularity};
+
+    /// ALS with its factors hidden: the same model through the per-user path.
+    struct PerUser<'a>(&'a crate::model::AlsModel);
+
+    impl crate::model::Scorer for PerUser<'_> {
+        fn n_items(&self) -> usize {
+            self.0.n_items()
+        }
+        fn score_into(&self, user: &UserRepr, items: &[u32], out: &mut [f32]) {
+            self.0.score_into(user, items, out);
+        }
+        fn score_all_into(&self, user: &UserRepr, out: &mut [f32]) {
+            self.0.score_all_into(user, out);
+        }
+    }
+
+    impl crate::model::FoldIn for PerUser<'_> {
+        fn fold_in(&self, interactions: &[(u32, f32)]) -> UserRepr {
+            self.0.fold_in(interactions)
+        }
+    }
+
+    /// Ranking every item for ALS goes through the batch kernel; its scored lists equal the
+    /// per-user path's bit for bit, with a separate exclusion matrix too.
+    #[test]
+    fn als_ranked_in_batch_equals_the_per_user_path() {
+        let data = taste_matrix(240, 300, 4, 12, 9);
+        let mut cells = Vec::new();
+        for u in 0..data.n_rows() {
+            let (cols, vals) = data.row(u);
+            cells.extend(cols.iter().zip(vals).map(|(&i, &v)| (u as u32, i, v)));
+        }
+        let owners: Vec<u32> = cells.iter().map(|c| c.0).collect();
+        let (train, test) = random_holdout(&owners, 0.2, 3)
+            .unwrap()
+            .to_csr(&cells, data.n_rows(), data.n_cols())
+            .unwrap();
+        let model = AlsParams::new(16)
+            .iterations(4)
+            .check()
+            .unwrap()
+            .fit(&train)
+            .unwrap();
+        assert!(crate::model::Scorer::dense_item_factors(&model).is_some());
+        let users = test_users(&test);
+        for exclude in [None, Some(&data)] {
+            let input = RankInput {
+                history: &train,
+                exclude,
+                held_out: &test,
+            };
+            let bits = |l: Vec<Vec<(u32, f32)>>| {
+                l.into_iter()
+                    .map(|v| {
+                        v.into_iter()
+                            .map(|e| (e.0, e.1.to_bits()))
+                            .collect::<Vec<_>>()
+                    })
+                    .collect::<Vec<_>>()
+            };
+            let batched = rank_users_scored(&model, &input, &users, 10, Candidates::All);
+            let single = rank_users_scored(&PerUser(&model), &input, &users, 10, Candidates::All);
+            assert_eq!(bits(batched), bits(single));
+        }
+    }
 
     #[test]
     fn popularity_report_hand_computed() {

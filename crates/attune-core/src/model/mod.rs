@@ -131,6 +131,14 @@ pub trait Scorer: Send + Sync {
     /// # Panics
     /// If `out.len() != n_items`.
     fn score_all_into(&self, user: &UserRepr, out: &mut [f32]);
+
+    /// The row-major item factors `Y` (`n_items x dim`) and `dim`, when this model scores a
+    /// [`UserRepr::Dense`] `x` of length `dim` exactly as [`scan::gemv`]`(Y, x)`: then many
+    /// users can be ranked at once by [`batch::top_k_dot_batch`], with identical lists.
+    /// `None` (the default) for every other model.
+    fn dense_item_factors(&self) -> Option<(&[f32], usize)> {
+        None
+    }
 }
 
 /// Builds a user representation from an interaction history.

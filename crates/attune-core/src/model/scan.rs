@@ -39,6 +39,56 @@ pub fn gemv(rows: &[f32], x: &[f32], out: &mut [f32]) {
     }
 }
 
+/// `out[i]` of [`gemv`]`(rows, x, out)`, bit for bit, computed for row `i` alone: the same
+/// kernel choice (the AVX2 path for the full 8-row groups, [`dot`] for the tail) and the same
+/// order of sums. Batched scorers rescore their candidates with it, so their lists equal the
+/// single-user path's exactly.
+///
+/// # Panics
+/// If `x` is empty, `rows.len()` is not a multiple of `x.len()`, or row `i` does not exist.
+pub fn gemv_at(rows: &[f32], x: &[f32], i: usize) -> f32 {
+    let k = x.len();
+    assert!(
+        k > 0 && rows.len().is_multiple_of(k) && i < rows.len() / k,
+        "gemv_at: row {i} of rows x {k}"
+    );
+    let row = &rows[i * k..(i + 1) * k];
+    #[cfg(target_arch = "x86_64")]
+    {
+        let n = rows.len() / k;
+        if k.is_multiple_of(8) && k <= MAX_REGISTER_K && i < n - n % 8 && has_avx2_fma() {
+            // SAFETY: AVX2 and FMA are available (checked at run time); both slices have k
+            // floats, a multiple of 8.
+            return unsafe { row_avx2(row, x) };
+        }
+    }
+    dot(row, x)
+}
+
+/// One row of [`gemv_avx2`]: the same multiply-add chain per lane and the same [`reduce8`]
+/// (the other seven accumulators are zero and do not touch lane 0).
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA; `row.len() == x.len()`, a multiple of 8.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn row_avx2(row: &[f32], x: &[f32]) -> f32 {
+    use std::arch::x86_64::*;
+    let mut acc = [_mm256_setzero_ps(); 8];
+    for c in 0..x.len() / 8 {
+        // SAFETY: c * 8 + 8 <= x.len() == row.len().
+        unsafe {
+            acc[0] = _mm256_fmadd_ps(
+                _mm256_loadu_ps(row.as_ptr().add(c * 8)),
+                _mm256_loadu_ps(x.as_ptr().add(c * 8)),
+                acc[0],
+            );
+        }
+    }
+    // SAFETY: the caller guarantees AVX2.
+    _mm256_cvtss_f32(unsafe { reduce8(&acc) })
+}
+
 /// Items per tile of [`gemv_batch`]: 512 rows of 64 factors are 128 KB, which stay in L2 while
 /// every query of the batch is scored against them. A multiple of 8, so each tile splits into
 /// the same 8-item groups as one whole pass and the scores are bit-identical to [`gemv`].
@@ -219,6 +269,29 @@ mod tests {
             for (got, want) in out.iter().zip(reference(&rows, &x)) {
                 prop_assert!((f64::from(*got) - want).abs() <= 1e-4 * (1.0 + want.abs()),
                     "got {got}, want {want}");
+            }
+        }
+    }
+
+    proptest! {
+        /// Scoring one row alone gives exactly the whole pass's score, tail rows included.
+        #[test]
+        fn one_row_equals_the_whole_pass(
+            n in 1usize..40,
+            k in prop::sample::select(vec![1usize, 3, 8, 16, 64, 72, 136]),
+            seed in any::<u64>(),
+        ) {
+            let mut s = seed | 1;
+            let mut next = || {
+                s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+                (s % 2001) as f32 / 1000.0 - 1.0
+            };
+            let rows: Vec<f32> = (0..n * k).map(|_| next()).collect();
+            let x: Vec<f32> = (0..k).map(|_| next()).collect();
+            let mut out = vec![0f32; n];
+            gemv(&rows, &x, &mut out);
+            for (i, o) in out.iter().enumerate() {
+                prop_assert_eq!(gemv_at(&rows, &x, i).to_bits(), o.to_bits());
             }
         }
     }

@@ -492,6 +492,11 @@ impl Scorer for AlsModel {
         self.item_factors.len() / self.k
     }
 
+    /// ALS scores a dense user by `scan::gemv` over its item factors ([`Self::score_all_into`]).
+    fn dense_item_factors(&self) -> Option<(&[f32], usize)> {
+        Some((&self.item_factors, self.k))
+    }
+
     fn score_into(&self, user: &UserRepr, items: &[u32], out: &mut [f32]) {
         assert_eq!(items.len(), out.len(), "one output per candidate");
         match user {

@@ -132,6 +132,10 @@ impl Scorer for Fitted {
     fn score_all_into(&self, user: &UserRepr, out: &mut [f32]) {
         self.model.as_recommender().score_all_into(user, out);
     }
+
+    fn dense_item_factors(&self) -> Option<(&[f32], usize)> {
+        self.model.as_recommender().dense_item_factors()
+    }
 }
 
 impl FoldIn for Fitted {
