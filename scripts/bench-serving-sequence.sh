@@ -15,7 +15,7 @@ RATE=${RATE:-1000} DURATION=${DURATION:-10} ROUNDS=${ROUNDS:-2} CONNECTIONS=${CO
 SEQ_SPEC=${SEQ_SPEC:-seq-knn:neighbours=100,position_decay=10}
 BLEND_SPEC=${BLEND_SPEC:-als-transition:factors=64,iterations=15,alpha=1,reg=0.01,confidence=proportional,window=10,mix=0.3}
 command -v wrk >/dev/null || { apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }; }
-cargo build --release -q -p attune-cli
+[ -n "${NO_BUILD:-}" ] || cargo build --release -q -p attune-cli
 ATTUNE=${CARGO_TARGET_DIR:-$PWD/target}/release/attune
 DATA=${DATA:-$(mktemp -d)}
 export ATTUNE_DATA_DIR=$DATA ATTUNE_LOG__LEVEL=warn ATTUNE_SERVING__LOG_IMPRESSIONS=false ATTUNE_MONITOR__INTERVAL_SECS=0

@@ -3,7 +3,8 @@
 //!
 //! Each model family has its own natural notion: the cosine of item factors for factor models
 //! (ALS, BPR, biased MF, hybrid), the learned item-item weight for EASE, the stored neighbour
-//! similarity for item-kNN, and otherwise the cosine of the items' training-user sets.
+//! similarity for item-kNN, and otherwise the cosine of the items' training-user sets (for
+//! `seq-knn`, of its sampled sets).
 
 use attune_core::eval::beyond::ItemCosine;
 use attune_core::model::spec::FittedModel;
@@ -68,6 +69,12 @@ impl ItemSimilarity {
             }
             FittedModel::Ease(_) | FittedModel::EaseTransition(_) => Self::Ease,
             FittedModel::ItemKnn(_) => Self::Knn,
+            // The model's own sampled item → users index: the same co-occurrence cosine over
+            // at most `sample` users per item, so an explanation costs a few thousand steps
+            // instead of merging a popular item's whole user list per history item.
+            FittedModel::SeqKnn(m) => {
+                Self::Cooccurrence(ItemCosine::from_item_major(m.item_index().clone()))
+            }
             _ => Self::Cooccurrence(ItemCosine::new(history)),
         }
     }
@@ -122,7 +129,7 @@ impl ItemSimilarity {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use attune_core::model::spec::{Spec, TrainingSet};
+    use attune_core::model::spec::{ItemSequences, Spec, TrainingSet};
 
     /// Items 0-2 always together, 3-5 always together.
     fn data() -> Csr {
@@ -144,9 +151,17 @@ mod tests {
             "ease:lambda=1",
             "item-knn:neighbours=5",
             "popularity",
+            "seq-knn:sample=5",
+            "als-transition:factors=4,alpha=10,reg=0.1,iterations=10",
         ] {
             let spec: Spec = spec.parse().unwrap();
-            let fitted = spec.fit(&TrainingSet::new(d.clone())).unwrap();
+            let mut t = TrainingSet::new(d.clone());
+            let timed = (0..d.n_rows()).flat_map(|u| {
+                let items = d.row(u).0.to_vec();
+                items.into_iter().map(move |i| (u as u32, i64::from(i), i))
+            });
+            t.sequences = Some(ItemSequences::from_timed(d.n_rows(), timed.collect()));
+            let fitted = spec.fit(&t).unwrap();
             let model = fitted.model();
             let s = ItemSimilarity::for_model(model, &d);
             let (same, other) = (s.sim(model, 0, 1), s.sim(model, 0, 4));

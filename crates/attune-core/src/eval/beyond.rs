@@ -61,6 +61,12 @@ impl ItemCosine {
         }
     }
 
+    /// From an items x users matrix already (values are ignored; stored entries count). A
+    /// sampled index (each item's users cut to a subset) gives the cosine of the samples.
+    pub fn from_item_major(by_item: Csr) -> Self {
+        Self { by_item }
+    }
+
     /// Cosine of items `a` and `b` in `[0, 1]`; 0 when either has no users or is out of range.
     pub fn sim(&self, a: u32, b: u32) -> f32 {
         let n = self.by_item.n_rows();

@@ -213,6 +213,11 @@ impl SeqKnnModel {
             .collect()
     }
 
+    /// Items × users: each item's sampled users (values are positions), the neighbour index.
+    pub fn item_index(&self) -> &Csr {
+        &self.by_item
+    }
+
     /// The parameters it was fitted with.
     pub fn params(&self) -> SeqKnnParams {
         self.params
