@@ -126,7 +126,7 @@ pub(crate) fn map_from_json<V: JsonScalar>(
             .map(|(k, v)| match V::from_json(&v) {
                 Some(s) => Ok((k, s)),
                 None => Err(corrupt(format!(
-                    "value of {k:?} is not a bool, number or string: {v}"
+                    "value of {k:?} is not a bool, number, string or array of numbers: {v}"
                 ))),
             })
             .collect(),
