@@ -152,7 +152,10 @@ mod tests {
         let mut t = data();
         let n = t.n_items();
         t.item_content = Some(ItemContent {
-            titles: vec!["same words".into(); n],
+            titles: ["tea cup", "tea pot", "coffee cup", "coffee beans", "juice"]
+                .iter()
+                .map(|t| t.to_string())
+                .collect(),
             descriptions: vec![String::new(); n],
             tags: vec![Vec::new(); n],
             vectors: (0..n).map(|i| vec![i as f32 + 1.0, 1.0]).collect(),
