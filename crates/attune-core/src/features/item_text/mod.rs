@@ -354,7 +354,10 @@ fn vector_dim(docs: &[ItemDoc], weight: f32) -> usize {
     }
     counts
         .into_iter()
-        .fold((0, 0), |best, (len, n)| if n > best.1 { (len, n) } else { best })
+        .fold(
+            (0, 0),
+            |best, (len, n)| if n > best.1 { (len, n) } else { best },
+        )
         .0
 }
 
@@ -652,8 +655,10 @@ mod tests {
     #[test]
     fn from_item_reads_the_embedding_attribute() {
         let mut it = Item::new("a");
-        it.attributes
-            .insert(EMBEDDING_ATTRIBUTE.into(), AttrValue::Vector(vec![0.5, 0.5]));
+        it.attributes.insert(
+            EMBEDDING_ATTRIBUTE.into(),
+            AttrValue::Vector(vec![0.5, 0.5]),
+        );
         it.attributes
             .insert("brand".into(), AttrValue::Text("Orbit".into()));
         let d = ItemDoc::from_item(&it, &["brand", EMBEDDING_ATTRIBUTE]);
