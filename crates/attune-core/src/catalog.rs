@@ -15,7 +15,17 @@ pub enum AttrValue {
     Number(f64),
     /// A string.
     Text(String),
+    /// A dense vector of finite numbers: a text embedding or features computed elsewhere
+    /// (image CNN features, ...). Under [`EMBEDDING_ATTRIBUTE`] on items the content-based
+    /// models read it ([`crate::features::item_text`]); elsewhere it is carried, not
+    /// interpreted. At most `limits.max_item_text_len / 8` numbers (each counts 8 bytes, as
+    /// a number property of an event does).
+    Vector(Vec<f32>),
 }
+
+/// The item attribute whose [`AttrValue::Vector`] is the item's dense content vector (written
+/// by `attune embed items`, or imported): one dimension across the catalog.
+pub const EMBEDDING_ATTRIBUTE: &str = "embedding";
 
 /// One catalog entry.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -120,6 +130,23 @@ fn check_attrs(
             AttrValue::Text(t) => {
                 if let Err(e) = check_text(&format!("{field}.{k}"), t, limits.max_item_text_len) {
                     errors.push(e);
+                }
+            }
+            AttrValue::Vector(v) => {
+                let max = limits.max_item_text_len / 8;
+                if v.is_empty() || v.len() > max {
+                    errors.push(FieldError::new(
+                        format!("{field}.{k}"),
+                        format!(
+                            "must have 1 to {max} numbers (limits.max_item_text_len / 8), got {}",
+                            v.len()
+                        ),
+                    ));
+                } else if let Some(i) = v.iter().position(|x| !x.is_finite()) {
+                    errors.push(FieldError::new(
+                        format!("{field}.{k}[{i}]"),
+                        "must be a finite number",
+                    ));
                 }
             }
             AttrValue::Number(_) | AttrValue::Bool(_) => {}
@@ -227,6 +254,29 @@ mod tests {
                 "attributes.price"
             ]
         );
+    }
+
+    #[test]
+    fn vector_attributes_are_finite_non_empty_and_bounded() {
+        let limits = InputLimits {
+            max_item_text_len: 64,
+            ..InputLimits::default()
+        };
+        let mut item = Item::new("sku-1");
+        item.attributes
+            .insert(EMBEDDING_ATTRIBUTE.into(), AttrValue::Vector(vec![0.5; 8]));
+        assert!(item.validate(&limits).is_ok());
+        for (v, field, rule) in [
+            (vec![0.5; 9], "attributes.embedding", "1 to 8 numbers"),
+            (vec![], "attributes.embedding", "1 to 8 numbers"),
+            (vec![0.0, f32::NAN], "attributes.embedding[1]", "finite"),
+        ] {
+            item.attributes
+                .insert(EMBEDDING_ATTRIBUTE.into(), AttrValue::Vector(v));
+            let err = item.validate(&limits).unwrap_err();
+            assert_eq!(err.first_field(), field, "{err}");
+            assert!(err.errors[0].reason.contains(rule), "{err}");
+        }
     }
 
     #[test]

@@ -16,7 +16,9 @@ use crate::error::FieldError;
 /// How long ids and texts may be, and how many free-form names and labels a record may carry.
 ///
 /// Nesting needs no limit of its own: property and attribute values are scalars (a bool, a
-/// number or a string; an object or array is refused by name), and the JSON decoder refuses
+/// number or a string; an object or array is refused by name) except an item's or user's
+/// attribute may be one flat array of numbers (a dense vector, at most
+/// `max_item_text_len / 8` numbers), and the JSON decoder refuses
 /// documents nested deeper than 128 levels before any of this is looked at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InputLimits {

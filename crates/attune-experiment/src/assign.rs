@@ -69,6 +69,8 @@ pub fn attribute(profile: Option<&User>, name: &str) -> Option<String> {
         AttrValue::Number(x) if x.fract() == 0.0 && x.abs() < 9.0e15 => format!("{}", *x as i64),
         AttrValue::Number(x) => x.to_string(),
         AttrValue::Bool(b) => b.to_string(),
+        // A dense vector is no targeting value: no condition matches it.
+        AttrValue::Vector(_) => return None,
     })
 }
 

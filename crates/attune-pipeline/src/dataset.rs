@@ -20,6 +20,7 @@
 //! "Now" of the data (recency decay, trending) is the time of the latest kept event, not the
 //! wall clock, so training on a snapshot is reproducible.
 
+use attune_core::catalog::{AttrValue, EMBEDDING_ATTRIBUTE};
 use attune_core::clean::CleanReport;
 use attune_core::event::{Event, EventWeighting};
 use attune_core::fairness::reweight::Reweight;
@@ -218,6 +219,7 @@ impl Dataset {
         let mut titles = vec![String::new(); n_items];
         let mut descriptions = vec![String::new(); n_items];
         let mut tags = vec![Vec::new(); n_items];
+        let mut vectors = vec![Vec::new(); n_items];
         let mut available = vec![true; n_items];
         let mut cat_triplets = Vec::new();
         for it in catalog {
@@ -228,6 +230,9 @@ impl Dataset {
             titles[i_us] = it.title.clone().unwrap_or_default();
             descriptions[i_us] = it.description.clone().unwrap_or_default();
             tags[i_us] = it.tags.clone();
+            if let Some(AttrValue::Vector(v)) = it.attributes.get(EMBEDDING_ATTRIBUTE) {
+                vectors[i_us] = v.clone();
+            }
             available[i_us] = it.available;
             for c in &it.categories {
                 if let Some(c) = categories.get(c) {
@@ -264,6 +269,7 @@ impl Dataset {
                 titles,
                 descriptions,
                 tags,
+                vectors,
             },
             available,
             clean_report: data.clean_report().cloned(),

@@ -270,6 +270,7 @@ pub fn attribute_masks(
             AttrValue::Text(s) => s.clone(),
             AttrValue::Number(n) => n.to_string(),
             AttrValue::Bool(b) => b.to_string(),
+            AttrValue::Vector(_) => continue, // a dense vector names no segment
         };
         masks
             .entry(value)

@@ -321,10 +321,21 @@ fn decode_attrs(field: &str, v: &Value, errors: &mut Errors) -> BTreeMap<String,
                 None => continue,
             },
             Value::String(s) => AttrValue::Text(s.clone()),
+            // A dense vector (an embedding, image features): numbers only; `Item::validate`
+            // checks they are finite and how many there are.
+            Value::Array(a) => match a.iter().map(Value::as_f64).collect::<Option<Vec<f64>>>() {
+                Some(v) => AttrValue::Vector(v.into_iter().map(|f| f as f32).collect()),
+                None => {
+                    errors
+                        .0
+                        .push(type_error(format!("{field}.{k}"), "an array of numbers", x));
+                    continue;
+                }
+            },
             other => {
                 errors.0.push(type_error(
                     format!("{field}.{k}"),
-                    "a bool, number or string",
+                    "a bool, number, string or array of numbers",
                     other,
                 ));
                 continue;
@@ -356,6 +367,9 @@ pub fn attrs_to_json(attrs: &BTreeMap<String, AttrValue>) -> Value {
                 AttrValue::Bool(b) => Value::Bool(*b),
                 AttrValue::Number(n) => number(*n),
                 AttrValue::Text(s) => Value::String(s.clone()),
+                AttrValue::Vector(v) => {
+                    Value::Array(v.iter().map(|&x| number(f64::from(x))).collect())
+                }
             };
             (k.clone(), v)
         })

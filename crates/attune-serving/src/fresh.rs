@@ -3,7 +3,9 @@
 //! without retraining").
 //!
 //! When a version is loaded, the item-text vocabulary (TF-IDF over title, description and tags,
-//! plus categories: [`attune_core::features::item_text`] with its default parameters) is fitted
+//! plus categories, plus the items' dense vectors when they carry one under
+//! [`attune_core::catalog::EMBEDDING_ATTRIBUTE`], e.g. from `attune embed items`:
+//! [`attune_core::features::item_text`] with its default parameters) is fitted
 //! on the whole catalog, model items first so that row `i` is model item `i`. Catalog items the
 //! model does not know are the fresh set. An item upserted later through the API
 //! ([`crate::Serving::observe_items`]) is vectorized with that vocabulary (words the catalog

@@ -50,6 +50,12 @@ impl JsonScalar for AttrValue {
             AttrValue::Bool(b) => Some(Value::Bool(*b)),
             AttrValue::Number(n) => number(*n),
             AttrValue::Text(s) => Some(Value::String(s.clone())),
+            // An array of numbers; f32 -> f64 is exact, so it reads back bit for bit.
+            AttrValue::Vector(v) => v
+                .iter()
+                .map(|&x| number(f64::from(x)))
+                .collect::<Option<Vec<Value>>>()
+                .map(Value::Array),
         }
     }
     fn from_json(v: &Value) -> Option<Self> {
@@ -57,6 +63,11 @@ impl JsonScalar for AttrValue {
             Value::Bool(b) => Some(AttrValue::Bool(*b)),
             Value::Number(n) => n.as_f64().map(AttrValue::Number),
             Value::String(s) => Some(AttrValue::Text(s.clone())),
+            Value::Array(a) => a
+                .iter()
+                .map(|x| x.as_f64().map(|f| f as f32))
+                .collect::<Option<Vec<f32>>>()
+                .map(AttrValue::Vector),
             _ => None,
         }
     }
@@ -115,7 +126,7 @@ pub(crate) fn map_from_json<V: JsonScalar>(
             .map(|(k, v)| match V::from_json(&v) {
                 Some(s) => Ok((k, s)),
                 None => Err(corrupt(format!(
-                    "value of {k:?} is not a bool, number or string: {v}"
+                    "value of {k:?} is not a bool, number, string or array of numbers: {v}"
                 ))),
             })
             .collect(),
@@ -335,12 +346,20 @@ mod tests {
             "t".into(),
             AttrValue::Text("naïve \"quoted\" 日本 🎉".into()),
         );
+        m.insert(
+            "embedding".into(),
+            AttrValue::Vector(vec![0.1, -1e-30, f32::MAX, f32::MIN_POSITIVE, 0.0]),
+        );
         let text = map_to_json("items", &m).unwrap();
         let back: BTreeMap<String, AttrValue> = map_from_json("items", &text).unwrap();
         assert_eq!(back, m);
         for (k, v) in &m {
             if let (AttrValue::Number(a), AttrValue::Number(b)) = (v, &back[k]) {
                 assert_eq!(a.to_bits(), b.to_bits(), "{k}");
+            }
+            if let (AttrValue::Vector(a), AttrValue::Vector(b)) = (v, &back[k]) {
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(a), bits(b), "{k}");
             }
         }
     }

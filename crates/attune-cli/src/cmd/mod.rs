@@ -11,6 +11,7 @@ mod bench;
 mod clean;
 mod consume;
 mod demo;
+mod embed;
 pub mod evaluate;
 mod experiment;
 mod export;
@@ -59,5 +60,6 @@ pub fn run(command: Command, settings: &Settings) -> anyhow::Result<ExitCode> {
         Command::Features(c) => features::run(c, settings),
         Command::Segment(args) => segment::run(args, settings),
         Command::Tune(args) => tune::run(args, settings),
+        Command::Embed(c) => embed::run(c, settings),
     }
 }

@@ -19,6 +19,8 @@ pub fn attr_label(v: &AttrValue) -> String {
         AttrValue::Bool(b) => b.to_string(),
         AttrValue::Number(n) => n.to_string(),
         AttrValue::Text(s) => s.clone(),
+        // A dense vector is no group: every vector of one width is one label.
+        AttrValue::Vector(v) => format!("vector[{}]", v.len()),
     }
 }
 

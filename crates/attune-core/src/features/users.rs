@@ -344,6 +344,9 @@ pub fn user_features<'e, 'c>(
     let mut kinds: BTreeMap<&str, bool> = BTreeMap::new(); // name -> all numeric
     for u in profiles.values() {
         for (k, v) in &u.attributes {
+            if matches!(v, AttrValue::Vector(_)) {
+                continue; // a dense vector is no column of this table
+            }
             let numeric = !matches!(v, AttrValue::Text(_));
             kinds
                 .entry(k.as_str())
@@ -371,7 +374,7 @@ pub fn user_features<'e, 'c>(
                     Some(AttrValue::Text(s)) => Some(s.clone()),
                     Some(AttrValue::Number(x)) => Some(x.to_string()),
                     Some(AttrValue::Bool(b)) => Some(b.to_string()),
-                    None => None,
+                    Some(AttrValue::Vector(_)) | None => None,
                 })
                 .collect();
             categorical.push((format!("attr.{name}"), col));

@@ -405,6 +405,119 @@ mod tests {
         assert!(ContentModel::from_parts(parts).is_err());
     }
 
+    /// Items whose text says nothing (one shared title) and whose dense vectors differ.
+    fn vector_catalog() -> Vec<ItemDoc> {
+        let v = |x: &[f32]| ItemDoc {
+            title: "item".into(),
+            vector: x.to_vec(),
+            ..ItemDoc::default()
+        };
+        vec![
+            v(&[1.0, 0.1, 0.0]),
+            v(&[0.0, 1.0, 0.0]),
+            v(&[0.0, 0.0, 1.0]),
+            v(&[0.9, 0.2, 0.05]), // no interactions needed: close to item 0
+            v(&[]),               // no vector
+        ]
+    }
+
+    #[test]
+    fn dense_vectors_rank_the_item_closest_to_the_history_first() {
+        let features = ItemTextParams::new()
+            .min_df(1)
+            .max_df(1.0)
+            .text_weight(0.0)
+            .category_weight(0.0)
+            .vector_weight(1.0);
+        let m = ContentParams::new()
+            .features(features)
+            .check()
+            .unwrap()
+            .fit(&vector_catalog());
+        assert_eq!(m.features().vector_dim(), 3);
+        assert_eq!(m.features().n_features(), 3); // text weighted 0: not even tokenized
+        let user = m.fold_in(&[(0, 1.0)]);
+        let mut scores = vec![0f32; 5];
+        m.score_all_into(&user, &mut scores);
+        let mut ranked = Vec::new();
+        top_k_into(&scores, 5, &[0], &mut ranked);
+        assert_eq!(ranked[0].0, 3, "{scores:?}");
+        assert_eq!(scores[4], 0.0);
+        let want = cosine(&[1.0, 0.1, 0.0], &[0.9, 0.2, 0.05]);
+        assert!((scores[3] - want).abs() < 1e-6, "{} vs {want}", scores[3]);
+        assert_eq!(m.similar_items(0, 1)[0].0, 3);
+        assert_eq!(m.most_similar_in(&[(1, 1.0), (0, 1.0)], 3).unwrap().0, 0);
+    }
+
+    #[test]
+    fn text_and_vectors_together_weigh_both() {
+        // Items 0 and 1 share words; items 0 and 2 share a vector direction.
+        let mut docs = vec![
+            doc("green tea", &[]),
+            doc("green tea", &[]),
+            doc("espresso", &[]),
+        ];
+        docs[0].vector = vec![1.0, 0.0];
+        docs[1].vector = vec![0.0, 1.0];
+        docs[2].vector = vec![1.0, 0.0];
+        let fit = |w: f32| {
+            let f = ItemTextParams::new()
+                .min_df(1)
+                .max_df(1.0)
+                .stop_words(StopWords::None)
+                .vector_weight(w);
+            ContentParams::new().features(f).check().unwrap().fit(&docs)
+        };
+        let text_only = fit(0.0);
+        assert_eq!(text_only.features().vector_dim(), 0);
+        assert!(text_only.similarity(0, 1) > 0.99 && text_only.similarity(0, 2) == 0.0);
+        let both = fit(1.0);
+        // Each block carries half of the squared norm: cosine 0.5 through either.
+        assert!((both.similarity(0, 1) - 0.5).abs() < 1e-6);
+        assert!((both.similarity(0, 2) - 0.5).abs() < 1e-6);
+        assert!((both.similarity(0, 0) - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn parts_keep_the_vector_block_and_older_files_read_as_text_only() {
+        use crate::model::ModelParts;
+        let f = ItemTextParams::new()
+            .min_df(1)
+            .max_df(1.0)
+            .stop_words(StopWords::None);
+        let m = ContentParams::new()
+            .features(f)
+            .check()
+            .unwrap()
+            .fit(&vector_catalog());
+        assert_eq!(m.features().vector_dim(), 3);
+        let back = ContentModel::from_parts(m.to_parts()).unwrap();
+        assert_eq!(back, m);
+        let new_item = ItemDoc {
+            vector: vec![0.0, 0.0, 2.0],
+            ..doc("item", &[])
+        };
+        assert_eq!(
+            back.features().transform(&new_item),
+            m.features().transform(&new_item)
+        );
+        // A file from before dense vectors: no vector parameters, text-only matrix.
+        let text = model(&catalog());
+        let mut parts = text.to_parts();
+        for k in ["text_weight", "vector_weight", "vector_dim"] {
+            assert!(parts.params.remove(k).is_some(), "{k}");
+        }
+        let old = ContentModel::from_parts(parts).unwrap();
+        assert_eq!(old.features().vector_dim(), 0);
+        assert_eq!(old.features().matrix(), text.features().matrix());
+        // A vector width that disagrees with the matrix is refused.
+        let mut parts = m.to_parts();
+        parts
+            .params
+            .insert("vector_dim".into(), crate::model::Param::Int(4));
+        assert!(ContentModel::from_parts(parts).is_err());
+    }
+
     proptest! {
         #[test]
         fn scores_equal_cosine_of_profile_and_row(

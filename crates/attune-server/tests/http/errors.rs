@@ -559,7 +559,7 @@ async fn invalid_items_and_users_are_422_naming_the_field() {
         ),
         (
             "/v1/items/SKU-2040",
-            json!({"attributes": {"sizes": [1, 2]}}),
+            json!({"attributes": {"sizes": [1, "2"]}}),
             "attributes.sizes",
         ),
         (

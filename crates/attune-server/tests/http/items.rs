@@ -56,6 +56,26 @@ async fn put_get_replace_delete() {
         .assert_problem(404, "item_not_found", Some("item_id"));
 }
 
+/// A dense vector (a text embedding, image features) is an attribute holding an array of
+/// numbers; it is stored and read back exactly (issue 16, text embeddings).
+#[tokio::test]
+async fn a_dense_vector_attribute_round_trips() {
+    let t = TestServer::new();
+    let c = t.default_app();
+    let item = json!({"title": "Trail trainers",
+                      "attributes": {"embedding": [0.5, -0.25, 0.125], "brand": "Ullvik"}});
+    let r = c.put_json("/v1/items/SKU-1", &item).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let g = c.get("/v1/items/SKU-1").await;
+    assert_eq!(
+        g.body["attributes"],
+        json!({"embedding": [0.5, -0.25, 0.125], "brand": "Ullvik"})
+    );
+    c.put_json("/v1/items/SKU-1", &json!({"attributes": {"embedding": []}}))
+        .await
+        .assert_problem(422, "validation_failed", Some("attributes.embedding"));
+}
+
 #[tokio::test]
 async fn ids_with_slashes_and_unicode_work_when_encoded() {
     let t = TestServer::new();

@@ -189,8 +189,8 @@ async fn id_and_text_limits_come_from_the_configuration() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
 }
 
-/// Values are scalars, and a body nested past the decoder's depth is refused before anything
-/// else looks at it.
+/// Values are scalars (or, on items and users, one flat array of numbers: a dense vector), and
+/// a body nested past the decoder's depth is refused before anything else looks at it.
 #[tokio::test]
 async fn nesting_is_refused_by_shape_and_depth() {
     let t = TestServer::new();
@@ -200,9 +200,16 @@ async fn nesting_is_refused_by_shape_and_depth() {
         .await;
     r.assert_problem(422, "validation_failed", Some("properties.nested"));
     let r = c
-        .put_json("/v1/items/i1", &json!({"attributes": {"dims": [1, 2]}}))
+        .put_json("/v1/items/i1", &json!({"attributes": {"dims": [[1, 2]]}}))
         .await;
     r.assert_problem(422, "validation_failed", Some("attributes.dims"));
+    let r = c
+        .put_json(
+            "/v1/items/i1",
+            &json!({"attributes": {"embedding": [0.5, 1e39]}}),
+        )
+        .await;
+    r.assert_problem(422, "validation_failed", Some("attributes.embedding[1]"));
     let deep = format!(
         r#"{{"type":"view","user_id":"u1","item_id":"i1","properties":{{"x":{}1{}}}}}"#,
         "[".repeat(100_000),

@@ -428,6 +428,8 @@ fn infer_prop(cell: &str) -> PropValue {
         AttrValue::Bool(b) => PropValue::Bool(b),
         AttrValue::Number(n) => PropValue::Number(n),
         AttrValue::Text(s) => PropValue::Text(s),
+        // infer_attr reads one cell as a scalar; it never makes a vector.
+        AttrValue::Vector(_) => PropValue::Text(cell.to_string()),
     }
 }
 

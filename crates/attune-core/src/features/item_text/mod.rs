@@ -12,8 +12,9 @@
 //! columns, and an item with nothing at all gets an empty row (it scores 0 everywhere).
 //!
 //! # The vector of one item
-//! Columns are three blocks, in this order: text terms, categories, attribute values (each
-//! block sorted by name, so refits on the same catalog give the same columns).
+//! Columns are four blocks, in this order: text terms, categories, attribute values (each
+//! block sorted by name, so refits on the same catalog give the same columns), then the
+//! dense vector.
 //! - **Text**: every field is tokenized ([`Tokenizer`]); a term's frequency is
 //!   `title_weight · (count in the title) + (count in the description) + tag_weight · (count in
 //!   the tags)`. Terms kept in the vocabulary appear in at least `min_df` items and in at most a
@@ -23,11 +24,17 @@
 //! - **Categories**: 1 for each of the item's category labels (every level of the path, as
 //!   given; all labels are kept, however rare, because category-level fallbacks need them).
 //! - **Attributes**: 1 for each selected `key=value` pair seen in at least `min_df` items.
+//! - **Vector**: the item's dense vector ([`ItemDoc::vector`], from the item attribute
+//!   [`crate::catalog::EMBEDDING_ATTRIBUTE`]: a text embedding from `attune embed items`, or
+//!   image or other features computed elsewhere), one column per dimension. The block's width
+//!   is the dimension most items of the fitted catalog have (ties: the smaller); an item whose
+//!   vector has another width gets no vector block.
 //!
-//! Each block is L2-normalized on its own and scaled by its weight (text 1,
-//! `category_weight`, `attribute_weight`), then the whole row is L2-normalized, so the dot
-//! product of two rows is their cosine similarity and the weights say how much of that
-//! similarity each kind of evidence may carry.
+//! Each block is L2-normalized on its own and scaled by its weight (`text_weight`,
+//! `category_weight`, `attribute_weight`, `vector_weight`), then the whole row is
+//! L2-normalized, so the dot product of two rows is their cosine similarity and the weights
+//! say how much of that similarity each kind of evidence may carry. With `text_weight = 0` the
+//! text is not tokenized at all (no term columns).
 
 mod parts;
 
@@ -36,7 +43,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use rayon::prelude::*;
 
 use super::text::{StopWords, Tokenizer};
-use crate::catalog::{AttrValue, Item};
+use crate::catalog::{AttrValue, Item, EMBEDDING_ATTRIBUTE};
 use crate::model::{check_non_negative_finite, ParamError};
 use crate::sparse::Csr;
 
@@ -53,11 +60,15 @@ pub struct ItemDoc {
     pub categories: Vec<String>,
     /// Selected attributes as `(key, value)` text pairs.
     pub attributes: Vec<(String, String)>,
+    /// A dense vector (empty when the item has none).
+    pub vector: Vec<f32>,
 }
 
 impl ItemDoc {
     /// The content of a catalog item, keeping the attributes named in `attribute_keys`
-    /// (numbers are written as integers when they are whole, booleans as `true`/`false`).
+    /// (numbers are written as integers when they are whole, booleans as `true`/`false`;
+    /// vectors are no `key=value` pair and are skipped) and the vector under
+    /// [`EMBEDDING_ATTRIBUTE`].
     pub fn from_item(item: &Item, attribute_keys: &[&str]) -> Self {
         let attributes = attribute_keys
             .iter()
@@ -69,6 +80,7 @@ impl ItemDoc {
                         format!("{}", *n as i64)
                     }
                     AttrValue::Number(n) => n.to_string(),
+                    AttrValue::Vector(_) => return None,
                 };
                 Some((k.to_string(), v))
             })
@@ -79,6 +91,10 @@ impl ItemDoc {
             tags: item.tags.clone(),
             categories: item.categories.clone(),
             attributes,
+            vector: match item.attributes.get(EMBEDDING_ATTRIBUTE) {
+                Some(AttrValue::Vector(v)) => v.clone(),
+                _ => Vec::new(),
+            },
         }
     }
 }
@@ -92,8 +108,10 @@ pub struct ItemTextParams {
     max_df: f64,
     title_weight: f32,
     tag_weight: f32,
+    text_weight: f32,
     category_weight: f32,
     attribute_weight: f32,
+    vector_weight: f32,
 }
 
 /// Checked [`ItemTextParams`].
@@ -109,8 +127,9 @@ impl Default for ItemTextParams {
 impl ItemTextParams {
     /// Defaults: tokens of 2+ characters without English stop words, `min_df = 2` (a term in
     /// one item cannot make two items similar), `max_df = 0.5` (a term in most items cannot
-    /// tell them apart), `title_weight = 2`, `tag_weight = 2`, `category_weight = 1`,
-    /// `attribute_weight = 0.5`.
+    /// tell them apart), `title_weight = 2`, `tag_weight = 2`, `text_weight = 1`,
+    /// `category_weight = 1`, `attribute_weight = 0.5`, `vector_weight = 1` (a catalog's
+    /// dense vectors, when it has them, count as much as its text).
     pub fn new() -> Self {
         Self {
             tokenizer: Tokenizer::default(),
@@ -118,8 +137,10 @@ impl ItemTextParams {
             max_df: 0.5,
             title_weight: 2.0,
             tag_weight: 2.0,
+            text_weight: 1.0,
             category_weight: 1.0,
             attribute_weight: 0.5,
+            vector_weight: 1.0,
         }
     }
 
@@ -159,6 +180,18 @@ impl ItemTextParams {
         self
     }
 
+    /// Weight of the text block (0: no text features at all).
+    pub fn text_weight(mut self, w: f32) -> Self {
+        self.text_weight = w;
+        self
+    }
+
+    /// Weight of the dense-vector block (0: vectors are ignored).
+    pub fn vector_weight(mut self, w: f32) -> Self {
+        self.vector_weight = w;
+        self
+    }
+
     /// Weight of the category block relative to the text block.
     pub fn category_weight(mut self, w: f32) -> Self {
         self.category_weight = w;
@@ -192,6 +225,8 @@ impl ItemTextParams {
         check_non_negative_finite(A, "tag_weight", self.tag_weight)?;
         check_non_negative_finite(A, "category_weight", self.category_weight)?;
         check_non_negative_finite(A, "attribute_weight", self.attribute_weight)?;
+        check_non_negative_finite(A, "text_weight", self.text_weight)?;
+        check_non_negative_finite(A, "vector_weight", self.vector_weight)?;
         Ok(ItemTextValidParams(self))
     }
 }
@@ -205,6 +240,8 @@ pub enum Feature<'a> {
     Category(&'a str),
     /// An attribute value, written `key=value`.
     Attribute(&'a str),
+    /// A dimension of the dense vector.
+    Vector(usize),
 }
 
 /// A document tokenized into weighted term frequencies (terms not yet filtered).
@@ -214,6 +251,9 @@ impl ItemTextValidParams {
     fn raw_tf(&self, doc: &ItemDoc) -> RawTf {
         let p = &self.0;
         let mut tf = RawTf::new();
+        if p.text_weight == 0.0 {
+            return tf;
+        }
         let mut tokens = Vec::new();
         let fields = [
             (doc.title.as_str(), p.title_weight),
@@ -278,6 +318,7 @@ impl ItemTextValidParams {
             idf,
             categories: categories.into_iter().map(str::to_string).collect(),
             attributes,
+            vector_dim: vector_dim(docs, p.vector_weight),
             matrix: Csr::empty(0, 0),
         };
         let rows: Vec<Vec<(u32, f32)>> = docs
@@ -299,6 +340,25 @@ impl ItemTextValidParams {
             .expect("feature rows are sorted, in range and finite");
         f
     }
+}
+
+/// The width of the vector block: the most common non-empty vector length (ties: the
+/// smaller), 0 when no item has a vector or vectors are weighted 0.
+fn vector_dim(docs: &[ItemDoc], weight: f32) -> usize {
+    if weight == 0.0 {
+        return 0;
+    }
+    let mut counts: BTreeMap<usize, usize> = BTreeMap::new();
+    for d in docs.iter().filter(|d| !d.vector.is_empty()) {
+        *counts.entry(d.vector.len()).or_insert(0) += 1;
+    }
+    counts
+        .into_iter()
+        .fold(
+            (0, 0),
+            |best, (len, n)| if n > best.1 { (len, n) } else { best },
+        )
+        .0
 }
 
 fn pair(key: &str, value: &str) -> String {
@@ -344,6 +404,7 @@ pub struct ItemFeatures {
     term_index: HashMap<String, u32>,
     category_index: HashMap<String, u32>,
     attribute_index: HashMap<String, u32>,
+    vector_dim: usize,
     matrix: Csr,
 }
 
@@ -374,10 +435,25 @@ impl ItemFeatures {
             .collect();
         attrs.sort_unstable_by_key(|e| e.0);
         attrs.dedup_by_key(|e| e.0);
-        let total = scale_block(&mut text, 1.0)
+        let vec_base = attr_base + self.attributes.len() as u32;
+        let mut vector: Vec<(u32, f32)> = if doc.vector.len() == self.vector_dim {
+            (vec_base..)
+                .zip(doc.vector.iter().copied())
+                .filter(|e| e.1.is_finite())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let total = scale_block(&mut text, p.text_weight)
             + scale_block(&mut cats, p.category_weight)
-            + scale_block(&mut attrs, p.attribute_weight);
-        let mut row: Vec<(u32, f32)> = text.into_iter().chain(cats).chain(attrs).collect();
+            + scale_block(&mut attrs, p.attribute_weight)
+            + scale_block(&mut vector, p.vector_weight);
+        let mut row: Vec<(u32, f32)> = text
+            .into_iter()
+            .chain(cats)
+            .chain(attrs)
+            .chain(vector)
+            .collect();
         if total > 0.0 {
             let s = 1.0 / total.sqrt();
             row.iter_mut()
@@ -403,9 +479,15 @@ impl ItemFeatures {
         self.matrix.n_rows()
     }
 
-    /// Number of feature columns (terms, then categories, then attribute values).
+    /// Number of feature columns (terms, then categories, then attribute values, then the
+    /// vector's dimensions).
     pub fn n_features(&self) -> usize {
-        self.terms.len() + self.categories.len() + self.attributes.len()
+        self.terms.len() + self.categories.len() + self.attributes.len() + self.vector_dim
+    }
+
+    /// Width of the dense-vector block (0: no vectors).
+    pub fn vector_dim(&self) -> usize {
+        self.vector_dim
     }
 
     /// The vocabulary, in column order.
@@ -439,8 +521,11 @@ impl ItemFeatures {
             Feature::Term(&self.terms[c])
         } else if c < t + k {
             Feature::Category(&self.categories[c - t])
-        } else {
+        } else if c < t + k + self.attributes.len() {
             Feature::Attribute(&self.attributes[c - t - k])
+        } else {
+            assert!(c < self.n_features(), "feature column {c} out of range");
+            Feature::Vector(c - t - k - self.attributes.len())
         }
     }
 
@@ -536,6 +621,49 @@ mod tests {
         };
         let dot: f64 = dense(0).iter().zip(dense(1)).map(|(a, b)| a * b).sum();
         assert!((dot - cos).abs() < 1e-6);
+    }
+
+    #[test]
+    fn the_vector_block_takes_the_most_common_width_and_new_items_use_it() {
+        let with = |x: &[f32]| ItemDoc {
+            vector: x.to_vec(),
+            ..doc("tea", "")
+        };
+        let docs = [
+            with(&[3.0, 4.0]),
+            with(&[0.0, 2.0]),
+            with(&[1.0, 1.0, 1.0]), // another width: no vector block
+            with(&[]),
+        ];
+        let f = plain().text_weight(0.0).check().unwrap().fit(&docs);
+        assert_eq!((f.vector_dim(), f.n_features()), (2, 2));
+        assert!(f.terms().is_empty());
+        assert_eq!(f.feature(1), Feature::Vector(1));
+        let (cols, vals) = f.matrix().row(0);
+        assert_eq!(cols, &[0, 1]);
+        assert!((vals[0] - 0.6).abs() < 1e-6 && (vals[1] - 0.8).abs() < 1e-6);
+        assert!(f.matrix().row(2).0.is_empty() && f.matrix().row(3).0.is_empty());
+        assert_eq!(f.transform(&with(&[0.0, -5.0])), vec![(1, -1.0)]);
+        assert!(f.transform(&with(&[1.0])).is_empty());
+        // Weighted 0, vectors are ignored whatever the catalog has.
+        let f = plain().vector_weight(0.0).check().unwrap().fit(&docs);
+        assert_eq!(f.vector_dim(), 0);
+        assert!(plain().vector_weight(-1.0).check().is_err());
+        assert!(plain().text_weight(f32::NAN).check().is_err());
+    }
+
+    #[test]
+    fn from_item_reads_the_embedding_attribute() {
+        let mut it = Item::new("a");
+        it.attributes.insert(
+            EMBEDDING_ATTRIBUTE.into(),
+            AttrValue::Vector(vec![0.5, 0.5]),
+        );
+        it.attributes
+            .insert("brand".into(), AttrValue::Text("Orbit".into()));
+        let d = ItemDoc::from_item(&it, &["brand", EMBEDDING_ATTRIBUTE]);
+        assert_eq!(d.vector, vec![0.5, 0.5]);
+        assert_eq!(d.attributes, vec![("brand".into(), "Orbit".into())]);
     }
 
     #[test]

@@ -94,6 +94,9 @@ impl ItemFeatures {
             .param("tag_weight", float(p.tag_weight))
             .param("category_weight", float(p.category_weight))
             .param("attribute_weight", float(p.attribute_weight))
+            .param("text_weight", float(p.text_weight))
+            .param("vector_weight", float(p.vector_weight))
+            .param("vector_dim", int(self.vector_dim))
             .param("n_terms", int(self.terms.len()))
             .param("n_categories", int(self.categories.len()))
             .param("n_attributes", int(self.attributes.len()))
@@ -144,7 +147,28 @@ impl ItemFeatures {
                 })
             }
         };
+        // Files written before dense vectors existed have text only: text weight 1, no
+        // vector block.
+        fn optional_f32(
+            parts: &Parts<'_>,
+            kind: &'static str,
+            name: &'static str,
+            absent: f32,
+        ) -> Result<f32, PartsError> {
+            match parts.params.get(name) {
+                None => Ok(absent),
+                Some(_) => parts.f32_param(kind, name),
+            }
+        }
+        let text_weight = optional_f32(parts, kind, "text_weight", 1.0)?;
+        let vector_weight = optional_f32(parts, kind, "vector_weight", 0.0)?;
+        let vector_dim = match parts.params.get("vector_dim") {
+            None => 0,
+            Some(_) => parts.usize_param(kind, "vector_dim", 0)?,
+        };
         let params = ItemTextParams::new()
+            .text_weight(text_weight)
+            .vector_weight(vector_weight)
             .min_token_len(parts.usize_param(kind, "min_token_len", 0)?)
             .stop_words(stop_words)
             .min_df(parts.usize_param(kind, "min_df", 0)?)
@@ -165,12 +189,12 @@ impl ItemFeatures {
         let attributes = take_table(parts, kind, "attributes")?;
         let idf = parts.take_f32_vector(kind, "idf", Some(terms.len()))?;
         let matrix = parts.take_csr(kind, "item_features", None)?;
-        let width = terms.len() + categories.len() + attributes.len();
+        let width = terms.len() + categories.len() + attributes.len() + vector_dim;
         if matrix.n_cols() != width {
             return Err(PartsError::WrongShape {
                 kind,
                 name: "item_features".into(),
-                expected: format!("{width} columns (terms + categories + attributes)"),
+                expected: format!("{width} columns (terms + categories + attributes + vector_dim)"),
                 got: vec![matrix.n_rows(), matrix.n_cols()],
             });
         }
@@ -183,6 +207,7 @@ impl ItemFeatures {
             idf,
             categories,
             attributes,
+            vector_dim,
             matrix,
         })
     }

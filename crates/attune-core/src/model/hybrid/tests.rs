@@ -374,6 +374,7 @@ mod profiles {
             titles: vec![String::new(); N_ITEMS],
             descriptions: vec![String::new(); N_ITEMS],
             tags: vec![Vec::new(); N_ITEMS],
+            vectors: Vec::new(),
         });
         if with_features {
             let raw = user_features(

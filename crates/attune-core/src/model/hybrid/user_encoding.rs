@@ -156,7 +156,7 @@ impl UserFeatureEncoding {
                         Some(AttrValue::Text(s)) => s == value,
                         Some(AttrValue::Number(x)) => x.to_string() == *value,
                         Some(AttrValue::Bool(b)) => b.to_string() == *value,
-                        None => false,
+                        Some(AttrValue::Vector(_)) | None => false,
                     };
                     f64::from(u8::from(hit))
                 }

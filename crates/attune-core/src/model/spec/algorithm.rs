@@ -332,7 +332,24 @@ const CONTENT_PARAMS: &[ParamDef] = &[
         1.0,
         "weight of the category block against the text",
     ),
+    FEATURES_PARAM,
+    VECTOR_WEIGHT_PARAM,
 ];
+
+/// Which item features the content-based models read: TF-IDF text with categories, the
+/// items' dense vectors (the `embedding` attribute) alone, or both.
+const FEATURES_PARAM: ParamDef = choice(
+    "features",
+    &["tfidf", "vector", "both"],
+    "tfidf",
+    "item features: text and categories, dense vectors, or both",
+);
+
+const VECTOR_WEIGHT_PARAM: ParamDef = float(
+    "vector_weight",
+    1.0,
+    "weight of the dense-vector block against the text (features=both)",
+);
 
 const HYBRID_PARAMS: &[ParamDef] = &[
     int("factors", 32, "latent dimensions"),
@@ -368,6 +385,8 @@ const HYBRID_PARAMS: &[ParamDef] = &[
         1.0,
         "weight of the category block against the text",
     ),
+    FEATURES_PARAM,
+    VECTOR_WEIGHT_PARAM,
 ];
 
 const TRENDING_PARAMS: &[ParamDef] = &[float(

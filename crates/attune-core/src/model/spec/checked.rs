@@ -209,22 +209,28 @@ impl Spec {
             ),
             Algorithm::Content => CheckedParams::Content(
                 ContentParams::new()
-                    .features(
+                    .features(feature_source(
+                        v("features").choice(),
+                        v("vector_weight").f32(),
                         ItemTextParams::new()
                             .min_df(v("min_df").usize())
                             .max_df(f64::from(v("max_df").f32()))
                             .title_weight(v("title_weight").f32())
                             .tag_weight(v("tag_weight").f32())
                             .category_weight(v("category_weight").f32()),
-                    )
+                    ))
                     .check()?,
             ),
             Algorithm::Hybrid => CheckedParams::Hybrid {
-                features: ItemTextParams::new()
-                    .min_df(v("min_df").usize())
-                    .max_df(f64::from(v("max_df").f32()))
-                    .category_weight(v("category_weight").f32())
-                    .check()?,
+                features: feature_source(
+                    v("features").choice(),
+                    v("vector_weight").f32(),
+                    ItemTextParams::new()
+                        .min_df(v("min_df").usize())
+                        .max_df(f64::from(v("max_df").f32()))
+                        .category_weight(v("category_weight").f32()),
+                )
+                .check()?,
                 model: HybridParams::new(v("factors").usize())
                     .loss(match v("loss").choice() {
                         "bpr" => HybridLoss::Bpr,
@@ -246,6 +252,21 @@ impl Spec {
             values,
             checked,
         })
+    }
+}
+
+/// The `features` choice of the content-based specs as block weights: `tfidf` is text and
+/// categories without vectors, `vector` the dense vectors alone (text and categories weighted
+/// 0), `both` text and categories plus vectors at `vector_weight`.
+fn feature_source(choice: &str, vector_weight: f32, text: ItemTextParams) -> ItemTextParams {
+    match choice {
+        "vector" => text
+            .text_weight(0.0)
+            .category_weight(0.0)
+            .attribute_weight(0.0)
+            .vector_weight(1.0),
+        "both" => text.vector_weight(vector_weight),
+        _ => text.vector_weight(0.0),
     }
 }
 

@@ -99,8 +99,8 @@ impl Spec {
         Ok(Fitted::from_parts(self.clone(), model))
     }
 
-    /// The content of every item for the content-based models: titles, descriptions and tags
-    /// from [`TrainingSet::item_content`] (missing entries are empty) and the category indices
+    /// The content of every item for the content-based models: titles, descriptions, tags and
+    /// dense vectors from [`TrainingSet::item_content`] (missing entries are empty) and the category indices
     /// of [`TrainingSet::item_categories`] as labels. Either part may be absent, not both.
     fn item_docs(&self, data: &TrainingSet) -> Result<Vec<ItemDoc>, SpecFitError> {
         let (content, cats) = (data.item_content.as_ref(), data.item_categories.as_ref());
@@ -130,6 +130,10 @@ impl Spec {
                     m.row(i).0.iter().map(|c| format!("category-{c}")).collect()
                 }),
                 attributes: Vec::new(),
+                vector: content
+                    .and_then(|c| c.vectors.get(i))
+                    .cloned()
+                    .unwrap_or_default(),
             })
             .collect())
     }
@@ -154,6 +158,36 @@ impl Spec {
 mod tests {
     use super::*;
     use crate::model::spec::tests::{data, parse};
+    use crate::model::spec::ItemContent;
+
+    #[test]
+    fn content_features_choose_text_vectors_or_both() {
+        let mut t = data();
+        let n = t.n_items();
+        t.item_content = Some(ItemContent {
+            titles: ["tea cup", "tea pot", "coffee cup", "coffee beans", "juice"]
+                .iter()
+                .map(|t| t.to_string())
+                .collect(),
+            descriptions: vec![String::new(); n],
+            tags: vec![Vec::new(); n],
+            vectors: (0..n).map(|i| vec![i as f32 + 1.0, 1.0]).collect(),
+        });
+        for (s, dim, terms) in [
+            ("content", 0, true),
+            ("content:features=vector", 2, false),
+            ("content:features=both", 2, true),
+        ] {
+            let FittedModel::Content(m) = parse(s).unwrap().fit(&t).unwrap().into_parts().1 else {
+                unreachable!("{s} is a content spec")
+            };
+            assert_eq!(m.features().vector_dim(), dim, "{s}");
+            assert_eq!(!m.features().terms().is_empty(), terms, "{s}");
+        }
+        // The hybrid embeds the same feature columns.
+        let fitted = parse("hybrid:features=vector,epochs=1").unwrap().fit(&t);
+        assert!(matches!(fitted.unwrap().model(), FittedModel::Hybrid(_)));
+    }
 
     #[test]
     fn missing_parts_are_named() {

@@ -76,6 +76,9 @@ pub struct ItemContent {
     pub descriptions: Vec<String>,
     /// Free tags.
     pub tags: Vec<Vec<String>>,
+    /// Dense vectors (the item attribute [`crate::catalog::EMBEDDING_ATTRIBUTE`]; empty when
+    /// an item has none, and the whole vector may be empty).
+    pub vectors: Vec<Vec<f32>>,
 }
 
 /// Every user's items in the order they first touched them (ties by item index), stored
