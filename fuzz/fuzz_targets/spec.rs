@@ -37,6 +37,8 @@ fn tiny_data() -> TrainingSet {
         ],
         descriptions: vec![String::new(); 4],
         tags: vec![vec!["shoes".into()], vec!["shoes".into()], vec![], vec![]],
+        // Dense vectors for `features=vector|both`; item 3 has none.
+        vectors: vec![vec![1.0, 0.0], vec![0.9, 0.1], vec![0.0, 1.0], vec![]],
     });
     set
 }
