@@ -5,16 +5,20 @@
 //! - [`KafkaBroker`]: a real Kafka-protocol broker (tansu) of one test, the same way;
 //! - [`HookReceiver`]: a real HTTP receiver for outgoing webhooks (alerts), recording what
 //!   arrives and answering with scripted statuses;
-//! - [`pip_tool`]: a test tool from PyPI under `.ci/tools/`, installed on first use.
+//! - [`pip_tool`]: a test tool from PyPI under `.ci/tools/`, installed on first use;
+//! - [`replace_file`], [`flip_middle_byte`]: damage a file a live server may have mapped,
+//!   by rename, never by truncating it under the map.
 //!
 //! Dev-only (`publish = false`); the seeded data generators are `attune-testkit`.
 
+mod files;
 mod hook;
 mod kafka;
 mod process;
 mod redis;
 mod tools;
 
+pub use files::{flip_middle_byte, replace_file};
 pub use hook::{HookReceiver, Received};
 pub use kafka::{tansu, KafkaBroker};
 pub use redis::RedisServer;

@@ -53,12 +53,6 @@ fn fails(env: &Attune, args: &[&str]) -> String {
     stderr(&out)
 }
 
-fn flip_middle_byte(path: &Path) {
-    let mut bytes = std::fs::read(path).unwrap();
-    let mid = bytes.len() / 2;
-    bytes[mid] ^= 0xff;
-    std::fs::write(path, &bytes).unwrap();
-}
 
 #[test]
 fn train_twice_then_list_activate_and_roll_back() {
@@ -197,7 +191,7 @@ fn a_damaged_or_foreign_artifact_is_refused_and_the_active_version_keeps_serving
     assert_eq!(active(&env), Some(1));
 
     // Corrupt: a flipped byte breaks the checksum.
-    flip_middle_byte(&model_path(&env, "v0002"));
+    attune_testsupport::flip_middle_byte(&model_path(&env, "v0002"));
     let err = fails(&env, &["models", "activate", "v0002"]);
     assert!(
         err.contains("refusing to activate v0002; v0001 stays active")
@@ -255,7 +249,7 @@ fn a_damaged_or_foreign_artifact_is_refused_and_the_active_version_keeps_serving
     // A rollback target is verified the same way.
     let fresh = env.ok(&["train", "--algorithm", "item-knn", "--activate"]);
     assert!(fresh.contains("activated v0006"), "{fresh}");
-    flip_middle_byte(&model_path(&env, "v0001"));
+    attune_testsupport::flip_middle_byte(&model_path(&env, "v0001"));
     let err = fails(&env, &["models", "rollback"]);
     assert!(
         err.contains("refusing to roll back to v0001; v0006 stays active"),
@@ -263,7 +257,7 @@ fn a_damaged_or_foreign_artifact_is_refused_and_the_active_version_keeps_serving
     );
     assert_eq!(active(&env), Some(6));
     // And the damaged active version is an error for serving, never a silent fallback.
-    flip_middle_byte(&model_path(&env, "v0006"));
+    attune_testsupport::flip_middle_byte(&model_path(&env, "v0006"));
     let err = fails(&env, &["recommend", "u1"]);
     assert!(err.contains("v0006") && err.contains("corrupt"), "{err}");
 }
@@ -414,7 +408,7 @@ fn models_on_postgres() {
     ok_with(&env, &pg, &["models", "activate", "v0002"]);
     let j = json(&ok_with(&env, &pg, &["recommend", "u1", "--json"]));
     assert_eq!(j["model_version"], 2);
-    flip_middle_byte(&model_path(&env, "v0001"));
+    attune_testsupport::flip_middle_byte(&model_path(&env, "v0001"));
     let mut cmd = env.command(&["models", "rollback"]);
     cmd.envs(pg);
     let out = cmd.output().unwrap();

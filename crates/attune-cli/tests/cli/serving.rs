@@ -311,10 +311,7 @@ fn models_train_in_the_background_and_a_corrupt_version_is_refused() {
 
     // Corrupt v2 on disk: activation is refused, v1 keeps serving.
     let path = env.path().join("models/default/v0002.attune");
-    let mut bytes = std::fs::read(&path).unwrap();
-    let mid = bytes.len() / 2;
-    bytes[mid] ^= 0x5a;
-    std::fs::write(&path, &bytes).unwrap();
+    attune_testsupport::flip_middle_byte(&path);
     let refused = c.post("/v1/models/v0002/activate", b"").unwrap();
     assert_eq!(refused.status, 422, "{}", refused.body);
     let p = refused.json();

@@ -89,13 +89,11 @@ async fn ready_is_never_200_while_a_request_would_get_no_active_model() {
 async fn a_refused_active_model_at_start_is_degraded_in_ready_and_metrics() {
     let (t, _) = restarted_with_a_model().await;
     // Damage the active version's file before the restarted server loads it: the loader
-    // thread may already be reading, so restart once more over the damaged file.
+    // thread may already be reading (and have it mapped: hence a rename, not a rewrite in
+    // place), so restart once more over the damaged file.
     let record = &t.store.list_models("default").unwrap()[0];
     let file = t.dir().join(&record.info.artifact.location);
-    let mut bytes = std::fs::read(&file).unwrap();
-    let mid = bytes.len() / 2;
-    bytes[mid] ^= 0xff;
-    std::fs::write(&file, &bytes).unwrap();
+    attune_testsupport::flip_middle_byte(&file);
     let t = t.restart();
 
     let (status, body) = settled(&t).await;
