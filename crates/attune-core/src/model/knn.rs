@@ -6,13 +6,14 @@
 //! most similar neighbours (positive similarities only); a user's score for `j` is
 //! `Σ_{i ∈ history} w_ui · sim_K(i, j)`, as in the `implicit` library's `ItemItemRecommender`.
 //!
-//! Similarities are computed one item per task: scatter the co-occurrence counts of item `i`
-//! through its users into a dense per-thread accumulator, touch only the items reached, and
-//! select the top `K` with a bounded heap. Cost `Σ_u nnz_u²`, memory `n_items` floats per thread.
+//! Similarities are computed one item at a time, each pair once: scatter the co-occurrences of
+//! item `i` with the items `j > i` through its users into a dense per-thread accumulator, visit
+//! only the items reached, and offer each similarity to both items' bounded candidate lists.
+//! Cost about `Σ_u nnz_u² / 2`; memory per thread `n_items` floats plus `K` candidates per item.
 
-use rayon::prelude::*;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::topk::top_k_of_into;
+use super::topk::better;
 use super::{check_non_negative_finite, normalize_history, FoldIn, ParamError, Scorer, UserRepr};
 use crate::sparse::{bm25_weight, tfidf_weight, Csr};
 
@@ -100,16 +101,21 @@ impl ItemKnnParams {
     }
 }
 
-struct Scratch {
-    acc: Vec<f32>,
-    seen: Vec<bool>,
-    touched: Vec<u32>,
-    sims: Vec<f32>,
-    best: Vec<(u32, f32)>,
-}
+/// Items per unit of work handed to a worker thread. Small enough that the expensive low
+/// indices (each row computes the pairs with every higher item) spread over all threads and the
+/// tail is short, large enough that taking a unit costs nothing.
+const CHUNK: usize = 64;
 
 impl ItemKnnValidParams {
     /// Compute the neighbour lists from `data` (users x items).
+    ///
+    /// Each pair of items is computed once (the row of `i` accumulates only items `j > i`) and
+    /// offered to both items' candidate lists, which halves the work of the one-row-at-a-time
+    /// sweep. Every worker thread keeps candidate lists for all items, so no locks are taken;
+    /// the lists are merged at the end. The result does not depend on the thread count or
+    /// scheduling: a pair's similarity is the same sum in the same (user) order whichever item
+    /// computes it, and candidates are ranked by a total order (higher similarity, then lower
+    /// index).
     pub fn fit(&self, data: &Csr) -> ItemKnnModel {
         let p = &self.0;
         let by_item = match p.weighting {
@@ -119,73 +125,195 @@ impl ItemKnnValidParams {
         };
         let by_user = by_item.transpose();
         let n = by_item.n_rows();
-        let norms: Vec<f32> = (0..n)
-            .map(|i| {
-                by_item
-                    .row(i)
-                    .1
-                    .iter()
-                    .map(|&v| f64::from(v) * f64::from(v))
-                    .sum::<f64>()
-                    .sqrt() as f32
-            })
-            .collect();
-        let rows: Vec<Vec<(u32, f32)>> = (0..n)
-            .into_par_iter()
-            .map_init(
-                || Scratch {
-                    acc: vec![0.0; n],
-                    seen: vec![false; n],
-                    touched: Vec::new(),
-                    sims: Vec::new(),
-                    best: Vec::new(),
-                },
-                |s, i| {
-                    let (users, wi) = by_item.row(i);
-                    for (&u, &a) in users.iter().zip(wi) {
-                        let (items, wu) = by_user.row(u as usize);
-                        for (&j, &b) in items.iter().zip(wu) {
-                            if !s.seen[j as usize] {
-                                s.seen[j as usize] = true;
-                                s.touched.push(j);
-                            }
-                            s.acc[j as usize] += a * b;
-                        }
-                    }
-                    s.sims.clear();
-                    for &j in &s.touched {
-                        let denom = norms[i] * norms[j as usize] + p.shrink;
-                        let sim = if j as usize == i || denom <= 0.0 {
-                            0.0
-                        } else {
-                            s.acc[j as usize] / denom
-                        };
-                        // Non-positive similarities carry no evidence; NaN is skipped by top-k.
-                        s.sims.push(if sim > 0.0 { sim } else { f32::NAN });
-                        s.acc[j as usize] = 0.0;
-                        s.seen[j as usize] = false;
-                    }
-                    top_k_of_into(&s.touched, &s.sims, p.neighbours, &[], &mut s.best);
-                    s.touched.clear();
-                    let mut row = s.best.clone();
-                    row.sort_unstable_by_key(|e| e.0);
-                    row
-                },
-            )
-            .collect();
-        let mut indptr = Vec::with_capacity(n + 1);
-        indptr.push(0);
-        let (mut indices, mut values) = (Vec::new(), Vec::new());
-        for row in rows {
-            for (j, s) in row {
-                indices.push(j);
-                values.push(s);
-            }
-            indptr.push(indices.len());
+        let k = p.neighbours.min(n.saturating_sub(1)).max(1);
+        let pass = Pass {
+            by_item: &by_item,
+            by_user: &by_user,
+            norms: &column_norms(&by_item),
+            shrink: p.shrink,
+        };
+        let next = AtomicUsize::new(0);
+        let workers: Vec<Candidates> = rayon::broadcast(|_| pass.work(&next, k));
+        ItemKnnModel {
+            neighbours: merge(&workers, n, k),
         }
-        let neighbours = Csr::from_parts(n, n, indptr, indices, values)
-            .expect("neighbour rows are sorted and finite");
-        ItemKnnModel { neighbours }
+    }
+}
+
+/// Euclidean norm of every row of `by_item` (summed in f64: the norms of popular items add
+/// thousands of terms).
+fn column_norms(by_item: &Csr) -> Vec<f32> {
+    (0..by_item.n_rows())
+        .map(|i| {
+            by_item
+                .row(i)
+                .1
+                .iter()
+                .map(|&v| f64::from(v) * f64::from(v))
+                .sum::<f64>()
+                .sqrt() as f32
+        })
+        .collect()
+}
+
+/// The read-only inputs of the similarity sweep.
+struct Pass<'a> {
+    by_item: &'a Csr,
+    by_user: &'a Csr,
+    norms: &'a [f32],
+    shrink: f32,
+}
+
+impl Pass<'_> {
+    /// One worker thread: take chunks of items until none is left, and return the candidates
+    /// of every item from the pairs this thread computed.
+    fn work(&self, next: &AtomicUsize, k: usize) -> Candidates {
+        let n = self.by_item.n_rows();
+        let mut cand = Candidates::new(n, k);
+        let mut acc = vec![0f32; n];
+        let mut touched = Vec::new();
+        loop {
+            let lo = next.fetch_add(1, Ordering::Relaxed) * CHUNK;
+            if lo >= n {
+                return cand;
+            }
+            for i in lo..n.min(lo + CHUNK) {
+                self.upper_row(i, &mut acc, &mut touched);
+                self.offer_row(i, &mut acc, &mut touched, &mut cand);
+            }
+        }
+    }
+
+    /// Accumulate `dot(i, j)` for every `j > i` sharing a user with `i` into `acc`, listing
+    /// each `j` in `touched` when its sum leaves zero.
+    ///
+    /// No separate "seen" flags: a `j` listed twice (its sum passed through exactly zero) is
+    /// harmless, since the second visit finds the sum already taken and reset to zero.
+    #[inline]
+    fn upper_row(&self, i: usize, acc: &mut [f32], touched: &mut Vec<u32>) {
+        let (users, wi) = self.by_item.row(i);
+        for (&u, &a) in users.iter().zip(wi) {
+            let (items, wu) = self.by_user.row(u as usize);
+            let start = items.partition_point(|&j| j as usize <= i);
+            for (&j, &b) in items[start..].iter().zip(&wu[start..]) {
+                let slot = &mut acc[j as usize];
+                if *slot == 0.0 {
+                    touched.push(j);
+                }
+                *slot += a * b;
+            }
+        }
+    }
+
+    /// Turn the sums of row `i` into similarities, offer each positive one to both items'
+    /// candidates, and leave `acc` all zero and `touched` empty.
+    #[inline]
+    fn offer_row(&self, i: usize, acc: &mut [f32], touched: &mut Vec<u32>, cand: &mut Candidates) {
+        let ni = self.norms[i];
+        for &j in touched.iter() {
+            let dot = std::mem::take(&mut acc[j as usize]);
+            let denom = ni * self.norms[j as usize] + self.shrink;
+            // Only positive similarities carry evidence; `!(x > 0)` also drops NaN.
+            if !(dot > 0.0 && denom > 0.0) {
+                continue;
+            }
+            let sim = dot / denom;
+            if sim > 0.0 {
+                cand.offer(i, (j, sim));
+                cand.offer(j as usize, (i as u32, sim));
+            }
+        }
+        touched.clear();
+    }
+}
+
+/// The best `k` candidates offered so far to every item, each list sorted best first in `k`
+/// slots of one flat array. A full list's worst similarity is copied into `floor`, a small
+/// array that stays in cache, so most offers are rejected by one look-up there.
+struct Candidates {
+    k: usize,
+    slots: Vec<(u32, f32)>,
+    len: Vec<u32>,
+    floor: Vec<f32>,
+}
+
+impl Candidates {
+    fn new(n: usize, k: usize) -> Self {
+        Self {
+            k,
+            slots: vec![(0, 0.0); n * k],
+            len: vec![0; n],
+            floor: vec![f32::NEG_INFINITY; n],
+        }
+    }
+
+    /// The kept candidates of `item`, best first.
+    fn list(&self, item: usize) -> &[(u32, f32)] {
+        &self.slots[item * self.k..][..self.len[item] as usize]
+    }
+
+    /// Insert `e` into `item`'s list if it ranks among the best `k` (insertion into a short
+    /// sorted array: cheaper than a heap for `k` in the tens, and offers that pass the floor
+    /// are rare once lists fill).
+    #[inline]
+    fn offer(&mut self, item: usize, e: (u32, f32)) {
+        if e.1 < self.floor[item] {
+            return;
+        }
+        let k = self.k;
+        let list = &mut self.slots[item * k..][..k];
+        let len = self.len[item] as usize;
+        let mut pos = len;
+        while pos > 0 && better(e, list[pos - 1]) {
+            pos -= 1;
+        }
+        if pos == k {
+            return;
+        }
+        let end = (len + 1).min(k);
+        list.copy_within(pos..end - 1, pos + 1);
+        list[pos] = e;
+        self.len[item] = end as u32;
+        if end == k {
+            self.floor[item] = list[k - 1].1;
+        }
+    }
+}
+
+/// Every item's best `k` over all workers' candidates (a pair was offered to one worker only),
+/// as a CSR with rows sorted by item index.
+fn merge(workers: &[Candidates], n: usize, k: usize) -> Csr {
+    let mut indptr = Vec::with_capacity(n + 1);
+    indptr.push(0);
+    let (mut indices, mut values) = (Vec::with_capacity(n * k), Vec::with_capacity(n * k));
+    let mut row: Vec<(u32, f32)> = Vec::new();
+    for i in 0..n {
+        row.clear();
+        for w in workers {
+            row.extend_from_slice(w.list(i));
+        }
+        if row.len() > k {
+            row.select_nth_unstable_by(k - 1, rank);
+            row.truncate(k);
+        }
+        row.sort_unstable_by_key(|e| e.0);
+        for &(j, s) in &row {
+            indices.push(j);
+            values.push(s);
+        }
+        indptr.push(indices.len());
+    }
+    Csr::from_parts(n, n, indptr, indices, values).expect("neighbour rows are sorted and finite")
+}
+
+/// [`better`] as an ordering, best first.
+fn rank(a: &(u32, f32), b: &(u32, f32)) -> std::cmp::Ordering {
+    if better(*a, *b) {
+        std::cmp::Ordering::Less
+    } else if better(*b, *a) {
+        std::cmp::Ordering::Greater
+    } else {
+        std::cmp::Ordering::Equal
     }
 }
 
@@ -305,6 +433,86 @@ mod tests {
                 s
             })
             .collect()
+    }
+
+    /// The fit written the obvious way: every pair's dot product by merging the two items'
+    /// user lists, summed in increasing user order (the order the fit sums in, so the two agree
+    /// bit for bit), then sort by (similarity desc, index asc) and truncate.
+    fn reference_fit(data: &Csr, weighting: Weighting, k: usize, shrink: f32) -> Csr {
+        let by_item = match weighting {
+            Weighting::None => data.transpose(),
+            Weighting::Bm25 { k1, b } => bm25_weight(&data.transpose(), k1, b),
+            Weighting::TfIdf => tfidf_weight(&data.transpose()),
+        };
+        let n = by_item.n_rows();
+        let norm = |i: usize| {
+            let sq: f64 = by_item.row(i).1.iter().map(|&v| f64::from(v).powi(2)).sum();
+            sq.sqrt() as f32
+        };
+        let dot = |i: usize, j: usize| {
+            let ((ui, wi), (uj, wj)) = (by_item.row(i), by_item.row(j));
+            let mut s = 0f32;
+            for (a, &u) in ui.iter().enumerate() {
+                if let Ok(b) = uj.binary_search(&u) {
+                    s += wi[a] * wj[b];
+                }
+            }
+            s
+        };
+        let mut triplets = Vec::new();
+        for i in 0..n {
+            let mut row: Vec<(u32, f32)> = (0..n)
+                .filter(|&j| j != i)
+                .map(|j| {
+                    let den = norm(i) * norm(j) + shrink;
+                    let sim = if den > 0.0 { dot(i, j) / den } else { 0.0 };
+                    (j as u32, sim)
+                })
+                .filter(|e| e.1 > 0.0)
+                .collect();
+            row.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            row.truncate(k);
+            triplets.extend(row.into_iter().map(|(j, s)| (i as u32, j, s)));
+        }
+        Csr::from_triplets(n, n, triplets).unwrap()
+    }
+
+    #[test]
+    fn fit_equals_reference_with_shrinkage_weighting_ties_and_any_thread_count() {
+        let weightings = [
+            Weighting::None,
+            Weighting::Bm25 { k1: 100.0, b: 0.8 },
+            Weighting::Bm25 { k1: 1.2, b: 0.3 },
+            Weighting::TfIdf,
+        ];
+        let pools: Vec<rayon::ThreadPool> = [1, 3]
+            .iter()
+            .map(|&t| rayon::ThreadPoolBuilder::new().num_threads(t).build().unwrap())
+            .collect();
+        for seed in 0..8u64 {
+            // Binary cells (max value 1) on few users make many equal similarities, so the
+            // cut at K falls inside ties; counts 1..4 make distinct ones.
+            let max_value = if seed % 2 == 0 { 1 } else { 4 };
+            let n_items = 150 + 10 * seed as usize;
+            let data = random_matrix(30, n_items, 0.08, max_value, seed);
+            for (t, &weighting) in weightings.iter().enumerate() {
+                for (k, shrink) in [(1, 0.0), (5, 0.0), (20, 2.5), (n_items + 3, 0.5)] {
+                    let params = ItemKnnParams::default()
+                        .neighbours(k)
+                        .shrink(shrink)
+                        .weighting(weighting)
+                        .check()
+                        .unwrap();
+                    let got = pools[(seed as usize + t) % 2].install(|| params.fit(&data));
+                    let want = reference_fit(&data, weighting, k, shrink);
+                    assert_eq!(
+                        got.neighbours(),
+                        &want,
+                        "seed {seed}, {weighting:?}, k {k}, shrink {shrink}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

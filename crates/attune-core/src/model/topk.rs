@@ -10,7 +10,7 @@
 
 /// `a` ranks before `b`: higher score, then lower index.
 #[inline(always)]
-fn better(a: (u32, f32), b: (u32, f32)) -> bool {
+pub(crate) fn better(a: (u32, f32), b: (u32, f32)) -> bool {
     a.1 > b.1 || (a.1 == b.1 && a.0 < b.0)
 }
 
