@@ -123,12 +123,11 @@ impl ItemKnnValidParams {
             Weighting::Bm25 { k1, b } => bm25_weight(&data.transpose(), k1, b),
             Weighting::TfIdf => tfidf_weight(&data.transpose()),
         };
-        let by_user = by_item.transpose();
         let n = by_item.n_rows();
         let k = p.neighbours.min(n.saturating_sub(1)).max(1);
         let pass = Pass {
+            by_user: &UserRows::new(&by_item, data.n_rows()),
             by_item: &by_item,
-            by_user: &by_user,
             norms: &column_norms(&by_item),
             shrink: p.shrink,
         };
@@ -156,10 +155,61 @@ fn column_norms(by_item: &Csr) -> Vec<f32> {
         .collect()
 }
 
+/// The weighted matrix by user, laid out for the sweep: each user's `(item, weight)` cells
+/// packed together (one memory stream instead of two), and for every cell of `by_item` the
+/// offset just past it in its user's row, where that user's items `j > i` begin.
+///
+/// The offsets replace a binary search per (item, user) visit, whose dependent loads into a
+/// row that is not in cache yet cost more than the whole rest of the visit.
+struct UserRows {
+    indptr: Vec<usize>,
+    cells: Vec<(u32, f32)>,
+    after: Vec<u32>,
+}
+
+impl UserRows {
+    /// Transpose `by_item` (a counting sort: items are visited in order, so rows come out
+    /// sorted), noting where each cell lands.
+    fn new(by_item: &Csr, n_users: usize) -> Self {
+        let mut indptr = vec![0usize; n_users + 1];
+        for &u in by_item.indices() {
+            indptr[u as usize + 1] += 1;
+        }
+        for u in 0..n_users {
+            indptr[u + 1] += indptr[u];
+        }
+        let mut next = indptr.clone();
+        let mut cells = vec![(0u32, 0f32); by_item.nnz()];
+        let mut after = vec![0u32; by_item.nnz()];
+        for i in 0..by_item.n_rows() {
+            let lo = by_item.indptr()[i];
+            let (users, weights) = by_item.row(i);
+            for (e, (&u, &w)) in users.iter().zip(weights).enumerate() {
+                let slot = &mut next[u as usize];
+                cells[*slot] = (i as u32, w);
+                *slot += 1;
+                after[lo + e] = (*slot - indptr[u as usize]) as u32;
+            }
+        }
+        Self {
+            indptr,
+            cells,
+            after,
+        }
+    }
+
+    /// User `u`'s cells from offset `from` on.
+    #[inline]
+    fn tail(&self, u: u32, from: u32) -> &[(u32, f32)] {
+        let lo = self.indptr[u as usize];
+        &self.cells[lo + from as usize..self.indptr[u as usize + 1]]
+    }
+}
+
 /// The read-only inputs of the similarity sweep.
 struct Pass<'a> {
     by_item: &'a Csr,
-    by_user: &'a Csr,
+    by_user: &'a UserRows,
     norms: &'a [f32],
     shrink: f32,
 }
@@ -192,10 +242,9 @@ impl Pass<'_> {
     #[inline]
     fn upper_row(&self, i: usize, acc: &mut [f32], touched: &mut Vec<u32>) {
         let (users, wi) = self.by_item.row(i);
-        for (&u, &a) in users.iter().zip(wi) {
-            let (items, wu) = self.by_user.row(u as usize);
-            let start = items.partition_point(|&j| j as usize <= i);
-            for (&j, &b) in items[start..].iter().zip(&wu[start..]) {
+        let after = &self.by_user.after[self.by_item.indptr()[i]..][..users.len()];
+        for ((&u, &a), &from) in users.iter().zip(wi).zip(after) {
+            for &(j, b) in self.by_user.tail(u, from) {
                 let slot = &mut acc[j as usize];
                 if *slot == 0.0 {
                     touched.push(j);
