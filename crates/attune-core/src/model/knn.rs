@@ -156,54 +156,72 @@ fn column_norms(by_item: &Csr) -> Vec<f32> {
 }
 
 /// The weighted matrix by user, laid out for the sweep: each user's `(item, weight)` cells
-/// packed together (one memory stream instead of two), and for every cell of `by_item` the
-/// offset just past it in its user's row, where that user's items `j > i` begin.
+/// packed together (one memory stream instead of two) and closed by an [`END`] cell, and for
+/// every cell of `by_item` the position just past it in its user's row, where that user's items
+/// `j > i` begin.
 ///
-/// The offsets replace a binary search per (item, user) visit, whose dependent loads into a
-/// row that is not in cache yet cost more than the whole rest of the visit.
+/// The positions replace a binary search per (item, user) visit, whose dependent loads into a
+/// row that is not in cache yet cost more than the rest of the visit; being absolute, they also
+/// let the sweep prefetch the next visits' rows without first loading the row offsets.
 struct UserRows {
-    indptr: Vec<usize>,
     cells: Vec<(u32, f32)>,
-    after: Vec<u32>,
+    start: Vec<usize>,
 }
+
+/// The item index that closes every user's row in [`UserRows`] (item indices are below it).
+const END: u32 = u32::MAX;
+
+/// Visits this far ahead have their user row prefetched: enough to cover a memory latency
+/// with the scatter of the visits in between, near enough that few are wasted at row ends.
+const PREFETCH_AHEAD: usize = 4;
 
 impl UserRows {
     /// Transpose `by_item` (a counting sort: items are visited in order, so rows come out
     /// sorted), noting where each cell lands.
     fn new(by_item: &Csr, n_users: usize) -> Self {
-        let mut indptr = vec![0usize; n_users + 1];
+        assert!(by_item.n_rows() < END as usize, "item indices must stay below END");
+        let mut next = vec![0usize; n_users + 1];
         for &u in by_item.indices() {
-            indptr[u as usize + 1] += 1;
+            next[u as usize + 1] += 1;
         }
         for u in 0..n_users {
-            indptr[u + 1] += indptr[u];
+            next[u + 1] += next[u] + 1;
         }
-        let mut next = indptr.clone();
-        let mut cells = vec![(0u32, 0f32); by_item.nnz()];
-        let mut after = vec![0u32; by_item.nnz()];
+        let mut cells = vec![(END, 0f32); by_item.nnz() + n_users];
+        let mut start = vec![0usize; by_item.nnz()];
+        let mut at = 0;
         for i in 0..by_item.n_rows() {
-            let lo = by_item.indptr()[i];
             let (users, weights) = by_item.row(i);
-            for (e, (&u, &w)) in users.iter().zip(weights).enumerate() {
+            for (&u, &w) in users.iter().zip(weights) {
                 let slot = &mut next[u as usize];
                 cells[*slot] = (i as u32, w);
                 *slot += 1;
-                after[lo + e] = (*slot - indptr[u as usize]) as u32;
+                start[at] = *slot;
+                at += 1;
             }
         }
-        Self {
-            indptr,
-            cells,
-            after,
-        }
+        Self { cells, start }
     }
 
-    /// User `u`'s cells from offset `from` on.
+    /// The cells from position `from` to the end of that user's row.
     #[inline]
-    fn tail(&self, u: u32, from: u32) -> &[(u32, f32)] {
-        let lo = self.indptr[u as usize];
-        &self.cells[lo + from as usize..self.indptr[u as usize + 1]]
+    fn tail(&self, from: usize) -> impl Iterator<Item = &(u32, f32)> {
+        self.cells[from..].iter().take_while(|c| c.0 != END)
     }
+}
+
+/// Ask the CPU to start loading the cache line holding `p`: a hint, with no effect on results.
+#[inline(always)]
+fn prefetch<T>(p: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch never faults and reads nothing into the program; `sse`, which it
+    // needs, is part of the x86_64 baseline.
+    unsafe {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        _mm_prefetch::<_MM_HINT_T0>((p as *const T).cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }
 
 /// The read-only inputs of the similarity sweep.
@@ -241,10 +259,13 @@ impl Pass<'_> {
     /// harmless, since the second visit finds the sum already taken and reset to zero.
     #[inline]
     fn upper_row(&self, i: usize, acc: &mut [f32], touched: &mut Vec<u32>) {
-        let (users, wi) = self.by_item.row(i);
-        let after = &self.by_user.after[self.by_item.indptr()[i]..][..users.len()];
-        for ((&u, &a), &from) in users.iter().zip(wi).zip(after) {
-            for &(j, b) in self.by_user.tail(u, from) {
+        let wi = self.by_item.row(i).1;
+        let starts = &self.by_user.start[self.by_item.indptr()[i]..][..wi.len()];
+        for (e, (&a, &from)) in wi.iter().zip(starts).enumerate() {
+            if let Some(&ahead) = starts.get(e + PREFETCH_AHEAD) {
+                prefetch(&self.by_user.cells[ahead]);
+            }
+            for &(j, b) in self.by_user.tail(from) {
                 let slot = &mut acc[j as usize];
                 if *slot == 0.0 {
                     touched.push(j);
