@@ -224,6 +224,15 @@ fn prefetch<T>(p: &T) {
     let _ = p;
 }
 
+/// One worker's reusable buffers: the dense accumulator of a row's dot products (all zero
+/// between rows), the items it reached, and the offers to other items' lists waiting for their
+/// second loop.
+struct Scratch {
+    acc: Vec<f32>,
+    touched: Vec<u32>,
+    pending: Vec<(u32, f32)>,
+}
+
 /// The read-only inputs of the similarity sweep.
 struct Pass<'a> {
     by_item: &'a Csr,
@@ -238,16 +247,19 @@ impl Pass<'_> {
     fn work(&self, next: &AtomicUsize, k: usize) -> Candidates {
         let n = self.by_item.n_rows();
         let mut cand = Candidates::new(n, k);
-        let mut acc = vec![0f32; n];
-        let mut touched = Vec::new();
+        let mut scratch = Scratch {
+            acc: vec![0f32; n],
+            touched: Vec::new(),
+            pending: Vec::new(),
+        };
         loop {
             let lo = next.fetch_add(1, Ordering::Relaxed) * CHUNK;
             if lo >= n {
                 return cand;
             }
             for i in lo..n.min(lo + CHUNK) {
-                self.upper_row(i, &mut acc, &mut touched);
-                self.offer_row(i, &mut acc, &mut touched, &mut cand);
+                self.upper_row(i, &mut scratch.acc, &mut scratch.touched);
+                self.offer_row(i, &mut scratch, &mut cand);
             }
         }
     }
@@ -276,12 +288,16 @@ impl Pass<'_> {
     }
 
     /// Turn the sums of row `i` into similarities, offer each positive one to both items'
-    /// candidates, and leave `acc` all zero and `touched` empty.
+    /// candidates, and leave `acc` all zero and `touched` and `pending` empty.
+    ///
+    /// Row `i`'s own list stays in cache, but the other item's list is a likely cache miss:
+    /// those offers that pass its floor are set aside in `pending` and made in a second loop
+    /// that prefetches the lists a few offers ahead.
     #[inline]
-    fn offer_row(&self, i: usize, acc: &mut [f32], touched: &mut Vec<u32>, cand: &mut Candidates) {
+    fn offer_row(&self, i: usize, scratch: &mut Scratch, cand: &mut Candidates) {
         let ni = self.norms[i];
-        for &j in touched.iter() {
-            let dot = std::mem::take(&mut acc[j as usize]);
+        for &j in &scratch.touched {
+            let dot = std::mem::take(&mut scratch.acc[j as usize]);
             let denom = ni * self.norms[j as usize] + self.shrink;
             // Only positive similarities carry evidence; `!(x > 0)` also drops NaN.
             if !(dot > 0.0 && denom > 0.0) {
@@ -290,10 +306,19 @@ impl Pass<'_> {
             let sim = dot / denom;
             if sim > 0.0 {
                 cand.offer(i, (j, sim));
-                cand.offer(j as usize, (i as u32, sim));
+                if cand.may_take(j as usize, sim) {
+                    scratch.pending.push((j, sim));
+                }
             }
         }
-        touched.clear();
+        scratch.touched.clear();
+        for (t, &(j, sim)) in scratch.pending.iter().enumerate() {
+            if let Some(&(ahead, _)) = scratch.pending.get(t + PREFETCH_AHEAD) {
+                cand.prefetch(ahead as usize);
+            }
+            cand.offer(j as usize, (i as u32, sim));
+        }
+        scratch.pending.clear();
     }
 }
 
@@ -320,6 +345,22 @@ impl Candidates {
     /// The kept candidates of `item`, best first.
     fn list(&self, item: usize) -> &[(u32, f32)] {
         &self.slots[item * self.k..][..self.len[item] as usize]
+    }
+
+    /// Whether a candidate with similarity `sim` can enter `item`'s list (an equal one can, if
+    /// its index is lower). Floors only rise, so a `false` stays `false`.
+    #[inline]
+    fn may_take(&self, item: usize, sim: f32) -> bool {
+        sim >= self.floor[item]
+    }
+
+    /// Start loading `item`'s list into cache.
+    #[inline]
+    fn prefetch(&self, item: usize) {
+        let list = &self.slots[item * self.k..][..self.k];
+        prefetch(&list[0]);
+        prefetch(&list[self.k / 2]);
+        prefetch(&list[self.k - 1]);
     }
 
     /// Insert `e` into `item`'s list if it ranks among the best `k` (insertion into a short
