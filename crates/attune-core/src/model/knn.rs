@@ -225,11 +225,13 @@ fn prefetch<T>(p: &T) {
 }
 
 /// One worker's reusable buffers: the dense accumulator of a row's dot products (all zero
-/// between rows), the items it reached, and the offers to other items' lists waiting for their
-/// second loop.
+/// between rows), the items it reached (the first `n_touched` of `touched`, a buffer kept
+/// longer than that by at least `n_items`), and the offers to other items' lists waiting for
+/// their second loop.
 struct Scratch {
     acc: Vec<f32>,
     touched: Vec<u32>,
+    n_touched: usize,
     pending: Vec<(u32, f32)>,
 }
 
@@ -249,7 +251,8 @@ impl Pass<'_> {
         let mut cand = Candidates::new(n, k);
         let mut scratch = Scratch {
             acc: vec![0f32; n],
-            touched: Vec::new(),
+            touched: vec![0; 2 * n],
+            n_touched: 0,
             pending: Vec::new(),
         };
         loop {
@@ -258,7 +261,7 @@ impl Pass<'_> {
                 return cand;
             }
             for i in lo..n.min(lo + CHUNK) {
-                self.upper_row(i, &mut scratch.acc, &mut scratch.touched);
+                self.upper_row(i, &mut scratch);
                 self.offer_row(i, &mut scratch, &mut cand);
             }
         }
@@ -268,27 +271,39 @@ impl Pass<'_> {
     /// each `j` in `touched` when its sum leaves zero.
     ///
     /// No separate "seen" flags: a `j` listed twice (its sum passed through exactly zero) is
-    /// harmless, since the second visit finds the sum already taken and reset to zero.
+    /// harmless, since the second visit finds the sum already taken and reset to zero. And no
+    /// branch: every `j` is written to the next free place and the count advances only on a
+    /// first touch, which about half the cells are, a branch no predictor could learn. A user's
+    /// tail reaches at most `n` items, so `n` free places before each visit are enough.
     #[inline]
-    fn upper_row(&self, i: usize, acc: &mut [f32], touched: &mut Vec<u32>) {
+    fn upper_row(&self, i: usize, scratch: &mut Scratch) {
+        let n = scratch.acc.len();
+        let (acc, touched) = (&mut scratch.acc[..], &mut scratch.touched);
+        let mut len = 0;
         let wi = self.by_item.row(i).1;
         let starts = &self.by_user.start[self.by_item.indptr()[i]..][..wi.len()];
         for (e, (&a, &from)) in wi.iter().zip(starts).enumerate() {
             if let Some(&ahead) = starts.get(e + PREFETCH_AHEAD) {
                 prefetch(&self.by_user.cells[ahead]);
             }
+            if touched.len() < len + n {
+                touched.resize(len + n, 0);
+            }
+            let free = &mut touched[len..];
+            let mut added = 0;
             for &(j, b) in self.by_user.tail(from) {
                 let slot = &mut acc[j as usize];
-                if *slot == 0.0 {
-                    touched.push(j);
-                }
+                free[added] = j;
+                added += usize::from(*slot == 0.0);
                 *slot += a * b;
             }
+            len += added;
         }
+        scratch.n_touched = len;
     }
 
     /// Turn the sums of row `i` into similarities, offer each positive one to both items'
-    /// candidates, and leave `acc` all zero and `touched` and `pending` empty.
+    /// candidates, and leave `acc` all zero and `pending` empty.
     ///
     /// Row `i`'s own list stays in cache, but the other item's list is a likely cache miss:
     /// those offers that pass its floor are set aside in `pending` and made in a second loop
@@ -296,7 +311,7 @@ impl Pass<'_> {
     #[inline]
     fn offer_row(&self, i: usize, scratch: &mut Scratch, cand: &mut Candidates) {
         let ni = self.norms[i];
-        for &j in &scratch.touched {
+        for &j in &scratch.touched[..scratch.n_touched] {
             let dot = std::mem::take(&mut scratch.acc[j as usize]);
             let denom = ni * self.norms[j as usize] + self.shrink;
             // Only positive similarities carry evidence; `!(x > 0)` also drops NaN.
@@ -311,7 +326,7 @@ impl Pass<'_> {
                 }
             }
         }
-        scratch.touched.clear();
+
         for (t, &(j, sim)) in scratch.pending.iter().enumerate() {
             if let Some(&(ahead, _)) = scratch.pending.get(t + PREFETCH_AHEAD) {
                 cand.prefetch(ahead as usize);
