@@ -179,7 +179,10 @@ impl UserRows {
     /// Transpose `by_item` (a counting sort: items are visited in order, so rows come out
     /// sorted), noting where each cell lands.
     fn new(by_item: &Csr, n_users: usize) -> Self {
-        assert!(by_item.n_rows() < END as usize, "item indices must stay below END");
+        assert!(
+            by_item.n_rows() < END as usize,
+            "item indices must stay below END"
+        );
         let mut next = vec![0usize; n_users + 1];
         for &u in by_item.indices() {
             next[u as usize + 1] += 1;
@@ -613,7 +616,12 @@ mod tests {
         ];
         let pools: Vec<rayon::ThreadPool> = [1, 3]
             .iter()
-            .map(|&t| rayon::ThreadPoolBuilder::new().num_threads(t).build().unwrap())
+            .map(|&t| {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(t)
+                    .build()
+                    .unwrap()
+            })
             .collect();
         for seed in 0..8u64 {
             // Binary cells (max value 1) on few users make many equal similarities, so the
@@ -639,6 +647,32 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_sum_passing_through_zero_is_counted_once() {
+        // Item 0 meets item 1 through users 0, 1, 2 with products 1, -1, 2: the running sum
+        // of the pair is 1, 0, 2, so item 1 is listed twice while item 0's row is swept.
+        let data = Csr::from_triplets(
+            3,
+            3,
+            [
+                (0, 0, 1.0),
+                (0, 1, 1.0),
+                (1, 0, 1.0),
+                (1, 1, -1.0),
+                (2, 0, 1.0),
+                (2, 1, 2.0),
+                (2, 2, 1.0),
+            ],
+        )
+        .unwrap();
+        let model = ItemKnnParams::default().check().unwrap().fit(&data);
+        assert_eq!(
+            model.neighbours(),
+            &reference_fit(&data, Weighting::None, 20, 0.0)
+        );
+        assert_eq!(model.similar(0).0, &[1, 2]);
     }
 
     #[test]
