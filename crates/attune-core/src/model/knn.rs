@@ -9,7 +9,8 @@
 //! Similarities are computed one item at a time, each pair once: scatter the co-occurrences of
 //! item `i` with the items `j > i` through its users into a dense per-thread accumulator, visit
 //! only the items reached, and offer each similarity to both items' bounded candidate lists.
-//! Cost about `Σ_u nnz_u² / 2`; memory per thread `n_items` floats plus `K` candidates per item.
+//! Cost about `Σ_u nnz_u² / 2`. Memory: the weighted matrix twice (by item, and by user with a
+//! start position per cell); per thread the accumulator and `K` candidates per item.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
