@@ -7,7 +7,7 @@ use attune_core::catalog::{Consent, User};
 use attune_core::event::{Event, EventType};
 use attune_serving::model::{app_dir, version_path};
 use attune_serving::{Reason, RecRequest, Serving, ServingConfig, ServingError, Source};
-use common::{event, ids, parity, shop, train, viewed, ALS, APP, T0};
+use common::{event, fit, ids, parity, shop, train, viewed, views, ALS, APP, T0};
 
 #[test]
 fn a_training_user_gets_unseen_items_of_their_taste_with_reasons() {
@@ -90,6 +90,53 @@ fn a_training_user_gets_unseen_items_of_their_taste_with_reasons() {
         )
         .unwrap();
     assert_eq!(ids(&page), ids(&list)[2..4].to_vec());
+}
+
+/// `als-transition` is served through the engine's own pass (ALS's part shared with concurrent
+/// requests, then the model's blend arithmetic): the list is the model's own ranking.
+#[test]
+fn an_als_blend_is_scored_in_the_shared_pass_and_ranks_as_the_model_does() {
+    let shop = shop();
+    let spec = "als-transition:factors=4,alpha=5,reg=1,iterations=15,seed=1,window=2,mix=0.4";
+    train(&shop, spec, true);
+    let req = RecRequest {
+        n: 6,
+        ..RecRequest::default()
+    };
+    let history = views();
+    let fitted = fit(spec, &history);
+    let model = fitted.model().as_recommender();
+    for u in [3u32, 8, 17] {
+        let list = shop
+            .serving
+            .recommend(APP, &format!("u{u:02}"), &req, true)
+            .unwrap();
+        assert_eq!(list.source, Source::Personalized);
+        let (cols, vals) = history.row(u as usize);
+        let h: Vec<(u32, f32)> = cols.iter().copied().zip(vals.iter().copied()).collect();
+        let mut scores = vec![0.0; model.n_items()];
+        model.score_all_into(&model.fold_in(&h), &mut scores);
+        let mut want: Vec<u32> = (0..model.n_items() as u32)
+            .filter(|i| !cols.contains(i) && *i != 22)
+            .collect();
+        want.sort_by(|a, b| {
+            scores[*b as usize]
+                .total_cmp(&scores[*a as usize])
+                .then(a.cmp(b))
+        });
+        let want: Vec<String> = want[..6].iter().map(|i| format!("i{i:02}")).collect();
+        assert_eq!(ids(&list), want, "u{u:02}");
+        for r in list.items.iter() {
+            let i: usize = r.item_id[1..].parse().unwrap();
+            assert!((r.score - scores[i]).abs() < 1e-4, "{r:?} vs {}", scores[i]);
+        }
+    }
+    let snap = shop.serving.app(APP).unwrap().snapshot().unwrap();
+    assert_eq!(
+        snap.score_batching().1,
+        3,
+        "every list took the shared pass"
+    );
 }
 
 #[test]

@@ -50,6 +50,7 @@
 pub mod als;
 pub mod ann;
 pub mod batch;
+pub mod blend_base;
 pub mod bpr;
 pub mod coldstart;
 pub mod content;
@@ -91,7 +92,7 @@ pub use spec::{
     UserFeatureRows,
 };
 pub use transition::{TransitionParams, TransitionValidParams};
-pub use transition_blend::{AlsTransitionModel, EaseTransitionModel, TransitionBlend};
+pub use transition_blend::{AlsTransitionModel, BlendTerms, EaseTransitionModel, TransitionBlend};
 pub use userknn::{UserKnnModel, UserKnnParams, UserKnnValidParams};
 
 use crate::sparse::Csr;

@@ -140,6 +140,38 @@ pub struct SeqKnnModel {
     by_item: Csr,
 }
 
+/// What a query found of one training user so far.
+#[derive(Debug, Clone, Copy)]
+struct Touch {
+    /// `Σ w_i` over the shared items.
+    overlap: f32,
+    /// The weight of the anchor (NaN: not touched).
+    weight: f32,
+    /// The anchor's position in the user's timeline.
+    anchor: f32,
+}
+
+impl Touch {
+    const NONE: Self = Self {
+        overlap: 0.0,
+        weight: f32::NAN,
+        anchor: 0.0,
+    };
+}
+
+/// A thread's per-user state for [`SeqKnnModel::neighbours_of`], kept between queries: a
+/// request used to allocate and clear arrays of every training user (1.2 MB at 100,000 users)
+/// to touch a few thousand of them.
+#[derive(Default)]
+struct Scratch {
+    users: Vec<Touch>,
+    touched: Vec<u32>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
 /// A neighbour found for a query: the user, their similarity and the anchor's position.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SeqNeighbour {
@@ -169,48 +201,69 @@ impl SeqKnnModel {
             .map(|&(_, w)| f64::from(w) * f64::from(w))
             .sum::<f64>()
             .sqrt() as f32;
-        let n_users = self.positions.n_rows();
-        let mut acc = vec![0f32; n_users];
-        // The weight and position of each user's current anchor; NaN weight = not touched.
-        let mut anchor = vec![(f32::NAN, 0f32); n_users];
-        let mut touched = Vec::new();
-        for &(i, w) in history {
-            if w <= 0.0 || i as usize >= self.by_item.n_rows() {
-                continue;
-            }
-            let (users, pos) = self.by_item.row(i as usize);
-            for (&v, &p) in users.iter().zip(pos) {
-                let a = &mut anchor[v as usize];
-                if a.0.is_nan() {
-                    touched.push(v);
-                    *a = (w, p);
-                } else if w > a.0 || (w == a.0 && p > a.1) {
-                    *a = (w, p);
+        SCRATCH.with(|scratch| {
+            let mut scratch = scratch.borrow_mut();
+            let Scratch { users, touched } = &mut *scratch;
+            // Left over only if a query of this thread unwound half-way.
+            for v in touched.drain(..) {
+                if let Some(t) = users.get_mut(v as usize) {
+                    *t = Touch::NONE;
                 }
-                acc[v as usize] += w;
             }
-        }
-        let sims: Vec<f32> = touched
-            .iter()
-            .map(|&v| {
-                let len = self.positions.row(v as usize).0.len() as f32;
-                let denom = q_norm * len.sqrt() + self.params.shrink;
-                if denom > 0.0 && acc[v as usize] > 0.0 {
-                    acc[v as usize] / denom
-                } else {
-                    f32::NAN
+            users.resize(self.positions.n_rows(), Touch::NONE);
+            for &(i, w) in history {
+                if w <= 0.0 || i as usize >= self.by_item.n_rows() {
+                    continue;
                 }
-            })
-            .collect();
-        let mut best = Vec::new();
-        top_k_of_into(&touched, &sims, self.params.neighbours, &[], &mut best);
-        best.into_iter()
-            .map(|(user, sim)| SeqNeighbour {
-                user,
-                sim,
-                anchor: anchor[user as usize].1,
-            })
-            .collect()
+                let (vs, pos) = self.by_item.row(i as usize);
+                for (&v, &p) in vs.iter().zip(pos) {
+                    let t = &mut users[v as usize];
+                    if t.weight.is_nan() {
+                        touched.push(v);
+                        *t = Touch {
+                            overlap: w,
+                            weight: w,
+                            anchor: p,
+                        };
+                    } else {
+                        if w > t.weight || (w == t.weight && p > t.anchor) {
+                            (t.weight, t.anchor) = (w, p);
+                        }
+                        t.overlap += w;
+                    }
+                }
+            }
+            let sims: Vec<f32> = touched
+                .iter()
+                .map(|&v| {
+                    let len = self.positions.row(v as usize).0.len() as f32;
+                    let denom = q_norm * len.sqrt() + self.params.shrink;
+                    let overlap = users[v as usize].overlap;
+                    if denom > 0.0 && overlap > 0.0 {
+                        overlap / denom
+                    } else {
+                        f32::NAN
+                    }
+                })
+                .collect();
+            let mut best = Vec::new();
+            top_k_of_into(touched, &sims, self.params.neighbours, &[], &mut best);
+            let found = best
+                .into_iter()
+                .map(|(user, sim)| SeqNeighbour {
+                    user,
+                    sim,
+                    anchor: users[user as usize].anchor,
+                })
+                .collect();
+            // Only what this query touched is reset: the next one starts clean at the cost of
+            // its own work, not of the user base.
+            for &v in touched.iter() {
+                users[v as usize] = Touch::NONE;
+            }
+            touched.clear();
+            found
+        })
     }
 
     /// Items × users: each item's sampled users (values are positions), the neighbour index.

@@ -9,21 +9,28 @@
 //! (`mix=0.1|0.2|0.3`) is chosen on validation by `attune evaluate`, `train` grids or
 //! `attune tune`, so the blend's weight is learned on held-out data, never on test. Both
 //! parts fold a user in from the same history (ALS solves the user's factors from it), so a
-//! per-user recency decay (`[train] user_recency_half_life`) leads both. Scoring a candidate
-//! list scores the whole catalog first (the standardisation needs it); the base's scan is that
-//! cost anyway.
+//! per-user recency decay (`[train] user_recency_half_life`) leads both.
+//!
+//! The standardisation needs each part's mean and spread over the catalog: the transitions'
+//! come from the few items a history reaches (the rest score 0), ALS's in closed form from its
+//! factors ([`super::blend_base`]), EASE's from its scores. A user's blended scores are thus
+//! an affine map of the base's plus a term on the reached items ([`BlendTerms`]), which lets
+//! the serving engine rank ALS's part with its usual scan and add the transitions after.
 
 use super::als::AlsModel;
+use super::blend_base::BlendBase;
 use super::ease::EaseModel;
 use super::knn::ItemKnnModel;
 use super::{normalize_history, FoldIn, ModelParts, Param, Parts, PartsError, Scorer, UserRepr};
 
 /// A fitted blend of a base model and transitions (see the module docs).
 #[derive(Debug, Clone, PartialEq)]
-pub struct TransitionBlend<B> {
+pub struct TransitionBlend<B: BlendBase> {
     base: B,
     transitions: ItemKnnModel,
     mix: f32,
+    /// The base's per-model moments (computed from it: not stored in artifacts).
+    base_moments: B::Moments,
 }
 
 /// EASE blended with transitions (`ease-transition`).
@@ -32,7 +39,7 @@ pub type EaseTransitionModel = TransitionBlend<EaseModel>;
 /// ALS blended with transitions (`als-transition`).
 pub type AlsTransitionModel = TransitionBlend<AlsModel>;
 
-impl<B: Scorer> TransitionBlend<B> {
+impl<B: BlendBase> TransitionBlend<B> {
     /// Blend two models fitted on the same items.
     ///
     /// # Panics
@@ -40,6 +47,7 @@ impl<B: Scorer> TransitionBlend<B> {
     pub fn new(base: B, transitions: ItemKnnModel, mix: f32) -> Self {
         assert_eq!(base.n_items(), transitions.n_items(), "one catalog");
         Self {
+            base_moments: base.item_moments(),
             base,
             transitions,
             mix,
@@ -62,26 +70,133 @@ impl<B: Scorer> TransitionBlend<B> {
     }
 }
 
-/// Standardise `s` in place; all zeros when it has no spread.
-fn standardise(s: &mut [f32]) {
-    let n = s.len().max(1) as f64;
-    let mean = s.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
-    let var = s
-        .iter()
-        .map(|&v| (f64::from(v) - mean).powi(2))
-        .sum::<f64>()
-        / n;
-    let sd = var.sqrt();
-    for v in s.iter_mut() {
-        *v = if sd > 0.0 {
-            ((f64::from(*v) - mean) / sd) as f32
-        } else {
-            0.0
-        };
+/// `weight · z(v)` as `scale · v + shift`, where `z` standardises by `(mean, sd)` and is 0
+/// everywhere when there is no spread.
+fn standardised(weight: f32, (mean, sd): (f64, f64)) -> (f32, f32) {
+    if sd > 0.0 {
+        let scale = f64::from(weight) / sd;
+        (scale as f32, (-mean * scale) as f32)
+    } else {
+        (0.0, 0.0)
     }
 }
 
-impl<B: Scorer + FoldIn> Scorer for TransitionBlend<B> {
+/// A blend user's score of every item, in parts: `base_scale · a + shift` for an item of base
+/// score `a`, plus a transition term for the few items the user's history reaches. Both the
+/// model's own scoring and the serving engine (which ranks the base's part through its scan and
+/// adds `reached`) compute scores through [`BlendTerms::score`], so they agree to the bit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlendTerms {
+    /// Multiplies the base's score: `(1 − mix) / sd(base)` (0 without spread).
+    pub base_scale: f32,
+    /// Added to every item: both parts' `−mean / sd` terms.
+    pub shift: f32,
+    /// The items the transitions reach, ascending, with `mix · t / sd(t)`.
+    pub reached: Vec<(u32, f32)>,
+}
+
+impl BlendTerms {
+    /// The blended score of an item of base score `a` and transition term `term` (0 when the
+    /// transitions do not reach it).
+    #[inline]
+    pub fn score(&self, a: f32, term: f32) -> f32 {
+        self.base_scale * a + self.shift + term
+    }
+}
+
+/// A thread's transition accumulator: one score and one stamp per item, reused (a fresh
+/// catalog-sized buffer per served list costs page faults), and the items reached so far.
+#[derive(Default)]
+struct Reach {
+    scores: Vec<f32>,
+    stamps: Vec<u32>,
+    stamp: u32,
+    reached: Vec<u32>,
+}
+
+thread_local! {
+    static REACH: std::cell::RefCell<Reach> = std::cell::RefCell::new(Reach::default());
+}
+
+impl<B: BlendBase> TransitionBlend<B> {
+    /// The transition scores of `user`'s history: the items reached, ascending, with their
+    /// scores (summed in history order, as [`ItemKnnModel`]'s dense scoring does).
+    fn transition_scores(&self, user: &UserRepr) -> Vec<(u32, f32)> {
+        let UserRepr::Sparse(h) = user else {
+            return Vec::new();
+        };
+        let n = self.n_items();
+        REACH.with(|r| {
+            let mut r = r.borrow_mut();
+            let Reach {
+                scores,
+                stamps,
+                stamp,
+                reached,
+            } = &mut *r;
+            scores.resize(n, 0.0);
+            stamps.resize(n, 0);
+            *stamp = stamp.wrapping_add(1);
+            if *stamp == 0 {
+                stamps.fill(0);
+                *stamp = 1;
+            }
+            reached.clear();
+            let m = self.transitions.neighbours();
+            for &(i, w) in h {
+                if i as usize >= m.n_rows() {
+                    continue;
+                }
+                let (js, sims) = m.row(i as usize);
+                for (&j, &sim) in js.iter().zip(sims) {
+                    let j = j as usize;
+                    if stamps[j] != *stamp {
+                        stamps[j] = *stamp;
+                        scores[j] = 0.0;
+                        reached.push(j as u32);
+                    }
+                    scores[j] += w * sim;
+                }
+            }
+            reached.sort_unstable();
+            reached.iter().map(|&j| (j, scores[j as usize])).collect()
+        })
+    }
+
+    /// The parts of `user`'s blended scores (see [`BlendTerms`]). `base` is the base's
+    /// representation ([`Self::base_repr`]); `base_scores` its scores of every item, read only by
+    /// bases without closed-form moments (EASE): ALS accepts an empty slice.
+    pub fn terms(&self, user: &UserRepr, base: &UserRepr, base_scores: &[f32]) -> BlendTerms {
+        let base_moments = self
+            .base
+            .score_moments(&self.base_moments, base, base_scores);
+        let (base_scale, shift_b) = standardised(1.0 - self.mix, base_moments);
+        let t = self.transition_scores(user);
+        let n = self.n_items().max(1) as f64;
+        let (sum, sq) = t.iter().fold((0f64, 0f64), |(s, q), &(_, v)| {
+            (s + f64::from(v), q + f64::from(v) * f64::from(v))
+        });
+        let mean = sum / n;
+        let (scale_t, shift_t) =
+            standardised(self.mix, (mean, (sq / n - mean * mean).max(0.0).sqrt()));
+        BlendTerms {
+            base_scale,
+            shift: shift_b + shift_t,
+            reached: t.into_iter().map(|(j, v)| (j, scale_t * v)).collect(),
+        }
+    }
+
+    /// The representation the base scores a blend user by: EASE reads the history again, ALS
+    /// the factors solved from it.
+    pub fn base_repr<'a>(&self, user: &'a UserRepr) -> std::borrow::Cow<'a, UserRepr> {
+        match user {
+            UserRepr::Sparse(h) => std::borrow::Cow::Owned(self.base.fold_in(h)),
+            other => std::borrow::Cow::Borrowed(other),
+        }
+    }
+}
+
+impl<B: BlendBase> Scorer for TransitionBlend<B> {
     fn n_items(&self) -> usize {
         self.base.n_items()
     }
@@ -97,24 +212,24 @@ impl<B: Scorer + FoldIn> Scorer for TransitionBlend<B> {
 
     fn score_all_into(&self, user: &UserRepr, out: &mut [f32]) {
         assert_eq!(out.len(), self.n_items(), "one output per item");
-        // The blend folds users in as their history; the base reads its own representation
-        // of it (EASE the history again, ALS the factors solved from it).
-        match user {
-            UserRepr::Sparse(h) => self.base.score_all_into(&self.base.fold_in(h), out),
-            other => self.base.score_all_into(other, out),
-        }
-        let mut t = vec![0.0; out.len()];
-        self.transitions.score_all_into(user, &mut t);
-        standardise(out);
-        standardise(&mut t);
-        let mix = self.mix;
-        for (o, t) in out.iter_mut().zip(t) {
-            *o = (1.0 - mix) * *o + mix * t;
+        let base = self.base_repr(user);
+        self.base.score_all_into(&base, out);
+        let terms = self.terms(user, &base, out);
+        let mut reached = terms.reached.iter().peekable();
+        for (i, o) in out.iter_mut().enumerate() {
+            let term = match reached.peek() {
+                Some(&&(j, t)) if j as usize == i => {
+                    reached.next();
+                    t
+                }
+                _ => 0.0,
+            };
+            *o = terms.score(*o, term);
         }
     }
 }
 
-impl<B: Scorer> FoldIn for TransitionBlend<B> {
+impl<B: BlendBase> FoldIn for TransitionBlend<B> {
     /// The history itself, as both parts read it.
     fn fold_in(&self, interactions: &[(u32, f32)]) -> UserRepr {
         UserRepr::Sparse(normalize_history(interactions, self.base.n_items()))
@@ -143,11 +258,11 @@ impl ModelParts for EaseTransitionModel {
         let (weights, n_items, _) =
             parts.take_f32_matrix(Self::KIND, "weights", Some(n), Some(n))?;
         let transitions = take_transitions(&mut parts, Self::KIND, n_items)?;
-        Ok(Self {
-            base: EaseModel::from_weights(n_items, weights),
+        Ok(Self::new(
+            EaseModel::from_weights(n_items, weights),
             transitions,
             mix,
-        })
+        ))
     }
 }
 
@@ -182,11 +297,11 @@ impl ModelParts for AlsTransitionModel {
                 rule: "must be square over ALS's items",
             });
         }
-        Ok(Self {
+        Ok(Self::new(
             base,
-            transitions: ItemKnnModel::from_neighbours(transitions),
+            ItemKnnModel::from_neighbours(transitions),
             mix,
-        })
+        ))
     }
 }
 
@@ -211,6 +326,7 @@ fn take_transitions(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::blend_base::moments;
     use crate::model::spec::ItemSequences;
     use crate::model::{AlsParams, EaseParams, TransitionParams};
     use crate::sparse::Csr;
@@ -349,12 +465,74 @@ mod tests {
 
     #[test]
     fn standardising_centres_and_scales_and_leaves_flat_scores_at_zero() {
-        let mut s = [1.0, 2.0, 3.0];
-        standardise(&mut s);
-        let sd = (2.0f64 / 3.0).sqrt();
-        assert!((f64::from(s[0]) + 1.0 / sd).abs() < 1e-6 && s[1].abs() < 1e-7);
-        let mut flat = [4.0; 3];
-        standardise(&mut flat);
-        assert_eq!(flat, [0.0; 3]);
+        let s: Vec<f32> = (0..21).map(|i| (i % 7) as f32 * 0.5 - 1.0).collect();
+        let (scale, shift) = standardised(0.5, moments(&s));
+        let z: Vec<f32> = s.iter().map(|&v| scale * v + shift).collect();
+        let (zm, zsd) = moments(&z);
+        assert!(zm.abs() < 1e-6 && (zsd - 0.5).abs() < 1e-6, "{zm} {zsd}");
+        assert_eq!(standardised(0.5, moments(&[4.0; 3])), (0.0, 0.0));
+    }
+
+    #[test]
+    fn the_fused_blend_is_the_mix_of_the_standardised_parts() {
+        let x = Csr::from_triplets(
+            4,
+            5,
+            [
+                (0, 0, 1.0),
+                (0, 1, 1.0),
+                (1, 1, 1.0),
+                (1, 2, 1.0),
+                (2, 3, 1.0),
+                (3, 4, 1.0),
+                (3, 0, 1.0),
+            ],
+        )
+        .unwrap();
+        let seq = ItemSequences::from_timed(
+            4,
+            vec![
+                (0, 1, 0),
+                (0, 2, 1),
+                (1, 1, 1),
+                (1, 2, 2),
+                (2, 1, 3),
+                (3, 1, 4),
+                (3, 2, 0),
+            ],
+        );
+        let als = AlsParams::new(3).check().unwrap().fit(&x).unwrap();
+        let t = TransitionParams::default().check().unwrap().fit(&seq, 5);
+        let m = AlsTransitionModel::new(als, t, 0.4);
+        let user = m.fold_in(&[(1, 1.0), (4, 0.5)]);
+        let mut got = vec![0.0; 5];
+        m.score_all_into(&user, &mut got);
+        // The textbook form, in f64: (1 - mix) z(ALS folded in) + mix z(transitions).
+        let z = |s: Vec<f32>| {
+            let n = s.len() as f64;
+            let mean = s.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
+            let sd = (s
+                .iter()
+                .map(|&v| (f64::from(v) - mean).powi(2))
+                .sum::<f64>()
+                / n)
+                .sqrt();
+            s.iter()
+                .map(|&v| (f64::from(v) - mean) / sd)
+                .collect::<Vec<f64>>()
+        };
+        let mut base = vec![0.0; 5];
+        m.base()
+            .score_all_into(&m.base().fold_in(&[(1, 1.0), (4, 0.5)]), &mut base);
+        let mut trans = vec![0.0; 5];
+        m.transitions().score_all_into(&user, &mut trans);
+        assert!(trans.iter().any(|&v| v != trans[0]), "{trans:?}");
+        for (i, (b, t)) in z(base).into_iter().zip(z(trans)).enumerate() {
+            let want = 0.6 * b + 0.4 * t;
+            assert!(
+                (f64::from(got[i]) - want).abs() < 1e-5,
+                "item {i}: {got:?} vs {want}"
+            );
+        }
     }
 }

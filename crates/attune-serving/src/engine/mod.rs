@@ -35,6 +35,7 @@
 //! from the in-process path alone (degraded mode, [`ServingStats::is_degraded`]).
 
 mod activation;
+mod blend_scoring;
 mod cold_start;
 pub mod config;
 mod filters;

@@ -1,7 +1,7 @@
 //! Which kernel scores a user, and the scoring itself: the approximate index for large ALS
 //! catalogs, the half-precision scan with exact rescoring for ALS below it, a batched `f32`
-//! pass for ALS factors beyond `f16`'s range, and the model's own `score_all_into` for every
-//! other family. All but the index return the exact top-k of the allowed, unexcluded items.
+//! pass for ALS factors beyond `f16`'s range, the same two for `als-transition`'s ALS part
+//! ([`super::blend_scoring`]), and the model's own `score_all_into` for every other family. All but the index return the exact top-k of the allowed, unexcluded items.
 
 use attune_core::model::half_scan::{exact_top_k_from_scan, HalfFactors};
 use attune_core::model::spec::FittedModel;
@@ -91,41 +91,79 @@ pub(crate) fn top_candidates(
             return top;
         }
     }
+    if let (FittedModel::AlsTransition(b), UserRepr::Sparse(_)) = (model.fitted.model(), repr) {
+        if let Some(top) =
+            super::blend_scoring::top_candidates(snap, b, repr, allowed, exclude, pool)
+        {
+            return top;
+        }
+    }
     let mut scores = SCORES.with(|s| std::mem::take(&mut *s.borrow_mut()));
-    // Whether `top` is final (the half-precision scan ranks exactly by itself).
-    let ranked = match (path, als, &snap.half) {
-        (ScoringPath::HalfScan, Some((als, x)), Some(h)) => {
-            let scan = HalfScan {
-                half: h,
-                rows: als.all_item_factors(),
-                batcher: &snap.batcher,
-            };
-            scan.top_k(x, allowed, pool, exclude, &mut scores, &mut top);
-            true
-        }
-        // ALS scores are `Y x`: concurrent requests share one pass over `Y`.
-        (ScoringPath::Batched | ScoringPath::Index | ScoringPath::HalfScan, Some((als, x)), _) => {
-            snap.batcher.score(als.all_item_factors(), x, &mut scores);
-            false
-        }
-        _ => {
+    match als {
+        Some((als, x)) => factor_top(
+            snap,
+            als.all_item_factors(),
+            x,
+            allowed,
+            exclude,
+            pool,
+            &mut scores,
+            &mut top,
+        ),
+        None => {
             scores.clear();
             scores.resize(model.items.len(), 0.0);
             model.recommender().score_all_into(repr, &mut scores);
-            false
+            masked_top(&mut scores, allowed, exclude, pool, &mut top);
         }
-    };
-    if !ranked {
-        for (s, ok) in scores.iter_mut().zip(allowed) {
-            if !ok {
-                *s = f32::NEG_INFINITY;
-            }
-        }
-        top_k_into(&scores, pool, exclude, &mut top);
     }
     SCORES.with(|s| *s.borrow_mut() = scores);
     top.retain(|&(_, s)| s.is_finite());
     top
+}
+
+/// The exact best `pool` items by `rows · x` (the snapshot's ALS item factors) among `allowed`
+/// minus the sorted `exclude`, into `top`: through the half-precision scan when the snapshot
+/// has it, else scored in `f32` (concurrent requests share one pass over the rows: the
+/// [`ScoreBatcher`]); `scores` is the per-item buffer.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn factor_top(
+    snap: &Snapshot,
+    rows: &[f32],
+    x: &[f32],
+    allowed: &[bool],
+    exclude: &[u32],
+    pool: usize,
+    scores: &mut Vec<f32>,
+    top: &mut Vec<(u32, f32)>,
+) {
+    if let Some(h) = &snap.half {
+        let scan = HalfScan {
+            half: h,
+            rows,
+            batcher: &snap.batcher,
+        };
+        scan.top_k(x, allowed, pool, exclude, scores, top);
+    } else {
+        snap.batcher.score(rows, x, scores);
+        masked_top(scores, allowed, exclude, pool, top);
+    }
+}
+
+/// The best `pool` of `scores` among `allowed` minus the sorted `exclude`.
+fn masked_top(
+    scores: &mut [f32],
+    allowed: &[bool],
+    exclude: &[u32],
+    pool: usize,
+    top: &mut Vec<(u32, f32)>,
+) {
+    for (s, ok) in scores.iter_mut().zip(allowed) {
+        if !ok {
+            *s = f32::NEG_INFINITY;
+        }
+    }
+    top_k_into(scores, pool, exclude, top);
 }
 
 /// Exact top-k over one factor matrix through its half-precision copy: the scan batched with

@@ -138,6 +138,9 @@ impl Snapshot {
             FittedModel::Als(als) if index.is_none() => {
                 HalfFactors::new(als.all_item_factors(), als.factors())
             }
+            FittedModel::AlsTransition(b) => {
+                HalfFactors::new(b.base().all_item_factors(), b.base().factors())
+            }
             _ => None,
         };
         Ok(Self {

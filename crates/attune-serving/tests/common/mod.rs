@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use attune_core::catalog::Item;
 use attune_core::event::{Context, Event, EventType, Properties};
-use attune_core::model::spec::{Spec, TrainingSet};
+use attune_core::model::spec::{ItemSequences, Spec, TrainingSet};
 use attune_core::sparse::{Csr, Interner};
 use attune_core::time::Timestamp;
 use attune_serving::{Serving, ServingConfig};
@@ -97,15 +97,8 @@ pub fn shop() -> Shop {
 pub fn train(shop: &Shop, spec: &str, activate: bool) -> u32 {
     let users = Interner::sorted((0..USERS).map(|u| format!("u{u:02}")));
     let items = Interner::sorted((0..ITEMS).map(|i| format!("i{i:02}")));
-    let mut t = Vec::new();
-    for u in 0..USERS {
-        for i in viewed(u) {
-            t.push((u, i, 1.0));
-        }
-    }
-    let history = Csr::from_triplets(USERS as usize, ITEMS as usize, t).unwrap();
-    let spec: Spec = spec.parse().unwrap();
-    let fitted = spec.fit(&TrainingSet::new(history.clone())).unwrap();
+    let history = views();
+    let fitted = fit(spec, &history);
     let trained = attune_testsupport::Trained {
         app: APP,
         fitted: &fitted,
@@ -125,6 +118,32 @@ pub fn train(shop: &Shop, spec: &str, activate: bool) -> u32 {
         shop.serving.activate(APP, version).unwrap();
     }
     version
+}
+
+/// The training matrix of the shop's views: users x items, in id order.
+pub fn views() -> Csr {
+    let mut t = Vec::new();
+    for u in 0..USERS {
+        for i in viewed(u) {
+            t.push((u, i, 1.0));
+        }
+    }
+    Csr::from_triplets(USERS as usize, ITEMS as usize, t).unwrap()
+}
+
+/// `spec` fitted on `history`, with each user's views in the order they were stored as the
+/// timeline order-aware models read.
+pub fn fit(spec: &str, history: &Csr) -> attune_core::model::spec::Fitted {
+    let spec: Spec = spec.parse().unwrap();
+    let mut set = TrainingSet::new(history.clone());
+    let timed = (0..USERS).flat_map(|u| {
+        viewed(u)
+            .into_iter()
+            .enumerate()
+            .map(move |(j, i)| (u, i64::from(u * 10) + j as i64, i))
+    });
+    set.sequences = Some(ItemSequences::from_timed(USERS as usize, timed.collect()));
+    spec.fit(&set).unwrap()
 }
 
 pub fn ids(list: &attune_serving::RecList) -> Vec<String> {
