@@ -109,7 +109,13 @@ fn fixture() -> Fixture {
     for (u, row) in rows.iter().enumerate() {
         for (j, &i) in row.iter().enumerate() {
             let at = T0 + (u * 100 + j) as i64 * 1_000_000;
-            events.push(event(0, &user_id(u as u32), &item_id(i), EventType::View, at));
+            events.push(event(
+                0,
+                &user_id(u as u32),
+                &item_id(i),
+                EventType::View,
+                at,
+            ));
             triplets.push((u as u32, i, 1.0));
         }
     }
@@ -147,7 +153,13 @@ fn fixture() -> Fixture {
         .flat_map(|u| {
             (0..3).map(move |j| {
                 let i = (u * 7 + j * 11 + 1) % ITEMS;
-                event(1, &user_id(u), &item_id(i), EventType::Purchase, after + j as i64)
+                event(
+                    1,
+                    &user_id(u),
+                    &item_id(i),
+                    EventType::Purchase,
+                    after + j as i64,
+                )
             })
         })
         .collect();
@@ -207,9 +219,15 @@ fn batch_lists_equal_the_per_user_lists() {
     // Every trained user but the live ones and the dismisser takes the batch pool.
     let batchable = u64::from(USERS - LIVE - 1);
     for (n, req) in requests.iter().enumerate() {
-        let before = batch_engine.stats.batch_scored.load(std::sync::atomic::Ordering::Relaxed);
+        let before = batch_engine
+            .stats
+            .batch_scored
+            .load(std::sync::atomic::Ordering::Relaxed);
         let lists = batch_engine.recommend_many(&a, &users, req).unwrap();
-        let after = batch_engine.stats.batch_scored.load(std::sync::atomic::Ordering::Relaxed);
+        let after = batch_engine
+            .stats
+            .batch_scored
+            .load(std::sync::atomic::Ordering::Relaxed);
         assert_eq!(after - before, batchable, "request {n}: batch pools used");
         assert_eq!(lists.len(), users.len());
         for (u, batch) in users.iter().zip(&lists) {

@@ -53,7 +53,6 @@ fn fails(env: &Attune, args: &[&str]) -> String {
     stderr(&out)
 }
 
-
 #[test]
 fn train_twice_then_list_activate_and_roll_back() {
     let env = shop();
