@@ -36,10 +36,13 @@ pub(crate) struct Ahead {
     pool: usize,
     exclude_seen: bool,
     available_only: bool,
-    /// Per position in the block: the model's user index and its pool, best first, finite
-    /// scores only (`None`: not a trained user with factors).
-    lists: Vec<Option<(u32, Vec<(u32, f32)>)>>,
+    /// Per position in the block (`None`: not a trained user with factors).
+    lists: Vec<Option<UserPool>>,
 }
+
+/// A trained user's scored pool: the model's user index, then the items best first, finite
+/// scores only.
+type UserPool = (u32, Vec<(u32, f32)>);
 
 /// The number of candidates the pipeline scores for `req` on `snap`: `offset + n`, or the
 /// larger pool that diversity or exposure re-ranking chooses from.
@@ -86,7 +89,7 @@ impl Ahead {
             .collect();
         let per_user_bytes = 4 * (disallowed.len() + 64);
         let step = (EXCLUDE_BUDGET_BYTES / per_user_bytes).clamp(96, 4096);
-        let mut lists: Vec<Option<(u32, Vec<(u32, f32)>)>> = vec![None; users.len()];
+        let mut lists: Vec<Option<UserPool>> = vec![None; users.len()];
         for part in trained.chunks(step) {
             let mut xs = Vec::with_capacity(part.len() * dim);
             for &(_, u) in part {
