@@ -2,7 +2,9 @@
 //! off-peak path. The same pipeline as `GET /v1/users/{id}/recommendations` (consent, history
 //! since training, cold start, filters, explanations), so a precomputed list is exactly what
 //! the API would answer; with a shared cache configured the lists land there for every
-//! replica. Reports users per second.
+//! replica. Users go in blocks whose ALS candidates are scored at once by the batch kernel
+//! ([`attune_serving::Serving::recommend_many`]), with the same lists. Reports users per
+//! second.
 
 use std::io::Write as _;
 use std::process::ExitCode;

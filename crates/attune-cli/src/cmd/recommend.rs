@@ -5,7 +5,8 @@
 //! pin another one (served the same way, without activating it).
 //!
 //! `--json` prints the list in the API's response format. `--all-users` lists every user the
-//! model was trained on (in parallel, [`attune_serving::Serving::recommend_many`]) as
+//! model was trained on (in blocks whose ALS candidates the batch kernel scores at once, then
+//! the per-user pipeline in parallel: [`attune_serving::Serving::recommend_many`]) as
 //! `user_id,rank,item_id,score,explanation` rows (CSV with a header, or JSON lines), reporting
 //! throughput on stderr.
 

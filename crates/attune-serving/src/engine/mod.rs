@@ -7,7 +7,8 @@
 //! - `activation`: loading, verifying and swapping versions (activate, rollback, refresh), and
 //!   pinned versions that serve without being activated ([`Serving::pinned`]);
 //! - `live_sync`: committed events applied to live state, here and on other replicas;
-//! - `personalized`: the per-user pipeline and its caches; `scoring`: which kernel scores a
+//! - `personalized`: the per-user pipeline and its caches; `ahead`: candidate pools of many
+//!   users scored at once by the batch kernel for [`Serving::recommend_many`]; `scoring`: which kernel scores a
 //!   user (index, half-precision scan, batched or plain `f32`); `filters`: allowed items and a
 //!   user's categories; `cold_start`: the chain for users without history;
 //! - `lists`: popular, trending and similar items; `render`: model items into served items.
@@ -35,6 +36,7 @@
 //! from the in-process path alone (degraded mode, [`ServingStats::is_degraded`]).
 
 mod activation;
+mod ahead;
 mod blend_scoring;
 mod cold_start;
 pub mod config;
@@ -161,6 +163,9 @@ pub struct ServingStats {
     pub shared_errors: AtomicU64,
     /// The last shared-state call failed: answering from this replica's memory alone.
     pub degraded: AtomicBool,
+    /// Lists computed from a candidate pool the batch kernel scored with other users'
+    /// ([`Serving::recommend_many`]) instead of scoring the user alone.
+    pub batch_scored: AtomicU64,
 }
 
 impl ServingStats {

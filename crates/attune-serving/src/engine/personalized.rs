@@ -12,6 +12,7 @@ use attune_core::model::fresh::interleave;
 use attune_core::model::spec::Feedback;
 use attune_core::sparse::UserRecency;
 
+use super::ahead::{candidate_pool, Ahead, AheadFor};
 use super::config::{ExperimentTag, RecList, RecRequest, Recommended, ServingError, Source};
 use super::render::{list, recommended};
 use super::snapshot::{CachedList, Snapshot};
@@ -36,7 +37,7 @@ impl Serving {
             return Err(ServingError::NeedsStore);
         }
         let a = self.app_for(app, allow_store)?;
-        self.recommend_in(&a, user, req, allow_store)
+        self.recommend_in(&a, user, req, allow_store, None)
     }
 
     /// Recommendations for `user` from a pinned snapshot ([`Serving::pinned`]): the same
@@ -48,12 +49,19 @@ impl Serving {
         req: &RecRequest,
     ) -> Result<RecList, ServingError> {
         req.check(self.config.max_n)?;
-        self.recommend_in(a, user, req, true)
+        self.recommend_in(a, user, req, true, None)
     }
 
-    /// Lists for many users at once, computed in parallel (rayon), in the order given: the
-    /// batch path (`attune recommend --all-users`, `attune precompute`), one list per user
-    /// exactly as [`Serving::recommend`] answers it. Blocking.
+    /// Lists for many users at once, in the order given: the batch path (`attune recommend
+    /// --all-users`, `attune precompute`), one list per user exactly as [`Serving::recommend`]
+    /// answers it. Blocking.
+    ///
+    /// Users go in blocks of [`BLOCK_USERS`]: for an ALS snapshot scanned exactly, the block's
+    /// candidate pools are scored together by the batch kernel ([`super::ahead`]), then each
+    /// user runs the per-user pipeline in parallel (rayon), which takes its pool instead of
+    /// scoring it alone when the pool applies ([`ServingStats::batch_scored`] counts those).
+    ///
+    /// [`ServingStats::batch_scored`]: super::ServingStats::batch_scored
     pub fn recommend_many(
         &self,
         a: &AppServing,
@@ -62,10 +70,24 @@ impl Serving {
     ) -> Result<Vec<RecList>, ServingError> {
         use rayon::prelude::*;
         req.check(self.config.max_n)?;
-        users
-            .par_iter()
-            .map(|u| self.recommend_in(a, u, req, true))
-            .collect()
+        // A per-user recency decay folds every implicit user in: no stored factors to batch.
+        let snap = a.snapshot().filter(|s| {
+            s.model.feedback() == Feedback::Explicit || self.weighting.user_recency().is_none()
+        });
+        let mut lists = Vec::with_capacity(users.len());
+        for block in users.chunks(BLOCK_USERS) {
+            let ahead = snap.as_ref().and_then(|s| Ahead::score(s, block, req));
+            let done: Vec<RecList> = block
+                .par_iter()
+                .enumerate()
+                .map(|(at, u)| {
+                    let ahead = ahead.as_ref().map(|ahead| AheadFor { ahead, at });
+                    self.recommend_in(a, u, req, true, ahead)
+                })
+                .collect::<Result<_, _>>()?;
+            lists.extend(done);
+        }
+        Ok(lists)
     }
 
     fn recommend_in(
@@ -74,6 +96,7 @@ impl Serving {
         user: &str,
         req: &RecRequest,
         allow_store: bool,
+        ahead: Option<AheadFor<'_>>,
     ) -> Result<RecList, ServingError> {
         let app = a.app.as_str();
         // A pinned snapshot is this process's alone: nothing of it is shared.
@@ -154,7 +177,7 @@ impl Serving {
                         render::with_reason(&snap, picks, Reason::Popular),
                     )
                 } else {
-                    self.compute(a, &snap, user, &live, req)
+                    self.compute(a, &snap, user, &live, req, ahead)
                 };
                 if let Some((s, k)) = &shared_key {
                     let bytes = encode_list(&snap, source, &items);
@@ -253,6 +276,7 @@ impl Serving {
         user: &str,
         live: &LiveUser,
         req: &RecRequest,
+        ahead: Option<AheadFor<'_>>,
     ) -> (Source, Vec<Recommended>) {
         let model = &snap.model;
         let allowed = filters::without_dismissed(
@@ -314,11 +338,12 @@ impl Serving {
         // A per-user recency decay weighs the history unlike the matrix factors were trained
         // on: such users are always folded in from it.
         let stored_repr = !has_live && (explicit || self.weighting.user_recency().is_none());
-        let repr = match (trained, stored_repr) {
-            (Some(u), true) => model.training_repr(u),
+        let stored = match (trained, stored_repr) {
+            (Some(u), true) => model.training_repr(u).map(|r| (u, r)),
             _ => None,
-        }
-        .unwrap_or_else(|| {
+        };
+        let from_factors = stored.as_ref().map(|&(u, _)| u);
+        let repr = stored.map(|(_, r)| r).unwrap_or_else(|| {
             let h: Vec<(u32, f32)> = history.iter().map(|(&i, &w)| (i, w)).collect();
             match profiled {
                 Some(m) => m.fold_in_with_features(&h, &live.profile_features),
@@ -326,23 +351,28 @@ impl Serving {
             }
         });
         let want = req.offset + req.n;
-        let mut pool = if req.diversity.is_some() {
-            (3 * want).max(50)
-        } else {
-            want
-        };
-        if let Some(f) = &snap.fair {
-            pool = pool.max(f.candidates);
-        }
+        let pool = candidate_pool(snap, req);
         let exclude: &[u32] = if req.exclude_seen { &seen } else { &[] };
-        let mut top = scoring::top_candidates(
-            snap,
-            &repr,
-            &allowed,
-            exclude,
-            pool,
-            !req.categories.is_empty(),
-        );
+        // A pool scored ahead with the block ([`super::ahead`]) is this one when the user is
+        // represented by their stored factors and nothing of theirs narrows the allowed items.
+        let undismissed = live.dismissed_items.is_empty() && live.dismissed_categories.is_empty();
+        let scored_ahead = ahead
+            .zip(from_factors.filter(|_| undismissed))
+            .and_then(|(x, u)| x.ahead.pool_for(x.at, snap, u, req, pool));
+        let mut top = match scored_ahead {
+            Some(top) => {
+                self.stats.batch_scored.fetch_add(1, Ordering::Relaxed);
+                top.to_vec()
+            }
+            None => scoring::top_candidates(
+                snap,
+                &repr,
+                &allowed,
+                exclude,
+                pool,
+                !req.categories.is_empty(),
+            ),
+        };
         // Turned down: blend with popularity among the same allowed, unseen items.
         let mut popular_part: Vec<u32> = Vec::new();
         if let Some(s) = req.strength.filter(|s| *s < 1.0) {
@@ -441,6 +471,11 @@ impl Serving {
         (Source::Personalized, items)
     }
 }
+
+/// Users whose candidate pools [`Serving::recommend_many`] scores together before their lists
+/// are finished: enough to keep the batch kernel's tiles full on every core, few enough that
+/// a block's pools and exclusion lists stay small.
+const BLOCK_USERS: usize = 4096;
 
 /// One position of a personalized list: a model item with its score, or a fresh item.
 enum Pick {
