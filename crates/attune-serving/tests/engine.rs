@@ -106,7 +106,7 @@ fn an_als_blend_is_scored_in_the_shared_pass_and_ranks_as_the_model_does() {
     let history = views();
     let fitted = fit(spec, &history);
     let model = fitted.model().as_recommender();
-    for u in [3u32, 8, 17] {
+    for u in 0..common::USERS {
         let list = shop
             .serving
             .recommend(APP, &format!("u{u:02}"), &req, true)
@@ -134,7 +134,7 @@ fn an_als_blend_is_scored_in_the_shared_pass_and_ranks_as_the_model_does() {
     let snap = shop.serving.app(APP).unwrap().snapshot().unwrap();
     assert_eq!(
         snap.score_batching().1,
-        3,
+        u64::from(common::USERS),
         "every list took the shared pass"
     );
 }

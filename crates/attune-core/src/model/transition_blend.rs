@@ -91,7 +91,8 @@ pub struct BlendTerms {
     pub base_scale: f32,
     /// Added to every item: both parts' `−mean / sd` terms.
     pub shift: f32,
-    /// The items the transitions reach, ascending, with `mix · t / sd(t)`.
+    /// The items the transitions reach (each once, in no particular order), with
+    /// `mix · t / sd(t)`.
     pub reached: Vec<(u32, f32)>,
 }
 
@@ -119,8 +120,9 @@ thread_local! {
 }
 
 impl<B: BlendBase> TransitionBlend<B> {
-    /// The transition scores of `user`'s history: the items reached, ascending, with their
-    /// scores (summed in history order, as [`ItemKnnModel`]'s dense scoring does).
+    /// The transition scores of `user`'s history: the items reached, in the order first
+    /// reached (sorting them cost more than the rest of a served list), with their scores
+    /// (summed in history order, as [`ItemKnnModel`]'s dense scoring does).
     fn transition_scores(&self, user: &UserRepr) -> Vec<(u32, f32)> {
         let UserRepr::Sparse(h) = user else {
             return Vec::new();
@@ -158,7 +160,6 @@ impl<B: BlendBase> TransitionBlend<B> {
                     scores[j] += w * sim;
                 }
             }
-            reached.sort_unstable();
             reached.iter().map(|&j| (j, scores[j as usize])).collect()
         })
     }
@@ -215,16 +216,17 @@ impl<B: BlendBase> Scorer for TransitionBlend<B> {
         let base = self.base_repr(user);
         self.base.score_all_into(&base, out);
         let terms = self.terms(user, &base, out);
-        let mut reached = terms.reached.iter().peekable();
-        for (i, o) in out.iter_mut().enumerate() {
-            let term = match reached.peek() {
-                Some(&&(j, t)) if j as usize == i => {
-                    reached.next();
-                    t
-                }
-                _ => 0.0,
-            };
-            *o = terms.score(*o, term);
+        // Reached items' base scores, read before the pass overwrites them.
+        let reached: Vec<(usize, f32, f32)> = terms
+            .reached
+            .iter()
+            .map(|&(j, t)| (j as usize, out[j as usize], t))
+            .collect();
+        for o in out.iter_mut() {
+            *o = terms.score(*o, 0.0);
+        }
+        for (j, a, t) in reached {
+            out[j] = terms.score(a, t);
         }
     }
 }

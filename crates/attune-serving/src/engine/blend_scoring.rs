@@ -2,13 +2,13 @@
 //!
 //! A blend user's score of an item is an affine map of its ALS score, plus a transition term
 //! on the few items the user's history reaches ([`BlendTerms`]: ALS's mean and spread come in
-//! closed form, the transitions' from the reached items). So the blend's best items are the
-//! best of two small sets: ALS's exact top `pool` among the items the transitions do not reach
-//! (through the same half-precision scan, shared with concurrent requests, that serves plain
-//! ALS), and every reached item, ALS-scored one by one. Scores go through
+//! closed form, the transitions' from the reached items). With the map increasing and every
+//! term non-negative, an item outside ALS's exact top `pool` that the transitions do not reach
+//! scores no more than each of those `pool` items, so the blend's best are among ALS's top
+//! `pool` (through the same half-precision scan, shared with concurrent requests, that serves
+//! plain ALS) and the reached items (ALS-scored one by one). Scores go through
 //! [`BlendTerms::score`], as in the model's own `score_all_into`, so they are the model's to
-//! the bit; an unreached item outside ALS's top `pool` could only enter the list on a score
-//! tied after rounding with one inside it.
+//! the bit; only an exact tie after rounding at the cut could be broken otherwise.
 
 use attune_core::model::scan::gemv_at;
 use attune_core::model::topk::top_k_of_into;
@@ -17,14 +17,9 @@ use attune_core::model::{AlsTransitionModel, BlendTerms, UserRepr};
 use super::scoring::{factor_top, SCORES};
 use super::snapshot::Snapshot;
 
-thread_local! {
-    /// `allowed` minus the reached items, per thread (one flag per item, reused).
-    static ADMIT: std::cell::RefCell<Vec<bool>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
 /// The best `pool` items of `blend` for `user` (its history) among `allowed` minus the sorted
-/// `exclude`, best first, finite scores only; `None` when ALS's part has no spread (every
-/// unreached item then scores alike and only the full scoring orders them).
+/// `exclude`, best first, finite scores only; `None` (the model's own scoring then) when ALS's
+/// part has no spread or a term is negative, where the argument above does not hold.
 pub(crate) fn top_candidates(
     snap: &Snapshot,
     blend: &AlsTransitionModel,
@@ -41,32 +36,66 @@ pub(crate) fn top_candidates(
     if terms.base_scale.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
         return None;
     }
+    if terms
+        .reached
+        .iter()
+        .any(|&(_, t)| t.partial_cmp(&0.0).is_none_or(|o| o.is_lt()))
+    {
+        return None;
+    }
     let rows = blend.base().all_item_factors();
     let mut top = Vec::new();
-    ADMIT.with(|admit| {
-        let mut admit = admit.borrow_mut();
-        admit.clear();
-        admit.extend_from_slice(allowed);
-        for &(j, _) in &terms.reached {
-            admit[j as usize] = false;
+    // After the scan `SCORES` holds every allowed item's ALS score: exact from the `f32` pass,
+    // within `slack` from the half-precision one.
+    let slack = snap.half.as_ref().map_or(0.0, |h| 2.0 * h.bound(x));
+    SCORES.with(|s| {
+        let mut scanned = s.borrow_mut();
+        factor_top(
+            snap,
+            rows,
+            x,
+            allowed,
+            exclude,
+            pool,
+            &mut scanned,
+            &mut top,
+        );
+        let mut in_top: Vec<(u32, f32)> = top.iter().map(|&(i, _)| (i, 0.0)).collect();
+        in_top.sort_unstable_by_key(|e| e.0);
+        // Reached items outside ALS's top: kept only if their best possible score reaches
+        // the current cut (more candidates only raise it), then scored exactly.
+        let mut others: Vec<(u32, f32)> = Vec::new();
+        for &(j, term) in &terms.reached {
+            match in_top.binary_search_by_key(&j, |e| e.0) {
+                Ok(p) => in_top[p].1 = term,
+                Err(_) if allowed[j as usize] && exclude.binary_search(&j).is_err() => {
+                    others.push((j, term));
+                }
+                Err(_) => {}
+            }
         }
-        SCORES.with(|s| {
-            let mut scores = s.borrow_mut();
-            factor_top(snap, rows, x, &admit, exclude, pool, &mut scores, &mut top);
-        });
-    });
-    let (mut items, mut scores): (Vec<u32>, Vec<f32>) = top
-        .into_iter()
-        .map(|(i, a)| (i, terms.score(a, 0.0)))
-        .unzip();
-    for &(j, term) in &terms.reached {
-        if allowed[j as usize] && exclude.binary_search(&j).is_err() {
-            items.push(j);
-            scores.push(terms.score(gemv_at(rows, x, j as usize), term));
+        let term_of = |i: u32| in_top[in_top.binary_search_by_key(&i, |e| e.0).expect("in top")].1;
+        let (mut items, mut scores): (Vec<u32>, Vec<f32>) = top
+            .iter()
+            .map(|&(i, a)| (i, terms.score(a, term_of(i))))
+            .unzip();
+        let cut = if items.len() == pool && pool > 0 {
+            let worst = scores.iter().copied().fold(f32::INFINITY, f32::min);
+            // Rounding room for the affine map.
+            worst - 1e-5 * (worst.abs() + 1.0)
+        } else {
+            f32::NEG_INFINITY
+        };
+        for (j, term) in others {
+            let best = terms.score(scanned[j as usize] + slack, term);
+            if best.is_nan() || best >= cut {
+                items.push(j);
+                scores.push(terms.score(gemv_at(rows, x, j as usize), term));
+            }
         }
-    }
-    let mut best = Vec::with_capacity(pool);
-    top_k_of_into(&items, &scores, pool, &[], &mut best);
-    best.retain(|&(_, s)| s.is_finite());
-    Some(best)
+        let mut best = Vec::with_capacity(pool);
+        top_k_of_into(&items, &scores, pool, &[], &mut best);
+        best.retain(|&(_, s)| s.is_finite());
+        Some(best)
+    })
 }
