@@ -60,24 +60,24 @@ pub(crate) fn top_candidates(
             &mut scanned,
             &mut top,
         );
-        let mut in_top: Vec<(u32, f32)> = top.iter().map(|&(i, _)| (i, 0.0)).collect();
+        // ALS's top as (item, ALS score, transition term), by item, for the reached lookup.
+        let mut in_top: Vec<(u32, f32, f32)> = top.iter().map(|&(i, a)| (i, a, 0.0)).collect();
         in_top.sort_unstable_by_key(|e| e.0);
         // Reached items outside ALS's top: kept only if their best possible score reaches
         // the current cut (more candidates only raise it), then scored exactly.
         let mut others: Vec<(u32, f32)> = Vec::new();
         for &(j, term) in &terms.reached {
             match in_top.binary_search_by_key(&j, |e| e.0) {
-                Ok(p) => in_top[p].1 = term,
+                Ok(p) => in_top[p].2 = term,
                 Err(_) if allowed[j as usize] && exclude.binary_search(&j).is_err() => {
                     others.push((j, term));
                 }
                 Err(_) => {}
             }
         }
-        let term_of = |i: u32| in_top[in_top.binary_search_by_key(&i, |e| e.0).expect("in top")].1;
-        let (mut items, mut scores): (Vec<u32>, Vec<f32>) = top
+        let (mut items, mut scores): (Vec<u32>, Vec<f32>) = in_top
             .iter()
-            .map(|&(i, a)| (i, terms.score(a, term_of(i))))
+            .map(|&(i, a, term)| (i, terms.score(a, term)))
             .unzip();
         let cut = if items.len() == pool && pool > 0 {
             let worst = scores.iter().copied().fold(f32::INFINITY, f32::min);
