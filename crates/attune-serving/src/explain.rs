@@ -96,22 +96,23 @@ impl Reason {
 pub const MIN_SIMILARITY: f32 = 0.05;
 
 /// The reason for personalized item `item`: the most similar of `history` (most recent first,
-/// already capped by the caller) if similar enough, else the user's strongest category that the
-/// item belongs to, else [`Reason::ForYou`].
+/// already capped by the caller; `sims[k]` is the similarity of `history[k]` to `item`) if
+/// similar enough, else the user's strongest category that the item belongs to, else
+/// [`Reason::ForYou`].
 pub fn personalized(
     item: u32,
     history: &[u32],
     rated: bool,
-    sim: impl Fn(u32, u32) -> f32,
+    sims: &[f32],
     item_categories: &[u32],
     user_categories: &[u32],
 ) -> Reason {
+    debug_assert_eq!(history.len(), sims.len(), "one similarity per history item");
     let mut best: Option<(u32, f32)> = None;
-    for &h in history {
+    for (&h, &s) in history.iter().zip(sims) {
         if h == item {
             continue;
         }
-        let s = sim(h, item);
         if s >= MIN_SIMILARITY && best.is_none_or(|(_, b)| s > b) {
             best = Some((h, s));
         }
@@ -136,7 +137,9 @@ mod tests {
             (2, 7) => 0.3,
             _ => 0.0,
         };
-        let r = personalized(7, &[2, 1, 3], false, sim, &[], &[]);
+        let sims =
+            |item: u32, history: &[u32]| history.iter().map(|&h| sim(h, item)).collect::<Vec<_>>();
+        let r = personalized(7, &[2, 1, 3], false, &sims(7, &[2, 1, 3]), &[], &[]);
         assert_eq!(
             r,
             Reason::Because {
@@ -149,10 +152,10 @@ mod tests {
         let seg = |s: u32| format!("segment {s}");
         assert_eq!(r.text(name, cat, seg), "Because you viewed item 1");
         // Nothing similar: the user's first category the item is in.
-        let r = personalized(8, &[2], false, sim, &[4, 5], &[5, 4]);
+        let r = personalized(8, &[2], false, &sims(8, &[2]), &[4, 5], &[5, 4]);
         assert_eq!(r, Reason::InterestIn { category: 5 });
         assert_eq!(r.text(name, cat, seg), "Matches your interest in cat 5");
-        assert_eq!(personalized(8, &[], true, sim, &[1], &[2]), Reason::ForYou);
+        assert_eq!(personalized(8, &[], true, &[], &[1], &[2]), Reason::ForYou);
         assert_eq!(
             Reason::PopularIn { category: 2 }.text(name, cat, seg),
             "Popular in cat 2"

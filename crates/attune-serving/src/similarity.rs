@@ -87,6 +87,20 @@ impl ItemSimilarity {
         }
     }
 
+    /// `sim(from[c], to[r])` for every pair, row-major (`to.len()` rows of `from.len()`): what
+    /// explaining a list needs (its picks against the same recent history). Co-occurrence
+    /// computes it in one pass over the involved user lists ([`ItemCosine::table`]); the other
+    /// families are a lookup or a short dot product per pair already.
+    pub fn table(&self, model: &FittedModel, from: &[u32], to: &[u32]) -> Vec<f32> {
+        match self {
+            Self::Cooccurrence(c) => c.table(from, to),
+            _ => to
+                .iter()
+                .flat_map(|&b| from.iter().map(move |&a| self.sim(model, a, b)))
+                .collect(),
+        }
+    }
+
     /// Similarity of `a` and `b` (higher is more alike; 0 when unknown).
     pub fn sim(&self, model: &FittedModel, a: u32, b: u32) -> f32 {
         match (self, model) {
@@ -170,6 +184,13 @@ mod tests {
                 "{spec}: same group {same}, other group {other}"
             );
             assert_eq!(s.sim(model, 0, 99), 0.0, "{spec}: unknown item");
+            let (from, to) = ([0, 4, 99, 2], [1, 5, 99]);
+            let pairwise: Vec<f32> = to
+                .iter()
+                .flat_map(|&b| from.iter().map(move |&a| (a, b)))
+                .map(|(a, b)| s.sim(model, a, b))
+                .collect();
+            assert_eq!(s.table(model, &from, &to), pairwise, "{spec}: table");
         }
     }
 }

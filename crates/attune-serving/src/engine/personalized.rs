@@ -436,6 +436,18 @@ impl Serving {
             fresh.into_iter().map(Pick::Fresh).collect(),
         );
         let user_categories = filters::top_categories(&snap.catalog, &history);
+        // Every pick shown is explained against the same history: one table for the list.
+        let explained: Vec<u32> = merged
+            .iter()
+            .take(want)
+            .skip(req.offset)
+            .filter_map(|p| match p {
+                Pick::Model(i, _) if !popular_part.contains(i) => Some(*i),
+                _ => None,
+            })
+            .collect();
+        let sims = snap.similarity.table(fitted, &explain_from, &explained);
+        let mut explained_at = 0;
         // A fresh item takes the score of the item before it, so scores never rise down the
         // list (a fresh item first, behind no model pick, has its similarity).
         let mut previous: Option<f32> = None;
@@ -455,11 +467,14 @@ impl Serving {
                     recommended(snap, i, s, Reason::Popular)
                 }
                 Pick::Model(i, s) => {
+                    debug_assert_eq!(explained[explained_at], i);
+                    let row = &sims[explained_at * explain_from.len()..][..explain_from.len()];
+                    explained_at += 1;
                     let reason = explain::personalized(
                         i,
                         &explain_from,
                         explicit,
-                        |x, y| snap.similarity.sim(fitted, x, y),
+                        row,
                         snap.catalog.categories(i),
                         &user_categories,
                     );
