@@ -105,12 +105,13 @@ impl BlendTerms {
     }
 }
 
-/// A thread's transition accumulator: one score and one stamp per item, reused (a fresh
+/// A thread's transition accumulator: one (stamp, score) pair per item, reused (a fresh
 /// catalog-sized buffer per served list costs page faults), and the items reached so far.
+/// Stamp and score side by side: a history scatters into some 10,000 random items, and two
+/// arrays made each of those two cache misses.
 #[derive(Default)]
 struct Reach {
-    scores: Vec<f32>,
-    stamps: Vec<u32>,
+    cells: Vec<(u32, f32)>,
     stamp: u32,
     reached: Vec<u32>,
 }
@@ -131,16 +132,14 @@ impl<B: BlendBase> TransitionBlend<B> {
         REACH.with(|r| {
             let mut r = r.borrow_mut();
             let Reach {
-                scores,
-                stamps,
+                cells,
                 stamp,
                 reached,
             } = &mut *r;
-            scores.resize(n, 0.0);
-            stamps.resize(n, 0);
+            cells.resize(n, (0, 0.0));
             *stamp = stamp.wrapping_add(1);
             if *stamp == 0 {
-                stamps.fill(0);
+                cells.fill((0, 0.0));
                 *stamp = 1;
             }
             reached.clear();
@@ -151,16 +150,15 @@ impl<B: BlendBase> TransitionBlend<B> {
                 }
                 let (js, sims) = m.row(i as usize);
                 for (&j, &sim) in js.iter().zip(sims) {
-                    let j = j as usize;
-                    if stamps[j] != *stamp {
-                        stamps[j] = *stamp;
-                        scores[j] = 0.0;
-                        reached.push(j as u32);
+                    let cell = &mut cells[j as usize];
+                    if cell.0 != *stamp {
+                        *cell = (*stamp, 0.0);
+                        reached.push(j);
                     }
-                    scores[j] += w * sim;
+                    cell.1 += w * sim;
                 }
             }
-            reached.iter().map(|&j| (j, scores[j as usize])).collect()
+            reached.iter().map(|&j| (j, cells[j as usize].1)).collect()
         })
     }
 
