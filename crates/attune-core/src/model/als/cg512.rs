@@ -20,6 +20,10 @@
 //! Summation order differs from the AVX2 and portable kernels, so results agree to rounding,
 //! not bit for bit; for a given `k` the kernel is deterministic (no dependence on threads).
 
+// Register arrays are walked in lockstep by index (`acc[t] = fma(y[t], v[t], acc[t])`): the
+// index form is the clearest and unrolls the same.
+#![allow(clippy::needless_range_loop)]
+
 use std::arch::x86_64::*;
 
 use super::solve::{Block, Conf, Scratch};
