@@ -20,6 +20,12 @@
 //! exact Cholesky path builds its `k x k` system in `f64`, since its point is to be exact (it is
 //! the reference the CG path is tested against and what fold-in uses).
 //!
+//! **Kernels:** the CG row solve runs in the fastest form the CPU has, detected at run time
+//! ([`CgKernel::best`]): AVX-512 for `k <= 128` ([`super::cg512`]: vectors in registers, item
+//! rows four at a time, a dot-only last pass), else AVX2 with FMA, else portable code. The
+//! Gram matrix uses 8 x 8 AVX-512 register tiles where available, bit-identical to the
+//! portable loop.
+//!
 //! **No allocation per row:** every solve gets a per-task [`Scratch`] from rayon's
 //! `for_each_init`.
 
