@@ -20,6 +20,8 @@
 //! uses the stored value itself as `c` (`c = alpha·w` in its recent versions). On binary data
 //! (`w = 1`) attune's `alpha = a − 1` reproduces implicit's `alpha = a`.
 
+#[cfg(target_arch = "x86_64")]
+mod cg512;
 mod parts;
 mod solve;
 
@@ -28,7 +30,7 @@ use std::borrow::Cow;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use self::solve::{gram, solve_side, Conf, RowSolver, Scratch};
+use self::solve::{gram, solve_side, Aligned, Conf, RowSolver, Scratch};
 use super::linalg::dot;
 use super::{
     check_non_negative, check_non_negative_finite, check_positive_finite, normalize_history, scan,
@@ -251,8 +253,8 @@ impl AlsValidParams {
                 .map(|_| rng.random::<f32>() * 0.01)
                 .collect::<Vec<f32>>()
         };
-        let user_factors = init(data.n_rows());
-        let item_factors = init(data.n_cols());
+        let user_factors = Aligned::from_slice(&init(data.n_rows()));
+        let item_factors = Aligned::from_slice(&init(data.n_cols()));
         Ok(AlsTrainer {
             params: self.clone(),
             data_t: data.transpose(),
@@ -271,8 +273,9 @@ pub struct AlsTrainer<'a> {
     /// Training data with effective weights (see [`Confidence`]).
     data: Cow<'a, Csr>,
     data_t: Csr,
-    user_factors: Vec<f32>,
-    item_factors: Vec<f32>,
+    /// Factors in cache-line aligned rows while training (see [`Aligned`]).
+    user_factors: Aligned,
+    item_factors: Aligned,
     iterations_done: usize,
 }
 
@@ -292,25 +295,25 @@ impl AlsTrainer<'_> {
             self.params.reg(),
         );
         let solver = self.row_solver();
-        let gy = gram(&self.item_factors, k, reg);
+        let gy = gram(self.item_factors.as_slice(), k, reg);
         solve_side(
             &self.data,
-            &self.item_factors,
+            self.item_factors.as_slice(),
             k,
             &gy,
             conf,
             solver,
-            &mut self.user_factors,
+            self.user_factors.as_mut_slice(),
         );
-        let gx = gram(&self.user_factors, k, reg);
+        let gx = gram(self.user_factors.as_slice(), k, reg);
         solve_side(
             &self.data_t,
-            &self.user_factors,
+            self.user_factors.as_slice(),
             k,
             &gx,
             conf,
             solver,
-            &mut self.item_factors,
+            self.item_factors.as_mut_slice(),
         );
         self.iterations_done += 1;
     }
@@ -325,8 +328,8 @@ impl AlsTrainer<'_> {
         let p = &self.params;
         solve::loss(
             &self.data,
-            &self.user_factors,
-            &self.item_factors,
+            self.user_factors.as_slice(),
+            self.item_factors.as_slice(),
             p.factors(),
             p.confidence().kernel(p.alpha()),
             p.reg(),
@@ -335,14 +338,23 @@ impl AlsTrainer<'_> {
 
     /// Stop training and keep the current factors.
     pub fn into_model(self) -> AlsModel {
-        AlsModel::new(
-            self.params.factors(),
-            self.params.alpha(),
-            self.params.reg(),
-            self.user_factors,
-            self.item_factors,
-        )
-        .with_confidence(self.params.confidence())
+        let Self {
+            params,
+            data,
+            data_t,
+            user_factors,
+            item_factors,
+            ..
+        } = self;
+        // Free the training data before copying the factors out of their aligned storage, so
+        // the copies do not raise the peak memory.
+        drop((data, data_t));
+        let users = user_factors.as_slice().to_vec();
+        drop(user_factors);
+        let items = item_factors.as_slice().to_vec();
+        drop(item_factors);
+        AlsModel::new(params.factors(), params.alpha(), params.reg(), users, items)
+            .with_confidence(params.confidence())
     }
 }
 

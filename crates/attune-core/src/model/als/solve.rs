@@ -20,6 +20,12 @@
 //! exact Cholesky path builds its `k x k` system in `f64`, since its point is to be exact (it is
 //! the reference the CG path is tested against and what fold-in uses).
 //!
+//! **Kernels:** the CG row solve runs in the fastest form the CPU has, detected at run time
+//! ([`CgKernel::best`]): AVX-512 for `k <= 128` ([`super::cg512`]: vectors in registers, item
+//! rows four at a time, a dot-only last pass), else AVX2 with FMA, else portable code. The
+//! Gram matrix uses 8 x 8 AVX-512 register tiles where available, bit-identical to the
+//! portable loop.
+//!
 //! **No allocation per row:** every solve gets a per-task [`Scratch`] from rayon's
 //! `for_each_init`.
 
@@ -30,11 +36,69 @@ use crate::model::linalg::{
 };
 use crate::sparse::Csr;
 
-/// `FᵀF + reg·I` for row-major factors `F` (`n x k`), in `f64` and as an `f32` copy for CG.
+/// `FᵀF + reg·I` for row-major factors `F` (`n x k`), in `f64` and as an `f32` copy for CG
+/// (plus that copy padded for the AVX-512 kernel, see [`pad_gram`]).
 pub(crate) struct Gram {
     pub(crate) g64: Vec<f64>,
     pub(crate) g32: Vec<f32>,
+    pub(crate) gpad: Vec<Block>,
 }
+
+/// Sixteen floats, 64-byte aligned: one AVX-512 register's worth.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[repr(C, align(64))]
+pub(crate) struct Block(pub(crate) [f32; 16]);
+
+/// Row-major factors in 64-byte aligned storage: with `k` a multiple of 16 every row starts on
+/// a cache line, so the solvers' gathered rows span `k/16` lines instead of one more.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Aligned {
+    blocks: Vec<Block>,
+    len: usize,
+}
+
+impl Aligned {
+    pub(crate) fn from_slice(v: &[f32]) -> Self {
+        let mut blocks = vec![Block([0.0; 16]); v.len().div_ceil(16)];
+        for (b, c) in blocks.iter_mut().zip(v.chunks(16)) {
+            b.0[..c.len()].copy_from_slice(c);
+        }
+        Self {
+            blocks,
+            len: v.len(),
+        }
+    }
+
+    pub(crate) fn as_slice(&self) -> &[f32] {
+        // SAFETY: `Block` is `repr(C)` around `[f32; 16]` (size 64, no padding), so the blocks
+        // are `16·blocks.len() >= len` contiguous initialized floats.
+        unsafe { std::slice::from_raw_parts(self.blocks.as_ptr().cast::<f32>(), self.len) }
+    }
+
+    pub(crate) fn as_mut_slice(&mut self) -> &mut [f32] {
+        // SAFETY: as in `as_slice`, with the unique borrow of `self`.
+        unsafe { std::slice::from_raw_parts_mut(self.blocks.as_mut_ptr().cast::<f32>(), self.len) }
+    }
+}
+
+/// A `k x k` row-major matrix with each row padded with zeros to `16·⌈k/16⌉` floats, in aligned
+/// blocks: row `j` is blocks `j·nv .. (j+1)·nv`. Empty above the AVX-512 kernel's largest `k`.
+pub(crate) fn pad_gram(g: &[f32], k: usize) -> Vec<Block> {
+    let nv = k.div_ceil(16);
+    if k > MAX_PAD_K {
+        return Vec::new();
+    }
+    let mut out = vec![Block([0.0; 16]); k * nv];
+    for j in 0..k {
+        for c in 0..k {
+            out[j * nv + c / 16].0[c % 16] = g[j * k + c];
+        }
+    }
+    out
+}
+
+/// Largest `k` the padded copy is built for (the AVX-512 kernel's limit).
+const MAX_PAD_K: usize = 128;
 
 /// Rows per chunk of the Gram and loss reductions: chunks are summed in order, so the result
 /// does not depend on how rayon splits the work (bit-identical across thread counts).
@@ -42,9 +106,16 @@ const REDUCE_CHUNK: usize = 2048;
 
 pub(crate) fn gram(factors: &[f32], k: usize, reg: f32) -> Gram {
     let fast = has_avx2_fma();
+    #[cfg(target_arch = "x86_64")]
+    let tiles = super::cg512::available();
     let partials: Vec<Vec<f64>> = factors
         .par_chunks(REDUCE_CHUNK * k)
         .map(|chunk| {
+            #[cfg(target_arch = "x86_64")]
+            if tiles {
+                // SAFETY: `tiles` is only true when the CPU has AVX-512F.
+                return unsafe { super::cg512::gram_chunk(chunk, k) };
+            }
             #[cfg(target_arch = "x86_64")]
             if fast {
                 // SAFETY: `fast` is only true when the CPU has AVX2 and FMA.
@@ -66,8 +137,9 @@ pub(crate) fn gram(factors: &[f32], k: usize, reg: f32) -> Gram {
         }
         g64[a * k + a] += f64::from(reg);
     }
-    let g32 = g64.iter().map(|&v| v as f32).collect();
-    Gram { g64, g32 }
+    let g32: Vec<f32> = g64.iter().map(|&v| v as f32).collect();
+    let gpad = pad_gram(&g32, k);
+    Gram { g64, g32, gpad }
 }
 
 /// Lower triangle of `FᵀF` for one chunk of rows, in `f64`.
@@ -85,6 +157,12 @@ fn gram_chunk(chunk: &[f32], k: usize) -> Vec<f64> {
         }
     }
     g
+}
+
+/// [`gram_chunk`], the reference the AVX-512 tiles are tested against.
+#[cfg(test)]
+pub(crate) fn gram_chunk_portable(chunk: &[f32], k: usize) -> Vec<f64> {
+    gram_chunk(chunk, k)
 }
 
 /// [`gram_chunk`] compiled for AVX2.
@@ -123,8 +201,13 @@ impl Conf {
     }
 }
 
-/// Per-task buffers: nothing is allocated per solved row.
+/// Per-task buffers: nothing is allocated per solved row (the AVX-512 kernel's per-row lists
+/// only grow).
 pub(crate) struct Scratch {
+    /// The AVX-512 kernel's positive entries of the row: item, `c`, `c − 1`.
+    pub(crate) idx: Vec<u32>,
+    pub(crate) ca: Vec<f32>,
+    pub(crate) cb: Vec<f32>,
     r: Vec<f32>,
     p: Vec<f32>,
     ap: Vec<f32>,
@@ -136,6 +219,9 @@ pub(crate) struct Scratch {
 impl Scratch {
     pub(crate) fn new(k: usize) -> Self {
         Self {
+            idx: Vec::new(),
+            ca: Vec::new(),
+            cb: Vec::new(),
             r: vec![0.0; k],
             p: vec![0.0; k],
             ap: vec![0.0; k],
@@ -165,7 +251,7 @@ pub(crate) fn solve_side(
     solver: RowSolver,
     out: &mut [f32],
 ) {
-    let fast = has_avx2_fma();
+    let kernel = CgKernel::best(k);
     out.par_chunks_mut(k)
         .enumerate()
         .with_min_len(16)
@@ -181,7 +267,7 @@ pub(crate) fn solve_side(
                 }
                 match solver {
                     RowSolver::Cg(steps) => {
-                        cg_row(fast, &g.g32, other, k, cols, vals, conf, steps, x, s)
+                        cg_row(kernel, g, other, k, cols, vals, conf, steps, x, s)
                     }
                     RowSolver::Cholesky => cholesky_row(&g.g64, other, k, cols, vals, conf, x, s),
                 }
@@ -189,12 +275,55 @@ pub(crate) fn solve_side(
         );
 }
 
-/// [`cg_row_with`] in the fastest form this CPU runs: the AVX2+FMA copy when available.
+/// Which compiled form of the CG row solve runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CgKernel {
+    /// [`cg_row_with`] with separate multiplies and adds (any CPU).
+    Plain,
+    /// [`cg_row_with`] compiled for AVX2 with FMA.
+    Avx2,
+    /// [`super::cg512::cg_row`]: vectors in AVX-512 registers, item rows four at a time.
+    Avx512,
+}
+
+impl CgKernel {
+    /// The fastest kernel this CPU runs for `k` factors (detected at run time).
+    pub(crate) fn best(k: usize) -> Self {
+        #[cfg(target_arch = "x86_64")]
+        if k <= super::cg512::MAX_K && super::cg512::available() {
+            return CgKernel::Avx512;
+        }
+        if has_avx2_fma() {
+            CgKernel::Avx2
+        } else {
+            CgKernel::Plain
+        }
+    }
+
+    /// Whether this CPU runs `self` for `k` factors.
+    #[cfg(test)]
+    pub(crate) fn runs(self, k: usize) -> bool {
+        match self {
+            CgKernel::Plain => true,
+            CgKernel::Avx2 => has_avx2_fma(),
+            #[cfg(target_arch = "x86_64")]
+            CgKernel::Avx512 => k <= super::cg512::MAX_K && super::cg512::available(),
+            #[cfg(not(target_arch = "x86_64"))]
+            CgKernel::Avx512 => {
+                let _ = k;
+                false
+            }
+        }
+    }
+}
+
+/// One CG row solve with `kernel`, which must be one this CPU runs for `k` ([`CgKernel::best`]
+/// or lower; an unavailable kernel falls back to the portable one).
 #[allow(clippy::too_many_arguments)]
 #[inline]
 pub(crate) fn cg_row(
-    fast: bool,
-    g: &[f32],
+    kernel: CgKernel,
+    g: &Gram,
     y: &[f32],
     k: usize,
     cols: &[u32],
@@ -205,13 +334,34 @@ pub(crate) fn cg_row(
     s: &mut Scratch,
 ) {
     #[cfg(target_arch = "x86_64")]
-    if fast {
-        // SAFETY: `fast` is only true when `has_avx2_fma()` reported both features.
-        unsafe { cg_row_avx2(g, y, k, cols, vals, conf, steps, x, s) };
-        return;
+    match kernel {
+        CgKernel::Avx512 if k <= super::cg512::MAX_K && super::cg512::available() => {
+            use super::cg512::cg_row as c;
+            let gp = &g.gpad;
+            // SAFETY: the CPU has AVX-512F, AVX2 and FMA (checked just above; std caches it).
+            unsafe {
+                match k.div_ceil(16) {
+                    1 => c::<1>(gp, y, k, cols, vals, conf, steps, x, s),
+                    2 => c::<2>(gp, y, k, cols, vals, conf, steps, x, s),
+                    3 => c::<3>(gp, y, k, cols, vals, conf, steps, x, s),
+                    4 => c::<4>(gp, y, k, cols, vals, conf, steps, x, s),
+                    5 => c::<5>(gp, y, k, cols, vals, conf, steps, x, s),
+                    6 => c::<6>(gp, y, k, cols, vals, conf, steps, x, s),
+                    7 => c::<7>(gp, y, k, cols, vals, conf, steps, x, s),
+                    _ => c::<8>(gp, y, k, cols, vals, conf, steps, x, s),
+                }
+            }
+            return;
+        }
+        CgKernel::Avx2 | CgKernel::Avx512 if has_avx2_fma() => {
+            // SAFETY: the CPU has AVX2 and FMA (checked just above).
+            unsafe { cg_row_avx2(&g.g32, y, k, cols, vals, conf, steps, x, s) };
+            return;
+        }
+        _ => {}
     }
-    let _ = fast;
-    cg_row_with::<Plain>(g, y, k, cols, vals, conf, steps, x, s);
+    let _ = kernel;
+    cg_row_with::<Plain>(&g.g32, y, k, cols, vals, conf, steps, x, s);
 }
 
 /// The CG kernel compiled for AVX2 with fused multiply-adds.
@@ -525,13 +675,16 @@ mod tests {
             let mut s = Scratch::new(k);
             let mut exact = vec![0f32; k];
             cholesky_row(&g.g64, &y, k, &cols, &vals, Conf::linear(alpha), &mut exact, &mut s);
-            // Both the portable and (where the CPU has it) the AVX2+FMA kernel.
-            for fast in [false, has_avx2_fma()] {
+            // Every kernel this CPU runs: portable, AVX2+FMA, AVX-512.
+            for kernel in [CgKernel::Plain, CgKernel::Avx2, CgKernel::Avx512] {
+                if !kernel.runs(k) {
+                    continue;
+                }
                 let mut approx = vec![0f32; k];
-                cg_row(fast, &g.g32, &y, k, &cols, &vals, Conf::linear(alpha), 3 * k, &mut approx, &mut s);
+                cg_row(kernel, &g, &y, k, &cols, &vals, Conf::linear(alpha), 3 * k, &mut approx, &mut s);
                 let scale = exact.iter().fold(1f32, |m, v| m.max(v.abs()));
                 for (a, e) in approx.iter().zip(&exact) {
-                    prop_assert!((a - e).abs() <= 2e-3 * scale, "cg ({}) {:?} vs exact {:?}", fast, approx, exact);
+                    prop_assert!((a - e).abs() <= 2e-3 * scale, "cg ({:?}) {:?} vs exact {:?}", kernel, approx, exact);
                 }
             }
         }
