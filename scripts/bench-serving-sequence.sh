@@ -33,11 +33,20 @@ for app in bench seq blend; do
   APP=$app SEQ=1 FIRST=95000 N_IDS=5000 RATE=0 CONNECTIONS=$CONNECTIONS THREADS=$THREADS \
     wrk -t$THREADS -c$CONNECTIONS -d3s -s scripts/wrk/recs.lua http://127.0.0.1:$PORT >/dev/null
 done
+# The server's own CPU time (user + system, clock ticks) from /proc: CPU per request does not
+# depend on what else the shared machine runs, where latency does.
+server_ticks() { awk '{print $14 + $15}' "/proc/$SERVER/stat"; }
+ticks_per_s=$(getconf CLK_TCK)
 for round in $(seq 1 "$ROUNDS"); do
   first=$(( (round - 1) * 20000 ))
   for app in bench seq blend; do
-    APP=$app RATE=$RATE SEQ=1 FIRST=$first N_IDS=20000 CONNECTIONS=$CONNECTIONS THREADS=$THREADS \
+    before=$(server_ticks)
+    result=$(APP=$app RATE=$RATE SEQ=1 FIRST=$first N_IDS=20000 CONNECTIONS=$CONNECTIONS THREADS=$THREADS \
       wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s --latency -s scripts/wrk/recs.lua http://127.0.0.1:$PORT \
-      | grep RESULT | sed "s/^RESULT/round$round $app/"
+      | grep RESULT | sed "s/^RESULT/round$round $app/")
+    after=$(server_ticks)
+    requests=$(sed 's/.*requests=\([0-9]*\).*/\1/' <<<"$result")
+    cpu=$(awk -v t=$((after - before)) -v n="$requests" -v hz="$ticks_per_s" 'BEGIN { printf "%.3f", (n > 0) ? t * 1000 / hz / n : 0 }')
+    echo "$result server_cpu_ms_per_request=$cpu"
   done
 done
