@@ -61,7 +61,11 @@ pub(crate) fn build(
 ) -> Result<HnswGraph, AnnError> {
     let n = super::check_items(items, dim)?;
     let m2 = max_sq_norm(items, dim);
-    let space = Transformed::new(items, dim, m2);
+    let space = if std::env::var_os("ATTUNE_ANN_BUILD_F32").is_some() {
+        Transformed::exact(items, dim, m2)
+    } else {
+        Transformed::new(items, dim, m2)
+    };
     let mut rng = ChaCha8Rng::seed_from_u64(params.seed());
     let levels = draw_levels(&mut rng, n, params.m());
     let mut order: Vec<u32> = (0..n as u32).collect();
