@@ -11,7 +11,9 @@
 # EFC / PEER_EFC: the ef_construction values built for attune / hnswlib (one build each), so
 # recall can be compared at equal recall rather than at equal parameters. PEER_MODES: `ip`
 # (hnswlib's inner-product space on the factors) and/or `reduce` (the exact reduction to
-# Euclidean search, one extra coordinate; see scripts/hnswlib_ann.py). hnswlib lives in a
+# Euclidean search, one extra coordinate; see scripts/hnswlib_ann.py). DATA=DIR keeps the dumped
+# data for a later run (reused when present); RESULTS=FILE appends the JSON lines there;
+# ANN_RECALL_BIN=PATH runs that harness binary instead of building one. hnswlib lives in a
 # side virtualenv outside the repository (ATTUNE_VENV, default ~/.cache/attune/hnswlib-venv);
 # nothing of it is committed. Both sides build with THREADS threads (rayon / hnswlib's own);
 # queries run on one thread. Build wall and CPU time are measured around the build call, peak
@@ -33,24 +35,30 @@ if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import hnswlib, numpy
   "$VENV/bin/pip" install --quiet 'hnswlib==0.8.0' numpy
 fi
 
-cargo build --release -q -p attune-bench --example ann_recall
-BIN=${CARGO_TARGET_DIR:-target}/release/examples/ann_recall
+if [ -z "${ANN_RECALL_BIN:-}" ]; then
+  cargo build --release -q -p attune-bench --example ann_recall
+fi
+BIN=${ANN_RECALL_BIN:-${CARGO_TARGET_DIR:-target}/release/examples/ann_recall}
 WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT
 RESULTS=${RESULTS:-$WORK/results.jsonl}
+# DATA: keep (or reuse) the dumped factors and exact top-k there instead of a temporary folder.
+DATA=${DATA:-$WORK/data}
 
-echo "== factors: $SOURCE, $ITEMS items x $FACTORS, $QUERIES queries" >&2
-"$BIN" --source "$SOURCE" --items "$ITEMS" --users "$USERS" --nnz "$NNZ" --factors "$FACTORS" \
-  --queries "$QUERIES" --dump "$WORK/data"
+if [ ! -f "$DATA/truth.u32" ]; then
+  echo "== factors: $SOURCE, $ITEMS items x $FACTORS, $QUERIES queries" >&2
+  "$BIN" --source "$SOURCE" --items "$ITEMS" --users "$USERS" --nnz "$NNZ" --factors "$FACTORS" \
+    --queries "$QUERIES" --dump "$DATA"
+fi
 
 for efc in $EFC; do
   echo "== attune, m=$M ef_construction=$efc" >&2
-  RAYON_NUM_THREADS=$THREADS "$BIN" --load "$WORK/data" --factors "$FACTORS" --m "$M" \
+  RAYON_NUM_THREADS=$THREADS "$BIN" --load "$DATA" --factors "$FACTORS" --m "$M" \
     --ef-construction "$efc" --ef "$EF" --json | tee -a "$RESULTS"
 done
 for mode in $PEER_MODES; do
   for efc in $PEER_EFC; do
     echo "== hnswlib ($mode), M=$M ef_construction=$efc" >&2
-    OMP_NUM_THREADS=$THREADS "$VENV/bin/python" scripts/hnswlib_ann.py "$WORK/data" "$M" "$efc" \
+    OMP_NUM_THREADS=$THREADS "$VENV/bin/python" scripts/hnswlib_ann.py "$DATA" "$M" "$efc" \
       "$THREADS" "$PEER_EF" "$mode" | tee -a "$RESULTS"
   done
 done

@@ -41,7 +41,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
 use super::graph::{HnswGraph, MAX_LEVEL, SEEDS};
-use super::mips::{largest_norms, max_sq_norm, ItemSim, Transformed};
+use super::mips::{entry_seeds, max_sq_norm, ItemSim, Transformed};
 use super::params::HnswValidParams;
 use super::search::{descend, search_layer, Beam, Cand, SearchScratch, Sim, SCRATCH};
 use super::select::select_neighbours;
@@ -61,11 +61,7 @@ pub(crate) fn build(
 ) -> Result<HnswGraph, AnnError> {
     let n = super::check_items(items, dim)?;
     let m2 = max_sq_norm(items, dim);
-    let space = if std::env::var_os("ATTUNE_ANN_BUILD_F32").is_some() {
-        Transformed::exact(items, dim, m2)
-    } else {
-        Transformed::new(items, dim, m2)
-    };
+    let space = Transformed::new(items, dim, m2);
     let mut rng = ChaCha8Rng::seed_from_u64(params.seed());
     let levels = draw_levels(&mut rng, n, params.m());
     let mut order: Vec<u32> = (0..n as u32).collect();
@@ -73,7 +69,7 @@ pub(crate) fn build(
     // correlated with time and popularity; HNSW's guarantees assume random order.
     order.shuffle(&mut rng);
     let mut g = HnswGraph::with_levels(params.clone(), dim, m2, levels);
-    g.seeds = largest_norms(items, dim, SEEDS);
+    g.seeds = entry_seeds(items, dim, SEEDS);
     if n == 0 {
         return Ok(g);
     }

@@ -53,6 +53,79 @@ pub(crate) fn largest_norms(items: &[f32], dim: usize, count: usize) -> Vec<u32>
     by.into_iter().map(|e| e.1).collect()
 }
 
+/// Seed of the directions [`entry_seeds`] draws: fixed, so the seeds are a function of the
+/// factors alone and a loaded graph recomputes the very same ones.
+const DIRECTION_SEED: u64 = 0x5eed_d1ec;
+
+/// The level-0 entry points every query starts from besides the entry point: the
+/// `count / 2` largest-norm items (largest first), then, for `count − count / 2` random
+/// directions (isotropic Gaussian, fixed seed), the item with the largest inner product in that
+/// direction, i.e. the answer of a query pointing there, in direction order, without repeats.
+/// A function of the factors only (recomputed on load).
+///
+/// Why both: the largest norms are the usual answers and sit next to the origin of the
+/// transformed space, where Zhou et al. start; but on ALS factors they all lean the same way,
+/// and the queries of the most active users (norms 2–3× the median), whose exact top 10 are
+/// items of norm rank ~2,000–9,000 at cosines 0.3–0.6, walked from them into a local optimum
+/// and got none of their top 10 at small beam widths. Winners of random directions are points
+/// of the convex hull of the items all around it: a start near any such query's answers.
+pub(crate) fn entry_seeds(items: &[f32], dim: usize, count: usize) -> Vec<u32> {
+    let mut seeds = largest_norms(items, dim, count / 2);
+    for id in direction_winners(items, dim, count - count / 2) {
+        if !seeds.contains(&id) {
+            seeds.push(id);
+        }
+    }
+    seeds
+}
+
+/// For each of `n_dirs` random directions (fixed seed), the item with the largest inner
+/// product with it (ties: the lower id), in direction order; repeats included.
+fn direction_winners(items: &[f32], dim: usize, n_dirs: usize) -> Vec<u32> {
+    use rand::SeedableRng;
+    use rand_distr::Distribution;
+    use rayon::prelude::*;
+    let n_dirs = if items.is_empty() { 0 } else { n_dirs };
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(DIRECTION_SEED);
+    let dirs: Vec<f32> = (0..n_dirs * dim)
+        .map(|_| rand_distr::StandardNormal.sample(&mut rng))
+        .collect();
+    if n_dirs == 0 {
+        return Vec::new();
+    }
+    // Blocks of rows that stay in L2 while every direction passes over them.
+    const CHUNK: usize = 2048;
+    let none = || vec![(f32::NEG_INFINITY, u32::MAX); n_dirs];
+    // Larger score, then the lower id: the same winners for any split into blocks.
+    let pick = |a: (f32, u32), b: (f32, u32)| match b.0.total_cmp(&a.0) {
+        std::cmp::Ordering::Greater => b,
+        std::cmp::Ordering::Less => a,
+        std::cmp::Ordering::Equal => (a.0, a.1.min(b.1)),
+    };
+    let best = items
+        .par_chunks(CHUNK * dim)
+        .enumerate()
+        .map(|(c, rows)| {
+            let mut best = none();
+            for (b, d) in best.iter_mut().zip(dirs.chunks_exact(dim)) {
+                for (r, row) in rows.chunks_exact(dim).enumerate() {
+                    let s = crate::model::linalg::dot(d, row);
+                    if s > b.0 {
+                        *b = (s, (c * CHUNK + r) as u32);
+                    }
+                }
+            }
+            best
+        })
+        .reduce(none, |a, b| {
+            a.into_iter().zip(b).map(|(x, y)| pick(x, y)).collect()
+        });
+    best.into_iter()
+        .map(|(_, id)| id)
+        .filter(|&id| id != u32::MAX)
+        .collect()
+}
+
 fn sq_norm(r: &[f32]) -> f64 {
     r.iter().map(|&v| f64::from(v) * f64::from(v)).sum()
 }
@@ -117,6 +190,7 @@ impl<'a> Transformed<'a> {
 
     /// The exact form (`f32` rows, `f64` norms): the reference the quantized one is tested
     /// against.
+    #[cfg(test)]
     pub(crate) fn exact(items: &'a [f32], dim: usize, max_sq_norm: f64) -> Self {
         let floor = (max_sq_norm * MIN_RELATIVE_SQ_NORM).max(f64::MIN_POSITIVE);
         let inv_sq = items
@@ -266,6 +340,34 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn entry_seeds_are_the_largest_norms_then_direction_winners_without_repeats() {
+        // Item 0 is huge; items 1..=4 point along the axes; item 5 is inside their hull.
+        let items = [
+            9.0f32, 9.0, 2.0, 0.0, -2.0, 0.0, 0.0, 2.0, 0.0, -2.0, 0.1, 0.1,
+        ];
+        let winners = direction_winners(&items, 2, 2000);
+        assert_eq!(winners.len(), 2000);
+        assert_eq!(direction_winners(&items, 2, 2000), winners, "deterministic");
+        for id in 0..5u32 {
+            assert!(
+                winners.contains(&id),
+                "{id} is a hull vertex and wins some direction"
+            );
+        }
+        assert!(
+            !winners.contains(&5),
+            "an interior point never wins a direction"
+        );
+        let seeds = entry_seeds(&items, 2, 2000);
+        assert_eq!(seeds[..6], largest_norms(&items, 2, 6)[..]);
+        assert_eq!(seeds.len(), 6, "no repeats: {seeds:?}");
+        let few = entry_seeds(&items, 2, 2);
+        assert_eq!(few[0], 0);
+        assert!(few.len() <= 2);
+        assert!(entry_seeds(&[], 2, 8).is_empty());
     }
 
     #[test]
