@@ -57,8 +57,8 @@ pub(crate) trait MulAdd: Copy {
         let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
         let (ra, rb) = (ca.remainder(), cb.remainder());
         for (x, y) in ca.zip(cb) {
-            for l in 0..LANES {
-                acc[l] += i32::from(x[l]) * i32::from(y[l]);
+            for ((s, &xl), &yl) in acc.iter_mut().zip(x).zip(y) {
+                *s += i32::from(xl) * i32::from(yl);
             }
         }
         let mut r: i32 = acc.iter().sum();
