@@ -3,8 +3,16 @@
 //! ```text
 //! cargo run --release -p attune-bench --example ann_recall -- \
 //!     [--source synthetic|als] [--items N] [--users N] [--nnz N] [--factors F] \
-//!     [--m M] [--ef-construction E] [--ef 10,20,40] [--queries Q] [--k K] [--stats]
+//!     [--m M] [--ef-construction E] [--ef 10,20,40] [--queries Q] [--k K] [--stats] \
+//!     [--dump DIR | --load DIR] [--json]
 //! ```
+//!
+//! `--dump DIR` writes the factors and the exact top-k of every query to `DIR` and exits
+//! (`items.f32`, `queries.f32`: little-endian row-major `f32`; `truth.u32`: `k` ids per
+//! query, best first; `meta.json`), so a peer library indexes the very same data
+//! (`scripts/bench-ann-vs-hnswlib.sh`). `--load DIR` reads them instead of generating.
+//! `--json` prints one JSON line (build wall and CPU time, peak RSS, and per `ef` the recall
+//! and latency) instead of the table.
 //!
 //! `synthetic` (default) is [`attune_bench::item_factors`] / [`attune_bench::user_factors`];
 //! `als` trains implicit ALS (attune's defaults, 64 factors) on the standard synthetic matrix
@@ -16,8 +24,8 @@
 
 use std::time::Instant;
 
-use attune_bench::{item_factors, matrix, user_factors, SEED};
-use attune_core::model::ann::{recall_at_k, Exact, HnswGraph, HnswParams};
+use attune_bench::{cpu_seconds, item_factors, matrix, peak_rss_mib, user_factors, SEED};
+use attune_core::model::ann::{Exact, HnswGraph, HnswParams};
 use attune_core::model::AlsParams;
 use rand::seq::index::sample;
 use rand::SeedableRng;
@@ -35,6 +43,9 @@ struct Args {
     queries: usize,
     k: usize,
     stats: bool,
+    dump: Option<String>,
+    load: Option<String>,
+    json: bool,
 }
 
 fn parse() -> Result<Args, String> {
@@ -50,6 +61,9 @@ fn parse() -> Result<Args, String> {
         queries: 1_000,
         k: 10,
         stats: false,
+        dump: None,
+        load: None,
+        json: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -70,6 +84,9 @@ fn parse() -> Result<Args, String> {
             "--queries" => a.queries = num(value()?, "--queries")?,
             "--k" => a.k = num(value()?, "--k")?,
             "--stats" => a.stats = true,
+            "--json" => a.json = true,
+            "--dump" => a.dump = Some(value()?),
+            "--load" => a.load = Some(value()?),
             "--ef" => {
                 a.ef = value()?
                     .split(',')
@@ -164,7 +181,12 @@ fn main() {
     };
     let dim = a.factors;
     let t = Instant::now();
-    let (items, queries) = if a.source == "als" {
+    let (items, queries) = if let Some(dir) = &a.load {
+        (
+            read_f32(&format!("{dir}/items.f32")),
+            read_f32(&format!("{dir}/queries.f32")),
+        )
+    } else if a.source == "als" {
         let data = matrix(a.users as u32, a.items as u32, a.nnz);
         let model = AlsParams::new(dim)
             .iterations(10)
@@ -189,6 +211,10 @@ fn main() {
     eprintln!("{} factors in {:.1?}", a.source, t.elapsed());
     describe("items", &items, dim, a.stats);
     describe("queries", &queries, dim, a.stats);
+    if let Some(dir) = &a.dump {
+        dump(dir, &items, &queries, dim, a.k);
+        return;
+    }
 
     let params = HnswParams::default()
         .m(a.m)
@@ -196,9 +222,11 @@ fn main() {
         .seed(SEED)
         .check()
         .expect("valid parameters");
-    let t = Instant::now();
+    let rss_before = peak_rss_mib();
+    let (t, cpu0) = (Instant::now(), cpu_seconds());
     let graph = HnswGraph::build(&items, dim, &params).expect("build");
     let build = t.elapsed();
+    let build_cpu = cpu_seconds() - cpu0;
     eprintln!(
         "build: {} items x {dim}, m {} ef_construction {}: {:.1?} on {} threads (top level {})",
         items.len() / dim,
@@ -210,9 +238,19 @@ fn main() {
     );
     let index = graph.index(&items).expect("shape");
     let exact = Exact::new(&items, dim).expect("shape");
+    let nq = queries.len() / dim;
+    // Exact top-k once per query: read from the dump when loading, else computed here.
+    let truth: Vec<u32> = match &a.load {
+        Some(dir) => read_u32(&format!("{dir}/truth.u32")),
+        None => exact_top(&exact, &queries, dim, a.k),
+    };
+    assert_eq!(
+        truth.len(),
+        nq * a.k,
+        "truth.u32 does not match the queries and k"
+    );
 
     // Exact latency on the same queries (single thread).
-    let nq = queries.len() / dim;
     let t = Instant::now();
     let (mut scores, mut out) = (Vec::new(), Vec::new());
     for q in queries.chunks_exact(dim).take(nq.min(100)) {
@@ -220,27 +258,136 @@ fn main() {
     }
     let exact_ms = t.elapsed().as_secs_f64() * 1e3 / nq.min(100) as f64;
     eprintln!("exact: {exact_ms:.3} ms/query");
-    println!(
-        "| ef | recall@{} mean | worst query | ms/query mean | p99 |",
-        a.k
-    );
-    println!("|---|---|---|---|---|");
+    if !a.json {
+        println!(
+            "| ef | recall@{k} mean | worst query | recall@{k} by score | worst by score | ms/query mean | p99 |",
+            k = a.k
+        );
+        println!("|---|---|---|---|---|---|---|");
+    }
+    // Score of every query's k-th exact item: a result scoring at least this much (within
+    // rounding) is as good as an exact one. Recall by id counts a tie with another item as a
+    // miss; recall by score (ann-benchmarks' rule) does not.
+    let kth: Vec<f32> = queries
+        .chunks_exact(dim)
+        .enumerate()
+        .map(|(i, q)| {
+            let id = truth[i * a.k + a.k - 1] as usize;
+            attune_core::model::linalg::dot(q, &items[id * dim..(id + 1) * dim])
+        })
+        .collect();
+    let mut rows = Vec::new();
+    let mut shown = 0;
     for &ef in &a.ef {
-        let r = recall_at_k(&index, &exact, &queries, a.k, ef);
+        let mut recalls = Vec::with_capacity(nq);
+        let mut by_score = Vec::with_capacity(nq);
         let mut lat: Vec<f64> = queries
             .chunks_exact(dim)
-            .map(|q| {
+            .enumerate()
+            .map(|(i, q)| {
                 let t = Instant::now();
-                std::hint::black_box(index.search(q, a.k, &[], ef));
-                t.elapsed().as_secs_f64() * 1e3
+                let got = std::hint::black_box(index.search(q, a.k, &[], ef));
+                let ms = t.elapsed().as_secs_f64() * 1e3;
+                let want = &truth[i * a.k..(i + 1) * a.k];
+                let hit = got.iter().filter(|(id, _)| want.contains(id)).count();
+                recalls.push(hit as f64 / a.k as f64);
+                let tol = 1e-5 * kth[i].abs() + 1e-30;
+                let good = got.iter().filter(|(_, s)| *s >= kth[i] - tol).count();
+                by_score.push(good.min(a.k) as f64 / a.k as f64);
+                if hit == 0 && shown < 5 {
+                    shown += 1;
+                    let first = truth[i * a.k] as usize;
+                    let top = attune_core::model::linalg::dot(q, &items[first * dim..(first + 1) * dim]);
+                    let qn = q.iter().map(|v| v * v).sum::<f32>().sqrt();
+                    let ties = items
+                        .chunks_exact(dim)
+                        .filter(|r| attune_core::model::linalg::dot(q, r) >= kth[i] - tol)
+                        .count();
+                    eprintln!(
+                        "ef {ef}: query {i} recall 0 by id: |q| {qn:.4}, exact top {top:.5} / {}th {:.5} ({ties} items score >= the {}th), found {:.5} .. {:.5}",
+                        a.k, kth[i], a.k,
+                        got.first().map_or(f32::NAN, |g| g.1),
+                        got.last().map_or(f32::NAN, |g| g.1)
+                    );
+                }
+                ms
             })
             .collect();
         lat.sort_by(f64::total_cmp);
         let mean = lat.iter().sum::<f64>() / lat.len() as f64;
         let p99 = lat[((lat.len() - 1) as f64 * 0.99) as usize];
+        let r_mean = recalls.iter().sum::<f64>() / nq as f64;
+        let r_min = recalls.iter().copied().fold(1.0, f64::min);
+        let zero = recalls.iter().filter(|&&r| r == 0.0).count();
+        let s_mean = by_score.iter().sum::<f64>() / nq as f64;
+        let s_min = by_score.iter().copied().fold(1.0, f64::min);
+        if a.json {
+            rows.push(format!(
+                "{{\"ef\": {ef}, \"recall\": {r_mean:.5}, \"worst\": {r_min:.2}, \"zero_recall_queries\": {zero}, \"recall_by_score\": {s_mean:.5}, \"worst_by_score\": {s_min:.2}, \"ms_mean\": {mean:.5}, \"ms_p99\": {p99:.5}}}"
+            ));
+        } else {
+            println!(
+                "| {ef} | {r_mean:.4} | {r_min:.2} | {s_mean:.4} | {s_min:.2} | {mean:.3} | {p99:.3} |"
+            );
+        }
+    }
+    if a.json {
         println!(
-            "| {ef} | {:.4} | {:.2} | {mean:.3} | {p99:.3} |",
-            r.mean, r.min
+            "{{\"library\": \"attune\", \"items\": {}, \"dim\": {dim}, \"queries\": {nq}, \"m\": {}, \"ef_construction\": {}, \"threads\": {}, \"build_wall_s\": {:.3}, \"build_cpu_s\": {build_cpu:.2}, \"peak_rss_mib\": {:.1}, \"rss_before_build_mib\": {rss_before:.1}, \"exact_ms\": {exact_ms:.3}, \"per_ef\": [{}]}}",
+            items.len() / dim,
+            a.m,
+            a.ef_construction,
+            rayon::current_num_threads(),
+            build.as_secs_f64(),
+            peak_rss_mib(),
+            rows.join(", ")
         );
     }
+}
+
+/// Exact top-`k` ids of every query, `k` per query, best first.
+fn exact_top(exact: &Exact<'_>, queries: &[f32], dim: usize, k: usize) -> Vec<u32> {
+    let (mut scores, mut out) = (Vec::new(), Vec::new());
+    let mut ids = Vec::with_capacity(queries.len() / dim * k);
+    for q in queries.chunks_exact(dim) {
+        exact.top_k_into(q, k, &[], &mut scores, &mut out);
+        assert_eq!(out.len(), k, "fewer items than k");
+        ids.extend(out.iter().map(|&(id, _)| id));
+    }
+    ids
+}
+
+fn dump(dir: &str, items: &[f32], queries: &[f32], dim: usize, k: usize) {
+    std::fs::create_dir_all(dir).expect("create the dump directory");
+    let exact = Exact::new(items, dim).expect("shape");
+    let truth = exact_top(&exact, queries, dim, k);
+    let bytes = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+    std::fs::write(format!("{dir}/items.f32"), bytes(items)).expect("write items");
+    std::fs::write(format!("{dir}/queries.f32"), bytes(queries)).expect("write queries");
+    let t: Vec<u8> = truth.iter().flat_map(|x| x.to_le_bytes()).collect();
+    std::fs::write(format!("{dir}/truth.u32"), t).expect("write truth");
+    std::fs::write(
+        format!("{dir}/meta.json"),
+        format!(
+            "{{\"items\": {}, \"queries\": {}, \"dim\": {dim}, \"k\": {k}}}\n",
+            items.len() / dim,
+            queries.len() / dim
+        ),
+    )
+    .expect("write meta");
+    eprintln!("dumped to {dir}");
+}
+
+fn read_f32(path: &str) -> Vec<f32> {
+    let b = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    b.chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+fn read_u32(path: &str) -> Vec<u32> {
+    let b = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    b.chunks_exact(4)
+        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
 }

@@ -48,6 +48,30 @@ pub(crate) trait MulAdd: Copy {
     #[inline(always)]
     fn prefetch(_row: &[f32]) {}
 
+    /// `a · b` of two `i8` vectors, exact in `i32` (lengths up to 2^16 cannot overflow:
+    /// every product is at most 2^14). The HNSW build measures with it
+    /// ([`super::ann`]'s quantized rows).
+    #[inline(always)]
+    fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
+        let mut acc = [0i32; LANES];
+        let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+        let (ra, rb) = (ca.remainder(), cb.remainder());
+        for (x, y) in ca.zip(cb) {
+            for ((s, &xl), &yl) in acc.iter_mut().zip(x).zip(y) {
+                *s += i32::from(xl) * i32::from(yl);
+            }
+        }
+        let mut r: i32 = acc.iter().sum();
+        for (x, y) in ra.iter().zip(rb) {
+            r += i32::from(*x) * i32::from(*y);
+        }
+        r
+    }
+
+    /// Hint that the bytes of `row` will be read soon.
+    #[inline(always)]
+    fn prefetch_i8(_row: &[i8]) {}
+
     /// `out = A x` for a full symmetric `k x k` matrix: `Σ_j x_j · A[j, :]` (row `j` of a
     /// symmetric matrix is its column `j`), `k` contiguous axpys and no horizontal reductions.
     #[inline(always)]
@@ -184,6 +208,56 @@ impl MulAdd for Fused {
                 let o = po.add(8 * j);
                 _mm256_storeu_ps(o, _mm256_fmadd_ps(coef, *yj, _mm256_loadu_ps(o)));
             }
+        }
+    }
+
+    /// Sixteen bytes at a time: sign-extended to `i16`, multiplied and summed in pairs into
+    /// eight `i32` lanes (`vpmaddwd`), which is exact.
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
+        use std::arch::x86_64::*;
+        let n = a.len().min(b.len());
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        // SAFETY: loads of 16 bytes stay below `n`, the length of both slices; AVX2 as for
+        // `dot`.
+        unsafe {
+            let mut acc = [_mm256_setzero_si256(); 2];
+            let mut i = 0;
+            while i + 32 <= n {
+                for (j, a_j) in acc.iter_mut().enumerate() {
+                    let x = _mm256_cvtepi8_epi16(_mm_loadu_si128(pa.add(i + 16 * j).cast()));
+                    let y = _mm256_cvtepi8_epi16(_mm_loadu_si128(pb.add(i + 16 * j).cast()));
+                    *a_j = _mm256_add_epi32(*a_j, _mm256_madd_epi16(x, y));
+                }
+                i += 32;
+            }
+            while i + 16 <= n {
+                let x = _mm256_cvtepi8_epi16(_mm_loadu_si128(pa.add(i).cast()));
+                let y = _mm256_cvtepi8_epi16(_mm_loadu_si128(pb.add(i).cast()));
+                acc[0] = _mm256_add_epi32(acc[0], _mm256_madd_epi16(x, y));
+                i += 16;
+            }
+            let v = _mm256_add_epi32(acc[0], acc[1]);
+            let q = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+            let q = _mm_add_epi32(q, _mm_shuffle_epi32(q, 0b01_00_11_10));
+            let q = _mm_add_epi32(q, _mm_shuffle_epi32(q, 0b10_11_00_01));
+            let mut r = _mm_cvtsi128_si32(q);
+            while i < n {
+                r += i32::from(*pa.add(i)) * i32::from(*pb.add(i));
+                i += 1;
+            }
+            r
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    fn prefetch_i8(row: &[i8]) {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        for line in row.chunks(64) {
+            // SAFETY: prefetching is a hint and never faults; the pointer is in bounds anyway.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast()) };
         }
     }
 

@@ -47,8 +47,9 @@
 //!   repair that makes every node reachable from the entry point.
 //! - `select`: the paper's neighbour-selection heuristic.
 //! - `search`: greedy descent and the beam search, with seen items filtered during the
-//!   search (walked through, never returned). Level 0 also starts from the [`SEEDS`]
-//!   largest-norm items, the usual answers of inner-product queries.
+//!   search (walked through, never returned). Level 0 also starts from [`SEEDS`] items:
+//!   the largest norms, the usual answers of inner-product queries, and the winners of
+//!   random directions, for the queries whose answers lie elsewhere (`mips::entry_seeds`).
 //! - `parts`: the graph as plain arrays, validated on the way back.
 //! - [`Exact`], [`recall_at_k`]: the exact oracle and the recall measurement.
 //! - [`TopKIndex`]: exact below a catalog size, HNSW above; what serving calls.
@@ -304,7 +305,7 @@ fn search_impl<M: MulAdd>(
     };
     // Level 0 starts from the descent's landing node, the entry point (every node is reachable
     // from it, see the build's repair, so a search with ef >= n is exhaustive) and the
-    // largest-norm items (graph::SEEDS).
+    // seeds: largest norms and direction winners (graph::SEEDS).
     let mut starts = std::mem::take(&mut scratch.starts);
     starts.clear();
     starts.push(descend(g, &sim, 0));
