@@ -92,13 +92,10 @@ fn a_training_user_gets_unseen_items_of_their_taste_with_reasons() {
     assert_eq!(ids(&page), ids(&list)[2..4].to_vec());
 }
 
-/// `als-transition` is served through the engine's own pass (ALS's part shared with concurrent
-/// requests, then the model's blend arithmetic): the list is the model's own ranking.
-#[test]
-fn an_als_blend_is_scored_in_the_shared_pass_and_ranks_as_the_model_does() {
-    let shop = shop();
-    let spec = "als-transition:factors=4,alpha=5,reg=1,iterations=15,seed=1,window=2,mix=0.4";
-    train(&shop, spec, true);
+/// Every training user's served top-6 under `spec` is the model's own ranking of their
+/// unseen, available items, with the model's scores.
+fn assert_served_as_the_model_ranks(shop: &common::Shop, spec: &str) {
+    train(shop, spec, true);
     let req = RecRequest {
         n: 6,
         ..RecRequest::default()
@@ -125,18 +122,38 @@ fn an_als_blend_is_scored_in_the_shared_pass_and_ranks_as_the_model_does() {
                 .then(a.cmp(b))
         });
         let want: Vec<String> = want[..6].iter().map(|i| format!("i{i:02}")).collect();
-        assert_eq!(ids(&list), want, "u{u:02}");
+        assert_eq!(ids(&list), want, "{spec}: u{u:02}");
         for r in list.items.iter() {
             let i: usize = r.item_id[1..].parse().unwrap();
             assert!((r.score - scores[i]).abs() < 1e-4, "{r:?} vs {}", scores[i]);
         }
     }
+}
+
+/// `als-transition` is served through the engine's own pass (ALS's part shared with concurrent
+/// requests, then the model's blend arithmetic): the list is the model's own ranking.
+#[test]
+fn an_als_blend_is_scored_in_the_shared_pass_and_ranks_as_the_model_does() {
+    let shop = shop();
+    assert_served_as_the_model_ranks(
+        &shop,
+        "als-transition:factors=4,alpha=5,reg=1,iterations=15,seed=1,window=2,mix=0.4",
+    );
     let snap = shop.serving.app(APP).unwrap().snapshot().unwrap();
     assert_eq!(
         snap.score_batching().1,
         u64::from(common::USERS),
         "every list took the shared pass"
     );
+}
+
+/// `seq-knn` is ranked from its votes alone (items no neighbour holds score 0 without being
+/// scored): the list is still the model's own ranking over the whole catalog, zeros included
+/// (few neighbours, so some users' lists run out of voted items).
+#[test]
+fn a_seq_knn_list_from_its_votes_ranks_as_the_model_does() {
+    let shop = shop();
+    assert_served_as_the_model_ranks(&shop, "seq-knn:neighbours=2,sample=5,position_decay=2");
 }
 
 #[test]

@@ -67,6 +67,7 @@ pub mod scan;
 pub mod segment_popularity;
 pub mod seqknn;
 pub mod similar;
+mod sparse_sums;
 pub mod spec;
 pub mod topk;
 pub mod transition;

@@ -23,6 +23,7 @@
 //! who arrived a second ago is scored like any other from their live history. Explanations name the history item most
 //! alike the pick, as for every model without item weights of its own.
 
+use super::sparse_sums::SparseSums;
 use super::topk::top_k_of_into;
 use super::{
     check_non_negative_finite, normalize_history, FoldIn, ModelParts, ParamError, Parts,
@@ -170,6 +171,7 @@ struct Scratch {
 
 thread_local! {
     static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+    static VOTES: std::cell::RefCell<SparseSums> = std::cell::RefCell::new(SparseSums::default());
 }
 
 /// Digits of the radix sort: 2,048 counters (16 KB) stay in L1; 100,000 users take 2 passes.
@@ -298,6 +300,30 @@ impl SeqKnnModel {
         })
     }
 
+    /// The items the neighbours of `history` vote for, with their summed votes, in the order
+    /// first voted for; every other item scores 0. Serving ranks these few thousand items
+    /// instead of the whole catalog; [`Scorer::score_all_into`] spreads the same sums.
+    pub fn votes(&self, history: &[(u32, f32)]) -> Vec<(u32, f32)> {
+        let decay = self.params.position_decay;
+        let neighbours = self.neighbours_of(history);
+        VOTES.with(|v| {
+            let mut v = v.borrow_mut();
+            v.start(self.n_items());
+            for n in neighbours {
+                let (items, pos) = self.positions.row(n.user as usize);
+                for (&j, &p) in items.iter().zip(pos) {
+                    let near = if decay > 0.0 {
+                        (-(p - n.anchor).abs() / decay).exp()
+                    } else {
+                        1.0
+                    };
+                    v.add(j, n.sim * near);
+                }
+            }
+            v.sums()
+        })
+    }
+
     /// Items × users: each item's sampled users (values are positions), the neighbour index.
     pub fn item_index(&self) -> &Csr {
         &self.by_item
@@ -364,21 +390,13 @@ impl Scorer for SeqKnnModel {
         }
     }
 
+    /// The votes ([`SeqKnnModel::votes`]) spread over the catalog.
     fn score_all_into(&self, user: &UserRepr, out: &mut [f32]) {
         assert_eq!(out.len(), self.n_items(), "one output per item");
         out.fill(0.0);
         let UserRepr::Sparse(h) = user else { return };
-        let decay = self.params.position_decay;
-        for n in self.neighbours_of(h) {
-            let (items, pos) = self.positions.row(n.user as usize);
-            for (&j, &p) in items.iter().zip(pos) {
-                let near = if decay > 0.0 {
-                    (-(p - n.anchor).abs() / decay).exp()
-                } else {
-                    1.0
-                };
-                out[j as usize] += n.sim * near;
-            }
+        for (j, v) in self.votes(h) {
+            out[j as usize] = v;
         }
     }
 }

@@ -145,6 +145,59 @@ pub fn top_k_of_into(
     heap.finish();
 }
 
+/// What [`top_k_into`] gives on a vector of `n_items` scores that are 0 everywhere but
+/// `votes` (each item at most once), without building the vector: the positive votes compete
+/// in a heap, and only when they do not fill `k` do zero-scored items follow (lowest index
+/// first, as ties break in the dense form), then the negative votes. `admit(i)` false leaves
+/// item `i` out, as do the sorted `exclude` and NaN votes. A neighbourhood model votes for a
+/// few thousand items of a catalog of tens of thousands: its list no longer costs a pass over
+/// the whole catalog.
+pub fn top_k_sparse_into(
+    votes: &[(u32, f32)],
+    n_items: usize,
+    admit: impl Fn(u32) -> bool,
+    k: usize,
+    exclude: &[u32],
+    out: &mut Vec<(u32, f32)>,
+) {
+    let ok = |i: u32| (i as usize) < n_items && admit(i) && exclude.binary_search(&i).is_err();
+    let (mut items, mut scores) = (Vec::new(), Vec::new());
+    for &(i, s) in votes {
+        if s > 0.0 && ok(i) {
+            items.push(i);
+            scores.push(s);
+        }
+    }
+    top_k_of_into(&items, &scores, k, &[], out);
+    if out.len() >= k {
+        return;
+    }
+    // Rare (fewer positive votes than asked): the rest as the dense form orders them.
+    let mut voted: Vec<(u32, f32)> = votes.to_vec();
+    voted.sort_unstable_by_key(|e| e.0);
+    for i in 0..n_items as u32 {
+        if out.len() >= k {
+            return;
+        }
+        let s = voted
+            .binary_search_by_key(&i, |e| e.0)
+            .map_or(0.0, |p| voted[p].1);
+        if s == 0.0 && ok(i) {
+            out.push((i, s));
+        }
+    }
+    let (mut items, mut scores) = (Vec::new(), Vec::new());
+    for &(i, s) in &voted {
+        if s < 0.0 && ok(i) {
+            items.push(i);
+            scores.push(s);
+        }
+    }
+    let mut rest = Vec::new();
+    top_k_of_into(&items, &scores, k - out.len(), &[], &mut rest);
+    out.extend(rest);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,6 +227,42 @@ mod tests {
     }
 
     proptest! {
+        /// The sparse form equals the dense one on the spread-out vector, where items not
+        /// admitted score −∞ and infinite scores are dropped afterwards (as serving masks).
+        #[test]
+        fn the_sparse_top_is_the_dense_top(
+            votes in prop::collection::btree_map(
+                0u32..60,
+                prop_oneof![(-8i32..8).prop_map(|v| v as f32 / 4.0), Just(0.0), Just(-0.0), Just(f32::NAN)],
+                0..40,
+            ),
+            n_items in 1usize..70,
+            k in 0usize..80,
+            exclude in prop::collection::btree_set(0u32..70, 0..10),
+            banned in prop::collection::btree_set(0u32..70, 0..10),
+        ) {
+            let votes: Vec<(u32, f32)> = votes.into_iter().collect();
+            let exclude: Vec<u32> = exclude.into_iter().collect();
+            let mut dense = vec![0f32; n_items];
+            for &(i, s) in &votes {
+                if let Some(d) = dense.get_mut(i as usize) {
+                    *d = s;
+                }
+            }
+            for &b in &banned {
+                if let Some(d) = dense.get_mut(b as usize) {
+                    *d = f32::NEG_INFINITY;
+                }
+            }
+            let mut want = Vec::new();
+            top_k_into(&dense, k, &exclude, &mut want);
+            want.retain(|e| e.1.is_finite());
+            let mut got = Vec::new();
+            top_k_sparse_into(&votes, n_items, |i| !banned.contains(&i), k, &exclude, &mut got);
+            let bits = |v: &[(u32, f32)]| v.iter().map(|e| (e.0, e.1.to_bits())).collect::<Vec<_>>();
+            prop_assert_eq!(bits(&got), bits(&want));
+        }
+
         #[test]
         fn equals_sort_and_truncate(
             raw in prop::collection::vec(prop_oneof![(-5i32..5).prop_map(|v| v as f32), Just(f32::NAN), Just(f32::NEG_INFINITY)], 0..80),

@@ -21,6 +21,7 @@ use super::als::AlsModel;
 use super::blend_base::BlendBase;
 use super::ease::EaseModel;
 use super::knn::ItemKnnModel;
+use super::sparse_sums::SparseSums;
 use super::{normalize_history, FoldIn, ModelParts, Param, Parts, PartsError, Scorer, UserRepr};
 
 /// A fitted blend of a base model and transitions (see the module docs).
@@ -105,19 +106,8 @@ impl BlendTerms {
     }
 }
 
-/// A thread's transition accumulator: one (stamp, score) pair per item, reused (a fresh
-/// catalog-sized buffer per served list costs page faults), and the items reached so far.
-/// Stamp and score side by side: a history scatters into some 10,000 random items, and two
-/// arrays made each of those two cache misses.
-#[derive(Default)]
-struct Reach {
-    cells: Vec<(u32, f32)>,
-    stamp: u32,
-    reached: Vec<u32>,
-}
-
 thread_local! {
-    static REACH: std::cell::RefCell<Reach> = std::cell::RefCell::new(Reach::default());
+    static REACH: std::cell::RefCell<SparseSums> = std::cell::RefCell::new(SparseSums::default());
 }
 
 impl<B: BlendBase> TransitionBlend<B> {
@@ -131,18 +121,7 @@ impl<B: BlendBase> TransitionBlend<B> {
         let n = self.n_items();
         REACH.with(|r| {
             let mut r = r.borrow_mut();
-            let Reach {
-                cells,
-                stamp,
-                reached,
-            } = &mut *r;
-            cells.resize(n, (0, 0.0));
-            *stamp = stamp.wrapping_add(1);
-            if *stamp == 0 {
-                cells.fill((0, 0.0));
-                *stamp = 1;
-            }
-            reached.clear();
+            r.start(n);
             let m = self.transitions.neighbours();
             for &(i, w) in h {
                 if i as usize >= m.n_rows() {
@@ -150,15 +129,10 @@ impl<B: BlendBase> TransitionBlend<B> {
                 }
                 let (js, sims) = m.row(i as usize);
                 for (&j, &sim) in js.iter().zip(sims) {
-                    let cell = &mut cells[j as usize];
-                    if cell.0 != *stamp {
-                        *cell = (*stamp, 0.0);
-                        reached.push(j);
-                    }
-                    cell.1 += w * sim;
+                    r.add(j, w * sim);
                 }
             }
-            reached.iter().map(|&j| (j, cells[j as usize].1)).collect()
+            r.sums()
         })
     }
 

@@ -1,11 +1,12 @@
 //! Which kernel scores a user, and the scoring itself: the approximate index for large ALS
 //! catalogs, the half-precision scan with exact rescoring for ALS below it, a batched `f32`
 //! pass for ALS factors beyond `f16`'s range, the same two for `als-transition`'s ALS part
-//! ([`super::blend_scoring`]), and the model's own `score_all_into` for every other family. All but the index return the exact top-k of the allowed, unexcluded items.
+//! ([`super::blend_scoring`]), `seq-knn`'s votes ranked sparsely, and the model's own
+//! `score_all_into` for every other family. All but the index return the exact top-k of the allowed, unexcluded items.
 
 use attune_core::model::half_scan::{exact_top_k_from_scan, HalfFactors};
 use attune_core::model::spec::FittedModel;
-use attune_core::model::topk::top_k_into;
+use attune_core::model::topk::{top_k_into, top_k_sparse_into};
 use attune_core::model::UserRepr;
 
 use super::snapshot::Snapshot;
@@ -97,6 +98,15 @@ pub(crate) fn top_candidates(
         {
             return top;
         }
+    }
+    // `seq-knn` votes for the few thousand items its neighbours hold: ranked as they are,
+    // every other item scoring 0 ([`top_k_sparse_into`] equals the dense top).
+    if let (FittedModel::SeqKnn(m), UserRepr::Sparse(h)) = (model.fitted.model(), repr) {
+        let votes = m.votes(h);
+        let admit = |i: u32| allowed[i as usize];
+        top_k_sparse_into(&votes, model.items.len(), admit, pool, exclude, &mut top);
+        top.retain(|&(_, s)| s.is_finite());
+        return top;
     }
     let mut scores = SCORES.with(|s| std::mem::take(&mut *s.borrow_mut()));
     match als {
