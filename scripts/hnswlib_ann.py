@@ -17,21 +17,12 @@ scripts/bench-ann-vs-hnswlib.sh inside a side virtualenv; never imported by the 
 """
 
 import json
-import resource
 import sys
 import time
 
 import hnswlib
 import numpy as np
-
-
-def cpu_seconds():
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
-
-
-def peak_rss_mib():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+from peer_measure import cpu_seconds, peak_rss_mib
 
 
 def main():

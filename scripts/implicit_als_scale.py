@@ -8,7 +8,6 @@ scripts/bench-als-vs-implicit.sh inside a side virtualenv; never imported by the
 """
 
 import json
-import resource
 import sys
 import time
 
@@ -16,16 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 from implicit.cpu._als import calculate_loss
 from implicit.cpu.als import AlternatingLeastSquares
-
-
-def cpu_seconds():
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
-
-
-def peak_rss_mib():
-    # ru_maxrss is in KiB on Linux.
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+from peer_measure import cpu_seconds, peak_rss_mib
 
 
 def main():

@@ -8,23 +8,13 @@ scripts/bench-itemknn-vs-implicit.sh inside a side virtualenv; never imported by
 """
 
 import json
-import resource
 import sys
 import time
 
 import numpy as np
 import scipy.sparse as sp
 from implicit.nearest_neighbours import CosineRecommender
-
-
-def cpu_seconds():
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
-
-
-def peak_rss_mib():
-    # ru_maxrss is in KiB on Linux.
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+from peer_measure import cpu_seconds, peak_rss_mib
 
 
 def main():

@@ -16,11 +16,7 @@ import time
 
 import numpy as np
 import scipy.sparse as sp
-
-
-def cpu_seconds():
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
+from peer_measure import cpu_seconds
 
 
 def main():
