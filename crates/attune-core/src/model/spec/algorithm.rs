@@ -269,6 +269,11 @@ const SEQ_KNN_PARAMS: &[ParamDef] = &[
         500,
         "users per item considered as neighbours (a fixed pseudo-random subset)",
     ),
+    int(
+        "budget",
+        crate::model::seqknn::DEFAULT_BUDGET as u64,
+        "(user, position) entries one query reads at most; past it every item reads a smaller sample",
+    ),
     float(
         "position_decay",
         5.0,

@@ -177,6 +177,7 @@ impl Spec {
                 SeqKnnParams::default()
                     .neighbours(v("neighbours").usize())
                     .sample(v("sample").usize())
+                    .budget(v("budget").usize())
                     .position_decay(v("position_decay").f32())
                     .shrink(v("shrink").f32())
                     .check()?,
