@@ -6,12 +6,16 @@
 #   scripts/bench-ann-vs-hnswlib.sh                               # 1,000,000 x 64 synthetic
 #   ITEMS=200000 scripts/bench-ann-vs-hnswlib.sh                  # quicker
 #   SOURCE=als USERS=100000 ITEMS=200000 NNZ=10000000 scripts/bench-ann-vs-hnswlib.sh
+#   UNIT=1 DATA=/tmp/unit1m scripts/bench-ann-vs-hnswlib.sh     # items scaled to length 1 (cosine)
 #   EFC="64 100" PEER_EFC="100 200" EF=10,20,40,80,160 THREADS=2 scripts/bench-ann-vs-hnswlib.sh
 #
 # EFC / PEER_EFC: the ef_construction values built for attune / hnswlib (one build each), so
-# recall can be compared at equal recall rather than at equal parameters. PEER_MODES: `ip`
+# recall can be compared at equal recall rather than at equal parameters; ATTUNE_M (default M)
+# is attune's m, for the same reason: the cheapest attune graph that reaches the recall of
+# hnswlib's best is the build to compare at equal recall. PEER_MODES: `ip`
 # (hnswlib's inner-product space on the factors) and/or `reduce` (the exact reduction to
-# Euclidean search, one extra coordinate; see scripts/hnswlib_ann.py). DATA=DIR keeps the dumped
+# Euclidean search, one extra coordinate; see scripts/hnswlib_ann.py); PEER_MODES="" builds no
+# peer (another attune build added to an earlier run's RESULTS). DATA=DIR keeps the dumped
 # data for a later run (reused when present); RESULTS=FILE appends the JSON lines there;
 # ANN_RECALL_BIN=PATH runs that harness binary instead of building one. hnswlib lives in a
 # side virtualenv outside the repository (ATTUNE_VENV, default ~/.cache/attune/hnswlib-venv);
@@ -24,8 +28,9 @@ cd "$(dirname "$0")/.."
 
 SOURCE=${SOURCE:-synthetic} ITEMS=${ITEMS:-1000000} USERS=${USERS:-200000}
 NNZ=${NNZ:-20000000} FACTORS=${FACTORS:-64} M=${M:-16} THREADS=${THREADS:-2}
+ATTUNE_M=${ATTUNE_M:-$M}
 EFC=${EFC:-100} PEER_EFC=${PEER_EFC:-"100 200"} EF=${EF:-10,20,40,80,100,160,320}
-PEER_EF=${PEER_EF:-10,20,40,80,100,160,320,640,1280} PEER_MODES=${PEER_MODES:-"ip reduce"}
+PEER_EF=${PEER_EF:-10,20,40,80,100,160,320,640,1280} PEER_MODES=${PEER_MODES-"ip reduce"}
 QUERIES=${QUERIES:-1000}
 VENV=${ATTUNE_VENV:-$HOME/.cache/attune/hnswlib-venv}
 
@@ -47,12 +52,12 @@ DATA=${DATA:-$WORK/data}
 if [ ! -f "$DATA/truth.u32" ]; then
   echo "== factors: $SOURCE, $ITEMS items x $FACTORS, $QUERIES queries" >&2
   "$BIN" --source "$SOURCE" --items "$ITEMS" --users "$USERS" --nnz "$NNZ" --factors "$FACTORS" \
-    --queries "$QUERIES" --dump "$DATA"
+    --queries "$QUERIES" ${UNIT:+--unit} --dump "$DATA"
 fi
 
 for efc in $EFC; do
-  echo "== attune, m=$M ef_construction=$efc" >&2
-  RAYON_NUM_THREADS=$THREADS "$BIN" --load "$DATA" --factors "$FACTORS" --m "$M" \
+  echo "== attune, m=$ATTUNE_M ef_construction=$efc" >&2
+  RAYON_NUM_THREADS=$THREADS "$BIN" --load "$DATA" --factors "$FACTORS" --m "$ATTUNE_M" \
     --ef-construction "$efc" --ef "$EF" --json | tee -a "$RESULTS"
 done
 for mode in $PEER_MODES; do
@@ -66,7 +71,7 @@ done
 python3 - "$RESULTS" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
-name = lambda r: " ".join(r["library"].split()[::2]) + f" efc={r['ef_construction']}"
+name = lambda r: " ".join(r["library"].split()[::2]) + f" m={r['m']} efc={r['ef_construction']}"
 print()
 print("| build | wall s | CPU s | peak RSS MiB | RSS before build MiB |")
 print("|---|---|---|---|---|")

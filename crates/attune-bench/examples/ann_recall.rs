@@ -4,7 +4,7 @@
 //! cargo run --release -p attune-bench --example ann_recall -- \
 //!     [--source synthetic|als] [--items N] [--users N] [--nnz N] [--factors F] \
 //!     [--m M] [--ef-construction E] [--ef 10,20,40] [--queries Q] [--k K] [--stats] \
-//!     [--dump DIR | --load DIR] [--json]
+//!     [--unit] [--dump DIR | --load DIR] [--json]
 //! ```
 //!
 //! `--dump DIR` writes the factors and the exact top-k of every query to `DIR` and exits
@@ -16,7 +16,10 @@
 //!
 //! `synthetic` (default) is [`attune_bench::item_factors`] / [`attune_bench::user_factors`];
 //! `als` trains implicit ALS (attune's defaults, 64 factors) on the standard synthetic matrix
-//! and indexes its item factors, with a seeded sample of its user factors as queries. Prints
+//! and indexes its item factors, with a seeded sample of its user factors as queries. `--unit`
+//! scales every item to length 1 before anything else (the cosine case, where inner-product
+//! search has no norm spread to overcome and graphs wired by inner product, like hnswlib's,
+//! reach high recall: the case for comparing query latency at equal recall). Prints
 //! the norm spread of the factors (`--stats`: also their mean direction and principal
 //! directions), the build time and exact latency, and one table row per `ef`: mean and worst
 //! recall@k and single-thread latency (mean and p99 over the queries; timed with `Instant`,
@@ -46,6 +49,7 @@ struct Args {
     dump: Option<String>,
     load: Option<String>,
     json: bool,
+    unit: bool,
 }
 
 fn parse() -> Result<Args, String> {
@@ -64,6 +68,7 @@ fn parse() -> Result<Args, String> {
         dump: None,
         load: None,
         json: false,
+        unit: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -85,6 +90,7 @@ fn parse() -> Result<Args, String> {
             "--k" => a.k = num(value()?, "--k")?,
             "--stats" => a.stats = true,
             "--json" => a.json = true,
+            "--unit" => a.unit = true,
             "--dump" => a.dump = Some(value()?),
             "--load" => a.load = Some(value()?),
             "--ef" => {
@@ -208,6 +214,15 @@ fn main() {
             user_factors(a.queries, dim, SEED + 1),
         )
     };
+    let mut items = items;
+    if a.unit {
+        for row in items.chunks_exact_mut(dim) {
+            let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt();
+            if norm > 0.0 {
+                row.iter_mut().for_each(|v| *v /= norm);
+            }
+        }
+    }
     eprintln!("{} factors in {:.1?}", a.source, t.elapsed());
     describe("items", &items, dim, a.stats);
     describe("queries", &queries, dim, a.stats);

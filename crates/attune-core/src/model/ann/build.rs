@@ -40,8 +40,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
-use super::graph::{HnswGraph, MAX_LEVEL, SEEDS};
-use super::mips::{entry_seeds, max_sq_norm, ItemSim, Transformed};
+use super::graph::{HnswGraph, MAX_LEVEL};
+use super::mips::{max_sq_norm, ItemSim, Transformed};
 use super::params::HnswValidParams;
 use super::search::{descend, search_layer, Beam, Cand, SearchScratch, Sim, SCRATCH};
 use super::select::select_neighbours;
@@ -69,7 +69,7 @@ pub(crate) fn build(
     // correlated with time and popularity; HNSW's guarantees assume random order.
     order.shuffle(&mut rng);
     let mut g = HnswGraph::with_levels(params.clone(), dim, m2, levels);
-    g.seeds = entry_seeds(items, dim, SEEDS);
+    g.set_seeds(items, dim);
     if n == 0 {
         return Ok(g);
     }

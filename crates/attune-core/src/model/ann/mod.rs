@@ -287,6 +287,24 @@ unsafe fn search_avx2(
     search_impl::<crate::model::linalg::Fused>(index, scratch, query, k, keep, ef, out);
 }
 
+/// Cut `starts` to those that can matter to a beam of width `ef`: in order, best first, up to
+/// and including the `ef`-th that passes `keep`. The rest are below `ef` kept starts, so the
+/// search's worst result is always above them: never returned, never expanded (its loop stops
+/// at the first candidate under that result), and not admitted when reached again through the
+/// graph. Dropping them changes nothing of the result and saves pushing ~1,000 starts through
+/// both heaps. With fewer than `ef` kept starts every start stays.
+fn best_starts(starts: &mut Vec<Cand>, ef: usize, keep: impl Fn(u32) -> bool) {
+    starts.sort_unstable_by(|a, b| b.cmp(a));
+    starts.dedup_by_key(|c| c.id);
+    let mut kept = 0;
+    if let Some(cut) = starts.iter().position(|c| {
+        kept += usize::from(keep(c.id));
+        kept == ef
+    }) {
+        starts.truncate(cut + 1);
+    }
+}
+
 #[inline(always)]
 fn search_impl<M: MulAdd>(
     index: &HnswIndex<'_>,
@@ -309,12 +327,24 @@ fn search_impl<M: MulAdd>(
     let mut starts = std::mem::take(&mut scratch.starts);
     starts.clear();
     starts.push(descend(g, &sim, 0));
-    for &id in std::iter::once(&g.entry).chain(&g.seeds) {
+    starts.push(Cand {
+        sim: sim.sim(g.entry),
+        id: g.entry,
+    });
+    // The seeds scored from their packed rows: the same kernel on the same numbers as
+    // `sim.sim(id)`, so the same bits.
+    let packed = QuerySim::<M> {
+        items: &g.seed_rows,
+        query,
+        _m: PhantomData,
+    };
+    for (k, &id) in g.seeds.iter().enumerate() {
         starts.push(Cand {
-            sim: sim.sim(id),
+            sim: packed.sim(k as u32),
             id,
         });
     }
+    best_starts(&mut starts, ef, &keep);
     let mut found = std::mem::take(&mut scratch.found);
     search_layer(
         g,

@@ -18,8 +18,8 @@
 use std::borrow::Cow;
 
 use super::check_items;
-use super::graph::{HnswGraph, MAX_LEVEL, SEEDS};
-use super::mips::{entry_seeds, max_sq_norm};
+use super::graph::{HnswGraph, MAX_LEVEL};
+use super::mips::max_sq_norm;
 use super::params::HnswParams;
 use crate::model::parts::int;
 use crate::model::{Param, Parts, PartsError};
@@ -179,7 +179,7 @@ impl HnswGraph {
 
         let levels: Vec<u8> = levels.iter().map(|&l| l as u8).collect();
         let mut g = HnswGraph::with_levels(params, dim, m2, levels);
-        g.seeds = entry_seeds(items, dim, SEEDS);
+        g.set_seeds(items, dim);
         g.entry = entry as u32;
         g.top = top;
         let mut list = 0usize;

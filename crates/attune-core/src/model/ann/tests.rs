@@ -500,3 +500,48 @@ proptest! {
         prop_assert_eq!(got, want);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+    /// Cutting the level-0 starts to the best up to the `ef`-th kept one
+    /// ([`super::best_starts`]) returns exactly what the beam returns from every start: the same
+    /// nodes, scores and order, for any width and any filter.
+    #[test]
+    fn the_cut_starts_find_what_every_start_finds(
+        query_seed in 0u64..1_000,
+        ef in 1usize..80,
+        drop_every in 1u32..6,
+    ) {
+        use super::search::SearchScratch;
+        let (n, dim) = (3_000, 8);
+        let items = clustered(n, dim, 11);
+        let g = HnswGraph::build(&items, dim, &params(8, 32, 3)).unwrap();
+        let query = clustered(1, dim, 1_000 + query_seed);
+        let sim = QuerySim::<Plain> { items: &items, query: &query, _m: PhantomData };
+        let keep = |i: u32| drop_every == 1 || !i.is_multiple_of(drop_every);
+        let mut every = vec![descend(&g, &sim, 0)];
+        every.extend(std::iter::once(&g.entry).chain(&g.seeds).map(|&id| Cand { sim: sim.sim(id), id }));
+        let mut cut = every.clone();
+        super::best_starts(&mut cut, ef, keep);
+        prop_assert!(cut.len() <= every.len());
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        let mut scratch = SearchScratch::default();
+        search_layer(&g, &sim, &every, Beam { ef, level: 0 }, keep, &mut scratch, &mut a);
+        search_layer(&g, &sim, &cut, Beam { ef, level: 0 }, keep, &mut scratch, &mut b);
+        prop_assert_eq!(a, b);
+    }
+}
+
+#[test]
+fn the_packed_seed_rows_are_the_seeds_rows() {
+    let (n, dim) = (2_000, 6);
+    let items = clustered(n, dim, 5);
+    let g = HnswGraph::build(&items, dim, &params(8, 32, 3)).unwrap();
+    assert_eq!(g.seed_rows.len(), g.seeds.len() * dim);
+    for (k, &id) in g.seeds.iter().enumerate() {
+        assert_eq!(
+            g.seed_rows[k * dim..(k + 1) * dim],
+            items[id as usize * dim..(id as usize + 1) * dim]
+        );
+    }
+}
