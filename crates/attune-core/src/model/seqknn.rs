@@ -615,9 +615,7 @@ mod tests {
                 .check()
                 .unwrap()
                 .fit(&seq, 60);
-            let mut h: Vec<(u32, f32)> = history.iter().map(|&(i, w)| (i, w as f32 / 4.0)).collect();
-            h.sort_by_key(|e| e.0);
-            h.dedup_by_key(|e| e.0);
+            let h = query(&history);
             prop_assert_eq!(m.neighbours_of(&h), neighbours_by_map(&m, &h));
         }
 
@@ -641,9 +639,7 @@ mod tests {
                     .fit(&seq, 60)
             };
             let m = fit(sample, budget);
-            let mut h: Vec<(u32, f32)> = history.iter().map(|&(i, w)| (i, w as f32 / 4.0)).collect();
-            h.sort_by_key(|e| e.0);
-            h.dedup_by_key(|e| e.0);
+            let h = query(&history);
             let lens: Vec<usize> = h.iter().map(|&(i, _)| m.by_item.row_nnz(i as usize)).collect();
             let q = per_item_quota(&lens, budget);
             prop_assert!(q == usize::MAX || lens.iter().map(|&l| l.min(q)).sum::<usize>() <= budget || q == 1);
@@ -660,9 +656,7 @@ mod tests {
         ) {
             let seq = random_timelines(seed);
             let m = SeqKnnParams::default().position_decay(decay).check().unwrap().fit(&seq, 60);
-            let mut h: Vec<(u32, f32)> = history.iter().map(|&(i, w)| (i, w as f32 / 4.0)).collect();
-            h.sort_by_key(|e| e.0);
-            h.dedup_by_key(|e| e.0);
+            let h = query(&history);
             let mut want = vec![0f32; 60];
             for n in m.neighbours_of(&h) {
                 let (items, pos) = m.positions.row(n.user as usize);
@@ -676,6 +670,14 @@ mod tests {
             }
             prop_assert_eq!(got, want);
         }
+    }
+
+    /// A generated history as a query: weights in quarters, sorted by item, one entry per item.
+    fn query(history: &[(u32, u32)]) -> Vec<(u32, f32)> {
+        let mut h: Vec<(u32, f32)> = history.iter().map(|&(i, w)| (i, w as f32 / 4.0)).collect();
+        h.sort_by_key(|e| e.0);
+        h.dedup_by_key(|e| e.0);
+        h
     }
 
     /// 5,000 users with 1–12 steps over 60 items, from `seed`.
