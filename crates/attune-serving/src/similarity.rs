@@ -73,7 +73,7 @@ impl ItemSimilarity {
             // at most `sample` users per item, so an explanation costs a few thousand steps
             // instead of merging a popular item's whole user list per history item.
             FittedModel::SeqKnn(m) => {
-                Self::Cooccurrence(ItemCosine::from_item_major(m.item_index().clone()))
+                Self::Cooccurrence(ItemCosine::from_item_major(m.item_index()))
             }
             _ => Self::Cooccurrence(ItemCosine::new(history)),
         }

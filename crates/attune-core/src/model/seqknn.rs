@@ -157,12 +157,13 @@ pub struct SeqKnnModel {
     params: SeqKnnParams,
     /// Users × items; the value is the item's position in the user's timeline.
     positions: Csr,
-    /// Items × users, the same positions, at most `sample` users per item, in user order (the
-    /// explanations' index, [`SeqKnnModel::item_index`]).
-    by_item: Csr,
-    /// The same rows (same offsets) in ascending `hash(item, user)` order, so a prefix of a row
-    /// is the sample a smaller `sample` keeps: the neighbour index the budget cuts.
+    /// The neighbour index: per item, its `sample` users of smallest `hash(item, user)` with
+    /// their positions, in that hash order, so a prefix of a row is the sample a smaller
+    /// `sample` keeps (what the budget cuts). Item `i`'s row is
+    /// `by_hash[item_start[i]..item_start[i + 1]]`; [`SeqKnnModel::item_index`] derives the
+    /// user-ordered matrix from it.
     by_hash: Vec<Sampled>,
+    item_start: Vec<usize>,
     /// `exp(−d / position_decay)` for every whole distance `d` a timeline holds: the votes'
     /// weight looked up instead of an `exp` per voted item (the same `f32` to the bit).
     near: Vec<f32>,
@@ -228,6 +229,8 @@ struct Scratch {
     users: Vec<u32>,
     sims: Vec<f32>,
     anchors: Vec<f32>,
+    /// Per read history item, its list's length (what the budget divides).
+    lens: Vec<usize>,
 }
 
 thread_local! {
@@ -285,21 +288,7 @@ pub struct SeqNeighbour {
 
 impl SeqKnnModel {
     fn new(params: SeqKnnParams, positions: Csr) -> Self {
-        let by_item = sampled(positions.transpose(), params.sample);
-        let mut by_hash = Vec::with_capacity(by_item.nnz());
-        let mut row: Vec<(u64, Sampled)> = Vec::new();
-        for i in 0..by_item.n_rows() {
-            let (users, pos) = by_item.row(i);
-            row.clear();
-            row.extend(
-                users
-                    .iter()
-                    .zip(pos)
-                    .map(|(&user, &pos)| (pair_hash(i as u32, user), Sampled { user, pos })),
-            );
-            row.sort_unstable_by_key(|e| (e.0, e.1.user));
-            by_hash.extend(row.iter().map(|e| e.1));
-        }
+        let (by_hash, item_start) = sampled(&positions.transpose(), params.sample);
         let sqrt_len = (0..positions.n_rows())
             .map(|u| (positions.row(u).0.len() as f32).sqrt())
             .collect();
@@ -314,8 +303,8 @@ impl SeqKnnModel {
         Self {
             params,
             positions,
-            by_item,
             by_hash,
+            item_start,
             near,
             sqrt_len,
         }
@@ -323,8 +312,7 @@ impl SeqKnnModel {
 
     /// Item `i`'s sampled users in hash order, cut to `quota`.
     fn hashed_row(&self, i: usize, quota: usize) -> &[Sampled] {
-        let at = self.by_item.indptr();
-        let row = &self.by_hash[at[i]..at[i + 1]];
+        let row = &self.by_hash[self.item_start[i]..self.item_start[i + 1]];
         &row[..row.len().min(quota)]
     }
 
@@ -344,15 +332,18 @@ impl SeqKnnModel {
                 users,
                 sims,
                 anchors,
+                lens,
             } = &mut *scratch;
             entries.clear();
-            let read = |&(i, w): &(u32, f32)| w > 0.0 && (i as usize) < self.by_item.n_rows();
-            let lens: Vec<usize> = history
-                .iter()
-                .filter(|e| read(e))
-                .map(|&(i, _)| self.by_item.row_nnz(i as usize))
-                .collect();
-            let quota = per_item_quota(&lens, self.params.budget);
+            let read = |&(i, w): &(u32, f32)| w > 0.0 && (i as usize) < self.n_items();
+            lens.clear();
+            lens.extend(
+                history
+                    .iter()
+                    .filter(|e| read(e))
+                    .map(|&(i, _)| self.hashed_row(i as usize, usize::MAX).len()),
+            );
+            let quota = per_item_quota(lens, self.params.budget);
             for &(i, w) in history.iter().filter(|e| read(e)) {
                 entries.extend(self.hashed_row(i as usize, quota).iter().map(|s| Entry {
                     user: s.user,
@@ -423,9 +414,23 @@ impl SeqKnnModel {
         })
     }
 
-    /// Items × users: each item's sampled users (values are positions), the neighbour index.
-    pub fn item_index(&self) -> &Csr {
-        &self.by_item
+    /// Items × users: each item's sampled users (values are positions), the neighbour index in
+    /// user order. Built on each call from the hash-ordered index (serving builds its
+    /// explanations' copy once per loaded model).
+    pub fn item_index(&self) -> Csr {
+        let mut b = CsrBuilder::with_capacity(self.by_hash.len());
+        let mut row: Vec<Sampled> = Vec::new();
+        for i in 0..self.n_items() {
+            row.clear();
+            row.extend_from_slice(self.hashed_row(i, usize::MAX));
+            row.sort_unstable_by_key(|s| s.user);
+            for s in &row {
+                b.push(i as u32, s.user, s.pos)
+                    .expect("rows in order, users sorted");
+            }
+        }
+        b.build(self.n_items(), self.positions.n_rows())
+            .expect("indices from a valid matrix")
     }
 
     /// The parameters it was fitted with.
@@ -434,18 +439,15 @@ impl SeqKnnModel {
     }
 }
 
-/// `by_item` with each row cut to the `sample` users of smallest `hash(item, user)`, kept in
-/// user order: a pseudo-random subset that depends on nothing but the pair.
-fn sampled(by_item: Csr, sample: usize) -> Csr {
-    let longest = (0..by_item.n_rows())
-        .map(|i| by_item.row(i).0.len())
-        .max()
-        .unwrap_or(0);
-    if longest <= sample {
-        return by_item;
-    }
-    let mut b = CsrBuilder::with_capacity(by_item.n_rows() * sample);
-    let mut keep: Vec<(u64, u32, f32)> = Vec::new();
+/// Each row of `by_item` (items × users, values positions) as its `sample` users of smallest
+/// `hash(item, user)`, in that order (ties, practically absent, by user): a pseudo-random
+/// subset that depends on nothing but the pair. Returns the rows end to end and each row's start
+/// (one more entry than rows).
+fn sampled(by_item: &Csr, sample: usize) -> (Vec<Sampled>, Vec<usize>) {
+    let mut rows = Vec::with_capacity(by_item.nnz().min(by_item.n_rows() * sample));
+    let mut start = Vec::with_capacity(by_item.n_rows() + 1);
+    start.push(0);
+    let mut keep: Vec<(u64, Sampled)> = Vec::new();
     for i in 0..by_item.n_rows() {
         let (users, pos) = by_item.row(i);
         keep.clear();
@@ -453,19 +455,18 @@ fn sampled(by_item: Csr, sample: usize) -> Csr {
             users
                 .iter()
                 .zip(pos)
-                .map(|(&u, &p)| (pair_hash(i as u32, u), u, p)),
+                .map(|(&user, &pos)| (pair_hash(i as u32, user), Sampled { user, pos })),
         );
+        let key = |e: &(u64, Sampled)| (e.0, e.1.user);
         if keep.len() > sample {
-            keep.select_nth_unstable_by_key(sample - 1, |e| e.0);
+            keep.select_nth_unstable_by_key(sample - 1, key);
             keep.truncate(sample);
-            keep.sort_unstable_by_key(|e| e.1);
         }
-        for &(_, u, p) in &keep {
-            b.push(i as u32, u, p).expect("rows in order, users sorted");
-        }
+        keep.sort_unstable_by_key(key);
+        rows.extend(keep.iter().map(|e| e.1));
+        start.push(rows.len());
     }
-    b.build(by_item.n_rows(), by_item.n_cols())
-        .expect("indices from a valid matrix")
+    (rows, start)
 }
 
 /// The hash that orders an item's users for sampling.
@@ -566,12 +567,13 @@ mod tests {
             .map(|&(_, w)| f64::from(w) * f64::from(w))
             .sum::<f64>()
             .sqrt() as f32;
+        let index = m.item_index();
         let mut found: std::collections::BTreeMap<u32, (f32, f32, f32)> = Default::default();
         for &(i, w) in history {
-            if w <= 0.0 || i as usize >= m.by_item.n_rows() {
+            if w <= 0.0 || i as usize >= index.n_rows() {
                 continue;
             }
-            let (vs, pos) = m.by_item.row(i as usize);
+            let (vs, pos) = index.row(i as usize);
             for (&v, &p) in vs.iter().zip(pos) {
                 let t = found.entry(v).or_insert((0.0, f32::NEG_INFINITY, 0.0));
                 if w > t.1 || (w == t.1 && p > t.2) {
@@ -640,7 +642,7 @@ mod tests {
             };
             let m = fit(sample, budget);
             let h = query(&history);
-            let lens: Vec<usize> = h.iter().map(|&(i, _)| m.by_item.row_nnz(i as usize)).collect();
+            let lens: Vec<usize> = h.iter().map(|&(i, _)| m.hashed_row(i as usize, usize::MAX).len()).collect();
             let q = per_item_quota(&lens, budget);
             prop_assert!(q == usize::MAX || lens.iter().map(|&l| l.min(q)).sum::<usize>() <= budget || q == 1);
             let whole = fit(q.min(sample), i64::MAX as usize);
@@ -816,12 +818,13 @@ mod tests {
             .check()
             .unwrap()
             .fit(&seq, 31);
-        let (users, _) = m.by_item.row(0);
+        let index = m.item_index();
+        let (users, _) = index.row(0);
         assert_eq!(users.len(), 8);
         assert!(users.windows(2).all(|w| w[0] < w[1]));
         assert_eq!(SeqKnnModel::from_parts(m.to_parts()).unwrap(), m);
         // Short lists are whole, and the neighbours come from the sample only.
-        assert_eq!(m.by_item.row(5).0, &[4]);
+        assert_eq!(index.row(5).0, &[4]);
         let found: Vec<u32> = m
             .neighbours_of(&[(0, 1.0)])
             .iter()
