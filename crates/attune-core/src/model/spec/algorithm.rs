@@ -134,6 +134,15 @@ pub struct ParamDef {
     pub default: ParamValue,
     /// One line for help texts.
     pub doc: &'static str,
+    /// Left out of the canonical form while at its default: a parameter added after models
+    /// were saved under names without it, so those names (and what users typed) stay as they
+    /// were.
+    pub quiet: bool,
+}
+
+/// `def`, left out of the canonical form at its default ([`ParamDef::quiet`]).
+const fn quiet(def: ParamDef) -> ParamDef {
+    ParamDef { quiet: true, ..def }
 }
 
 const fn int(name: &'static str, default: u64, doc: &'static str) -> ParamDef {
@@ -142,6 +151,7 @@ const fn int(name: &'static str, default: u64, doc: &'static str) -> ParamDef {
         kind: ParamKind::Int,
         default: ParamValue::Int(default),
         doc,
+        quiet: false,
     }
 }
 
@@ -151,6 +161,7 @@ const fn float(name: &'static str, default: f64, doc: &'static str) -> ParamDef 
         kind: ParamKind::Float,
         default: ParamValue::Float(default),
         doc,
+        quiet: false,
     }
 }
 
@@ -165,6 +176,7 @@ const fn choice(
         kind: ParamKind::Choice(names),
         default: ParamValue::Choice(default),
         doc,
+        quiet: false,
     }
 }
 
@@ -239,7 +251,24 @@ const fn concat<const A: usize, const B: usize, const C: usize>(
     out
 }
 
-const EASE_PARAMS: &[ParamDef] = &[float("lambda", 500.0, "L2 penalty on the item weights")];
+const EASE_PARAMS: &[ParamDef] = &[
+    float("lambda", 500.0, "L2 penalty on the item weights"),
+    quiet(float(
+        "popularity_exponent",
+        0.0,
+        "input columns weighted by (item's users)^-a, [0, 1]; 0 is plain EASE",
+    )),
+    quiet(float(
+        "activity_exponent",
+        0.0,
+        "user rows weighted by (user's items)^-b in the fit, [0, 1]; 0 is plain EASE",
+    )),
+    quiet(float(
+        "two_hop",
+        0.0,
+        "weight of two-step item paths, B + g*B^2, [0, 1]; 0 is plain EASE",
+    )),
+];
 
 const EASE_TRANSITION_PARAMS: &[ParamDef] = &concat::<1, 4, 5>(
     [float(

@@ -182,9 +182,14 @@ impl Spec {
                     .shrink(v("shrink").f32())
                     .check()?,
             ),
-            Algorithm::Ease => {
-                CheckedParams::Ease(EaseParams::default().reg(v("lambda").f32()).check()?)
-            }
+            Algorithm::Ease => CheckedParams::Ease(
+                EaseParams::default()
+                    .reg(v("lambda").f32())
+                    .popularity_exponent(v("popularity_exponent").f32())
+                    .activity_exponent(v("activity_exponent").f32())
+                    .two_hop(v("two_hop").f32())
+                    .check()?,
+            ),
             Algorithm::Bpr => CheckedParams::Bpr(
                 BprParams::new(v("factors").usize())
                     .learning_rate(v("learning_rate").f32())

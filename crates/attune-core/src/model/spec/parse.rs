@@ -159,7 +159,14 @@ impl FromStr for Spec {
 impl fmt::Display for Spec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.algorithm.name())?;
-        for (k, (name, value)) in self.params().into_iter().enumerate() {
+        let shown = self
+            .algorithm
+            .params()
+            .iter()
+            .zip(self.params())
+            .filter(|(def, (_, value))| !(def.quiet && *value == def.default))
+            .map(|(_, param)| param);
+        for (k, (name, value)) in shown.enumerate() {
             let sep = if k == 0 { ':' } else { ',' };
             write!(f, "{sep}{name}={value}")?;
         }
@@ -184,6 +191,10 @@ mod tests {
             Spec::default_for(Algorithm::Ease).to_string(),
             "ease:lambda=500"
         );
+        // A quiet parameter shows once it differs from its default, and round-trips.
+        let spec = parse("ease:popularity_exponent=0.25").unwrap();
+        assert_eq!(spec.to_string(), "ease:lambda=500,popularity_exponent=0.25");
+        assert_eq!(parse(&spec.to_string()).unwrap(), spec);
     }
 
     #[test]
