@@ -1,7 +1,8 @@
 //! The `attune` binary: a thin layer of argument parsing over the library crates (its commands
 //! are in this package's library target, `lib.rs`).
 //!
-//! `main` → `try_main`; errors print one line (with causes) to stderr and exit 2. A broken pipe
+//! `main` → `try_main`; errors print one line (with causes, each once:
+//! [`attune_cli::error_line`]) to stderr and exit 2. A broken pipe
 //! (e.g. `attune export events | head`) is a normal end.
 
 use std::process::ExitCode;
@@ -24,7 +25,7 @@ fn main() -> ExitCode {
             if is_broken_pipe(&err) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("attune: error: {err:#}");
+            eprintln!("attune: error: {}", attune_cli::error_line(&err));
             ExitCode::from(2)
         }
     }

@@ -423,3 +423,17 @@ fn models_on_postgres() {
         (&2.into(), &2.into())
     );
 }
+
+#[test]
+fn a_bad_algorithm_parameter_is_named_once_and_nothing_is_registered() {
+    let env = shop();
+    let err = fails(&env, &["train", "--algorithm", "ease:two_hop=2"]);
+    assert!(
+        err.contains("invalid algorithm \"ease:two_hop=2\": ease: `two_hop` = 2 is invalid"),
+        "{err}"
+    );
+    // The library error names its cause in its own message; the CLI prints it once.
+    assert_eq!(err.matches("is invalid").count(), 1, "{err}");
+    let out = env.ok(&["models", "list"]);
+    assert!(!out.contains("v0001"), "{out}");
+}
