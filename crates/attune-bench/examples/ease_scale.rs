@@ -5,7 +5,10 @@
 //! ```text
 //! cargo run --release -p attune-bench --example ease_scale -- \
 //!     [--users N] [--items N] [--nnz N] [--lambda L] [--threads T] [--dump PATH] [--dump-b PATH]
+//!     [--popularity-exponent A] [--activity-exponent B] [--two-hop G]
 //! ```
+//!
+//! The last three time EASE's optional weights and two-hop paths (docs/benchmarks.md).
 //!
 //! `--dump` writes the matrix as (u32 user, u32 item, f32 value) records; `--dump-b` writes the
 //! fitted weights (`n_items²` f32, row-major) so the script can compare them with numpy's.
@@ -21,6 +24,9 @@ struct Args {
     items: u32,
     nnz: usize,
     lambda: f32,
+    popularity_exponent: f32,
+    activity_exponent: f32,
+    two_hop: f32,
     threads: usize,
     dump: Option<String>,
     dump_b: Option<String>,
@@ -32,6 +38,9 @@ fn parse() -> Result<Args, String> {
         items: 3_600,
         nnz: 1_000_000,
         lambda: 500.0,
+        popularity_exponent: 0.0,
+        activity_exponent: 0.0,
+        two_hop: 0.0,
         threads: 2,
         dump: None,
         dump_b: None,
@@ -45,6 +54,13 @@ fn parse() -> Result<Args, String> {
             "--items" => a.items = num(value()?).parse().map_err(|e| format!("--items: {e}"))?,
             "--nnz" => a.nnz = num(value()?).parse().map_err(|e| format!("--nnz: {e}"))?,
             "--lambda" => a.lambda = value()?.parse().map_err(|e| format!("--lambda: {e}"))?,
+            "--popularity-exponent" => {
+                a.popularity_exponent = value()?.parse().map_err(|e| format!("{flag}: {e}"))?
+            }
+            "--activity-exponent" => {
+                a.activity_exponent = value()?.parse().map_err(|e| format!("{flag}: {e}"))?
+            }
+            "--two-hop" => a.two_hop = value()?.parse().map_err(|e| format!("{flag}: {e}"))?,
             "--threads" => a.threads = value()?.parse().map_err(|e| format!("--threads: {e}"))?,
             "--dump" => a.dump = Some(value()?),
             "--dump-b" => a.dump_b = Some(value()?),
@@ -72,8 +88,14 @@ fn main() {
     }
     let params = EaseParams::default()
         .reg(a.lambda)
+        .popularity_exponent(a.popularity_exponent)
+        .activity_exponent(a.activity_exponent)
+        .two_hop(a.two_hop)
         .check()
-        .expect("valid lambda");
+        .unwrap_or_else(|e| {
+            eprintln!("ease_scale: {e}");
+            std::process::exit(2);
+        });
     let rss_before = peak_rss_mib();
     let (t, cpu0) = (Instant::now(), cpu_seconds());
     let model = params.fit(&data).expect("fit");
@@ -90,6 +112,8 @@ fn main() {
         serde_json::json!({
             "library": "attune",
             "users": a.users, "items": a.items, "nnz": data.nnz(), "lambda": a.lambda,
+            "popularity_exponent": a.popularity_exponent,
+            "activity_exponent": a.activity_exponent, "two_hop": a.two_hop,
             "threads": a.threads,
             "fit_wall_s": wall, "fit_cpu_s": cpu,
             "peak_rss_mib": peak_rss_mib(), "rss_before_mib": rss_before,

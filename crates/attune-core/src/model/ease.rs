@@ -19,7 +19,8 @@
 //!   matrix, so a few heavy users do not set most of the co-occurrences. A row weight is a
 //!   constant factor on that user's scores, so it changes the fit only, not anyone's ranking.
 //! - `two_hop` `γ` adds two-step paths: `B + γB²` (an item reached through a co-rated one),
-//!   diagonal kept at 0. It costs one more dense `n_items³` product and `16·n_items²` bytes.
+//!   diagonal kept at 0. One more dense `n_items³` product: it doubles the fit time (peak
+//!   memory measured unchanged at 3,600 items; docs/benchmarks.md).
 //!
 //! With weights, `λ` is scaled by the ratio of the weighted Gram trace to the unweighted one, so
 //! it keeps its meaning. The column weights are folded into `B` (row `i` times `w_i`), so
