@@ -202,8 +202,19 @@ impl EaseValidParams {
             for (&u, &wui) in users.iter().zip(w_i) {
                 let (items, w_u) = data.row(u as usize);
                 let r = f64::from(wui) * row_w(u as usize);
-                for (&j, &wuj) in items.iter().zip(w_u) {
-                    row[j as usize] += r * f64::from(wuj) * col_w(j as usize);
+                // Two loops rather than a weight of 1 per cell: the check per cell cost plain
+                // EASE 5% of its fit.
+                match &cols {
+                    None => {
+                        for (&j, &wuj) in items.iter().zip(w_u) {
+                            row[j as usize] += r * f64::from(wuj);
+                        }
+                    }
+                    Some(w) => {
+                        for (&j, &wuj) in items.iter().zip(w_u) {
+                            row[j as usize] += r * f64::from(wuj) * w[j as usize];
+                        }
+                    }
                 }
             }
             if cols.is_some() {
