@@ -36,7 +36,8 @@ use faer::{Accum, Mat, MatRef, Par, Side};
 
 use super::linalg::axpy;
 use super::{
-    check_positive_finite, normalize_history, FitError, FoldIn, ParamError, Scorer, UserRepr,
+    check_positive_finite, check_unit_interval, normalize_history, FitError, FoldIn, ParamError,
+    Scorer, UserRepr,
 };
 use crate::sparse::Csr;
 
@@ -74,10 +75,6 @@ impl Default for EaseParams {
 impl EaseParams {
     /// The smallest penalty [`EaseParams::check`] accepts.
     pub const MIN_REG: f32 = 1e-3;
-    /// The largest popularity or activity exponent [`EaseParams::check`] accepts.
-    pub const MAX_EXPONENT: f32 = 1.0;
-    /// The largest two-hop weight [`EaseParams::check`] accepts.
-    pub const MAX_TWO_HOP: f32 = 1.0;
 
     /// The L2 penalty `λ` added to the Gram diagonal.
     pub fn reg(mut self, reg: f32) -> Self {
@@ -117,33 +114,26 @@ impl EaseParams {
                  numerically singular (useful values are 10 to 5000)",
             ));
         }
-        let in_range = |field, v: f32, max: f32, rule| {
-            if v.is_finite() && (0.0..=max).contains(&v) {
-                Ok(v)
-            } else {
-                Err(ParamError::new("ease", field, v, rule))
-            }
-        };
         Ok(EaseValidParams {
             reg: self.reg,
-            popularity_exponent: in_range(
+            popularity_exponent: check_unit_interval(
+                "ease",
                 "popularity_exponent",
                 self.popularity_exponent,
-                Self::MAX_EXPONENT,
                 "must be between 0 and 1: 0 is plain EASE, 1 already weights an item seen by \
                  100 users a hundredth of one seen once (useful values are 0.1 to 0.4)",
             )?,
-            activity_exponent: in_range(
+            activity_exponent: check_unit_interval(
+                "ease",
                 "activity_exponent",
                 self.activity_exponent,
-                Self::MAX_EXPONENT,
                 "must be between 0 and 1: 0 is plain EASE, 1 gives every user the same total \
                  weight (useful values are 0.1 to 0.5)",
             )?,
-            two_hop: in_range(
+            two_hop: check_unit_interval(
+                "ease",
                 "two_hop",
                 self.two_hop,
-                Self::MAX_TWO_HOP,
                 "must be between 0 and 1: 0 is plain EASE (useful values are 0.05 to 0.3)",
             )?,
         })

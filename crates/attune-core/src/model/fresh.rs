@@ -41,7 +41,7 @@
 //! ```
 
 use super::content::sparse_sparse_dot;
-use super::ParamError;
+use super::{check_unit_interval, ParamError};
 
 /// A sparse content row: sorted column indices and their values (L2-normalized rows make
 /// the dot product a cosine).
@@ -98,14 +98,12 @@ impl FreshParams {
     /// Validate every field.
     pub fn check(self) -> Result<FreshValidParams, ParamError> {
         const A: &str = "fresh";
-        if !(self.min_similarity.is_finite() && (0.0..=1.0).contains(&self.min_similarity)) {
-            return Err(ParamError::new(
-                A,
-                "min_similarity",
-                self.min_similarity,
-                "must be a cosine in [0, 1]",
-            ));
-        }
+        check_unit_interval(
+            A,
+            "min_similarity",
+            self.min_similarity,
+            "must be a cosine in [0, 1]",
+        )?;
         if !(self.half_life.is_finite() && self.half_life > 0.0) {
             return Err(ParamError::new(
                 A,

@@ -15,7 +15,10 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::topk::better;
-use super::{check_non_negative_finite, normalize_history, FoldIn, ParamError, Scorer, UserRepr};
+use super::{
+    check_non_negative_finite, check_unit_interval, normalize_history, FoldIn, ParamError, Scorer,
+    UserRepr,
+};
 use crate::sparse::{bm25_weight, tfidf_weight, Csr};
 
 /// How interactions are weighted before similarities are computed.
@@ -89,14 +92,7 @@ impl ItemKnnParams {
         check_non_negative_finite("itemknn", "shrink", self.shrink)?;
         if let Weighting::Bm25 { k1, b } = self.weighting {
             check_non_negative_finite("itemknn", "bm25.k1", k1)?;
-            if !(0.0..=1.0).contains(&b) {
-                return Err(ParamError::new(
-                    "itemknn",
-                    "bm25.b",
-                    b,
-                    "must be between 0 and 1",
-                ));
-            }
+            check_unit_interval("itemknn", "bm25.b", b, "must be between 0 and 1")?;
         }
         Ok(ItemKnnValidParams(self))
     }

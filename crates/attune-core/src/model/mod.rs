@@ -223,6 +223,20 @@ pub(crate) fn check_positive_finite(
     }
 }
 
+/// `v` when it lies in `[0, 1]` (NaN does not), else the `rule` the caller words for it.
+pub(crate) fn check_unit_interval(
+    algorithm: &'static str,
+    field: &'static str,
+    v: f32,
+    rule: &'static str,
+) -> Result<f32, ParamError> {
+    if (0.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(ParamError::new(algorithm, field, v, rule))
+    }
+}
+
 pub(crate) fn check_non_negative_finite(
     algorithm: &'static str,
     field: &'static str,

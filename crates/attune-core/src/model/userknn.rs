@@ -13,7 +13,10 @@
 
 use super::knn::Weighting;
 use super::topk::top_k_of_into;
-use super::{check_non_negative_finite, normalize_history, FoldIn, ParamError, Scorer, UserRepr};
+use super::{
+    check_non_negative_finite, check_unit_interval, normalize_history, FoldIn, ParamError, Scorer,
+    UserRepr,
+};
 use crate::sparse::{Csr, TermScheme, TermWeighting};
 
 /// User-kNN hyperparameters (unchecked).
@@ -71,14 +74,7 @@ impl UserKnnParams {
         check_non_negative_finite("userknn", "shrink", self.shrink)?;
         if let Weighting::Bm25 { k1, b } = self.weighting {
             check_non_negative_finite("userknn", "bm25.k1", k1)?;
-            if !(0.0..=1.0).contains(&b) {
-                return Err(ParamError::new(
-                    "userknn",
-                    "bm25.b",
-                    b,
-                    "must be between 0 and 1",
-                ));
-            }
+            check_unit_interval("userknn", "bm25.b", b, "must be between 0 and 1")?;
         }
         Ok(UserKnnValidParams(self))
     }

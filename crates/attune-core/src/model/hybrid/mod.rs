@@ -60,8 +60,8 @@ use rayon::prelude::*;
 use self::train::{compose, draw_negative, score, softplus_neg, Embeddings, Scratch};
 use super::linalg::dot;
 use super::{
-    check_non_negative, check_non_negative_finite, check_positive_finite, normalize_history,
-    FitError, FoldIn, ParamError, Scorer, UserRepr,
+    check_non_negative, check_non_negative_finite, check_positive_finite, check_unit_interval,
+    normalize_history, FitError, FoldIn, ParamError, Scorer, UserRepr,
 };
 use crate::sparse::Csr;
 
@@ -189,14 +189,12 @@ impl HybridParams {
         if self.max_sampled == 0 {
             return Err(ParamError::new(A, "max_sampled", 0, "must be at least 1"));
         }
-        if !(0.0..=1.0).contains(&self.identity_weight) {
-            return Err(ParamError::new(
-                A,
-                "identity_weight",
-                self.identity_weight,
-                "must be between 0 and 1",
-            ));
-        }
+        check_unit_interval(
+            A,
+            "identity_weight",
+            self.identity_weight,
+            "must be between 0 and 1",
+        )?;
         if self.fold_in_epochs == 0 {
             return Err(ParamError::new(
                 A,

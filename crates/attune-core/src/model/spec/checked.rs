@@ -5,11 +5,12 @@
 use super::{Algorithm, ParamValue, Spec, SpecError};
 use crate::features::{ItemTextParams, ItemTextValidParams};
 use crate::model::{
-    AlsParams, AlsSolver, AlsValidParams, BiasedMfParams, BiasedMfValidParams, BprParams,
-    BprValidParams, Confidence, ContentParams, ContentValidParams, EaseParams, EaseValidParams,
-    HybridLoss, HybridParams, HybridValidParams, ItemKnnParams, ItemKnnValidParams, MfSolver,
-    ParamError, SeqKnnParams, SeqKnnValidParams, TransitionParams, TransitionValidParams,
-    TrendingParams, TrendingValidParams, UserKnnParams, UserKnnValidParams, Weighting,
+    check_unit_interval, AlsParams, AlsSolver, AlsValidParams, BiasedMfParams, BiasedMfValidParams,
+    BprParams, BprValidParams, Confidence, ContentParams, ContentValidParams, EaseParams,
+    EaseValidParams, HybridLoss, HybridParams, HybridValidParams, ItemKnnParams,
+    ItemKnnValidParams, MfSolver, ParamError, SeqKnnParams, SeqKnnValidParams, TransitionParams,
+    TransitionValidParams, TrendingParams, TrendingValidParams, UserKnnParams, UserKnnValidParams,
+    Weighting,
 };
 use crate::time::MICROS_PER_DAY;
 
@@ -94,19 +95,8 @@ impl Spec {
                 .neighbours(v("neighbours").usize())
                 .check()
         };
-        let mix = || {
-            let mix = v("mix").f32();
-            if (0.0..=1.0).contains(&mix) {
-                Ok(mix)
-            } else {
-                Err(ParamError::new(
-                    algorithm.name(),
-                    "mix",
-                    mix,
-                    "must be in [0, 1]",
-                ))
-            }
-        };
+        let mix =
+            || check_unit_interval(algorithm.name(), "mix", v("mix").f32(), "must be in [0, 1]");
         let als = || {
             let solver = match v("solver").choice() {
                 "cholesky" => AlsSolver::Cholesky,
