@@ -159,16 +159,11 @@ impl FromStr for Spec {
 impl fmt::Display for Spec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.algorithm.name())?;
-        let shown = self
-            .algorithm
-            .params()
-            .iter()
-            .zip(self.params())
-            .filter(|(def, (_, value))| !(def.quiet && *value == def.default))
-            .map(|(_, param)| param);
-        for (k, (name, value)) in shown.enumerate() {
+        let shown = (self.algorithm.params().iter().zip(&self.values))
+            .filter(|(def, value)| !(def.quiet && **value == def.default));
+        for (k, (def, value)) in shown.enumerate() {
             let sep = if k == 0 { ':' } else { ',' };
-            write!(f, "{sep}{name}={value}")?;
+            write!(f, "{sep}{}={value}", def.name)?;
         }
         Ok(())
     }
