@@ -257,8 +257,11 @@ fn recbole_protocol_and_the_implicit_split_rank_ease_first() {
 }
 
 #[test]
-fn recbole_protocol_weighted_two_hop_ease_beats_plain_ease_chosen_the_same_way() {
+fn recbole_protocol_weighted_two_hop_rated_ease_beats_plain_ease_chosen_the_same_way() {
     let env = imported();
+    let refined = "ease:lambda=250|500,popularity_exponent=0.125|0.25,activity_exponent=0.25,\
+                   two_hop=0|0.2";
+    let rated = format!("{refined},rating_exponent=0|1");
     let r = report(
         &env,
         &[
@@ -270,23 +273,35 @@ fn recbole_protocol_weighted_two_hop_ease_beats_plain_ease_chosen_the_same_way()
             "-a",
             "ease:lambda=250|500",
             "-a",
-            "ease:lambda=250|500,popularity_exponent=0.125|0.25,activity_exponent=0.25,\
-             two_hop=0|0.2",
+            refined,
+            "-a",
+            &rated,
         ],
     );
-    let (plain, refined) = (mean(&r, 0, "ndcg@10"), mean(&r, 1, "ndcg@10"));
+    let ndcg = |c: usize| mean(&r, c, "ndcg@10");
+    let (plain, refined, rated) = (ndcg(0), ndcg(1), ndcg(2));
     let validation = |c: usize| r["results"][c]["validation"][0].as_array().unwrap().len();
-    assert_eq!((validation(0), validation(1)), (2, 8));
+    assert_eq!((validation(0), validation(1), validation(2)), (2, 8, 16));
     // Measured on seed 42 (docs/evaluation.md): plain 0.2899, refined 0.2926 (λ 250,
-    // a 0.25, b 0.25, γ 0.2); over six split seeds refined is ahead by 0.003 to 0.007.
+    // a 0.25, b 0.25, γ 0.2), with ratings in the fit 0.2961 (p 1); over six split seeds
+    // refined is ahead of plain by 0.003 to 0.007 and ratings add up to 0.007 more.
     assert!(
         refined > plain + 0.001 && refined > 0.29,
         "plain EASE {plain}, weighted two-hop EASE {refined}"
+    );
+    assert!(
+        rated > refined + 0.002,
+        "weighted two-hop EASE {refined}, with ratings {rated}"
     );
     // The chosen spec prints the new parameters; plain EASE's canonical form is unchanged.
     assert_eq!(
         r["results"][1]["specs"][0],
         "ease:lambda=250,popularity_exponent=0.25,activity_exponent=0.25,two_hop=0.2"
+    );
+    assert_eq!(
+        r["results"][2]["specs"][0],
+        "ease:lambda=250,popularity_exponent=0.25,activity_exponent=0.25,two_hop=0.2,\
+         rating_exponent=1"
     );
     assert_eq!(r["results"][0]["specs"][0], "ease:lambda=250");
 }

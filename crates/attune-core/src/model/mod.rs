@@ -269,6 +269,19 @@ pub enum FitError {
         /// The weight.
         value: f32,
     },
+    /// A model that weights cells by `(rating / mean rating)^p` needs positive ratings.
+    #[error(
+        "entry (user {row}, item {col}) has rating {value}; weighting by ratings \
+         (rating_exponent) needs ratings > 0"
+    )]
+    NonPositiveRating {
+        /// Row (user) of the entry.
+        row: u32,
+        /// Column (item) of the entry.
+        col: u32,
+        /// The rating.
+        value: f32,
+    },
     /// A linear system that is positive definite in exact arithmetic was not in floating point:
     /// the regularization is too small for the scale of the data.
     #[error("{algorithm}: the system is numerically not positive definite at row {row}; {hint}")]

@@ -268,6 +268,11 @@ const EASE_PARAMS: &[ParamDef] = &[
         0.0,
         "weight of two-step item paths, B + g*B^2, [0, 1]; 0 is plain EASE",
     )),
+    quiet(float(
+        "rating_exponent",
+        0.0,
+        "rated cells weighted by (rating / mean rating)^p in the fit, [0, 4]; 0 ignores ratings",
+    )),
 ];
 
 const EASE_TRANSITION_PARAMS: &[ParamDef] = &concat::<1, 4, 5>(

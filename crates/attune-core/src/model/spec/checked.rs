@@ -178,6 +178,7 @@ impl Spec {
                     .popularity_exponent(v("popularity_exponent").f32())
                     .activity_exponent(v("activity_exponent").f32())
                     .two_hop(v("two_hop").f32())
+                    .rating_exponent(v("rating_exponent").f32())
                     .check()?,
             ),
             Algorithm::Bpr => CheckedParams::Bpr(

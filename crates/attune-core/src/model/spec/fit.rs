@@ -66,7 +66,7 @@ impl Spec {
                 FittedModel::SeqKnn(p.fit(self.sequences(data)?, data.n_items()))
             }
             CheckedParams::Als(p) => FittedModel::Als(p.fit(x)?),
-            CheckedParams::Ease(p) => FittedModel::Ease(p.fit(x)?),
+            CheckedParams::Ease(p) => FittedModel::Ease(p.fit_rated(x, data.ratings.as_ref())?),
             CheckedParams::Bpr(p) => FittedModel::Bpr(p.fit(x)?),
             CheckedParams::Mf(p) => {
                 let Some(r) = &data.ratings else {
