@@ -78,3 +78,42 @@ fn every_algorithm_fits_and_scores_every_item() {
         assert_eq!(fitted.spec(), &spec);
     }
 }
+
+#[test]
+fn ease_reads_the_training_ratings_only_when_its_rating_exponent_is_set() {
+    let rated_data = data();
+    let mut unrated_data = rated_data.clone();
+    unrated_data.ratings = None;
+    let scores = |spec: &str, t: &TrainingSet| {
+        let m = parse(spec).unwrap().fit(t).unwrap();
+        let mut s = vec![0f32; 5];
+        m.score_all_into(&m.fold_in(&[(1, 1.0)]), &mut s);
+        s
+    };
+    let plain = scores("ease:lambda=1", &rated_data);
+    assert_eq!(plain, scores("ease:lambda=1", &unrated_data));
+    assert_ne!(
+        scores("ease:lambda=1,rating_exponent=1", &rated_data),
+        plain
+    );
+    // Without ratings the exponent has nothing to weigh.
+    assert_eq!(
+        scores("ease:lambda=1,rating_exponent=1", &unrated_data),
+        plain
+    );
+    // Quiet: left out of the canonical form at its default, printed when set.
+    assert_eq!(
+        parse("ease:lambda=1,rating_exponent=0")
+            .unwrap()
+            .to_string(),
+        "ease:lambda=1"
+    );
+    assert_eq!(
+        parse("ease:lambda=1,rating_exponent=2")
+            .unwrap()
+            .to_string(),
+        "ease:lambda=1,rating_exponent=2"
+    );
+    let err = parse("ease:rating_exponent=5").unwrap_err().to_string();
+    assert!(err.contains("rating_exponent"), "{err}");
+}
