@@ -231,12 +231,17 @@ impl EaseValidParams {
     /// `data` with each rated cell times `(r / r̄)^p`, `r̄` the mean rating over `data`'s rated
     /// cells.
     fn rated_values(&self, data: &Csr, ratings: &Csr) -> Result<Csr, FitError> {
-        if (ratings.n_rows(), ratings.n_cols()) != (data.n_rows(), data.n_cols()) {
-            return Err(FitError::ShapeMismatch {
-                what: "ratings matrix users x items",
-                expected: data.n_rows() * data.n_cols(),
-                got: ratings.n_rows() * ratings.n_cols(),
-            });
+        for (what, expected, got) in [
+            ("ratings matrix users", data.n_rows(), ratings.n_rows()),
+            ("ratings matrix items", data.n_cols(), ratings.n_cols()),
+        ] {
+            if got != expected {
+                return Err(FitError::ShapeMismatch {
+                    what,
+                    expected,
+                    got,
+                });
+            }
         }
         let (mut sum, mut count) = (0f64, 0usize);
         for u in 0..data.n_rows() {
@@ -304,6 +309,7 @@ impl EaseValidParams {
             }
         });
         let mut reg = f64::from(self.reg);
+        // `values` is `data` itself unless ratings rescaled it.
         if cols.is_some() || rows.is_some() || !std::ptr::eq(data, values) {
             let weighted: f64 = (0..n).map(|i| g[i * n + i]).sum();
             let plain: f64 = (0..data.n_rows())
@@ -702,10 +708,14 @@ mod tests {
         let plain = EaseParams::default().check().unwrap();
         assert!(plain.fit_rated(&data, Some(&ratings)).is_ok());
         let wrong_shape = Csr::from_triplets(3, 2, [(0, 0, 4.0)]).unwrap();
-        assert!(matches!(
-            p.fit_rated(&data, Some(&wrong_shape)),
-            Err(FitError::ShapeMismatch { .. })
-        ));
+        assert_eq!(
+            p.fit_rated(&data, Some(&wrong_shape)).unwrap_err(),
+            FitError::ShapeMismatch {
+                what: "ratings matrix users",
+                expected: 2,
+                got: 3
+            }
+        );
     }
 
     #[test]
