@@ -41,8 +41,8 @@ use faer::{Accum, Mat, MatRef, Par, Side};
 
 use super::linalg::axpy;
 use super::{
-    check_positive_finite, check_unit_interval, normalize_history, FitError, FoldIn, ParamError,
-    Scorer, UserRepr,
+    check_in_range, check_positive_finite, check_ratings_shape, check_unit_interval,
+    normalize_history, FitError, FoldIn, ParamError, Scorer, UserRepr,
 };
 use crate::sparse::Csr;
 
@@ -154,23 +154,15 @@ impl EaseParams {
                 self.two_hop,
                 "must be between 0 and 1: 0 is plain EASE (useful values are 0.05 to 0.3)",
             )?,
-            rating_exponent: self.checked_rating_exponent()?,
-        })
-    }
-
-    fn checked_rating_exponent(&self) -> Result<f32, ParamError> {
-        let p = self.rating_exponent;
-        if (0.0..=Self::MAX_RATING_EXPONENT).contains(&p) {
-            Ok(p)
-        } else {
-            Err(ParamError::new(
+            rating_exponent: check_in_range(
                 "ease",
                 "rating_exponent",
-                p,
+                self.rating_exponent,
+                0.0..=Self::MAX_RATING_EXPONENT,
                 "must be between 0 and 4: 0 ignores ratings (plain EASE), 1 weights a cell by \
                  its rating over the mean rating (useful values are 0.5 to 2)",
-            ))
-        }
+            )?,
+        })
     }
 }
 
@@ -231,18 +223,7 @@ impl EaseValidParams {
     /// `data` with each rated cell times `(r / r̄)^p`, `r̄` the mean rating over `data`'s rated
     /// cells.
     fn rated_values(&self, data: &Csr, ratings: &Csr) -> Result<Csr, FitError> {
-        for (what, expected, got) in [
-            ("ratings matrix users", data.n_rows(), ratings.n_rows()),
-            ("ratings matrix items", data.n_cols(), ratings.n_cols()),
-        ] {
-            if got != expected {
-                return Err(FitError::ShapeMismatch {
-                    what,
-                    expected,
-                    got,
-                });
-            }
-        }
+        check_ratings_shape(data, ratings)?;
         let (mut sum, mut count) = (0f64, 0usize);
         for u in 0..data.n_rows() {
             for &i in data.row(u).0 {

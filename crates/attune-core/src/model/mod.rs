@@ -230,7 +230,18 @@ pub(crate) fn check_unit_interval(
     v: f32,
     rule: &'static str,
 ) -> Result<f32, ParamError> {
-    if (0.0..=1.0).contains(&v) {
+    check_in_range(algorithm, field, v, 0.0..=1.0, rule)
+}
+
+/// `v` when it lies in `range` (NaN does not), else the `rule` the caller words for it.
+pub(crate) fn check_in_range(
+    algorithm: &'static str,
+    field: &'static str,
+    v: f32,
+    range: std::ops::RangeInclusive<f32>,
+    rule: &'static str,
+) -> Result<f32, ParamError> {
+    if range.contains(&v) {
         Ok(v)
     } else {
         Err(ParamError::new(algorithm, field, v, rule))
@@ -304,6 +315,24 @@ pub enum FitError {
         /// The size given.
         got: usize,
     },
+}
+
+/// `ratings` has the users x items shape of the interactions `data`; otherwise the dimension
+/// that differs (users first).
+pub(crate) fn check_ratings_shape(data: &Csr, ratings: &Csr) -> Result<(), FitError> {
+    for (what, expected, got) in [
+        ("ratings matrix users", data.n_rows(), ratings.n_rows()),
+        ("ratings matrix items", data.n_cols(), ratings.n_cols()),
+    ] {
+        if got != expected {
+            return Err(FitError::ShapeMismatch {
+                what,
+                expected,
+                got,
+            });
+        }
+    }
+    Ok(())
 }
 
 pub(crate) fn check_non_negative(data: &Csr) -> Result<(), FitError> {

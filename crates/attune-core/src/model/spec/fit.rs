@@ -4,7 +4,8 @@
 use super::{CheckedParams, Fitted, FittedModel, ItemSequences, Spec, TrainingSet};
 use crate::features::ItemDoc;
 use crate::model::{
-    AlsTransitionModel, CategoryPopularity, EaseTransitionModel, FitError, Popularity,
+    check_ratings_shape, AlsTransitionModel, CategoryPopularity, EaseTransitionModel, FitError,
+    Popularity,
 };
 
 /// Training failed. User error: the data does not suit the algorithm.
@@ -72,14 +73,7 @@ impl Spec {
                 let Some(r) = &data.ratings else {
                     return Err(self.missing("explicit ratings"));
                 };
-                if (r.n_rows(), r.n_cols()) != (x.n_rows(), x.n_cols()) {
-                    return Err(FitError::ShapeMismatch {
-                        what: "ratings matrix items",
-                        expected: x.n_cols(),
-                        got: r.n_cols(),
-                    }
-                    .into());
-                }
+                check_ratings_shape(x, r)?;
                 if r.nnz() == 0 {
                     return Err(self.missing("explicit ratings"));
                 }

@@ -3,7 +3,7 @@
 //! with every optional part filled in).
 
 use super::*;
-use crate::model::{FoldIn, Scorer};
+use crate::model::{FitError, FoldIn, Scorer};
 use crate::sparse::Csr;
 
 pub(super) fn parse(s: &str) -> Result<Spec, SpecError> {
@@ -116,4 +116,22 @@ fn ease_reads_the_training_ratings_only_when_its_rating_exponent_is_set() {
     );
     let err = parse("ease:rating_exponent=5").unwrap_err().to_string();
     assert!(err.contains("rating_exponent"), "{err}");
+}
+
+#[test]
+fn ratings_of_another_shape_name_the_dimension_that_differs() {
+    let mut d = data();
+    d.ratings = Some(Csr::from_triplets(3, 5, [(0, 0, 4.0)]).unwrap());
+    for spec in ["mf:factors=2,seed=1", "ease:rating_exponent=1"] {
+        let err = parse(spec).unwrap().fit(&d).unwrap_err();
+        assert_eq!(
+            err,
+            SpecFitError::Fit(FitError::ShapeMismatch {
+                what: "ratings matrix users",
+                expected: 4,
+                got: 3,
+            }),
+            "{spec}"
+        );
+    }
 }
