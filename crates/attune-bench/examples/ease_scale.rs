@@ -5,10 +5,12 @@
 //! ```text
 //! cargo run --release -p attune-bench --example ease_scale -- \
 //!     [--users N] [--items N] [--nnz N] [--lambda L] [--threads T] [--dump PATH] [--dump-b PATH]
-//!     [--popularity-exponent A] [--activity-exponent B] [--two-hop G]
+//!     [--popularity-exponent A] [--activity-exponent B] [--two-hop G] [--rating-exponent P]
 //! ```
 //!
-//! The last three time EASE's optional weights and two-hop paths (docs/benchmarks.md).
+//! The last four time EASE's optional weights and two-hop paths (docs/benchmarks.md); with
+//! `--rating-exponent` every cell gets a rating of 1 to 5 (a hash of the cell), and the timed
+//! fit includes reading them.
 //!
 //! `--dump` writes the matrix as (u32 user, u32 item, f32 value) records; `--dump-b` writes the
 //! fitted weights (`n_items²` f32, row-major) so the script can compare them with numpy's.
@@ -27,6 +29,7 @@ struct Args {
     popularity_exponent: f32,
     activity_exponent: f32,
     two_hop: f32,
+    rating_exponent: f32,
     threads: usize,
     dump: Option<String>,
     dump_b: Option<String>,
@@ -41,6 +44,7 @@ fn parse() -> Result<Args, String> {
         popularity_exponent: 0.0,
         activity_exponent: 0.0,
         two_hop: 0.0,
+        rating_exponent: 0.0,
         threads: 2,
         dump: None,
         dump_b: None,
@@ -61,6 +65,9 @@ fn parse() -> Result<Args, String> {
                 a.activity_exponent = value()?.parse().map_err(|e| format!("{flag}: {e}"))?
             }
             "--two-hop" => a.two_hop = value()?.parse().map_err(|e| format!("{flag}: {e}"))?,
+            "--rating-exponent" => {
+                a.rating_exponent = value()?.parse().map_err(|e| format!("{flag}: {e}"))?
+            }
             "--threads" => a.threads = value()?.parse().map_err(|e| format!("--threads: {e}"))?,
             "--dump" => a.dump = Some(value()?),
             "--dump-b" => a.dump_b = Some(value()?),
@@ -91,14 +98,17 @@ fn main() {
         .popularity_exponent(a.popularity_exponent)
         .activity_exponent(a.activity_exponent)
         .two_hop(a.two_hop)
+        .rating_exponent(a.rating_exponent)
         .check()
         .unwrap_or_else(|e| {
             eprintln!("ease_scale: {e}");
             std::process::exit(2);
         });
+    let ratings = (a.rating_exponent != 0.0)
+        .then(|| data.map_values(|u, i, _| (1 + (u as u64 * 31 + u64::from(i) * 17) % 5) as f32));
     let rss_before = peak_rss_mib();
     let (t, cpu0) = (Instant::now(), cpu_seconds());
-    let model = params.fit(&data).expect("fit");
+    let model = params.fit_rated(&data, ratings.as_ref()).expect("fit");
     let wall = t.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu0;
     if let Some(path) = &a.dump_b {
@@ -114,6 +124,7 @@ fn main() {
             "users": a.users, "items": a.items, "nnz": data.nnz(), "lambda": a.lambda,
             "popularity_exponent": a.popularity_exponent,
             "activity_exponent": a.activity_exponent, "two_hop": a.two_hop,
+            "rating_exponent": a.rating_exponent,
             "threads": a.threads,
             "fit_wall_s": wall, "fit_cpu_s": cpu,
             "peak_rss_mib": peak_rss_mib(), "rss_before_mib": rss_before,
