@@ -1331,6 +1331,12 @@ pub struct EvaluateArgs {
     /// Default: `[train] user_recency_half_life`.
     #[arg(long, value_delimiter = ',', value_name = "H,H,...")]
     pub user_recency: Vec<f32>,
+    /// Exponents of the history rating factor to choose among on validation (`0`: off), e.g.
+    /// `0,1`: a rated item of the history users are folded in from weighs
+    /// `(rating / [train] history_rating_pivot)^exponent`; every --algorithm candidate and
+    /// --user-recency half-life is tried with each. Default: `[train] history_rating_exponent`.
+    #[arg(long, value_delimiter = ',', value_name = "P,P,...")]
+    pub history_rating_exponent: Vec<f32>,
     /// After choosing on validation, refit the chosen candidate on training and validation
     /// together and measure that model on test (the model a deployment would train).
     #[arg(long)]

@@ -10,7 +10,7 @@ use attune_core::event::EventWeighting;
 use attune_core::fairness::reweight::Reweight;
 use attune_core::fairness::ItemGroupSpec;
 use attune_core::model::ann::TopKValidParams;
-use attune_core::sparse::{DwellCurve, RatingPolicy};
+use attune_core::sparse::{DwellCurve, RatedHistory, RatingPolicy};
 use attune_core::time::MICROS_PER_DAY;
 use serde::{Deserialize, Serialize};
 
@@ -36,6 +36,13 @@ pub struct TrainSettings {
     /// decay; docs/evaluation.md measures it).
     #[serde(default)]
     pub user_recency_half_life: f32,
+    /// A rated item of the history users are folded in from weighs `(rating / pivot)^this`
+    /// (0: as the events weigh it; docs/evaluation.md measures it).
+    #[serde(default)]
+    pub history_rating_exponent: f32,
+    /// The rating that weighs what a click weighs under `history_rating_exponent`.
+    #[serde(default = "default_history_rating_pivot")]
+    pub history_rating_pivot: f32,
     /// Largest weight of one cell (0: no cap).
     pub cap: f32,
     /// `latest` or `mean`.
@@ -64,6 +71,10 @@ impl Default for TrainFairnessSettings {
             item_groups: "popularity:3".into(),
         }
     }
+}
+
+fn default_history_rating_pivot() -> f32 {
+    3.0
 }
 
 fn bad(key: &str, rule: impl Into<String>) -> PipelineError {
@@ -105,6 +116,20 @@ impl TrainSettings {
                 "must be a number of interactions >= 0 (0: off)",
             ));
         }
+        if !(self.history_rating_exponent.is_finite()
+            && (0.0..=RatedHistory::MAX_EXPONENT).contains(&self.history_rating_exponent))
+        {
+            return Err(bad(
+                "history_rating_exponent",
+                "must be a number between 0 and 4 (0: off)",
+            ));
+        }
+        if !(self.history_rating_pivot.is_finite() && self.history_rating_pivot > 0.0) {
+            return Err(bad(
+                "history_rating_pivot",
+                "must be a rating > 0 (the rating that weighs what a click weighs)",
+            ));
+        }
         if !(self.cap.is_finite() && self.cap >= 0.0) {
             return Err(bad("cap", "must be a number >= 0 (0: no cap)"));
         }
@@ -128,6 +153,8 @@ impl TrainSettings {
             cap: (self.cap > 0.0).then_some(self.cap),
             user_recency_half_life: (self.user_recency_half_life > 0.0)
                 .then_some(self.user_recency_half_life),
+            history_rating: (self.history_rating_exponent > 0.0)
+                .then_some((self.history_rating_exponent, self.history_rating_pivot)),
             min_positive_rating: (self.min_positive_rating > 0.0)
                 .then_some(self.min_positive_rating),
         }
@@ -231,6 +258,8 @@ mod tests {
             scroll_floor: 0.5,
             recency_half_life_days: 0.0,
             user_recency_half_life: 0.0,
+            history_rating_exponent: 0.0,
+            history_rating_pivot: 3.0,
             cap: 0.0,
             rating_policy: "latest".into(),
             clean: true,
@@ -286,6 +315,13 @@ mod tests {
             ("min_positive_rating", |s| {
                 s.min_positive_rating = f64::INFINITY
             }),
+            ("history_rating_exponent", |s| {
+                s.history_rating_exponent = 5.0
+            }),
+            ("history_rating_exponent", |s| {
+                s.history_rating_exponent = -1.0
+            }),
+            ("history_rating_pivot", |s| s.history_rating_pivot = 0.0),
             ("dwell_saturate_secs", |s| s.dwell_saturate_secs = -3.0),
         ] {
             let mut s = defaults();
@@ -310,5 +346,11 @@ mod tests {
         .check()
         .unwrap();
         assert_eq!(c.weighting, same);
+        // The history rating factor is on only with an exponent.
+        assert_eq!(c.weighting.history_rating(), None);
+        s.history_rating_exponent = 1.0;
+        s.history_rating_pivot = 4.0;
+        let h = s.check().unwrap().weighting.history_rating().unwrap();
+        assert_eq!((h.exponent(), h.pivot()), (1.0, 4.0));
     }
 }

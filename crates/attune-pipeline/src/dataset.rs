@@ -26,7 +26,8 @@ use attune_core::event::{Event, EventWeighting};
 use attune_core::fairness::reweight::Reweight;
 use attune_core::model::spec::{ItemContent, ItemSequences, TrainingSet, UserFeatureRows};
 use attune_core::sparse::{
-    ratings_matrix, Csr, Interner, RatingPolicy, Touch, UserRecency, ValidImplicitWeights,
+    ratings_matrix, Csr, Interner, RatedHistory, RatingPolicy, Touch, UserRecency,
+    ValidImplicitWeights,
 };
 use attune_store::Store;
 
@@ -108,6 +109,9 @@ pub struct Dataset {
     pub user_profiles: Option<UserFeatureRows>,
     /// Decay of the history users are folded in from (`[train] user_recency_half_life`).
     user_recency: Option<UserRecency>,
+    /// Rating factor of the history users are folded in from (`[train]
+    /// history_rating_exponent`).
+    history_rating: Option<RatedHistory>,
     rating_policy: RatingPolicy,
 }
 
@@ -280,6 +284,7 @@ impl Dataset {
             rating_cell,
             weights,
             user_recency: weighting.user_recency(),
+            history_rating: weighting.history_rating(),
             rating_policy,
         })
     }
@@ -299,6 +304,23 @@ impl Dataset {
     /// this data set (evaluation compares half-lives this way).
     pub fn set_user_recency(&mut self, r: Option<UserRecency>) {
         self.user_recency = r;
+    }
+
+    /// Weigh each rated cell of the history users are folded in from by its rating
+    /// ([`Self::history_set`]; `None`: off), overriding `[train] history_rating_exponent` for
+    /// this data set (evaluation compares exponents this way).
+    pub fn set_history_rating(&mut self, h: Option<RatedHistory>) {
+        self.history_rating = h;
+    }
+
+    /// The history rating factor in effect.
+    pub fn history_rating(&self) -> Option<RatedHistory> {
+        self.history_rating
+    }
+
+    /// Whether the history users are folded in from differs from the training matrix.
+    pub fn history_differs(&self) -> bool {
+        self.user_recency.is_some() || self.history_rating.is_some()
     }
 
     /// Each user's items of the kept cells in the order of their first touch that has a weight.
@@ -323,7 +345,8 @@ impl Dataset {
 
     /// What users are folded in from, over the cells where `keep[cell]`: the training set
     /// with each user's implicit weights decayed by position in their own history when
-    /// `user_recency` is set (the same set otherwise). Models train on
+    /// `user_recency` is set, and each rated cell times its rating factor when
+    /// `history_rating` is (the same set otherwise). Models train on
     /// [`Self::training_set`]; serving and evaluation score users from this.
     pub fn history_set(&self, keep: Option<&[bool]>) -> Result<TrainingSet> {
         let mut t = self.training_set(keep)?;
@@ -338,6 +361,11 @@ impl Dataset {
                 Some(w) => w.apply(&decayed),
                 None => decayed,
             };
+        }
+        if let (Some(h), Some(ratings)) = (self.history_rating, &t.ratings) {
+            t.interactions = h
+                .apply(&t.interactions, ratings)
+                .map_err(PipelineError::internal)?;
         }
         Ok(t)
     }
@@ -558,5 +586,45 @@ mod tests {
         // The matrix holds exactly the live weight of each event.
         assert_eq!(m.get(0, 0), Some(w.live_weight(&anon)));
         assert_eq!(m.get(1, 1), Some(w.live_weight(&dwell)));
+    }
+
+    #[test]
+    fn the_history_weighs_ratings_as_live_ratings_do_and_training_does_not() {
+        use EventType::{Rating, View};
+        let w = EventWeightParams {
+            history_rating: Some((1.0, 3.0)),
+            ..EventWeightParams::default()
+        }
+        .check()
+        .unwrap();
+        let loved = event(0, "u", "a", Rating, 1, Some(4.5));
+        let disliked = event(1, "u", "b", Rating, 2, Some(1.5));
+        let events = vec![
+            loved.clone(),
+            disliked.clone(),
+            event(2, "u", "c", View, 3, None),
+        ];
+        let mut d = build(events, vec![], &[], &w);
+        assert!(d.history_differs());
+        // Models train on the event weights: every rating counts 1.
+        let train = d.implicit_matrix(None).unwrap();
+        assert_eq!(train.row(0).1, &[1.0, 1.0, 1.0]);
+        // Users are folded in from their ratings over the pivot; the view is as it was. A
+        // live rating weighs what the same rating weighs in the stored history.
+        let h = d.history_set(None).unwrap().interactions;
+        assert_eq!(h.row(0).1, &[1.5, 0.5, 1.0]);
+        assert_eq!(w.live_weight(&loved), 1.5);
+        assert_eq!(w.live_weight(&disliked), 0.5);
+        // Evaluation can switch it off on the same data.
+        d.set_history_rating(None);
+        assert!(!d.history_differs());
+        assert_eq!(d.history_set(None).unwrap().interactions, train);
+        // Only the kept cells' ratings weigh a subset's history.
+        d.set_history_rating(w.history_rating());
+        let sub = d
+            .history_set(Some(&[false, true, true]))
+            .unwrap()
+            .interactions;
+        assert_eq!(sub.row(0), (&[1u32, 2][..], &[0.5f32, 1.0][..]));
     }
 }

@@ -209,6 +209,75 @@ fn a_burst_of_events_changes_the_next_list_before_any_retrain() {
 }
 
 #[test]
+fn with_a_history_rating_factor_live_ratings_pull_by_how_much_they_were_liked() {
+    use attune_core::event::weight::EventWeightParams;
+    let shop = shop();
+    // EASE scores a user linearly in their history's weights, so a weight's effect is plain.
+    train(&shop, "ease:lambda=10", true);
+    let rated = EventWeightParams {
+        history_rating: Some((2.0, 3.0)),
+        ..EventWeightParams::default()
+    }
+    .check()
+    .unwrap();
+    let engine = |weighting| {
+        Serving::new(
+            shop.store.clone(),
+            &shop.data_dir,
+            ServingConfig::default(),
+            weighting,
+        )
+    };
+    let (plain, weighed) = (
+        engine(attune_core::event::EventWeighting::default()),
+        engine(rated),
+    );
+    // Two even users rate odd items: first u06 too, one star each; then u08, five stars.
+    let ratings = |user: &str, stars: f64, at: i64| -> Vec<Event> {
+        [1u32, 3, 5, 7]
+            .iter()
+            .enumerate()
+            .map(|(n, i)| {
+                let mut e = event(n + 300, user, &format!("i{i:02}"), EventType::Rating, at);
+                e.value = Some(stars);
+                e
+            })
+            .collect()
+    };
+    // The best odd item's score over the best even item's, in one list of every unseen item.
+    let odd_pull = |serving: &Serving, user: &str| {
+        let all = RecRequest {
+            n: 24,
+            ..RecRequest::default()
+        };
+        let list = serving.recommend(APP, user, &all, true).unwrap();
+        let best = |p: u32| {
+            list.items
+                .iter()
+                .filter(|r| parity(&r.item_id) == p)
+                .map(|r| r.score)
+                .fold(f32::MIN, f32::max)
+        };
+        best(1) / best(0)
+    };
+    for (user, stars) in [("u06", 1.0), ("u08", 5.0)] {
+        let events = ratings(user, stars, T0 + 3_000_000_000);
+        shop.store.insert_events(APP, &events).unwrap();
+        plain.observe(APP, &events);
+        weighed.observe(APP, &events);
+    }
+    // Without the factor a rating weighs what a view does, however many stars. With it, a
+    // one-star rating weighs (1/3)² of a view and pulls odd items up less; a five-star one
+    // (5/3)² and pulls them up more.
+    let (disliked_plain, disliked) = (odd_pull(&plain, "u06"), odd_pull(&weighed, "u06"));
+    let (loved_plain, loved) = (odd_pull(&plain, "u08"), odd_pull(&weighed, "u08"));
+    assert!(
+        disliked < disliked_plain && loved > loved_plain,
+        "odd pull of one star {disliked} (plain {disliked_plain}), five {loved} (plain {loved_plain})"
+    );
+}
+
+#[test]
 fn consent_off_means_popular_items_and_no_profile() {
     let shop = shop();
     train(&shop, "ease:lambda=10", true);

@@ -420,9 +420,13 @@ fn user_recency_is_chosen_on_validation_and_follows_moving_tastes() {
 }
 
 #[test]
-fn user_recency_and_refit_need_a_validation_part() {
+fn history_grids_and_refit_need_a_validation_part() {
     let env = drifting_app();
-    for extra in [&["--user-recency", "0,3"][..], &["--refit"][..]] {
+    for extra in [
+        &["--user-recency", "0,3"][..],
+        &["--history-rating-exponent", "0,1"][..],
+        &["--refit"][..],
+    ] {
         let mut args = vec!["evaluate", "--split", "random", "-a", "ease"];
         args.extend_from_slice(extra);
         let out = env.run(&args);
@@ -444,6 +448,21 @@ fn user_recency_and_refit_need_a_validation_part() {
     assert!(!out.status.success(), "{}", describe(&out));
     assert!(
         stderr(&out).contains("--user-recency -1"),
+        "{}",
+        describe(&out)
+    );
+    let out = env.run(&[
+        "evaluate",
+        "--split",
+        "user-temporal",
+        "--history-rating-exponent",
+        "0,5",
+        "-a",
+        "ease",
+    ]);
+    assert!(!out.status.success(), "{}", describe(&out));
+    assert!(
+        stderr(&out).contains("--history-rating-exponent 5") && stderr(&out).contains("(0, 4]"),
         "{}",
         describe(&out)
     );

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use super::Event;
 use crate::model::ParamError;
 use crate::sparse::{
-    DwellCurve, ImplicitWeights, Recency, Touch, UserRecency, ValidImplicitWeights,
+    DwellCurve, ImplicitWeights, RatedHistory, Recency, Touch, UserRecency, ValidImplicitWeights,
 };
 
 /// The weighting rules, unchecked ([`EventWeightParams::check`]).
@@ -36,6 +36,10 @@ pub struct EventWeightParams {
     /// The history a user is folded in from halves every this many interactions back in their
     /// own history ([`crate::sparse::UserRecency`]); models train on undecayed weights.
     pub user_recency_half_life: Option<f32>,
+    /// `(exponent, pivot)`: a rated item of the history users are folded in from weighs
+    /// `(rating / pivot)^exponent` ([`crate::sparse::RatedHistory`]); models train on the
+    /// weights as the events give them.
+    pub history_rating: Option<(f32, f32)>,
     /// Ratings below this express no preference.
     pub min_positive_rating: Option<f64>,
 }
@@ -68,6 +72,7 @@ impl Default for EventWeightParams {
             recency_half_life_micros: None,
             cap: None,
             user_recency_half_life: None,
+            history_rating: None,
             min_positive_rating: None,
         }
     }
@@ -101,6 +106,10 @@ impl EventWeightParams {
             .user_recency_half_life
             .map(UserRecency::new)
             .transpose()?;
+        let history_rating = self
+            .history_rating
+            .map(|(exponent, pivot)| RatedHistory::new(exponent, pivot))
+            .transpose()?;
         // Validates kinds, curves, half-life and cap; the checked copy is kept for live use.
         let live = ImplicitWeights {
             recency: None,
@@ -112,6 +121,7 @@ impl EventWeightParams {
             live: live.check()?,
             weights,
             user_recency,
+            history_rating,
             min_positive_rating: self.min_positive_rating,
         })
     }
@@ -128,6 +138,8 @@ pub struct EventWeighting {
     live: ValidImplicitWeights,
     /// Decay of the history users are folded in from, by position in their own history.
     user_recency: Option<UserRecency>,
+    /// Rating factor of the history users are folded in from.
+    history_rating: Option<RatedHistory>,
     min_positive_rating: Option<f64>,
 }
 
@@ -193,9 +205,34 @@ impl EventWeighting {
         }
     }
 
-    /// The implicit weight of a live event: the training weight without recency decay.
+    /// Whether users are folded in from other weights than the models trained on (a per-user
+    /// decay or a rating factor): then no user is represented by what training stored.
+    pub fn history_differs(&self) -> bool {
+        self.user_recency.is_some() || self.history_rating.is_some()
+    }
+
+    /// The rating factor of the history users are folded in from, if configured.
+    pub fn history_rating(&self) -> Option<RatedHistory> {
+        self.history_rating
+    }
+
+    /// The same rules with another history rating factor (`None`: off).
+    pub fn with_history_rating(&self, history_rating: Option<RatedHistory>) -> Self {
+        Self {
+            history_rating,
+            ..self.clone()
+        }
+    }
+
+    /// The implicit weight of a live event: the training weight without recency decay,
+    /// times the history rating factor of a rating (a live event goes straight into the
+    /// history the user is folded in from).
     pub fn live_weight(&self, e: &Event) -> f32 {
-        self.live.weight(&self.touch(0, 0, e)) as f32
+        let w = self.live.weight(&self.touch(0, 0, e));
+        match (self.history_rating, e.rating()) {
+            (Some(h), Some(r)) => (w * h.factor(r as f32)) as f32,
+            _ => w as f32,
+        }
     }
 }
 
@@ -288,5 +325,28 @@ mod tests {
             ..EventWeightParams::default()
         };
         assert_eq!(p.check().unwrap_err().field, "min_positive_rating");
+    }
+
+    #[test]
+    fn a_history_rating_factor_weighs_live_ratings_only() {
+        let w = EventWeightParams {
+            history_rating: Some((2.0, 4.0)),
+            ..EventWeightParams::default()
+        }
+        .check()
+        .unwrap();
+        assert!(w.history_differs());
+        // (5 / 4)^2 of the rating type's weight 1; a view keeps its weight.
+        let five = w.live_weight(&event(EventType::Rating, Some(5.0), None, 0));
+        assert!((five - 1.5625).abs() < 1e-6, "{five}");
+        assert_eq!(w.live_weight(&event(EventType::View, None, None, 0)), 1.0);
+        assert!(!w.with_history_rating(None).history_differs());
+        let bad = EventWeightParams {
+            history_rating: Some((1.0, 0.0)),
+            ..EventWeightParams::default()
+        }
+        .check()
+        .unwrap_err();
+        assert_eq!(bad.field, "history_rating.pivot");
     }
 }

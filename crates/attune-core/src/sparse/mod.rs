@@ -30,6 +30,7 @@
 mod csr;
 mod ids;
 pub mod interactions;
+mod rated_history;
 mod user_recency;
 mod weight;
 
@@ -38,6 +39,7 @@ pub use ids::Interner;
 pub use interactions::{
     ratings_matrix, DwellCurve, ImplicitWeights, RatingPolicy, Recency, Touch, ValidImplicitWeights,
 };
+pub use rated_history::RatedHistory;
 pub use user_recency::UserRecency;
 pub use weight::{bm25_weight, tfidf_weight, TermScheme, TermWeighting};
 

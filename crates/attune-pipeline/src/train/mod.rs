@@ -195,8 +195,9 @@ pub fn train(
     let fit_secs = fit_started.elapsed().as_secs_f64();
     tracing::info!(app, seconds = fit_secs, "fitted");
     let history = match spec.algorithm().feedback() {
-        // What serving folds users in from: decayed per user when a user recency is set.
-        Feedback::Implicit if data.user_recency().is_some() => data.history_set(None)?.interactions,
+        // What serving folds users in from: decayed per user when a user recency is set,
+        // rated cells weighed by their rating when a history rating factor is.
+        Feedback::Implicit if data.history_differs() => data.history_set(None)?.interactions,
         Feedback::Implicit => training.interactions,
         Feedback::Explicit => training
             .ratings

@@ -70,9 +70,10 @@ impl Serving {
     ) -> Result<Vec<RecList>, ServingError> {
         use rayon::prelude::*;
         req.check(self.config.max_n)?;
-        // A per-user recency decay folds every implicit user in: no stored factors to batch.
+        // A per-user recency decay or a history rating factor folds every implicit user in:
+        // no stored factors to batch.
         let snap = a.snapshot().filter(|s| {
-            s.model.feedback() == Feedback::Explicit || self.weighting.user_recency().is_none()
+            s.model.feedback() == Feedback::Explicit || !self.weighting.history_differs()
         });
         let mut lists = Vec::with_capacity(users.len());
         for block in users.chunks(BLOCK_USERS) {
@@ -335,9 +336,9 @@ impl Serving {
                 cold_start::cold_start(a, snap, live, req, &seen, &allowed),
             );
         }
-        // A per-user recency decay weighs the history unlike the matrix factors were trained
-        // on: such users are always folded in from it.
-        let stored_repr = !has_live && (explicit || self.weighting.user_recency().is_none());
+        // A per-user recency decay or a history rating factor weighs the history unlike the
+        // matrix factors were trained on: such users are always folded in from it.
+        let stored_repr = !has_live && (explicit || !self.weighting.history_differs());
         let stored = match (trained, stored_repr) {
             (Some(u), true) => model.training_repr(u).map(|r| (u, r)),
             _ => None,

@@ -27,7 +27,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use attune_core::eval::{evaluate_lists, test_users, Candidates};
 use attune_core::model::TrainedModel as _;
-use attune_core::sparse::UserRecency;
+use attune_core::sparse::{RatedHistory, UserRecency};
 use serde_json::json;
 
 pub use lists::ListsArg;
@@ -41,7 +41,7 @@ use attune_pipeline::Dataset;
 use plan::{Fold, SplitOptions};
 use report::{Column, Report};
 use run::{FoldData, Measure, Phase};
-use source::{EvalData, FileData};
+use source::{EvalData, FileData, HistoryWeights};
 
 /// Published protocols `--protocol` reproduces (docs/evaluation.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -193,19 +193,7 @@ pub fn run(args: EvaluateArgs, settings: &Settings) -> anyhow::Result<ExitCode> 
             (Box::new(d), None)
         }
     };
-    let recencies: Vec<Option<UserRecency>> = if args.user_recency.is_empty() {
-        vec![data.user_recency()]
-    } else {
-        args.user_recency
-            .iter()
-            .map(|&h| {
-                (h != 0.0)
-                    .then(|| UserRecency::new(h))
-                    .transpose()
-                    .map_err(|e| anyhow::anyhow!("--user-recency {h}: {}", e.rule))
-            })
-            .collect::<anyhow::Result<_>>()?
-    };
+    let histories = history_grid(&args, settings, data.history_weights())?;
     let eligible: Vec<bool> = data
         .cells()
         .iter()
@@ -221,8 +209,8 @@ pub fn run(args: EvaluateArgs, settings: &Settings) -> anyhow::Result<ExitCode> 
     };
     let has_validation = folds.iter().all(|f| !f.valid.is_empty());
     anyhow::ensure!(
-        has_validation || (recencies.len() == 1 && !args.refit),
-        "--user-recency with several values and --refit choose on a validation part, and this split has none; use --split user-temporal or ratio"
+        has_validation || (histories.len() == 1 && !args.refit),
+        "--user-recency or --history-rating-exponent with several values and --refit choose on a validation part, and this split has none; use --split user-temporal or ratio"
     );
     anyhow::ensure!(
         args.by.is_none() || (has_validation && folds.len() == 1),
@@ -256,14 +244,15 @@ pub fn run(args: EvaluateArgs, settings: &Settings) -> anyhow::Result<ExitCode> 
         })
         .collect();
     for (f, fold) in folds.iter().enumerate() {
-        let mut fds = Vec::with_capacity(recencies.len());
-        for &r in &recencies {
-            data.set_user_recency(r);
+        let mut fds = Vec::with_capacity(histories.len());
+        for &h in &histories {
+            data.set_history_weights(h);
             fds.push(FoldData::new(&*data, fold, &setup.measure)?);
         }
-        let grid = RecencyGrid {
-            values: &recencies,
-            labelled: !args.user_recency.is_empty(),
+        let grid = HistoryGrid {
+            values: &histories,
+            label_recency: !args.user_recency.is_empty(),
+            label_rating: !args.history_rating_exponent.is_empty(),
         };
         for ((_, cands), col) in groups.iter().zip(&mut columns) {
             let chosen = choose(cands, &fds, &grid, &setup.measure, &setup.select_by, f)?;
@@ -276,13 +265,13 @@ pub fn run(args: EvaluateArgs, settings: &Settings) -> anyhow::Result<ExitCode> 
                     select_by: &setup.select_by,
                     refit: args.refit,
                 };
-                let global = (chosen.recency, chosen.candidate);
+                let global = (chosen.history, chosen.candidate);
                 segment_rows.extend(segments::compare(
                     &mut *data, &inputs, &col.label, cands, global, &masks,
                 )?);
             }
             let g = if args.refit {
-                data.set_user_recency(recencies[chosen.recency]);
+                data.set_history_weights(histories[chosen.history]);
                 let refit =
                     FoldData::new(&*data, &fold.with_validation_in_training(), &setup.measure)?;
                 tracing::info!(fold = f + 1, spec = %chosen.fitted.model.spec(), "refitting on training and validation");
@@ -295,7 +284,7 @@ pub fn run(args: EvaluateArgs, settings: &Settings) -> anyhow::Result<ExitCode> 
                     &grid,
                 )?
             } else {
-                let fd = &fds[chosen.recency];
+                let fd = &fds[chosen.history];
                 chosen.finish(None, fd, &setup.measure, &setup.select_by, &grid)?
             };
             col.specs.push(g.spec);
@@ -361,35 +350,92 @@ pub fn run(args: EvaluateArgs, settings: &Settings) -> anyhow::Result<ExitCode> 
 
 /// One `--algorithm` group's result on one fold.
 struct GroupResult {
-    /// The canonical spec measured on test (the chosen one), with its user recency when
-    /// `--user-recency` was given.
+    /// The canonical spec measured on test (the chosen one), with its user recency and history
+    /// rating exponent when `--user-recency` or `--history-rating-exponent` was given.
     spec: String,
     metrics: run::Metrics,
     /// Every candidate's validation score (empty without a validation part).
     validation: Vec<(String, f64)>,
 }
 
-/// The `--user-recency` half-lives tried, one fold data per value.
-struct RecencyGrid<'a> {
-    values: &'a [Option<UserRecency>],
+/// The history weights tried (`--user-recency` x `--history-rating-exponent`), one fold data
+/// per point.
+struct HistoryGrid<'a> {
+    values: &'a [HistoryWeights],
     /// Name the half-life in specs (it was asked for).
-    labelled: bool,
+    label_recency: bool,
+    /// Name the history rating exponent in specs (it was asked for).
+    label_rating: bool,
 }
 
-impl RecencyGrid<'_> {
-    fn label(&self, spec: &str, r: usize) -> String {
-        match (self.labelled, self.values[r]) {
-            (false, _) => spec.to_string(),
-            (true, None) => format!("{spec} user-recency=off"),
-            (true, Some(h)) => format!("{spec} user-recency={}", h.half_life()),
+impl HistoryGrid<'_> {
+    fn label(&self, spec: &str, h: usize) -> String {
+        let mut label = spec.to_string();
+        let h = self.values[h];
+        if self.label_recency {
+            match h.recency {
+                None => label.push_str(" user-recency=off"),
+                Some(r) => label.push_str(&format!(" user-recency={}", r.half_life())),
+            }
         }
+        if self.label_rating {
+            let exponent = h.rating.map_or(0.0, |r| r.exponent());
+            label.push_str(&format!(" history-rating-exponent={exponent}"));
+        }
+        label
     }
 }
 
-/// The candidate (and half-life) a group chose on validation, or its only candidate.
+/// The points of the history grid: every `--user-recency` half-life with every
+/// `--history-rating-exponent` (each defaults to what the data set is configured with; the
+/// rating pivot is `[train] history_rating_pivot`).
+fn history_grid(
+    args: &EvaluateArgs,
+    settings: &Settings,
+    configured: HistoryWeights,
+) -> anyhow::Result<Vec<HistoryWeights>> {
+    let recencies: Vec<Option<UserRecency>> = if args.user_recency.is_empty() {
+        vec![configured.recency]
+    } else {
+        args.user_recency
+            .iter()
+            .map(|&h| {
+                (h != 0.0)
+                    .then(|| UserRecency::new(h))
+                    .transpose()
+                    .map_err(|e| anyhow::anyhow!("--user-recency {h}: {}", e.rule))
+            })
+            .collect::<anyhow::Result<_>>()?
+    };
+    let ratings: Vec<Option<RatedHistory>> = if args.history_rating_exponent.is_empty() {
+        vec![configured.rating]
+    } else {
+        let pivot = settings.train.history_rating_pivot;
+        args.history_rating_exponent
+            .iter()
+            .map(|&p| {
+                (p != 0.0)
+                    .then(|| RatedHistory::new(p, pivot))
+                    .transpose()
+                    .map_err(|e| anyhow::anyhow!("--history-rating-exponent {p}: {}", e.rule))
+            })
+            .collect::<anyhow::Result<_>>()?
+    };
+    Ok(recencies
+        .iter()
+        .flat_map(|&recency| {
+            ratings
+                .iter()
+                .map(move |&rating| HistoryWeights { recency, rating })
+        })
+        .collect())
+}
+
+/// The candidate (and history weights) a group chose on validation, or its only candidate.
 struct Chosen {
     fitted: run::FittedCandidate,
-    recency: usize,
+    /// Index into the history grid.
+    history: usize,
     /// Index of the chosen candidate in its group.
     candidate: usize,
     validation: Vec<(String, f64)>,
@@ -404,7 +450,7 @@ impl Chosen {
         fd: &FoldData,
         m: &Measure,
         select_by: &str,
-        grid: &RecencyGrid,
+        grid: &HistoryGrid,
     ) -> anyhow::Result<GroupResult> {
         let fitted = refit.unwrap_or(&self.fitted);
         let mut metrics = run::measure(fitted, fd, m, Phase::Test)?;
@@ -412,19 +458,19 @@ impl Chosen {
             metrics.insert(format!("validation_{select_by}"), v);
         }
         Ok(GroupResult {
-            spec: grid.label(&fitted.model.spec().to_string(), self.recency),
+            spec: grid.label(&fitted.model.spec().to_string(), self.history),
             metrics,
             validation: self.validation,
         })
     }
 }
 
-/// Choose among one `--algorithm` group's candidates (times the user-recency half-lives) on
+/// Choose among one `--algorithm` group's candidates (times the history weights) on
 /// the fold's validation part; without one, the group must be a single candidate.
 fn choose(
     cands: &[grid::Candidate],
     fds: &[FoldData],
-    grid: &RecencyGrid,
+    grid: &HistoryGrid,
     m: &Measure,
     select_by: &str,
     fold: usize,
@@ -439,19 +485,23 @@ fn choose(
         tracing::info!(fold = fold + 1, spec = %cands[0].spec, "fitting");
         return Ok(Chosen {
             fitted: run::fit(&cands[0].spec, &fds[0])?,
-            recency: 0,
+            history: 0,
             candidate: 0,
             validation: Vec::new(),
             score: None,
         });
     }
     let lower_is_better = matches!(select_by, "rmse" | "mae");
-    let mut best: Option<(usize, usize, f64, run::FittedCandidate)> = None;
+    // The history weights change only what users are folded in from, not the training part:
+    // each candidate is fitted once and scored with every point of the history grid.
+    let mut best: Option<(usize, usize, f64)> = None;
+    let mut best_fitted: Option<run::FittedCandidate> = None;
     let mut validation = Vec::new();
-    for (r, fd) in fds.iter().enumerate() {
-        for (c, cand) in cands.iter().enumerate() {
-            tracing::info!(fold = fold + 1, spec = %grid.label(&cand.spec.to_string(), r), "fitting");
-            let fitted = run::fit(&cand.spec, fd)?;
+    for (c, cand) in cands.iter().enumerate() {
+        tracing::info!(fold = fold + 1, spec = %cand.spec, "fitting");
+        let fitted = run::fit(&cand.spec, &fds[0])?;
+        let mut took = false;
+        for (h, fd) in fds.iter().enumerate() {
             let v = run::measure(&fitted, fd, m, Phase::Validation)?;
             let score = *v.get(select_by).with_context(|| {
                 format!(
@@ -459,8 +509,8 @@ fn choose(
                     v.keys().cloned().collect::<Vec<_>>().join(", ")
                 )
             })?;
-            validation.push((grid.label(&cand.spec.to_string(), r), score));
-            let better = best.as_ref().is_none_or(|(_, _, b, _)| {
+            validation.push((grid.label(&cand.spec.to_string(), h), score));
+            let better = best.as_ref().is_none_or(|(_, _, b)| {
                 if lower_is_better {
                     score < *b
                 } else {
@@ -468,14 +518,19 @@ fn choose(
                 }
             });
             if better {
-                best = Some((r, c, score, fitted));
+                best = Some((h, c, score));
+                took = true;
             }
         }
+        if took {
+            best_fitted = Some(fitted);
+        }
     }
-    let (recency, candidate, score, fitted) = best.expect("at least one candidate");
+    let (history, candidate, score) = best.expect("at least one candidate");
+    let fitted = best_fitted.expect("fitted with the best score");
     Ok(Chosen {
         fitted,
-        recency,
+        history,
         candidate,
         validation,
         score: Some(score),

@@ -47,7 +47,7 @@ pub struct Measure {
 pub struct FoldData {
     pub training: TrainingSet,
     /// Users are folded in from this (implicit weights), when it differs from `training`
-    /// (held-out users' fold-in part, a per-user recency decay).
+    /// (held-out users' fold-in part, a per-user recency decay, a history rating factor).
     history: Option<TrainingSet>,
     /// Seen items at validation time (history cells) and at test time (history ∪ validation).
     exclude_valid: Csr,
@@ -73,7 +73,7 @@ fn pattern(data: &dyn EvalData, cells: impl Iterator<Item = usize>) -> anyhow::R
 impl FoldData {
     pub fn new(data: &dyn EvalData, fold: &Fold, m: &Measure) -> anyhow::Result<Self> {
         let training = data.training_set(&fold.train)?;
-        let history = if fold.history == fold.train && data.user_recency().is_none() {
+        let history = if fold.history == fold.train && !data.history_weights().differs() {
             None
         } else {
             Some(data.history_set(&fold.history)?)

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use super::plan::Fold;
 use super::run::{self, FittedCandidate, FoldData, Measure, Phase};
 use super::source::EvalData;
-use super::RecencyGrid;
+use super::HistoryGrid;
 
 /// One segment's result for one `--algorithm` group.
 #[derive(Debug, Clone)]
@@ -35,13 +35,14 @@ pub struct SegmentRow {
 pub struct Inputs<'a> {
     pub fold: &'a Fold,
     pub fds: &'a [FoldData],
-    pub grid: &'a RecencyGrid<'a>,
+    pub grid: &'a HistoryGrid<'a>,
     pub measure: &'a Measure,
     pub select_by: &'a str,
     pub refit: bool,
 }
 
-/// Per segment of `masks`: the global choice (`global`: recency index and candidate index)
+/// Per segment of `masks`: the global choice (`global`: history-weights index and candidate
+/// index)
 /// and the segment's own, both measured on the segment's test users.
 pub fn compare(
     data: &mut dyn EvalData,
@@ -54,11 +55,12 @@ pub fn compare(
     let metric = inp.select_by;
     let lower_is_better = matches!(metric, "rmse" | "mae");
     let better = |a: f64, b: f64| if lower_is_better { a < b } else { a > b };
-    // Validation score of every (recency, candidate) on every segment; one model at a time.
+    // Validation score of every (history weights, candidate) on every segment; one model at a time.
     let mut scores: Vec<Vec<((usize, usize), f64)>> = vec![Vec::new(); masks.len()];
-    for (r, fd) in inp.fds.iter().enumerate() {
-        for (c, cand) in cands.iter().enumerate() {
-            let fitted = run::fit(&cand.spec, fd)?;
+    // The training part is the same at every point of the history grid: one fit per candidate.
+    for (c, cand) in cands.iter().enumerate() {
+        let fitted = run::fit(&cand.spec, &inp.fds[0])?;
+        for (r, fd) in inp.fds.iter().enumerate() {
             for (s, (_, mask)) in masks.iter().enumerate() {
                 let v =
                     run::measure_users(&fitted, fd, inp.measure, Phase::Validation, Some(mask))?;
@@ -70,7 +72,7 @@ pub fn compare(
             }
         }
     }
-    // Test models, fitted once per (recency, candidate) that some segment or everyone chose.
+    // Test models, fitted once per (history weights, candidate) that some segment or everyone chose.
     let mut refits: HashMap<usize, FoldData> = HashMap::new();
     let mut models: HashMap<(usize, usize), FittedCandidate> = HashMap::new();
     let label = |(r, c): (usize, usize)| inp.grid.label(&cands[c].spec.to_string(), r);
@@ -105,7 +107,7 @@ pub fn compare(
             let (r, c) = key;
             let fd = if inp.refit {
                 if let Entry::Vacant(e) = refits.entry(r) {
-                    data.set_user_recency(inp.grid.values[r]);
+                    data.set_history_weights(inp.grid.values[r]);
                     let refit = inp.fold.with_validation_in_training();
                     e.insert(FoldData::new(&*data, &refit, inp.measure)?);
                 }

@@ -8,9 +8,26 @@ use std::path::Path;
 
 use anyhow::Context as _;
 use attune_core::model::spec::{ItemSequences, TrainingSet};
-use attune_core::sparse::{Csr, CsrBuilder, Interner, UserRecency};
+use attune_core::sparse::{Csr, CsrBuilder, Interner, RatedHistory, UserRecency};
 
 use attune_pipeline::dataset::{Cell, Dataset};
+
+/// How the history users are folded in from is weighed beyond the training weights: one point
+/// of the `--user-recency` x `--history-rating-exponent` grid.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct HistoryWeights {
+    /// Per-user positional decay.
+    pub recency: Option<UserRecency>,
+    /// Rating factor of rated cells.
+    pub rating: Option<RatedHistory>,
+}
+
+impl HistoryWeights {
+    /// Whether the history differs from the training matrix.
+    pub fn differs(&self) -> bool {
+        self.recency.is_some() || self.rating.is_some()
+    }
+}
 
 /// Cells plus the training set of any subset of them.
 pub trait EvalData {
@@ -23,13 +40,14 @@ pub trait EvalData {
     /// Everything a model trains from, over the cells where `keep[cell]`.
     fn training_set(&self, keep: &[bool]) -> anyhow::Result<TrainingSet>;
     /// What users are folded in from, over the cells where `keep[cell]`: the training set,
-    /// decayed per user when a user recency is set.
+    /// decayed per user when a user recency is set and rated cells weighed by their rating when
+    /// a history rating factor is.
     fn history_set(&self, keep: &[bool]) -> anyhow::Result<TrainingSet>;
-    /// Decay the history users are folded in from by position in their own history from now
-    /// on (`None`: off), so `--user-recency` compares half-lives on one data set.
-    fn set_user_recency(&mut self, r: Option<UserRecency>);
-    /// The per-user decay in effect.
-    fn user_recency(&self) -> Option<UserRecency>;
+    /// Weigh the history users are folded in from this way from now on, so
+    /// `--user-recency` and `--history-rating-exponent` compare values on one data set.
+    fn set_history_weights(&mut self, h: HistoryWeights);
+    /// The history weights in effect.
+    fn history_weights(&self) -> HistoryWeights;
 
     /// Users (rows).
     fn n_users(&self) -> usize {
@@ -57,11 +75,15 @@ impl EvalData for Dataset {
     fn history_set(&self, keep: &[bool]) -> anyhow::Result<TrainingSet> {
         Ok(Dataset::history_set(self, Some(keep))?)
     }
-    fn set_user_recency(&mut self, r: Option<UserRecency>) {
-        Dataset::set_user_recency(self, r);
+    fn set_history_weights(&mut self, h: HistoryWeights) {
+        Dataset::set_user_recency(self, h.recency);
+        Dataset::set_history_rating(self, h.rating);
     }
-    fn user_recency(&self) -> Option<UserRecency> {
-        Dataset::user_recency(self)
+    fn history_weights(&self) -> HistoryWeights {
+        HistoryWeights {
+            recency: Dataset::user_recency(self),
+            rating: Dataset::history_rating(self),
+        }
     }
 }
 
@@ -74,8 +96,8 @@ pub struct FileData {
     cells: Vec<Cell>,
     /// `in_test[cell]`: the cell came from the test file.
     pub in_test: Vec<bool>,
-    /// Per-user positional decay of the history (a cell's time is its first row's).
-    user_recency: Option<UserRecency>,
+    /// How the history is weighed (a cell's time, for the per-user decay, is its first row's).
+    history: HistoryWeights,
 }
 
 /// One row of an interaction file.
@@ -287,7 +309,7 @@ impl FileData {
             items,
             cells,
             in_test,
-            user_recency: None,
+            history: HistoryWeights::default(),
         })
     }
 }
@@ -335,7 +357,7 @@ impl EvalData for FileData {
     }
     fn history_set(&self, keep: &[bool]) -> anyhow::Result<TrainingSet> {
         let mut t = self.training_set(keep)?;
-        if let Some(r) = self.user_recency {
+        if let Some(r) = self.history.recency {
             // Kept cells are sorted by (user, item), as the matrix stores them.
             let times: Vec<i64> = (self.cells.iter().zip(keep))
                 .filter(|(c, &k)| k && c.weight > 0.0)
@@ -343,13 +365,16 @@ impl EvalData for FileData {
                 .collect();
             t.interactions = r.apply(&t.interactions, &times)?;
         }
+        if let (Some(h), Some(ratings)) = (self.history.rating, &t.ratings) {
+            t.interactions = h.apply(&t.interactions, ratings)?;
+        }
         Ok(t)
     }
-    fn set_user_recency(&mut self, r: Option<UserRecency>) {
-        self.user_recency = r;
+    fn set_history_weights(&mut self, h: HistoryWeights) {
+        self.history = h;
     }
-    fn user_recency(&self) -> Option<UserRecency> {
-        self.user_recency
+    fn history_weights(&self) -> HistoryWeights {
+        self.history
     }
 }
 
@@ -396,6 +421,19 @@ mod tests {
         let t = d.training_set(&keep).unwrap();
         assert_eq!(t.interactions.nnz(), 3);
         assert_eq!(t.ratings.as_ref().unwrap().get(u1 as usize, m1), Some(3.0));
+        // The history users are folded in from weighs the training cells' ratings when asked:
+        // u1's m1 (rated 3, weight 2) at pivot 2 and exponent 1 doubles to 3, m2 (rated 2)
+        // stays; the training matrix does not change.
+        let mut d = d;
+        d.set_history_weights(HistoryWeights {
+            recency: None,
+            rating: Some(RatedHistory::new(1.0, 2.0).unwrap()),
+        });
+        let h = d.history_set(&keep).unwrap().interactions;
+        let m2 = d.items.get("m2").unwrap();
+        assert_eq!(h.get(u1 as usize, m1), Some(3.0));
+        assert_eq!(h.get(u1 as usize, m2), Some(1.0));
+        assert_eq!(d.training_set(&keep).unwrap().interactions, t.interactions);
     }
 
     #[test]
