@@ -148,6 +148,19 @@ fn report(env: &Attune, args: &[&str]) -> Value {
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
 }
 
+/// `attune evaluate --protocol recbole`, each grid chosen by validation NDCG@10, with `args`.
+fn recbole_by_ndcg(env: &Attune, args: &[&str]) -> Value {
+    let mut all = vec![
+        "evaluate",
+        "--protocol",
+        "recbole",
+        "--select-by",
+        "ndcg@10",
+    ];
+    all.extend_from_slice(args);
+    report(env, &all)
+}
+
 fn mean(report: &Value, column: usize, metric: &str) -> f64 {
     report["results"][column]["mean"][metric]
         .as_f64()
@@ -262,21 +275,9 @@ fn recbole_protocol_weighted_two_hop_rated_ease_beats_plain_ease_chosen_the_same
     let refined = "ease:lambda=250|500,popularity_exponent=0.125|0.25,activity_exponent=0.25,\
                    two_hop=0|0.2";
     let rated = format!("{refined},rating_exponent=0|1");
-    let r = report(
+    let r = recbole_by_ndcg(
         &env,
-        &[
-            "evaluate",
-            "--protocol",
-            "recbole",
-            "--select-by",
-            "ndcg@10",
-            "-a",
-            "ease:lambda=250|500",
-            "-a",
-            refined,
-            "-a",
-            &rated,
-        ],
+        &["-a", "ease:lambda=250|500", "-a", refined, "-a", &rated],
     );
     let ndcg = |c: usize| mean(&r, c, "ndcg@10");
     let (plain, refined, rated) = (ndcg(0), ndcg(1), ndcg(2));
@@ -311,21 +312,8 @@ fn recbole_protocol_a_history_weighed_by_ratings_beats_the_rated_fit_alone() {
     let env = imported();
     let rated = "ease:lambda=250|500,popularity_exponent=0.25,activity_exponent=0.25,two_hop=0.2,\
                  rating_exponent=1";
-    let run = |extra: &[&str]| {
-        let mut args = vec![
-            "evaluate",
-            "--protocol",
-            "recbole",
-            "--select-by",
-            "ndcg@10",
-            "-a",
-            rated,
-        ];
-        args.extend_from_slice(extra);
-        report(&env, &args)
-    };
-    let fit_only = run(&[]);
-    let weighed = run(&["--history-rating-exponent", "0,1"]);
+    let fit_only = recbole_by_ndcg(&env, &["-a", rated]);
+    let weighed = recbole_by_ndcg(&env, &["-a", rated, "--history-rating-exponent", "0,1"]);
     let validation = |r: &Value| r["results"][0]["validation"][0].as_array().unwrap().len();
     // Every candidate with every exponent; the fit is shared across exponents.
     assert_eq!((validation(&fit_only), validation(&weighed)), (2, 4));

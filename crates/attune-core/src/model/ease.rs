@@ -25,7 +25,8 @@
 //!   (`r̄`: the mean rating of the rated cells; unrated cells count as rated `r̄`), so a
 //!   five-star film's co-occurrences say more than a three-star one's. Like `b`, it shapes the
 //!   fit only: users are still scored from their history as given, so serving needs no ratings
-//!   ([`EaseValidParams::fit_rated`]).
+//!   ([`EaseValidParams::fit_rated`]). The history can weigh ratings on its own
+//!   ([`crate::sparse::RatedHistory`], `[train] history_rating_exponent`).
 //!
 //! With weights, `λ` is scaled by the ratio of the weighted Gram trace to the unweighted one, so
 //! it keeps its meaning. The column weights are folded into `B` (row `i` times `w_i`), so
