@@ -613,8 +613,8 @@ mod tests {
         // live rating weighs what the same rating weighs in the stored history.
         let h = d.history_set(None).unwrap().interactions;
         assert_eq!(h.row(0).1, &[1.5, 0.5, 1.0]);
-        assert_eq!(w.live_weight(&loved), 1.5);
-        assert_eq!(w.live_weight(&disliked), 0.5);
+        assert_eq!(w.live_history_weight(&loved), 1.5);
+        assert_eq!(w.live_history_weight(&disliked), 0.5);
         // Evaluation can switch it off on the same data.
         d.set_history_rating(None);
         assert!(!d.history_differs());

@@ -208,7 +208,7 @@ fn apply(u: &mut LiveUser, e: &Event, weighting: &EventWeighting, max_recent: us
     if let Some(r) = e.rating() {
         u.ratings.insert(item.to_string(), r as f32);
     }
-    let w = weighting.live_weight(e);
+    let w = weighting.live_history_weight(e);
     if w > 0.0 {
         *u.implicit.entry(item.to_string()).or_insert(0.0) += w;
         u.recent.retain(|i| i != item);

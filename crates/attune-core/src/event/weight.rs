@@ -5,8 +5,9 @@
 //! training maps each event to a [`Touch`] ([`EventWeighting::touch`]) and weighs touches with
 //! recency anchored at the data's latest event ([`EventWeighting::at`]); serving weighs a
 //! live event with [`EventWeighting::live_weight`], the same weights without recency decay
-//! (a live event is, by definition, recent). The arithmetic of one touch is
-//! [`crate::sparse::ValidImplicitWeights::weight`].
+//! (a live event is, by definition, recent), and adds it to its user's history with
+//! [`EventWeighting::live_history_weight`] (times the history rating factor, if any). The
+//! arithmetic of one touch is [`crate::sparse::ValidImplicitWeights::weight`].
 //!
 //! Rules on top of the per-type weight: a rating below `min_positive_rating` expresses no
 //! preference (its implicit weight is 0; the rating itself still trains explicit models);
@@ -224,10 +225,16 @@ impl EventWeighting {
         }
     }
 
-    /// The implicit weight of a live event: the training weight without recency decay,
-    /// times the history rating factor of a rating (a live event goes straight into the
-    /// history the user is folded in from).
+    /// The implicit weight of a live event: the training weight without recency decay (what
+    /// live trending counts, as training's item events do).
     pub fn live_weight(&self, e: &Event) -> f32 {
+        self.live.weight(&self.touch(0, 0, e)) as f32
+    }
+
+    /// What a live event adds to the history its user is folded in from: [`Self::live_weight`]
+    /// times the history rating factor of a rating, as the stored history weighs the ratings
+    /// training saw.
+    pub fn live_history_weight(&self, e: &Event) -> f32 {
         let w = self.live.weight(&self.touch(0, 0, e));
         match (self.history_rating, e.rating()) {
             (Some(h), Some(r)) => (w * h.factor(r as f32)) as f32,
@@ -328,7 +335,7 @@ mod tests {
     }
 
     #[test]
-    fn a_history_rating_factor_weighs_live_ratings_only() {
+    fn a_history_rating_factor_weighs_live_ratings_into_the_history_only() {
         let w = EventWeightParams {
             history_rating: Some((2.0, 4.0)),
             ..EventWeightParams::default()
@@ -336,10 +343,14 @@ mod tests {
         .check()
         .unwrap();
         assert!(w.history_differs());
-        // (5 / 4)^2 of the rating type's weight 1; a view keeps its weight.
-        let five = w.live_weight(&event(EventType::Rating, Some(5.0), None, 0));
+        // (5 / 4)^2 of the rating type's weight 1 in the history; a view keeps its weight, and
+        // trending counts the rating as training's item events do.
+        let rating = event(EventType::Rating, Some(5.0), None, 0);
+        let five = w.live_history_weight(&rating);
         assert!((five - 1.5625).abs() < 1e-6, "{five}");
-        assert_eq!(w.live_weight(&event(EventType::View, None, None, 0)), 1.0);
+        assert_eq!(w.live_weight(&rating), 1.0);
+        let view = event(EventType::View, None, None, 0);
+        assert_eq!(w.live_history_weight(&view), 1.0);
         assert!(!w.with_history_rating(None).history_differs());
         let bad = EventWeightParams {
             history_rating: Some((1.0, 0.0)),

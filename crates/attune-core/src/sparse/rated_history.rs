@@ -8,8 +8,8 @@
 //!
 //! It weighs the *history* only, like [`super::UserRecency`]: models train on the weights the
 //! events give (EASE has its own `rating_exponent` for the fit), and serving folds users in
-//! from the weighted history; a live rating weighs the same factor
-//! ([`crate::event::EventWeighting::live_weight`]). For a linear scorer such as EASE the pivot
+//! from the weighted history; a live rating enters it with the same factor
+//! ([`crate::event::EventWeighting::live_history_weight`]). For a linear scorer such as EASE the pivot
 //! does not change the ranking (it scales a user's whole history); it sets how a rating
 //! compares with a click or a view in mixed data.
 //!
