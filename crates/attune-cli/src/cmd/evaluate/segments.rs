@@ -41,9 +41,8 @@ pub struct Inputs<'a> {
     pub refit: bool,
 }
 
-/// Per segment of `masks`: the global choice (`global`: history-weights index and candidate
-/// index)
-/// and the segment's own, both measured on the segment's test users.
+/// Per segment of `masks`: the global choice (`global`: history-grid index and candidate
+/// index) and the segment's own, both measured on the segment's test users.
 pub fn compare(
     data: &mut dyn EvalData,
     inp: &Inputs,
@@ -55,7 +54,8 @@ pub fn compare(
     let metric = inp.select_by;
     let lower_is_better = matches!(metric, "rmse" | "mae");
     let better = |a: f64, b: f64| if lower_is_better { a < b } else { a > b };
-    // Validation score of every (history weights, candidate) on every segment; one model at a time.
+    // Validation score of every (history point, candidate) on every segment; one model at a
+    // time.
     let mut scores: Vec<Vec<((usize, usize), f64)>> = vec![Vec::new(); masks.len()];
     // The training part is the same at every point of the history grid: one fit per candidate.
     for (c, cand) in cands.iter().enumerate() {
@@ -72,7 +72,8 @@ pub fn compare(
             }
         }
     }
-    // Test models, fitted once per (history weights, candidate) that some segment or everyone chose.
+    // Test models, fitted once per (history point, candidate) that some segment or everyone
+    // chose.
     let mut refits: HashMap<usize, FoldData> = HashMap::new();
     let mut models: HashMap<(usize, usize), FittedCandidate> = HashMap::new();
     let label = |(r, c): (usize, usize)| inp.grid.label(&cands[c].spec.to_string(), r);
