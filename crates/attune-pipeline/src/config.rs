@@ -347,10 +347,10 @@ mod tests {
         .unwrap();
         assert_eq!(c.weighting, same);
         // The history rating factor is on only with an exponent.
-        assert_eq!(c.weighting.history_rating(), None);
+        assert_eq!(c.weighting.history().rating, None);
         s.history_rating_exponent = 1.0;
         s.history_rating_pivot = 4.0;
-        let h = s.check().unwrap().weighting.history_rating().unwrap();
+        let h = s.check().unwrap().weighting.history().rating.unwrap();
         assert_eq!((h.exponent(), h.pivot()), (1.0, 4.0));
     }
 }

@@ -26,8 +26,7 @@ use attune_core::event::{Event, EventWeighting};
 use attune_core::fairness::reweight::Reweight;
 use attune_core::model::spec::{ItemContent, ItemSequences, TrainingSet, UserFeatureRows};
 use attune_core::sparse::{
-    ratings_matrix, Csr, Interner, RatedHistory, RatingPolicy, Touch, UserRecency,
-    ValidImplicitWeights,
+    ratings_matrix, Csr, HistoryWeights, Interner, RatingPolicy, Touch, ValidImplicitWeights,
 };
 use attune_store::Store;
 
@@ -107,11 +106,9 @@ pub struct Dataset {
     /// Users' encoded profile attributes, for the hybrid ([`crate::user_profiles`]; `None`
     /// when no profile has a usable attribute).
     pub user_profiles: Option<UserFeatureRows>,
-    /// Decay of the history users are folded in from (`[train] user_recency_half_life`).
-    user_recency: Option<UserRecency>,
-    /// Rating factor of the history users are folded in from (`[train]
-    /// history_rating_exponent`).
-    history_rating: Option<RatedHistory>,
+    /// How the history users are folded in from is weighed (`[train] user_recency_half_life`,
+    /// `history_rating_exponent`).
+    history: HistoryWeights,
     rating_policy: RatingPolicy,
 }
 
@@ -283,8 +280,7 @@ impl Dataset {
             touch_cell,
             rating_cell,
             weights,
-            user_recency: weighting.user_recency(),
-            history_rating: weighting.history_rating(),
+            history: weighting.history(),
             rating_policy,
         })
     }
@@ -299,28 +295,16 @@ impl Dataset {
         self.items.len()
     }
 
-    /// Decay the history users are folded in from by position in their own history
-    /// ([`Self::history_set`]; `None`: off), overriding `[train] user_recency_half_life` for
-    /// this data set (evaluation compares half-lives this way).
-    pub fn set_user_recency(&mut self, r: Option<UserRecency>) {
-        self.user_recency = r;
+    /// Weigh the history users are folded in from this way ([`Self::history_set`]),
+    /// overriding `[train] user_recency_half_life` and `history_rating_exponent` for this data
+    /// set (evaluation compares half-lives and exponents this way).
+    pub fn set_history(&mut self, h: HistoryWeights) {
+        self.history = h;
     }
 
-    /// Weigh each rated cell of the history users are folded in from by its rating
-    /// ([`Self::history_set`]; `None`: off), overriding `[train] history_rating_exponent` for
-    /// this data set (evaluation compares exponents this way).
-    pub fn set_history_rating(&mut self, h: Option<RatedHistory>) {
-        self.history_rating = h;
-    }
-
-    /// The history rating factor in effect.
-    pub fn history_rating(&self) -> Option<RatedHistory> {
-        self.history_rating
-    }
-
-    /// Whether the history users are folded in from differs from the training matrix.
-    pub fn history_differs(&self) -> bool {
-        self.user_recency.is_some() || self.history_rating.is_some()
+    /// How the history is weighed beyond the training weights.
+    pub fn history(&self) -> HistoryWeights {
+        self.history
     }
 
     /// Each user's items of the kept cells in the order of their first touch that has a weight.
@@ -338,19 +322,14 @@ impl Dataset {
         ItemSequences::from_timed(self.n_users(), cells)
     }
 
-    /// The per-user decay in effect.
-    pub fn user_recency(&self) -> Option<UserRecency> {
-        self.user_recency
-    }
-
     /// What users are folded in from, over the cells where `keep[cell]`: the training set
     /// with each user's implicit weights decayed by position in their own history when
-    /// `user_recency` is set, and each rated cell times its rating factor when
-    /// `history_rating` is (the same set otherwise). Models train on
+    /// `history.recency` is set, and each rated cell times its rating factor when
+    /// `history.rating` is (the same set otherwise). Models train on
     /// [`Self::training_set`]; serving and evaluation score users from this.
     pub fn history_set(&self, keep: Option<&[bool]>) -> Result<TrainingSet> {
         let mut t = self.training_set(keep)?;
-        if let Some(r) = self.user_recency {
+        if let Some(r) = self.history.recency {
             let touches: Vec<Touch> = self.kept_touches(keep).copied().collect();
             let (m, latest) = self
                 .weights
@@ -362,7 +341,7 @@ impl Dataset {
                 None => decayed,
             };
         }
-        if let (Some(h), Some(ratings)) = (self.history_rating, &t.ratings) {
+        if let (Some(h), Some(ratings)) = (self.history.rating, &t.ratings) {
             t.interactions = h
                 .apply(&t.interactions, ratings)
                 .map_err(PipelineError::internal)?;
@@ -605,7 +584,7 @@ mod tests {
             event(2, "u", "c", View, 3, None),
         ];
         let mut d = build(events, vec![], &[], &w);
-        assert!(d.history_differs());
+        assert!(d.history().differs());
         // Models train on the event weights: every rating counts 1.
         let train = d.implicit_matrix(None).unwrap();
         assert_eq!(train.row(0).1, &[1.0, 1.0, 1.0]);
@@ -616,11 +595,11 @@ mod tests {
         assert_eq!(w.live_history_weight(&loved), 1.5);
         assert_eq!(w.live_history_weight(&disliked), 0.5);
         // Evaluation can switch it off on the same data.
-        d.set_history_rating(None);
-        assert!(!d.history_differs());
+        d.set_history(HistoryWeights::default());
+        assert!(!d.history().differs());
         assert_eq!(d.history_set(None).unwrap().interactions, train);
         // Only the kept cells' ratings weigh a subset's history.
-        d.set_history_rating(w.history_rating());
+        d.set_history(w.history());
         let sub = d
             .history_set(Some(&[false, true, true]))
             .unwrap()

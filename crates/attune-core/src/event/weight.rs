@@ -18,7 +18,8 @@ use std::collections::BTreeMap;
 use super::Event;
 use crate::model::ParamError;
 use crate::sparse::{
-    DwellCurve, ImplicitWeights, RatedHistory, Recency, Touch, UserRecency, ValidImplicitWeights,
+    DwellCurve, HistoryWeights, ImplicitWeights, RatedHistory, Recency, Touch, UserRecency,
+    ValidImplicitWeights,
 };
 
 /// The weighting rules, unchecked ([`EventWeightParams::check`]).
@@ -103,14 +104,16 @@ impl EventWeightParams {
             }),
             cap: self.cap,
         };
-        let user_recency = self
-            .user_recency_half_life
-            .map(UserRecency::new)
-            .transpose()?;
-        let history_rating = self
-            .history_rating
-            .map(|(exponent, pivot)| RatedHistory::new(exponent, pivot))
-            .transpose()?;
+        let history = HistoryWeights {
+            recency: self
+                .user_recency_half_life
+                .map(UserRecency::new)
+                .transpose()?,
+            rating: self
+                .history_rating
+                .map(|(exponent, pivot)| RatedHistory::new(exponent, pivot))
+                .transpose()?,
+        };
         // Validates kinds, curves, half-life and cap; the checked copy is kept for live use.
         let live = ImplicitWeights {
             recency: None,
@@ -121,8 +124,7 @@ impl EventWeightParams {
             type_names,
             live: live.check()?,
             weights,
-            user_recency,
-            history_rating,
+            history,
             min_positive_rating: self.min_positive_rating,
         })
     }
@@ -137,10 +139,8 @@ pub struct EventWeighting {
     weights: ImplicitWeights,
     /// The same without recency, for live events.
     live: ValidImplicitWeights,
-    /// Decay of the history users are folded in from, by position in their own history.
-    user_recency: Option<UserRecency>,
-    /// Rating factor of the history users are folded in from.
-    history_rating: Option<RatedHistory>,
+    /// How the history users are folded in from is weighed beyond the training weights.
+    history: HistoryWeights,
     min_positive_rating: Option<f64>,
 }
 
@@ -195,34 +195,19 @@ impl EventWeighting {
 
     /// The per-user positional decay of the history users are folded in from, if configured.
     pub fn user_recency(&self) -> Option<UserRecency> {
-        self.user_recency
+        self.history.recency
     }
 
     /// The same rules with another per-user decay (`None`: off).
     pub fn with_user_recency(&self, user_recency: Option<UserRecency>) -> Self {
-        Self {
-            user_recency,
-            ..self.clone()
-        }
+        let mut w = self.clone();
+        w.history.recency = user_recency;
+        w
     }
 
-    /// Whether users are folded in from other weights than the models trained on (a per-user
-    /// decay or a rating factor): then no user is represented by what training stored.
-    pub fn history_differs(&self) -> bool {
-        self.user_recency.is_some() || self.history_rating.is_some()
-    }
-
-    /// The rating factor of the history users are folded in from, if configured.
-    pub fn history_rating(&self) -> Option<RatedHistory> {
-        self.history_rating
-    }
-
-    /// The same rules with another history rating factor (`None`: off).
-    pub fn with_history_rating(&self, history_rating: Option<RatedHistory>) -> Self {
-        Self {
-            history_rating,
-            ..self.clone()
-        }
+    /// How the history users are folded in from is weighed beyond the training weights.
+    pub fn history(&self) -> HistoryWeights {
+        self.history
     }
 
     /// The implicit weight of a live event: the training weight without recency decay (what
@@ -236,7 +221,7 @@ impl EventWeighting {
     /// training saw.
     pub fn live_history_weight(&self, e: &Event) -> f32 {
         let w = self.live.weight(&self.touch(0, 0, e));
-        match (self.history_rating, e.rating()) {
+        match (self.history.rating, e.rating()) {
             (Some(h), Some(r)) => (w * h.factor(r as f32)) as f32,
             _ => w as f32,
         }
@@ -342,7 +327,7 @@ mod tests {
         }
         .check()
         .unwrap();
-        assert!(w.history_differs());
+        assert!(w.history().differs());
         // (5 / 4)^2 of the rating type's weight 1 in the history; a view keeps its weight, and
         // trending counts the rating as training's item events do.
         let rating = event(EventType::Rating, Some(5.0), None, 0);
@@ -351,7 +336,11 @@ mod tests {
         assert_eq!(w.live_weight(&rating), 1.0);
         let view = event(EventType::View, None, None, 0);
         assert_eq!(w.live_history_weight(&view), 1.0);
-        assert!(!w.with_history_rating(None).history_differs());
+        let off = HistoryWeights {
+            rating: None,
+            ..w.history()
+        };
+        assert!(!off.differs());
         let bad = EventWeightParams {
             history_rating: Some((1.0, 0.0)),
             ..EventWeightParams::default()

@@ -45,7 +45,7 @@ use super::{
     check_in_range, check_positive_finite, check_ratings_shape, check_unit_interval,
     normalize_history, FitError, FoldIn, ParamError, Scorer, UserRepr,
 };
-use crate::sparse::Csr;
+use crate::sparse::{scale_rated, Csr};
 
 /// EASE hyperparameters (unchecked).
 #[derive(Debug, Clone, PartialEq)]
@@ -245,9 +245,8 @@ impl EaseValidParams {
             return Ok(data.clone());
         }
         let (mean, p) = (sum / count as f64, f64::from(self.rating_exponent));
-        Ok(data.map_values(|u, i, x| match ratings.get(u, i) {
-            Some(r) => (f64::from(x) * (f64::from(r) / mean).powf(p)) as f32,
-            None => x,
+        Ok(scale_rated(data, ratings, |r| {
+            (f64::from(r) / mean).powf(p)
         }))
     }
 

@@ -28,6 +28,7 @@
 //! ```
 
 mod csr;
+mod history_weights;
 mod ids;
 pub mod interactions;
 mod rated_history;
@@ -35,11 +36,12 @@ mod user_recency;
 mod weight;
 
 pub use csr::{Csr, CsrBuilder};
+pub use history_weights::HistoryWeights;
 pub use ids::Interner;
 pub use interactions::{
     ratings_matrix, DwellCurve, ImplicitWeights, RatingPolicy, Recency, Touch, ValidImplicitWeights,
 };
-pub use rated_history::RatedHistory;
+pub use rated_history::{scale_rated, RatedHistory};
 pub use user_recency::UserRecency;
 pub use weight::{bm25_weight, tfidf_weight, TermScheme, TermWeighting};
 

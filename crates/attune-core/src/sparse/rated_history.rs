@@ -84,11 +84,17 @@ impl RatedHistory {
                 ),
             });
         }
-        Ok(history.map_values(|u, i, w| match ratings.get(u, i) {
-            Some(r) => (f64::from(w) * self.factor(r)) as f32,
-            None => w,
-        }))
+        Ok(scale_rated(history, ratings, |r| self.factor(r)))
     }
+}
+
+/// `m` with each cell that `ratings` (same shape) rates times `factor(rating)`; other cells as
+/// they are. The one rescaling of rated cells: the history's factor here, EASE's in its fit.
+pub fn scale_rated(m: &Csr, ratings: &Csr, factor: impl Fn(f32) -> f64) -> Csr {
+    m.map_values(|u, i, x| match ratings.get(u, i) {
+        Some(r) => (f64::from(x) * factor(r)) as f32,
+        None => x,
+    })
 }
 
 #[cfg(test)]

@@ -197,7 +197,7 @@ pub fn train(
     let history = match spec.algorithm().feedback() {
         // What serving folds users in from: decayed per user when a user recency is set,
         // rated cells weighed by their rating when a history rating factor is.
-        Feedback::Implicit if data.history_differs() => data.history_set(None)?.interactions,
+        Feedback::Implicit if data.history().differs() => data.history_set(None)?.interactions,
         Feedback::Implicit => training.interactions,
         Feedback::Explicit => training
             .ratings

@@ -73,7 +73,7 @@ impl Serving {
         // A per-user recency decay or a history rating factor folds every implicit user in:
         // no stored factors to batch.
         let snap = a.snapshot().filter(|s| {
-            s.model.feedback() == Feedback::Explicit || !self.weighting.history_differs()
+            s.model.feedback() == Feedback::Explicit || !self.weighting.history().differs()
         });
         let mut lists = Vec::with_capacity(users.len());
         for block in users.chunks(BLOCK_USERS) {
@@ -338,7 +338,7 @@ impl Serving {
         }
         // A per-user recency decay or a history rating factor weighs the history unlike the
         // matrix factors were trained on: such users are always folded in from it.
-        let stored_repr = !has_live && (explicit || !self.weighting.history_differs());
+        let stored_repr = !has_live && (explicit || !self.weighting.history().differs());
         let stored = match (trained, stored_repr) {
             (Some(u), true) => model.training_repr(u).map(|r| (u, r)),
             _ => None,

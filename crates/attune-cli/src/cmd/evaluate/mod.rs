@@ -26,8 +26,9 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use attune_core::eval::{evaluate_lists, test_users, Candidates};
+use attune_core::model::ParamError;
 use attune_core::model::TrainedModel as _;
-use attune_core::sparse::{RatedHistory, UserRecency};
+use attune_core::sparse::{HistoryWeights, RatedHistory, UserRecency};
 use serde_json::json;
 
 pub use lists::ListsArg;
@@ -41,7 +42,7 @@ use attune_pipeline::Dataset;
 use plan::{Fold, SplitOptions};
 use report::{Column, Report};
 use run::{FoldData, Measure, Phase};
-use source::{EvalData, FileData, HistoryWeights};
+use source::{EvalData, FileData};
 
 /// Published protocols `--protocol` reproduces (docs/evaluation.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -394,33 +395,19 @@ fn history_grid(
     settings: &Settings,
     configured: HistoryWeights,
 ) -> anyhow::Result<Vec<HistoryWeights>> {
-    let recencies: Vec<Option<UserRecency>> = if args.user_recency.is_empty() {
-        vec![configured.recency]
-    } else {
-        args.user_recency
-            .iter()
-            .map(|&h| {
-                (h != 0.0)
-                    .then(|| UserRecency::new(h))
-                    .transpose()
-                    .map_err(|e| anyhow::anyhow!("--user-recency {h}: {}", e.rule))
-            })
-            .collect::<anyhow::Result<_>>()?
-    };
-    let ratings: Vec<Option<RatedHistory>> = if args.history_rating_exponent.is_empty() {
-        vec![configured.rating]
-    } else {
-        let pivot = settings.train.history_rating_pivot;
-        args.history_rating_exponent
-            .iter()
-            .map(|&p| {
-                (p != 0.0)
-                    .then(|| RatedHistory::new(p, pivot))
-                    .transpose()
-                    .map_err(|e| anyhow::anyhow!("--history-rating-exponent {p}: {}", e.rule))
-            })
-            .collect::<anyhow::Result<_>>()?
-    };
+    let recencies = grid_values(
+        &args.user_recency,
+        configured.recency,
+        "--user-recency",
+        UserRecency::new,
+    )?;
+    let pivot = settings.train.history_rating_pivot;
+    let ratings = grid_values(
+        &args.history_rating_exponent,
+        configured.rating,
+        "--history-rating-exponent",
+        |p| RatedHistory::new(p, pivot),
+    )?;
     Ok(recencies
         .iter()
         .flat_map(|&recency| {
@@ -429,6 +416,28 @@ fn history_grid(
                 .map(move |&rating| HistoryWeights { recency, rating })
         })
         .collect())
+}
+
+/// The values of one history-grid flag (`0`: off), or the configured one when the flag is
+/// not given.
+fn grid_values<T: Copy>(
+    given: &[f32],
+    configured: Option<T>,
+    flag: &str,
+    make: impl Fn(f32) -> Result<T, ParamError>,
+) -> anyhow::Result<Vec<Option<T>>> {
+    if given.is_empty() {
+        return Ok(vec![configured]);
+    }
+    given
+        .iter()
+        .map(|&v| {
+            (v != 0.0)
+                .then(|| make(v))
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("{flag} {v}: {}", e.rule))
+        })
+        .collect()
 }
 
 /// The candidate (and history weights) a group chose on validation, or its only candidate.

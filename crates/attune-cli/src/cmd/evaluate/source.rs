@@ -8,26 +8,9 @@ use std::path::Path;
 
 use anyhow::Context as _;
 use attune_core::model::spec::{ItemSequences, TrainingSet};
-use attune_core::sparse::{Csr, CsrBuilder, Interner, RatedHistory, UserRecency};
+use attune_core::sparse::{Csr, CsrBuilder, HistoryWeights, Interner};
 
 use attune_pipeline::dataset::{Cell, Dataset};
-
-/// How the history users are folded in from is weighed beyond the training weights: one point
-/// of the `--user-recency` x `--history-rating-exponent` grid.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct HistoryWeights {
-    /// Per-user positional decay.
-    pub recency: Option<UserRecency>,
-    /// Rating factor of rated cells.
-    pub rating: Option<RatedHistory>,
-}
-
-impl HistoryWeights {
-    /// Whether the history differs from the training matrix.
-    pub fn differs(&self) -> bool {
-        self.recency.is_some() || self.rating.is_some()
-    }
-}
 
 /// Cells plus the training set of any subset of them.
 pub trait EvalData {
@@ -76,14 +59,10 @@ impl EvalData for Dataset {
         Ok(Dataset::history_set(self, Some(keep))?)
     }
     fn set_history_weights(&mut self, h: HistoryWeights) {
-        Dataset::set_user_recency(self, h.recency);
-        Dataset::set_history_rating(self, h.rating);
+        Dataset::set_history(self, h);
     }
     fn history_weights(&self) -> HistoryWeights {
-        HistoryWeights {
-            recency: Dataset::user_recency(self),
-            rating: Dataset::history_rating(self),
-        }
+        Dataset::history(self)
     }
 }
 
@@ -427,7 +406,7 @@ mod tests {
         let mut d = d;
         d.set_history_weights(HistoryWeights {
             recency: None,
-            rating: Some(RatedHistory::new(1.0, 2.0).unwrap()),
+            rating: Some(attune_core::sparse::RatedHistory::new(1.0, 2.0).unwrap()),
         });
         let h = d.history_set(&keep).unwrap().interactions;
         let m2 = d.items.get("m2").unwrap();
